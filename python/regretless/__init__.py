@@ -1,0 +1,94 @@
+"""regretless: fast bandit algorithms with a Rust core.
+
+Every policy shares one vocabulary: ``select()`` / ``update(arm, reward)`` for one
+decision, ``select_batch(n)`` / ``update_batch(arms, rewards)`` for arrays,
+``scores()``, ``probabilities()``, ``counts()``, ``means()``, ``add_arm()`` /
+``remove_arm(i)``, ``to_bytes()`` / ``from_bytes()``, pickle, ``copy()`` and, where the
+statistics add up, ``merge(other)``. Objects are safe to share between threads.
+
+>>> import regretless
+>>> policy = regretless.ThompsonSampling(n_arms=3, seed=42)
+>>> arm = policy.select()
+>>> policy.update(arm, 1.0)
+>>> restored = regretless.ThompsonSampling.from_bytes(policy.to_bytes())
+>>> restored.select() == policy.select()
+True
+"""
+
+from regretless._core import (
+    EXP3,
+    EXP3IX,
+    FORMAT_VERSION,
+    KLUCB,
+    MOSS,
+    UCB1,
+    UCBV,
+    BayesUCB,
+    BernoulliEnv,
+    EpsilonGreedy,
+    GaussianEnv,
+    GaussianThompsonSampling,
+    Softmax,
+    SuccessiveElimination,
+    TableEnv,
+    ThompsonSampling,
+    __version__,
+)
+from regretless.exceptions import (
+    ArmError,
+    DTypeError,
+    IncompatibleError,
+    InvalidParameterError,
+    RegretlessError,
+    RewardError,
+    ShapeError,
+    StateError,
+)
+from regretless.simulation import SimulationResult, simulate
+
+#: Every multi-armed bandit policy class, in the order the demo lists them.
+POLICIES = (
+    EpsilonGreedy,
+    Softmax,
+    UCB1,
+    UCBV,
+    MOSS,
+    KLUCB,
+    BayesUCB,
+    ThompsonSampling,
+    GaussianThompsonSampling,
+    EXP3,
+    EXP3IX,
+    SuccessiveElimination,
+)
+
+__all__ = [
+    "EXP3",
+    "EXP3IX",
+    "FORMAT_VERSION",
+    "KLUCB",
+    "MOSS",
+    "POLICIES",
+    "UCB1",
+    "UCBV",
+    "ArmError",
+    "BayesUCB",
+    "BernoulliEnv",
+    "DTypeError",
+    "EpsilonGreedy",
+    "GaussianEnv",
+    "GaussianThompsonSampling",
+    "IncompatibleError",
+    "InvalidParameterError",
+    "RegretlessError",
+    "RewardError",
+    "ShapeError",
+    "SimulationResult",
+    "Softmax",
+    "StateError",
+    "SuccessiveElimination",
+    "TableEnv",
+    "ThompsonSampling",
+    "__version__",
+    "simulate",
+]

@@ -1,0 +1,60 @@
+"""The regretless exception tree.
+
+Every error the library raises on bad input is a :class:`RegretlessError`. Each specific
+class also derives from the built-in exception a Python user would expect to catch
+(``ValueError`` or ``TypeError``), so ``except ValueError`` keeps working.
+
+>>> import regretless
+>>> try:
+...     regretless.UCB1(3).update(7, 1.0)
+... except regretless.ArmError as e:
+...     print(e)
+arm: arm 7 is out of range; expected an integer in [0, 3)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RegretlessError",
+    "InvalidParameterError",
+    "ArmError",
+    "RewardError",
+    "ShapeError",
+    "DTypeError",
+    "StateError",
+    "IncompatibleError",
+]
+
+
+class RegretlessError(Exception):
+    """Base class of every error raised by regretless."""
+
+
+class InvalidParameterError(RegretlessError, ValueError):
+    """A hyperparameter or argument has an invalid value (e.g. ``epsilon=1.5``)."""
+
+
+class ArmError(RegretlessError, ValueError):
+    """An arm index outside ``[0, n_arms)``."""
+
+
+class RewardError(RegretlessError, ValueError):
+    """A reward that is NaN, infinite, or outside the range the policy's model is defined on."""
+
+
+class ShapeError(RegretlessError, ValueError):
+    """Arrays of the wrong dimension or mismatched lengths."""
+
+
+class DTypeError(RegretlessError, TypeError):
+    """An argument of the wrong type (e.g. float arm indices, a string reward)."""
+
+
+class StateError(RegretlessError, ValueError):
+    """Bytes that are not a valid serialized state of the expected class (corrupt,
+    truncated, foreign, of another class, or from a newer format version)."""
+
+
+class IncompatibleError(RegretlessError, ValueError):
+    """Two objects that cannot be combined: a merge of policies with different arm counts
+    or hyperparameters, or a policy simulated in an environment whose rewards it cannot take."""

@@ -1,0 +1,26 @@
+//! regretless-core: bandit algorithms, environments and simulation in pure Rust.
+//!
+//! Every policy implements [`policy::Policy`] (select / update / batch forms / arm
+//! management / merge) and [`state::Persist`] (versioned bytes). Nothing here depends on
+//! Python; the `regretless-py` crate wraps these types for the `regretless` package.
+//!
+//! ```
+//! use regretless_core::policy::{Policy, UCB1};
+//! let mut p = UCB1::new(3, 1.0, Some(0)).unwrap();
+//! for _ in 0..100 {
+//!     let arm = p.select();
+//!     p.update(arm as i64, if arm == 2 { 1.0 } else { 0.0 }).unwrap();
+//! }
+//! assert!(p.counts()[2] > 80);
+//! ```
+
+pub mod env;
+pub mod error;
+pub mod policy;
+pub mod rng;
+pub mod simulate;
+pub mod special;
+pub mod state;
+pub mod stats;
+
+pub use error::{Error, Result};

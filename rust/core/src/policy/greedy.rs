@@ -1,0 +1,227 @@
+//! Value-based exploration: epsilon-greedy and Boltzmann (softmax) exploration.
+
+use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use crate::error::Result;
+use crate::stats::{argmax_distribution, argmax_random_ties, sample_discrete};
+use serde::{Deserialize, Serialize};
+
+/// Uniform probabilities over the arms never pulled, if there are any: both policies try
+/// every arm once before trusting their estimates.
+fn untried_distribution(core: &Core) -> Option<Vec<f64>> {
+    let untried = core.arms.iter().filter(|a| a.n == 0).count();
+    if untried == 0 {
+        return None;
+    }
+    Some(
+        core.arms
+            .iter()
+            .map(|a| if a.n == 0 { 1.0 / untried as f64 } else { 0.0 })
+            .collect(),
+    )
+}
+
+fn pick_untried(core: &mut Core) -> Option<usize> {
+    core.first_untried()?;
+    let scores: Vec<f64> = core
+        .arms
+        .iter()
+        .map(|a| if a.n == 0 { 1.0 } else { 0.0 })
+        .collect();
+    Some(argmax_random_ties(scores.into_iter(), &mut core.rng))
+}
+
+/// Epsilon-greedy: with probability epsilon_t an arm uniformly at random, otherwise the arm
+/// with the best empirical mean (ties at random). Constant epsilon_t = epsilon by default;
+/// with `decay` it is min(epsilon, decay * K / t), the epsilon_n-greedy schedule of Auer,
+/// Cesa-Bianchi and Fischer (2002) with decay = c / d^2 (use epsilon = 1 for theirs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpsilonGreedy {
+    core: Core,
+    params: EpsilonGreedyParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpsilonGreedyParams {
+    pub epsilon: f64,
+    pub decay: Option<f64>,
+}
+
+impl EpsilonGreedy {
+    pub fn new(n_arms: usize, epsilon: f64, decay: Option<f64>, seed: Option<u64>) -> Result<Self> {
+        let p = EpsilonGreedy {
+            core: Core::new(n_arms, seed)?,
+            params: EpsilonGreedyParams { epsilon, decay },
+        };
+        p.check_extra()?;
+        Ok(p)
+    }
+
+    /// The exploration probability used by the next decision.
+    pub fn current_epsilon(&self) -> f64 {
+        match self.params.decay {
+            None => self.params.epsilon,
+            Some(c) => {
+                let k = self.core.arms.len() as f64;
+                self.params.epsilon.min(c * k / self.core.t.max(1) as f64)
+            }
+        }
+    }
+}
+
+impl Policy for EpsilonGreedy {
+    type Params = EpsilonGreedyParams;
+    fn core(&self) -> &Core {
+        &self.core
+    }
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+    fn params(&self) -> &EpsilonGreedyParams {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        match self.params.decay {
+            Some(d) => format!("epsilon={}, decay={d}", self.params.epsilon),
+            None => format!("epsilon={}, decay=None", self.params.epsilon),
+        }
+    }
+    fn reward_domain(&self) -> RewardDomain {
+        RewardDomain::Real
+    }
+    fn select(&mut self) -> usize {
+        if let Some(i) = pick_untried(&mut self.core) {
+            return i;
+        }
+        let eps = self.current_epsilon();
+        if eps > 0.0 && self.core.rng.uniform() < eps {
+            return self.core.rng.below(self.core.arms.len() as u64) as usize;
+        }
+        let mut rng = self.core.rng.clone();
+        let i = argmax_random_ties(self.core.arms.iter().map(|a| a.mean), &mut rng);
+        self.core.rng = rng;
+        i
+    }
+    /// Empirical means (+inf for arms not yet tried).
+    fn scores(&self) -> Vec<f64> {
+        self.core
+            .arms
+            .iter()
+            .map(|a| if a.n == 0 { f64::INFINITY } else { a.mean })
+            .collect()
+    }
+    fn probabilities(&self) -> Vec<f64> {
+        if let Some(p) = untried_distribution(&self.core) {
+            return p;
+        }
+        let eps = self.current_epsilon();
+        let k = self.core.arms.len() as f64;
+        argmax_distribution(&self.means())
+            .into_iter()
+            .map(|g| eps / k + (1.0 - eps) * g)
+            .collect()
+    }
+    fn check_extra(&self) -> Result<()> {
+        require(
+            (0.0..=1.0).contains(&self.params.epsilon),
+            "epsilon",
+            "must be in [0, 1]",
+        )?;
+        if let Some(d) = self.params.decay {
+            finite_positive(d, "decay")?;
+        }
+        Ok(())
+    }
+}
+persist_policy!(EpsilonGreedy, "EpsilonGreedy");
+
+/// Boltzmann exploration: after trying each arm once, play arm i with probability
+/// proportional to exp(mean_i / temperature) (computed in log space).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Softmax {
+    core: Core,
+    params: SoftmaxParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SoftmaxParams {
+    pub temperature: f64,
+}
+
+impl Softmax {
+    pub fn new(n_arms: usize, temperature: f64, seed: Option<u64>) -> Result<Self> {
+        let p = Softmax {
+            core: Core::new(n_arms, seed)?,
+            params: SoftmaxParams { temperature },
+        };
+        p.check_extra()?;
+        Ok(p)
+    }
+
+    fn boltzmann(&self) -> Vec<f64> {
+        let tau = self.params.temperature;
+        let m = self
+            .core
+            .arms
+            .iter()
+            .map(|a| a.mean / tau)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let mut w: Vec<f64> = self
+            .core
+            .arms
+            .iter()
+            .map(|a| (a.mean / tau - m).exp())
+            .collect();
+        let s: f64 = w.iter().sum();
+        for x in &mut w {
+            *x /= s;
+        }
+        w
+    }
+}
+
+impl Policy for Softmax {
+    type Params = SoftmaxParams;
+    fn core(&self) -> &Core {
+        &self.core
+    }
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+    fn params(&self) -> &SoftmaxParams {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        format!("temperature={}", self.params.temperature)
+    }
+    fn reward_domain(&self) -> RewardDomain {
+        RewardDomain::Real
+    }
+    fn select(&mut self) -> usize {
+        if let Some(i) = pick_untried(&mut self.core) {
+            return i;
+        }
+        let p = self.boltzmann();
+        sample_discrete(&p, &mut self.core.rng)
+    }
+    /// Empirical means divided by the temperature (the logits), +inf for untried arms.
+    fn scores(&self) -> Vec<f64> {
+        self.core
+            .arms
+            .iter()
+            .map(|a| {
+                if a.n == 0 {
+                    f64::INFINITY
+                } else {
+                    a.mean / self.params.temperature
+                }
+            })
+            .collect()
+    }
+    fn probabilities(&self) -> Vec<f64> {
+        untried_distribution(&self.core).unwrap_or_else(|| self.boltzmann())
+    }
+    fn check_extra(&self) -> Result<()> {
+        finite_positive(self.params.temperature, "temperature")
+    }
+}
+persist_policy!(Softmax, "Softmax");

@@ -1,0 +1,252 @@
+//! KL-UCB (Garivier and Cappe 2011; Cappe et al. 2013) and Bayes-UCB (Kaufmann, Cappe and
+//! Garivier 2012): optimistic indices from a divergence or a posterior quantile.
+
+use super::{finite_positive, ln_t, persist_policy, require, Core, Policy, RewardDomain};
+use crate::error::Result;
+use crate::special;
+use crate::stats::argmax_random_ties;
+use serde::{Deserialize, Serialize};
+
+/// The reward model whose divergence defines the KL-UCB index.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Divergence {
+    /// Rewards in [0, 1]; optimal for Bernoulli arms.
+    Bernoulli,
+    /// Gaussian rewards with the given known variance.
+    Gaussian { variance: f64 },
+    /// Non-negative (count) rewards.
+    Poisson,
+}
+
+/// KL-UCB: the index of arm i is max{q >= mean_i : n_i kl(mean_i, q) <= ln t + c ln ln t}.
+/// With `plus = true` it is KL-UCB+ (Garivier, Menard, Stoltz 2018 style): ln(t / n_i) in
+/// place of ln t. The default c = 0 is the value recommended in practice (c = 3 in the
+/// proofs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KLUCB {
+    core: Core,
+    params: KLUCBParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KLUCBParams {
+    pub divergence: Divergence,
+    pub c: f64,
+    pub plus: bool,
+}
+
+impl KLUCB {
+    pub fn new(
+        n_arms: usize,
+        divergence: Divergence,
+        c: f64,
+        plus: bool,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let p = KLUCB {
+            core: Core::new(n_arms, seed)?,
+            params: KLUCBParams {
+                divergence,
+                c,
+                plus,
+            },
+        };
+        p.check_extra()?;
+        Ok(p)
+    }
+
+    fn index(&self, i: usize) -> f64 {
+        let a = &self.core.arms[i];
+        if a.n == 0 {
+            return f64::INFINITY;
+        }
+        let n = a.n as f64;
+        let base = if self.params.plus {
+            (self.core.t as f64 / n).ln().max(0.0)
+        } else {
+            ln_t(self.core.t)
+        };
+        let level = base + self.params.c * base.ln().max(0.0);
+        match self.params.divergence {
+            Divergence::Bernoulli => special::klucb_bernoulli(a.mean, n, level),
+            Divergence::Gaussian { variance } => {
+                special::klucb_gaussian(a.mean, n, level, variance)
+            }
+            Divergence::Poisson => special::klucb_poisson(a.mean, n, level),
+        }
+    }
+}
+
+impl Policy for KLUCB {
+    type Params = KLUCBParams;
+    fn core(&self) -> &Core {
+        &self.core
+    }
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+    fn params(&self) -> &KLUCBParams {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        let d = match self.params.divergence {
+            Divergence::Bernoulli => "'bernoulli'".to_string(),
+            Divergence::Gaussian { variance } => format!("'gaussian', variance={variance}"),
+            Divergence::Poisson => "'poisson'".to_string(),
+        };
+        format!(
+            "divergence={d}, c={}, plus={}",
+            self.params.c, self.params.plus
+        )
+    }
+    fn reward_domain(&self) -> RewardDomain {
+        match self.params.divergence {
+            Divergence::Bernoulli => RewardDomain::Unit,
+            Divergence::Gaussian { .. } => RewardDomain::Real,
+            Divergence::Poisson => RewardDomain::NonNegative,
+        }
+    }
+    fn select(&mut self) -> usize {
+        let mut rng = self.core.rng.clone();
+        let i = argmax_random_ties((0..self.core.arms.len()).map(|i| self.index(i)), &mut rng);
+        self.core.rng = rng;
+        i
+    }
+    fn scores(&self) -> Vec<f64> {
+        (0..self.core.arms.len()).map(|i| self.index(i)).collect()
+    }
+    fn check_extra(&self) -> Result<()> {
+        require(
+            self.params.c.is_finite() && self.params.c >= 0.0,
+            "c",
+            "must be a finite number >= 0",
+        )?;
+        if let Divergence::Gaussian { variance } = self.params.divergence {
+            finite_positive(variance, "variance")?;
+        }
+        Ok(())
+    }
+}
+persist_policy!(KLUCB, "KLUCB");
+
+/// Bayes-UCB for Bernoulli rewards: the index of arm i is the (1 - 1/(t (ln H)^c))-quantile
+/// of its Beta(prior_alpha + S_i, prior_beta + n_i - S_i) posterior, H the horizon (t when
+/// None). c = 0 is the paper's recommended practical value (c = 5 in the proof).
+/// Fractional rewards in [0, 1] update the posterior as (r, 1 - r) pseudo-counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BayesUCB {
+    core: Core,
+    params: BayesUCBParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BayesUCBParams {
+    pub prior_alpha: f64,
+    pub prior_beta: f64,
+    pub c: f64,
+    pub horizon: Option<u64>,
+}
+
+impl BayesUCB {
+    pub fn new(
+        n_arms: usize,
+        prior_alpha: f64,
+        prior_beta: f64,
+        c: f64,
+        horizon: Option<u64>,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let p = BayesUCB {
+            core: Core::new(n_arms, seed)?,
+            params: BayesUCBParams {
+                prior_alpha,
+                prior_beta,
+                c,
+                horizon,
+            },
+        };
+        p.check_extra()?;
+        Ok(p)
+    }
+
+    fn tail(&self) -> f64 {
+        let t = self.core.t.max(1) as f64;
+        let h = self.params.horizon.map(|h| h as f64).unwrap_or(t);
+        let log_factor = if self.params.c > 0.0 {
+            h.ln().max(1.0).powf(self.params.c)
+        } else {
+            1.0
+        };
+        (1.0 / (t * log_factor)).min(1.0)
+    }
+
+    fn index(&self, i: usize, tail: f64) -> f64 {
+        let a = &self.core.arms[i];
+        if a.n == 0 {
+            return f64::INFINITY;
+        }
+        let s = a.sum().clamp(0.0, a.n as f64);
+        special::beta_upper_quantile(
+            self.params.prior_alpha + s,
+            self.params.prior_beta + a.n as f64 - s,
+            tail,
+        )
+    }
+}
+
+impl Policy for BayesUCB {
+    type Params = BayesUCBParams;
+    fn core(&self) -> &Core {
+        &self.core
+    }
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+    fn params(&self) -> &BayesUCBParams {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        let h = match self.params.horizon {
+            Some(h) => h.to_string(),
+            None => "None".into(),
+        };
+        format!(
+            "prior_alpha={}, prior_beta={}, c={}, horizon={h}",
+            self.params.prior_alpha, self.params.prior_beta, self.params.c
+        )
+    }
+    fn reward_domain(&self) -> RewardDomain {
+        RewardDomain::Unit
+    }
+    fn select(&mut self) -> usize {
+        let tail = self.tail();
+        let mut rng = self.core.rng.clone();
+        let i = argmax_random_ties(
+            (0..self.core.arms.len()).map(|i| self.index(i, tail)),
+            &mut rng,
+        );
+        self.core.rng = rng;
+        i
+    }
+    fn scores(&self) -> Vec<f64> {
+        let tail = self.tail();
+        (0..self.core.arms.len())
+            .map(|i| self.index(i, tail))
+            .collect()
+    }
+    fn check_extra(&self) -> Result<()> {
+        finite_positive(self.params.prior_alpha, "prior_alpha")?;
+        finite_positive(self.params.prior_beta, "prior_beta")?;
+        require(
+            self.params.c.is_finite() && self.params.c >= 0.0,
+            "c",
+            "must be a finite number >= 0",
+        )?;
+        require(
+            self.params.horizon != Some(0),
+            "horizon",
+            "must be >= 1 or None",
+        )
+    }
+}
+persist_policy!(BayesUCB, "BayesUCB");

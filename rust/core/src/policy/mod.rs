@@ -1,0 +1,333 @@
+//! Multi-armed bandit policies. Each algorithm is a struct holding a shared [`Core`]
+//! (random generator, per-arm statistics, step counter), its hyperparameters and any extra
+//! per-arm state; the [`Policy`] trait gives every one of them the same vocabulary.
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+use crate::state::Persist;
+use crate::stats::{argmax_distribution, ArmStats};
+use serde::{Deserialize, Serialize};
+
+pub mod elimination;
+pub mod exp3;
+pub mod greedy;
+pub mod klucb;
+pub mod thompson;
+pub mod ucb;
+
+pub use elimination::SuccessiveElimination;
+pub use exp3::{Exp3, Exp3IX};
+pub use greedy::{EpsilonGreedy, Softmax};
+pub use klucb::{BayesUCB, Divergence, KLUCB};
+pub use thompson::{GaussianThompsonSampling, ThompsonSampling};
+pub use ucb::{MOSS, UCB1, UCBV};
+
+/// The set of rewards a policy's model is defined on. Rewards outside it are rejected
+/// (with [`Error::InvalidReward`]) rather than silently clipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RewardDomain {
+    /// [0, 1]: Bernoulli models, Hoeffding-based indices, EXP3 rewards.
+    Unit,
+    /// [0, inf): Poisson models.
+    NonNegative,
+    /// Any finite value.
+    Real,
+}
+
+impl RewardDomain {
+    #[inline]
+    pub fn contains(self, x: f64) -> bool {
+        match self {
+            RewardDomain::Unit => (0.0..=1.0).contains(&x),
+            RewardDomain::NonNegative => x >= 0.0 && x.is_finite(),
+            RewardDomain::Real => x.is_finite(),
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            RewardDomain::Unit => "a finite number in [0, 1]",
+            RewardDomain::NonNegative => "a finite number >= 0",
+            RewardDomain::Real => "a finite number",
+        }
+    }
+    /// True when every reward of `inner` is also in `self`.
+    pub fn includes(self, inner: RewardDomain) -> bool {
+        matches!(
+            (self, inner),
+            (RewardDomain::Real, _)
+                | (
+                    RewardDomain::NonNegative,
+                    RewardDomain::NonNegative | RewardDomain::Unit
+                )
+                | (RewardDomain::Unit, RewardDomain::Unit)
+        )
+    }
+}
+
+/// State every policy has: its generator, per-arm statistics and the number of rewards seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Core {
+    pub rng: Rng,
+    pub arms: Vec<ArmStats>,
+    /// Total number of rewards observed (the "t" of the index formulas).
+    pub t: u64,
+}
+
+impl Core {
+    pub fn new(n_arms: usize, seed: Option<u64>) -> Result<Self> {
+        if n_arms == 0 {
+            return Err(Error::param("n_arms", "must be at least 1"));
+        }
+        Ok(Core {
+            rng: Rng::from_optional_seed(seed),
+            arms: vec![ArmStats::default(); n_arms],
+            t: 0,
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.arms.is_empty() {
+            return Err(Error::state("a policy must hold at least one arm"));
+        }
+        if !self.rng.is_valid() {
+            return Err(Error::state("generator state is all zeros"));
+        }
+        if !self.arms.iter().all(ArmStats::is_valid) {
+            return Err(Error::state("arm statistics are not finite"));
+        }
+        Ok(())
+    }
+
+    /// Indices of arms never pulled, in order.
+    #[inline]
+    pub fn first_untried(&self) -> Option<usize> {
+        self.arms.iter().position(|a| a.n == 0)
+    }
+}
+
+/// A hyperparameter check shared by the constructors and the state decoder.
+pub(crate) fn require(ok: bool, name: &str, message: &str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::param(name, message))
+    }
+}
+
+pub(crate) fn finite_positive(x: f64, name: &str) -> Result<()> {
+    require(
+        x.is_finite() && x > 0.0,
+        name,
+        "must be a finite number > 0",
+    )
+}
+
+/// The common behaviour of every multi-armed bandit policy.
+///
+/// Implementors provide the decision rule (`select`, `scores`) and, where they keep more
+/// than the shared per-arm statistics, the hooks for that extra state; validation,
+/// batching, arm management and merging are provided here once for all of them.
+pub trait Policy: Persist + Clone + Send + Sync + 'static {
+    type Params: PartialEq + std::fmt::Debug;
+
+    fn core(&self) -> &Core;
+    fn core_mut(&mut self) -> &mut Core;
+    fn params(&self) -> &Self::Params;
+    /// Hyperparameters as `name=value` pairs, for `repr`.
+    fn describe_params(&self) -> String;
+    fn reward_domain(&self) -> RewardDomain;
+
+    /// One decision (may draw from the generator).
+    fn select(&mut self) -> usize;
+    /// Per-arm index of the decision rule (+inf for arms the rule must try first).
+    fn scores(&self) -> Vec<f64>;
+    /// Probability of each arm at the next `select`, for the current state.
+    fn probabilities(&self) -> Vec<f64> {
+        argmax_distribution(&self.scores())
+    }
+    /// Record a reward that has already been validated.
+    fn observe(&mut self, arm: usize, reward: f64) {
+        let c = self.core_mut();
+        c.arms[arm].push(reward);
+        c.t += 1;
+    }
+    /// Extend any extra per-arm state for a new last arm.
+    fn on_add_arm(&mut self) {}
+    /// Remove arm `i` from any extra per-arm state.
+    fn on_remove_arm(&mut self, _i: usize) {}
+    /// Why `merge` is not defined for this policy, if it is not: its state depends on the
+    /// order of play (importance weights, irreversible eliminations), so no combination of
+    /// two states equals learning on the concatenated streams.
+    fn not_mergeable(&self) -> Option<&'static str> {
+        None
+    }
+    /// Invariants of the extra state and hyperparameters after decoding.
+    fn check_extra(&self) -> Result<()> {
+        Ok(())
+    }
+
+    // ---- provided ----
+
+    fn n_arms(&self) -> usize {
+        self.core().arms.len()
+    }
+    fn n_updates(&self) -> u64 {
+        self.core().t
+    }
+    fn counts(&self) -> Vec<u64> {
+        self.core().arms.iter().map(|a| a.n).collect()
+    }
+    /// Empirical mean reward per arm (0 for arms never pulled).
+    fn means(&self) -> Vec<f64> {
+        self.core().arms.iter().map(|a| a.mean).collect()
+    }
+    fn reseed(&mut self, seed: u64) {
+        self.core_mut().rng = Rng::seed_from_u64(seed);
+    }
+
+    fn check_arm(&self, argument: &str, arm: i64, position: Option<usize>) -> Result<usize> {
+        let n = self.n_arms();
+        if arm < 0 || arm as u64 >= n as u64 {
+            return Err(Error::ArmOutOfRange {
+                argument: argument.to_string(),
+                arm,
+                n_arms: n,
+                position,
+            });
+        }
+        Ok(arm as usize)
+    }
+
+    fn check_reward(&self, argument: &str, reward: f64, position: Option<usize>) -> Result<()> {
+        let domain = self.reward_domain();
+        if !domain.contains(reward) {
+            return Err(Error::InvalidReward {
+                argument: argument.to_string(),
+                value: reward,
+                position,
+                expected: format!("{} for {}", domain.describe(), Self::KIND),
+            });
+        }
+        Ok(())
+    }
+
+    fn update(&mut self, arm: i64, reward: f64) -> Result<()> {
+        let a = self.check_arm("arm", arm, None)?;
+        self.check_reward("reward", reward, None)?;
+        self.observe(a, reward);
+        Ok(())
+    }
+
+    /// Validates every row before recording any, so a failing batch changes nothing.
+    fn update_batch(&mut self, arms: &[i64], rewards: &[f64]) -> Result<()> {
+        if arms.len() != rewards.len() {
+            return Err(Error::shape(
+                "rewards",
+                format!(
+                    "length {} does not match arms (length {})",
+                    rewards.len(),
+                    arms.len()
+                ),
+            ));
+        }
+        for (i, (&a, &r)) in arms.iter().zip(rewards).enumerate() {
+            self.check_arm("arms", a, Some(i))?;
+            self.check_reward("rewards", r, Some(i))?;
+        }
+        for (&a, &r) in arms.iter().zip(rewards) {
+            self.observe(a as usize, r);
+        }
+        Ok(())
+    }
+
+    /// `n` decisions with no feedback between them (as a batched deployment makes).
+    fn select_batch(&mut self, n: usize) -> Vec<usize> {
+        (0..n).map(|_| self.select()).collect()
+    }
+
+    /// Appends an arm with no observations; returns its index.
+    fn add_arm(&mut self) -> usize {
+        self.core_mut().arms.push(ArmStats::default());
+        self.on_add_arm();
+        self.n_arms() - 1
+    }
+
+    /// Removes arm `i`; arms after it shift down by one.
+    fn remove_arm(&mut self, i: i64) -> Result<()> {
+        let i = self.check_arm("arm", i, None)?;
+        if self.n_arms() == 1 {
+            return Err(Error::param("arm", "cannot remove the last remaining arm"));
+        }
+        let c = self.core_mut();
+        let removed = c.arms.remove(i);
+        c.t -= removed.n;
+        self.on_remove_arm(i);
+        Ok(())
+    }
+
+    /// Adds another policy's observations to this one: the result equals one policy that
+    /// observed both streams. Requires the same type, arm count and hyperparameters.
+    fn merge(&mut self, other: &Self) -> Result<()> {
+        if let Some(why) = self.not_mergeable() {
+            return Err(Error::incompatible(format!(
+                "{} does not support merge: {why}",
+                Self::KIND
+            )));
+        }
+        if self.n_arms() != other.n_arms() {
+            return Err(Error::incompatible(format!(
+                "cannot merge a {} with {} arms into one with {} arms",
+                Self::KIND,
+                other.n_arms(),
+                self.n_arms()
+            )));
+        }
+        if self.params() != other.params() {
+            return Err(Error::incompatible(format!(
+                "cannot merge {}s with different hyperparameters ({:?} vs {:?})",
+                Self::KIND,
+                self.params(),
+                other.params()
+            )));
+        }
+        let oc = other.core();
+        let c = self.core_mut();
+        for (a, b) in c.arms.iter_mut().zip(&oc.arms) {
+            a.merge(b);
+        }
+        c.t += oc.t;
+        Ok(())
+    }
+
+    fn check_policy(&self) -> Result<()> {
+        self.core().check()?;
+        let total: u64 = self.core().arms.iter().map(|a| a.n).sum();
+        if total != self.core().t {
+            return Err(Error::state("step counter disagrees with the arm counts"));
+        }
+        self.check_extra()
+    }
+}
+
+/// Implements [`Persist`] for a policy: its kind name and its invariants.
+macro_rules! persist_policy {
+    ($ty:ty, $kind:literal) => {
+        impl $crate::state::Persist for $ty {
+            const KIND: &'static str = $kind;
+            fn check_invariants(&self) -> $crate::error::Result<()> {
+                <$ty as $crate::policy::Policy>::check_policy(self)
+            }
+        }
+    };
+}
+pub(crate) use persist_policy;
+
+/// Exploration level ln t, floored at 0 (t counts observed rewards).
+#[inline]
+pub(crate) fn ln_t(t: u64) -> f64 {
+    if t <= 1 {
+        0.0
+    } else {
+        (t as f64).ln()
+    }
+}

@@ -1,0 +1,296 @@
+//! Thompson sampling: play the argmax of one draw from each arm's posterior.
+
+use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use crate::error::Result;
+use crate::rng::Rng;
+use crate::stats::{argmax_random_ties, ArmStats};
+use rand_distr::{Distribution, Gamma, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+/// Draws used by `probabilities()`, which has no closed form for Thompson sampling.
+pub const PROBABILITY_SAMPLES: usize = 10_000;
+
+#[inline]
+fn gamma(shape: f64, rng: &mut Rng) -> f64 {
+    // Shape is validated > 0 and finite, so construction cannot fail.
+    match Gamma::new(shape, 1.0) {
+        Ok(g) => g.sample(rng),
+        Err(_) => 0.0,
+    }
+}
+
+#[inline]
+fn beta(a: f64, b: f64, rng: &mut Rng) -> f64 {
+    let x = gamma(a, rng);
+    let y = gamma(b, rng);
+    if x + y > 0.0 {
+        x / (x + y)
+    } else {
+        // Both draws underflowed (tiny shapes): the Beta mass sits at the endpoints.
+        if rng.uniform() < a / (a + b) {
+            1.0
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Monte Carlo estimate of P(arm i wins the argmax) with a generator forked from the
+/// policy's, so asking for probabilities does not move the decision stream.
+fn monte_carlo_probabilities(
+    n_arms: usize,
+    rng: &Rng,
+    mut draw: impl FnMut(usize, &mut Rng) -> f64,
+) -> Vec<f64> {
+    let mut fork = Rng::seed_from_u64(rng.clone().next());
+    let mut wins = vec![0u64; n_arms];
+    for _ in 0..PROBABILITY_SAMPLES {
+        let mut best = f64::NEG_INFINITY;
+        let mut best_i = 0;
+        for i in 0..n_arms {
+            let v = draw(i, &mut fork);
+            if v > best {
+                best = v;
+                best_i = i;
+            }
+        }
+        wins[best_i] += 1;
+    }
+    wins.iter()
+        .map(|&w| w as f64 / PROBABILITY_SAMPLES as f64)
+        .collect()
+}
+
+/// Beta-Bernoulli Thompson sampling (Thompson 1933; Agrawal and Goyal 2012): arm i's
+/// posterior is Beta(prior_alpha + S_i, prior_beta + n_i - S_i). Rewards in [0, 1];
+/// a fractional reward r counts as r successes and 1 - r failures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThompsonSampling {
+    core: Core,
+    params: BetaPrior,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BetaPrior {
+    pub prior_alpha: f64,
+    pub prior_beta: f64,
+}
+
+impl ThompsonSampling {
+    pub fn new(
+        n_arms: usize,
+        prior_alpha: f64,
+        prior_beta: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let p = ThompsonSampling {
+            core: Core::new(n_arms, seed)?,
+            params: BetaPrior {
+                prior_alpha,
+                prior_beta,
+            },
+        };
+        p.check_extra()?;
+        Ok(p)
+    }
+
+    /// Posterior (alpha, beta) of arm i.
+    pub fn posterior(&self, i: usize) -> (f64, f64) {
+        let a = &self.core.arms[i];
+        let s = a.sum().clamp(0.0, a.n as f64);
+        (
+            self.params.prior_alpha + s,
+            self.params.prior_beta + a.n as f64 - s,
+        )
+    }
+}
+
+impl Policy for ThompsonSampling {
+    type Params = BetaPrior;
+    fn core(&self) -> &Core {
+        &self.core
+    }
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+    fn params(&self) -> &BetaPrior {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        format!(
+            "prior_alpha={}, prior_beta={}",
+            self.params.prior_alpha, self.params.prior_beta
+        )
+    }
+    fn reward_domain(&self) -> RewardDomain {
+        RewardDomain::Unit
+    }
+    fn select(&mut self) -> usize {
+        let mut rng = self.core.rng.clone();
+        let n = self.core.arms.len();
+        let mut draws = [0.0f64; 64];
+        let i = if n <= draws.len() {
+            for (i, d) in draws.iter_mut().enumerate().take(n) {
+                let (a, b) = self.posterior(i);
+                *d = beta(a, b, &mut rng);
+            }
+            argmax_random_ties(draws[..n].iter().copied(), &mut rng)
+        } else {
+            let v: Vec<f64> = (0..n)
+                .map(|i| {
+                    let (a, b) = self.posterior(i);
+                    beta(a, b, &mut rng)
+                })
+                .collect();
+            argmax_random_ties(v.into_iter(), &mut rng)
+        };
+        self.core.rng = rng;
+        i
+    }
+    /// Posterior means.
+    fn scores(&self) -> Vec<f64> {
+        (0..self.core.arms.len())
+            .map(|i| {
+                let (a, b) = self.posterior(i);
+                a / (a + b)
+            })
+            .collect()
+    }
+    fn probabilities(&self) -> Vec<f64> {
+        let post: Vec<(f64, f64)> = (0..self.n_arms()).map(|i| self.posterior(i)).collect();
+        monte_carlo_probabilities(self.n_arms(), &self.core.rng, |i, r| {
+            beta(post[i].0, post[i].1, r)
+        })
+    }
+    fn check_extra(&self) -> Result<()> {
+        finite_positive(self.params.prior_alpha, "prior_alpha")?;
+        finite_positive(self.params.prior_beta, "prior_beta")
+    }
+}
+persist_policy!(ThompsonSampling, "ThompsonSampling");
+
+/// Gaussian Thompson sampling with unknown mean and variance: each arm has a Normal-Gamma
+/// prior NG(mu0, kappa0, alpha0, beta0) on (mean, precision), updated in closed form from
+/// the arm's count, mean and sum of squared deviations. A draw samples the precision
+/// tau ~ Gamma(alpha_n, rate beta_n), then the mean ~ N(mu_n, 1 / (kappa_n tau)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GaussianThompsonSampling {
+    core: Core,
+    params: NormalGammaPrior,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NormalGammaPrior {
+    pub mu0: f64,
+    pub kappa0: f64,
+    pub alpha0: f64,
+    pub beta0: f64,
+}
+
+impl NormalGammaPrior {
+    /// Posterior (mu_n, kappa_n, alpha_n, beta_n) given an arm's statistics.
+    pub fn posterior(&self, a: &ArmStats) -> (f64, f64, f64, f64) {
+        let n = a.n as f64;
+        let kappa = self.kappa0 + n;
+        let mu = (self.kappa0 * self.mu0 + n * a.mean) / kappa;
+        let alpha = self.alpha0 + 0.5 * n;
+        let d = a.mean - self.mu0;
+        let beta = self.beta0 + 0.5 * a.m2.max(0.0) + self.kappa0 * n * d * d / (2.0 * kappa);
+        (mu, kappa, alpha, beta)
+    }
+}
+
+impl GaussianThompsonSampling {
+    pub fn new(
+        n_arms: usize,
+        mu0: f64,
+        kappa0: f64,
+        alpha0: f64,
+        beta0: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let p = GaussianThompsonSampling {
+            core: Core::new(n_arms, seed)?,
+            params: NormalGammaPrior {
+                mu0,
+                kappa0,
+                alpha0,
+                beta0,
+            },
+        };
+        p.check_extra()?;
+        Ok(p)
+    }
+
+    fn draw(post: (f64, f64, f64, f64), rng: &mut Rng) -> f64 {
+        let (mu, kappa, alpha, beta) = post;
+        let tau = gamma(alpha, rng) / beta;
+        let z: f64 = StandardNormal.sample(rng);
+        if tau > 0.0 {
+            mu + z / (kappa * tau).sqrt()
+        } else {
+            // Precision underflow means unbounded variance: an infinitely optimistic draw.
+            f64::INFINITY
+        }
+    }
+}
+
+impl Policy for GaussianThompsonSampling {
+    type Params = NormalGammaPrior;
+    fn core(&self) -> &Core {
+        &self.core
+    }
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+    fn params(&self) -> &NormalGammaPrior {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        let p = &self.params;
+        format!(
+            "mu0={}, kappa0={}, alpha0={}, beta0={}",
+            p.mu0, p.kappa0, p.alpha0, p.beta0
+        )
+    }
+    fn reward_domain(&self) -> RewardDomain {
+        RewardDomain::Real
+    }
+    fn select(&mut self) -> usize {
+        let mut rng = self.core.rng.clone();
+        let v: Vec<f64> = self
+            .core
+            .arms
+            .iter()
+            .map(|a| Self::draw(self.params.posterior(a), &mut rng))
+            .collect();
+        let i = argmax_random_ties(v.into_iter(), &mut rng);
+        self.core.rng = rng;
+        i
+    }
+    /// Posterior means of the arms' means.
+    fn scores(&self) -> Vec<f64> {
+        self.core
+            .arms
+            .iter()
+            .map(|a| self.params.posterior(a).0)
+            .collect()
+    }
+    fn probabilities(&self) -> Vec<f64> {
+        let post: Vec<_> = self
+            .core
+            .arms
+            .iter()
+            .map(|a| self.params.posterior(a))
+            .collect();
+        monte_carlo_probabilities(self.n_arms(), &self.core.rng, |i, r| Self::draw(post[i], r))
+    }
+    fn check_extra(&self) -> Result<()> {
+        let p = &self.params;
+        require(p.mu0.is_finite(), "mu0", "must be finite")?;
+        finite_positive(p.kappa0, "kappa0")?;
+        finite_positive(p.alpha0, "alpha0")?;
+        finite_positive(p.beta0, "beta0")
+    }
+}
+persist_policy!(GaussianThompsonSampling, "GaussianThompsonSampling");

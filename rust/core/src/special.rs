@@ -1,0 +1,313 @@
+//! Divergences, the KL-UCB index solver and the Beta quantile used by Bayes-UCB.
+
+/// Bernoulli KL divergence kl(p, q), with the conventions 0 ln 0 = 0 and q clipped away
+/// from {0, 1} so that the result stays finite.
+pub fn kl_bernoulli(p: f64, q: f64) -> f64 {
+    const EPS: f64 = 1e-15;
+    let p = p.clamp(0.0, 1.0);
+    let q = q.clamp(EPS, 1.0 - EPS);
+    let a = if p > 0.0 { p * (p / q).ln() } else { 0.0 };
+    let b = if p < 1.0 {
+        (1.0 - p) * ((1.0 - p) / (1.0 - q)).ln()
+    } else {
+        0.0
+    };
+    a + b
+}
+
+/// Gaussian KL divergence with known variance.
+pub fn kl_gaussian(p: f64, q: f64, variance: f64) -> f64 {
+    (p - q) * (p - q) / (2.0 * variance)
+}
+
+/// Poisson KL divergence kl(p, q) = q - p + p ln(p / q).
+pub fn kl_poisson(p: f64, q: f64) -> f64 {
+    let q = q.max(1e-300);
+    if p <= 0.0 {
+        q
+    } else {
+        q - p + p * (p / q).ln()
+    }
+}
+
+/// Largest q >= mean with n * kl(mean, q) <= level, for the Bernoulli divergence.
+/// f(q) = n kl(mean, q) - level is convex and increasing on [mean, 1), so Newton's method
+/// started right of the root (Pinsker's bound) converges monotonically.
+pub fn klucb_bernoulli(mean: f64, n: f64, level: f64) -> f64 {
+    let mean = mean.clamp(0.0, 1.0);
+    if level <= 0.0 {
+        return mean;
+    }
+    if mean >= 1.0 {
+        return 1.0;
+    }
+    if mean <= 0.0 {
+        return 1.0 - (-level / n).exp();
+    }
+    const TOP: f64 = 1.0 - 1e-12;
+    if n * kl_bernoulli(mean, TOP) <= level {
+        return 1.0;
+    }
+    let mut q = (mean + (level / (2.0 * n)).sqrt()).min(TOP);
+    for _ in 0..100 {
+        let f = n * kl_bernoulli(mean, q) - level;
+        let df = n * (q - mean) / (q * (1.0 - q));
+        if df <= 0.0 {
+            break;
+        }
+        let next = (q - f / df).max(mean);
+        if (q - next).abs() <= 1e-15 * q.max(1e-300) {
+            q = next;
+            break;
+        }
+        q = next;
+    }
+    q
+}
+
+/// Closed form for the Gaussian divergence: mean + sqrt(2 variance level / n).
+pub fn klucb_gaussian(mean: f64, n: f64, level: f64, variance: f64) -> f64 {
+    mean + (2.0 * variance * level.max(0.0) / n).sqrt()
+}
+
+/// Largest q >= mean with n * kl_poisson(mean, q) <= level.
+pub fn klucb_poisson(mean: f64, n: f64, level: f64) -> f64 {
+    let mean = mean.max(0.0);
+    if level <= 0.0 {
+        return mean;
+    }
+    if mean == 0.0 {
+        return level / n;
+    }
+    let target = level / n;
+    // Find a point right of the root: kl grows without bound in q.
+    let mut q = mean + (2.0 * mean * target).sqrt() + target;
+    while kl_poisson(mean, q) < target {
+        q = mean + 2.0 * (q - mean);
+    }
+    // f(q) = kl(mean, q) - target is convex increasing for q > mean: Newton from the right.
+    for _ in 0..100 {
+        let f = kl_poisson(mean, q) - target;
+        let df = 1.0 - mean / q;
+        if df <= 0.0 {
+            break;
+        }
+        let next = (q - f / df).max(mean);
+        if (q - next).abs() <= 1e-15 * q {
+            q = next;
+            break;
+        }
+        q = next;
+    }
+    q
+}
+
+/// ln Gamma(x) for x > 0 (Lanczos, g = 7, n = 9; relative error about 1e-15).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection keeps the series in its accurate range.
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = C[0];
+    let t = x + G + 0.5;
+    for (i, &c) in C.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+fn ln_beta(a: f64, b: f64) -> f64 {
+    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
+}
+
+/// Continued fraction for the incomplete beta function (modified Lentz).
+fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let qab = a + b;
+    let qap = a + 1.0;
+    let qam = a - 1.0;
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..10_000 {
+        let m = m as f64;
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        let del = d * c;
+        h *= del;
+        if (del - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    h
+}
+
+/// Regularized incomplete beta I_x(a, b) and its complement 1 - I_x(a, b), each computed
+/// directly so that tail probabilities near 0 keep their relative precision.
+pub fn inc_beta_pair(a: f64, b: f64, x: f64) -> (f64, f64) {
+    if x <= 0.0 {
+        return (0.0, 1.0);
+    }
+    if x >= 1.0 {
+        return (1.0, 0.0);
+    }
+    let ln_front = a * x.ln() + b * (1.0 - x).ln() - ln_beta(a, b);
+    let front = ln_front.exp();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        let lower = front * beta_cf(a, b, x) / a;
+        (lower, 1.0 - lower)
+    } else {
+        let upper = front * beta_cf(b, a, 1.0 - x) / b;
+        (1.0 - upper, upper)
+    }
+}
+
+/// The x with upper tail 1 - I_x(a, b) = tail, for 0 < tail < 1: the (1 - tail)-quantile of
+/// Beta(a, b), as Bayes-UCB needs with tail = 1/t. Safeguarded Newton on the log of the
+/// tail, bracketed so that it always converges.
+pub fn beta_upper_quantile(a: f64, b: f64, tail: f64) -> f64 {
+    if tail >= 1.0 {
+        return 0.0;
+    }
+    if tail <= 0.0 {
+        return 1.0;
+    }
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    let mean = a / (a + b);
+    let sd = (a * b / ((a + b) * (a + b) * (a + b + 1.0))).sqrt();
+    let z = (-2.0 * tail.ln()).sqrt();
+    let mut x = (mean + z * sd).clamp(1e-12, 1.0 - 1e-12);
+    let ln_target = tail.ln();
+    let lnb = ln_beta(a, b);
+    for _ in 0..200 {
+        let (_, upper) = inc_beta_pair(a, b, x);
+        if upper > tail {
+            lo = x;
+        } else {
+            hi = x;
+        }
+        // Newton on g(x) = ln U(x) - ln tail, with U'(x) = -density(x).
+        let ln_density = (a - 1.0) * x.ln() + (b - 1.0) * (1.0 - x).ln() - lnb;
+        let next = if upper > 0.0 {
+            let g = upper.ln() - ln_target;
+            let dg = -(ln_density - upper.ln()).exp();
+            x - g / dg
+        } else {
+            f64::NAN
+        };
+        let next = if next.is_finite() && next > lo && next < hi {
+            next
+        } else {
+            0.5 * (lo + hi)
+        };
+        if (next - x).abs() <= 1e-14 * x.min(1.0 - x).max(1e-300) || hi - lo <= 1e-300 {
+            return next;
+        }
+        x = next;
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ln_gamma_matches_factorials() {
+        let mut f = 1.0f64;
+        for n in 1..30 {
+            assert!((ln_gamma(n as f64) - f.ln()).abs() < 1e-12 * f.ln().abs().max(1.0));
+            f *= n as f64;
+        }
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-13);
+    }
+
+    #[test]
+    fn klucb_solves_the_equation() {
+        for &(m, n, l) in &[
+            (0.3, 10.0, 2.0),
+            (0.9, 1000.0, 9.2),
+            (0.01, 3.0, 1.0),
+            (0.5, 1.0, 0.1),
+        ] {
+            let q = klucb_bernoulli(m, n, l);
+            assert!(q >= m && q <= 1.0);
+            if q < 1.0 {
+                assert!((n * kl_bernoulli(m, q) - l).abs() < 1e-9, "{m} {n} {l} {q}");
+            }
+            let q = klucb_poisson(m * 3.0, n, l);
+            assert!((n * kl_poisson(m * 3.0, q) - l).abs() < 1e-9);
+        }
+        assert_eq!(klucb_bernoulli(1.0, 5.0, 1.0), 1.0);
+        assert!((klucb_bernoulli(0.0, 5.0, 1.0) - (1.0 - (-0.2f64).exp())).abs() < 1e-15);
+        assert!((klucb_poisson(0.0, 4.0, 2.0) - 0.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn incomplete_beta_known_values() {
+        // I_x(1, 1) = x; I_x(2, 3) = 1 - (1-x)^3 (1 + 3x) ... use the closed form for a=1.
+        for &x in &[0.1, 0.5, 0.9] {
+            assert!((inc_beta_pair(1.0, 1.0, x).0 - x).abs() < 1e-14);
+            let expected = 1.0 - (1.0f64 - x).powi(4);
+            assert!((inc_beta_pair(1.0, 4.0, x).0 - expected).abs() < 1e-13);
+        }
+        // Symmetry I_x(a, b) = 1 - I_{1-x}(b, a).
+        let (l, _) = inc_beta_pair(30.5, 7.25, 0.8);
+        let (_, u) = inc_beta_pair(7.25, 30.5, 0.2);
+        assert!((l - u).abs() < 1e-13);
+    }
+
+    #[test]
+    fn beta_quantile_inverts_the_tail() {
+        for &(a, b, t) in &[
+            (1.0, 1.0, 0.1),
+            (3.0, 9.0, 1e-3),
+            (900.0, 100.0, 1e-5),
+            (1.0, 50.0, 0.5),
+            (2.0, 1.0, 1e-8),
+        ] {
+            let x = beta_upper_quantile(a, b, t);
+            let (_, upper) = inc_beta_pair(a, b, x);
+            assert!((upper / t - 1.0).abs() < 1e-8, "{a} {b} {t}: {x} {upper}");
+        }
+        assert!((beta_upper_quantile(1.0, 1.0, 0.25) - 0.75).abs() < 1e-12);
+    }
+}

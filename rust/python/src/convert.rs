@@ -1,0 +1,213 @@
+//! Argument conversion and locking shared by every class.
+
+use crate::errors::{arm_error, dtype_error, invalid_parameter, shape_error};
+use numpy::{PyArray1, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyInt};
+use std::sync::{Mutex, TryLockError};
+
+/// Runs `f` on the locked state. Uncontended, it locks with the GIL held (nanoseconds);
+/// if another thread holds the lock (say, a batch call running with the GIL released), it
+/// waits with the GIL released so that the other thread and the interpreter keep going.
+#[inline]
+pub fn with_lock<T: Send, R: Send>(
+    py: Python<'_>,
+    m: &Mutex<T>,
+    f: impl FnOnce(&mut T) -> R + Send,
+) -> R {
+    match m.try_lock() {
+        Ok(mut g) => f(&mut g),
+        // No core method panics on user input; should one ever, its state is still whole
+        // (updates are validated before they mutate), so keep serving it.
+        Err(TryLockError::Poisoned(p)) => f(&mut p.into_inner()),
+        Err(TryLockError::WouldBlock) => py.detach(|| {
+            let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut g)
+        }),
+    }
+}
+
+/// Runs `f` on the locked state with the GIL released: for batch work.
+pub fn with_lock_detached<T: Send, R: Send>(
+    py: Python<'_>,
+    m: &Mutex<T>,
+    f: impl FnOnce(&mut T) -> R + Send,
+) -> R {
+    py.detach(|| {
+        let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    })
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// An arm index: a Python or numpy integer.
+#[inline]
+pub fn arm_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<i64> {
+    match obj.extract::<i64>() {
+        Ok(v) => Ok(v),
+        Err(_) if obj.is_instance_of::<PyInt>() => Err(arm_error(
+            obj.py(),
+            format!("{name}: integer {obj} is out of range"),
+        )),
+        Err(_) => Err(dtype_error(
+            obj.py(),
+            format!(
+                "{name}: expected an integer arm index, got {}",
+                type_name(obj)
+            ),
+        )),
+    }
+}
+
+/// A real number (Python int/float, numpy scalar).
+#[inline]
+pub fn real_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
+    obj.extract::<f64>().map_err(|_| {
+        dtype_error(
+            obj.py(),
+            format!("{name}: expected a real number, got {}", type_name(obj)),
+        )
+    })
+}
+
+/// A count: a non-negative integer.
+pub fn count_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    match obj.extract::<i64>() {
+        Ok(v) if v >= 0 => Ok(v as usize),
+        Ok(v) => Err(invalid_parameter(
+            obj.py(),
+            format!("{name}: must be >= 0, got {v}"),
+        )),
+        Err(_) => Err(dtype_error(
+            obj.py(),
+            format!("{name}: expected an integer, got {}", type_name(obj)),
+        )),
+    }
+}
+
+/// `seed`: None or a non-negative integer below 2**64.
+pub fn seed_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => o.extract::<u64>().map(Some).map_err(|_| {
+            invalid_parameter(
+                o.py(),
+                format!("seed: expected None or an integer in [0, 2**64), got {o}"),
+            )
+        }),
+    }
+}
+
+/// An optional positive integer such as `horizon`.
+pub fn positive_opt(py: Python<'_>, value: Option<i64>, name: &str) -> PyResult<Option<u64>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v >= 1 => Ok(Some(v as u64)),
+        Some(v) => Err(invalid_parameter(
+            py,
+            format!("{name}: must be >= 1 or None, got {v}"),
+        )),
+    }
+}
+
+fn numpy_asarray<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<(Bound<'py, PyAny>, String)> {
+    let py = obj.py();
+    let np = py.import("numpy")?;
+    let arr = np
+        .call_method1("asarray", (obj,))
+        .map_err(|e| dtype_error(py, format!("{name}: cannot be converted to an array ({e})")))?;
+    let ndim: usize = arr.getattr("ndim")?.extract()?;
+    if ndim != 1 {
+        return Err(shape_error(
+            py,
+            format!("{name}: expected a 1-D array, got {ndim} dimensions"),
+        ));
+    }
+    let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+    Ok((arr, kind))
+}
+
+/// A 1-D int64 array: borrowed as is when it already is one (zero-copy), otherwise
+/// converted once from any integer array or sequence. Floats are refused, not truncated.
+pub fn int64_array<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    if let Ok(a) = obj.downcast::<PyArray1<i64>>() {
+        if a.is_contiguous() {
+            return Ok(a.clone());
+        }
+    }
+    let py = obj.py();
+    let (arr, kind) = numpy_asarray(obj, name)?;
+    if !(kind == "i" || kind == "u") {
+        let dtype = arr.getattr("dtype")?.str()?.to_string();
+        return Err(dtype_error(
+            py,
+            format!("{name}: expected integer arm indices, got dtype {dtype}"),
+        ));
+    }
+    let np = py.import("numpy")?;
+    let converted = np.call_method1("ascontiguousarray", (arr, "int64"))?;
+    Ok(converted.downcast_into::<PyArray1<i64>>()?)
+}
+
+/// A 1-D float64 array: borrowed as is when it already is one (zero-copy), otherwise
+/// converted once from any real-valued array or sequence.
+pub fn float64_array<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    if let Ok(a) = obj.downcast::<PyArray1<f64>>() {
+        if a.is_contiguous() {
+            return Ok(a.clone());
+        }
+    }
+    let py = obj.py();
+    let (arr, kind) = numpy_asarray(obj, name)?;
+    if !matches!(kind.as_str(), "f" | "i" | "u" | "b") {
+        let dtype = arr.getattr("dtype")?.str()?.to_string();
+        return Err(dtype_error(
+            py,
+            format!("{name}: expected real numbers, got dtype {dtype}"),
+        ));
+    }
+    let np = py.import("numpy")?;
+    let converted = np.call_method1("ascontiguousarray", (arr, "float64"))?;
+    Ok(converted.downcast_into::<PyArray1<f64>>()?)
+}
+
+/// Bytes-like input for `from_bytes`.
+pub fn bytes_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = obj.downcast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = obj.downcast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if let Ok(b) = obj.call_method0("tobytes") {
+        if let Ok(b) = b.downcast::<PyBytes>() {
+            return Ok(b.as_bytes().to_vec());
+        }
+    }
+    Err(dtype_error(
+        obj.py(),
+        format!("{name}: expected bytes, got {}", type_name(obj)),
+    ))
+}
+
+pub fn u64_to_i64(v: Vec<u64>) -> Vec<i64> {
+    v.into_iter()
+        .map(|x| x.min(i64::MAX as u64) as i64)
+        .collect()
+}

@@ -1,0 +1,176 @@
+use crate::convert::float64_array;
+use crate::errors::{shape_error, IntoPyResult};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use regretless_core::env::Environment;
+
+fn means_of(env: &Environment) -> Vec<f64> {
+    match env {
+        Environment::Bernoulli { means } | Environment::Gaussian { means, .. } => means.clone(),
+        Environment::Table { .. } => Vec::new(),
+    }
+}
+
+/// Stochastic environment with Bernoulli arms: arm i pays 1 with probability ``means[i]``.
+///
+/// >>> import regretless
+/// >>> env = regretless.BernoulliEnv([0.1, 0.5, 0.9])
+/// >>> env.n_arms, env.best_arm
+/// (3, 2)
+#[pyclass(name = "BernoulliEnv", module = "regretless", frozen)]
+pub struct PyBernoulliEnv {
+    pub(crate) inner: Environment,
+}
+
+#[pymethods]
+impl PyBernoulliEnv {
+    #[new]
+    fn new(py: Python<'_>, means: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let m = float64_array(means, "means")?;
+        let v = m.readonly().as_slice()?.to_vec();
+        Ok(Self {
+            inner: Environment::bernoulli(v).py_err(py)?,
+        })
+    }
+    #[getter]
+    fn n_arms(&self) -> usize {
+        self.inner.n_arms()
+    }
+    /// Index of the arm with the highest mean.
+    #[getter]
+    fn best_arm(&self) -> usize {
+        self.inner.best_arm(0)
+    }
+    #[getter]
+    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, means_of(&self.inner))
+    }
+    fn __repr__(&self) -> String {
+        format!("BernoulliEnv({:?})", means_of(&self.inner))
+    }
+}
+
+/// Stochastic environment with Gaussian arms: arm i pays ``means[i] + sd * N(0, 1)``.
+///
+/// >>> import regretless
+/// >>> regretless.GaussianEnv([0.0, 1.0], sd=0.5).best_arm
+/// 1
+#[pyclass(name = "GaussianEnv", module = "regretless", frozen)]
+pub struct PyGaussianEnv {
+    pub(crate) inner: Environment,
+}
+
+#[pymethods]
+impl PyGaussianEnv {
+    #[new]
+    #[pyo3(signature = (means, *, sd = 1.0))]
+    fn new(py: Python<'_>, means: &Bound<'_, PyAny>, sd: f64) -> PyResult<Self> {
+        let m = float64_array(means, "means")?;
+        let v = m.readonly().as_slice()?.to_vec();
+        Ok(Self {
+            inner: Environment::gaussian(v, sd).py_err(py)?,
+        })
+    }
+    #[getter]
+    fn n_arms(&self) -> usize {
+        self.inner.n_arms()
+    }
+    #[getter]
+    fn best_arm(&self) -> usize {
+        self.inner.best_arm(0)
+    }
+    #[getter]
+    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, means_of(&self.inner))
+    }
+    #[getter]
+    fn sd(&self) -> f64 {
+        match self.inner {
+            Environment::Gaussian { sd, .. } => sd,
+            _ => 0.0,
+        }
+    }
+    fn __repr__(&self) -> String {
+        format!("GaussianEnv({:?}, sd={})", means_of(&self.inner), self.sd())
+    }
+}
+
+/// Oblivious adversary: a fixed ``(n_steps, n_arms)`` table of rewards; step t pays
+/// ``rewards[t, i]`` for arm i. Regret is measured against the best fixed arm in
+/// hindsight over the simulated horizon.
+///
+/// >>> import numpy as np, regretless
+/// >>> env = regretless.TableEnv(np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))
+/// >>> env.n_steps, env.n_arms
+/// (3, 2)
+#[pyclass(name = "TableEnv", module = "regretless", frozen)]
+pub struct PyTableEnv {
+    pub(crate) inner: Environment,
+}
+
+#[pymethods]
+impl PyTableEnv {
+    #[new]
+    fn new(py: Python<'_>, rewards: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let np = py.import("numpy")?;
+        let arr = np
+            .call_method1("ascontiguousarray", (rewards, "float64"))
+            .map_err(|e| {
+                crate::errors::dtype_error(
+                    py,
+                    format!("rewards: expected a 2-D array of real numbers ({e})"),
+                )
+            })?;
+        let ndim = arr.downcast::<numpy::PyUntypedArray>()?.ndim();
+        if ndim != 2 {
+            return Err(shape_error(
+                py,
+                format!("rewards: expected a 2-D (n_steps, n_arms) array, got {ndim} dimensions"),
+            ));
+        }
+        let arr = arr.downcast_into::<PyArray2<f64>>()?;
+        let shape = arr.shape().to_vec();
+        let v = arr.readonly().as_slice()?.to_vec();
+        Ok(Self {
+            inner: Environment::table(v, shape[0], shape[1]).py_err(py)?,
+        })
+    }
+    #[getter]
+    fn n_arms(&self) -> usize {
+        self.inner.n_arms()
+    }
+    #[getter]
+    fn n_steps(&self) -> usize {
+        self.inner.max_horizon().unwrap_or(0)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "TableEnv(n_steps={}, n_arms={})",
+            self.n_steps(),
+            self.n_arms()
+        )
+    }
+}
+
+/// The core environment behind any of the three classes.
+pub fn extract_env(obj: &Bound<'_, PyAny>) -> PyResult<Environment> {
+    if let Ok(e) = obj.downcast::<PyBernoulliEnv>() {
+        return Ok(e.get().inner.clone());
+    }
+    if let Ok(e) = obj.downcast::<PyGaussianEnv>() {
+        return Ok(e.get().inner.clone());
+    }
+    if let Ok(e) = obj.downcast::<PyTableEnv>() {
+        return Ok(e.get().inner.clone());
+    }
+    Err(crate::errors::dtype_error(
+        obj.py(),
+        format!(
+            "env: expected a BernoulliEnv, GaussianEnv or TableEnv, got {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ),
+    ))
+}

@@ -1,0 +1,40 @@
+//! PyO3 glue for `regretless`: the extension module `regretless._core`.
+//! Only argument conversion, locking and error mapping live here; every algorithm is in
+//! `regretless-core`.
+
+use pyo3::prelude::*;
+
+mod bandit_class;
+mod convert;
+mod elimination;
+mod env;
+mod errors;
+mod exp3;
+mod greedy;
+mod klucb;
+mod simulate;
+mod thompson;
+mod ucb;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ucb::PyUCB1>()?;
+    m.add_class::<ucb::PyUCBV>()?;
+    m.add_class::<ucb::PyMOSS>()?;
+    m.add_class::<klucb::PyKLUCB>()?;
+    m.add_class::<klucb::PyBayesUCB>()?;
+    m.add_class::<thompson::PyThompsonSampling>()?;
+    m.add_class::<thompson::PyGaussianThompsonSampling>()?;
+    m.add_class::<greedy::PyEpsilonGreedy>()?;
+    m.add_class::<greedy::PySoftmax>()?;
+    m.add_class::<exp3::PyExp3>()?;
+    m.add_class::<exp3::PyExp3IX>()?;
+    m.add_class::<elimination::PySuccessiveElimination>()?;
+    m.add_class::<env::PyBernoulliEnv>()?;
+    m.add_class::<env::PyGaussianEnv>()?;
+    m.add_class::<env::PyTableEnv>()?;
+    m.add_function(wrap_pyfunction!(simulate::_simulate, m)?)?;
+    m.add("FORMAT_VERSION", regretless_core::state::FORMAT_VERSION)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

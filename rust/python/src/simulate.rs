@@ -1,0 +1,136 @@
+use crate::convert::u64_to_i64;
+use crate::elimination::PySuccessiveElimination;
+use crate::env::extract_env;
+use crate::errors::{dtype_error, IntoPyResult};
+use crate::exp3::{PyExp3, PyExp3IX};
+use crate::greedy::{PyEpsilonGreedy, PySoftmax};
+use crate::klucb::{PyBayesUCB, PyKLUCB};
+use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
+use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use regretless_core::env::Environment;
+use regretless_core::policy::Policy;
+use regretless_core::simulate::{simulate, SimulationConfig, SimulationOutput};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Runs the simulation on a worker thread with the GIL released, calling `progress(done)`
+/// from this thread every 100 ms so that a Python progress bar can follow.
+fn run_with_progress<P: Policy>(
+    py: Python<'_>,
+    policy: P,
+    env: &Environment,
+    config: &SimulationConfig,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<SimulationOutput> {
+    let counter = AtomicU64::new(0);
+    let (outcome, callback_error) = py.detach(|| {
+        std::thread::scope(|s| {
+            let handle = s.spawn(|| simulate(&policy, env, config, Some(&counter)));
+            let mut callback_error = None;
+            if let Some(cb) = &progress {
+                while !handle.is_finished() {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if callback_error.is_none() {
+                        let done = counter.load(Ordering::Relaxed);
+                        Python::attach(|py| {
+                            if let Err(e) = cb.call1(py, (done,)) {
+                                callback_error = Some(e);
+                            }
+                        });
+                    }
+                }
+            }
+            (handle.join(), callback_error)
+        })
+    });
+    if let Some(e) = callback_error {
+        return Err(e);
+    }
+    match outcome {
+        Ok(r) => r.py_err(py),
+        Err(_) => Err(PyRuntimeError::new_err(
+            "simulation thread panicked (a bug: please report it)",
+        )),
+    }
+}
+
+macro_rules! dispatch_policy {
+    ($obj:expr, $py:expr, |$p:ident| $body:expr, [$($ty:ty),*]) => {{
+        $(
+            if let Ok(b) = $obj.downcast::<$ty>() {
+                let $p = b.get().snapshot($py);
+                $body
+            } else
+        )*
+        {
+            Err(dtype_error(
+                $py,
+                format!(
+                    "policy: expected a regretless multi-armed bandit policy, got {}",
+                    $obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ),
+            ))
+        }
+    }};
+}
+
+/// Low-level simulation entry point; `regretless.simulate` wraps it.
+#[pyfunction]
+#[pyo3(signature = (policy, env, horizon, n_runs, seed, record_every, progress = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn _simulate<'py>(
+    py: Python<'py>,
+    policy: &Bound<'py, PyAny>,
+    env: &Bound<'py, PyAny>,
+    horizon: usize,
+    n_runs: usize,
+    seed: u64,
+    record_every: usize,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let env = extract_env(env)?;
+    let config = SimulationConfig {
+        horizon,
+        n_runs,
+        seed,
+        record_every,
+    };
+    let out = dispatch_policy!(
+        policy,
+        py,
+        |p| run_with_progress(py, p, &env, &config, progress),
+        [
+            PyUCB1,
+            PyUCBV,
+            PyMOSS,
+            PyKLUCB,
+            PyBayesUCB,
+            PyThompsonSampling,
+            PyGaussianThompsonSampling,
+            PyEpsilonGreedy,
+            PySoftmax,
+            PyExp3,
+            PyExp3IX,
+            PySuccessiveElimination
+        ]
+    )?;
+    let n_points = out.steps.len();
+    let k = env.n_arms();
+    let d = PyDict::new(py);
+    d.set_item("steps", PyArray1::from_vec(py, u64_to_i64(out.steps)))?;
+    d.set_item(
+        "regret",
+        PyArray1::from_vec(py, out.regret).reshape([n_runs, n_points])?,
+    )?;
+    d.set_item(
+        "counts",
+        PyArray1::from_vec(py, u64_to_i64(out.counts)).reshape([n_runs, k])?,
+    )?;
+    d.set_item("total_reward", PyArray1::from_vec(py, out.total_reward))?;
+    d.set_item("best_arm", out.best_arm)?;
+    Ok(d)
+}
