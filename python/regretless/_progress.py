@@ -28,13 +28,24 @@ class ProgressBar:
         self.width = width
         self.done = 0
         self.start = time.perf_counter()
+        # On a terminal the bar is redrawn in place; in a log file only every 10%.
+        self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_drawn = -1
         self._draw()
 
-    def _draw(self) -> None:
+    def _draw(self, force: bool = False) -> None:
+        step = self.done if self.interactive else (10 * self.done) // self.total
+        if step == self._last_drawn and not force:
+            return
+        self._last_drawn = step
         filled = int(self.width * self.done / self.total)
         bar = "#" * filled + "." * (self.width - filled)
         elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total} {elapsed:5.1f}s")
+        end = "" if self.interactive else "\n"
+        start = "\r" if self.interactive else ""
+        self.stream.write(
+            f"{start}{self.label} [{bar}] {self.done}/{self.total} {elapsed:5.1f}s{end}"
+        )
         self.stream.flush()
 
     def update(self, done: int) -> None:
@@ -44,7 +55,10 @@ class ProgressBar:
 
     def close(self) -> None:
         """Mark everything done and end the line."""
+        if self.done == self.total and not self.interactive:
+            return
         self.done = self.total
-        self._draw()
-        self.stream.write("\n")
+        self._draw(force=True)
+        if self.interactive:
+            self.stream.write("\n")
         self.stream.flush()

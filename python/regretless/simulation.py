@@ -62,7 +62,9 @@ class SimulationResult:
 
     def std_regret(self) -> np.ndarray:
         """Standard deviation of the cumulative regret over runs (0 for one run)."""
-        return self.regret.std(axis=0, ddof=1) if self.n_runs > 1 else np.zeros_like(self.steps, float)
+        return (
+            self.regret.std(axis=0, ddof=1) if self.n_runs > 1 else np.zeros_like(self.steps, float)
+        )
 
     def seconds_per_step(self) -> float:
         """Wall-clock seconds per simulated step (all runs, all threads)."""
@@ -136,10 +138,12 @@ def simulate(
     record_every = _positive_int(record_every, "record_every")
     if seed is None:
         seed = secrets.randbits(64)
-    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
-        0 <= seed < 2**64
+    elif (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**64)
     ):
-        raise InvalidParameterError(f"seed: expected None or an integer in [0, 2**64), got {seed!r}")
+        raise InvalidParameterError(
+            f"seed: expected None or an integer in [0, 2**64), got {seed!r}"
+        )
     bar = None
     callback: Callable[[int], None] | None
     if progress is True:

@@ -30,10 +30,30 @@ pub fn kl_poisson(p: f64, q: f64) -> f64 {
     }
 }
 
+/// Root of a convex increasing f on (lo, top) by Newton's method. From any start right of
+/// lo the first tangent step lands right of the root (convexity), after which the iterates
+/// decrease monotonically to it; so a warm start from the previous step's index (usually a
+/// hair left of the new root) converges in two or three iterations.
+fn newton_convex_increasing(f_df: impl Fn(f64) -> (f64, f64), start: f64, lo: f64, top: f64) -> f64 {
+    let mut q = start;
+    for _ in 0..100 {
+        let (f, df) = f_df(q);
+        if df <= 0.0 || !f.is_finite() {
+            break;
+        }
+        let next = (q - f / df).clamp(lo, top);
+        if (q - next).abs() <= 1e-15 * q.abs().max(1e-300) {
+            return next;
+        }
+        q = next;
+    }
+    q
+}
+
 /// Largest q >= mean with n * kl(mean, q) <= level, for the Bernoulli divergence.
-/// f(q) = n kl(mean, q) - level is convex and increasing on [mean, 1), so Newton's method
-/// started right of the root (Pinsker's bound) converges monotonically.
-pub fn klucb_bernoulli(mean: f64, n: f64, level: f64) -> f64 {
+/// f(q) = n kl(mean, q) - level is convex and increasing on [mean, 1); Newton starts from
+/// `warm` if it is a usable point, else right of the root at Pinsker's bound.
+pub fn klucb_bernoulli_from(mean: f64, n: f64, level: f64, warm: Option<f64>) -> f64 {
     let mean = mean.clamp(0.0, 1.0);
     if level <= 0.0 {
         return mean;
@@ -48,21 +68,16 @@ pub fn klucb_bernoulli(mean: f64, n: f64, level: f64) -> f64 {
     if n * kl_bernoulli(mean, TOP) <= level {
         return 1.0;
     }
-    let mut q = (mean + (level / (2.0 * n)).sqrt()).min(TOP);
-    for _ in 0..100 {
-        let f = n * kl_bernoulli(mean, q) - level;
-        let df = n * (q - mean) / (q * (1.0 - q));
-        if df <= 0.0 {
-            break;
-        }
-        let next = (q - f / df).max(mean);
-        if (q - next).abs() <= 1e-15 * q.max(1e-300) {
-            q = next;
-            break;
-        }
-        q = next;
-    }
-    q
+    let start = match warm {
+        Some(w) if w > mean && w < TOP => w,
+        _ => (mean + (level / (2.0 * n)).sqrt()).min(TOP),
+    };
+    let f_df = |q: f64| (n * kl_bernoulli(mean, q) - level, n * (q - mean) / (q * (1.0 - q)));
+    newton_convex_increasing(f_df, start, mean, TOP)
+}
+
+pub fn klucb_bernoulli(mean: f64, n: f64, level: f64) -> f64 {
+    klucb_bernoulli_from(mean, n, level, None)
 }
 
 /// Closed form for the Gaussian divergence: mean + sqrt(2 variance level / n).
@@ -71,7 +86,7 @@ pub fn klucb_gaussian(mean: f64, n: f64, level: f64, variance: f64) -> f64 {
 }
 
 /// Largest q >= mean with n * kl_poisson(mean, q) <= level.
-pub fn klucb_poisson(mean: f64, n: f64, level: f64) -> f64 {
+pub fn klucb_poisson_from(mean: f64, n: f64, level: f64, warm: Option<f64>) -> f64 {
     let mean = mean.max(0.0);
     if level <= 0.0 {
         return mean;
@@ -80,26 +95,23 @@ pub fn klucb_poisson(mean: f64, n: f64, level: f64) -> f64 {
         return level / n;
     }
     let target = level / n;
-    // Find a point right of the root: kl grows without bound in q.
-    let mut q = mean + (2.0 * mean * target).sqrt() + target;
-    while kl_poisson(mean, q) < target {
-        q = mean + 2.0 * (q - mean);
-    }
-    // f(q) = kl(mean, q) - target is convex increasing for q > mean: Newton from the right.
-    for _ in 0..100 {
-        let f = kl_poisson(mean, q) - target;
-        let df = 1.0 - mean / q;
-        if df <= 0.0 {
-            break;
+    let start = match warm {
+        Some(w) if w > mean && w.is_finite() => w,
+        _ => {
+            // A point right of the root: kl grows without bound in q.
+            let mut q = mean + (2.0 * mean * target).sqrt() + target;
+            while kl_poisson(mean, q) < target {
+                q = mean + 2.0 * (q - mean);
+            }
+            q
         }
-        let next = (q - f / df).max(mean);
-        if (q - next).abs() <= 1e-15 * q {
-            q = next;
-            break;
-        }
-        q = next;
-    }
-    q
+    };
+    let f_df = |q: f64| (kl_poisson(mean, q) - target, 1.0 - mean / q);
+    newton_convex_increasing(f_df, start, mean, f64::MAX)
+}
+
+pub fn klucb_poisson(mean: f64, n: f64, level: f64) -> f64 {
+    klucb_poisson_from(mean, n, level, None)
 }
 
 /// ln Gamma(x) for x > 0 (Lanczos, g = 7, n = 9; relative error about 1e-15).
@@ -134,50 +146,49 @@ fn ln_beta(a: f64, b: f64) -> f64 {
     ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
 }
 
-/// Continued fraction for the incomplete beta function (modified Lentz).
+/// Continued fraction of the incomplete beta function (Numerical Recipes' `betacf` form,
+/// 1 / (1 + d1 / (1 + d2 / (1 + ...)))), evaluated by the forward recurrence of its
+/// convergents A_n / B_n with periodic rescaling. Unlike modified Lentz, whose two
+/// divisions per term form a serial dependency chain, the recurrence is a chain of
+/// multiply-adds; the one division per term (the convergence check) is off the chain.
+/// This makes Bayes-UCB's quantile solves several times faster.
 fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
     let qab = a + b;
     let qap = a + 1.0;
     let qam = a - 1.0;
-    let mut c = 1.0;
-    let mut d = 1.0 - qab * x / qap;
-    if d.abs() < TINY {
-        d = TINY;
-    }
-    d = 1.0 / d;
-    let mut h = d;
+    // Convergents of G = 1 + d1 / (1 + d2 / (1 + ...)); the fraction is B_n / A_n.
+    let d1 = -qab * x / qap;
+    let (mut a_prev, mut a_cur) = (1.0f64, 1.0 + d1);
+    let (mut b_prev, mut b_cur) = (1.0f64, 1.0f64);
+    let mut value = b_cur / a_cur;
     for m in 1..10_000 {
         let m = m as f64;
         let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
+        let even = m * (b - m) * x / ((qam + m2) * (a + m2));
+        let odd = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        for d in [even, odd] {
+            let a_next = a_cur + d * a_prev;
+            let b_next = b_cur + d * b_prev;
+            a_prev = a_cur;
+            a_cur = a_next;
+            b_prev = b_cur;
+            b_cur = b_next;
         }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
+        let big = a_cur.abs().max(b_cur.abs());
+        if big > 1e150 || big < 1e-150 {
+            let s = 1.0 / big;
+            a_prev *= s;
+            a_cur *= s;
+            b_prev *= s;
+            b_cur *= s;
         }
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
+        let next = b_cur / a_cur;
+        if (next - value).abs() <= 1e-16 * next.abs() {
+            return next;
         }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
-        h *= del;
-        if (del - 1.0).abs() < 1e-15 {
-            break;
-        }
+        value = next;
     }
-    h
+    value
 }
 
 /// Regularized incomplete beta I_x(a, b) and its complement 1 - I_x(a, b), each computed
@@ -204,6 +215,12 @@ pub fn inc_beta_pair(a: f64, b: f64, x: f64) -> (f64, f64) {
 /// Beta(a, b), as Bayes-UCB needs with tail = 1/t. Safeguarded Newton on the log of the
 /// tail, bracketed so that it always converges.
 pub fn beta_upper_quantile(a: f64, b: f64, tail: f64) -> f64 {
+    beta_upper_quantile_from(a, b, tail, None)
+}
+
+/// [`beta_upper_quantile`] with Newton started from `warm` (e.g. the previous step's
+/// index), which cuts the iterations to two or three when it is close.
+pub fn beta_upper_quantile_from(a: f64, b: f64, tail: f64, warm: Option<f64>) -> f64 {
     if tail >= 1.0 {
         return 0.0;
     }
@@ -214,7 +231,10 @@ pub fn beta_upper_quantile(a: f64, b: f64, tail: f64) -> f64 {
     let mean = a / (a + b);
     let sd = (a * b / ((a + b) * (a + b) * (a + b + 1.0))).sqrt();
     let z = (-2.0 * tail.ln()).sqrt();
-    let mut x = (mean + z * sd).clamp(1e-12, 1.0 - 1e-12);
+    let mut x = match warm {
+        Some(w) if w > 0.0 && w < 1.0 => w,
+        _ => (mean + z * sd).clamp(1e-12, 1.0 - 1e-12),
+    };
     let ln_target = tail.ln();
     let lnb = ln_beta(a, b);
     for _ in 0..200 {

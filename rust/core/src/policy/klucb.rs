@@ -26,6 +26,8 @@ pub enum Divergence {
 pub struct KLUCB {
     core: Core,
     params: KLUCBParams,
+    /// Each arm's index at the previous decision: the warm start of its Newton solve.
+    warm: Vec<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,12 +52,15 @@ impl KLUCB {
                 c,
                 plus,
             },
+            warm: vec![0.0; n_arms],
         };
         p.check_extra()?;
         Ok(p)
     }
 
     fn index(&self, i: usize) -> f64 {
+        let w = self.warm[i];
+        let warm = (w > 0.0 && w.is_finite()).then_some(w);
         let a = &self.core.arms[i];
         if a.n == 0 {
             return f64::INFINITY;
@@ -68,11 +73,11 @@ impl KLUCB {
         };
         let level = base + self.params.c * base.ln().max(0.0);
         match self.params.divergence {
-            Divergence::Bernoulli => special::klucb_bernoulli(a.mean, n, level),
+            Divergence::Bernoulli => special::klucb_bernoulli_from(a.mean, n, level, warm),
             Divergence::Gaussian { variance } => {
                 special::klucb_gaussian(a.mean, n, level, variance)
             }
-            Divergence::Poisson => special::klucb_poisson(a.mean, n, level),
+            Divergence::Poisson => special::klucb_poisson_from(a.mean, n, level, warm),
         }
     }
 }
@@ -107,13 +112,19 @@ impl Policy for KLUCB {
         }
     }
     fn select(&mut self) -> usize {
-        let mut rng = self.core.rng.clone();
-        let i = argmax_random_ties((0..self.core.arms.len()).map(|i| self.index(i)), &mut rng);
-        self.core.rng = rng;
+        let idx = self.scores();
+        let i = argmax_random_ties(idx.iter().copied(), &mut self.core.rng);
+        self.warm = idx;
         i
     }
     fn scores(&self) -> Vec<f64> {
         (0..self.core.arms.len()).map(|i| self.index(i)).collect()
+    }
+    fn on_add_arm(&mut self) {
+        self.warm.push(0.0);
+    }
+    fn on_remove_arm(&mut self, i: usize) {
+        self.warm.remove(i);
     }
     fn check_extra(&self) -> Result<()> {
         require(
@@ -124,7 +135,7 @@ impl Policy for KLUCB {
         if let Divergence::Gaussian { variance } = self.params.divergence {
             finite_positive(variance, "variance")?;
         }
-        Ok(())
+        check_warm(&self.warm, self.core.arms.len())
     }
 }
 persist_policy!(KLUCB, "KLUCB");
@@ -137,6 +148,8 @@ persist_policy!(KLUCB, "KLUCB");
 pub struct BayesUCB {
     core: Core,
     params: BayesUCBParams,
+    /// Each arm's index at the previous decision: the warm start of its quantile solve.
+    warm: Vec<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,6 +177,7 @@ impl BayesUCB {
                 c,
                 horizon,
             },
+            warm: vec![0.0; n_arms],
         };
         p.check_extra()?;
         Ok(p)
@@ -186,10 +200,12 @@ impl BayesUCB {
             return f64::INFINITY;
         }
         let s = a.sum().clamp(0.0, a.n as f64);
-        special::beta_upper_quantile(
+        let w = self.warm[i];
+        special::beta_upper_quantile_from(
             self.params.prior_alpha + s,
             self.params.prior_beta + a.n as f64 - s,
             tail,
+            (w > 0.0 && w < 1.0).then_some(w),
         )
     }
 }
@@ -219,14 +235,16 @@ impl Policy for BayesUCB {
         RewardDomain::Unit
     }
     fn select(&mut self) -> usize {
-        let tail = self.tail();
-        let mut rng = self.core.rng.clone();
-        let i = argmax_random_ties(
-            (0..self.core.arms.len()).map(|i| self.index(i, tail)),
-            &mut rng,
-        );
-        self.core.rng = rng;
+        let idx = self.scores();
+        let i = argmax_random_ties(idx.iter().copied(), &mut self.core.rng);
+        self.warm = idx;
         i
+    }
+    fn on_add_arm(&mut self) {
+        self.warm.push(0.0);
+    }
+    fn on_remove_arm(&mut self, i: usize) {
+        self.warm.remove(i);
     }
     fn scores(&self) -> Vec<f64> {
         let tail = self.tail();
@@ -246,7 +264,17 @@ impl Policy for BayesUCB {
             self.params.horizon != Some(0),
             "horizon",
             "must be >= 1 or None",
-        )
+        )?;
+        check_warm(&self.warm, self.core.arms.len())
     }
+}
+
+fn check_warm(warm: &[f64], n_arms: usize) -> Result<()> {
+    if warm.len() != n_arms || warm.iter().any(|w| w.is_nan()) {
+        return Err(crate::error::Error::state(
+            "warm-start indices are inconsistent with the arms",
+        ));
+    }
+    Ok(())
 }
 persist_policy!(BayesUCB, "BayesUCB");

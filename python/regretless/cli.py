@@ -1,0 +1,209 @@
+"""The ``regretless`` command line.
+
+``regretless demo`` compares the multi-armed bandit family on a Bernoulli problem, with
+every simulation running in Rust across all cores, prints a table of final regret and cost
+per step, and writes a regret-curve PNG when matplotlib is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import regretless
+from regretless._progress import ProgressBar
+from regretless.simulation import SimulationResult
+
+DEFAULT_MEANS = (0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
+
+
+def demo_lineup(n_arms: int, horizon: int) -> list[tuple[str, Callable[[], Any]]]:
+    """The policies the demo compares, with the hyperparameters shown in their labels."""
+    k = n_arms
+    return [
+        ("EpsilonGreedy(epsilon=0.1)", lambda: regretless.EpsilonGreedy(k, epsilon=0.1)),
+        (
+            "EpsilonGreedy(decay=50)",
+            lambda: regretless.EpsilonGreedy(k, epsilon=1.0, decay=50.0),
+        ),
+        ("Softmax(temperature=0.05)", lambda: regretless.Softmax(k, temperature=0.05)),
+        ("UCB1", lambda: regretless.UCB1(k)),
+        ("UCBV", lambda: regretless.UCBV(k)),
+        ("MOSS(horizon=T)", lambda: regretless.MOSS(k, horizon=horizon)),
+        ("KLUCB", lambda: regretless.KLUCB(k)),
+        ("KLUCB(plus=True)", lambda: regretless.KLUCB(k, plus=True)),
+        ("BayesUCB", lambda: regretless.BayesUCB(k)),
+        ("ThompsonSampling", lambda: regretless.ThompsonSampling(k)),
+        ("GaussianThompsonSampling", lambda: regretless.GaussianThompsonSampling(k)),
+        ("EXP3(horizon=T)", lambda: regretless.EXP3(k, horizon=horizon)),
+        ("EXP3IX(horizon=T)", lambda: regretless.EXP3IX(k, horizon=horizon)),
+        ("SuccessiveElimination", lambda: regretless.SuccessiveElimination(k)),
+    ]
+
+
+def lai_robbins_constant(means: Sequence[float]) -> float:
+    """sum_i (mu* - mu_i) / kl(mu_i, mu*): the asymptotic regret / ln T of the best
+    possible policy on Bernoulli arms (Lai and Robbins 1985)."""
+    best = max(means)
+    total = 0.0
+    for m in means:
+        if m < best:
+            kl = m * math.log(m / best) + (1 - m) * math.log((1 - m) / (1 - best))
+            total += (best - m) / kl
+    return total
+
+
+def run_demo(
+    means: Sequence[float],
+    horizon: int,
+    n_runs: int,
+    seed: int,
+    plot_path: str | None,
+    show_progress: bool = True,
+) -> list[tuple[str, SimulationResult]]:
+    env = regretless.BernoulliEnv(np.asarray(means, dtype=np.float64))
+    lineup = demo_lineup(len(means), horizon)
+    record_every = max(1, horizon // 1000)
+    threads = os.cpu_count() or 1
+    print(
+        f"regretless {regretless.__version__}: {len(means)} Bernoulli arms "
+        f"(means {', '.join(f'{m:g}' for m in means)}), horizon {horizon:,}, "
+        f"{n_runs} runs per policy, seed {seed}, {threads} threads\n"
+    )
+    bar = ProgressBar(len(lineup) * n_runs, label="simulating") if show_progress else None
+    results = []
+    for i, (label, make) in enumerate(lineup):
+        offset = i * n_runs
+
+        def report(done: int, offset: int = offset) -> None:
+            if bar is not None:
+                bar.update(offset + done)
+
+        res = regretless.simulate(
+            make(), env, horizon, n_runs, seed, record_every=record_every, progress=report
+        )
+        results.append((label, res))
+    if bar is not None:
+        bar.close()
+    print_table(results, means, horizon)
+    if plot_path:
+        write_plot(results, plot_path, means, horizon, n_runs)
+    return results
+
+
+def print_table(
+    results: list[tuple[str, SimulationResult]], means: Sequence[float], horizon: int
+) -> None:
+    ln_t = math.log(horizon)
+    lr = lai_robbins_constant(means)
+    rows = []
+    for label, res in results:
+        final = res.final_regret()
+        rows.append(
+            (
+                label,
+                f"{final.mean():10.1f} +- {final.std(ddof=1) if len(final) > 1 else 0.0:7.1f}",
+                f"{final.mean() / ln_t:8.1f}",
+                f"{res.seconds_per_step() * 1e9:9.1f}",
+            )
+        )
+    order = sorted(range(len(rows)), key=lambda i: results[i][1].final_regret().mean())
+    headers = ("policy", "final regret (mean +- sd)", "regret/lnT", "ns/step")
+    widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(headers)]
+    line = "  ".join(h.ljust(widths[j]) for j, h in enumerate(headers))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for i in order:
+        print(
+            "  ".join(
+                c.ljust(widths[j]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(rows[i])
+            )
+        )
+    print(
+        f"\nLai-Robbins lower bound: regret/lnT -> {lr:.1f} asymptotically. "
+        "ns/step is wall time per simulated step over all runs and threads."
+    )
+
+
+def write_plot(
+    results: list[tuple[str, SimulationResult]],
+    path: str,
+    means: Sequence[float],
+    horizon: int,
+    n_runs: int,
+) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib is not installed: pip install 'regretless[plot]' for the regret plot)")
+        return
+    fig, ax = plt.subplots(figsize=(10, 6))
+    for label, res in sorted(results, key=lambda r: -r[1].final_regret().mean()):
+        mean = res.mean_regret()
+        se = res.std_regret() / math.sqrt(res.n_runs)
+        (line,) = ax.plot(res.steps, mean, label=label, lw=1.5)
+        ax.fill_between(res.steps, mean - 2 * se, mean + 2 * se, color=line.get_color(), alpha=0.15)
+    ax.set_yscale("log")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("cumulative pseudo-regret (mean, band = +-2 standard errors)")
+    ax.set_title(f"{len(means)} Bernoulli arms, {n_runs} runs per policy")
+    ax.set_xlim(1, horizon)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"regret curves written to {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="regretless", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--version", action="version", version=f"regretless {regretless.__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser(
+        "demo", help="compare the multi-armed bandit family on a Bernoulli problem"
+    )
+    demo.add_argument("--horizon", type=int, default=100_000, help="steps per run (default 100000)")
+    demo.add_argument("--runs", type=int, default=20, help="runs per policy (default 20)")
+    demo.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    demo.add_argument(
+        "--means",
+        type=lambda s: [float(x) for x in s.split(",")],
+        default=list(DEFAULT_MEANS),
+        help="comma-separated arm means (default: 10 arms from 0.9 down to 0.1)",
+    )
+    demo.add_argument(
+        "--plot", default="regretless-demo.png", help="PNG path for the regret curves"
+    )
+    demo.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        try:
+            run_demo(
+                args.means,
+                args.horizon,
+                args.runs,
+                args.seed,
+                None if args.no_plot else args.plot,
+                show_progress=not args.no_progress,
+            )
+        except regretless.RegretlessError as e:
+            print(f"regretless demo: {e}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
