@@ -34,7 +34,12 @@ pub fn kl_poisson(p: f64, q: f64) -> f64 {
 /// lo the first tangent step lands right of the root (convexity), after which the iterates
 /// decrease monotonically to it; so a warm start from the previous step's index (usually a
 /// hair left of the new root) converges in two or three iterations.
-fn newton_convex_increasing(f_df: impl Fn(f64) -> (f64, f64), start: f64, lo: f64, top: f64) -> f64 {
+fn newton_convex_increasing(
+    f_df: impl Fn(f64) -> (f64, f64),
+    start: f64,
+    lo: f64,
+    top: f64,
+) -> f64 {
     let mut q = start;
     for _ in 0..100 {
         let (f, df) = f_df(q);
@@ -72,7 +77,12 @@ pub fn klucb_bernoulli_from(mean: f64, n: f64, level: f64, warm: Option<f64>) ->
         Some(w) if w > mean && w < TOP => w,
         _ => (mean + (level / (2.0 * n)).sqrt()).min(TOP),
     };
-    let f_df = |q: f64| (n * kl_bernoulli(mean, q) - level, n * (q - mean) / (q * (1.0 - q)));
+    let f_df = |q: f64| {
+        (
+            n * kl_bernoulli(mean, q) - level,
+            n * (q - mean) / (q * (1.0 - q)),
+        )
+    };
     newton_convex_increasing(f_df, start, mean, TOP)
 }
 

@@ -32,6 +32,7 @@ impl PyBernoulliEnv {
             inner: Environment::bernoulli(v).py_err(py)?,
         })
     }
+    /// Number of arms.
     #[getter]
     fn n_arms(&self) -> usize {
         self.inner.n_arms()
@@ -41,6 +42,7 @@ impl PyBernoulliEnv {
     fn best_arm(&self) -> usize {
         self.inner.best_arm(0)
     }
+    /// Mean reward of each arm.
     #[getter]
     fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_vec(py, means_of(&self.inner))
@@ -71,18 +73,22 @@ impl PyGaussianEnv {
             inner: Environment::gaussian(v, sd).py_err(py)?,
         })
     }
+    /// Number of arms.
     #[getter]
     fn n_arms(&self) -> usize {
         self.inner.n_arms()
     }
+    /// Index of the arm with the highest mean.
     #[getter]
     fn best_arm(&self) -> usize {
         self.inner.best_arm(0)
     }
+    /// Mean reward of each arm.
     #[getter]
     fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_vec(py, means_of(&self.inner))
     }
+    /// Standard deviation of the Gaussian noise.
     #[getter]
     fn sd(&self) -> f64 {
         match self.inner {
@@ -135,10 +141,12 @@ impl PyTableEnv {
             inner: Environment::table(v, shape[0], shape[1]).py_err(py)?,
         })
     }
+    /// Number of arms.
     #[getter]
     fn n_arms(&self) -> usize {
         self.inner.n_arms()
     }
+    /// Number of steps (rows) of the reward table.
     #[getter]
     fn n_steps(&self) -> usize {
         self.inner.max_horizon().unwrap_or(0)

@@ -29,6 +29,12 @@ fn learning_rate(eta: Option<f64>, horizon: Option<u64>, n_arms: usize, t: u64) 
     }
 }
 
+/// Floor on the probability an importance weight divides by. The policy itself only draws
+/// arms with non-negligible probability, but updates may also come from elsewhere (logs,
+/// other replicas) for arms whose weight has underflowed to 0; capping the weight at 1e12
+/// keeps the estimates finite instead of turning them into inf and then NaN.
+const MIN_PROBABILITY: f64 = 1e-12;
+
 fn check_losses(losses: &[f64], n_arms: usize) -> Result<()> {
     if losses.len() != n_arms || !losses.iter().all(|l| l.is_finite() && *l >= 0.0) {
         return Err(Error::state(
@@ -143,7 +149,7 @@ impl Policy for Exp3 {
     fn observe(&mut self, arm: usize, reward: f64) {
         // The probability under which the arm was drawn: the state has not moved since.
         let p = self.probabilities()[arm];
-        self.losses[arm] += (1.0 - reward) / p;
+        self.losses[arm] += (1.0 - reward) / p.max(MIN_PROBABILITY);
         self.core.arms[arm].push(reward);
         self.core.t += 1;
     }
@@ -267,7 +273,7 @@ impl Policy for Exp3IX {
     }
     fn observe(&mut self, arm: usize, reward: f64) {
         let p = self.probabilities()[arm];
-        self.losses[arm] += (1.0 - reward) / (p + self.gamma());
+        self.losses[arm] += (1.0 - reward) / (p + self.gamma()).max(MIN_PROBABILITY);
         self.core.arms[arm].push(reward);
         self.core.t += 1;
     }

@@ -1,0 +1,78 @@
+"""Shared fixtures: every multi-armed policy, in default and non-default configurations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import regretless
+
+# name -> factory(n_arms, seed). Variants cover each non-default code path.
+POLICY_FACTORIES: dict[str, Callable[[int, int | None], object]] = {
+    "EpsilonGreedy": lambda k, s: regretless.EpsilonGreedy(k, epsilon=0.2, seed=s),
+    "EpsilonGreedy-decay": lambda k, s: regretless.EpsilonGreedy(k, epsilon=1.0, decay=5.0, seed=s),
+    "Softmax": lambda k, s: regretless.Softmax(k, temperature=0.2, seed=s),
+    "UCB1": lambda k, s: regretless.UCB1(k, seed=s),
+    "UCBV": lambda k, s: regretless.UCBV(k, seed=s),
+    "MOSS": lambda k, s: regretless.MOSS(k, seed=s),
+    "MOSS-horizon": lambda k, s: regretless.MOSS(k, horizon=1000, seed=s),
+    "KLUCB": lambda k, s: regretless.KLUCB(k, seed=s),
+    "KLUCB-plus": lambda k, s: regretless.KLUCB(k, plus=True, c=3.0, seed=s),
+    "KLUCB-gaussian": lambda k, s: regretless.KLUCB(k, divergence="gaussian", variance=0.5, seed=s),
+    "KLUCB-poisson": lambda k, s: regretless.KLUCB(k, divergence="poisson", seed=s),
+    "BayesUCB": lambda k, s: regretless.BayesUCB(k, seed=s),
+    "ThompsonSampling": lambda k, s: regretless.ThompsonSampling(k, seed=s),
+    "GaussianThompsonSampling": lambda k, s: regretless.GaussianThompsonSampling(k, seed=s),
+    "EXP3": lambda k, s: regretless.EXP3(k, gamma=0.05, seed=s),
+    "EXP3-horizon": lambda k, s: regretless.EXP3(k, horizon=500, seed=s),
+    "EXP3IX": lambda k, s: regretless.EXP3IX(k, seed=s),
+    "SuccessiveElimination": lambda k, s: regretless.SuccessiveElimination(k, seed=s),
+}
+
+NOT_MERGEABLE = {"EXP3", "EXP3-horizon", "EXP3IX", "SuccessiveElimination"}
+# Policies whose model only accepts rewards in [0, 1].
+UNIT_REWARDS = {
+    "UCB1",
+    "UCBV",
+    "MOSS",
+    "MOSS-horizon",
+    "KLUCB",
+    "KLUCB-plus",
+    "BayesUCB",
+    "ThompsonSampling",
+    "EXP3",
+    "EXP3-horizon",
+    "EXP3IX",
+    "SuccessiveElimination",
+}
+
+
+@pytest.fixture(params=sorted(POLICY_FACTORIES))
+def policy_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def make(name: str, n_arms: int = 4, seed: int | None = 0):
+    return POLICY_FACTORIES[name](n_arms, seed)
+
+
+def bernoulli_stream(n: int, n_arms: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A random (arms, rewards) stream with rewards in {0, 1}."""
+    rng = np.random.default_rng(seed)
+    arms = rng.integers(0, n_arms, size=n).astype(np.int64)
+    means = np.linspace(0.2, 0.8, n_arms)
+    rewards = (rng.random(n) < means[arms]).astype(np.float64)
+    return arms, rewards
+
+
+def play(policy, steps: int, seed: int = 0) -> list[int]:
+    """Select/update loop on fixed Bernoulli arms; returns the chosen arms."""
+    rng = np.random.default_rng(seed)
+    means = np.linspace(0.2, 0.8, policy.n_arms)
+    chosen = []
+    for _ in range(steps):
+        arm = policy.select()
+        policy.update(arm, float(rng.random() < means[arm]))
+        chosen.append(arm)
+    return chosen

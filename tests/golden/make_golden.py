@@ -1,0 +1,51 @@
+"""Writes the golden state files of the current format version.
+
+Run once per format version, from the repository root, and commit the output:
+``python tests/golden/make_golden.py``. Files of older versions are never regenerated:
+they prove that a new release still reads what old releases wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
+
+import regretless  # noqa: E402
+from conftest import POLICY_FACTORIES, play  # noqa: E402
+
+HERE = pathlib.Path(__file__).parent
+
+
+def main() -> None:
+    version = str(regretless.FORMAT_VERSION)
+    out = HERE / f"v{version}"
+    out.mkdir(exist_ok=True)
+    manifest_path = HERE / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    entries = []
+    for name, factory in sorted(POLICY_FACTORIES.items()):
+        p = factory(4, 1234)
+        play(p, 150, seed=99)
+        data = p.to_bytes()
+        file = f"{name}.bin"
+        (out / file).write_bytes(data)
+        probe = type(p).from_bytes(data)
+        entries.append(
+            {
+                "file": file,
+                "class": type(p).__name__,
+                "counts": probe.counts().tolist(),
+                "scores": probe.scores().tolist(),
+                "next_selections": probe.select_batch(10).tolist(),
+            }
+        )
+    manifest[f"v{version}"] = entries
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"wrote {len(entries)} files to {out}")
+
+
+if __name__ == "__main__":
+    main()

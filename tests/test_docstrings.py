@@ -1,0 +1,43 @@
+"""Runs the examples in every public docstring (extension classes included, which
+pytest's --doctest-modules cannot see because they live in a compiled module)."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+import regretless
+from regretless import _progress, exceptions, simulation
+
+PUBLIC_CLASSES = [
+    *regretless.POLICIES,
+    regretless.BernoulliEnv,
+    regretless.GaussianEnv,
+    regretless.TableEnv,
+]
+
+
+@pytest.mark.parametrize("cls", PUBLIC_CLASSES, ids=lambda c: c.__name__)
+def test_class_docstring_has_a_passing_example(cls: type) -> None:
+    assert cls.__doc__ and ">>>" in cls.__doc__, f"{cls.__name__} needs a runnable example"
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in finder.find(cls, cls.__name__, globs={}):
+        runner.run(test)
+    assert runner.failures == 0
+
+
+@pytest.mark.parametrize(
+    "module", [regretless, simulation, exceptions, _progress], ids=lambda m: m.__name__
+)
+def test_module_doctests(module) -> None:
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_every_public_method_is_documented() -> None:
+    for cls in PUBLIC_CLASSES:
+        for name in dir(cls):
+            if name.startswith("_"):
+                continue
+            assert getattr(cls, name).__doc__, f"{cls.__name__}.{name} has no docstring"
