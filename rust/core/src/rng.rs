@@ -67,7 +67,7 @@ impl Rng {
     }
 
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn next_raw(&mut self) -> u64 {
         let s = &mut self.s;
         let result = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
         let t = s[1] << 17;
@@ -83,19 +83,19 @@ impl Rng {
     /// Uniform in [0, 1) with 53 random bits.
     #[inline]
     pub fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        (self.next_raw() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// Uniform integer in [0, n) by Lemire's multiply-shift with rejection (unbiased).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
         debug_assert!(n > 0);
-        let mut m = (self.next() as u128) * (n as u128);
+        let mut m = (self.next_raw() as u128) * (n as u128);
         let mut low = m as u64;
         if low < n {
             let threshold = n.wrapping_neg() % n;
             while low < threshold {
-                m = (self.next() as u128) * (n as u128);
+                m = (self.next_raw() as u128) * (n as u128);
                 low = m as u64;
             }
         }
@@ -105,10 +105,10 @@ impl Rng {
 
 impl RngCore for Rng {
     fn next_u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
+        (self.next_raw() >> 32) as u32
     }
     fn next_u64(&mut self) -> u64 {
-        self.next()
+        self.next_raw()
     }
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         impls::fill_bytes_via_next(self, dst)
@@ -131,7 +131,7 @@ mod tests {
             9228616714210784205,
         ];
         for e in expected {
-            assert_eq!(r.next(), e);
+            assert_eq!(r.next_raw(), e);
         }
     }
 

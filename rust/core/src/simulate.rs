@@ -31,7 +31,7 @@ pub struct SimulationOutput {
 }
 
 /// Salt separating the environment's stream from the policy's within a run.
-const ENV_STREAM: u64 = 0x5EED_0F_E4_u64;
+const ENV_STREAM: u64 = 0x5EED_0FE4_u64;
 
 pub fn recorded_steps(horizon: usize, record_every: usize) -> Vec<u64> {
     let mut steps: Vec<u64> = (1..=horizon / record_every)

@@ -185,7 +185,7 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
             b_cur = b_next;
         }
         let big = a_cur.abs().max(b_cur.abs());
-        if big > 1e150 || big < 1e-150 {
+        if !(1e-150..=1e150).contains(&big) {
             let s = 1.0 / big;
             a_prev *= s;
             a_cur *= s;

@@ -51,8 +51,7 @@ fn new_arm_loss(losses: &[f64]) -> f64 {
         .iter()
         .copied()
         .fold(f64::INFINITY, f64::min)
-        .min(f64::MAX)
-        .max(0.0)
+        .clamp(0.0, f64::MAX)
 }
 
 /// EXP3: play from p = (1 - gamma) * softmax(-eta * L) + gamma / K, where L_i sums the

@@ -42,7 +42,7 @@ fn monte_carlo_probabilities(
     rng: &Rng,
     mut draw: impl FnMut(usize, &mut Rng) -> f64,
 ) -> Vec<f64> {
-    let mut fork = Rng::seed_from_u64(rng.clone().next());
+    let mut fork = Rng::seed_from_u64(rng.clone().next_raw());
     let mut wins = vec![0u64; n_arms];
     for _ in 0..PROBABILITY_SAMPLES {
         let mut best = f64::NEG_INFINITY;
