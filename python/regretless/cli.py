@@ -147,18 +147,23 @@ def write_plot(
         print("(matplotlib is not installed: pip install 'regretless[plot]' for the regret plot)")
         return
     fig, ax = plt.subplots(figsize=(10, 6))
-    for label, res in sorted(results, key=lambda r: -r[1].final_regret().mean()):
+    ordered = sorted(results, key=lambda r: -r[1].final_regret().mean())
+    colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(ordered), 2)))
+    styles = ["-", "--"] * len(ordered)
+    for (label, res), color, style in zip(ordered, colors, styles[: len(ordered)], strict=True):
         mean = res.mean_regret()
         se = res.std_regret() / math.sqrt(res.n_runs)
-        (line,) = ax.plot(res.steps, mean, label=label, lw=1.5)
-        ax.fill_between(res.steps, mean - 2 * se, mean + 2 * se, color=line.get_color(), alpha=0.15)
+        ax.plot(res.steps, mean, label=label, lw=1.6, color=color, ls=style)
+        ax.fill_between(res.steps, mean - 2 * se, mean + 2 * se, color=color, alpha=0.15)
+    # Log-log: logarithmic regret shows as a flattening curve, linear regret as slope 1.
+    ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step t")
     ax.set_ylabel("cumulative pseudo-regret (mean, band = +-2 standard errors)")
     ax.set_title(f"{len(means)} Bernoulli arms, {n_runs} runs per policy")
-    ax.set_xlim(1, horizon)
+    ax.set_xlim(ordered[0][1].steps[0], horizon)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right", ncol=2)
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

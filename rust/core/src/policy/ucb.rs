@@ -11,6 +11,42 @@ use serde::{Deserialize, Serialize};
 pub struct UCB1 {
     core: Core,
     params: UCB1Params,
+    #[serde(skip)]
+    widths: WidthCache,
+}
+
+/// 1/sqrt(n_i) per arm, tagged with the n_i it was computed for, so that a decision costs
+/// one sqrt and K multiply-adds instead of K divisions and K square roots. Derived state:
+/// not serialized, ignored by equality, refreshed lazily whatever changed the counts
+/// (update, merge, arm removal, decoding).
+#[derive(Clone, Debug, Default)]
+struct WidthCache(Vec<(u64, f64)>);
+
+impl PartialEq for WidthCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl WidthCache {
+    #[inline]
+    fn refresh(&mut self, core: &Core) {
+        if self.0.len() != core.arms.len() {
+            self.0 = vec![(u64::MAX, 0.0); core.arms.len()];
+        }
+        for (c, a) in self.0.iter_mut().zip(&core.arms) {
+            if c.0 != a.n {
+                *c = (
+                    a.n,
+                    if a.n == 0 {
+                        f64::INFINITY
+                    } else {
+                        1.0 / (a.n as f64).sqrt()
+                    },
+                );
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -23,6 +59,7 @@ impl UCB1 {
         let p = UCB1 {
             core: Core::new(n_arms, seed)?,
             params: UCB1Params { alpha },
+            widths: WidthCache::default(),
         };
         p.check_extra()?;
         Ok(p)
@@ -34,7 +71,8 @@ impl UCB1 {
         if a.n == 0 {
             return f64::INFINITY;
         }
-        a.mean + self.params.alpha * (two_ln_t / a.n as f64).sqrt()
+        // Same arithmetic as `select` so that scores() and decisions agree bit for bit.
+        a.mean + (self.params.alpha * two_ln_t.sqrt()) * (1.0 / (a.n as f64).sqrt())
     }
 }
 
@@ -56,13 +94,23 @@ impl Policy for UCB1 {
         RewardDomain::Unit
     }
     fn select(&mut self) -> usize {
-        let two_ln_t = 2.0 * ln_t(self.core.t);
-        let n = self.core.arms.len();
-        // Scores computed inline (no allocation): this is the microsecond path.
-        let mut rng = self.core.rng.clone();
-        let i = argmax_random_ties((0..n).map(|i| self.index(i, two_ln_t)), &mut rng);
-        self.core.rng = rng;
-        i
+        // The microsecond path: no allocation, one sqrt, K multiply-adds. The same value as
+        // `index` (mean + alpha * sqrt(2 ln t) / sqrt(n)), up to rounding.
+        self.widths.refresh(&self.core);
+        let scale = self.params.alpha * (2.0 * ln_t(self.core.t)).sqrt();
+        let indices = self
+            .core
+            .arms
+            .iter()
+            .zip(&self.widths.0)
+            .map(|(a, &(_, w))| {
+                if a.n == 0 {
+                    f64::INFINITY
+                } else {
+                    a.mean + scale * w
+                }
+            });
+        argmax_random_ties(indices, &mut self.core.rng)
     }
     fn scores(&self) -> Vec<f64> {
         let two_ln_t = 2.0 * ln_t(self.core.t);
