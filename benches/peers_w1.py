@@ -43,9 +43,8 @@ sys.path.insert(0, str(PEERS_DIR))
 
 import common  # noqa: E402  (the harness helpers, found through PEERS_DIR)
 import numpy as np  # noqa: E402
-import w1_mab  # noqa: E402
-
 import regretless  # noqa: E402
+import w1_mab  # noqa: E402
 
 K = w1_mab.K
 
@@ -92,7 +91,8 @@ def time_simulate(T: int, reps: int, sim_runs: int) -> None:
     env = regretless.BernoulliEnv(means)
     cases = [("1 run", 1, 1), ("1 run, record_every=T", 1, T)]
     if sim_runs > 1:
-        cases += [(f"{sim_runs} runs", sim_runs, 1), (f"{sim_runs} runs, record_every=T", sim_runs, T)]
+        many = f"{sim_runs} runs"
+        cases += [(many, sim_runs, 1), (f"{many}, record_every=T", sim_runs, T)]
     # Warm-up (thread pool start-up, page faults of the first allocation).
     regretless.simulate(regretless.UCB1(K), env, horizon=min(T, 1000), n_runs=2, seed=0)
     rows = []
@@ -135,14 +135,24 @@ def main() -> None:
     sys.argv = [sys.argv[0]] + _without_sim_runs(sys.argv[1:])
 
     print(f"regretless {regretless.__version__} from {os.path.dirname(regretless.__file__)}")
-    print(f"peers harness {PEERS_DIR}", flush=True)
+    print(f"peers harness {PEERS_DIR}")
+    print(f"load average at start {_load()} (2 shared cores: quote medians)", flush=True)
     w1_mab.IMPLS.append(("regretless", regretless_impl))
     w1_mab.LIBS["regretless"] = "regretless"
     common.save_json = _save_json_to_results
     w1_mab.main()
+    print(f"load average after W1 {_load()}", flush=True)
 
     if ours.sim_runs > 0 and "-h" not in rest and "--help" not in rest:
         time_simulate(ours.T, ours.reps, ours.sim_runs)
+        print(f"load average at end {_load()}", flush=True)
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def _without_sim_runs(argv: list[str]) -> list[str]:

@@ -18,7 +18,6 @@ import itertools
 
 import numpy as np
 import pytest
-
 import regretless
 
 K = 10
@@ -99,7 +98,12 @@ def test_simulate_ucb1(benchmark, record_every):
     env = regretless.BernoulliEnv(MEANS.tolist())
     policy = regretless.UCB1(K)
     res = benchmark(
-        regretless.simulate, policy, env, horizon=HORIZON, n_runs=1, seed=0,
+        regretless.simulate,
+        policy,
+        env,
+        horizon=HORIZON,
+        n_runs=1,
+        seed=0,
         record_every=record_every,
     )
     assert res.horizon == HORIZON

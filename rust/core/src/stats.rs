@@ -3,28 +3,41 @@
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 
-/// Count, mean and sum of squared deviations of one arm's rewards (Welford's update).
-/// Mergeable exactly (Chan et al.'s pairwise formula), which is what `merge` relies on,
-/// and stable where a running sum of squares would cancel catastrophically.
+/// Count, sum and sum of squared deviations of one arm's rewards.
+///
+/// The mean is `sum / n`, computed the same way everywhere, so two arms that saw the same
+/// rewards in any order have bit-identical means (and their ties are broken at random, not
+/// by rounding). The squared deviations follow Welford's update and merge exactly by Chan
+/// et al.'s pairwise formula, which `merge` relies on; a running sum of squares would cancel
+/// catastrophically for rewards with a large mean and a small spread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArmStats {
     pub n: u64,
-    pub mean: f64,
+    pub sum: f64,
     pub m2: f64,
 }
 
 impl ArmStats {
     #[inline]
+    pub fn mean(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.sum / self.n as f64
+        }
+    }
+
+    #[inline]
     pub fn push(&mut self, x: f64) {
+        let before = self.mean();
         self.n += 1;
-        let d = x - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (x - self.mean);
+        self.sum += x;
+        self.m2 += (x - before) * (x - self.mean());
     }
 
     #[inline]
     pub fn sum(&self) -> f64 {
-        self.mean * self.n as f64
+        self.sum
     }
 
     /// Biased (maximum-likelihood) variance, 0 for fewer than two observations.
@@ -45,19 +58,18 @@ impl ArmStats {
             *self = *o;
             return;
         }
-        let n = self.n + o.n;
         let (na, nb) = (self.n as f64, o.n as f64);
-        let d = o.mean - self.mean;
-        self.mean += d * nb / n as f64;
-        self.m2 += o.m2 + d * d * na * nb / n as f64;
-        self.n = n;
+        let d = o.mean() - self.mean();
+        self.m2 += o.m2 + d * d * na * nb / (na + nb);
+        self.n += o.n;
+        self.sum += o.sum;
     }
 
     pub fn is_valid(&self) -> bool {
-        self.mean.is_finite()
+        self.sum.is_finite()
             && self.m2.is_finite()
             && self.m2 >= -1e-9
-            && (self.n > 0 || self.mean == 0.0)
+            && (self.n > 0 || (self.sum == 0.0 && self.m2 == 0.0))
     }
 }
 
@@ -151,11 +163,11 @@ mod tests {
         }
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-        assert!((all.mean - mean).abs() < 1e-9);
+        assert!((all.mean() - mean).abs() < 1e-9);
         assert!((all.variance() - var).abs() < 1e-9);
         a.merge(&b);
         assert_eq!(a.n, all.n);
-        assert!((a.mean - all.mean).abs() < 1e-9);
+        assert!((a.mean() - all.mean()).abs() < 1e-9);
         assert!((a.variance() - all.variance()).abs() < 1e-9);
     }
 

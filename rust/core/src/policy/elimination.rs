@@ -49,11 +49,11 @@ impl SuccessiveElimination {
             .iter()
             .zip(&self.active)
             .filter(|(a, &act)| act && a.n > 0)
-            .map(|(a, _)| a.mean - self.radius(a.n))
+            .map(|(a, _)| a.mean() - self.radius(a.n))
             .fold(f64::NEG_INFINITY, f64::max);
         for i in 0..self.active.len() {
             let a = self.core.arms[i];
-            if self.active[i] && a.n > 0 && a.mean + self.radius(a.n) < best_lcb {
+            if self.active[i] && a.n > 0 && a.mean() + self.radius(a.n) < best_lcb {
                 self.active[i] = false;
             }
         }
@@ -106,7 +106,7 @@ impl Policy for SuccessiveElimination {
             .map(|(a, &act)| match (act, a.n) {
                 (false, _) => f64::NEG_INFINITY,
                 (true, 0) => f64::INFINITY,
-                (true, n) => a.mean + self.radius(n),
+                (true, n) => a.mean() + self.radius(n),
             })
             .collect()
     }

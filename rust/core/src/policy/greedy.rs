@@ -97,7 +97,7 @@ impl Policy for EpsilonGreedy {
             return self.core.rng.below(self.core.arms.len() as u64) as usize;
         }
         let mut rng = self.core.rng.clone();
-        let i = argmax_random_ties(self.core.arms.iter().map(|a| a.mean), &mut rng);
+        let i = argmax_random_ties(self.core.arms.iter().map(|a| a.mean()), &mut rng);
         self.core.rng = rng;
         i
     }
@@ -106,7 +106,7 @@ impl Policy for EpsilonGreedy {
         self.core
             .arms
             .iter()
-            .map(|a| if a.n == 0 { f64::INFINITY } else { a.mean })
+            .map(|a| if a.n == 0 { f64::INFINITY } else { a.mean() })
             .collect()
     }
     fn probabilities(&self) -> Vec<f64> {
@@ -163,13 +163,13 @@ impl Softmax {
             .core
             .arms
             .iter()
-            .map(|a| a.mean / tau)
+            .map(|a| a.mean() / tau)
             .fold(f64::NEG_INFINITY, f64::max);
         let mut w: Vec<f64> = self
             .core
             .arms
             .iter()
-            .map(|a| (a.mean / tau - m).exp())
+            .map(|a| (a.mean() / tau - m).exp())
             .collect();
         let s: f64 = w.iter().sum();
         for x in &mut w {
@@ -212,7 +212,7 @@ impl Policy for Softmax {
                 if a.n == 0 {
                     f64::INFINITY
                 } else {
-                    a.mean / self.params.temperature
+                    a.mean() / self.params.temperature
                 }
             })
             .collect()

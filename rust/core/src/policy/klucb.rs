@@ -73,11 +73,11 @@ impl KLUCB {
         };
         let level = base + self.params.c * base.ln().max(0.0);
         match self.params.divergence {
-            Divergence::Bernoulli => special::klucb_bernoulli_from(a.mean, n, level, warm),
+            Divergence::Bernoulli => special::klucb_bernoulli_from(a.mean(), n, level, warm),
             Divergence::Gaussian { variance } => {
-                special::klucb_gaussian(a.mean, n, level, variance)
+                special::klucb_gaussian(a.mean(), n, level, variance)
             }
-            Divergence::Poisson => special::klucb_poisson_from(a.mean, n, level, warm),
+            Divergence::Poisson => special::klucb_poisson_from(a.mean(), n, level, warm),
         }
     }
 }

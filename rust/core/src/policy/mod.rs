@@ -179,7 +179,7 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
     }
     /// Empirical mean reward per arm (0 for arms never pulled).
     fn means(&self) -> Vec<f64> {
-        self.core().arms.iter().map(|a| a.mean).collect()
+        self.core().arms.iter().map(|a| a.mean()).collect()
     }
     fn reseed(&mut self, seed: u64) {
         self.core_mut().rng = Rng::seed_from_u64(seed);

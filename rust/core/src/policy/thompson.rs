@@ -192,9 +192,9 @@ impl NormalGammaPrior {
     pub fn posterior(&self, a: &ArmStats) -> (f64, f64, f64, f64) {
         let n = a.n as f64;
         let kappa = self.kappa0 + n;
-        let mu = (self.kappa0 * self.mu0 + n * a.mean) / kappa;
+        let mu = (self.kappa0 * self.mu0 + n * a.mean()) / kappa;
         let alpha = self.alpha0 + 0.5 * n;
-        let d = a.mean - self.mu0;
+        let d = a.mean() - self.mu0;
         let beta = self.beta0 + 0.5 * a.m2.max(0.0) + self.kappa0 * n * d * d / (2.0 * kappa);
         (mu, kappa, alpha, beta)
     }

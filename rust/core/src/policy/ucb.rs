@@ -72,7 +72,7 @@ impl UCB1 {
             return f64::INFINITY;
         }
         // Same arithmetic as `select` so that scores() and decisions agree bit for bit.
-        a.mean + (self.params.alpha * two_ln_t.sqrt()) * (1.0 / (a.n as f64).sqrt())
+        a.mean() + (self.params.alpha * two_ln_t.sqrt()) * (1.0 / (a.n as f64).sqrt())
     }
 }
 
@@ -107,7 +107,7 @@ impl Policy for UCB1 {
                 if a.n == 0 {
                     f64::INFINITY
                 } else {
-                    a.mean + scale * w
+                    a.mean() + scale * w
                 }
             });
         argmax_random_ties(indices, &mut self.core.rng)
@@ -160,7 +160,7 @@ impl UCBV {
             return f64::INFINITY;
         }
         let n = a.n as f64;
-        a.mean + (2.0 * a.variance() * e / n).sqrt() + 3.0 * self.params.c * e / n
+        a.mean() + (2.0 * a.variance() * e / n).sqrt() + 3.0 * self.params.c * e / n
     }
 }
 
@@ -235,7 +235,7 @@ impl MOSS {
             return f64::INFINITY;
         }
         let n = a.n as f64;
-        a.mean + ((h_over_k / n).ln().max(0.0) / n).sqrt()
+        a.mean() + ((h_over_k / n).ln().max(0.0) / n).sqrt()
     }
 
     fn h_over_k(&self) -> f64 {
