@@ -14,8 +14,10 @@
 //! assert!(p.counts()[2] > 80);
 //! ```
 
+pub mod contextual;
 pub mod env;
 pub mod error;
+pub mod linalg;
 pub mod policy;
 pub mod rng;
 pub mod simulate;

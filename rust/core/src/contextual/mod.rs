@@ -1,0 +1,529 @@
+//! Contextual bandits on per-arm ridge-regression models ("disjoint" linear models):
+//! LinUCB, linear Thompson sampling and linear epsilon-greedy share the [`RidgeModel`]
+//! state and the [`ContextualPolicy`] vocabulary defined here.
+
+use crate::error::{Error, Result};
+use crate::linalg;
+use crate::rng::Rng;
+use crate::state::Persist;
+use crate::stats::argmax_random_ties;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub mod linear;
+pub use linear::{LinGreedy, LinTS, LinUCB};
+
+/// Rank-one updates between two exact refactorizations of an arm's inverse. The
+/// Sherman-Morrison drift after a thousand updates is far below 1e-12 relative; the
+/// refactorization costs O(d^3), amortized to O(d^3 / 1024) per update.
+pub const REFACTOR_EVERY: u64 = 1024;
+
+/// One arm's ridge regression: A = lam I + sum w x x^T, b = sum w r x, theta = A^{-1} b.
+/// `gram` and `b` are exact sums (what `merge` adds and refactorization starts from);
+/// `a_inv` and `theta` are maintained by Sherman-Morrison and refreshed from them every
+/// [`REFACTOR_EVERY`] updates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RidgeModel {
+    pub gram: Vec<f64>,
+    pub b: Vec<f64>,
+    pub a_inv: Vec<f64>,
+    pub theta: Vec<f64>,
+    /// Number of observations (rows) and their total weight.
+    pub n: u64,
+    pub weight_sum: f64,
+    pub since_refactor: u64,
+}
+
+impl RidgeModel {
+    pub fn new(dim: usize, lam: f64) -> Self {
+        let mut gram = vec![0.0; dim * dim];
+        let mut a_inv = vec![0.0; dim * dim];
+        for i in 0..dim {
+            gram[i * dim + i] = lam;
+            a_inv[i * dim + i] = 1.0 / lam;
+        }
+        RidgeModel {
+            gram,
+            b: vec![0.0; dim],
+            a_inv,
+            theta: vec![0.0; dim],
+            n: 0,
+            weight_sum: 0.0,
+            since_refactor: 0,
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        self.b.len()
+    }
+
+    /// Rebuild `a_inv` and `theta` exactly from `gram` and `b`.
+    pub fn refactor(&mut self) {
+        let d = self.dim();
+        if let Some(inv) = linalg::spd_inverse(&self.gram, d) {
+            self.a_inv = inv;
+            let mut theta = vec![0.0; d];
+            linalg::matvec(&self.a_inv, &self.b, &mut theta);
+            self.theta = theta;
+        }
+        self.since_refactor = 0;
+    }
+
+    /// One weighted observation, O(d^2).
+    pub fn update(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64]) {
+        let d = self.dim();
+        self.n += 1;
+        if weight == 0.0 {
+            return;
+        }
+        self.weight_sum += weight;
+        for i in 0..d {
+            let wxi = weight * x[i];
+            for j in 0..d {
+                self.gram[i * d + j] += wxi * x[j];
+            }
+            self.b[i] += wxi * reward;
+        }
+        linalg::matvec(&self.a_inv, x, scratch);
+        let q = linalg::dot(x, scratch);
+        // theta_new = theta + w (r - x.theta) / (1 + w q) * A^{-1} x (before the update).
+        let gain = weight * (reward - linalg::dot(x, &self.theta)) / (1.0 + weight * q);
+        for (t, v) in self.theta.iter_mut().zip(scratch.iter()) {
+            *t += gain * v;
+        }
+        linalg::sherman_morrison(&mut self.a_inv, scratch, q, weight);
+        self.since_refactor += 1;
+        if self.since_refactor >= REFACTOR_EVERY {
+            self.refactor();
+        }
+    }
+
+    /// Many observations: accumulate the Gram matrix and b, then refactor once
+    /// (O(n d^2 + d^3) instead of n Sherman-Morrison steps).
+    pub fn update_many(&mut self, rows: &[(&[f64], f64, f64)]) {
+        let d = self.dim();
+        for &(x, r, w) in rows {
+            self.n += 1;
+            if w == 0.0 {
+                continue;
+            }
+            self.weight_sum += w;
+            for i in 0..d {
+                let wxi = w * x[i];
+                // Upper triangle only; mirrored below.
+                for j in i..d {
+                    self.gram[i * d + j] += wxi * x[j];
+                }
+                self.b[i] += wxi * r;
+            }
+        }
+        for i in 0..d {
+            for j in 0..i {
+                self.gram[i * d + j] = self.gram[j * d + i];
+            }
+        }
+        self.refactor();
+    }
+
+    #[inline]
+    pub fn mean(&self, x: &[f64]) -> f64 {
+        linalg::dot(x, &self.theta)
+    }
+
+    /// sqrt(x^T A^{-1} x), the confidence width of the mean.
+    #[inline]
+    pub fn width(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
+        linalg::quad_form(&self.a_inv, x, scratch).max(0.0).sqrt()
+    }
+
+    pub fn merge(&mut self, other: &RidgeModel, lam: f64) {
+        let d = self.dim();
+        for (i, (g, o)) in self.gram.iter_mut().zip(&other.gram).enumerate() {
+            *g += o;
+            if i % (d + 1) == 0 {
+                // Both Gram matrices carry the prior lam I; keep it once.
+                *g -= lam;
+            }
+        }
+        for (b, o) in self.b.iter_mut().zip(&other.b) {
+            *b += o;
+        }
+        self.n += other.n;
+        self.weight_sum += other.weight_sum;
+        self.refactor();
+    }
+
+    fn check(&self, dim: usize) -> Result<()> {
+        let ok = self.gram.len() == dim * dim
+            && self.a_inv.len() == dim * dim
+            && self.b.len() == dim
+            && self.theta.len() == dim
+            && self.weight_sum.is_finite()
+            && self.weight_sum >= 0.0
+            && self.gram.iter().chain(&self.a_inv).chain(&self.b).chain(&self.theta).all(|v| v.is_finite())
+            && linalg::cholesky(&self.gram, dim).is_some();
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::state("a ridge model is inconsistent (sizes, finiteness or positive definiteness)"))
+        }
+    }
+}
+
+/// State shared by the linear policies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinearBase {
+    pub rng: Rng,
+    pub dim: usize,
+    pub lam: f64,
+    pub arms: Vec<RidgeModel>,
+    pub t: u64,
+}
+
+impl LinearBase {
+    pub fn new(n_arms: usize, dim: usize, lam: f64, seed: Option<u64>) -> Result<Self> {
+        if n_arms == 0 {
+            return Err(Error::param("n_arms", "must be at least 1"));
+        }
+        if dim == 0 {
+            return Err(Error::param("dim", "must be at least 1"));
+        }
+        if !(lam.is_finite() && lam > 0.0) {
+            return Err(Error::param("lam", "must be a finite number > 0"));
+        }
+        Ok(LinearBase {
+            rng: Rng::from_optional_seed(seed),
+            dim,
+            lam,
+            arms: vec![RidgeModel::new(dim, lam); n_arms],
+            t: 0,
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.arms.is_empty() || self.dim == 0 || !(self.lam.is_finite() && self.lam > 0.0) {
+            return Err(Error::state("dimensions or ridge parameter are invalid"));
+        }
+        if !self.rng.is_valid() {
+            return Err(Error::state("generator state is all zeros"));
+        }
+        for a in &self.arms {
+            a.check(self.dim)?;
+        }
+        if self.arms.iter().map(|a| a.n).sum::<u64>() != self.t {
+            return Err(Error::state("step counter disagrees with the arm counts"));
+        }
+        Ok(())
+    }
+}
+
+/// Validates an (n, d) row-major context matrix.
+pub fn check_contexts(argument: &str, x: &[f64], dim: usize) -> Result<usize> {
+    if x.len() % dim != 0 {
+        return Err(Error::shape(
+            argument,
+            format!("expected rows of {dim} features, got {} values", x.len()),
+        ));
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidParameter {
+            name: argument.to_string(),
+            message: format!(
+                "row {} column {} is {}; contexts must be finite",
+                i / dim,
+                i % dim,
+                x[i]
+            ),
+        });
+    }
+    Ok(x.len() / dim)
+}
+
+/// The common behaviour of the contextual policies on ridge models.
+pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
+    type Params: PartialEq + std::fmt::Debug;
+
+    fn base(&self) -> &LinearBase;
+    fn base_mut(&mut self) -> &mut LinearBase;
+    fn params(&self) -> &Self::Params;
+    fn describe_params(&self) -> String;
+    /// Per-arm score of the decision rule for one (validated) context; deterministic.
+    fn score_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]);
+    /// One decision for a validated context.
+    fn decide(&mut self, x: &[f64]) -> usize;
+    /// Selection probabilities for one validated context.
+    fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]);
+    fn check_params(&self) -> Result<()>;
+
+    // ---- provided ----
+
+    fn n_arms(&self) -> usize {
+        self.base().arms.len()
+    }
+    fn dim(&self) -> usize {
+        self.base().dim
+    }
+    fn n_updates(&self) -> u64 {
+        self.base().t
+    }
+    fn counts(&self) -> Vec<u64> {
+        self.base().arms.iter().map(|a| a.n).collect()
+    }
+    fn reseed(&mut self, seed: u64) {
+        self.base_mut().rng = Rng::seed_from_u64(seed);
+    }
+
+    fn select(&mut self, x: &[f64]) -> Result<usize> {
+        if x.len() != self.dim() {
+            return Err(Error::shape("x", format!("expected {} features, got {}", self.dim(), x.len())));
+        }
+        check_contexts("x", x, self.dim())?;
+        Ok(self.decide(x))
+    }
+
+    /// One decision per row of `x` (n x d, row-major), no feedback between them.
+    fn select_batch(&mut self, x: &[f64]) -> Result<Vec<usize>> {
+        let n = check_contexts("X", x, self.dim())?;
+        let d = self.dim();
+        Ok((0..n).map(|i| self.decide(&x[i * d..(i + 1) * d])).collect())
+    }
+
+    fn check_update(&self, x: &[f64], arms: &[i64], rewards: &[f64], weights: Option<&[f64]>) -> Result<usize> {
+        let n = check_contexts("X", x, self.dim())?;
+        if arms.len() != n || rewards.len() != n || weights.is_some_and(|w| w.len() != n) {
+            return Err(Error::shape(
+                "arms/rewards/weights",
+                format!(
+                    "lengths {}, {}, {} do not match the {n} context rows",
+                    arms.len(),
+                    rewards.len(),
+                    weights.map_or(n, |w| w.len())
+                ),
+            ));
+        }
+        let k = self.n_arms();
+        for (i, &a) in arms.iter().enumerate() {
+            if a < 0 || a as u64 >= k as u64 {
+                return Err(Error::ArmOutOfRange {
+                    argument: "arms".into(),
+                    arm: a,
+                    n_arms: k,
+                    position: Some(i),
+                });
+            }
+        }
+        if let Some(i) = rewards.iter().position(|r| !r.is_finite()) {
+            return Err(Error::InvalidReward {
+                argument: "rewards".into(),
+                value: rewards[i],
+                position: Some(i),
+                expected: "a finite number".into(),
+            });
+        }
+        if let Some(w) = weights {
+            if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+                return Err(Error::InvalidParameter {
+                    name: "weights".into(),
+                    message: format!("entry {i} is {}; importance weights must be finite and >= 0", w[i]),
+                });
+            }
+        }
+        Ok(n)
+    }
+
+    fn update(&mut self, x: &[f64], arm: i64, reward: f64, weight: f64) -> Result<()> {
+        if x.len() != self.dim() {
+            return Err(Error::shape("x", format!("expected {} features, got {}", self.dim(), x.len())));
+        }
+        self.check_update(x, &[arm], &[reward], Some(&[weight]))
+            .map_err(|e| rename_single(e))?;
+        let mut scratch = vec![0.0; self.dim()];
+        let b = self.base_mut();
+        b.arms[arm as usize].update(x, reward, weight, &mut scratch);
+        b.t += 1;
+        Ok(())
+    }
+
+    /// Validates every row, then fits each arm's rows at once (Gram accumulation and one
+    /// refactorization per arm, arms in parallel). Equal to the loop of single updates up
+    /// to rounding.
+    fn update_batch(&mut self, x: &[f64], arms: &[i64], rewards: &[f64], weights: Option<&[f64]>) -> Result<()> {
+        let n = self.check_update(x, arms, rewards, weights)?;
+        let d = self.dim();
+        let k = self.n_arms();
+        let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
+        for i in 0..n {
+            rows[arms[i] as usize].push((&x[i * d..(i + 1) * d], rewards[i], weights.map_or(1.0, |w| w[i])));
+        }
+        let b = self.base_mut();
+        b.arms
+            .par_iter_mut()
+            .zip(rows.par_iter())
+            .filter(|(_, r)| !r.is_empty())
+            .for_each(|(model, r)| model.update_many(r));
+        b.t += n as u64;
+        Ok(())
+    }
+
+    /// Row-parallel evaluation of `f(model, x)` for every (row, arm): (n x K) row-major.
+    fn per_arm_batch(&self, x: &[f64], f: impl Fn(&RidgeModel, &[f64], &mut [f64]) -> f64 + Sync) -> Result<Vec<f64>> {
+        let n = check_contexts("X", x, self.dim())?;
+        let d = self.dim();
+        let k = self.n_arms();
+        let mut out = vec![0.0; n * k];
+        out.par_chunks_mut(k).enumerate().for_each_init(
+            || vec![0.0; d],
+            |scratch, (i, row)| {
+                let xi = &x[i * d..(i + 1) * d];
+                for (o, m) in row.iter_mut().zip(&self.base().arms) {
+                    *o = f(m, xi, scratch);
+                }
+            },
+        );
+        let _ = n;
+        Ok(out)
+    }
+
+    /// Estimated mean reward x^T theta_a, (n x K).
+    fn mean_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+        self.per_arm_batch(x, |m, xi, _| m.mean(xi))
+    }
+
+    /// Confidence width sqrt(x^T A_a^{-1} x), (n x K).
+    fn width_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+        self.per_arm_batch(x, |m, xi, s| m.width(xi, s))
+    }
+
+    /// The decision rule's scores, (n x K), rows in parallel.
+    fn scores_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let n = check_contexts("X", x, self.dim())?;
+        let (d, k) = (self.dim(), self.n_arms());
+        let mut out = vec![0.0; n * k];
+        out.par_chunks_mut(k).enumerate().for_each_init(
+            || vec![0.0; d],
+            |scratch, (i, row)| self.score_row(&x[i * d..(i + 1) * d], row, scratch),
+        );
+        Ok(out)
+    }
+
+    fn probabilities_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let n = check_contexts("X", x, self.dim())?;
+        let (d, k) = (self.dim(), self.n_arms());
+        let mut out = vec![0.0; n * k];
+        out.par_chunks_mut(k).enumerate().for_each_init(
+            || vec![0.0; d],
+            |scratch, (i, row)| self.probability_row(&x[i * d..(i + 1) * d], row, scratch),
+        );
+        Ok(out)
+    }
+
+    /// The `k` best arms of each row by score, best first, (n x k).
+    fn top_k(&self, x: &[f64], k: usize) -> Result<Vec<usize>> {
+        if k == 0 || k > self.n_arms() {
+            return Err(Error::param("k", format!("must be in [1, {}]", self.n_arms())));
+        }
+        let scores = self.scores_batch(x)?;
+        let n_arms = self.n_arms();
+        let mut out = Vec::with_capacity(scores.len() / n_arms * k);
+        let mut idx: Vec<usize> = (0..n_arms).collect();
+        for row in scores.chunks_exact(n_arms) {
+            idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+            out.extend_from_slice(&idx[..k]);
+            idx.sort_unstable();
+        }
+        Ok(out)
+    }
+
+    fn add_arm(&mut self) -> usize {
+        let b = self.base_mut();
+        b.arms.push(RidgeModel::new(b.dim, b.lam));
+        b.arms.len() - 1
+    }
+
+    fn remove_arm(&mut self, i: i64) -> Result<()> {
+        let k = self.n_arms();
+        if i < 0 || i as u64 >= k as u64 {
+            return Err(Error::ArmOutOfRange {
+                argument: "arm".into(),
+                arm: i,
+                n_arms: k,
+                position: None,
+            });
+        }
+        if k == 1 {
+            return Err(Error::param("arm", "cannot remove the last remaining arm"));
+        }
+        let b = self.base_mut();
+        let removed = b.arms.remove(i as usize);
+        b.t -= removed.n;
+        Ok(())
+    }
+
+    /// Adds another replica's data: equal to one policy fitted on both data sets.
+    fn merge(&mut self, other: &Self) -> Result<()> {
+        let (a, o) = (self.base(), other.base());
+        if a.arms.len() != o.arms.len() || a.dim != o.dim || a.lam != o.lam || self.params() != other.params() {
+            return Err(Error::incompatible(format!(
+                "cannot merge {}s with different arms, dimension or hyperparameters",
+                Self::KIND
+            )));
+        }
+        let lam = a.lam;
+        let other_arms = o.arms.clone();
+        let ot = o.t;
+        let b = self.base_mut();
+        for (m, om) in b.arms.iter_mut().zip(&other_arms) {
+            m.merge(om, lam);
+        }
+        b.t += ot;
+        Ok(())
+    }
+
+    fn check_policy(&self) -> Result<()> {
+        self.base().check()?;
+        self.check_params()
+    }
+}
+
+fn rename_single(e: Error) -> Error {
+    match e {
+        Error::ArmOutOfRange { arm, n_arms, .. } => Error::ArmOutOfRange {
+            argument: "arm".into(),
+            arm,
+            n_arms,
+            position: None,
+        },
+        Error::InvalidReward { value, expected, .. } => Error::InvalidReward {
+            argument: "reward".into(),
+            value,
+            position: None,
+            expected,
+        },
+        Error::InvalidParameter { name, message } if name == "weights" => Error::InvalidParameter {
+            name: "weight".into(),
+            message: message.replace("entry 0 is", "got"),
+        },
+        Error::InvalidParameter { name, message } if name == "X" => Error::InvalidParameter {
+            name: "x".into(),
+            message,
+        },
+        other => other,
+    }
+}
+
+/// argmax with random ties over one row of scores.
+pub(crate) fn pick(scores: &[f64], rng: &mut Rng) -> usize {
+    argmax_random_ties(scores.iter().copied(), rng)
+}
+
+macro_rules! persist_contextual {
+    ($ty:ty, $kind:literal) => {
+        impl $crate::state::Persist for $ty {
+            const KIND: &'static str = $kind;
+            fn check_invariants(&self) -> $crate::error::Result<()> {
+                <$ty as $crate::contextual::ContextualPolicy>::check_policy(self)
+            }
+        }
+    };
+}
+pub(crate) use persist_contextual;

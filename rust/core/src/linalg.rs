@@ -1,0 +1,166 @@
+//! Small dense linear algebra on row-major `Vec<f64>` matrices: what the ridge models need
+//! (Cholesky, SPD inverse, Sherman-Morrison), written out because d is small (tens to a
+//! few hundred) and the state must stay plain serializable vectors.
+
+/// Lower-triangular Cholesky factor of the symmetric positive definite `a` (d x d),
+/// or None if `a` is not numerically positive definite.
+pub fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; d * d];
+    for j in 0..d {
+        let mut diag = a[j * d + j];
+        for k in 0..j {
+            diag -= l[j * d + k] * l[j * d + k];
+        }
+        if !(diag > 0.0) || !diag.is_finite() {
+            return None;
+        }
+        let ljj = diag.sqrt();
+        l[j * d + j] = ljj;
+        for i in j + 1..d {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= l[i * d + k] * l[j * d + k];
+            }
+            l[i * d + j] = s / ljj;
+        }
+    }
+    Some(l)
+}
+
+/// Inverse of an SPD matrix through its Cholesky factor, exactly symmetric.
+pub fn spd_inverse(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let l = cholesky(a, d)?;
+    // Invert L (lower), then A^{-1} = L^{-T} L^{-1}.
+    let mut li = vec![0.0; d * d];
+    for j in 0..d {
+        li[j * d + j] = 1.0 / l[j * d + j];
+        for i in j + 1..d {
+            let mut s = 0.0;
+            for k in j..i {
+                s -= l[i * d + k] * li[k * d + j];
+            }
+            li[i * d + j] = s / l[i * d + i];
+        }
+    }
+    let mut inv = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..=i {
+            let mut s = 0.0;
+            for k in i..d {
+                s += li[k * d + i] * li[k * d + j];
+            }
+            inv[i * d + j] = s;
+            inv[j * d + i] = s;
+        }
+    }
+    Some(inv)
+}
+
+/// y = A x for a d x d row-major A.
+#[inline]
+pub fn matvec(a: &[f64], x: &[f64], y: &mut [f64]) {
+    let d = x.len();
+    for (i, yi) in y.iter_mut().enumerate() {
+        *yi = dot(&a[i * d..(i + 1) * d], x);
+    }
+}
+
+#[inline]
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    // Four accumulators: lets the compiler keep several multiply-adds in flight.
+    let mut acc = [0.0f64; 4];
+    let chunks = a.len() / 4;
+    for c in 0..chunks {
+        for k in 0..4 {
+            acc[k] += a[4 * c + k] * b[4 * c + k];
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for i in 4 * chunks..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+/// x^T A x for symmetric A, with `scratch` of length d.
+#[inline]
+pub fn quad_form(a: &[f64], x: &[f64], scratch: &mut [f64]) -> f64 {
+    matvec(a, x, scratch);
+    dot(x, scratch)
+}
+
+/// A^{-1} <- (A + w x x^T)^{-1} by Sherman-Morrison, given v = A^{-1} x and q = x^T v.
+/// The update subtracts a symmetric outer product, so an exactly symmetric inverse stays
+/// exactly symmetric; positive definiteness holds in exact arithmetic for w >= 0, and the
+/// owner refactorizes periodically to remove the rounding drift.
+#[inline]
+pub fn sherman_morrison(a_inv: &mut [f64], v: &[f64], q: f64, w: f64) {
+    let d = v.len();
+    let c = w / (1.0 + w * q);
+    for i in 0..d {
+        let ci = c * v[i];
+        let row = &mut a_inv[i * d..(i + 1) * d];
+        for (r, vj) in row.iter_mut().zip(v) {
+            *r -= ci * vj;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_spd(d: usize, seed: u64) -> Vec<f64> {
+        let mut rng = crate::rng::Rng::seed_from_u64(seed);
+        let m: Vec<f64> = (0..d * d).map(|_| rng.uniform() - 0.5).collect();
+        let mut a = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..d {
+                a[i * d + j] = (0..d).map(|k| m[i * d + k] * m[j * d + k]).sum::<f64>();
+            }
+            a[i * d + i] += 0.5;
+        }
+        a
+    }
+
+    #[test]
+    fn inverse_times_matrix_is_identity() {
+        for d in [1, 2, 5, 17] {
+            let a = random_spd(d, d as u64);
+            let inv = spd_inverse(&a, d).unwrap();
+            for i in 0..d {
+                for j in 0..d {
+                    let s: f64 = (0..d).map(|k| a[i * d + k] * inv[k * d + j]).sum();
+                    assert!((s - if i == j { 1.0 } else { 0.0 }).abs() < 1e-10);
+                    assert_eq!(inv[i * d + j], inv[j * d + i]);
+                }
+            }
+        }
+        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn sherman_morrison_matches_exact_inverse() {
+        let d = 6;
+        let mut a = random_spd(d, 1);
+        let mut inv = spd_inverse(&a, d).unwrap();
+        let mut rng = crate::rng::Rng::seed_from_u64(5);
+        let mut v = vec![0.0; d];
+        for _ in 0..500 {
+            let x: Vec<f64> = (0..d).map(|_| rng.uniform() - 0.5).collect();
+            let w = 2.0 * rng.uniform();
+            matvec(&inv, &x, &mut v);
+            let q = dot(&x, &v);
+            sherman_morrison(&mut inv, &v, q, w);
+            for i in 0..d {
+                for j in 0..d {
+                    a[i * d + j] += w * x[i] * x[j];
+                }
+            }
+        }
+        let exact = spd_inverse(&a, d).unwrap();
+        for (p, e) in inv.iter().zip(&exact) {
+            assert!((p - e).abs() < 1e-10 * e.abs().max(1.0));
+        }
+    }
+}
