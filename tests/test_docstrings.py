@@ -10,6 +10,7 @@ import regretless
 from regretless import _progress, exceptions, simulation
 
 PUBLIC_CLASSES = [
+    *regretless.CONTEXTUAL_POLICIES,
     *regretless.POLICIES,
     regretless.BernoulliEnv,
     regretless.GaussianEnv,

@@ -28,6 +28,9 @@ from regretless._core import (
     EpsilonGreedy,
     GaussianEnv,
     GaussianThompsonSampling,
+    LinGreedy,
+    LinTS,
+    LinUCB,
     Softmax,
     SuccessiveElimination,
     TableEnv,
@@ -62,8 +65,12 @@ POLICIES = (
     SuccessiveElimination,
 )
 
+#: Every linear contextual policy class.
+CONTEXTUAL_POLICIES = (LinUCB, LinTS, LinGreedy)
+
 __all__ = [
     "EXP3",
+    "CONTEXTUAL_POLICIES",
     "EXP3IX",
     "FORMAT_VERSION",
     "KLUCB",
@@ -80,6 +87,9 @@ __all__ = [
     "GaussianThompsonSampling",
     "IncompatibleError",
     "InvalidParameterError",
+    "LinGreedy",
+    "LinTS",
+    "LinUCB",
     "RegretlessError",
     "RewardError",
     "ShapeError",

@@ -211,3 +211,71 @@ pub fn u64_to_i64(v: Vec<u64>) -> Vec<i64> {
         .map(|x| x.min(i64::MAX as u64) as i64)
         .collect()
 }
+
+/// A 2-D C-contiguous float64 matrix with `cols` columns: borrowed as is when it already
+/// is one (zero-copy), otherwise converted once from any real-valued array. A 1-D input is
+/// read as a single row.
+pub fn float64_matrix<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    cols: usize,
+) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+    let py = obj.py();
+    let arr = match obj.downcast::<numpy::PyArray2<f64>>() {
+        Ok(a) if a.is_c_contiguous() => a.clone(),
+        _ => {
+            let np = py.import("numpy")?;
+            let arr = np.call_method1("asarray", (obj,)).map_err(|e| {
+                dtype_error(py, format!("{name}: cannot be converted to an array ({e})"))
+            })?;
+            let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+            if !matches!(kind.as_str(), "f" | "i" | "u" | "b") {
+                let dtype = arr.getattr("dtype")?.str()?.to_string();
+                return Err(dtype_error(
+                    py,
+                    format!("{name}: expected real numbers, got dtype {dtype}"),
+                ));
+            }
+            let ndim: usize = arr.getattr("ndim")?.extract()?;
+            let arr = match ndim {
+                1 => arr.call_method1("reshape", ((1usize, -1i64),))?,
+                2 => arr,
+                _ => {
+                    return Err(shape_error(
+                        py,
+                        format!("{name}: expected a 2-D (n, {cols}) array, got {ndim} dimensions"),
+                    ))
+                }
+            };
+            np.call_method1("ascontiguousarray", (arr, "float64"))?
+                .downcast_into::<numpy::PyArray2<f64>>()?
+        }
+    };
+    let shape = arr.shape();
+    if shape[1] != cols {
+        return Err(shape_error(
+            py,
+            format!(
+                "{name}: expected {cols} features per row, got shape ({}, {})",
+                shape[0], shape[1]
+            ),
+        ));
+    }
+    Ok(arr)
+}
+
+/// A 1-D float64 context of length `cols` (zero-copy when it already is one).
+pub fn float64_vector<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    cols: usize,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let arr = float64_array(obj, name)?;
+    if arr.len() != cols {
+        return Err(shape_error(
+            obj.py(),
+            format!("{name}: expected {cols} features, got {}", arr.len()),
+        ));
+    }
+    Ok(arr)
+}

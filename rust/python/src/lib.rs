@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 mod bandit_class;
+mod contextual_class;
 mod convert;
 mod elimination;
 mod env;
@@ -12,6 +13,7 @@ mod errors;
 mod exp3;
 mod greedy;
 mod klucb;
+mod linear;
 mod simulate;
 mod thompson;
 mod ucb;
@@ -30,6 +32,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<exp3::PyExp3>()?;
     m.add_class::<exp3::PyExp3IX>()?;
     m.add_class::<elimination::PySuccessiveElimination>()?;
+    m.add_class::<linear::PyLinUCB>()?;
+    m.add_class::<linear::PyLinTS>()?;
+    m.add_class::<linear::PyLinGreedy>()?;
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;

@@ -1,7 +1,7 @@
 //! Disjoint linear policies: LinUCB (Li et al. 2010), linear Thompson sampling (Agrawal and
 //! Goyal 2013) and epsilon-greedy on the ridge estimates.
 
-use super::{pick, persist_contextual, ContextualPolicy, LinearBase};
+use super::{persist_contextual, pick, ContextualPolicy, LinearBase};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::stats::argmax_distribution;
@@ -72,6 +72,9 @@ impl ContextualPolicy for LinUCB {
     }
     fn check_params(&self) -> Result<()> {
         finite_nonneg(self.params.alpha, "alpha")
+    }
+    fn width_coefficient(&self) -> f64 {
+        self.params.alpha
     }
 }
 persist_contextual!(LinUCB, "LinUCB");
@@ -183,6 +186,9 @@ impl ContextualPolicy for LinTS {
     fn check_params(&self) -> Result<()> {
         finite_nonneg(self.params.v, "v")
     }
+    fn width_coefficient(&self) -> f64 {
+        0.0
+    }
 }
 persist_contextual!(LinTS, "LinTS");
 
@@ -200,7 +206,13 @@ pub struct LinGreedyParams {
 }
 
 impl LinGreedy {
-    pub fn new(n_arms: usize, dim: usize, epsilon: f64, lam: f64, seed: Option<u64>) -> Result<Self> {
+    pub fn new(
+        n_arms: usize,
+        dim: usize,
+        epsilon: f64,
+        lam: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
         let p = LinGreedy {
             base: LinearBase::new(n_arms, dim, lam, seed)?,
             params: LinGreedyParams { epsilon },
@@ -254,6 +266,9 @@ impl ContextualPolicy for LinGreedy {
         } else {
             Err(Error::param("epsilon", "must be in [0, 1]"))
         }
+    }
+    fn width_coefficient(&self) -> f64 {
+        0.0
     }
 }
 persist_contextual!(LinGreedy, "LinGreedy");

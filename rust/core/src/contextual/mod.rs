@@ -2,6 +2,9 @@
 //! LinUCB, linear Thompson sampling and linear epsilon-greedy share the [`RidgeModel`]
 //! state and the [`ContextualPolicy`] vocabulary defined here.
 
+// Index loops read as the formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
 use crate::error::{Error, Result};
 use crate::linalg;
 use crate::rng::Rng;
@@ -160,12 +163,20 @@ impl RidgeModel {
             && self.theta.len() == dim
             && self.weight_sum.is_finite()
             && self.weight_sum >= 0.0
-            && self.gram.iter().chain(&self.a_inv).chain(&self.b).chain(&self.theta).all(|v| v.is_finite())
+            && self
+                .gram
+                .iter()
+                .chain(&self.a_inv)
+                .chain(&self.b)
+                .chain(&self.theta)
+                .all(|v| v.is_finite())
             && linalg::cholesky(&self.gram, dim).is_some();
         if ok {
             Ok(())
         } else {
-            Err(Error::state("a ridge model is inconsistent (sizes, finiteness or positive definiteness)"))
+            Err(Error::state(
+                "a ridge model is inconsistent (sizes, finiteness or positive definiteness)",
+            ))
         }
     }
 }
@@ -217,6 +228,9 @@ impl LinearBase {
     }
 }
 
+/// A block of rows of the (means, widths) outputs: (block index, means, widths).
+type OutputBlock<'a> = (usize, &'a mut [f64], Option<&'a mut [f64]>);
+
 /// Validates an (n, d) row-major context matrix.
 pub fn check_contexts(argument: &str, x: &[f64], dim: usize) -> Result<usize> {
     if x.len() % dim != 0 {
@@ -254,6 +268,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// Selection probabilities for one validated context.
     fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]);
     fn check_params(&self) -> Result<()>;
+    /// c in score = mean + c * width when the decision rule's score has that form (0 for
+    /// rules scoring by the mean alone): lets batch scoring run on matrix products.
+    fn width_coefficient(&self) -> f64;
 
     // ---- provided ----
 
@@ -275,7 +292,10 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     fn select(&mut self, x: &[f64]) -> Result<usize> {
         if x.len() != self.dim() {
-            return Err(Error::shape("x", format!("expected {} features, got {}", self.dim(), x.len())));
+            return Err(Error::shape(
+                "x",
+                format!("expected {} features, got {}", self.dim(), x.len()),
+            ));
         }
         check_contexts("x", x, self.dim())?;
         Ok(self.decide(x))
@@ -285,10 +305,18 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     fn select_batch(&mut self, x: &[f64]) -> Result<Vec<usize>> {
         let n = check_contexts("X", x, self.dim())?;
         let d = self.dim();
-        Ok((0..n).map(|i| self.decide(&x[i * d..(i + 1) * d])).collect())
+        Ok((0..n)
+            .map(|i| self.decide(&x[i * d..(i + 1) * d]))
+            .collect())
     }
 
-    fn check_update(&self, x: &[f64], arms: &[i64], rewards: &[f64], weights: Option<&[f64]>) -> Result<usize> {
+    fn check_update(
+        &self,
+        x: &[f64],
+        arms: &[i64],
+        rewards: &[f64],
+        weights: Option<&[f64]>,
+    ) -> Result<usize> {
         let n = check_contexts("X", x, self.dim())?;
         if arms.len() != n || rewards.len() != n || weights.is_some_and(|w| w.len() != n) {
             return Err(Error::shape(
@@ -324,7 +352,10 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
                 return Err(Error::InvalidParameter {
                     name: "weights".into(),
-                    message: format!("entry {i} is {}; importance weights must be finite and >= 0", w[i]),
+                    message: format!(
+                        "entry {i} is {}; importance weights must be finite and >= 0",
+                        w[i]
+                    ),
                 });
             }
         }
@@ -333,10 +364,13 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     fn update(&mut self, x: &[f64], arm: i64, reward: f64, weight: f64) -> Result<()> {
         if x.len() != self.dim() {
-            return Err(Error::shape("x", format!("expected {} features, got {}", self.dim(), x.len())));
+            return Err(Error::shape(
+                "x",
+                format!("expected {} features, got {}", self.dim(), x.len()),
+            ));
         }
         self.check_update(x, &[arm], &[reward], Some(&[weight]))
-            .map_err(|e| rename_single(e))?;
+            .map_err(rename_single)?;
         let mut scratch = vec![0.0; self.dim()];
         let b = self.base_mut();
         b.arms[arm as usize].update(x, reward, weight, &mut scratch);
@@ -347,13 +381,23 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// Validates every row, then fits each arm's rows at once (Gram accumulation and one
     /// refactorization per arm, arms in parallel). Equal to the loop of single updates up
     /// to rounding.
-    fn update_batch(&mut self, x: &[f64], arms: &[i64], rewards: &[f64], weights: Option<&[f64]>) -> Result<()> {
+    fn update_batch(
+        &mut self,
+        x: &[f64],
+        arms: &[i64],
+        rewards: &[f64],
+        weights: Option<&[f64]>,
+    ) -> Result<()> {
         let n = self.check_update(x, arms, rewards, weights)?;
         let d = self.dim();
         let k = self.n_arms();
         let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
         for i in 0..n {
-            rows[arms[i] as usize].push((&x[i * d..(i + 1) * d], rewards[i], weights.map_or(1.0, |w| w[i])));
+            rows[arms[i] as usize].push((
+                &x[i * d..(i + 1) * d],
+                rewards[i],
+                weights.map_or(1.0, |w| w[i]),
+            ));
         }
         let b = self.base_mut();
         b.arms
@@ -365,45 +409,76 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Row-parallel evaluation of `f(model, x)` for every (row, arm): (n x K) row-major.
-    fn per_arm_batch(&self, x: &[f64], f: impl Fn(&RidgeModel, &[f64], &mut [f64]) -> f64 + Sync) -> Result<Vec<f64>> {
+    /// Means and (if `with_width`) widths of every (row, arm), (n x K) row-major each.
+    /// Rows are processed in parallel blocks; within a block each arm costs one matrix
+    /// product X_block A_a^{-1} plus row-wise dots, instead of one matrix-vector product
+    /// per row.
+    fn mean_width_batch(&self, x: &[f64], with_width: bool) -> Result<(Vec<f64>, Vec<f64>)> {
+        const BLOCK: usize = 512;
         let n = check_contexts("X", x, self.dim())?;
-        let d = self.dim();
-        let k = self.n_arms();
-        let mut out = vec![0.0; n * k];
-        out.par_chunks_mut(k).enumerate().for_each_init(
-            || vec![0.0; d],
-            |scratch, (i, row)| {
-                let xi = &x[i * d..(i + 1) * d];
-                for (o, m) in row.iter_mut().zip(&self.base().arms) {
-                    *o = f(m, xi, scratch);
+        let (d, k) = (self.dim(), self.n_arms());
+        let mut means = vec![0.0; n * k];
+        let mut widths = if with_width {
+            vec![0.0; n * k]
+        } else {
+            Vec::new()
+        };
+        let arms = &self.base().arms;
+        let blocks: Vec<OutputBlock<'_>> = if with_width {
+            means
+                .chunks_mut(BLOCK * k)
+                .zip(widths.chunks_mut(BLOCK * k))
+                .enumerate()
+                .map(|(i, (m, w))| (i, m, Some(w)))
+                .collect()
+        } else {
+            means
+                .chunks_mut(BLOCK * k)
+                .enumerate()
+                .map(|(i, m)| (i, m, None))
+                .collect()
+        };
+        blocks.into_par_iter().for_each(|(bi, mblock, wblock)| {
+            let rows = mblock.len() / k;
+            let xb = &x[bi * BLOCK * d..(bi * BLOCK + rows) * d];
+            let mut y = vec![0.0; rows * d];
+            let mut wblock = wblock;
+            for (a, model) in arms.iter().enumerate() {
+                for r in 0..rows {
+                    mblock[r * k + a] = linalg::dot(&xb[r * d..(r + 1) * d], &model.theta);
                 }
-            },
-        );
-        let _ = n;
-        Ok(out)
+                if let Some(w) = wblock.as_deref_mut() {
+                    linalg::matmul(xb, &model.a_inv, &mut y, rows, d, d);
+                    for r in 0..rows {
+                        let q = linalg::dot(&xb[r * d..(r + 1) * d], &y[r * d..(r + 1) * d]);
+                        w[r * k + a] = q.max(0.0).sqrt();
+                    }
+                }
+            }
+        });
+        Ok((means, widths))
     }
 
     /// Estimated mean reward x^T theta_a, (n x K).
     fn mean_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        self.per_arm_batch(x, |m, xi, _| m.mean(xi))
+        Ok(self.mean_width_batch(x, false)?.0)
     }
 
     /// Confidence width sqrt(x^T A_a^{-1} x), (n x K).
     fn width_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        self.per_arm_batch(x, |m, xi, s| m.width(xi, s))
+        Ok(self.mean_width_batch(x, true)?.1)
     }
 
-    /// The decision rule's scores, (n x K), rows in parallel.
+    /// The decision rule's scores, (n x K): mean + c * width on matrix products.
     fn scores_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        let n = check_contexts("X", x, self.dim())?;
-        let (d, k) = (self.dim(), self.n_arms());
-        let mut out = vec![0.0; n * k];
-        out.par_chunks_mut(k).enumerate().for_each_init(
-            || vec![0.0; d],
-            |scratch, (i, row)| self.score_row(&x[i * d..(i + 1) * d], row, scratch),
-        );
-        Ok(out)
+        let c = self.width_coefficient();
+        let (mut means, widths) = self.mean_width_batch(x, c != 0.0)?;
+        if c != 0.0 {
+            for (m, w) in means.iter_mut().zip(&widths) {
+                *m += c * w;
+            }
+        }
+        Ok(means)
     }
 
     fn probabilities_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
@@ -420,7 +495,10 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// The `k` best arms of each row by score, best first, (n x k).
     fn top_k(&self, x: &[f64], k: usize) -> Result<Vec<usize>> {
         if k == 0 || k > self.n_arms() {
-            return Err(Error::param("k", format!("must be in [1, {}]", self.n_arms())));
+            return Err(Error::param(
+                "k",
+                format!("must be in [1, {}]", self.n_arms()),
+            ));
         }
         let scores = self.scores_batch(x)?;
         let n_arms = self.n_arms();
@@ -462,7 +540,11 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// Adds another replica's data: equal to one policy fitted on both data sets.
     fn merge(&mut self, other: &Self) -> Result<()> {
         let (a, o) = (self.base(), other.base());
-        if a.arms.len() != o.arms.len() || a.dim != o.dim || a.lam != o.lam || self.params() != other.params() {
+        if a.arms.len() != o.arms.len()
+            || a.dim != o.dim
+            || a.lam != o.lam
+            || self.params() != other.params()
+        {
             return Err(Error::incompatible(format!(
                 "cannot merge {}s with different arms, dimension or hyperparameters",
                 Self::KIND
@@ -493,7 +575,9 @@ fn rename_single(e: Error) -> Error {
             n_arms,
             position: None,
         },
-        Error::InvalidReward { value, expected, .. } => Error::InvalidReward {
+        Error::InvalidReward {
+            value, expected, ..
+        } => Error::InvalidReward {
             argument: "reward".into(),
             value,
             position: None,

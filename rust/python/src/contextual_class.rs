@@ -1,0 +1,286 @@
+//! One macro defines the Python class of every linear contextual policy: the shared
+//! vocabulary (decisions and updates on context arrays, per-arm score matrices, arm
+//! management, bytes, pickle, copy, merge) is written once here.
+
+macro_rules! contextual_class {
+    (
+        $(#[$meta:meta])*
+        $py_ty:ident => $core_ty:ty, $name:literal;
+        $($extra:tt)*
+    ) => {
+        $(#[$meta])*
+        #[pyo3::pyclass(name = $name, module = "regretless", frozen)]
+        pub struct $py_ty {
+            pub(crate) inner: std::sync::Mutex<$core_ty>,
+            dim: usize,
+        }
+
+        impl $py_ty {
+            pub(crate) fn wrap(core: $core_ty) -> Self {
+                use regretless_core::contextual::ContextualPolicy;
+                let dim = core.dim();
+                Self { inner: std::sync::Mutex::new(core), dim }
+            }
+            pub(crate) fn snapshot(&self, py: pyo3::Python<'_>) -> $core_ty {
+                $crate::convert::with_lock(py, &self.inner, |p| p.clone())
+            }
+            fn matrix_op<'py, T: numpy::Element + Send>(
+                &self,
+                py: pyo3::Python<'py>,
+                x: &pyo3::Bound<'py, pyo3::PyAny>,
+                cols: usize,
+                f: impl FnOnce(&$core_ty, &[f64]) -> regretless_core::Result<Vec<T>> + Send,
+            ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<T>>> {
+                use numpy::PyArrayMethods;
+                use $crate::errors::IntoPyResult;
+                let x = $crate::convert::float64_matrix(x, "X", self.dim)?;
+                let ro = x.readonly();
+                let xs = ro.as_slice()?;
+                let n = xs.len() / self.dim;
+                let out = $crate::convert::with_lock_detached(py, &self.inner, |p| f(p, xs)).py_err(py)?;
+                numpy::PyArray1::from_vec(py, out).reshape([n, cols])
+            }
+        }
+
+        #[pyo3::pymethods]
+        impl $py_ty {
+            $($extra)*
+
+            /// Choose an arm for one context ``x`` (1-D, ``dim`` features).
+            fn select(&self, py: pyo3::Python<'_>, x: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<usize> {
+                use numpy::PyArrayMethods;
+                use regretless_core::contextual::ContextualPolicy;
+                use $crate::errors::IntoPyResult;
+                let x = $crate::convert::float64_vector(x, "x", self.dim)?;
+                let ro = x.readonly();
+                let xs = ro.as_slice()?;
+                $crate::convert::with_lock(py, &self.inner, |p| p.select(xs)).py_err(py)
+            }
+
+            /// Record the reward observed after playing ``arm`` in context ``x``, with an
+            /// optional importance weight (>= 0, e.g. 1/propensity when learning from logs).
+            #[pyo3(signature = (x, arm, reward, weight = 1.0))]
+            fn update(
+                &self,
+                py: pyo3::Python<'_>,
+                x: &pyo3::Bound<'_, pyo3::PyAny>,
+                arm: &pyo3::Bound<'_, pyo3::PyAny>,
+                reward: &pyo3::Bound<'_, pyo3::PyAny>,
+                weight: f64,
+            ) -> pyo3::PyResult<()> {
+                use numpy::PyArrayMethods;
+                use regretless_core::contextual::ContextualPolicy;
+                use $crate::errors::IntoPyResult;
+                let x = $crate::convert::float64_vector(x, "x", self.dim)?;
+                let arm = $crate::convert::arm_arg(arm, "arm")?;
+                let reward = $crate::convert::real_arg(reward, "reward")?;
+                let ro = x.readonly();
+                let xs = ro.as_slice()?;
+                $crate::convert::with_lock(py, &self.inner, |p| p.update(xs, arm, reward, weight)).py_err(py)
+            }
+
+            /// One decision per row of ``X`` (n, dim), no feedback between them; int64 (n,).
+            fn select_batch<'py>(
+                &self,
+                py: pyo3::Python<'py>,
+                x: &pyo3::Bound<'py, pyo3::PyAny>,
+            ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray1<i64>>> {
+                use numpy::PyArrayMethods;
+                use regretless_core::contextual::ContextualPolicy;
+                use $crate::errors::IntoPyResult;
+                let x = $crate::convert::float64_matrix(x, "X", self.dim)?;
+                let ro = x.readonly();
+                let xs = ro.as_slice()?;
+                let arms = $crate::convert::with_lock_detached(py, &self.inner, |p| p.select_batch(xs)).py_err(py)?;
+                Ok(numpy::PyArray1::from_vec(py, arms.into_iter().map(|a| a as i64).collect()))
+            }
+
+            /// Fit many rows at once: contexts ``X`` (n, dim), ``arms`` and ``rewards`` (n,),
+            /// optional importance ``weights`` (n,) >= 0. Accumulates each arm's Gram matrix
+            /// and refactorizes once (arms in parallel, the GIL released). Every row is
+            /// validated before any is recorded.
+            #[pyo3(signature = (X, arms, rewards, weights = None))]
+            #[allow(non_snake_case)]
+            fn update_batch(
+                &self,
+                py: pyo3::Python<'_>,
+                X: &pyo3::Bound<'_, pyo3::PyAny>,
+                arms: &pyo3::Bound<'_, pyo3::PyAny>,
+                rewards: &pyo3::Bound<'_, pyo3::PyAny>,
+                weights: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
+            ) -> pyo3::PyResult<()> {
+                use numpy::PyArrayMethods;
+                use regretless_core::contextual::ContextualPolicy;
+                use $crate::errors::IntoPyResult;
+                let x = $crate::convert::float64_matrix(X, "X", self.dim)?;
+                let arms = $crate::convert::int64_array(arms, "arms")?;
+                let rewards = $crate::convert::float64_array(rewards, "rewards")?;
+                let weights = weights.filter(|w| !w.is_none()).map(|w| $crate::convert::float64_array(w, "weights")).transpose()?;
+                let (xr, ar, rr) = (x.readonly(), arms.readonly(), rewards.readonly());
+                let wr = weights.as_ref().map(|w| w.readonly());
+                let (xs, a, r) = (xr.as_slice()?, ar.as_slice()?, rr.as_slice()?);
+                let w = match &wr { Some(w) => Some(w.as_slice()?), None => None };
+                $crate::convert::with_lock_detached(py, &self.inner, |p| p.update_batch(xs, a, r, w)).py_err(py)
+            }
+
+            /// The decision rule's score of every arm for every row of ``X``: (n, n_arms).
+            #[allow(non_snake_case)]
+            fn scores<'py>(&self, py: pyo3::Python<'py>, X: &pyo3::Bound<'py, pyo3::PyAny>) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
+                use regretless_core::contextual::ContextualPolicy;
+                let k = self.n_arms(py);
+                self.matrix_op(py, X, k, |p, xs| p.scores_batch(xs))
+            }
+
+            /// Estimated mean reward ``x^T theta_a`` of every arm for every row: (n, n_arms).
+            #[allow(non_snake_case)]
+            fn mean<'py>(&self, py: pyo3::Python<'py>, X: &pyo3::Bound<'py, pyo3::PyAny>) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
+                use regretless_core::contextual::ContextualPolicy;
+                let k = self.n_arms(py);
+                self.matrix_op(py, X, k, |p, xs| p.mean_batch(xs))
+            }
+
+            /// Confidence width ``sqrt(x^T A_a^{-1} x)`` of every arm for every row: (n, n_arms).
+            #[allow(non_snake_case)]
+            fn width<'py>(&self, py: pyo3::Python<'py>, X: &pyo3::Bound<'py, pyo3::PyAny>) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
+                use regretless_core::contextual::ContextualPolicy;
+                let k = self.n_arms(py);
+                self.matrix_op(py, X, k, |p, xs| p.width_batch(xs))
+            }
+
+            /// Probability of each arm at the next decision, for every row: (n, n_arms).
+            /// The propensity to log with a decision for off-policy evaluation.
+            #[allow(non_snake_case)]
+            fn probabilities<'py>(&self, py: pyo3::Python<'py>, X: &pyo3::Bound<'py, pyo3::PyAny>) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
+                use regretless_core::contextual::ContextualPolicy;
+                let k = self.n_arms(py);
+                self.matrix_op(py, X, k, |p, xs| p.probabilities_batch(xs))
+            }
+
+            /// The ``k`` best arms of each row by score, best first: int64 (n, k).
+            #[allow(non_snake_case)]
+            fn top_k<'py>(&self, py: pyo3::Python<'py>, X: &pyo3::Bound<'py, pyo3::PyAny>, k: &pyo3::Bound<'py, pyo3::PyAny>) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<i64>>> {
+                use regretless_core::contextual::ContextualPolicy;
+                let k = $crate::convert::count_arg(k, "k")?;
+                self.matrix_op(py, X, k.max(1), move |p, xs| {
+                    p.top_k(xs, k).map(|v| v.into_iter().map(|a| a as i64).collect())
+                })
+            }
+
+            /// Ridge coefficients ``theta_a`` of every arm: (n_arms, dim).
+            fn coefficients<'py>(&self, py: pyo3::Python<'py>) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
+                use numpy::PyArrayMethods;
+                use regretless_core::contextual::ContextualPolicy;
+                let (k, flat) = $crate::convert::with_lock(py, &self.inner, |p| {
+                    (p.n_arms(), p.base().arms.iter().flat_map(|m| m.theta.iter().copied()).collect::<Vec<f64>>())
+                });
+                numpy::PyArray1::from_vec(py, flat).reshape([k, self.dim])
+            }
+
+            /// Number of rows recorded per arm (int64).
+            fn counts<'py>(&self, py: pyo3::Python<'py>) -> pyo3::Bound<'py, numpy::PyArray1<i64>> {
+                use regretless_core::contextual::ContextualPolicy;
+                let v = $crate::convert::with_lock(py, &self.inner, |p| p.counts());
+                numpy::PyArray1::from_vec(py, $crate::convert::u64_to_i64(v))
+            }
+
+            /// Number of arms.
+            #[getter]
+            fn n_arms(&self, py: pyo3::Python<'_>) -> usize {
+                use regretless_core::contextual::ContextualPolicy;
+                $crate::convert::with_lock(py, &self.inner, |p| p.n_arms())
+            }
+
+            /// Number of context features.
+            #[getter]
+            fn dim(&self) -> usize {
+                self.dim
+            }
+
+            /// Total number of rows recorded.
+            #[getter]
+            fn n_updates(&self, py: pyo3::Python<'_>) -> u64 {
+                use regretless_core::contextual::ContextualPolicy;
+                $crate::convert::with_lock(py, &self.inner, |p| p.n_updates())
+            }
+
+            /// Append an arm with the prior model; returns its index.
+            fn add_arm(&self, py: pyo3::Python<'_>) -> usize {
+                use regretless_core::contextual::ContextualPolicy;
+                $crate::convert::with_lock(py, &self.inner, |p| p.add_arm())
+            }
+
+            /// Remove arm ``arm`` and its model; the arms after it shift down by one.
+            fn remove_arm(&self, py: pyo3::Python<'_>, arm: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<()> {
+                use regretless_core::contextual::ContextualPolicy;
+                use $crate::errors::IntoPyResult;
+                let arm = $crate::convert::arm_arg(arm, "arm")?;
+                $crate::convert::with_lock(py, &self.inner, |p| p.remove_arm(arm)).py_err(py)
+            }
+
+            /// Add another replica's data (same class, arms, dim and hyperparameters): equal
+            /// to one policy fitted on both data sets.
+            fn merge(&self, py: pyo3::Python<'_>, other: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<()> {
+                use pyo3::types::PyAnyMethods;
+                use regretless_core::contextual::ContextualPolicy;
+                use $crate::errors::IntoPyResult;
+                let other = other.downcast::<$py_ty>().map_err(|_| {
+                    $crate::errors::dtype_error(py, format!("other: expected a {}, got {}", $name,
+                        other.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
+                })?;
+                let o = other.get().snapshot(py);
+                $crate::convert::with_lock(py, &self.inner, |p| p.merge(&o)).py_err(py)
+            }
+
+            /// Serialize the whole state to versioned bytes.
+            fn to_bytes<'py>(&self, py: pyo3::Python<'py>) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::types::PyBytes>> {
+                use $crate::errors::IntoPyResult;
+                let bytes = $crate::convert::with_lock(py, &self.inner, |p| regretless_core::state::encode(p)).py_err(py)?;
+                Ok(pyo3::types::PyBytes::new(py, &bytes))
+            }
+
+            /// Restore an object from ``to_bytes()`` output (StateError on bad bytes).
+            #[classmethod]
+            fn from_bytes(
+                _cls: &pyo3::Bound<'_, pyo3::types::PyType>,
+                py: pyo3::Python<'_>,
+                data: &pyo3::Bound<'_, pyo3::PyAny>,
+            ) -> pyo3::PyResult<Self> {
+                use $crate::errors::IntoPyResult;
+                let bytes = $crate::convert::bytes_arg(data, "data")?;
+                let core: $core_ty = regretless_core::state::decode(&bytes).py_err(py)?;
+                Ok(Self::wrap(core))
+            }
+
+            fn __reduce__<'py>(
+                slf: &pyo3::Bound<'py, Self>,
+                py: pyo3::Python<'py>,
+            ) -> pyo3::PyResult<(pyo3::Bound<'py, pyo3::PyAny>, (pyo3::Bound<'py, pyo3::types::PyBytes>,))> {
+                use pyo3::types::PyAnyMethods;
+                let restore = slf.get_type().getattr("from_bytes")?;
+                let bytes = slf.get().to_bytes(py)?;
+                Ok((restore, (bytes,)))
+            }
+
+            /// An independent copy (same state, same position in the random stream).
+            fn copy(&self, py: pyo3::Python<'_>) -> Self {
+                Self::wrap(self.snapshot(py))
+            }
+
+            fn __copy__(&self, py: pyo3::Python<'_>) -> Self {
+                self.copy(py)
+            }
+
+            fn __deepcopy__(&self, py: pyo3::Python<'_>, _memo: &pyo3::Bound<'_, pyo3::PyAny>) -> Self {
+                self.copy(py)
+            }
+
+            fn __repr__(&self, py: pyo3::Python<'_>) -> String {
+                use regretless_core::contextual::ContextualPolicy;
+                $crate::convert::with_lock(py, &self.inner, |p| {
+                    format!("{}(n_arms={}, dim={}, {})", $name, p.n_arms(), p.dim(), p.describe_params())
+                })
+            }
+        }
+    };
+}
+pub(crate) use contextual_class;
