@@ -7,7 +7,7 @@ import doctest
 
 import pytest
 import regretless
-from regretless import _progress, exceptions, simulation
+from regretless import _progress, contextual, exceptions, simulation
 
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
@@ -29,7 +29,7 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [regretless, simulation, exceptions, _progress], ids=lambda m: m.__name__
+    "module", [regretless, simulation, exceptions, _progress, contextual], ids=lambda m: m.__name__
 )
 def test_module_doctests(module) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

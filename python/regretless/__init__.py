@@ -28,6 +28,8 @@ from regretless._core import (
     EpsilonGreedy,
     GaussianEnv,
     GaussianThompsonSampling,
+    GibbsGreedy,
+    KLRegularizedUCB,
     LinGreedy,
     LinTS,
     LinUCB,
@@ -37,6 +39,7 @@ from regretless._core import (
     ThompsonSampling,
     __version__,
 )
+from regretless.contextual import gibbs_policy, kl_regret
 from regretless.exceptions import (
     ArmError,
     DTypeError,
@@ -66,7 +69,7 @@ POLICIES = (
 )
 
 #: Every linear contextual policy class.
-CONTEXTUAL_POLICIES = (LinUCB, LinTS, LinGreedy)
+CONTEXTUAL_POLICIES = (LinUCB, LinTS, LinGreedy, KLRegularizedUCB, GibbsGreedy)
 
 __all__ = [
     "EXP3",
@@ -85,8 +88,10 @@ __all__ = [
     "EpsilonGreedy",
     "GaussianEnv",
     "GaussianThompsonSampling",
+    "GibbsGreedy",
     "IncompatibleError",
     "InvalidParameterError",
+    "KLRegularizedUCB",
     "LinGreedy",
     "LinTS",
     "LinUCB",
@@ -100,5 +105,7 @@ __all__ = [
     "TableEnv",
     "ThompsonSampling",
     "__version__",
+    "gibbs_policy",
+    "kl_regret",
     "simulate",
 ]

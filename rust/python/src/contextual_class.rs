@@ -46,15 +46,31 @@ macro_rules! contextual_class {
         impl $py_ty {
             $($extra)*
 
-            /// Choose an arm for one context ``x`` (1-D, ``dim`` features).
-            fn select(&self, py: pyo3::Python<'_>, x: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<usize> {
+            /// Choose an arm for one context ``x`` (1-D, ``dim`` features). KL-regularized
+            /// policies take the reference probabilities ``pi_ref`` (n_arms,) of this
+            /// decision (uniform when None).
+            #[pyo3(signature = (x, pi_ref = None))]
+            fn select(
+                &self,
+                py: pyo3::Python<'_>,
+                x: &pyo3::Bound<'_, pyo3::PyAny>,
+                pi_ref: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
+            ) -> pyo3::PyResult<usize> {
                 use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 use $crate::errors::IntoPyResult;
                 let x = $crate::convert::float64_vector(x, "x", self.dim)?;
                 let ro = x.readonly();
                 let xs = ro.as_slice()?;
-                $crate::convert::with_lock(py, &self.inner, |p| p.select(xs)).py_err(py)
+                match pi_ref.filter(|p| !p.is_none()) {
+                    None => $crate::convert::with_lock(py, &self.inner, |p| p.select(xs)).py_err(py),
+                    Some(r) => {
+                        let r = $crate::convert::float64_array(r, "pi_ref")?;
+                        let rr = r.readonly();
+                        let rs = rr.as_slice()?;
+                        $crate::convert::with_lock(py, &self.inner, |p| p.select_ref(xs, Some(rs))).py_err(py)
+                    }
+                }
             }
 
             /// Record the reward observed after playing ``arm`` in context ``x``, with an
@@ -80,18 +96,26 @@ macro_rules! contextual_class {
             }
 
             /// One decision per row of ``X`` (n, dim), no feedback between them; int64 (n,).
+            /// KL-regularized policies take reference probabilities ``pi_ref`` (n, n_arms).
+            #[pyo3(signature = (X, pi_ref = None))]
+            #[allow(non_snake_case)]
             fn select_batch<'py>(
                 &self,
                 py: pyo3::Python<'py>,
-                x: &pyo3::Bound<'py, pyo3::PyAny>,
+                X: &pyo3::Bound<'py, pyo3::PyAny>,
+                pi_ref: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
             ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray1<i64>>> {
                 use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 use $crate::errors::IntoPyResult;
-                let x = $crate::convert::float64_matrix(x, "X", self.dim)?;
+                let x = $crate::convert::float64_matrix(X, "X", self.dim)?;
                 let ro = x.readonly();
                 let xs = ro.as_slice()?;
-                let arms = $crate::convert::with_lock_detached(py, &self.inner, |p| p.select_batch(xs)).py_err(py)?;
+                let k = self.n_arms(py);
+                let r = pi_ref.filter(|p| !p.is_none()).map(|r| $crate::convert::float64_matrix(r, "pi_ref", k)).transpose()?;
+                let rr = r.as_ref().map(|r| r.readonly());
+                let rs = match &rr { Some(r) => Some(r.as_slice()?), None => None };
+                let arms = $crate::convert::with_lock_detached(py, &self.inner, |p| p.select_batch_ref(xs, rs)).py_err(py)?;
                 Ok(numpy::PyArray1::from_vec(py, arms.into_iter().map(|a| a as i64).collect()))
             }
 
@@ -149,11 +173,22 @@ macro_rules! contextual_class {
 
             /// Probability of each arm at the next decision, for every row: (n, n_arms).
             /// The propensity to log with a decision for off-policy evaluation.
+            /// KL-regularized policies take reference probabilities ``pi_ref`` (n, n_arms).
+            #[pyo3(signature = (X, pi_ref = None))]
             #[allow(non_snake_case)]
-            fn probabilities<'py>(&self, py: pyo3::Python<'py>, X: &pyo3::Bound<'py, pyo3::PyAny>) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
+            fn probabilities<'py>(
+                &self,
+                py: pyo3::Python<'py>,
+                X: &pyo3::Bound<'py, pyo3::PyAny>,
+                pi_ref: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
+            ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
+                use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 let k = self.n_arms(py);
-                self.matrix_op(py, X, k, |p, xs| p.probabilities_batch(xs))
+                let r = pi_ref.filter(|p| !p.is_none()).map(|r| $crate::convert::float64_matrix(r, "pi_ref", k)).transpose()?;
+                let rr = r.as_ref().map(|r| r.readonly());
+                let rs = match &rr { Some(r) => Some(r.as_slice()?), None => None };
+                self.matrix_op(py, X, k, move |p, xs| p.probabilities_batch_ref(xs, rs))
             }
 
             /// The ``k`` best arms of each row by score, best first: int64 (n, k).

@@ -35,6 +35,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLinUCB>()?;
     m.add_class::<linear::PyLinTS>()?;
     m.add_class::<linear::PyLinGreedy>()?;
+    m.add_class::<linear::PyKLRegularizedUCB>()?;
+    m.add_class::<linear::PyGibbsGreedy>()?;
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;

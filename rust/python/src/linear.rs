@@ -2,7 +2,7 @@ use crate::contextual_class::contextual_class;
 use crate::convert::seed_arg;
 use crate::errors::IntoPyResult;
 use pyo3::prelude::*;
-use regretless_core::contextual::{LinGreedy, LinTS, LinUCB};
+use regretless_core::contextual::{GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB};
 
 contextual_class! {
     /// LinUCB with disjoint per-arm models (Li, Chu, Langford and Schapire 2010).
@@ -71,5 +71,51 @@ contextual_class! {
     #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, seed = None))]
     fn new(py: Python<'_>, n_arms: usize, dim: usize, epsilon: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?).py_err(py)?))
+    }
+}
+
+contextual_class! {
+    /// KL-regularized UCB (Zhao, Ye, Xiong, Gu and Zhang, ICML 2025) on ridge models.
+    ///
+    /// Maximizes reward minus ``KL(pi || pi_ref) / eta``: each decision samples from the
+    /// Gibbs policy ``pi(a|x) ~ pi_ref(a|x) exp(eta * f(x, a))`` with the optimistic estimate
+    /// ``f = min(1, max(0, x^T theta_a + beta_t sqrt(x^T A_a^{-1} x)))`` (computed in log
+    /// space). ``pi_ref`` is uniform unless given per decision (e.g. a language model's or
+    /// the production policy's probabilities); ``beta=None`` uses ``sqrt(2 ln(2t))``, the
+    /// tabular bonus when the context is one constant feature. Rewards are expected in
+    /// [0, 1]. ``regretless.kl_regret`` scores the decisions exactly.
+    ///
+    /// >>> import numpy as np, regretless
+    /// >>> policy = regretless.KLRegularizedUCB(n_arms=3, dim=1, eta=5.0, seed=0)
+    /// >>> x = np.ones(1)
+    /// >>> policy.update_batch(np.ones((900, 1)), [0, 1, 2] * 300, [0.6, 0.3, 0.1] * 300)
+    /// >>> p = policy.probabilities(x[None, :], pi_ref=[[0.2, 0.2, 0.6]])[0]
+    /// >>> bool(p[0] > p[1] > 0)
+    /// True
+    PyKLRegularizedUCB => KLRegularizedUCB, "KLRegularizedUCB";
+
+    #[new]
+    #[pyo3(signature = (n_arms, dim, *, eta = 1.0, beta = None, lam = 1.0, seed = None))]
+    fn new(py: Python<'_>, n_arms: usize, dim: usize, eta: f64, beta: Option<f64>, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(Self::wrap(KLRegularizedUCB::new(n_arms, dim, eta, beta, lam, seed_arg(seed)?).py_err(py)?))
+    }
+}
+
+contextual_class! {
+    /// Greedy Gibbs policy: ``pi(a|x) ~ pi_ref(a|x) exp(eta * f(x, a))`` on the plain ridge
+    /// estimate ``f = min(1, max(0, x^T theta_a))``, with no exploration bonus: the KL term
+    /// alone keeps every arm of the reference's support in play. Same interface as
+    /// :class:`KLRegularizedUCB`.
+    ///
+    /// >>> import numpy as np, regretless
+    /// >>> policy = regretless.GibbsGreedy(n_arms=2, dim=1, eta=2.0, seed=0)
+    /// >>> policy.probabilities([[1.0]]).tolist()
+    /// [[0.5, 0.5]]
+    PyGibbsGreedy => GibbsGreedy, "GibbsGreedy";
+
+    #[new]
+    #[pyo3(signature = (n_arms, dim, *, eta = 1.0, lam = 1.0, seed = None))]
+    fn new(py: Python<'_>, n_arms: usize, dim: usize, eta: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(Self::wrap(GibbsGreedy::new(n_arms, dim, eta, None, lam, seed_arg(seed)?).py_err(py)?))
     }
 }

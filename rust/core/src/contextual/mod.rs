@@ -13,7 +13,9 @@ use crate::stats::argmax_random_ties;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub mod gibbs;
 pub mod linear;
+pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 
 /// Rank-one updates between two exact refactorizations of an arm's inverse. The
@@ -271,8 +273,68 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// c in score = mean + c * width when the decision rule's score has that form (0 for
     /// rules scoring by the mean alone): lets batch scoring run on matrix products.
     fn width_coefficient(&self) -> f64;
+    /// Applied to mean + c * width to give the score (KL-regularized policies clip the
+    /// optimistic reward to [0, 1]).
+    fn transform_score(&self, score: f64) -> f64 {
+        score
+    }
+    /// True for policies regularized towards a reference policy (pi_ref).
+    fn uses_reference(&self) -> bool {
+        false
+    }
+    /// One decision given log pi_ref for the row (only called when `uses_reference`).
+    fn decide_ref(&mut self, x: &[f64], _log_ref: &[f64]) -> usize {
+        self.decide(x)
+    }
+    /// Selection probabilities given log pi_ref for the row.
+    fn probability_row_ref(
+        &self,
+        x: &[f64],
+        _log_ref: &[f64],
+        out: &mut [f64],
+        scratch: &mut [f64],
+    ) {
+        self.probability_row(x, out, scratch)
+    }
 
     // ---- provided ----
+
+    /// Validates reference probabilities for `n` rows (n x K, each row a distribution)
+    /// and returns their logs.
+    fn log_reference(&self, pi_ref: &[f64], n: usize) -> Result<Vec<f64>> {
+        let k = self.n_arms();
+        if !self.uses_reference() {
+            return Err(Error::param(
+                "pi_ref",
+                format!(
+                    "{} has no reference policy; pi_ref applies to KL-regularized policies",
+                    Self::KIND
+                ),
+            ));
+        }
+        if pi_ref.len() != n * k {
+            return Err(Error::shape(
+                "pi_ref",
+                format!(
+                    "expected {n} rows of {k} probabilities, got {} values",
+                    pi_ref.len()
+                ),
+            ));
+        }
+        for (r, row) in pi_ref.chunks_exact(k).enumerate() {
+            let bad = row
+                .iter()
+                .any(|p| !(p.is_finite() && (0.0..=1.0).contains(p)));
+            let total: f64 = row.iter().sum();
+            if bad || (total - 1.0).abs() > 1e-6 {
+                return Err(Error::param(
+                    "pi_ref",
+                    format!("row {r} is not a probability distribution (entries in [0, 1] summing to 1; sum is {total})"),
+                ));
+            }
+        }
+        Ok(pi_ref.iter().map(|p| p.ln()).collect())
+    }
 
     fn n_arms(&self) -> usize {
         self.base().arms.len()
@@ -291,6 +353,10 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     }
 
     fn select(&mut self, x: &[f64]) -> Result<usize> {
+        self.select_ref(x, None)
+    }
+
+    fn select_ref(&mut self, x: &[f64], pi_ref: Option<&[f64]>) -> Result<usize> {
         if x.len() != self.dim() {
             return Err(Error::shape(
                 "x",
@@ -298,16 +364,34 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             ));
         }
         check_contexts("x", x, self.dim())?;
-        Ok(self.decide(x))
+        match pi_ref {
+            None => Ok(self.decide(x)),
+            Some(p) => {
+                let log_ref = self.log_reference(p, 1)?;
+                Ok(self.decide_ref(x, &log_ref))
+            }
+        }
     }
 
     /// One decision per row of `x` (n x d, row-major), no feedback between them.
     fn select_batch(&mut self, x: &[f64]) -> Result<Vec<usize>> {
+        self.select_batch_ref(x, None)
+    }
+
+    fn select_batch_ref(&mut self, x: &[f64], pi_ref: Option<&[f64]>) -> Result<Vec<usize>> {
         let n = check_contexts("X", x, self.dim())?;
-        let d = self.dim();
-        Ok((0..n)
-            .map(|i| self.decide(&x[i * d..(i + 1) * d]))
-            .collect())
+        let (d, k) = (self.dim(), self.n_arms());
+        match pi_ref {
+            None => Ok((0..n)
+                .map(|i| self.decide(&x[i * d..(i + 1) * d]))
+                .collect()),
+            Some(p) => {
+                let log_ref = self.log_reference(p, n)?;
+                Ok((0..n)
+                    .map(|i| self.decide_ref(&x[i * d..(i + 1) * d], &log_ref[i * k..(i + 1) * k]))
+                    .collect())
+            }
+        }
     }
 
     fn check_update(
@@ -478,16 +562,30 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                 *m += c * w;
             }
         }
+        for m in means.iter_mut() {
+            *m = self.transform_score(*m);
+        }
         Ok(means)
     }
 
     fn probabilities_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+        self.probabilities_batch_ref(x, None)
+    }
+
+    fn probabilities_batch_ref(&self, x: &[f64], pi_ref: Option<&[f64]>) -> Result<Vec<f64>> {
         let n = check_contexts("X", x, self.dim())?;
         let (d, k) = (self.dim(), self.n_arms());
+        let log_ref = pi_ref.map(|p| self.log_reference(p, n)).transpose()?;
         let mut out = vec![0.0; n * k];
         out.par_chunks_mut(k).enumerate().for_each_init(
             || vec![0.0; d],
-            |scratch, (i, row)| self.probability_row(&x[i * d..(i + 1) * d], row, scratch),
+            |scratch, (i, row)| {
+                let xi = &x[i * d..(i + 1) * d];
+                match &log_ref {
+                    None => self.probability_row(xi, row, scratch),
+                    Some(l) => self.probability_row_ref(xi, &l[i * k..(i + 1) * k], row, scratch),
+                }
+            },
         );
         Ok(out)
     }
