@@ -15,6 +15,8 @@ FACTORIES = {
     "LinUCB": lambda s=0: rl.LinUCB(K, D, alpha=0.7, lam=0.5, seed=s),
     "LinTS": lambda s=0: rl.LinTS(K, D, v=0.3, lam=0.5, seed=s),
     "LinGreedy": lambda s=0: rl.LinGreedy(K, D, epsilon=0.1, lam=0.5, seed=s),
+    "KLRegularizedUCB": lambda s=0: rl.KLRegularizedUCB(K, D, eta=2.0, beta=0.7, lam=0.5, seed=s),
+    "GibbsGreedy": lambda s=0: rl.GibbsGreedy(K, D, eta=2.0, lam=0.5, seed=s),
 }
 
 
@@ -58,7 +60,13 @@ def test_matches_numpy_ridge_reference(name: str) -> None:
     width = np.sqrt(np.einsum("nd,kde,ne->nk", Xq, A_inv, Xq))
     np.testing.assert_allclose(p.mean(Xq), mean, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(p.width(Xq), width, rtol=1e-9)
-    expected_scores = {"LinUCB": mean + 0.7 * width, "LinTS": mean, "LinGreedy": mean}[name]
+    expected_scores = {
+        "LinUCB": mean + 0.7 * width,
+        "LinTS": mean,
+        "LinGreedy": mean,
+        "KLRegularizedUCB": np.clip(mean + 0.7 * width, 0, 1),
+        "GibbsGreedy": np.clip(mean, 0, 1),
+    }[name]
     np.testing.assert_allclose(p.scores(Xq), expected_scores, rtol=1e-9, atol=1e-12)
     assert p.counts().tolist() == np.bincount(arms, minlength=K).tolist()
 
