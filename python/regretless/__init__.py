@@ -33,6 +33,8 @@ from regretless._core import (
     LinGreedy,
     LinTS,
     LinUCB,
+    LogisticTS,
+    LogisticUCB,
     Softmax,
     SuccessiveElimination,
     TableEnv,
@@ -69,7 +71,15 @@ POLICIES = (
 )
 
 #: Every linear contextual policy class.
-CONTEXTUAL_POLICIES = (LinUCB, LinTS, LinGreedy, KLRegularizedUCB, GibbsGreedy)
+CONTEXTUAL_POLICIES = (
+    LinUCB,
+    LinTS,
+    LinGreedy,
+    LogisticUCB,
+    LogisticTS,
+    KLRegularizedUCB,
+    GibbsGreedy,
+)
 
 __all__ = [
     "EXP3",
@@ -95,6 +105,8 @@ __all__ = [
     "LinGreedy",
     "LinTS",
     "LinUCB",
+    "LogisticTS",
+    "LogisticUCB",
     "RegretlessError",
     "RewardError",
     "ShapeError",

@@ -210,6 +210,22 @@ class LinGreedy(_ContextualPolicy):
         seed: int | None = None,
     ) -> None: ...
 
+class LogisticUCB(_ContextualPolicy):
+    def __init__(
+        self,
+        n_arms: int,
+        dim: int,
+        *,
+        alpha: float = 1.0,
+        lam: float = 1.0,
+        seed: int | None = None,
+    ) -> None: ...
+
+class LogisticTS(_ContextualPolicy):
+    def __init__(
+        self, n_arms: int, dim: int, *, v: float = 1.0, lam: float = 1.0, seed: int | None = None
+    ) -> None: ...
+
 class KLRegularizedUCB(_ContextualPolicy):
     def __init__(
         self,

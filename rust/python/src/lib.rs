@@ -37,6 +37,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLinGreedy>()?;
     m.add_class::<linear::PyKLRegularizedUCB>()?;
     m.add_class::<linear::PyGibbsGreedy>()?;
+    m.add_class::<linear::PyLogisticUCB>()?;
+    m.add_class::<linear::PyLogisticTS>()?;
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;

@@ -15,13 +15,35 @@ use serde::{Deserialize, Serialize};
 
 pub mod gibbs;
 pub mod linear;
+pub mod logistic;
 pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
+pub use logistic::{LogisticTS, LogisticUCB};
 
 /// Rank-one updates between two exact refactorizations of an arm's inverse. The
 /// Sherman-Morrison drift after a thousand updates is far below 1e-12 relative; the
 /// refactorization costs O(d^3), amortized to O(d^3 / 1024) per update.
 pub const REFACTOR_EVERY: u64 = 1024;
+
+/// The model linking an arm's linear predictor z = x^T theta to its expected reward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Link {
+    /// Ridge regression: the reward is z plus noise.
+    Identity,
+    /// Logistic regression with an online Laplace posterior (Chapelle and Li 2011): the
+    /// reward is Bernoulli(sigmoid(z)) (or a soft label in [0, 1]).
+    Logistic,
+}
+
+#[inline]
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
 
 /// One arm's ridge regression: A = lam I + sum w x x^T, b = sum w r x, theta = A^{-1} b.
 /// `gram` and `b` are exact sums (what `merge` adds and refactorization starts from);
@@ -62,20 +84,27 @@ impl RidgeModel {
         self.b.len()
     }
 
-    /// Rebuild `a_inv` and `theta` exactly from `gram` and `b`.
-    pub fn refactor(&mut self) {
+    /// Rebuild `a_inv` exactly from `gram` (and, for ridge models, `theta` from `b`; a
+    /// logistic model's `theta` is its MAP estimate, kept as is).
+    pub fn refactor(&mut self, link: Link) {
         let d = self.dim();
         if let Some(inv) = linalg::spd_inverse(&self.gram, d) {
             self.a_inv = inv;
-            let mut theta = vec![0.0; d];
-            linalg::matvec(&self.a_inv, &self.b, &mut theta);
-            self.theta = theta;
+            if link == Link::Identity {
+                let mut theta = vec![0.0; d];
+                linalg::matvec(&self.a_inv, &self.b, &mut theta);
+                self.theta = theta;
+            }
         }
         self.since_refactor = 0;
     }
 
     /// One weighted observation, O(d^2).
-    pub fn update(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64]) {
+    pub fn update(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64], link: Link) {
+        if link == Link::Logistic {
+            self.update_logistic(x, reward, weight, scratch);
+            return;
+        }
         let d = self.dim();
         self.n += 1;
         if weight == 0.0 {
@@ -99,14 +128,82 @@ impl RidgeModel {
         linalg::sherman_morrison(&mut self.a_inv, scratch, q, weight);
         self.since_refactor += 1;
         if self.since_refactor >= REFACTOR_EVERY {
-            self.refactor();
+            self.refactor(Link::Identity);
+        }
+    }
+
+    /// Online Laplace update of a logistic model with prior N(theta, A^{-1}) and one
+    /// weighted observation: the exact MAP of prior + likelihood, then the precision gains
+    /// the likelihood's curvature there. The MAP lies on theta + s A^{-1} x, so it reduces to
+    /// the scalar equation z = x^T theta + w q (r - sigmoid(z)) in the new predictor z,
+    /// solved by Newton's method inside a bracket that always holds the root.
+    fn update_logistic(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64]) {
+        let d = self.dim();
+        self.n += 1;
+        if weight == 0.0 {
+            return;
+        }
+        self.weight_sum += weight;
+        linalg::matvec(&self.a_inv, x, scratch);
+        let q = linalg::dot(x, scratch);
+        let z0 = linalg::dot(x, &self.theta);
+        let wq = weight * q;
+        let z1 = z0 + wq * (reward - sigmoid(z0));
+        let (mut lo, mut hi) = if z1 >= z0 { (z0, z1) } else { (z1, z0) };
+        let mut z = z0;
+        for _ in 0..100 {
+            let p = sigmoid(z);
+            let g = z - z0 - wq * (reward - p);
+            if g > 0.0 {
+                hi = z;
+            } else {
+                lo = z;
+            }
+            let next = z - g / (1.0 + wq * p * (1.0 - p));
+            let next = if next > lo && next < hi {
+                next
+            } else {
+                0.5 * (lo + hi)
+            };
+            if (next - z).abs() <= 1e-14 * (1.0 + z.abs()) {
+                z = next;
+                break;
+            }
+            z = next;
+        }
+        let p = sigmoid(z);
+        let step = weight * (reward - p);
+        for (t, v) in self.theta.iter_mut().zip(scratch.iter()) {
+            *t += step * v;
+        }
+        let curvature = weight * p * (1.0 - p);
+        if curvature > 0.0 {
+            for i in 0..d {
+                let cxi = curvature * x[i];
+                for j in 0..d {
+                    self.gram[i * d + j] += cxi * x[j];
+                }
+            }
+            linalg::sherman_morrison(&mut self.a_inv, scratch, q, curvature);
+        }
+        self.since_refactor += 1;
+        if self.since_refactor >= REFACTOR_EVERY {
+            self.refactor(Link::Logistic);
         }
     }
 
     /// Many observations: accumulate the Gram matrix and b, then refactor once
     /// (O(n d^2 + d^3) instead of n Sherman-Morrison steps).
-    pub fn update_many(&mut self, rows: &[(&[f64], f64, f64)]) {
+    pub fn update_many(&mut self, rows: &[(&[f64], f64, f64)], link: Link) {
         let d = self.dim();
+        if link == Link::Logistic {
+            // The online Laplace posterior is sequential by construction.
+            let mut scratch = vec![0.0; d];
+            for &(x, r, w) in rows {
+                self.update_logistic(x, r, w, &mut scratch);
+            }
+            return;
+        }
         for &(x, r, w) in rows {
             self.n += 1;
             if w == 0.0 {
@@ -127,7 +224,7 @@ impl RidgeModel {
                 self.gram[i * d + j] = self.gram[j * d + i];
             }
         }
-        self.refactor();
+        self.refactor(Link::Identity);
     }
 
     #[inline]
@@ -155,7 +252,7 @@ impl RidgeModel {
         }
         self.n += other.n;
         self.weight_sum += other.weight_sum;
-        self.refactor();
+        self.refactor(Link::Identity);
     }
 
     fn check(&self, dim: usize) -> Result<()> {
@@ -191,6 +288,7 @@ pub struct LinearBase {
     pub lam: f64,
     pub arms: Vec<RidgeModel>,
     pub t: u64,
+    pub link: Link,
 }
 
 impl LinearBase {
@@ -210,6 +308,7 @@ impl LinearBase {
             lam,
             arms: vec![RidgeModel::new(dim, lam); n_arms],
             t: 0,
+            link: Link::Identity,
         })
     }
 
@@ -424,12 +523,24 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                 });
             }
         }
-        if let Some(i) = rewards.iter().position(|r| !r.is_finite()) {
+        let logistic = self.base().link == Link::Logistic;
+        let valid = |r: &f64| {
+            if logistic {
+                (0.0..=1.0).contains(r)
+            } else {
+                r.is_finite()
+            }
+        };
+        if let Some(i) = rewards.iter().position(|r| !valid(r)) {
             return Err(Error::InvalidReward {
                 argument: "rewards".into(),
                 value: rewards[i],
                 position: Some(i),
-                expected: "a finite number".into(),
+                expected: if logistic {
+                    format!("a label or probability in [0, 1] for {}", Self::KIND)
+                } else {
+                    "a finite number".into()
+                },
             });
         }
         if let Some(w) = weights {
@@ -457,7 +568,8 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             .map_err(rename_single)?;
         let mut scratch = vec![0.0; self.dim()];
         let b = self.base_mut();
-        b.arms[arm as usize].update(x, reward, weight, &mut scratch);
+        let link = b.link;
+        b.arms[arm as usize].update(x, reward, weight, &mut scratch, link);
         b.t += 1;
         Ok(())
     }
@@ -484,11 +596,12 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             ));
         }
         let b = self.base_mut();
+        let link = b.link;
         b.arms
             .par_iter_mut()
             .zip(rows.par_iter())
             .filter(|(_, r)| !r.is_empty())
-            .for_each(|(model, r)| model.update_many(r));
+            .for_each(|(model, r)| model.update_many(r, link));
         b.t += n as u64;
         Ok(())
     }
@@ -543,9 +656,14 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         Ok((means, widths))
     }
 
-    /// Estimated mean reward x^T theta_a, (n x K).
+    /// Estimated mean reward, (n x K): x^T theta_a, or sigmoid(x^T theta_a) for logistic
+    /// models.
     fn mean_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        Ok(self.mean_width_batch(x, false)?.0)
+        let mut m = self.mean_width_batch(x, false)?.0;
+        if self.base().link == Link::Logistic {
+            m.iter_mut().for_each(|v| *v = sigmoid(*v));
+        }
+        Ok(m)
     }
 
     /// Confidence width sqrt(x^T A_a^{-1} x), (n x K).
@@ -637,6 +755,12 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     /// Adds another replica's data: equal to one policy fitted on both data sets.
     fn merge(&mut self, other: &Self) -> Result<()> {
+        if self.base().link == Link::Logistic {
+            return Err(Error::incompatible(format!(
+                "{} does not support merge: an online Laplace posterior depends on the order of its updates",
+                Self::KIND
+            )));
+        }
         let (a, o) = (self.base(), other.base());
         if a.arms.len() != o.arms.len()
             || a.dim != o.dim
