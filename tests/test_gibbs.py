@@ -134,3 +134,40 @@ def test_kl_regret_grows_logarithmically_at_small_eta(cls) -> None:
     # Logarithmic: each decade adds a bounded amount, far less than linear growth would.
     assert r4 - r3 < 1.5 * (r3 - r2) + 2.0, (r2, r3, r4)
     assert r4 < 3 * r3
+
+
+def test_tmps_learns_the_regularized_optimum_with_a_reference() -> None:
+    # K = 4 Bernoulli arms, one constant feature, a non-uniform reference policy.
+    means = np.array([0.3, 0.5, 0.6, 0.4])
+    ref = np.array([0.4, 0.1, 0.1, 0.4])
+    eta = 4.0
+    rng = np.random.default_rng(0)
+    seen_actions: list[np.ndarray] = []
+
+    def rewards(X, actions):
+        seen_actions.append(actions)
+        return (rng.random(len(actions)) < means[actions]).astype(float)
+
+    policy = rl.tmps(
+        lambda k: np.ones((k, 1)),
+        rewards,
+        4,
+        1,
+        eta=eta,
+        m=2000,
+        n=2000,
+        reference=lambda X: np.tile(ref, (len(X), 1)),
+        seed=1,
+    )
+    assert policy.n_updates == 4000
+    # Stage 1 sampled from pi_ref itself.
+    stage1 = np.bincount(seen_actions[0], minlength=4) / 2000
+    np.testing.assert_allclose(stage1, ref, atol=0.035)
+    learned = policy.probabilities(np.ones((1, 1)), pi_ref=ref[None, :])
+    star = rl.gibbs_policy(means[None, :], eta, ref[None, :])
+    np.testing.assert_allclose(learned, star, atol=0.03)
+    # Its KL-regret is small compared with playing the reference itself.
+    assert (
+        rl.kl_regret(learned, means[None, :], eta, ref[None, :])[0]
+        < 0.1 * rl.kl_regret(ref[None, :], means[None, :], eta, ref[None, :])[0]
+    )

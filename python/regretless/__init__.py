@@ -41,7 +41,7 @@ from regretless._core import (
     ThompsonSampling,
     __version__,
 )
-from regretless.contextual import gibbs_policy, kl_regret
+from regretless.contextual import gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
     ArmError,
     DTypeError,
@@ -120,4 +120,5 @@ __all__ = [
     "gibbs_policy",
     "kl_regret",
     "simulate",
+    "tmps",
 ]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from regretless.exceptions import InvalidParameterError, ShapeError
 
-__all__ = ["gibbs_policy", "kl_regret"]
+__all__ = ["gibbs_policy", "kl_regret", "tmps"]
 
 
 def _log_reference(pi_ref: ArrayLike | None, shape: tuple[int, int]) -> np.ndarray:
@@ -73,3 +76,69 @@ def kl_regret(
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(pi > 0, pi * (np.log(pi) - log_star), 0.0)
     return np.maximum(terms.sum(axis=1), 0.0) / eta
+
+
+def tmps(
+    contexts: Callable[[int], ArrayLike],
+    rewards: Callable[[np.ndarray, np.ndarray], ArrayLike],
+    n_arms: int,
+    dim: int,
+    *,
+    eta: float,
+    m: int,
+    n: int,
+    reference: Callable[[np.ndarray], ArrayLike] | None = None,
+    lam: float = 1.0,
+    seed: int | None = None,
+) -> Any:
+    """Two-stage mixed-policy sampling (TMPS; Zhao, Ye, Gu and Zhang, NeurIPS 2025) for
+    learning a KL-regularized policy from a budget of ``m + n`` samples.
+
+    Stage 1 draws ``m`` contexts and actions from the reference policy and fits the ridge
+    reward model; stage 2 draws ``n`` contexts and actions from the Gibbs policy of that
+    first fit, held fixed for the whole stage, then refits on all ``m + n`` samples. The
+    result is a :class:`~regretless.GibbsGreedy` policy whose probabilities
+    ``pi ~ pi_ref exp(eta * R_hat)`` are the learned policy.
+
+    Args:
+        contexts: ``contexts(k) -> (k, dim)`` array of fresh contexts (a simulator, or the
+            next rows of a log).
+        rewards: ``rewards(X, actions) -> (k,)`` rewards in [0, 1] of the chosen actions.
+        n_arms, dim: the problem's shape.
+        eta: inverse temperature of the KL-regularized objective.
+        m, n: sample sizes of the two stages.
+        reference: ``reference(X) -> (k, n_arms)`` reference probabilities per context;
+            uniform when None.
+        lam, seed: ridge parameter and seed of the returned policy.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> means = np.array([0.2, 0.5, 0.8])
+    >>> policy = tmps(lambda k: np.ones((k, 1)),
+    ...               lambda X, a: (rng.random(len(a)) < means[a]).astype(float),
+    ...               n_arms=3, dim=1, eta=5.0, m=300, n=300, seed=0)
+    >>> probs = policy.probabilities(np.ones((1, 1)))[0]
+    >>> int(probs.argmax())
+    2
+    """
+    from regretless._core import GibbsGreedy
+
+    for value, name in ((m, "m"), (n, "n")):
+        if int(value) < 0:
+            raise InvalidParameterError(f"{name}: must be >= 0, got {value}")
+    policy = GibbsGreedy(n_arms, dim, eta=eta, lam=lam, seed=seed)
+
+    def collect(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X = np.ascontiguousarray(np.asarray(contexts(k), dtype=np.float64).reshape(k, dim))
+        ref = None if reference is None else np.asarray(reference(X), dtype=np.float64)
+        # Stage 1 (nothing fitted yet) plays pi_ref itself; stage 2 plays the fixed Gibbs
+        # policy of the stage-1 fit: the policy is only refitted after each stage.
+        actions = policy.select_batch(X, pi_ref=ref)
+        r = np.asarray(rewards(X, actions), dtype=np.float64).reshape(k)
+        return X, actions, r
+
+    X1, a1, r1 = collect(int(m))
+    policy.update_batch(X1, a1, r1)
+    X2, a2, r2 = collect(int(n))
+    policy.update_batch(X2, a2, r2)
+    return policy
