@@ -11,6 +11,7 @@ from regretless import _progress, contextual, exceptions, simulation
 
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
+    regretless.HybridLinUCB,
     *regretless.POLICIES,
     regretless.BernoulliEnv,
     regretless.GaussianEnv,

@@ -279,3 +279,33 @@ pub fn float64_vector<'py>(
     }
     Ok(arr)
 }
+
+/// Any-dimensional C-contiguous float64 array (zero-copy when it already is one) and its
+/// shape. Used where the layout (per row, or per row and arm) is read from the shape.
+pub fn float64_nd<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<(Bound<'py, numpy::PyArrayDyn<f64>>, Vec<usize>)> {
+    let py = obj.py();
+    let arr = match obj.downcast::<numpy::PyArrayDyn<f64>>() {
+        Ok(a) if a.is_c_contiguous() => a.clone(),
+        _ => {
+            let np = py.import("numpy")?;
+            let arr = np.call_method1("asarray", (obj,)).map_err(|e| {
+                dtype_error(py, format!("{name}: cannot be converted to an array ({e})"))
+            })?;
+            let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+            if !matches!(kind.as_str(), "f" | "i" | "u" | "b") {
+                let dtype = arr.getattr("dtype")?.str()?.to_string();
+                return Err(dtype_error(
+                    py,
+                    format!("{name}: expected real numbers, got dtype {dtype}"),
+                ));
+            }
+            np.call_method1("ascontiguousarray", (arr, "float64"))?
+                .downcast_into::<numpy::PyArrayDyn<f64>>()?
+        }
+    };
+    let shape = arr.shape().to_vec();
+    Ok((arr, shape))
+}

@@ -12,6 +12,7 @@ mod env;
 mod errors;
 mod exp3;
 mod greedy;
+mod hybrid;
 mod klucb;
 mod linear;
 mod simulate;
@@ -39,6 +40,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyGibbsGreedy>()?;
     m.add_class::<linear::PyLogisticUCB>()?;
     m.add_class::<linear::PyLogisticTS>()?;
+    m.add_class::<hybrid::PyHybridLinUCB>()?;
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;

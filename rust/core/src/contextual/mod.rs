@@ -14,9 +14,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub mod gibbs;
+pub mod hybrid;
 pub mod linear;
 pub mod logistic;
 pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
+pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};
 

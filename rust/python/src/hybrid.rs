@@ -1,0 +1,454 @@
+use crate::convert::{
+    arm_arg, count_arg, float64_array, float64_nd, int64_array, real_arg, seed_arg, u64_to_i64,
+    with_lock, with_lock_detached,
+};
+use crate::errors::{dtype_error, shape_error, IntoPyResult};
+use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyType};
+use regretless_core::contextual::HybridLinUCB;
+use std::sync::Mutex;
+
+/// Hybrid LinUCB (Li, Chu, Langford and Schapire 2010, Algorithm 2): shared coefficients
+/// ``beta`` on features ``z`` plus per-arm coefficients ``theta_a`` on features ``x``,
+/// ``r = z^T beta + x^T theta_a + noise``; the score adds ``alpha`` times the paper's joint
+/// confidence width. ``x`` and ``z`` may be one vector for all arms or one per arm (shapes
+/// ``(d,)`` / ``(n_arms, d)`` for one decision, ``(n, d)`` / ``(n, n_arms, d)`` for
+/// batches): per-arm ``z`` is how user-article interaction features enter. With
+/// ``shared_dim=0`` it is exactly disjoint :class:`LinUCB`. The state keeps raw sums, so
+/// ``merge`` equals fitting both data sets.
+///
+/// >>> import numpy as np, regretless
+/// >>> rng = np.random.default_rng(0)
+/// >>> policy = regretless.HybridLinUCB(n_arms=3, dim=2, shared_dim=2, alpha=0.5, seed=0)
+/// >>> X, Z = rng.standard_normal((600, 2)), rng.standard_normal((600, 2))
+/// >>> arms = rng.integers(0, 3, 600)
+/// >>> rewards = Z @ [1.0, -1.0] + np.where(arms == 2, X[:, 0], 0.0)
+/// >>> policy.update_batch(X, arms, rewards, Z=Z)
+/// >>> policy.shared_coefficients().round(2).tolist()
+/// [1.0, -1.0]
+#[pyclass(name = "HybridLinUCB", module = "regretless", frozen)]
+pub struct PyHybridLinUCB {
+    inner: Mutex<HybridLinUCB>,
+    dim: usize,
+    shared_dim: usize,
+}
+
+impl PyHybridLinUCB {
+    fn wrap(core: HybridLinUCB) -> Self {
+        let (dim, shared_dim) = (core.dim(), core.shared_dim());
+        Self {
+            inner: Mutex::new(core),
+            dim,
+            shared_dim,
+        }
+    }
+
+    /// Reads X (or x) and Z (or z) and returns them with the number of rows they describe.
+    #[allow(clippy::type_complexity)]
+    fn features<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        z: Option<&Bound<'py, PyAny>>,
+        single: bool,
+    ) -> PyResult<(
+        Bound<'py, PyArrayDyn<f64>>,
+        Option<Bound<'py, PyArrayDyn<f64>>>,
+        usize,
+    )> {
+        let (xa, xshape) = float64_nd(x, if single { "x" } else { "X" })?;
+        let row_dims = if single { 0 } else { 1 };
+        let n = if single {
+            1
+        } else {
+            *xshape
+                .first()
+                .ok_or_else(|| shape_error(py, "X: expected a 2-D or 3-D array".into()))?
+        };
+        let ok = xshape.last() == Some(&self.dim)
+            && (xshape.len() == 1 + row_dims || xshape.len() == 2 + row_dims);
+        if !ok {
+            return Err(shape_error(
+                py,
+                format!(
+                    "{}: expected shape {} with {} features, got {xshape:?}",
+                    if single { "x" } else { "X" },
+                    if single {
+                        "(dim,) or (n_arms, dim)"
+                    } else {
+                        "(n, dim) or (n, n_arms, dim)"
+                    },
+                    self.dim
+                ),
+            ));
+        }
+        let za = match z.filter(|z| !z.is_none()) {
+            None if self.shared_dim == 0 => None,
+            None => {
+                return Err(dtype_error(
+                    py,
+                    format!(
+                        "{}: this policy has {} shared features; pass them",
+                        if single { "z" } else { "Z" },
+                        self.shared_dim
+                    ),
+                ))
+            }
+            Some(z) => {
+                let (za, zshape) = float64_nd(z, if single { "z" } else { "Z" })?;
+                let ok = zshape.last() == Some(&self.shared_dim)
+                    && (zshape.len() == 1 + row_dims || zshape.len() == 2 + row_dims)
+                    && (single || zshape[0] == n);
+                if !ok {
+                    return Err(shape_error(
+                        py,
+                        format!(
+                            "{}: expected {} shared features per row{}, got shape {zshape:?}",
+                            if single { "z" } else { "Z" },
+                            self.shared_dim,
+                            if single {
+                                String::new()
+                            } else {
+                                format!(" and {n} rows")
+                            }
+                        ),
+                    ));
+                }
+                Some(za)
+            }
+        };
+        Ok((xa, za, n))
+    }
+
+    fn matrix<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        z: Option<&Bound<'py, PyAny>>,
+        f: impl FnOnce(&HybridLinUCB, &[f64], &[f64], usize) -> regretless_core::Result<Vec<f64>> + Send,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let (xa, za, n) = self.features(py, x, z, false)?;
+        let xr = xa.readonly();
+        let zr = za.as_ref().map(|z| z.readonly());
+        let xs = xr.as_slice()?;
+        let zs: &[f64] = match &zr {
+            Some(z) => z.as_slice()?,
+            None => &[],
+        };
+        let k = self.n_arms(py);
+        let out = with_lock_detached(py, &self.inner, |p| f(p, xs, zs, n)).py_err(py)?;
+        PyArray1::from_vec(py, out).reshape([n, k])
+    }
+}
+
+#[pymethods]
+impl PyHybridLinUCB {
+    #[new]
+    #[pyo3(signature = (n_arms, dim, shared_dim, *, alpha = 1.0, lam = 1.0, seed = None))]
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        shared_dim: usize,
+        alpha: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        Ok(Self::wrap(
+            HybridLinUCB::new(n_arms, dim, shared_dim, alpha, lam, seed_arg(seed)?).py_err(py)?,
+        ))
+    }
+
+    /// Choose an arm: ``x`` of shape (dim,) or (n_arms, dim), ``z`` of shape
+    /// (shared_dim,) or (n_arms, shared_dim).
+    #[pyo3(signature = (x, z = None))]
+    fn select(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        z: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let (xa, za, _) = self.features(py, x, z, true)?;
+        let xr = xa.readonly();
+        let zr = za.as_ref().map(|z| z.readonly());
+        let xs = xr.as_slice()?;
+        let zs: &[f64] = match &zr {
+            Some(z) => z.as_slice()?,
+            None => &[],
+        };
+        with_lock(py, &self.inner, |p| p.select(xs, zs)).py_err(py)
+    }
+
+    /// Record the reward of ``arm`` for its features ``x`` (dim,) and ``z`` (shared_dim,).
+    #[pyo3(signature = (x, arm, reward, weight = 1.0, *, z = None))]
+    fn update(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        arm: &Bound<'_, PyAny>,
+        reward: &Bound<'_, PyAny>,
+        weight: f64,
+        z: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let arm = arm_arg(arm, "arm")?;
+        let reward = real_arg(reward, "reward")?;
+        let xa = float64_array(x, "x")?;
+        let za = match z.filter(|z| !z.is_none()) {
+            Some(z) => Some(float64_array(z, "z")?),
+            None => None,
+        };
+        let xr = xa.readonly();
+        let zr = za.as_ref().map(|z| z.readonly());
+        let xs = xr.as_slice()?;
+        let zs: &[f64] = match &zr {
+            Some(z) => z.as_slice()?,
+            None => &[],
+        };
+        with_lock(py, &self.inner, |p| p.update(xs, zs, arm, reward, weight)).py_err(py)
+    }
+
+    /// One decision per row: ``X`` (n, dim) or (n, n_arms, dim), ``Z`` likewise.
+    #[pyo3(signature = (X, Z = None))]
+    #[allow(non_snake_case)]
+    fn select_batch<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        Z: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let (xa, za, n) = self.features(py, X, Z, false)?;
+        let xr = xa.readonly();
+        let zr = za.as_ref().map(|z| z.readonly());
+        let xs = xr.as_slice()?;
+        let zs: &[f64] = match &zr {
+            Some(z) => z.as_slice()?,
+            None => &[],
+        };
+        let arms = with_lock_detached(py, &self.inner, |p| p.select_batch(xs, zs, n)).py_err(py)?;
+        Ok(PyArray1::from_vec(
+            py,
+            arms.into_iter().map(|a| a as i64).collect(),
+        ))
+    }
+
+    /// Record many rows: ``X`` (n, dim) or (n, n_arms, dim) (the played arm's row is
+    /// used), ``arms``, ``rewards``, optional ``weights`` (n,), and ``Z`` like ``X``.
+    #[pyo3(signature = (X, arms, rewards, weights = None, *, Z = None))]
+    #[allow(non_snake_case)]
+    fn update_batch(
+        &self,
+        py: Python<'_>,
+        X: &Bound<'_, PyAny>,
+        arms: &Bound<'_, PyAny>,
+        rewards: &Bound<'_, PyAny>,
+        weights: Option<&Bound<'_, PyAny>>,
+        Z: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (xa, za, _) = self.features(py, X, Z, false)?;
+        let arms = int64_array(arms, "arms")?;
+        let rewards = float64_array(rewards, "rewards")?;
+        let weights = weights
+            .filter(|w| !w.is_none())
+            .map(|w| float64_array(w, "weights"))
+            .transpose()?;
+        let (xr, ar, rr) = (xa.readonly(), arms.readonly(), rewards.readonly());
+        let zr = za.as_ref().map(|z| z.readonly());
+        let wr = weights.as_ref().map(|w| w.readonly());
+        let (xs, a, r) = (xr.as_slice()?, ar.as_slice()?, rr.as_slice()?);
+        let zs: &[f64] = match &zr {
+            Some(z) => z.as_slice()?,
+            None => &[],
+        };
+        let w = match &wr {
+            Some(w) => Some(w.as_slice()?),
+            None => None,
+        };
+        with_lock_detached(py, &self.inner, |p| p.update_batch(xs, zs, a, r, w)).py_err(py)
+    }
+
+    /// Scores ``mean + alpha * width`` of every arm for every row: (n, n_arms).
+    #[pyo3(signature = (X, Z = None))]
+    #[allow(non_snake_case)]
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        Z: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        self.matrix(py, X, Z, |p, x, z, n| p.scores_batch(x, z, n))
+    }
+
+    /// Estimated mean reward ``z^T beta + x^T theta_a`` for every row: (n, n_arms).
+    #[pyo3(signature = (X, Z = None))]
+    #[allow(non_snake_case)]
+    fn mean<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        Z: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        self.matrix(py, X, Z, |p, x, z, n| p.mean_batch(x, z, n))
+    }
+
+    /// The joint confidence width of every arm for every row: (n, n_arms).
+    #[pyo3(signature = (X, Z = None))]
+    #[allow(non_snake_case)]
+    fn width<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        Z: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        self.matrix(py, X, Z, |p, x, z, n| p.width_batch(x, z, n))
+    }
+
+    /// Selection probabilities (the argmax with random ties): (n, n_arms).
+    #[pyo3(signature = (X, Z = None))]
+    #[allow(non_snake_case)]
+    fn probabilities<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        Z: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        self.matrix(py, X, Z, |p, x, z, n| p.probabilities_batch(x, z, n))
+    }
+
+    /// The ``k`` best arms of each row by score, best first: int64 (n, k).
+    #[pyo3(signature = (X, k, Z = None))]
+    #[allow(non_snake_case)]
+    fn top_k<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        k: &Bound<'py, PyAny>,
+        Z: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray2<i64>>> {
+        let k = count_arg(k, "k")?;
+        let (xa, za, n) = self.features(py, X, Z, false)?;
+        let xr = xa.readonly();
+        let zr = za.as_ref().map(|z| z.readonly());
+        let xs = xr.as_slice()?;
+        let zs: &[f64] = match &zr {
+            Some(z) => z.as_slice()?,
+            None => &[],
+        };
+        let out = with_lock_detached(py, &self.inner, |p| p.top_k(xs, zs, n, k)).py_err(py)?;
+        PyArray1::from_vec(py, out.into_iter().map(|a| a as i64).collect()).reshape([n, k])
+    }
+
+    /// Shared coefficients ``beta`` (shared_dim,).
+    fn shared_coefficients<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let v = with_lock(py, &self.inner, |p| p.shared_coefficients().to_vec());
+        PyArray1::from_vec(py, v)
+    }
+
+    /// Per-arm coefficients ``theta_a``: (n_arms, dim).
+    fn coefficients<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let (k, v) = with_lock(py, &self.inner, |p| (p.n_arms(), p.coefficients()));
+        PyArray1::from_vec(py, v).reshape([k, self.dim])
+    }
+
+    /// Number of rows recorded per arm (int64).
+    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let v = with_lock(py, &self.inner, |p| p.counts());
+        PyArray1::from_vec(py, u64_to_i64(v))
+    }
+
+    /// Number of arms.
+    #[getter]
+    fn n_arms(&self, py: Python<'_>) -> usize {
+        with_lock(py, &self.inner, |p| p.n_arms())
+    }
+
+    /// Number of arm-specific features.
+    #[getter]
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of shared features.
+    #[getter]
+    fn shared_dim(&self) -> usize {
+        self.shared_dim
+    }
+
+    /// Total number of rows recorded.
+    #[getter]
+    fn n_updates(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.n_updates())
+    }
+
+    /// Append an arm with the prior model; returns its index.
+    fn add_arm(&self, py: Python<'_>) -> usize {
+        with_lock(py, &self.inner, |p| p.add_arm())
+    }
+
+    /// Remove arm ``arm`` and all its rows (from the shared statistics too).
+    fn remove_arm(&self, py: Python<'_>, arm: &Bound<'_, PyAny>) -> PyResult<()> {
+        let arm = arm_arg(arm, "arm")?;
+        with_lock(py, &self.inner, |p| p.remove_arm(arm)).py_err(py)
+    }
+
+    /// Add another replica's data: equal to fitting both data sets.
+    fn merge(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        let other = other
+            .downcast::<PyHybridLinUCB>()
+            .map_err(|_| dtype_error(py, "other: expected a HybridLinUCB".into()))?;
+        let o = with_lock(py, &other.get().inner, |p| p.clone());
+        with_lock(py, &self.inner, |p| p.merge(&o)).py_err(py)
+    }
+
+    /// Serialize the whole state to versioned bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = with_lock(py, &self.inner, |p| regretless_core::state::encode(p)).py_err(py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Restore an object from ``to_bytes()`` output (StateError on bad bytes).
+    #[classmethod]
+    fn from_bytes(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let bytes = crate::convert::bytes_arg(data, "data")?;
+        let core: HybridLinUCB = regretless_core::state::decode(&bytes).py_err(py)?;
+        Ok(Self::wrap(core))
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let restore = slf.get_type().getattr("from_bytes")?;
+        let bytes = slf.get().to_bytes(py)?;
+        Ok((restore, (bytes,)))
+    }
+
+    /// An independent copy (same state, same position in the random stream).
+    fn copy(&self, py: Python<'_>) -> Self {
+        Self::wrap(with_lock(py, &self.inner, |p| p.clone()))
+    }
+
+    fn __copy__(&self, py: Python<'_>) -> Self {
+        self.copy(py)
+    }
+
+    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
+        self.copy(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        with_lock(py, &self.inner, |p| {
+            format!(
+                "HybridLinUCB(n_arms={}, dim={}, shared_dim={}, {})",
+                p.n_arms(),
+                p.dim(),
+                p.shared_dim(),
+                p.describe_params()
+            )
+        })
+    }
+}
