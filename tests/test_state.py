@@ -28,8 +28,16 @@ def test_golden_files_still_decode_and_continue_identically(version: str, entry:
     cls = getattr(regretless, entry["class"])
     p = cls.from_bytes(data)
     assert p.counts().tolist() == entry["counts"]
-    assert p.select_batch(len(entry["next_selections"])).tolist() == entry["next_selections"]
-    np.testing.assert_allclose(p.scores(), entry["scores"], rtol=1e-12)
+    queries = entry.get("queries")
+    if queries is None:
+        assert p.select_batch(len(entry["next_selections"])).tolist() == entry["next_selections"]
+        np.testing.assert_allclose(p.scores(), entry["scores"], rtol=1e-12)
+        return
+    args = [np.array(queries)]
+    if entry.get("shared_queries") is not None:
+        args.append(np.array(entry["shared_queries"]))
+    assert p.select_batch(*args).tolist() == entry["next_selections"]
+    np.testing.assert_allclose(p.scores(*args), entry["scores"], rtol=1e-12)
 
 
 def test_header_layout() -> None:

@@ -13,6 +13,8 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
 
+import numpy as np  # noqa: E402
+
 import regretless  # noqa: E402
 from conftest import POLICY_FACTORIES, play  # noqa: E402
 
@@ -40,6 +42,42 @@ def main() -> None:
                 "counts": probe.counts().tolist(),
                 "scores": probe.scores().tolist(),
                 "next_selections": probe.select_batch(10).tolist(),
+            }
+        )
+    # Contextual policies: fitted on a fixed data set; probed on fixed query contexts.
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((200, 3))
+    Z = rng.standard_normal((200, 2))
+    arms = rng.integers(0, 4, 200)
+    rewards = np.clip(0.5 + 0.3 * X[:, 0] * (arms - 1.5) / 1.5, 0, 1)
+    Xq = np.round(rng.standard_normal((5, 3)), 3)
+    Zq = np.round(rng.standard_normal((5, 2)), 3)
+    for cls in (*regretless.CONTEXTUAL_POLICIES, regretless.HybridLinUCB):
+        if cls is regretless.HybridLinUCB:
+            p = cls(4, 3, 2, seed=1234)
+            p.update_batch(X, arms, rewards, Z=Z)
+            data = p.to_bytes()
+            probe = cls.from_bytes(data)
+            scores = probe.scores(Xq, Zq).tolist()
+            nxt = probe.select_batch(Xq, Zq).tolist()
+        else:
+            p = cls(4, 3, seed=1234)
+            p.update_batch(X, arms, rewards)
+            data = p.to_bytes()
+            probe = cls.from_bytes(data)
+            scores = probe.scores(Xq).tolist()
+            nxt = probe.select_batch(Xq).tolist()
+        file = f"{cls.__name__}.bin"
+        (out / file).write_bytes(data)
+        entries.append(
+            {
+                "file": file,
+                "class": cls.__name__,
+                "counts": probe.counts().tolist(),
+                "scores": scores,
+                "next_selections": nxt,
+                "queries": Xq.tolist(),
+                "shared_queries": Zq.tolist() if cls is regretless.HybridLinUCB else None,
             }
         )
     manifest[f"v{version}"] = entries
