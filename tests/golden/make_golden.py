@@ -14,7 +14,6 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
 
 import numpy as np  # noqa: E402
-
 import regretless  # noqa: E402
 from conftest import POLICY_FACTORIES, play  # noqa: E402
 
