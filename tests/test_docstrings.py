@@ -7,10 +7,11 @@ import doctest
 
 import pytest
 import regretless
-from regretless import _progress, exceptions, simulation
+from regretless import _progress, exceptions, simulation, stream
 
 PUBLIC_CLASSES = [
     *regretless.POLICIES,
+    *regretless.STREAM_POLICIES,
     regretless.BernoulliEnv,
     regretless.GaussianEnv,
     regretless.TableEnv,
@@ -28,7 +29,7 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [regretless, simulation, exceptions, _progress], ids=lambda m: m.__name__
+    "module", [regretless, simulation, stream, exceptions, _progress], ids=lambda m: m.__name__
 )
 def test_module_doctests(module) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

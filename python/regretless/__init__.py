@@ -1,6 +1,6 @@
 """regretless: fast bandit algorithms with a Rust core.
 
-Every policy shares one vocabulary: ``select()`` / ``update(arm, reward)`` for one
+Every multi-armed policy shares one vocabulary: ``select()`` / ``update(arm, reward)`` for one
 decision, ``select_batch(n)`` / ``update_batch(arms, rewards)`` for arrays,
 ``scores()``, ``probabilities()``, ``counts()``, ``means()``, ``add_arm()`` /
 ``remove_arm(i)``, ``to_bytes()`` / ``from_bytes()``, pickle, ``copy()`` and, where the
@@ -13,6 +13,9 @@ statistics add up, ``merge(other)``. Objects are safe to share between threads.
 >>> restored = regretless.ThompsonSampling.from_bytes(policy.to_bytes())
 >>> restored.select() == policy.select()
 True
+
+The single-pass streaming policies (:mod:`regretless.stream`) speak ``offer(arm)`` /
+``next_pull()`` / ``update(arm, reward)`` / ``update_many(arm, rewards)`` / ``finish()``.
 """
 
 from regretless._core import (
@@ -23,15 +26,19 @@ from regretless._core import (
     MOSS,
     UCB1,
     UCBV,
+    AggressiveSelectivePromotion,
     BayesUCB,
     BernoulliEnv,
     EpsilonGreedy,
+    GameOfArms,
     GaussianEnv,
     GaussianThompsonSampling,
+    NaiveEpsilonBest,
     Softmax,
     SuccessiveElimination,
     TableEnv,
     ThompsonSampling,
+    UniformExploration,
     __version__,
 )
 from regretless.exceptions import (
@@ -45,6 +52,7 @@ from regretless.exceptions import (
     StateError,
 )
 from regretless.simulation import SimulationResult, simulate
+from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_stream
 
 #: Every multi-armed bandit policy class, in the order the demo lists them.
 POLICIES = (
@@ -70,25 +78,32 @@ __all__ = [
     "MOSS",
     "POLICIES",
     "UCB1",
+    "STREAM_POLICIES",
     "UCBV",
+    "AggressiveSelectivePromotion",
     "ArmError",
     "BayesUCB",
     "BernoulliEnv",
     "DTypeError",
     "EpsilonGreedy",
+    "GameOfArms",
     "GaussianEnv",
     "GaussianThompsonSampling",
     "IncompatibleError",
     "InvalidParameterError",
+    "NaiveEpsilonBest",
     "RegretlessError",
     "RewardError",
     "ShapeError",
     "SimulationResult",
     "Softmax",
     "StateError",
+    "StreamSimulationResult",
     "SuccessiveElimination",
     "TableEnv",
     "ThompsonSampling",
+    "UniformExploration",
     "__version__",
     "simulate",
+    "simulate_stream",
 ]
