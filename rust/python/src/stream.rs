@@ -4,6 +4,7 @@
 
 use crate::convert::{
     arm_arg, bytes_arg, float64_array, real_arg, seed_arg, u64_to_i64, with_lock,
+    with_lock_detached,
 };
 use crate::errors::{dtype_error, invalid_parameter, IntoPyResult};
 use numpy::{PyArray1, PyArrayMethods};
@@ -16,6 +17,9 @@ use regretless_core::stream::{
 };
 use regretless_core::Error;
 use std::sync::Mutex;
+
+/// Batches of at least this many rewards are checked and summed with the GIL released.
+const DETACH_ABOVE: usize = 1 << 14;
 
 /// `horizon`: an integer in [1, 2**53] (the core checks the range).
 fn horizon_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
@@ -105,8 +109,8 @@ macro_rules! stream_class {
 
             /// Record the rewards of several pulls of ``arm`` (``next_pull()``), at most
             /// ``pending_pulls`` of them. A float64 array is borrowed without a copy (other
-            /// real dtypes and sequences are converted once) and summed with the GIL
-            /// released. Every reward is checked before any is recorded.
+            /// real dtypes and sequences are converted once) and, when large, summed with
+            /// the GIL released. Every reward is checked before any is recorded.
             fn update_many(
                 &self,
                 py: Python<'_>,
@@ -117,8 +121,12 @@ macro_rules! stream_class {
                 let rewards = float64_array(rewards, "rewards")?;
                 let ro = rewards.readonly();
                 let r = ro.as_slice()?;
-                crate::convert::with_lock_detached(py, &self.inner, |p| p.update_many(arm, r))
-                    .py_err(py)
+                // Releasing the GIL costs more than checking and summing a small batch.
+                if r.len() < DETACH_ABOVE {
+                    with_lock(py, &self.inner, |p| p.update_many(arm, r)).py_err(py)
+                } else {
+                    with_lock_detached(py, &self.inner, |p| p.update_many(arm, r)).py_err(py)
+                }
             }
 
             /// The stream has ended. Raises ArmError while pulls are pending; a second
