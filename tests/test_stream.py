@@ -4,13 +4,16 @@ protocol's checks, state round trips mid-stream, and simulate_stream against the
 from __future__ import annotations
 
 import copy
+import json
 import math
+import pathlib
 import pickle
 import zlib
 
 import numpy as np
 import pytest
 import regretless
+from golden.make_golden_stream import continuation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from regretless.stream import STREAM_POLICIES, paper_instance, simulate_stream
@@ -327,6 +330,22 @@ def test_state_header_and_corruption(cls: type) -> None:
     for cut in (0, 5, len(data) // 2, len(data) - 1):
         with pytest.raises(regretless.StateError):
             cls.from_bytes(data[:cut])
+
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+
+def golden_cases():
+    manifest = json.loads((GOLDEN / "stream-manifest.json").read_text())
+    return [(version, entry) for version, entries in manifest.items() for entry in entries]
+
+
+@pytest.mark.parametrize("version, entry", golden_cases(), ids=lambda c: str(c))
+def test_golden_files_still_decode_and_continue_identically(version: str, entry: dict) -> None:
+    cls = getattr(regretless, entry["class"])
+    p = cls.from_bytes((GOLDEN / version / entry["file"]).read_bytes())
+    assert p.arms_in_memory() == entry["arms_in_memory"] and p.n_pulls == entry["n_pulls"]
+    assert continuation(p) == entry["continuation"]
 
 
 def _with_crc(body: bytes) -> bytes:
