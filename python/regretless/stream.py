@@ -28,7 +28,6 @@ True
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +42,7 @@ from regretless._core import (
     _simulate_stream,
 )
 from regretless.exceptions import DTypeError, InvalidParameterError
+from regretless.simulation import _resolve_seed
 
 __all__ = [
     "STREAM_POLICIES",
@@ -185,18 +185,11 @@ def simulate_stream(
     (4, 5)
     """
     name = _algorithm_name(algorithm)
-    n_runs = _integer(n_runs, "n_runs", 1, 2**31)
+    n_runs = _integer(n_runs, "n_runs", 1, 2**24)
     horizon = _integer(horizon, "horizon", 1, 2**53)
-    if seed is None:
-        seed = secrets.randbits(64)
-    elif (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**64)
-    ):
-        raise InvalidParameterError(
-            f"seed: expected None or an integer in [0, 2**64), got {seed!r}"
-        )
+    seed = _resolve_seed(seed)
     start = time.perf_counter()
-    out = _simulate_stream(name, means, horizon, n_runs, int(seed), order)
+    out = _simulate_stream(name, means, horizon, n_runs, seed, order)
     elapsed = time.perf_counter() - start
     return StreamSimulationResult(
         algorithm=name,
@@ -207,7 +200,7 @@ def simulate_stream(
         exploration_pulls=out["exploration_pulls"],
         peak_memory=out["peak_memory"],
         run_seeds=out["run_seeds"],
-        seed=int(seed),
+        seed=seed,
         elapsed_seconds=elapsed,
     )
 

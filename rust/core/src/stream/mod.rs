@@ -367,22 +367,10 @@ impl<R: Rule> Stream<R> {
         }
     }
 
-    fn check_reward(argument: &str, reward: f64, position: Option<usize>) -> Result<()> {
-        if !RewardDomain::Unit.contains(reward) {
-            return Err(Error::InvalidReward {
-                argument: argument.to_string(),
-                value: reward,
-                position,
-                expected: format!("{} for {}", RewardDomain::Unit.describe(), R::KIND),
-            });
-        }
-        Ok(())
-    }
-
     /// Records the reward of one pull of `arm`, which must be `next_pull()`.
     pub fn update(&mut self, arm: i64, reward: f64) -> Result<()> {
         self.check_pull(arm)?;
-        Self::check_reward("reward", reward, None)?;
+        RewardDomain::Unit.check("reward", reward, None, R::KIND)?;
         self.record(1, reward);
         Ok(())
     }
@@ -405,7 +393,7 @@ impl<R: Rule> Stream<R> {
         }
         let mut sum = 0.0;
         for (i, &r) in rewards.iter().enumerate() {
-            Self::check_reward("rewards", r, Some(i))?;
+            RewardDomain::Unit.check("rewards", r, Some(i), R::KIND)?;
             sum += r;
         }
         self.record(rewards.len() as u64, sum);

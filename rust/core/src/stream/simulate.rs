@@ -34,6 +34,9 @@ pub struct StreamSimulation {
     pub run_seeds: Vec<u64>,
 }
 
+/// Most runs of one call: beyond it the per-run results alone would not fit in memory.
+pub const MAX_RUNS: usize = 1 << 24;
+
 /// Salts separating the arrival order and the rewards from the policy's own stream.
 const ORDER_STREAM: u64 = 0x0A2D_E25E_u64;
 const ENV_STREAM: u64 = 0x5EED_0FE4_u64;
@@ -49,8 +52,11 @@ pub fn simulate_stream<R: Rule>(
     order: Order,
 ) -> Result<StreamSimulation> {
     check_probabilities(means)?;
-    if n_runs == 0 {
-        return Err(Error::param("n_runs", "must be >= 1"));
+    if n_runs == 0 || n_runs > MAX_RUNS {
+        return Err(Error::param(
+            "n_runs",
+            format!("must be in [1, {MAX_RUNS}], got {n_runs}"),
+        ));
     }
     let template = Stream::<R>::new(means.len() as u64, horizon, Some(seed))?;
     let best = means.iter().copied().fold(0.0, f64::max);
@@ -223,6 +229,7 @@ mod tests {
         assert!(simulate_stream::<UniformRule>(&[0.5, 1.5], 10, 1, 0, Order::Given).is_err());
         assert!(simulate_stream::<UniformRule>(&[0.5], 0, 1, 0, Order::Given).is_err());
         assert!(simulate_stream::<UniformRule>(&[0.5], 10, 0, 0, Order::Given).is_err());
+        assert!(simulate_stream::<UniformRule>(&[0.5], 10, MAX_RUNS + 1, 0, Order::Given).is_err());
         assert!(
             simulate_stream::<UniformRule>(&[0.5], MAX_HORIZON + 1, 1, 0, Order::Given).is_err()
         );
