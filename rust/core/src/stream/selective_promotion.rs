@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// At the end of the stream, if the pulls left cover `s_0` pulls of every non-empty
 /// level's arm, each is sampled `s_0` times (from the top level down) and the best mean
-/// wins (ties to the higher level); otherwise the highest non-empty level's arm wins.
+/// wins (ties to the higher level); otherwise the highest non-empty level's arm wins. With
+/// a single non-empty level there is nothing to compare and its arm wins at once (the
+/// reference samples it anyway: the same pulls of the same arm, so the same regret).
 ///
 /// Fixes to the reference code: the final argmax is a real argmax; a cleared level
 /// forgets its stored mean (the reference keeps it and makes the next arm beat a ghost);
