@@ -7,12 +7,13 @@ import doctest
 
 import pytest
 import regretless
-from regretless import _progress, contextual, exceptions, simulation
+from regretless import _progress, contextual, exceptions, simulation, stream
 
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
     regretless.HybridLinUCB,
     *regretless.POLICIES,
+    *regretless.STREAM_POLICIES,
     regretless.BernoulliEnv,
     regretless.GaussianEnv,
     regretless.TableEnv,
@@ -30,7 +31,9 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [regretless, simulation, exceptions, _progress, contextual], ids=lambda m: m.__name__
+    "module",
+    [regretless, simulation, stream, exceptions, _progress, contextual],
+    ids=lambda m: m.__name__,
 )
 def test_module_doctests(module) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

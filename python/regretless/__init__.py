@@ -1,6 +1,6 @@
 """regretless: fast bandit algorithms with a Rust core.
 
-Every policy shares one vocabulary: ``select()`` / ``update(arm, reward)`` for one
+Every multi-armed policy shares one vocabulary: ``select()`` / ``update(arm, reward)`` for one
 decision, ``select_batch(n)`` / ``update_batch(arms, rewards)`` for arrays,
 ``scores()``, ``probabilities()``, ``counts()``, ``means()``, ``add_arm()`` /
 ``remove_arm(i)``, ``to_bytes()`` / ``from_bytes()``, pickle, ``copy()`` and, where the
@@ -13,6 +13,9 @@ statistics add up, ``merge(other)``. Objects are safe to share between threads.
 >>> restored = regretless.ThompsonSampling.from_bytes(policy.to_bytes())
 >>> restored.select() == policy.select()
 True
+
+The single-pass streaming policies (:mod:`regretless.stream`) speak ``offer(arm)`` /
+``next_pull()`` / ``update(arm, reward)`` / ``update_many(arm, rewards)`` / ``finish()``.
 """
 
 from regretless._core import (
@@ -23,9 +26,11 @@ from regretless._core import (
     MOSS,
     UCB1,
     UCBV,
+    AggressiveSelectivePromotion,
     BayesUCB,
     BernoulliEnv,
     EpsilonGreedy,
+    GameOfArms,
     GaussianEnv,
     GaussianThompsonSampling,
     GibbsGreedy,
@@ -36,10 +41,12 @@ from regretless._core import (
     LinUCB,
     LogisticTS,
     LogisticUCB,
+    NaiveEpsilonBest,
     Softmax,
     SuccessiveElimination,
     TableEnv,
     ThompsonSampling,
+    UniformExploration,
     __version__,
 )
 from regretless.contextual import gibbs_policy, kl_regret, tmps
@@ -54,6 +61,7 @@ from regretless.exceptions import (
     StateError,
 )
 from regretless.simulation import SimulationResult, simulate
+from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_stream
 
 #: Every multi-armed bandit policy class, in the order the demo lists them.
 POLICIES = (
@@ -91,12 +99,15 @@ __all__ = [
     "MOSS",
     "POLICIES",
     "UCB1",
+    "STREAM_POLICIES",
     "UCBV",
+    "AggressiveSelectivePromotion",
     "ArmError",
     "BayesUCB",
     "BernoulliEnv",
     "DTypeError",
     "EpsilonGreedy",
+    "GameOfArms",
     "GaussianEnv",
     "GaussianThompsonSampling",
     "GibbsGreedy",
@@ -109,18 +120,22 @@ __all__ = [
     "LinUCB",
     "LogisticTS",
     "LogisticUCB",
+    "NaiveEpsilonBest",
     "RegretlessError",
     "RewardError",
     "ShapeError",
     "SimulationResult",
     "Softmax",
     "StateError",
+    "StreamSimulationResult",
     "SuccessiveElimination",
     "TableEnv",
     "ThompsonSampling",
+    "UniformExploration",
     "__version__",
     "gibbs_policy",
     "kl_regret",
     "simulate",
+    "simulate_stream",
     "tmps",
 ]

@@ -35,7 +35,10 @@ class InvalidParameterError(RegretlessError, ValueError):
 
 
 class ArmError(RegretlessError, ValueError):
-    """An arm index outside ``[0, n_arms)``."""
+    """An arm index outside ``[0, n_arms)``; for a streaming policy, an arm the stream
+    protocol does not allow in that call: a pull of an arm it does not hold or did not ask
+    for (``next_pull()``), an update before any offer, an offer while pulls are pending,
+    after ``finish()`` or beyond ``n_arms``, or ``finish()`` while pulls are pending."""
 
 
 class RewardError(RegretlessError, ValueError):

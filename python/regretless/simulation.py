@@ -97,6 +97,17 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def _resolve_seed(seed: Any) -> int:
+    """A base seed: the one given (an integer in [0, 2**64)) or, for None, a fresh one."""
+    if seed is None:
+        return secrets.randbits(64)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**64):
+        raise InvalidParameterError(
+            f"seed: expected None or an integer in [0, 2**64), got {seed!r}"
+        )
+    return int(seed)
+
+
 def simulate(
     policy: Any,
     env: Any,
@@ -136,14 +147,7 @@ def simulate(
     horizon = _positive_int(horizon, "horizon")
     n_runs = _positive_int(n_runs, "n_runs")
     record_every = _positive_int(record_every, "record_every")
-    if seed is None:
-        seed = secrets.randbits(64)
-    elif (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**64)
-    ):
-        raise InvalidParameterError(
-            f"seed: expected None or an integer in [0, 2**64), got {seed!r}"
-        )
+    seed = _resolve_seed(seed)
     bar = None
     callback: Callable[[int], None] | None
     if progress is True:

@@ -30,15 +30,21 @@ fn check_means(means: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// Bernoulli means: at least one, each a probability in [0, 1].
+pub(crate) fn check_probabilities(means: &[f64]) -> Result<()> {
+    check_means(means)?;
+    if let Some(i) = means.iter().position(|m| !(0.0..=1.0).contains(m)) {
+        return Err(Error::param(
+            "means",
+            format!("entry {i} = {} is not a probability in [0, 1]", means[i]),
+        ));
+    }
+    Ok(())
+}
+
 impl Environment {
     pub fn bernoulli(means: Vec<f64>) -> Result<Self> {
-        check_means(&means)?;
-        if let Some(i) = means.iter().position(|m| !(0.0..=1.0).contains(m)) {
-            return Err(Error::param(
-                "means",
-                format!("entry {i} = {} is not a probability in [0, 1]", means[i]),
-            ));
-        }
+        check_probabilities(&means)?;
         Ok(Environment::Bernoulli { means })
     }
 

@@ -29,6 +29,10 @@ pub enum Error {
     /// Two objects that cannot be combined (merge of different hyperparameters,
     /// a policy and an environment whose reward ranges disagree).
     Incompatible { message: String },
+    /// A call the streaming protocol does not allow at this point: a pull of an arm the
+    /// policy does not hold or did not ask for, an offer while pulls are pending, after
+    /// `finish`, or beyond `n_arms`. `argument` names the call's offending argument.
+    Protocol { argument: String, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -52,6 +56,12 @@ impl Error {
     }
     pub fn shape(argument: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Shape {
+            argument: argument.into(),
+            message: message.into(),
+        }
+    }
+    pub fn protocol(argument: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Protocol {
             argument: argument.into(),
             message: message.into(),
         }
@@ -89,7 +99,9 @@ impl fmt::Display for Error {
                 "{argument}{}: reward {value} is invalid; expected {expected}",
                 at(position)
             ),
-            Error::Shape { argument, message } => write!(f, "{argument}: {message}"),
+            Error::Shape { argument, message } | Error::Protocol { argument, message } => {
+                write!(f, "{argument}: {message}")
+            }
             Error::State { message } => write!(f, "invalid state bytes: {message}"),
             Error::Incompatible { message } => write!(f, "{message}"),
         }

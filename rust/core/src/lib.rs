@@ -1,7 +1,8 @@
 //! regretless-core: bandit algorithms, environments and simulation in pure Rust.
 //!
 //! Every policy implements [`policy::Policy`] (select / update / batch forms / arm
-//! management / merge) and [`state::Persist`] (versioned bytes). Nothing here depends on
+//! management / merge) and [`state::Persist`] (versioned bytes); the single-pass streaming
+//! policies of [`stream`] speak offer / next_pull / update / finish instead. Nothing here depends on
 //! Python; the `regretless-py` crate wraps these types for the `regretless` package.
 //!
 //! ```
@@ -24,5 +25,6 @@ pub mod simulate;
 pub mod special;
 pub mod state;
 pub mod stats;
+pub mod stream;
 
 pub use error::{Error, Result};

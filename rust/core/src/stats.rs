@@ -1,6 +1,8 @@
-//! Per-arm sufficient statistics and the random-tie argmax every index policy uses.
+//! Per-arm sufficient statistics, the random-tie argmax every index policy uses, and the
+//! samplers the simulators share.
 
 use crate::rng::Rng;
+use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 /// Count, sum and sum of squared deviations of one arm's rewards.
@@ -141,9 +143,126 @@ pub fn sample_discrete(p: &[f64], rng: &mut Rng) -> usize {
     last_positive
 }
 
+/// Largest `n` for which [`binomial`] is exact: every count below 2^53 is a float64.
+pub const BINOMIAL_EXACT_MAX_N: u64 = 1 << 53;
+
+/// The number of successes in `n` independent Bernoulli(`p`) trials, in O(1) expected
+/// time whatever `n` is: the total reward of a batch of `n` pulls, drawn in one go.
+///
+/// Exact for `n <= 2^53`: inversion (BINV) when `n * min(p, 1 - p) < 10`, otherwise the
+/// BTPE rejection sampler (Kachitvichyanukul and Schmeiser 1988), both as implemented by
+/// `rand_distr::Binomial`, fed by our generator. There is no normal approximation in that
+/// range. Beyond it, where float64 cannot even name every count, a normal draw with the
+/// binomial's mean and variance, rounded and clipped to `[0, n]`. `p` outside `[0, 1]` is
+/// clipped (callers validate means beforehand); NaN counts as 0.
+pub fn binomial(n: u64, p: f64, rng: &mut Rng) -> u64 {
+    if n == 0 || p.is_nan() || p <= 0.0 {
+        return 0;
+    }
+    if p >= 1.0 {
+        return n;
+    }
+    if n > BINOMIAL_EXACT_MAX_N {
+        let mean = n as f64 * p;
+        let sd = (mean * (1.0 - p)).sqrt();
+        let z: f64 = StandardNormal.sample(rng);
+        return (mean + sd * z).round().clamp(0.0, n as f64) as u64;
+    }
+    match rand_distr::Binomial::new(n, p) {
+        Ok(d) => d.sample(rng),
+        // Unreachable for p in (0, 1); keep a defined answer rather than a panic.
+        Err(_) => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pearson chi-square of `draws` against Binomial(n, p), over the values whose
+    /// expected count is at least 5 (the tails pooled into one cell).
+    fn binomial_chi_square(n: u64, p: f64, draws: usize, seed: u64) -> (f64, usize) {
+        let mut rng = Rng::seed_from_u64(seed);
+        let mut hist = vec![0u64; n as usize + 1];
+        for _ in 0..draws {
+            hist[binomial(n, p, &mut rng) as usize] += 1;
+        }
+        // Exact pmf by the recurrence from pmf(0) in log space.
+        let mut logpmf = vec![0.0; n as usize + 1];
+        logpmf[0] = n as f64 * (1.0 - p).ln();
+        for k in 1..=n as usize {
+            logpmf[k] = logpmf[k - 1]
+                + ((n as usize - k + 1) as f64 / k as f64).ln()
+                + (p / (1.0 - p)).ln();
+        }
+        let (mut chi, mut cells, mut pooled_obs, mut pooled_exp) = (0.0, 0usize, 0.0, 0.0);
+        for (k, &lp) in logpmf.iter().enumerate() {
+            let e = lp.exp() * draws as f64;
+            if e >= 5.0 {
+                chi += (hist[k] as f64 - e).powi(2) / e;
+                cells += 1;
+            } else {
+                pooled_obs += hist[k] as f64;
+                pooled_exp += e;
+            }
+        }
+        if pooled_exp > 0.0 {
+            chi += (pooled_obs - pooled_exp).powi(2) / pooled_exp;
+            cells += 1;
+        }
+        (chi, cells - 1)
+    }
+
+    #[test]
+    fn binomial_matches_the_exact_pmf_in_both_regimes() {
+        // BINV (n p < 10), BTPE (n p >= 10), the flipped side p > 1/2, and a tiny p.
+        for (n, p) in [
+            (20u64, 0.3),
+            (40, 0.1),
+            (200, 0.5),
+            (1000, 0.07),
+            (500, 0.93),
+            (3000, 0.001),
+        ] {
+            let (chi, dof) = binomial_chi_square(n, p, 200_000, n ^ 7);
+            // Reject only far in the tail: mean dof, sd sqrt(2 dof); 6 sd is ~1e-9.
+            let bound = dof as f64 + 6.0 * (2.0 * dof as f64).sqrt();
+            assert!(chi < bound, "n={n} p={p}: chi2={chi:.1} with {dof} dof");
+        }
+    }
+
+    #[test]
+    fn binomial_moments_for_huge_batches_and_edge_cases() {
+        let mut rng = Rng::seed_from_u64(5);
+        for &(n, p) in &[
+            (1_000_000_000u64, 0.37),
+            (1u64 << 52, 0.5),
+            (1u64 << 60, 0.2),
+        ] {
+            let m = 2000;
+            let xs: Vec<f64> = (0..m).map(|_| binomial(n, p, &mut rng) as f64).collect();
+            let mean = xs.iter().sum::<f64>() / m as f64;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (m - 1) as f64;
+            let (mu, v) = (n as f64 * p, n as f64 * p * (1.0 - p));
+            assert!(
+                (mean - mu).abs() < 5.0 * (v / m as f64).sqrt(),
+                "n={n}: mean {mean}"
+            );
+            assert!(
+                (var / v - 1.0).abs() < 0.15,
+                "n={n}: variance ratio {}",
+                var / v
+            );
+            assert!(xs.iter().all(|&x| x <= n as f64));
+        }
+        assert_eq!(binomial(0, 0.5, &mut rng), 0);
+        assert_eq!(binomial(10, 0.0, &mut rng), 0);
+        assert_eq!(binomial(10, 1.0, &mut rng), 10);
+        assert_eq!(binomial(10, f64::NAN, &mut rng), 0);
+        assert_eq!(binomial(u64::MAX, 1.0, &mut rng), u64::MAX);
+        let half = binomial(u64::MAX, 0.5, &mut rng) as f64 / u64::MAX as f64;
+        assert!((half - 0.5).abs() < 1e-6, "{half}");
+    }
 
     #[test]
     fn welford_matches_two_pass_and_merge_matches_concatenation() {

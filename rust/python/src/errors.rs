@@ -36,7 +36,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let message = e.to_string();
     match e {
         Error::InvalidParameter { .. } => invalid_parameter(py, message),
-        Error::ArmOutOfRange { .. } => arm_error(py, message),
+        Error::ArmOutOfRange { .. } | Error::Protocol { .. } => arm_error(py, message),
         Error::InvalidReward { .. } => reward_error(py, message),
         Error::Shape { .. } => shape_error(py, message),
         Error::State { .. } => state_error(py, message),

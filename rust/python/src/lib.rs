@@ -16,6 +16,7 @@ mod hybrid;
 mod klucb;
 mod linear;
 mod simulate;
+mod stream;
 mod thompson;
 mod ucb;
 
@@ -44,7 +45,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;
+    m.add_class::<stream::PyUniformExploration>()?;
+    m.add_class::<stream::PyNaiveEpsilonBest>()?;
+    m.add_class::<stream::PyGameOfArms>()?;
+    m.add_class::<stream::PyAggressiveSelectivePromotion>()?;
     m.add_function(wrap_pyfunction!(simulate::_simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(stream::_simulate_stream, m)?)?;
     m.add("FORMAT_VERSION", regretless_core::state::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -50,6 +50,25 @@ impl RewardDomain {
             RewardDomain::Real => "a finite number",
         }
     }
+    /// `Ok` if `reward` is in the domain, else the error naming `argument` (row `position`
+    /// of a batch) and the model `kind` that refuses it.
+    pub fn check(
+        self,
+        argument: &str,
+        reward: f64,
+        position: Option<usize>,
+        kind: &str,
+    ) -> Result<()> {
+        if self.contains(reward) {
+            return Ok(());
+        }
+        Err(Error::InvalidReward {
+            argument: argument.to_string(),
+            value: reward,
+            position,
+            expected: format!("{} for {kind}", self.describe()),
+        })
+    }
     /// True when every reward of `inner` is also in `self`.
     pub fn includes(self, inner: RewardDomain) -> bool {
         matches!(
@@ -199,16 +218,8 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
     }
 
     fn check_reward(&self, argument: &str, reward: f64, position: Option<usize>) -> Result<()> {
-        let domain = self.reward_domain();
-        if !domain.contains(reward) {
-            return Err(Error::InvalidReward {
-                argument: argument.to_string(),
-                value: reward,
-                position,
-                expected: format!("{} for {}", domain.describe(), Self::KIND),
-            });
-        }
-        Ok(())
+        self.reward_domain()
+            .check(argument, reward, position, Self::KIND)
     }
 
     fn update(&mut self, arm: i64, reward: f64) -> Result<()> {
