@@ -16,6 +16,7 @@
 
 pub mod env;
 pub mod error;
+pub mod ope;
 pub mod policy;
 pub mod rng;
 pub mod simulate;
