@@ -12,6 +12,7 @@ mod errors;
 mod exp3;
 mod greedy;
 mod klucb;
+mod ope;
 mod simulate;
 mod thompson;
 mod ucb;
@@ -34,6 +35,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;
     m.add_function(wrap_pyfunction!(simulate::_simulate, m)?)?;
+    m.add_class::<ope::PyOpeStream>()?;
+    m.add_function(wrap_pyfunction!(ope::_ope_estimate, m)?)?;
+    m.add_function(wrap_pyfunction!(ope::_replay, m)?)?;
     m.add("FORMAT_VERSION", regretless_core::state::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

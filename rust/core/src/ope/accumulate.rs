@@ -277,6 +277,8 @@ pub struct Summary {
     pub ci: (f64, f64),
     /// Percentile interval of the Poisson-bootstrap replicates, if any were requested.
     pub bootstrap_ci: Option<(f64, f64)>,
+    /// Mean of the bootstrap replicates (obp reports it as the interval's "mean").
+    pub bootstrap_mean: Option<f64>,
     /// Replicates that could be evaluated (a replicate that drew no row is skipped).
     pub n_bootstrap: usize,
     /// Mean importance weight: about 1 when the behaviour policy covers the evaluation
@@ -517,6 +519,11 @@ impl Accumulator {
             alpha,
             ci: (estimate - z * std_err, estimate + z * std_err),
             bootstrap_ci,
+            bootstrap_mean: if reps.is_empty() {
+                None
+            } else {
+                Some(reps.iter().sum::<f64>() / reps.len() as f64)
+            },
             n_bootstrap: reps.len(),
             mean_weight,
             ess,
