@@ -7,13 +7,24 @@ import doctest
 
 import pytest
 import regretless
-from regretless import _progress, exceptions, simulation
+from regretless import _progress, datasets, exceptions, logs, ope, simulation
 
 PUBLIC_CLASSES = [
     *regretless.POLICIES,
     regretless.BernoulliEnv,
     regretless.GaussianEnv,
     regretless.TableEnv,
+    ope.DirectMethod,
+    ope.InverseProbabilityWeighting,
+    ope.SelfNormalizedInverseProbabilityWeighting,
+    ope.DoublyRobust,
+    ope.SelfNormalizedDoublyRobust,
+    ope.SwitchDoublyRobust,
+    ope.DoublyRobustWithShrinkage,
+    ope.EstimateResult,
+    ope.ReplayResult,
+    logs.LoggedFeedback,
+    datasets.LoggedBanditData,
 ]
 
 
@@ -28,7 +39,9 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", [regretless, simulation, exceptions, _progress], ids=lambda m: m.__name__
+    "module",
+    [regretless, simulation, exceptions, _progress, ope, logs, datasets],
+    ids=lambda m: m.__name__,
 )
 def test_module_doctests(module) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
