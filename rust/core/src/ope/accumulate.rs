@@ -213,6 +213,8 @@ struct Pass<'k, 'a> {
     full: bool,
     /// Use the branch-free row evaluation (one slot per row).
     fast: bool,
+    /// Use the monomorphized block loop (per-row tables, one slot, no positions).
+    block: bool,
 }
 
 impl Pass<'_, '_> {
@@ -234,7 +236,9 @@ impl Pass<'_, '_> {
         while start < rows.end {
             let end = (start + BLOCK).min(rows.end);
             let mut ok = self.fast;
-            if self.fast {
+            if self.block {
+                ok = self.kernel.block(start, end, &mut buf[..end - start]);
+            } else if self.fast {
                 for (slot, i) in buf.iter_mut().zip(start..end) {
                     let (x, good) = self.kernel.row_fast(i);
                     *slot = x;
@@ -377,6 +381,7 @@ impl Accumulator {
             table: PoissonTable::new(),
             full: self.estimator.self_normalized(),
             fast: kernel.has_fast_path(),
+            block: kernel.has_block_path(),
         };
         let mut pending = self.pending.clone();
         let mut total = self.total;

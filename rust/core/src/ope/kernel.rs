@@ -148,51 +148,53 @@ fn check_distribution(t: &Table<'_>, base: usize, argument: impl Fn() -> String)
     Ok(())
 }
 
-/// Sum of `p` and whether every entry is in [0, 1], in four independent lanes (a single
-/// running sum would serialize on the adder's latency).
+/// Sum of `p` and whether no entry is negative, in four independent lanes (a single
+/// running sum would serialize on the adder's latency). Negativity is read off the OR of
+/// the sign bits; with the sum within [`SUM_TOLERANCE`] of 1 it also bounds every entry
+/// by 1. A NaN makes the sum NaN, and -0.0 only sends the row to the checked path.
 #[inline(always)]
 fn sum_checked(p: &[f64]) -> (f64, bool) {
     let mut s = [0.0; 4];
-    let mut ok = true;
+    let mut bits = 0u64;
     let chunks = p.chunks_exact(4);
     let rest = chunks.remainder();
     for c in chunks {
         for j in 0..4 {
             s[j] += c[j];
-            ok &= (c[j] >= 0.0) & (c[j] <= 1.0);
+            bits |= c[j].to_bits();
         }
     }
     for &x in rest {
         s[0] += x;
-        ok &= (x >= 0.0) & (x <= 1.0);
+        bits |= x.to_bits();
     }
-    ((s[0] + s[1]) + (s[2] + s[3]), ok)
+    ((s[0] + s[1]) + (s[2] + s[3]), bits >> 63 == 0)
 }
 
-/// `(sum p, sum p q, every p in [0, 1])`, four lanes.
+/// `(sum p, sum p q, no p negative)`, four lanes (see [`sum_checked`]).
 #[inline(always)]
 fn dot_checked(p: &[f64], q: &[f64]) -> (f64, f64, bool) {
     let mut s = [0.0; 4];
     let mut d = [0.0; 4];
-    let mut ok = true;
+    let mut bits = 0u64;
     let (pc, qc) = (p.chunks_exact(4), q.chunks_exact(4));
     let (pr, qr) = (pc.remainder(), qc.remainder());
     for (a, b) in pc.zip(qc) {
         for j in 0..4 {
             s[j] += a[j];
             d[j] += a[j] * b[j];
-            ok &= (a[j] >= 0.0) & (a[j] <= 1.0);
+            bits |= a[j].to_bits();
         }
     }
     for (&x, &y) in pr.iter().zip(qr) {
         s[0] += x;
         d[0] += x * y;
-        ok &= (x >= 0.0) & (x <= 1.0);
+        bits |= x.to_bits();
     }
     (
         (s[0] + s[1]) + (s[2] + s[3]),
         (d[0] + d[1]) + (d[2] + d[3]),
-        ok,
+        bits >> 63 == 0,
     )
 }
 
@@ -314,6 +316,135 @@ impl<'a> Kernel<'a> {
             ActionDist::Full(t) => Some((t.n_actions, t.len_list)),
             ActionDist::Logged(_) => None,
         }
+    }
+
+    /// Whether [`Kernel::block`] applies: per-row tables with one slot, no positions, and
+    /// an estimator that reads the logged feedback (the common case, W3's layout).
+    pub(crate) fn has_block_path(&self) -> bool {
+        let per_row = |t: &Table<'_>| t.rows != 1 && t.len_list == 1;
+        match self.dist {
+            ActionDist::Full(t) => {
+                per_row(&t)
+                    && self.check_rows
+                    && self.position.is_none()
+                    && self.est.uses_logged_feedback()
+                    && self.q.as_ref().is_none_or(per_row)
+            }
+            ActionDist::Logged(_) => self.position.is_none(),
+        }
+    }
+
+    /// Rows `start..end` into `out`, for [`Kernel::has_block_path`] layouts: the loop is
+    /// monomorphized per estimator and walks the arrays with iterators (no per-row
+    /// dispatch or bounds checks). Returns false if any row is invalid; the caller then
+    /// re-runs the block through [`Kernel::row`] for the error.
+    pub(crate) fn block(&self, start: usize, end: usize, out: &mut [[f64; 3]]) -> bool {
+        match self.est {
+            Estimator::Ipw { lambda } => {
+                self.block_with(start, end, out, |r, w, _, _| [r * w.min(lambda), 0.0, w])
+            }
+            Estimator::SnIpw => self.block_with(start, end, out, |r, w, _, _| [0.0, r * w, w]),
+            Estimator::Dr { lambda } => self.block_with(start, end, out, |r, w, dm, qf| {
+                [dm + w.min(lambda) * (r - qf), 0.0, w]
+            }),
+            Estimator::SnDr => {
+                self.block_with(start, end, out, |r, w, dm, qf| [dm, w * (r - qf), w])
+            }
+            Estimator::SwitchDr { lambda } => self.block_with(start, end, out, |r, w, dm, qf| {
+                let term = if w <= lambda { w * (r - qf) } else { 0.0 };
+                [dm + term, 0.0, w]
+            }),
+            Estimator::DrOs { lambda } => self.block_with(start, end, out, |r, w, dm, qf| {
+                let shrunk = if lambda == f64::INFINITY {
+                    w
+                } else if lambda == 0.0 {
+                    0.0
+                } else {
+                    lambda * w / (w * w + lambda)
+                };
+                [dm + shrunk * (r - qf), 0.0, w]
+            }),
+            Estimator::DirectMethod => false,
+        }
+    }
+
+    #[inline(always)]
+    fn block_with(
+        &self,
+        start: usize,
+        end: usize,
+        out: &mut [[f64; 3]],
+        f: impl Fn(f64, f64, f64, f64) -> [f64; 3],
+    ) -> bool {
+        let logged = self.reward[start..end]
+            .iter()
+            .zip(&self.action[start..end])
+            .zip(&self.pscore[start..end]);
+        let t = match self.dist {
+            ActionDist::Full(t) => t,
+            ActionDist::Logged(pi) => {
+                let mut ok = true;
+                for ((o, ((&r, &a), &ps)), &pe) in out.iter_mut().zip(logged).zip(&pi[start..end]) {
+                    let w = pe / ps;
+                    let x = f(r, w, 0.0, 0.0);
+                    ok &= (a >= 0)
+                        & r.is_finite()
+                        & (ps > 0.0)
+                        & (ps <= 1.0)
+                        & (pe >= 0.0)
+                        & (pe <= 1.0)
+                        & x[0].is_finite()
+                        & x[1].is_finite()
+                        & w.is_finite();
+                    *o = x;
+                }
+                return ok;
+            }
+        };
+        let k = t.n_actions;
+        let pis = t.values[start * k..end * k].chunks_exact(k);
+        let mut ok = true;
+        // Validity of one row, as `row` checks it; `a` is clamped so reads stay in bounds.
+        let logged_ok = |r: f64, a: i64, ps: f64| -> (bool, usize) {
+            let valid = (a as u64) < k as u64;
+            let good = valid & r.is_finite() & (ps > 0.0) & (ps <= 1.0);
+            (good, if valid { a as usize } else { 0 })
+        };
+        match self.q {
+            Some(q) => {
+                let qs = q.values[start * k..end * k].chunks_exact(k);
+                for (((o, ((&r, &a), &ps)), p), qrow) in out.iter_mut().zip(logged).zip(pis).zip(qs)
+                {
+                    let (sum, dot, nonneg) = dot_checked(p, qrow);
+                    let (good, a) = logged_ok(r, a, ps);
+                    let w = p[a] / ps;
+                    let x = f(r, w, dot / sum, qrow[a]);
+                    ok &= good
+                        & nonneg
+                        & ((sum - 1.0).abs() <= SUM_TOLERANCE)
+                        & x[0].is_finite()
+                        & x[1].is_finite()
+                        & w.is_finite();
+                    *o = x;
+                }
+            }
+            None => {
+                for ((o, ((&r, &a), &ps)), p) in out.iter_mut().zip(logged).zip(pis) {
+                    let (sum, nonneg) = sum_checked(p);
+                    let (good, a) = logged_ok(r, a, ps);
+                    let w = p[a] / ps;
+                    let x = f(r, w, 0.0, 0.0);
+                    ok &= good
+                        & nonneg
+                        & ((sum - 1.0).abs() <= SUM_TOLERANCE)
+                        & x[0].is_finite()
+                        & x[1].is_finite()
+                        & w.is_finite();
+                    *o = x;
+                }
+            }
+        }
+        ok
     }
 
     /// Whether [`Kernel::row_fast`] applies (one slot per row).

@@ -458,3 +458,59 @@ fn replay_keeps_about_one_row_in_k_and_validates_first() {
         .starts_with(&format!("actions at position {}", n - 1)));
     assert_eq!(g, before);
 }
+
+#[test]
+fn block_fast_and_checked_paths_agree_to_the_bit() {
+    // position None takes the block loop; all-zero positions the row-by-row fast path;
+    // a bad row anywhere sends its block through the checked path.
+    let mut d = data(2 * CHUNK_ROWS + 99, 4, 1, 12);
+    d.position = vec![0; d.n];
+    for est in all_estimators() {
+        if est == Estimator::DirectMethod {
+            continue;
+        }
+        let with_positions = evaluate(est, &d.all(), 0.05, 3, 1).unwrap();
+        let mut b = d.all();
+        b.position = None;
+        let without = evaluate(est, &b, 0.05, 3, 1).unwrap();
+        assert_eq!(
+            format!("{with_positions:?}"),
+            format!("{without:?}"),
+            "{est:?}"
+        );
+    }
+    let est = Estimator::SnDr;
+    type Corrupt<'a> = (&'a dyn Fn(&mut Data), &'a str);
+    let cases: [Corrupt; 5] = [
+        (&|e| e.reward[60_000] = f64::INFINITY, "reward[60000]"),
+        (&|e| e.action[5] = 4, "action[5]"),
+        (&|e| e.pscore[6] = 0.0, "pscore[6]"),
+        (&|e| e.pi[4 * 7 + 1] = -0.25, "action_dist[7]"),
+        (
+            &|e| e.q[4 * 8 + 2] = f64::NAN,
+            "estimated_rewards_by_reg_model[8]",
+        ),
+    ];
+    for (f, expect) in cases {
+        let mut e = data(2 * CHUNK_ROWS + 99, 4, 1, 12);
+        f(&mut e);
+        let mut b = e.all();
+        b.position = None;
+        let err = evaluate(est, &b, 0.05, 0, 0).unwrap_err().to_string();
+        assert!(err.starts_with(expect), "{err} (expected {expect})");
+    }
+    // Logged-action probabilities through the block loop.
+    let pe = vec![0.5; 10];
+    let mut r = vec![1.0; 10];
+    r[9] = f64::NAN;
+    let b = Batch {
+        reward: Some(&r),
+        action: Some(&[0; 10]),
+        pscore: Some(&[0.5; 10]),
+        position: None,
+        action_dist: ActionDist::Logged(&pe),
+        estimated_rewards: None,
+    };
+    let err = evaluate(Estimator::SnIpw, &b, 0.05, 0, 0).unwrap_err();
+    assert!(err.to_string().starts_with("reward[9]"), "{err}");
+}
