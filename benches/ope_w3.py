@@ -4,7 +4,9 @@ Times regretless against the numpy reference of ../shared/bench/peers/w3_ope.py 
 Open Bandit Pipeline when it is importable) in one process, on the same inputs (obp's
 (n, K, 1) layout), and prints medians and ratios. Then measures streaming over Parquet:
 rows/s and the peak memory of a child process at two file sizes (flat memory means the
-two peaks are about equal).
+two peaks are about equal). The IPW stream reads the logged action's pi_e(a|x) from a
+column; the DR stream computes pi_e and the reward model from 5 context columns per batch
+(numpy, inside the timing).
 
     python benches/ope_w3.py [--n 1000000] [--reps 7] [--stream-rows 20000000]
     python benches/ope_w3.py --no-stream
@@ -152,8 +154,10 @@ def in_memory(n: int, reps: int) -> dict:
     return out
 
 
-def write_parquet(path: str, rows: int, with_tables: bool) -> None:
-    """Logs in row groups of 1M rows, written batch by batch (never all in memory)."""
+def write_parquet(path: str, rows: int, with_context: bool) -> None:
+    """Logs in row groups of 1M rows, written batch by batch (never all in memory): the
+    IPW file holds pi_e(a|x) of the logged action; the DR file holds 5 context columns
+    from which the evaluation policy and the reward model are computed per batch."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -168,34 +172,53 @@ def write_parquet(path: str, rows: int, with_tables: bool) -> None:
             "action": action,
             "reward": (rng.random(m) < 0.3 + 0.05 * action).astype(np.float64),
             "pscore": np.full(m, 1.0 / k),
-            "pi_e": rng.random(m),
         }
-        arrays = {c: pa.array(v) for c, v in cols.items()}
-        if with_tables:
-            pi = rng.dirichlet(np.ones(k), m)
-            arrays["action_dist"] = pa.FixedSizeListArray.from_arrays(pa.array(pi.ravel()), k)
-            arrays["q_hat"] = pa.FixedSizeListArray.from_arrays(pa.array(rng.random(m * k)), k)
-        table = pa.table(arrays)
+        if with_context:
+            cols.update({f"x{j}": rng.standard_normal(m) for j in range(5)})
+        else:
+            cols["pi_e"] = rng.random(m)
+        table = pa.table(cols)
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema, compression="snappy")
         writer.write_table(table, row_group_size=chunk)
     writer.close()
 
 
-def stream_child(path: str, estimator: str) -> None:
-    """Runs in a fresh process: one streaming pass; prints rows/s and peak RSS."""
-    import resource
+_W = np.random.default_rng(1).standard_normal((5, 10))
 
+
+def policy_from_context(batch) -> np.ndarray:
+    """The evaluation policy of the DR stream: softmax of a linear score of the context."""
+    s = batch.context @ _W
+    s -= s.max(axis=1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def model_from_context(batch) -> np.ndarray:
+    """The reward model of the DR stream: a sigmoid of the same score."""
+    return 1.0 / (1.0 + np.exp(-(batch.context @ _W)))
+
+
+def stream_child(path: str, estimator: str) -> None:
+    """Runs in a fresh process: one streaming pass; prints rows/s and peak RSS (VmHWM of
+    this process's own address space: getrusage's maxrss would carry the parent's peak
+    across fork and exec)."""
     if estimator == "ipw":
         est = ope.InverseProbabilityWeighting()
         kwargs = {"action_dist": "pi_e"}
     else:
         est = ope.DoublyRobust()
-        kwargs = {"action_dist": "action_dist", "estimated_rewards_by_reg_model": "q_hat"}
+        kwargs = {
+            "action_dist": policy_from_context,
+            "estimated_rewards_by_reg_model": model_from_context,
+            "context": [f"x{j}" for j in range(5)],
+        }
     t0 = time.perf_counter()
-    res = est.estimate_stream(path, batch_size=1 << 20, **kwargs)
+    res = est.estimate_stream(path, **kwargs)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
     print(
         json.dumps(
             {"rows": res.n_rounds, "seconds": seconds, "peak_mib": peak, "estimate": res.estimate}
@@ -206,11 +229,15 @@ def stream_child(path: str, estimator: str) -> None:
 def streaming(rows: int) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        plans = [("ipw", rows // 4, False), ("ipw", rows, False), ("dr", rows // 4, True)]
-        for estimator, n, tables in plans:
-            path = os.path.join(tmp, f"logs-{n}-{int(tables)}.parquet")
-            if not os.path.exists(path):
-                write_parquet(path, n, tables)
+        plans = [
+            ("ipw", rows // 4, False),
+            ("ipw", rows, False),
+            ("dr", rows // 4, True),
+            ("dr", rows, True),
+        ]
+        for estimator, n, context in plans:
+            path = os.path.join(tmp, f"logs-{n}-{int(context)}.parquet")
+            write_parquet(path, n, context)
             size = os.path.getsize(path) / 2**20
             proc = subprocess.run(
                 [sys.executable, __file__, "--stream-child", path, "--estimator", estimator],
@@ -220,8 +247,7 @@ def streaming(rows: int) -> dict:
             )
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             rate = r["rows"] / r["seconds"]
-            key = f"{estimator}_{n}"
-            out[key] = {**r, "rows_per_s": rate, "file_mib": size}
+            out[f"{estimator}_{n}"] = {**r, "rows_per_s": rate, "file_mib": size}
             print(
                 f"stream {estimator.upper():<4}{n:>12,} rows ({size:7.0f} MiB Parquet): "
                 f"{rate / 1e6:6.1f} M rows/s, peak RSS {r['peak_mib']:.0f} MiB"

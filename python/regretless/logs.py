@@ -47,7 +47,12 @@ __all__ = [
 ]
 
 #: Rows per record batch when a reader chooses the batching.
-DEFAULT_BATCH_SIZE = 1 << 17
+DEFAULT_BATCH_SIZE = 1 << 19
+#: Record batches (and files) a ``pyarrow.dataset.Dataset`` scan decodes ahead of the
+#: consumer (pyarrow's defaults, 16 and 4, hold up to 16 batches); Parquet is scanned
+#: without pre-buffering. Parquet paths are read file by file, row group by row group.
+BATCH_READAHEAD = 2
+FRAGMENT_READAHEAD = 1
 
 _FIELDS = ("action", "reward", "pscore", "position", "timestamp")
 
@@ -361,7 +366,10 @@ def _arrow_batches(
     if isinstance(source, (str, os.PathLike)):
         import pyarrow.dataset as ds
 
-        source = ds.dataset(os.fspath(source), format="parquet")
+        dataset = ds.dataset(os.fspath(source), format="parquet")
+        names = dataset.schema.names
+        cols = None if needed is None else [c for c in needed if c in names]
+        return _parquet_files(dataset, cols, batch_size), dataset.count_rows()
     try:
         import pyarrow.dataset as ds
     except ImportError:  # pragma: no cover
@@ -369,13 +377,32 @@ def _arrow_batches(
     if ds is not None and isinstance(source, ds.Dataset):
         names = source.schema.names
         cols = None if needed is None else [c for c in needed if c in names]
-        batches = source.to_batches(columns=cols, batch_size=batch_size)
+        options = {}
+        if isinstance(getattr(source, "format", None), ds.ParquetFileFormat):
+            options["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
+        batches = source.to_batches(
+            columns=cols,
+            batch_size=batch_size,
+            batch_readahead=BATCH_READAHEAD,
+            fragment_readahead=FRAGMENT_READAHEAD,
+            **options,
+        )
         return batches, source.count_rows()
     raise DTypeError(
         "source: expected a pyarrow Table, RecordBatch or RecordBatchReader, a Parquet file or "
         "directory path, a pyarrow dataset, a pandas or polars DataFrame, a dict of arrays or "
         f"a LoggedFeedback, got {type(source).__name__}"
     )
+
+
+def _parquet_files(dataset: Any, columns: list[str] | None, batch_size: int) -> Iterator[Any]:
+    """The files of a Parquet dataset in order, each read row group by row group: memory
+    holds about one row group (the dataset scanner decodes further ahead)."""
+    import pyarrow.parquet as pq
+
+    for path in dataset.files:
+        with dataset.filesystem.open_input_file(path) as f:
+            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=columns)
 
 
 def _from_record_batch(
