@@ -396,13 +396,16 @@ def _arrow_batches(
 
 
 def _parquet_files(dataset: Any, columns: list[str] | None, batch_size: int) -> Iterator[Any]:
-    """The files of a Parquet dataset in order, each read row group by row group: memory
-    holds about one row group (the dataset scanner decodes further ahead)."""
+    """The files of a Parquet dataset in order, each read row group by row group without
+    pre-buffering: memory holds about one row group whatever the number of rows (the
+    dataset scanner decodes further ahead, and pre-buffered reads are cached to the end
+    of the file)."""
     import pyarrow.parquet as pq
 
     for path in dataset.files:
         with dataset.filesystem.open_input_file(path) as f:
-            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=columns)
+            reader = pq.ParquetFile(f, pre_buffer=False)
+            yield from reader.iter_batches(batch_size=batch_size, columns=columns)
 
 
 def _from_record_batch(
