@@ -11,8 +11,11 @@ import pytest
 import regretless
 from regretless import datasets, ope
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
+
+@pytest.fixture
+def pa():
+    return pytest.importorskip("pyarrow")
+
 
 ALL = [
     ope.DirectMethod(),
@@ -231,7 +234,9 @@ def same(a: ope.EstimateResult, b: ope.EstimateResult) -> bool:
     return repr(a.to_dict()) == repr(b.to_dict())
 
 
-def test_stream_over_parquet_equals_in_memory(tmp_path) -> None:
+def test_stream_over_parquet_equals_in_memory(tmp_path, pa) -> None:
+    import pyarrow.parquet as pq
+
     logs = datasets.synthetic_logs(100_003, n_actions=4, seed=9)
     pi = logs.softmax_policy(2.0)
     q = np.clip(logs.expected_reward + 0.1, 0, 1)
@@ -268,7 +273,7 @@ def test_stream_over_parquet_equals_in_memory(tmp_path) -> None:
     assert seen[-1] == logs.n_rounds
 
 
-def test_stream_with_a_callable_policy_a_shared_table_and_a_reader() -> None:
+def test_stream_with_a_callable_policy_a_shared_table_and_a_reader(pa) -> None:
     logs = datasets.synthetic_logs(20_000, n_actions=3, seed=11)
     table = logs.to_arrow()
     pi = logs.softmax_policy(4.0)
@@ -295,7 +300,7 @@ def test_stream_with_a_callable_policy_a_shared_table_and_a_reader() -> None:
         ope.estimate_stream(table, ope.InverseProbabilityWeighting(), action_dist=pi)
 
 
-def test_stream_errors_name_the_row_and_the_renamed_column() -> None:
+def test_stream_errors_name_the_row_and_the_renamed_column(pa) -> None:
     logs = datasets.synthetic_logs(10_000, n_actions=3, seed=1)
     table = logs.to_arrow(pe=logs.behavior_policy[np.arange(10_000), logs.action])
     table = table.rename_columns(["action", "reward", "propensity", "context", "pe"])
