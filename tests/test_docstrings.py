@@ -7,7 +7,16 @@ import doctest
 
 import pytest
 import regretless
-from regretless import _progress, contextual, exceptions, simulation, stream
+from regretless import (
+    _progress,
+    contextual,
+    datasets,
+    exceptions,
+    logs,
+    ope,
+    simulation,
+    stream,
+)
 
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
@@ -17,6 +26,17 @@ PUBLIC_CLASSES = [
     regretless.BernoulliEnv,
     regretless.GaussianEnv,
     regretless.TableEnv,
+    ope.DirectMethod,
+    ope.InverseProbabilityWeighting,
+    ope.SelfNormalizedInverseProbabilityWeighting,
+    ope.DoublyRobust,
+    ope.SelfNormalizedDoublyRobust,
+    ope.SwitchDoublyRobust,
+    ope.DoublyRobustWithShrinkage,
+    ope.EstimateResult,
+    ope.ReplayResult,
+    logs.LoggedFeedback,
+    datasets.LoggedBanditData,
 ]
 
 
@@ -32,7 +52,7 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [regretless, simulation, stream, exceptions, _progress, contextual],
+    [regretless, simulation, stream, exceptions, _progress, contextual, ope, logs, datasets],
     ids=lambda m: m.__name__,
 )
 def test_module_doctests(module) -> None:

@@ -387,3 +387,42 @@ def _simulate_stream(
     seed: int,
     order: str,
 ) -> dict[str, Any]: ...
+
+# Off-policy evaluation (wrapped by regretless.ope).
+
+def _ope_estimate(
+    estimator: str,
+    lambda_: float,
+    reward: ArrayLike | None,
+    action: ArrayLike | None,
+    pscore: ArrayLike | None,
+    action_dist: ArrayLike,
+    position: ArrayLike | None,
+    estimated_rewards: ArrayLike | None,
+    alpha: float,
+    n_bootstrap: int,
+    seed: int,
+    return_round_rewards: bool,
+) -> dict[str, Any]: ...
+
+class _OpeStream:
+    def __init__(self, estimator: str, lambda_: float, n_bootstrap: int, seed: int) -> None: ...
+    def push(
+        self,
+        reward: ArrayLike | None,
+        action: ArrayLike | None,
+        pscore: ArrayLike | None,
+        action_dist: ArrayLike,
+        position: ArrayLike | None = None,
+        estimated_rewards: ArrayLike | None = None,
+    ) -> None: ...
+    @property
+    def rows(self) -> int: ...
+    def summary(self, alpha: float) -> dict[str, Any]: ...
+
+def _replay(
+    policy: _BanditPolicy,
+    actions: ArrayLike,
+    rewards: ArrayLike,
+    seed: int | None = None,
+) -> dict[str, Any]: ...

@@ -15,6 +15,7 @@ mod greedy;
 mod hybrid;
 mod klucb;
 mod linear;
+mod ope;
 mod simulate;
 mod stream;
 mod thompson;
@@ -51,6 +52,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::PyAggressiveSelectivePromotion>()?;
     m.add_function(wrap_pyfunction!(simulate::_simulate, m)?)?;
     m.add_function(wrap_pyfunction!(stream::_simulate_stream, m)?)?;
+    m.add_class::<ope::PyOpeStream>()?;
+    m.add_function(wrap_pyfunction!(ope::_ope_estimate, m)?)?;
+    m.add_function(wrap_pyfunction!(ope::_replay, m)?)?;
     m.add("FORMAT_VERSION", regretless_core::state::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,0 +1,578 @@
+//! One pass, constant memory: running moments of `(u, v, w)` and Poisson-bootstrap
+//! replicate sums, accumulated over fixed chunks of rows.
+//!
+//! * **Estimate and standard error.** Each estimator is `mean(u) + sum(v) / sum(w)` (the
+//!   ratio only for the self-normalized ones), so the count, the means of `(u, v, w)` and
+//!   their 3 x 3 co-moment matrix are sufficient. The standard error is the delta method:
+//!   the sample standard deviation of the influence function
+//!   `u_i + (v_i - theta w_i) / mean(w)` (with `theta = sum v / sum w`), over `sqrt(n)`;
+//!   for the plain estimators that is the standard deviation of `u` over `sqrt(n)`.
+//! * **Bootstrap.** A Poisson bootstrap (Hanley and MacGibbon 2006; Chamandy et al. 2012):
+//!   replicate `b` gives row `i` the weight `m_ib ~ Poisson(1)` instead of resampling, so
+//!   each replicate is four running sums `(sum m, sum m u, sum m v, sum m w)` and its
+//!   estimate `sum m u / sum m + sum m v / sum m w` re-normalizes the self-normalized
+//!   estimators inside every replicate. `m_ib` is drawn from a generator keyed by the seed
+//!   and the row's index in the stream, so it does not depend on how rows are batched.
+//! * **Determinism.** Rows are cut into chunks of [`CHUNK_ROWS`] at fixed positions of the
+//!   stream (row `j` belongs to chunk `j / CHUNK_ROWS`, however the stream is batched);
+//!   each chunk is summed sequentially, chunks run in parallel, and their partial results
+//!   are folded in chunk order. So the result is bit-for-bit the same for any number of
+//!   threads, and a stream gives exactly the in-memory result.
+//! * **Numerics.** Within a chunk, deviations from the chunk's first row are summed (a
+//!   shifted-data variance, stable when the mean is large against the spread); chunks are
+//!   combined with Chan et al.'s pairwise update.
+
+use super::interval::{normal_quantile, percentile_sorted};
+use super::kernel::{DistShape, Kernel};
+use super::{Batch, Estimator};
+use crate::error::{Error, Result};
+use crate::rng::splitmix64;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Rows per chunk: the unit of parallel work and of the fixed summation order.
+pub const CHUNK_ROWS: usize = 1 << 15;
+/// Chunks evaluated in parallel before they are folded in (bounds the memory of a push).
+const CHUNKS_PER_ROUND: usize = 64;
+/// Upper bound on bootstrap replicates (each costs four numbers per chunk in flight).
+const MAX_BOOTSTRAP: usize = 100_000;
+/// Entries of the symmetric 3 x 3 co-moment matrix: uu, vv, ww, uv, uw, vw.
+const PAIRS: [(usize, usize); 6] = [(0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)];
+
+/// Count, means and co-moments (sums of products of deviations) of `(u, v, w)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Moments {
+    n: u64,
+    mean: [f64; 3],
+    m2: [f64; 6],
+}
+
+impl Moments {
+    fn merge(&mut self, o: &Moments) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = *o;
+            return;
+        }
+        let (na, nb) = (self.n as f64, o.n as f64);
+        let n = na + nb;
+        let d = [
+            o.mean[0] - self.mean[0],
+            o.mean[1] - self.mean[1],
+            o.mean[2] - self.mean[2],
+        ];
+        let f = na * nb / n;
+        for (p, &(i, j)) in PAIRS.iter().enumerate() {
+            self.m2[p] += o.m2[p] + d[i] * d[j] * f;
+        }
+        for (m, di) in self.mean.iter_mut().zip(d) {
+            *m += di * nb / n;
+        }
+        self.n += o.n;
+    }
+
+    /// Sample covariance of variables `i` and `j` (divisor n - 1).
+    fn cov(&self, p: usize) -> f64 {
+        self.m2[p] / (self.n as f64 - 1.0)
+    }
+}
+
+/// Inverse CDF of Poisson(1) on 32-bit uniforms: `thresholds[k] = P(K <= k) 2^32`.
+struct PoissonTable([u64; 16]);
+
+impl PoissonTable {
+    fn new() -> Self {
+        let mut t = [0u64; 16];
+        let mut pk = (-1.0f64).exp();
+        let mut cdf = 0.0;
+        for (k, slot) in t.iter_mut().enumerate() {
+            cdf += pk;
+            pk /= (k + 1) as f64;
+            *slot = (cdf * 4_294_967_296.0).min(4_294_967_296.0) as u64;
+        }
+        PoissonTable(t)
+    }
+
+    #[inline(always)]
+    fn draw(&self, x: u32) -> f64 {
+        let x = x as u64;
+        let mut k = 0;
+        while k < 15 && x >= self.0[k] {
+            k += 1;
+        }
+        k as f64
+    }
+}
+
+/// Sums of deviations from the first row and of their products.
+#[derive(Clone, Copy, Debug, Default)]
+struct Shifted {
+    n: u64,
+    shift: [f64; 3],
+    d: [f64; 3],
+    dd: [f64; 6],
+}
+
+/// Partial sums of one chunk: shifted moments and bootstrap replicate sums.
+#[derive(Clone, Debug)]
+struct ChunkAcc {
+    s: Shifted,
+    /// Replicate b at `4 b ..`: (sum m, sum m u, sum m v, sum m w).
+    boot: Vec<f64>,
+}
+
+impl ChunkAcc {
+    fn new(n_bootstrap: usize) -> Self {
+        ChunkAcc {
+            s: Shifted::default(),
+            boot: vec![0.0; 4 * n_bootstrap],
+        }
+    }
+
+    fn moments(&self) -> Moments {
+        self.s.moments()
+    }
+}
+
+impl Shifted {
+    /// Adds one row. Without `FULL` (the estimators that are a plain mean: `v` is always 0
+    /// and the cross moments are never read) only the moments of `u` and `w` are kept.
+    #[inline(always)]
+    fn push<const FULL: bool>(&mut self, x: [f64; 3]) {
+        if self.n == 0 {
+            self.shift = x;
+        }
+        let d = [
+            x[0] - self.shift[0],
+            x[1] - self.shift[1],
+            x[2] - self.shift[2],
+        ];
+        if FULL {
+            for (s, di) in self.d.iter_mut().zip(d) {
+                *s += di;
+            }
+            for (p, &(i, j)) in PAIRS.iter().enumerate() {
+                self.dd[p] += d[i] * d[j];
+            }
+        } else {
+            self.d[0] += d[0];
+            self.d[2] += d[2];
+            self.dd[0] += d[0] * d[0];
+            self.dd[2] += d[2] * d[2];
+        }
+        self.n += 1;
+    }
+
+    fn moments(&self) -> Moments {
+        if self.n == 0 {
+            return Moments::default();
+        }
+        let n = self.n as f64;
+        let mut m = Moments {
+            n: self.n,
+            ..Moments::default()
+        };
+        for i in 0..3 {
+            m.mean[i] = self.shift[i] + self.d[i] / n;
+        }
+        for (p, &(i, j)) in PAIRS.iter().enumerate() {
+            m.m2[p] = self.dd[p] - self.d[i] * self.d[j] / n;
+        }
+        m
+    }
+}
+
+/// Adds `x` to every replicate with its Poisson(1) weight for stream row `row`.
+#[inline(always)]
+fn bootstrap_row(reps: &mut [f64], x: [f64; 3], row: u64, seed: u64, table: &PoissonTable) {
+    let mut key = seed ^ row.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut state = splitmix64(&mut key);
+    for pair in reps.chunks_mut(8) {
+        let z = splitmix64(&mut state);
+        for (half, r) in pair.chunks_exact_mut(4).enumerate() {
+            let m = table.draw((z >> (32 * half)) as u32);
+            if m > 0.0 {
+                r[0] += m;
+                r[1] += m * x[0];
+                r[2] += m * x[1];
+                r[3] += m * x[2];
+            }
+        }
+    }
+}
+
+struct Pass<'k, 'a> {
+    kernel: &'k Kernel<'a>,
+    /// Stream index of the batch's first row.
+    first_row: u64,
+    seed: u64,
+    table: PoissonTable,
+    /// Keep every co-moment (self-normalized estimators) or only those of u and w.
+    full: bool,
+    /// Use the branch-free row evaluation (one slot per row).
+    fast: bool,
+    /// Use the monomorphized block loop (per-row tables, one slot, no positions).
+    block: bool,
+}
+
+impl Pass<'_, '_> {
+    fn run(&self, rows: Range<usize>, acc: &mut ChunkAcc) -> Result<()> {
+        if self.full {
+            self.run_with::<true>(rows, acc)
+        } else {
+            self.run_with::<false>(rows, acc)
+        }
+    }
+
+    fn run_with<const FULL: bool>(&self, rows: Range<usize>, acc: &mut ChunkAcc) -> Result<()> {
+        // Rows are evaluated (and validated) into a small buffer, which a tight loop then
+        // folds into a local copy of the sums: both loops stay short and in registers.
+        const BLOCK: usize = 64;
+        let mut s = acc.s;
+        let mut buf = [[0.0f64; 3]; BLOCK];
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + BLOCK).min(rows.end);
+            let mut ok = self.fast;
+            if self.block {
+                ok = self.kernel.block(start, end, &mut buf[..end - start]);
+            } else if self.fast {
+                for (slot, i) in buf.iter_mut().zip(start..end) {
+                    let (x, good) = self.kernel.row_fast(i);
+                    *slot = x;
+                    ok &= good;
+                }
+            }
+            if !ok {
+                // The checked path: names the first invalid row (or recomputes the block
+                // if there is none, e.g. when the fast path does not apply).
+                for (slot, i) in buf.iter_mut().zip(start..end) {
+                    *slot = self.kernel.row(i, self.first_row + i as u64)?;
+                }
+            }
+            for x in &buf[..end - start] {
+                s.push::<FULL>(*x);
+            }
+            if !acc.boot.is_empty() {
+                for (x, i) in buf.iter().zip(start..end) {
+                    let g = self.first_row + i as u64;
+                    bootstrap_row(&mut acc.boot, *x, g, self.seed, &self.table);
+                }
+            }
+            start = end;
+        }
+        acc.s = s;
+        Ok(())
+    }
+}
+
+/// What an estimator reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub estimator: Estimator,
+    pub n_rounds: u64,
+    pub estimate: f64,
+    /// Standard error (delta method for the self-normalized estimators); NaN for n < 2.
+    pub std_err: f64,
+    pub alpha: f64,
+    /// Normal-approximation interval `estimate -/+ z_{1 - alpha/2} std_err`.
+    pub ci: (f64, f64),
+    /// Percentile interval of the Poisson-bootstrap replicates, if any were requested.
+    pub bootstrap_ci: Option<(f64, f64)>,
+    /// Mean of the bootstrap replicates (obp reports it as the interval's "mean").
+    pub bootstrap_mean: Option<f64>,
+    /// Replicates that could be evaluated (a replicate that drew no row is skipped).
+    pub n_bootstrap: usize,
+    /// Mean importance weight: about 1 when the behaviour policy covers the evaluation
+    /// policy's support and the propensities are right (NaN for DM).
+    pub mean_weight: f64,
+    /// Kish's effective sample size of the importance weights, (sum w)^2 / sum w^2.
+    pub ess: f64,
+}
+
+/// Streaming state of one estimator: push batches of rows, read a [`Summary`] at any time.
+///
+/// ```
+/// use regretless_core::ope::{Accumulator, ActionDist, Batch, Estimator};
+/// let mut acc = Accumulator::new(Estimator::Ipw { lambda: f64::INFINITY }, 0, 0).unwrap();
+/// let pi = [0.9, 0.1, 0.9, 0.1];
+/// for _ in 0..2 {
+///     let batch = Batch {
+///         reward: Some(&[1.0, 0.0]),
+///         action: Some(&[0, 0]),
+///         pscore: Some(&[0.5, 0.5]),
+///         position: None,
+///         action_dist: ActionDist::Full(regretless_core::ope::Table::new(&pi, 2, 2, 1, "action_dist").unwrap()),
+///         estimated_rewards: None,
+///     };
+///     acc.push(&batch).unwrap();
+/// }
+/// let s = acc.summary(0.05).unwrap();
+/// assert_eq!(s.n_rounds, 4);
+/// assert!((s.estimate - 0.9).abs() < 1e-12);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Accumulator {
+    estimator: Estimator,
+    n_bootstrap: usize,
+    seed: u64,
+    shape: Option<DistShape>,
+    total: Moments,
+    total_boot: Vec<f64>,
+    pending: ChunkAcc,
+    rows: u64,
+}
+
+impl Accumulator {
+    pub fn new(estimator: Estimator, n_bootstrap: usize, seed: u64) -> Result<Self> {
+        if n_bootstrap > MAX_BOOTSTRAP {
+            return Err(Error::param(
+                "n_bootstrap",
+                format!("must be at most {MAX_BOOTSTRAP}, got {n_bootstrap}"),
+            ));
+        }
+        Ok(Accumulator {
+            estimator,
+            n_bootstrap,
+            seed,
+            shape: None,
+            total: Moments::default(),
+            total_boot: vec![0.0; 4 * n_bootstrap],
+            pending: ChunkAcc::new(n_bootstrap),
+            rows: 0,
+        })
+    }
+
+    pub fn estimator(&self) -> Estimator {
+        self.estimator
+    }
+
+    /// Rows accumulated so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Adds a batch of rows. Every row is validated; on error nothing is added.
+    pub fn push(&mut self, batch: &Batch<'_>) -> Result<()> {
+        let kernel = Kernel::new(self.estimator, batch)?;
+        if let Some(shape) = self.shape {
+            if shape != kernel.shape() {
+                let show = |s: DistShape| match s {
+                    Some((k, l)) => format!("{k} actions x {l} slots"),
+                    None => "the logged-action probability only".to_string(),
+                };
+                return Err(Error::shape(
+                    "action_dist",
+                    format!(
+                        "this batch has {} but earlier batches had {}",
+                        show(kernel.shape()),
+                        show(shape)
+                    ),
+                ));
+            }
+        }
+        let n = kernel.n();
+        let pass = Pass {
+            kernel: &kernel,
+            first_row: self.rows,
+            seed: self.seed,
+            table: PoissonTable::new(),
+            full: self.estimator.self_normalized(),
+            fast: kernel.has_fast_path(),
+            block: kernel.has_block_path(),
+        };
+        let mut pending = self.pending.clone();
+        let mut total = self.total;
+        let mut total_boot = self.total_boot.clone();
+        let fold = |total: &mut Moments, boot: &mut Vec<f64>, c: &ChunkAcc| {
+            total.merge(&c.moments());
+            for (t, x) in boot.iter_mut().zip(&c.boot) {
+                *t += x;
+            }
+        };
+        // Complete the chunk left open by the previous batch.
+        let mut i = 0;
+        if pending.s.n > 0 {
+            i = (CHUNK_ROWS - pending.s.n as usize).min(n);
+            pass.run(0..i, &mut pending)?;
+            if pending.s.n as usize == CHUNK_ROWS {
+                fold(&mut total, &mut total_boot, &pending);
+                pending = ChunkAcc::new(self.n_bootstrap);
+            }
+        }
+        // Whole chunks in parallel, folded in stream order.
+        let n_full = (n - i) / CHUNK_ROWS;
+        let mut c = 0;
+        while c < n_full {
+            let end = (c + CHUNKS_PER_ROUND).min(n_full);
+            let parts: Vec<Result<ChunkAcc>> = (c..end)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|chunk| {
+                    let start = i + chunk * CHUNK_ROWS;
+                    let mut acc = ChunkAcc::new(self.n_bootstrap);
+                    pass.run(start..start + CHUNK_ROWS, &mut acc)?;
+                    Ok(acc)
+                })
+                .collect();
+            for part in parts {
+                fold(&mut total, &mut total_boot, &part?);
+            }
+            c = end;
+        }
+        // The rest opens the next chunk.
+        pass.run(i + n_full * CHUNK_ROWS..n, &mut pending)?;
+
+        self.shape = Some(kernel.shape());
+        self.total = total;
+        self.total_boot = total_boot;
+        self.pending = pending;
+        self.rows += n as u64;
+        Ok(())
+    }
+
+    /// Estimate, standard error and intervals at level `1 - alpha` of the rows so far.
+    pub fn summary(&self, alpha: f64) -> Result<Summary> {
+        if !(alpha > 0.0 && alpha < 1.0) {
+            return Err(Error::param(
+                "alpha",
+                format!("must be in (0, 1), got {alpha}"),
+            ));
+        }
+        let mut m = self.total;
+        m.merge(&self.pending.moments());
+        let mut boot = self.total_boot.clone();
+        for (t, x) in boot.iter_mut().zip(&self.pending.boot) {
+            *t += x;
+        }
+        if m.n == 0 {
+            return Err(Error::shape("reward", "no rows to evaluate"));
+        }
+        let n = m.n as f64;
+        let sn = self.estimator.self_normalized();
+        let (estimate, var) = if sn {
+            let wbar = m.mean[2];
+            if wbar <= 0.0 {
+                return Err(Error::param(
+                    "action_dist",
+                    "the evaluation policy gives probability 0 to every logged action, so the self-normalized estimate is undefined",
+                ));
+            }
+            let theta = m.mean[1] / wbar;
+            let c = [1.0, 1.0 / wbar, -theta / wbar];
+            let mut var = 0.0;
+            for (p, &(i, j)) in PAIRS.iter().enumerate() {
+                let k = if i == j { 1.0 } else { 2.0 };
+                var += k * c[i] * c[j] * m.cov(p);
+            }
+            (m.mean[0] + theta, var)
+        } else {
+            (m.mean[0], m.cov(0))
+        };
+        let std_err = if m.n >= 2 {
+            (var.max(0.0) / n).sqrt()
+        } else {
+            f64::NAN
+        };
+        let z = normal_quantile(1.0 - alpha / 2.0);
+        let mut reps: Vec<f64> = boot
+            .chunks_exact(4)
+            .filter_map(|r| {
+                if r[0] <= 0.0 {
+                    return None;
+                }
+                let mut e = r[1] / r[0];
+                if sn {
+                    if r[3] <= 0.0 {
+                        return None;
+                    }
+                    e += r[2] / r[3];
+                }
+                Some(e)
+            })
+            .collect();
+        reps.sort_by(f64::total_cmp);
+        let bootstrap_ci = if reps.is_empty() {
+            None
+        } else {
+            Some((
+                percentile_sorted(&reps, alpha / 2.0),
+                percentile_sorted(&reps, 1.0 - alpha / 2.0),
+            ))
+        };
+        let (mean_weight, ess) = if self.estimator.uses_logged_feedback() {
+            let wbar = m.mean[2];
+            let sum_w2 = m.m2[2] + n * wbar * wbar;
+            (
+                wbar,
+                if sum_w2 > 0.0 {
+                    n * n * wbar * wbar / sum_w2
+                } else {
+                    0.0
+                },
+            )
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        Ok(Summary {
+            estimator: self.estimator,
+            n_rounds: m.n,
+            estimate,
+            std_err,
+            alpha,
+            ci: (estimate - z * std_err, estimate + z * std_err),
+            bootstrap_ci,
+            bootstrap_mean: if reps.is_empty() {
+                None
+            } else {
+                Some(reps.iter().sum::<f64>() / reps.len() as f64)
+            },
+            n_bootstrap: reps.len(),
+            mean_weight,
+            ess,
+        })
+    }
+}
+
+/// The whole computation on data in memory: one [`Accumulator`] fed one batch.
+pub fn evaluate(
+    estimator: Estimator,
+    batch: &Batch<'_>,
+    alpha: f64,
+    n_bootstrap: usize,
+    seed: u64,
+) -> Result<Summary> {
+    let mut acc = Accumulator::new(estimator, n_bootstrap, seed)?;
+    acc.push(batch)?;
+    acc.summary(alpha)
+}
+
+/// Per-row contributions whose mean is the estimate (obp's `_estimate_round_rewards`):
+/// `u_i + v_i / mean(w)`, with `mean_weight = mean(w)` from the estimate's [`Summary`].
+pub fn round_rewards(
+    estimator: Estimator,
+    batch: &Batch<'_>,
+    mean_weight: f64,
+) -> Result<Vec<f64>> {
+    let kernel = Kernel::new(estimator, batch)?;
+    let mut out = vec![0.0; kernel.n()];
+    let sn = estimator.self_normalized();
+    let results: Vec<Result<()>> = out
+        .par_chunks_mut(CHUNK_ROWS)
+        .enumerate()
+        .map(|(c, slice)| {
+            for (j, o) in slice.iter_mut().enumerate() {
+                let i = c * CHUNK_ROWS + j;
+                let x = kernel.row(i, i as u64)?;
+                *o = if sn { x[0] + x[1] / mean_weight } else { x[0] };
+            }
+            Ok(())
+        })
+        .collect();
+    for r in results {
+        r?;
+    }
+    Ok(out)
+}

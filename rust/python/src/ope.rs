@@ -1,0 +1,363 @@
+//! Off-policy evaluation glue: the in-memory estimate, the streaming accumulator behind
+//! `regretless.ope.estimate_stream`, and replay. numpy arrays are borrowed without a copy
+//! when they are C-contiguous float64 / int64; other real or integer dtypes are converted
+//! once. Every pass over the rows runs with the GIL released.
+
+use crate::convert::{float64_array, int64_array};
+use crate::elimination::PySuccessiveElimination;
+use crate::errors::{dtype_error, shape_error, IntoPyResult};
+use crate::exp3::{PyExp3, PyExp3IX};
+use crate::greedy::{PyEpsilonGreedy, PySoftmax};
+use crate::klucb::{PyBayesUCB, PyKLUCB};
+use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
+use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use regretless_core::ope::{
+    evaluate, replay, round_rewards, Accumulator, ActionDist, Batch, Estimator, Summary, Table,
+};
+use regretless_core::policy::Policy;
+use std::sync::Mutex;
+
+/// A float64 C-contiguous array of any dimension, borrowed when it already is one.
+fn float64_nd<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    if let Ok(a) = obj.downcast::<PyArrayDyn<f64>>() {
+        if a.is_c_contiguous() {
+            return Ok(a.clone());
+        }
+    }
+    let py = obj.py();
+    let np = py.import("numpy")?;
+    let arr = np
+        .call_method1("asarray", (obj,))
+        .map_err(|e| dtype_error(py, format!("{name}: cannot be converted to an array ({e})")))?;
+    let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
+    if !matches!(kind.as_str(), "f" | "i" | "u" | "b") {
+        let dtype = arr.getattr("dtype")?.str()?.to_string();
+        return Err(dtype_error(
+            py,
+            format!("{name}: expected real numbers, got dtype {dtype}"),
+        ));
+    }
+    let converted = np.call_method1("ascontiguousarray", (arr, "float64"))?;
+    Ok(converted.downcast_into::<PyArrayDyn<f64>>()?)
+}
+
+/// Shape of a policy table: (rows, n_actions, len_list), or None for a 1-D array.
+fn table_shape(py: Python<'_>, shape: &[usize], name: &str) -> PyResult<Option<Shape3>> {
+    match *shape {
+        [_] => Ok(None),
+        [r, k] => Ok(Some((r, k, 1))),
+        [r, k, l] => Ok(Some((r, k, l))),
+        _ => Err(shape_error(
+            py,
+            format!(
+                "{name}: expected shape (n_rounds,), (n_rounds, n_actions) or (n_rounds, n_actions, len_list), got {} dimensions",
+                shape.len()
+            ),
+        )),
+    }
+}
+
+/// (rows, n_actions, len_list) of a policy table.
+type Shape3 = (usize, usize, usize);
+
+/// Borrowed inputs of one batch; `with_batch` views them as a core [`Batch`].
+struct Inputs<'py> {
+    reward: Option<Bound<'py, PyArray1<f64>>>,
+    action: Option<Bound<'py, PyArray1<i64>>>,
+    pscore: Option<Bound<'py, PyArray1<f64>>>,
+    position: Option<Bound<'py, PyArray1<i64>>>,
+    dist: Bound<'py, PyArrayDyn<f64>>,
+    dist_shape: Option<Shape3>,
+    q: Option<(Bound<'py, PyArrayDyn<f64>>, Shape3)>,
+}
+
+impl<'py> Inputs<'py> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'py>,
+        reward: Option<&Bound<'py, PyAny>>,
+        action: Option<&Bound<'py, PyAny>>,
+        pscore: Option<&Bound<'py, PyAny>>,
+        action_dist: &Bound<'py, PyAny>,
+        position: Option<&Bound<'py, PyAny>>,
+        estimated_rewards: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        let some = |o: Option<&Bound<'py, PyAny>>| o.filter(|o| !o.is_none()).cloned();
+        let dist = float64_nd(action_dist, "action_dist")?;
+        let dist_shape = table_shape(py, dist.shape(), "action_dist")?;
+        let q = match some(estimated_rewards) {
+            None => None,
+            Some(o) => {
+                let a = float64_nd(&o, "estimated_rewards_by_reg_model")?;
+                match table_shape(py, a.shape(), "estimated_rewards_by_reg_model")? {
+                    Some(s) => Some((a, s)),
+                    None => {
+                        return Err(shape_error(
+                            py,
+                            "estimated_rewards_by_reg_model: expected shape (n_rounds, n_actions[, len_list]) like action_dist, got a 1-D array".into(),
+                        ))
+                    }
+                }
+            }
+        };
+        Ok(Inputs {
+            reward: some(reward)
+                .map(|o| float64_array(&o, "reward"))
+                .transpose()?,
+            action: some(action)
+                .map(|o| int64_array(&o, "action"))
+                .transpose()?,
+            pscore: some(pscore)
+                .map(|o| float64_array(&o, "pscore"))
+                .transpose()?,
+            position: some(position)
+                .map(|o| int64_array(&o, "position"))
+                .transpose()?,
+            dist,
+            dist_shape,
+            q,
+        })
+    }
+}
+
+/// Calls `f` with the core view of the borrowed arrays, with the GIL released.
+fn with_batch<R: Send>(
+    py: Python<'_>,
+    inputs: &Inputs<'_>,
+    f: impl FnOnce(&Batch<'_>) -> regretless_core::Result<R> + Send,
+) -> PyResult<R> {
+    let reward = inputs.reward.as_ref().map(|a| a.readonly());
+    let action = inputs.action.as_ref().map(|a| a.readonly());
+    let pscore = inputs.pscore.as_ref().map(|a| a.readonly());
+    let position = inputs.position.as_ref().map(|a| a.readonly());
+    let dist = inputs.dist.readonly();
+    let q = inputs.q.as_ref().map(|(a, s)| (a.readonly(), *s));
+    let action_dist = match inputs.dist_shape {
+        None => ActionDist::Logged(dist.as_slice()?),
+        Some((r, k, l)) => {
+            ActionDist::Full(Table::new(dist.as_slice()?, r, k, l, "action_dist").py_err(py)?)
+        }
+    };
+    let estimated_rewards = match &q {
+        None => None,
+        Some((a, (r, k, l))) => Some(
+            Table::new(a.as_slice()?, *r, *k, *l, "estimated_rewards_by_reg_model").py_err(py)?,
+        ),
+    };
+    let batch = Batch {
+        reward: reward.as_ref().map(|a| a.as_slice()).transpose()?,
+        action: action.as_ref().map(|a| a.as_slice()).transpose()?,
+        pscore: pscore.as_ref().map(|a| a.as_slice()).transpose()?,
+        position: position.as_ref().map(|a| a.as_slice()).transpose()?,
+        action_dist,
+        estimated_rewards,
+    };
+    py.detach(|| f(&batch)).py_err(py)
+}
+
+fn summary_dict<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("estimator", s.estimator.name())?;
+    d.set_item("estimate", s.estimate)?;
+    d.set_item("std_err", s.std_err)?;
+    d.set_item("alpha", s.alpha)?;
+    d.set_item("ci", s.ci)?;
+    d.set_item("bootstrap_ci", s.bootstrap_ci)?;
+    d.set_item("bootstrap_mean", s.bootstrap_mean)?;
+    d.set_item("n_bootstrap", s.n_bootstrap)?;
+    d.set_item("n_rounds", s.n_rounds)?;
+    d.set_item("mean_weight", s.mean_weight)?;
+    d.set_item("ess", s.ess)?;
+    Ok(d)
+}
+
+/// In-memory estimate; `regretless.ope` wraps it.
+#[pyfunction]
+#[pyo3(signature = (estimator, lambda_, reward, action, pscore, action_dist, position, estimated_rewards, alpha, n_bootstrap, seed, return_round_rewards))]
+#[allow(clippy::too_many_arguments)]
+pub fn _ope_estimate<'py>(
+    py: Python<'py>,
+    estimator: &str,
+    lambda_: f64,
+    reward: Option<&Bound<'py, PyAny>>,
+    action: Option<&Bound<'py, PyAny>>,
+    pscore: Option<&Bound<'py, PyAny>>,
+    action_dist: &Bound<'py, PyAny>,
+    position: Option<&Bound<'py, PyAny>>,
+    estimated_rewards: Option<&Bound<'py, PyAny>>,
+    alpha: f64,
+    n_bootstrap: usize,
+    seed: u64,
+    return_round_rewards: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let est = Estimator::from_name(estimator, lambda_).py_err(py)?;
+    let inputs = Inputs::new(
+        py,
+        reward,
+        action,
+        pscore,
+        action_dist,
+        position,
+        estimated_rewards,
+    )?;
+    let (summary, rounds) = with_batch(py, &inputs, |b| {
+        let s = evaluate(est, b, alpha, n_bootstrap, seed)?;
+        let r = if return_round_rewards {
+            Some(round_rewards(est, b, s.mean_weight)?)
+        } else {
+            None
+        };
+        Ok((s, r))
+    })?;
+    let d = summary_dict(py, &summary)?;
+    d.set_item("round_rewards", rounds.map(|r| PyArray1::from_vec(py, r)))?;
+    Ok(d)
+}
+
+/// Streaming state of one estimator over record batches (internal to
+/// `regretless.ope.estimate_stream`; memory does not grow with the number of rows).
+#[pyclass(name = "_OpeStream", module = "regretless._core", frozen)]
+pub struct PyOpeStream {
+    inner: Mutex<Accumulator>,
+}
+
+#[pymethods]
+impl PyOpeStream {
+    #[new]
+    #[pyo3(signature = (estimator, lambda_, n_bootstrap, seed))]
+    fn new(
+        py: Python<'_>,
+        estimator: &str,
+        lambda_: f64,
+        n_bootstrap: usize,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let est = Estimator::from_name(estimator, lambda_).py_err(py)?;
+        Ok(Self {
+            inner: Mutex::new(Accumulator::new(est, n_bootstrap, seed).py_err(py)?),
+        })
+    }
+
+    /// Add a batch (validated whole before anything is added).
+    #[pyo3(signature = (reward, action, pscore, action_dist, position = None, estimated_rewards = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        reward: Option<&Bound<'py, PyAny>>,
+        action: Option<&Bound<'py, PyAny>>,
+        pscore: Option<&Bound<'py, PyAny>>,
+        action_dist: &Bound<'py, PyAny>,
+        position: Option<&Bound<'py, PyAny>>,
+        estimated_rewards: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<()> {
+        let inputs = Inputs::new(
+            py,
+            reward,
+            action,
+            pscore,
+            action_dist,
+            position,
+            estimated_rewards,
+        )?;
+        let inner = &self.inner;
+        with_batch(py, &inputs, |b| {
+            let mut acc = inner.lock().unwrap_or_else(|p| p.into_inner());
+            acc.push(b)
+        })
+    }
+
+    /// Rows accumulated so far.
+    #[getter]
+    fn rows(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).rows()
+    }
+
+    /// Estimate, standard error and intervals of the rows so far.
+    fn summary<'py>(&self, py: Python<'py>, alpha: f64) -> PyResult<Bound<'py, PyDict>> {
+        let s = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .summary(alpha)
+            .py_err(py)?;
+        summary_dict(py, &s)
+    }
+}
+
+/// Replays a snapshot of `policy` (any multi-armed policy class) on the logs in Rust.
+macro_rules! replay_dispatch {
+    ($obj:expr, $py:expr, $actions:expr, $rewards:expr, $seed:expr, [$($ty:ty),*]) => {{
+        $(
+            if let Ok(b) = $obj.downcast::<$ty>() {
+                let mut p = b.get().snapshot($py);
+                if let Some(s) = $seed {
+                    p.reseed(s);
+                }
+                let out = $py.detach(|| replay(&mut p, $actions, $rewards)).py_err($py)?;
+                let learned = Py::new($py, <$ty>::wrap(p))?.into_any();
+                Ok((out, learned))
+            } else
+        )*
+        {
+            Err(dtype_error(
+                $py,
+                format!(
+                    "policy: expected a regretless multi-armed bandit policy, got {}",
+                    $obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ),
+            ))
+        }
+    }};
+}
+
+/// Replay evaluation; `regretless.ope.replay` wraps it.
+#[pyfunction]
+#[pyo3(signature = (policy, actions, rewards, seed = None))]
+pub fn _replay<'py>(
+    py: Python<'py>,
+    policy: &Bound<'py, PyAny>,
+    actions: &Bound<'py, PyAny>,
+    rewards: &Bound<'py, PyAny>,
+    seed: Option<u64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let actions = int64_array(actions, "actions")?;
+    let rewards = float64_array(rewards, "rewards")?;
+    let a_ro = actions.readonly();
+    let r_ro = rewards.readonly();
+    let a = a_ro.as_slice()?;
+    let r = r_ro.as_slice()?;
+    let result: PyResult<_> = replay_dispatch!(
+        policy,
+        py,
+        a,
+        r,
+        seed,
+        [
+            PyUCB1,
+            PyUCBV,
+            PyMOSS,
+            PyKLUCB,
+            PyBayesUCB,
+            PyThompsonSampling,
+            PyGaussianThompsonSampling,
+            PyEpsilonGreedy,
+            PySoftmax,
+            PyExp3,
+            PyExp3IX,
+            PySuccessiveElimination
+        ]
+    );
+    let (out, learned) = result?;
+    let d = PyDict::new(py);
+    d.set_item("estimate", out.estimate)?;
+    d.set_item("std_err", out.std_err)?;
+    d.set_item("n_rounds", out.n_rounds)?;
+    d.set_item("n_matched", out.n_matched)?;
+    d.set_item("matched", PyArray1::from_vec(py, out.matched))?;
+    d.set_item("policy", learned)?;
+    Ok(d)
+}

@@ -1,0 +1,403 @@
+"""Off-policy estimators: agreement with a numpy transcription of obp's definitions,
+unbiasedness and interval coverage on data with known truth, streaming equal to in-memory,
+replay, and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import regretless
+from regretless import datasets, ope
+
+
+@pytest.fixture
+def pa():
+    return pytest.importorskip("pyarrow")
+
+
+ALL = [
+    ope.DirectMethod(),
+    ope.InverseProbabilityWeighting(),
+    ope.InverseProbabilityWeighting(lambda_=3.0),
+    ope.SelfNormalizedInverseProbabilityWeighting(),
+    ope.DoublyRobust(),
+    ope.DoublyRobust(lambda_=2.0),
+    ope.SelfNormalizedDoublyRobust(),
+    ope.SwitchDoublyRobust(lambda_=2.5),
+    ope.DoublyRobustWithShrinkage(lambda_=5.0),
+    ope.DoublyRobustWithShrinkage(),
+]
+
+
+def reference_round_rewards(est, reward, action, pscore, pi, q, position):
+    """obp's per-round rewards, written from the estimator definitions in numpy."""
+    n = action.shape[0]
+    idx = np.arange(n)
+    w = pi[idx, action, position] / pscore
+    pi_at = pi[idx, :, position]
+    q_at = q[idx, :, position]
+    dm = np.average(q_at, weights=pi_at, axis=1)
+    res = reward - q[idx, action, position]
+    lam = est.lambda_
+    name = est.estimator_name
+    if name == "dm":
+        return dm
+    if name == "ipw":
+        return reward * np.minimum(w, lam)
+    if name == "snipw":
+        return reward * w / w.mean()
+    if name == "dr":
+        return dm + np.minimum(w, lam) * res
+    if name == "sndr":
+        return dm + w * res / w.mean()
+    if name == "switch-dr":
+        return dm + (w <= lam) * w * res
+    if name == "dr-os":
+        shrunk = w if math.isinf(lam) else (lam * w / (w**2 + lam) if lam > 0 else 0 * w)
+        return dm + shrunk * res
+    raise AssertionError(name)
+
+
+def ranked_logs(n=5000, k=6, slots=3, seed=0):
+    rng = np.random.default_rng(seed)
+    pi = rng.dirichlet(np.ones(k), size=(n, slots)).transpose(0, 2, 1).copy()
+    q = rng.random((n, k, slots))
+    action = rng.integers(0, k, n)
+    position = rng.integers(0, slots, n)
+    pscore = np.full(n, 1.0 / k)
+    reward = (rng.random(n) < q[np.arange(n), action, position]).astype(float)
+    return reward, action, pscore, pi, q, position
+
+
+@pytest.mark.parametrize("est", ALL, ids=repr)
+def test_matches_numpy_reference_with_positions(est) -> None:
+    reward, action, pscore, pi, q, position = ranked_logs()
+    res = est.evaluate(
+        reward=reward,
+        action=action,
+        pscore=pscore,
+        action_dist=pi,
+        position=position,
+        estimated_rewards_by_reg_model=q,
+        return_round_rewards=True,
+    )
+    ref = reference_round_rewards(est, reward, action, pscore, pi, q, position)
+    assert res.estimate == pytest.approx(ref.mean(), abs=1e-10)
+    np.testing.assert_allclose(res.round_rewards, ref, rtol=0, atol=1e-10)
+    if est.estimator_name not in ("snipw", "sndr"):
+        se = ref.std(ddof=1) / np.sqrt(len(ref))
+        assert res.std_err == pytest.approx(se, rel=1e-10)
+        z = 1.959963984540054
+        assert res.ci[0] == pytest.approx(ref.mean() - z * se, abs=1e-10)
+    assert res.n_rounds == len(reward)
+
+
+def test_w3_layout_and_two_dimensional_action_dist_agree() -> None:
+    logs = datasets.synthetic_logs(20_000, n_actions=10, seed=5)
+    pi = logs.softmax_policy(10.0)
+    q = np.clip(logs.expected_reward + 0.05, 0, 1)
+    idx = np.arange(logs.n_rounds)
+    ipw_np = np.mean(logs.reward * pi[idx, logs.action] / logs.pscore)
+    dr_np = np.mean(
+        np.einsum("ij,ij->i", q, pi)
+        + pi[idx, logs.action] / logs.pscore * (logs.reward - q[idx, logs.action])
+    )
+    common = dict(reward=logs.reward, action=logs.action, pscore=logs.pscore)
+    for dist, model in [(pi, q), (pi[:, :, None], q[:, :, None])]:
+        ipw = ope.InverseProbabilityWeighting().estimate_policy_value(action_dist=dist, **common)
+        dr = ope.DoublyRobust().estimate_policy_value(
+            action_dist=dist, estimated_rewards_by_reg_model=model, **common
+        )
+        assert ipw == pytest.approx(ipw_np, abs=1e-10)
+        assert dr == pytest.approx(dr_np, abs=1e-10)
+    # Only the logged action's probability: the same IPW; int rewards are accepted.
+    pe = pi[idx, logs.action]
+    r = ope.InverseProbabilityWeighting().evaluate(
+        reward=logs.reward.astype(np.int64), action=logs.action, pscore=logs.pscore, action_dist=pe
+    )
+    assert r.estimate == pytest.approx(ipw_np, abs=1e-10)
+    assert r.mean_weight == pytest.approx(np.mean(pe / logs.pscore), rel=1e-12)
+    w = pe / logs.pscore
+    assert r.ess == pytest.approx(w.sum() ** 2 / (w**2).sum(), rel=1e-10)
+
+
+def test_obp_style_interval_and_round_rewards() -> None:
+    logs = datasets.synthetic_logs(5000, n_actions=4, seed=2)
+    pi = logs.softmax_policy(2.0)
+    args = dict(reward=logs.reward, action=logs.action, pscore=logs.pscore, action_dist=pi)
+    est = ope.SelfNormalizedInverseProbabilityWeighting()
+    ci = est.estimate_interval(**args, alpha=0.1, n_bootstrap_samples=300, random_state=3)
+    assert set(ci) == {"mean", "90.0% CI (lower)", "90.0% CI (upper)"}
+    value = est.estimate_policy_value(**args)
+    assert ci["90.0% CI (lower)"] < value < ci["90.0% CI (upper)"]
+    assert ci == est.estimate_interval(**args, alpha=0.1, n_bootstrap_samples=300, random_state=3)
+    rr = est.estimate_round_rewards(**args)
+    w = pi[np.arange(logs.n_rounds), logs.action] / logs.pscore
+    np.testing.assert_allclose(rr, logs.reward * w / w.mean(), atol=1e-12)
+    assert rr.mean() == pytest.approx(value, abs=1e-12)
+
+
+def replications(n_reps, n, seed0, make_q):
+    for r in range(n_reps):
+        logs = datasets.synthetic_logs(n, n_actions=5, seed=seed0 + r)
+        pi = logs.softmax_policy(3.0)
+        yield logs, pi, make_q(logs), logs.policy_value(pi)
+
+
+UNBIASED = [
+    ope.InverseProbabilityWeighting(),
+    ope.DoublyRobust(),
+    ope.SwitchDoublyRobust(),
+    ope.DoublyRobustWithShrinkage(lambda_=math.inf),
+]
+
+
+def test_unbiased_on_synthetic_data_with_known_truth() -> None:
+    # A deliberately wrong reward model: DR must stay unbiased through its correction.
+    errors = {e.estimator_name: [] for e in UNBIASED}
+    reps = list(replications(300, 1000, 100, lambda lg: np.clip(lg.expected_reward + 0.15, 0, 1)))
+    for logs, pi, q, truth in reps:
+        for est in UNBIASED:
+            v = est.estimate_policy_value(
+                reward=logs.reward,
+                action=logs.action,
+                pscore=logs.pscore,
+                action_dist=pi,
+                estimated_rewards_by_reg_model=q,
+            )
+            errors[est.estimator_name].append(v - truth)
+    for name, err in errors.items():
+        err = np.array(err)
+        se = err.std(ddof=1) / np.sqrt(len(err))
+        assert abs(err.mean()) < 2 * se, f"{name}: mean error {err.mean():.5f}, 2 SE {2 * se:.5f}"
+    # DM with the wrong model is biased by about the model's error: the check has power.
+    dm = [
+        ope.DirectMethod().estimate_policy_value(action_dist=pi, estimated_rewards_by_reg_model=q)
+        - truth
+        for logs, pi, q, truth in reps[:20]
+    ]
+    assert np.mean(dm) > 0.05
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        ope.InverseProbabilityWeighting(),
+        ope.SelfNormalizedInverseProbabilityWeighting(),
+        ope.DoublyRobust(),
+        ope.SelfNormalizedDoublyRobust(),
+    ],
+    ids=repr,
+)
+def test_normal_intervals_cover_about_95_percent(est) -> None:
+    covered = []
+    for logs, pi, q, truth in replications(
+        300, 2000, 1000, lambda lg: np.clip(lg.expected_reward - 0.1, 0, 1)
+    ):
+        r = est.evaluate(
+            reward=logs.reward,
+            action=logs.action,
+            pscore=logs.pscore,
+            action_dist=pi,
+            estimated_rewards_by_reg_model=q,
+        )
+        covered.append(r.ci[0] <= truth <= r.ci[1])
+    assert 0.90 <= np.mean(covered) <= 0.99, np.mean(covered)
+
+
+@pytest.mark.parametrize(
+    "est", [ope.InverseProbabilityWeighting(), ope.SelfNormalizedDoublyRobust()], ids=repr
+)
+def test_bootstrap_intervals_cover_about_95_percent(est) -> None:
+    covered = []
+    for i, (logs, pi, q, truth) in enumerate(
+        replications(120, 1500, 5000, lambda lg: lg.expected_reward * 0.8)
+    ):
+        r = est.evaluate(
+            reward=logs.reward,
+            action=logs.action,
+            pscore=logs.pscore,
+            action_dist=pi,
+            estimated_rewards_by_reg_model=q,
+            n_bootstrap=200,
+            seed=i,
+        )
+        assert r.n_bootstrap == 200
+        covered.append(r.bootstrap_ci[0] <= truth <= r.bootstrap_ci[1])
+    assert 0.88 <= np.mean(covered) <= 1.0, np.mean(covered)
+
+
+def same(a: ope.EstimateResult, b: ope.EstimateResult) -> bool:
+    """Equal to the last bit (repr of floats round-trips; NaN equals NaN)."""
+    return repr(a.to_dict()) == repr(b.to_dict())
+
+
+def test_stream_over_parquet_equals_in_memory(tmp_path, pa) -> None:
+    import pyarrow.parquet as pq
+
+    logs = datasets.synthetic_logs(100_003, n_actions=4, seed=9)
+    pi = logs.softmax_policy(2.0)
+    q = np.clip(logs.expected_reward + 0.1, 0, 1)
+    path = tmp_path / "logs.parquet"
+    pq.write_table(logs.to_arrow(action_dist=pi, q_hat=q), path, row_group_size=30_011)
+    seen = []
+    # Estimators must have distinct names in one pass: split the list by name.
+    by_name: dict[str, list] = {}
+    for est in ALL:
+        by_name.setdefault(est.estimator_name, []).append(est)
+    groups = [[v[i] for v in by_name.values() if i < len(v)] for i in range(2)]
+    for group in groups:
+        streamed = ope.estimate_stream(
+            path,
+            group,
+            action_dist="action_dist",
+            estimated_rewards_by_reg_model="q_hat",
+            batch_size=7_777,
+            n_bootstrap=20,
+            seed=4,
+            progress=seen.append,
+        )
+        for est in group:
+            mem = est.evaluate(
+                reward=logs.reward,
+                action=logs.action,
+                pscore=logs.pscore,
+                action_dist=pi,
+                estimated_rewards_by_reg_model=q,
+                n_bootstrap=20,
+                seed=4,
+            )
+            assert same(streamed[est.estimator_name], mem), est
+    assert seen[-1] == logs.n_rounds
+
+
+def test_stream_with_a_callable_policy_a_shared_table_and_a_reader(pa) -> None:
+    logs = datasets.synthetic_logs(20_000, n_actions=3, seed=11)
+    table = logs.to_arrow()
+    pi = logs.softmax_policy(4.0)
+    expected = ope.InverseProbabilityWeighting().evaluate(
+        reward=logs.reward, action=logs.action, pscore=logs.pscore, action_dist=pi
+    )
+    calls = []
+
+    def policy(batch):  # the rows of pi_e for this batch (a model would use batch.context)
+        calls.append(len(batch))
+        start = sum(calls[:-1])
+        return pi[start : start + len(batch)]
+
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(3_000))
+    got = ope.InverseProbabilityWeighting().estimate_stream(reader, action_dist=policy)
+    assert same(got, expected)
+    shared = np.array([[0.2, 0.3, 0.5]])
+    s = ope.SelfNormalizedInverseProbabilityWeighting().estimate_stream(
+        table, action_dist=shared, batch_size=4096
+    )
+    w = shared[0, logs.action] / logs.pscore
+    assert s.estimate == pytest.approx((w * logs.reward).sum() / w.sum(), abs=1e-12)
+    with pytest.raises(regretless.ShapeError, match="shared by every row"):
+        ope.estimate_stream(table, ope.InverseProbabilityWeighting(), action_dist=pi)
+
+
+def test_stream_errors_name_the_row_and_the_renamed_column(pa) -> None:
+    logs = datasets.synthetic_logs(10_000, n_actions=3, seed=1)
+    table = logs.to_arrow(pe=logs.behavior_policy[np.arange(10_000), logs.action])
+    table = table.rename_columns(["action", "reward", "propensity", "context", "pe"])
+    p = table.column("propensity").to_numpy().copy()
+    p[7_500] = 0.0
+    table = table.set_column(2, "propensity", pa.array(p))
+    with pytest.raises(regretless.InvalidParameterError, match=r"pscore\[7500\].*'propensity'"):
+        ope.estimate_stream(
+            table,
+            ope.InverseProbabilityWeighting(),
+            action_dist="pe",
+            columns={"pscore": "propensity"},
+            batch_size=1000,
+        )
+
+
+def test_bad_input_raises_clear_errors() -> None:
+    reward, action, pscore, pi, q, position = ranked_logs(n=50, k=3, slots=1)
+    pi2, q2 = pi[:, :, 0], q[:, :, 0]
+    ipw, dr = ope.InverseProbabilityWeighting(), ope.DoublyRobust()
+
+    def run(est=ipw, **over):
+        args = dict(reward=reward, action=action, pscore=pscore, action_dist=pi2)
+        if est is dr:
+            args["estimated_rewards_by_reg_model"] = q2
+        args.update(over)
+        return est.evaluate(**args)
+
+    bad = reward.copy()
+    bad[3] = np.nan
+    with pytest.raises(regretless.RewardError, match=r"reward\[3\]: reward NaN"):
+        run(reward=bad)
+    for value in (0.0, -0.2, 1.5, np.nan):
+        p = pscore.copy()
+        p[2] = value
+        with pytest.raises(regretless.InvalidParameterError, match=r"pscore\[2\]: propensity"):
+            run(pscore=p)
+    d = pi2.copy()
+    d[1, 0] += 0.2
+    with pytest.raises(regretless.InvalidParameterError, match=r"action_dist\[1\].*sum to"):
+        run(action_dist=d)
+    a = action.copy()
+    a[4] = 3
+    with pytest.raises(regretless.ArmError, match=r"action\[4\]: arm 3 is out of range"):
+        run(action=a)
+    with pytest.raises(regretless.ShapeError, match="pscore: length 49"):
+        run(pscore=pscore[:-1])
+    with pytest.raises(regretless.ShapeError, match="action_dist"):
+        run(action_dist=pi2[:-1])
+    with pytest.raises(regretless.InvalidParameterError, match="estimated_rewards_by_reg_model"):
+        dr.evaluate(reward=reward, action=action, pscore=pscore, action_dist=pi2)
+    with pytest.raises(regretless.ShapeError, match="full distribution"):
+        run(dr, action_dist=pi2[np.arange(50), action])
+    with pytest.raises(regretless.InvalidParameterError, match="position"):
+        ranked = ranked_logs(n=20, k=3, slots=2)
+        ipw.evaluate(reward=ranked[0], action=ranked[1], pscore=ranked[2], action_dist=ranked[3])
+    with pytest.raises(regretless.DTypeError, match="action"):
+        run(action=action.astype(float))
+    with pytest.raises(regretless.DTypeError, match="reward"):
+        run(reward=np.array(["a"] * 50))
+    with pytest.raises(regretless.InvalidParameterError, match="pscore: required"):
+        ipw.evaluate(reward=reward, action=action, action_dist=pi2)
+    with pytest.raises(regretless.InvalidParameterError, match="alpha"):
+        run(alpha=1.5)
+    with pytest.raises(regretless.InvalidParameterError, match="lambda_"):
+        ope.DoublyRobust(lambda_=-1.0)
+    with pytest.raises(regretless.InvalidParameterError, match="n_bootstrap"):
+        run(n_bootstrap=-1)
+    with pytest.raises(regretless.InvalidParameterError, match="undefined"):
+        ope.SelfNormalizedInverseProbabilityWeighting().evaluate(
+            reward=[1.0], action=[0], pscore=[0.5], action_dist=[[0.0, 1.0]]
+        )
+
+
+def test_replay_of_regretless_policies_on_uniform_logs() -> None:
+    rng = np.random.default_rng(0)
+    n, means = 30_000, np.array([0.2, 0.5, 0.8])
+    actions = rng.integers(0, 3, n)
+    rewards = (rng.random(n) < means[actions]).astype(float)
+    policy = regretless.UCB1(3, seed=0)
+    res = ope.replay(policy, actions, rewards, pscore=np.full(n, 1 / 3))
+    assert policy.n_updates == 0  # the argument is not modified
+    assert res.policy.n_updates == res.n_matched == int(res.matched.sum())
+    assert abs(res.n_matched / n - 1 / 3) < 0.02
+    assert res.estimate > 0.7
+    # Learning from the matched rows is reproducible with update_batch.
+    again = regretless.UCB1(3, seed=0)
+    again.update_batch(actions[res.matched], rewards[res.matched])
+    assert again.counts().tolist() == res.policy.counts().tolist()
+    # The uniform-logger policy's value is the logged mean reward.
+    uniform = ope.replay(regretless.EpsilonGreedy(3, epsilon=1.0), actions, rewards, seed=2)
+    assert abs(uniform.estimate - means.mean()) < 3 * uniform.std_err
+    with pytest.raises(regretless.InvalidParameterError, match="uniformly random logger"):
+        ope.replay(policy, actions, rewards, pscore=np.full(n, 0.5))
+    with pytest.raises(regretless.ArmError, match="actions at position 0"):
+        ope.replay(policy, np.full(5, 7), np.ones(5))
+    with pytest.raises(regretless.RewardError, match="rewards at position 1"):
+        ope.replay(policy, [0, 1], [0.0, 2.0])
+    with pytest.raises(regretless.DTypeError, match="policy"):
+        ope.replay(object(), [0], [1.0])
