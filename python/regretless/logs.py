@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "LoggedFeedback",
     "count_rows",
+    "fit_logs",
     "iter_batches",
     "read_logs",
     "schema",
@@ -668,3 +669,62 @@ def count_rows(source: Any) -> int | None:
         return ds.dataset(os.fspath(source), format="parquet").count_rows()
     count = getattr(source, "count_rows", None)
     return int(count()) if callable(count) else None
+
+
+def fit_logs(
+    policy: Any,
+    source: Any,
+    *,
+    weighting: str = "ips",
+    columns: Mapping[str, str] | None = None,
+    context: str | Sequence[str] | bool | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_weight: float | None = None,
+) -> Any:
+    """Warm-start ``policy`` from logged feedback in one pass over ``source`` (memory
+    stays flat: record batch by record batch). Also available as ``policy.fit_logs``.
+
+    Contextual policies learn each logged ``(context, action, reward)`` row; with
+    ``weighting="ips"`` each row is weighted by ``1 / pscore`` (optionally capped at
+    ``max_weight``), which corrects for the logging policy's preferences when the rows are
+    used to fit the reward model; ``weighting="none"`` weights every row 1. Multi-armed
+    policies learn the ``(action, reward)`` pairs: their per-arm means are unbiased
+    without weights, so only ``weighting="none"`` applies to them.
+
+    Returns the policy.
+
+    >>> import numpy as np, regretless
+    >>> logs_ = {"action": np.array([0, 1, 1, 0]), "reward": np.array([1.0, 0.0, 0.5, 0.5]),
+    ...          "pscore": np.full(4, 0.5), "context": np.ones((4, 2))}
+    >>> policy = regretless.LinUCB(2, 2).fit_logs(logs_, context=True)
+    >>> policy.counts().tolist()
+    [2, 2]
+    >>> regretless.UCB1(2).fit_logs(logs_, weighting="none").means().tolist()
+    [0.75, 0.25]
+    """
+    if weighting not in ("ips", "none"):
+        raise InvalidParameterError(f"weighting: expected 'ips' or 'none', got {weighting!r}")
+    if max_weight is not None and not max_weight > 0:
+        raise InvalidParameterError(f"max_weight: must be > 0 or None, got {max_weight}")
+    contextual = hasattr(policy, "dim")
+    if not contextual and weighting == "ips":
+        raise InvalidParameterError(
+            f"weighting: {type(policy).__name__} learns per-arm means, which logged rewards "
+            "estimate without importance weights; pass weighting='none'"
+        )
+    want_context = context if context is not None else (True if contextual else None)
+    for batch in iter_batches(source, columns=columns, context=want_context, batch_size=batch_size):
+        if not contextual:
+            policy.update_batch(batch.action, batch.reward)
+            continue
+        if batch.context is None:
+            raise ShapeError("context: contextual policies need a context column")
+        weights = None
+        if weighting == "ips":
+            if batch.pscore is None:
+                raise InvalidParameterError("pscore: weighting='ips' needs logged propensities")
+            weights = 1.0 / batch.pscore
+            if max_weight is not None:
+                weights = np.minimum(weights, max_weight)
+        policy.update_batch(batch.context, batch.action, batch.reward, weights)
+    return policy

@@ -309,6 +309,23 @@ macro_rules! contextual_class {
                 self.copy(py)
             }
 
+            /// Warm-start from logged feedback (a pyarrow Table, Parquet path, data frame,
+            /// dict of arrays, ...) in one pass; see ``regretless.logs.fit_logs`` for the
+            /// options (``weighting="ips"`` or ``"none"``, ``columns``, ``context``,
+            /// ``batch_size``, ``max_weight``). Returns the policy.
+            #[pyo3(signature = (source, **kwargs))]
+            fn fit_logs<'py>(
+                slf: &pyo3::Bound<'py, Self>,
+                py: pyo3::Python<'py>,
+                source: &pyo3::Bound<'py, pyo3::PyAny>,
+                kwargs: Option<&pyo3::Bound<'py, pyo3::types::PyDict>>,
+            ) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
+                use pyo3::types::PyAnyMethods;
+                py.import("regretless.logs")?
+                    .getattr("fit_logs")?
+                    .call((slf, source), kwargs)
+            }
+
             fn __repr__(&self, py: pyo3::Python<'_>) -> String {
                 use regretless_core::contextual::ContextualPolicy;
                 $crate::convert::with_lock(py, &self.inner, |p| {
