@@ -76,6 +76,9 @@ impl ContextualPolicy for LinUCB {
     fn width_coefficient(&self) -> f64 {
         self.params.alpha
     }
+    fn deterministic(&self) -> bool {
+        true
+    }
 }
 persist_contextual!(LinUCB, "LinUCB");
 

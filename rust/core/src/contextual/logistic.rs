@@ -90,6 +90,9 @@ impl ContextualPolicy for LogisticUCB {
     fn width_coefficient(&self) -> f64 {
         self.params.alpha
     }
+    fn deterministic(&self) -> bool {
+        true
+    }
 }
 persist_contextual!(LogisticUCB, "LogisticUCB");
 

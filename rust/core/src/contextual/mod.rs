@@ -206,24 +206,31 @@ impl RidgeModel {
             }
             return;
         }
-        for &(x, r, w) in rows {
-            self.n += 1;
-            if w == 0.0 {
-                continue;
-            }
-            self.weight_sum += w;
-            for i in 0..d {
-                let wxi = w * x[i];
-                // Upper triangle only; mirrored below.
-                for j in i..d {
-                    self.gram[i * d + j] += wxi * x[j];
+        // Gather the rows into blocks and add X^T (W X) with one matrix product per block.
+        const BLOCK: usize = 2048;
+        let mut xs = Vec::with_capacity(BLOCK.min(rows.len()) * d);
+        let mut wxs = Vec::with_capacity(BLOCK.min(rows.len()) * d);
+        for chunk in rows.chunks(BLOCK) {
+            xs.clear();
+            wxs.clear();
+            for &(x, r, w) in chunk {
+                self.n += 1;
+                self.weight_sum += w;
+                xs.extend_from_slice(x);
+                wxs.extend(x.iter().map(|v| w * v));
+                let wr = w * r;
+                for (b, v) in self.b.iter_mut().zip(x) {
+                    *b += wr * v;
                 }
-                self.b[i] += wxi * r;
             }
+            linalg::add_at_b(&xs, &wxs, &mut self.gram, chunk.len(), d, d);
         }
+        // Exact symmetry before the factorization.
         for i in 0..d {
             for j in 0..i {
-                self.gram[i * d + j] = self.gram[j * d + i];
+                let v = 0.5 * (self.gram[i * d + j] + self.gram[j * d + i]);
+                self.gram[i * d + j] = v;
+                self.gram[j * d + i] = v;
             }
         }
         self.refactor(Link::Identity);
@@ -379,6 +386,11 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     fn transform_score(&self, score: f64) -> f64 {
         score
     }
+    /// True when a decision is the argmax of `scores` (ties at random): batch decisions
+    /// then run on the batched scoring path.
+    fn deterministic(&self) -> bool {
+        false
+    }
     /// True for policies regularized towards a reference policy (pi_ref).
     fn uses_reference(&self) -> bool {
         false
@@ -483,6 +495,11 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let n = check_contexts("X", x, self.dim())?;
         let (d, k) = (self.dim(), self.n_arms());
         match pi_ref {
+            None if self.deterministic() => {
+                let scores = self.scores_batch(x)?;
+                let rng = &mut self.base_mut().rng;
+                Ok(scores.chunks_exact(k).map(|row| pick(row, rng)).collect())
+            }
             None => Ok((0..n)
                 .map(|i| self.decide(&x[i * d..(i + 1) * d]))
                 .collect()),
@@ -613,9 +630,11 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// product X_block A_a^{-1} plus row-wise dots, instead of one matrix-vector product
     /// per row.
     fn mean_width_batch(&self, x: &[f64], with_width: bool) -> Result<(Vec<f64>, Vec<f64>)> {
-        const BLOCK: usize = 512;
         let n = check_contexts("X", x, self.dim())?;
         let (d, k) = (self.dim(), self.n_arms());
+        // Rows per block: up to 512, fewer when many arms would make the block's
+        // X [A^{-1}...] product large (it holds rows x K d values).
+        let block = (262_144 / (k * d).max(1)).clamp(16, 512);
         let mut means = vec![0.0; n * k];
         let mut widths = if with_width {
             vec![0.0; n * k]
@@ -623,33 +642,52 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             Vec::new()
         };
         let arms = &self.base().arms;
+        // Theta^T (d x K) and [A_1^{-1} | ... | A_K^{-1}] (d x K d): a block of rows then
+        // costs two matrix products, X Theta^T and X [A^{-1}...], plus row-wise dots.
+        let mut theta_t = vec![0.0; d * k];
+        for (a, m) in arms.iter().enumerate() {
+            for i in 0..d {
+                theta_t[i * k + a] = m.theta[i];
+            }
+        }
+        let inverses = if with_width {
+            let mut all = vec![0.0; d * k * d];
+            for (a, m) in arms.iter().enumerate() {
+                for i in 0..d {
+                    all[i * k * d + a * d..i * k * d + (a + 1) * d]
+                        .copy_from_slice(&m.a_inv[i * d..(i + 1) * d]);
+                }
+            }
+            all
+        } else {
+            Vec::new()
+        };
         let blocks: Vec<OutputBlock<'_>> = if with_width {
             means
-                .chunks_mut(BLOCK * k)
-                .zip(widths.chunks_mut(BLOCK * k))
+                .chunks_mut(block * k)
+                .zip(widths.chunks_mut(block * k))
                 .enumerate()
                 .map(|(i, (m, w))| (i, m, Some(w)))
                 .collect()
         } else {
             means
-                .chunks_mut(BLOCK * k)
+                .chunks_mut(block * k)
                 .enumerate()
                 .map(|(i, m)| (i, m, None))
                 .collect()
         };
         blocks.into_par_iter().for_each(|(bi, mblock, wblock)| {
             let rows = mblock.len() / k;
-            let xb = &x[bi * BLOCK * d..(bi * BLOCK + rows) * d];
-            let mut y = vec![0.0; rows * d];
-            let mut wblock = wblock;
-            for (a, model) in arms.iter().enumerate() {
+            let xb = &x[bi * block * d..(bi * block + rows) * d];
+            linalg::matmul(xb, &theta_t, mblock, rows, d, k);
+            if let Some(w) = wblock {
+                let mut y = vec![0.0; rows * k * d];
+                linalg::matmul(xb, &inverses, &mut y, rows, d, k * d);
                 for r in 0..rows {
-                    mblock[r * k + a] = linalg::dot(&xb[r * d..(r + 1) * d], &model.theta);
-                }
-                if let Some(w) = wblock.as_deref_mut() {
-                    linalg::matmul(xb, &model.a_inv, &mut y, rows, d, d);
-                    for r in 0..rows {
-                        let q = linalg::dot(&xb[r * d..(r + 1) * d], &y[r * d..(r + 1) * d]);
+                    let xr = &xb[r * d..(r + 1) * d];
+                    for a in 0..k {
+                        let base = r * k * d + a * d;
+                        let q = linalg::dot(xr, &y[base..base + d]);
                         w[r * k + a] = q.max(0.0).sqrt();
                     }
                 }
