@@ -265,7 +265,7 @@ def test_ucb1_matches_reference(kind, alpha):
 @pytest.mark.parametrize(("zeta", "c"), [(1.2, 1.0), (1.0, 0.4)])
 def test_ucbv_matches_reference(kind, zeta, c):
     # The default is the paper's zeta = 1.2, c = 1.
-    policy = rl.UCBV(K, seed=2) if (zeta, c) == (1.2, 1.0) else rl.UCBV(K, zeta=zeta, c=c)
+    policy = rl.UCBV(K, seed=2) if (zeta, c) == (1.2, 1.0) else rl.UCBV(K, zeta=zeta, c=c, seed=2)
     drive_index_policy(policy, ucbv_index(zeta, c), reward_table(kind), strict=kind == "beta")
 
 
