@@ -7,11 +7,17 @@ import doctest
 
 import pytest
 import regretless
-from regretless import _progress, contextual, exceptions, simulation, stream
+from regretless import _progress, contextual, exceptions, kernel, simulation, stream
 
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
     regretless.HybridLinUCB,
+    regretless.GPUCB,
+    regretless.BKB,
+    regretless.RBF,
+    regretless.Matern,
+    regretless.Linear,
+    regretless.Polynomial,
     *regretless.POLICIES,
     *regretless.STREAM_POLICIES,
     regretless.BernoulliEnv,
@@ -32,7 +38,7 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [regretless, simulation, stream, exceptions, _progress, contextual],
+    [regretless, simulation, stream, exceptions, _progress, contextual, kernel],
     ids=lambda m: m.__name__,
 )
 def test_module_doctests(module) -> None:
