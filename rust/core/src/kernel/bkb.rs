@@ -114,7 +114,8 @@ fn pivoted_cholesky(k: &[f64], m: usize) -> (Vec<usize>, Vec<f64>) {
     let mut dr: Vec<f64> = (0..m).map(|i| k[i * m + i]).collect();
     let mut used = vec![false; m];
     let mut piv = Vec::new();
-    let mut lcols: Vec<Vec<f64>> = Vec::new(); // column q over all m rows
+    // Row i of the factor, over the pivots so far: lf[i * m + q].
+    let mut lf = vec![0.0; m * m];
     loop {
         let mut best = usize::MAX;
         let mut bv = tol;
@@ -127,51 +128,61 @@ fn pivoted_cholesky(k: &[f64], m: usize) -> (Vec<usize>, Vec<f64>) {
         if best == usize::MAX {
             break;
         }
+        let q = piv.len();
         let s = bv.sqrt();
-        let mut col = vec![0.0; m];
+        used[best] = true;
+        lf[best * m + q] = s;
         for i in 0..m {
             if used[i] {
                 continue;
             }
-            let mut v = k[i * m + best];
-            for lc in &lcols {
-                v -= lc[i] * lc[best];
-            }
-            col[i] = v / s;
-        }
-        used[best] = true;
-        for i in 0..m {
-            if !used[i] {
-                dr[i] -= col[i] * col[i];
-            }
+            let v =
+                k[i * m + best] - linalg::dot(&lf[i * m..i * m + q], &lf[best * m..best * m + q]);
+            let c = v / s;
+            lf[i * m + q] = c;
+            dr[i] -= c * c;
         }
         piv.push(best);
-        lcols.push(col);
     }
     let r = piv.len();
     let mut l = vec![0.0; r * r];
     for (row, &p) in piv.iter().enumerate() {
-        for q in 0..=row {
-            l[row * r + q] = lcols[q][p];
-        }
+        l[row * r..row * r + row + 1].copy_from_slice(&lf[p * m..p * m + row + 1]);
     }
     (piv, l)
 }
 
-/// Inverse of a lower-triangular r x r matrix.
+/// Inverse of a lower-triangular r x r matrix. Column j of the inverse is built as a
+/// contiguous row of its transpose, so every inner product runs over contiguous memory.
 fn lower_inverse(l: &[f64], r: usize) -> Vec<f64> {
-    let mut li = vec![0.0; r * r];
+    let mut lit = vec![0.0; r * r]; // lit[j][k] = (L^{-1})[k][j]
     for j in 0..r {
-        li[j * r + j] = 1.0 / l[j * r + j];
+        lit[j * r + j] = 1.0 / l[j * r + j];
         for i in j + 1..r {
-            let mut s = 0.0;
-            for k in j..i {
-                s -= l[i * r + k] * li[k * r + j];
-            }
-            li[i * r + j] = s / l[i * r + i];
+            let s = linalg::dot(&l[i * r + j..i * r + i], &lit[j * r + j..j * r + i]);
+            lit[j * r + i] = -s / l[i * r + i];
         }
     }
-    li
+    transpose(&lit, r, r)
+}
+
+/// Inverse of the SPD `a` (r x r) as `L^{-T} L^{-1}`, exactly symmetric.
+fn spd_inverse(a: &[f64], r: usize) -> Option<Vec<f64>> {
+    let l = linalg::cholesky(a, r)?;
+    let li = lower_inverse(&l, r);
+    let lit = transpose(&li, r, r);
+    let mut inv = vec![0.0; r * r];
+    if r > 0 {
+        linalg::matmul(&lit, &li, &mut inv, r, r, r);
+    }
+    for i in 0..r {
+        for j in 0..i {
+            let v = 0.5 * (inv[i * r + j] + inv[j * r + i]);
+            inv[i * r + j] = v;
+            inv[j * r + i] = v;
+        }
+    }
+    Some(inv)
 }
 
 fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
@@ -398,21 +409,26 @@ impl BKB {
         // Z_P = K_{P,S1} L1^{-T} for the pulled arms, scaled by sqrt(n_i); A_t and b.
         let pulled: Vec<usize> = (0..a).filter(|&j| self.counts[j] > 0).collect();
         let np = pulled.len();
-        let mut zt = vec![0.0; r * np]; // r x P: sqrt(n_i) z_i as columns
-        let mut b = vec![0.0; r];
-        let mut kp = vec![0.0; r];
-        let mut z = vec![0.0; r];
+        // K_{P,S1} (P x r), then Z_P = K_{P,S1} L1^{-T} in one product.
+        let mut kp = vec![0.0; np * r];
         for (q, &j) in pulled.iter().enumerate() {
             for (k, col) in cols.iter().enumerate() {
-                kp[k] = col[j];
+                kp[q * r + k] = col[j];
             }
-            for k in 0..r {
-                z[k] = linalg::dot(&linv[k * r..k * r + k + 1], &kp[..k + 1]);
-            }
+        }
+        let linv_t = transpose(&linv, r, r);
+        let mut zp = vec![0.0; np * r];
+        if r > 0 && np > 0 {
+            linalg::matmul(&kp, &linv_t, &mut zp, np, r, r);
+        }
+        let mut zt = vec![0.0; r * np]; // r x P: sqrt(n_i) z_i as columns
+        let mut b = vec![0.0; r];
+        for (q, &j) in pulled.iter().enumerate() {
             let sn = (self.counts[j] as f64).sqrt();
             for k in 0..r {
-                zt[k * np + q] = sn * z[k];
-                b[k] += z[k] * self.sums[j];
+                let z = zp[q * r + k];
+                zt[k * np + q] = sn * z;
+                b[k] += z * self.sums[j];
             }
         }
         let ztt = transpose(&zt, r, np);
@@ -431,13 +447,12 @@ impl BKB {
                 at[j * r + i] = v;
             }
         }
-        let ainv = linalg::spd_inverse(&at, r).ok_or_else(|| {
+        let ainv = spd_inverse(&at, r).ok_or_else(|| {
             Error::param("lam", "the regularized design is not positive definite")
         })?;
         let mut w = vec![0.0; r];
         linalg::matvec(&ainv, &b, &mut w);
         // u = L1^{-T} w; C = L1^{-T} (I - lam A^{-1}) L1^{-1}.
-        let linv_t = transpose(&linv, r, r);
         let mut u = vec![0.0; r];
         linalg::matvec(&linv_t, &w, &mut u);
         let mut bm: Vec<f64> = ainv.iter().map(|v| -lam * v).collect();
@@ -641,6 +656,20 @@ mod tests {
     fn points(a: usize, d: usize, seed: u64) -> Vec<f64> {
         let mut rng = Rng::seed_from_u64(seed);
         (0..a * d).map(|_| rng.uniform()).collect()
+    }
+
+    #[test]
+    fn triangular_and_spd_inverses() {
+        let a = [4.0, 2.0, 0.5, 2.0, 3.0, 0.1, 0.5, 0.1, 2.0];
+        let inv = spd_inverse(&a, 3).unwrap();
+        let mut prod = [0.0; 9];
+        linalg::matmul(&a, &inv, &mut prod, 3, 3, 3);
+        for i in 0..3 {
+            for j in 0..3 {
+                let e = if i == j { 1.0 } else { 0.0 };
+                assert!((prod[i * 3 + j] - e).abs() < 1e-14);
+            }
+        }
     }
 
     #[test]
