@@ -115,7 +115,7 @@ def main() -> None:
         results["runs"][str(ls)] = {"policies": runs, "numpy_refit_step": refit}
         lines.append(f"lengthscale {ls}: mean ms per step by window of {w} steps")
         lines.append(
-            "t_end      " + "".join(f"{name:>14}" for name in runs) + "   dict(ref/shared)"
+            "t_end      " + "".join(f"{name:>14}" for name in runs) + "   dict(ref/shared/q4)"
         )
         wins = {n: windows(r["time"], T, w) for n, r in runs.items()}
         for k in range(len(wins["GPUCB"])):

@@ -435,7 +435,7 @@ class BKB(_KernelBandit):
         kernel: Any,
         *,
         lam: float = 0.01,
-        qbar: float = 1.0,
+        qbar: float = 4.0,
         fnorm: float = 1.0,
         delta: float = 0.5,
         beta_scale: float | None = None,
