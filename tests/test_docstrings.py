@@ -12,6 +12,7 @@ from regretless import (
     contextual,
     datasets,
     exceptions,
+    kernel,
     logs,
     ope,
     simulation,
@@ -21,6 +22,12 @@ from regretless import (
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
     regretless.HybridLinUCB,
+    regretless.GPUCB,
+    regretless.BKB,
+    regretless.RBF,
+    regretless.Matern,
+    regretless.Linear,
+    regretless.Polynomial,
     *regretless.POLICIES,
     *regretless.STREAM_POLICIES,
     regretless.BernoulliEnv,
@@ -52,7 +59,18 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [regretless, simulation, stream, exceptions, _progress, contextual, ope, logs, datasets],
+    [
+        regretless,
+        simulation,
+        stream,
+        exceptions,
+        _progress,
+        contextual,
+        ope,
+        logs,
+        datasets,
+        kernel,
+    ],
     ids=lambda m: m.__name__,
 )
 def test_module_doctests(module) -> None:

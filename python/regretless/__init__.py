@@ -14,14 +14,20 @@ statistics add up, ``merge(other)``. Objects are safe to share between threads.
 >>> restored.select() == policy.select()
 True
 
+Kernel bandits (:class:`GPUCB`, :class:`BKB`, :func:`optimize`) choose among the rows of a
+candidate matrix: ``select()`` / ``update(index, reward)`` / ``select_batch(b)`` /
+``posterior(X)``.
+
 The single-pass streaming policies (:mod:`regretless.stream`) speak ``offer(arm)`` /
 ``next_pull()`` / ``update(arm, reward)`` / ``update_many(arm, rewards)`` / ``finish()``.
 """
 
 from regretless._core import (
+    BKB,
     EXP3,
     EXP3IX,
     FORMAT_VERSION,
+    GPUCB,
     KLUCB,
     MOSS,
     UCB1,
@@ -60,6 +66,7 @@ from regretless.exceptions import (
     ShapeError,
     StateError,
 )
+from regretless.kernel import RBF, Linear, Matern, OptimizeResult, Polynomial, optimize
 from regretless.simulation import SimulationResult, simulate
 from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_stream
 
@@ -102,6 +109,13 @@ __all__ = [
     "STREAM_POLICIES",
     "UCBV",
     "AggressiveSelectivePromotion",
+    "BKB",
+    "GPUCB",
+    "Linear",
+    "Matern",
+    "OptimizeResult",
+    "Polynomial",
+    "RBF",
     "ArmError",
     "BayesUCB",
     "BernoulliEnv",
@@ -135,6 +149,7 @@ __all__ = [
     "__version__",
     "gibbs_policy",
     "kl_regret",
+    "optimize",
     "simulate",
     "simulate_stream",
     "tmps",

@@ -18,6 +18,7 @@
 pub mod contextual;
 pub mod env;
 pub mod error;
+pub mod kernel;
 pub mod linalg;
 pub mod ope;
 pub mod policy;

@@ -13,6 +13,7 @@ mod errors;
 mod exp3;
 mod greedy;
 mod hybrid;
+mod kernel;
 mod klucb;
 mod linear;
 mod ope;
@@ -43,6 +44,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLogisticUCB>()?;
     m.add_class::<linear::PyLogisticTS>()?;
     m.add_class::<hybrid::PyHybridLinUCB>()?;
+    m.add_class::<kernel::PyGPUCB>()?;
+    m.add_class::<kernel::PyBKB>()?;
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;

@@ -1,0 +1,403 @@
+//! Exact GP-UCB on a finite candidate set with the incremental posterior of
+//! ALGORITHMS.md 1.1: the normalised covariance rows `g_s` (one per observation, each of
+//! length A) are stored, and each observation costs O(A t) with no refactorization.
+//!
+//! The rows are `G = L^{-1} K_{P,D}` where `L` is the Cholesky factor of `K_PP + noise I`
+//! over the observed points `P`; so `L` itself is read back from `G` (row t of `L` is
+//! column `x_t` of the first t rows of `G`, with diagonal `sqrt(v_t)`), which is what
+//! [`GPUCB::posterior`] needs for arbitrary query points.
+
+use super::{check_index, check_points, check_reward, gp_ucb_beta, Kernel, BLOCK};
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+use crate::state::Persist;
+use crate::stats::argmax_random_ties;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GPUCB {
+    kernel: Kernel,
+    x: Vec<f64>,
+    d: usize,
+    a: usize,
+    kdiag: Vec<f64>,
+    noise: f64,
+    beta_scale: f64,
+    delta: f64,
+    mean: Vec<f64>,
+    var: Vec<f64>,
+    /// `t` rows of length A, row-major.
+    g: Vec<f64>,
+    /// `L^{-1} y` and the diagonal `sqrt(v_s)` of `L`.
+    alpha: Vec<f64>,
+    ldiag: Vec<f64>,
+    pulls: Vec<u64>,
+    rewards: Vec<f64>,
+    rng: Rng,
+}
+
+fn check_common(noise: f64, delta: f64, beta_scale: f64) -> Result<()> {
+    if !(noise.is_finite() && noise > 0.0) {
+        return Err(Error::param(
+            "noise",
+            format!("must be a finite noise variance > 0, got {noise}"),
+        ));
+    }
+    if !(delta > 0.0 && delta < 1.0) {
+        return Err(Error::param(
+            "delta",
+            format!("must be in (0, 1), got {delta}"),
+        ));
+    }
+    if !(beta_scale.is_finite() && beta_scale >= 0.0) {
+        return Err(Error::param(
+            "beta_scale",
+            format!("must be a finite number >= 0, got {beta_scale}"),
+        ));
+    }
+    Ok(())
+}
+
+impl GPUCB {
+    /// `candidates` is row-major (A, d); `noise` is the noise variance.
+    pub fn new(
+        candidates: &[f64],
+        d: usize,
+        kernel: Kernel,
+        noise: f64,
+        beta_scale: f64,
+        delta: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        kernel.validate()?;
+        check_common(noise, delta, beta_scale)?;
+        let a = check_points("candidates", candidates, d)?;
+        if a == 0 {
+            return Err(Error::shape(
+                "candidates",
+                "expected at least one candidate",
+            ));
+        }
+        if a > u32::MAX as usize {
+            return Err(Error::shape("candidates", "too many candidates"));
+        }
+        let kdiag = kernel.diag(candidates, d);
+        Ok(GPUCB {
+            kernel,
+            x: candidates.to_vec(),
+            d,
+            a,
+            var: kdiag.clone(),
+            kdiag,
+            noise,
+            beta_scale,
+            delta,
+            mean: vec![0.0; a],
+            g: Vec::new(),
+            alpha: Vec::new(),
+            ldiag: Vec::new(),
+            pulls: Vec::new(),
+            rewards: Vec::new(),
+            rng: Rng::from_optional_seed(seed),
+        })
+    }
+
+    pub fn n_candidates(&self) -> usize {
+        self.a
+    }
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+    pub fn t(&self) -> usize {
+        self.pulls.len()
+    }
+    pub fn candidates(&self) -> &[f64] {
+        &self.x
+    }
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+    /// Posterior variance of f at every candidate (noise not included), floored at 0.
+    pub fn variance(&self) -> Vec<f64> {
+        self.var.iter().map(|v| v.max(0.0)).collect()
+    }
+    pub fn pulls(&self) -> &[u64] {
+        &self.pulls
+    }
+    pub fn rewards(&self) -> &[f64] {
+        &self.rewards
+    }
+    pub fn describe_params(&self) -> String {
+        format!(
+            "kernel={}, noise={}, beta_scale={}, delta={}",
+            self.kernel.describe(),
+            self.noise,
+            self.beta_scale,
+            self.delta
+        )
+    }
+
+    /// The confidence multiplier `beta_t` for the next step.
+    pub fn beta(&self) -> f64 {
+        gp_ucb_beta(
+            self.a,
+            self.pulls.len() as u64 + 1,
+            self.delta,
+            self.beta_scale,
+        )
+    }
+
+    /// `mu + sqrt(beta_t) sigma` for every candidate.
+    pub fn scores(&self) -> Vec<f64> {
+        let sb = self.beta().sqrt();
+        self.mean
+            .iter()
+            .zip(&self.var)
+            .map(|(m, v)| m + sb * v.max(0.0).sqrt())
+            .collect()
+    }
+
+    pub fn select(&mut self) -> usize {
+        let sb = self.beta().sqrt();
+        let (m, v) = (&self.mean, &self.var);
+        argmax_random_ties(
+            (0..self.a).map(|i| m[i] + sb * v[i].max(0.0).sqrt()),
+            &mut self.rng,
+        )
+    }
+
+    /// `c(x) = k(x, x_i) - sum_s g_s(x) g_s(x_i)` over the stored rows and `extra` rows.
+    fn c_vector(&self, i: usize, extra: &[Vec<f64>]) -> Vec<f64> {
+        let (a, d, t) = (self.a, self.d, self.pulls.len());
+        let xi = &self.x[i * d..(i + 1) * d];
+        let w: Vec<f64> = (0..t).map(|s| self.g[s * a + i]).collect();
+        let we: Vec<f64> = extra.iter().map(|r| r[i]).collect();
+        let mut c = vec![0.0; a];
+        c.par_chunks_mut(BLOCK).enumerate().for_each(|(b, cb)| {
+            let j0 = b * BLOCK;
+            for (r, cj) in cb.iter_mut().enumerate() {
+                let j = j0 + r;
+                *cj = self.kernel.eval(&self.x[j * d..(j + 1) * d], xi);
+            }
+            let n = cb.len();
+            for s in 0..t {
+                let ws = w[s];
+                if ws == 0.0 {
+                    continue;
+                }
+                let row = &self.g[s * a + j0..s * a + j0 + n];
+                for (cj, gj) in cb.iter_mut().zip(row) {
+                    *cj -= ws * gj;
+                }
+            }
+            for (row, ws) in extra.iter().zip(&we) {
+                for (cj, gj) in cb.iter_mut().zip(&row[j0..j0 + n]) {
+                    *cj -= ws * gj;
+                }
+            }
+        });
+        c
+    }
+
+    /// Record `reward` for candidate `index`: one O(A t) incremental step.
+    pub fn update(&mut self, index: i64, reward: f64) -> Result<()> {
+        let i = check_index(index, self.a)?;
+        check_reward(reward)?;
+        let c = self.c_vector(i, &[]);
+        let v = c[i].max(0.0) + self.noise;
+        let sv = v.sqrt();
+        let r = reward - self.mean[i];
+        let f = r / v;
+        self.mean
+            .par_iter_mut()
+            .zip(self.var.par_iter_mut())
+            .zip(c.par_iter())
+            .with_min_len(BLOCK)
+            .for_each(|((m, s2), cj)| {
+                *m += cj * f;
+                *s2 -= cj * cj / v;
+            });
+        self.g.extend(c.iter().map(|cj| cj / sv));
+        self.alpha.push(r / sv);
+        self.ldiag.push(sv);
+        self.pulls.push(i as u64);
+        self.rewards.push(reward);
+        Ok(())
+    }
+
+    /// `b` distinct candidates for parallel evaluation: each pick is the UCB argmax, after
+    /// which the variances are updated as if it had been observed (the mean, and so the
+    /// fantasized reward, stays at the posterior mean; beta_t is that of the next step).
+    pub fn select_batch(&mut self, b: usize) -> Result<Vec<usize>> {
+        if b == 0 || b > self.a {
+            return Err(Error::param(
+                "b",
+                format!(
+                    "must be in [1, {}] (the number of candidates), got {b}",
+                    self.a
+                ),
+            ));
+        }
+        let sb = self.beta().sqrt();
+        let mut var = self.var.clone();
+        let mut extra: Vec<Vec<f64>> = Vec::new();
+        let mut chosen = vec![false; self.a];
+        let mut out = Vec::with_capacity(b);
+        for k in 0..b {
+            let (m, vr, ch) = (&self.mean, &var, &chosen);
+            let i = argmax_random_ties(
+                (0..self.a).map(|j| {
+                    if ch[j] {
+                        f64::NAN
+                    } else {
+                        m[j] + sb * vr[j].max(0.0).sqrt()
+                    }
+                }),
+                &mut self.rng,
+            );
+            chosen[i] = true;
+            out.push(i);
+            if k + 1 < b {
+                let c = self.c_vector(i, &extra);
+                let v = c[i].max(0.0) + self.noise;
+                for (s2, cj) in var.iter_mut().zip(&c) {
+                    *s2 -= cj * cj / v;
+                }
+                let sv = v.sqrt();
+                extra.push(c.into_iter().map(|cj| cj / sv).collect());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Posterior mean and variance of f at arbitrary row-major query points `xq` (n, d).
+    pub fn posterior(&self, xq: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+        let n = check_points("X", xq, self.d)?;
+        let (a, d, t) = (self.a, self.d, self.pulls.len());
+        if t == 0 {
+            return Ok((vec![0.0; n], self.kernel.diag(xq, d)));
+        }
+        let xp: Vec<f64> = self
+            .pulls
+            .iter()
+            .flat_map(|&p| self.x[p as usize * d..(p as usize + 1) * d].iter().copied())
+            .collect();
+        let kq = self.kernel.block(xq, &xp, d);
+        let qdiag = self.kernel.diag(xq, d);
+        // Packed lower-triangular L: row s holds L[s][0..=s].
+        let mut l = Vec::with_capacity(t * (t + 1) / 2);
+        for (s, &p) in self.pulls.iter().enumerate() {
+            for q in 0..s {
+                l.push(self.g[q * a + p as usize]);
+            }
+            l.push(self.ldiag[s]);
+        }
+        let mut mean = vec![0.0; n];
+        let mut var = vec![0.0; n];
+        mean.par_iter_mut()
+            .zip(var.par_iter_mut())
+            .zip(kq.par_chunks(t))
+            .zip(qdiag.par_iter())
+            .for_each(|(((m, v), kr), kd)| {
+                let mut h = vec![0.0; t];
+                let mut off = 0;
+                for s in 0..t {
+                    let row = &l[off..off + s];
+                    let acc: f64 = row.iter().zip(&h[..s]).map(|(x, y)| x * y).sum();
+                    h[s] = (kr[s] - acc) / l[off + s];
+                    off += s + 1;
+                }
+                *m = crate::linalg::dot(&h, &self.alpha);
+                *v = (kd - crate::linalg::dot(&h, &h)).max(0.0);
+            });
+        Ok((mean, var))
+    }
+}
+
+impl Persist for GPUCB {
+    const KIND: &'static str = "GPUCB";
+    fn check_invariants(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::state(format!("GPUCB: {m}")));
+        self.kernel.validate()?;
+        check_common(self.noise, self.delta, self.beta_scale)?;
+        let t = self.pulls.len();
+        if self.d == 0 || self.a == 0 || self.x.len() != self.a.saturating_mul(self.d) {
+            return bad("candidate matrix and its shape disagree");
+        }
+        if self.kdiag.len() != self.a || self.mean.len() != self.a || self.var.len() != self.a {
+            return bad("per-candidate vectors have the wrong length");
+        }
+        if self.g.len() != t.saturating_mul(self.a)
+            || self.alpha.len() != t
+            || self.ldiag.len() != t
+            || self.rewards.len() != t
+        {
+            return bad("history lengths disagree");
+        }
+        if self.pulls.iter().any(|&p| p >= self.a as u64) {
+            return bad("a recorded index is out of range");
+        }
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if !(finite(&self.x)
+            && finite(&self.kdiag)
+            && finite(&self.mean)
+            && finite(&self.var)
+            && finite(&self.g)
+            && finite(&self.alpha)
+            && finite(&self.rewards))
+            || self.ldiag.iter().any(|v| !(v.is_finite() && *v > 0.0))
+        {
+            return bad("non-finite values");
+        }
+        if !self.rng.is_valid() {
+            return bad("invalid generator state");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(a: usize) -> Vec<f64> {
+        (0..a).map(|i| i as f64 / (a - 1) as f64).collect()
+    }
+
+    #[test]
+    fn incremental_posterior_equals_the_closed_form() {
+        let x = grid(30);
+        let k = Kernel::from_spec("rbf", 0.2, 1.0, 1.0, 0.0).unwrap();
+        let mut p = GPUCB::new(&x, 1, k, 0.01, 1.0, 0.1, Some(1)).unwrap();
+        for (i, y) in [(3, 0.5), (17, -0.2), (3, 0.4), (29, 1.0)] {
+            p.update(i, y).unwrap();
+        }
+        let (m, v) = p.posterior(&x).unwrap();
+        for j in 0..30 {
+            assert!((m[j] - p.mean()[j]).abs() < 1e-10);
+            assert!((v[j] - p.variance()[j]).abs() < 1e-10);
+        }
+        let b = p.select_batch(5).unwrap();
+        let mut s = b.clone();
+        s.sort();
+        s.dedup();
+        assert_eq!(s.len(), 5);
+    }
+
+    #[test]
+    fn bad_input_changes_nothing() {
+        let x = grid(5);
+        let k = Kernel::from_spec("matern52", 0.5, 1.0, 1.0, 0.0).unwrap();
+        let mut p = GPUCB::new(&x, 1, k, 0.1, 1.0, 0.1, Some(0)).unwrap();
+        let before = p.clone();
+        assert!(p.update(5, 1.0).is_err());
+        assert!(p.update(0, f64::NAN).is_err());
+        assert_eq!(p, before);
+        assert!(GPUCB::new(&[0.0, f64::NAN], 1, k, 0.1, 1.0, 0.1, None).is_err());
+        assert!(GPUCB::new(&x, 1, k, 0.0, 1.0, 0.1, None).is_err());
+    }
+}
