@@ -7,7 +7,7 @@ import doctest
 
 import pytest
 import regretless
-from regretless import _progress, contextual, exceptions, simulation, stream
+from regretless import _progress, contextual, exceptions, experiment, simulation, stream
 
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
@@ -32,7 +32,7 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [regretless, simulation, stream, exceptions, _progress, contextual],
+    [regretless, simulation, stream, exceptions, _progress, contextual, experiment],
     ids=lambda m: m.__name__,
 )
 def test_module_doctests(module) -> None:
