@@ -51,7 +51,7 @@ import pathlib
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -651,11 +651,11 @@ def _run_local(todo: list[Cell], workers: int | None, record: Callable[..., None
     with ThreadPoolExecutor(max_workers=n) as pool:
         pending = {pool.submit(run_cell, c): c for c in todo}
         try:
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    cell = pending.pop(fut)
-                    record(cell.cell_id, fut.result())
+            # as_completed registers one waiter for all futures (wait() in a loop would
+            # re-register on every pending future after each cell: quadratic in cells).
+            for fut in as_completed(pending):
+                cell = pending.pop(fut)
+                record(cell.cell_id, fut.result())
         except BaseException:
             for fut in pending:
                 fut.cancel()
