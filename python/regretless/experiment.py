@@ -42,6 +42,7 @@ learning on all rows in one place, for policies whose statistics add up.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -473,6 +474,7 @@ def load_grid(path: str | os.PathLike[str]) -> Grid:
 # ---------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _schema() -> Any:
     pa = _pa()
     return pa.schema(
