@@ -808,7 +808,7 @@ def plot_regret(results: Any, path: str | os.PathLike[str] | None = None) -> Any
             ax.fill_between(step, mean - 2 * se, mean + 2 * se, color=line.get_color(), alpha=0.2)
         ax.set_title(env)
         ax.set_xlabel("step")
-        ax.set_ylabel("cumulative regret")
+        ax.set_ylabel("cumulative regret (band: +-2 standard errors)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
