@@ -12,6 +12,7 @@ from regretless import (
     contextual,
     datasets,
     exceptions,
+    experiment,
     kernel,
     logs,
     ope,
@@ -70,6 +71,7 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
         logs,
         datasets,
         kernel,
+        experiment,
     ],
     ids=lambda m: m.__name__,
 )

@@ -3,6 +3,10 @@
 ``regretless demo`` compares the multi-armed bandit family on a Bernoulli problem, with
 every simulation running in Rust across all cores, prints a table of final regret and cost
 per step, and writes a regret-curve PNG when matplotlib is installed.
+
+``regretless run experiment.toml [--backend ray] [--out DIR]`` runs an experiment grid
+(see :func:`regretless.experiment.load_grid`), resuming from the cells already in ``DIR``;
+``regretless report results.parquet [--plot PNG]`` prints its summary and plots it.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import pathlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -170,6 +175,48 @@ def write_plot(
     print(f"regret curves written to {path}")
 
 
+def run_experiment(args: argparse.Namespace) -> int:
+    from regretless import experiment
+
+    path = pathlib.Path(args.experiment)
+    out = pathlib.Path(args.out) if args.out else path.with_name(f"{path.stem}-results")
+    try:
+        grid = experiment.load_grid(path)
+        print(f"{grid}; results in {out}")
+        table = experiment.run(
+            grid,
+            out,
+            backend=args.backend,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+    except (regretless.RegretlessError, OSError) as e:
+        print(f"regretless run: {e}", file=sys.stderr)
+        return 2
+    print(experiment.format_summary(table))
+    print(f"\n{table.num_rows} rows written to {out / experiment.RESULTS_FILE}")
+    return 0
+
+
+def report_results(args: argparse.Namespace) -> int:
+    from regretless import experiment
+
+    try:
+        table = experiment.read_results(args.results)
+    except (regretless.RegretlessError, OSError) as e:
+        print(f"regretless report: {e}", file=sys.stderr)
+        return 2
+    print(experiment.format_summary(table))
+    if args.plot:
+        try:
+            experiment.plot_regret(table, args.plot)
+        except ImportError as e:
+            print(f"({e})")
+        else:
+            print(f"regret curves written to {args.plot}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regretless", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -193,7 +240,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run = sub.add_parser("run", help="run an experiment grid declared in a TOML file")
+    run.add_argument("experiment", help="experiment TOML file")
+    run.add_argument("--backend", choices=("local", "ray"), default="local")
+    run.add_argument(
+        "--out", default=None, help="results directory (default: <experiment name>-results)"
+    )
+    run.add_argument("--workers", type=int, default=None, help="cells at once (local backend)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    report = sub.add_parser("report", help="summarize the results of an experiment")
+    report.add_argument("results", help="results.parquet (or a results directory)")
+    report.add_argument("--plot", default=None, help="PNG path for the regret curves")
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_experiment(args)
+    if args.command == "report":
+        return report_results(args)
     if args.command == "demo":
         try:
             run_demo(

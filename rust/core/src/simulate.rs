@@ -94,35 +94,42 @@ pub fn simulate<P: Policy>(
     let best = env.best_arm(horizon);
     let k = env.n_arms();
 
-    let runs: Vec<(Vec<f64>, Vec<u64>, f64)> = (0..n_runs)
-        .into_par_iter()
-        .with_min_len(1)
-        .map(|run| {
-            let run_seed = Rng::child_seed(seed, run as u64);
-            let mut p = policy.clone();
-            p.reseed(run_seed);
-            let mut env_rng = Rng::seed_from_u64(Rng::child_seed(run_seed, ENV_STREAM));
-            let mut curve = Vec::with_capacity(steps.len());
-            let mut counts = vec![0u64; k];
-            let mut cum = 0.0;
-            let mut total = 0.0;
-            for t in 0..horizon {
-                let arm = p.select();
-                let r = env.draw(t, arm, &mut env_rng);
-                p.observe(arm, r);
-                counts[arm] += 1;
-                total += r;
-                cum += env.step_regret(t, arm, best);
-                if (t + 1) % record_every == 0 || t + 1 == horizon {
-                    curve.push(cum);
-                }
+    let run_one = |run: usize| {
+        let run_seed = Rng::child_seed(seed, run as u64);
+        let mut p = policy.clone();
+        p.reseed(run_seed);
+        let mut env_rng = Rng::seed_from_u64(Rng::child_seed(run_seed, ENV_STREAM));
+        let mut curve = Vec::with_capacity(steps.len());
+        let mut counts = vec![0u64; k];
+        let mut cum = 0.0;
+        let mut total = 0.0;
+        for t in 0..horizon {
+            let arm = p.select();
+            let r = env.draw(t, arm, &mut env_rng);
+            p.observe(arm, r);
+            counts[arm] += 1;
+            total += r;
+            cum += env.step_regret(t, arm, best);
+            if (t + 1) % record_every == 0 || t + 1 == horizon {
+                curve.push(cum);
             }
-            if let Some(c) = progress {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
-            (curve, counts, total)
-        })
-        .collect();
+        }
+        if let Some(c) = progress {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        (curve, counts, total)
+    };
+    // One run stays on the calling thread: handing it to the rayon pool costs a thread
+    // wake-up, which dominates short runs (a grid of many small cells) on a busy machine.
+    let runs: Vec<(Vec<f64>, Vec<u64>, f64)> = if n_runs == 1 {
+        vec![run_one(0)]
+    } else {
+        (0..n_runs)
+            .into_par_iter()
+            .with_min_len(1)
+            .map(run_one)
+            .collect()
+    };
 
     let mut out = SimulationOutput {
         steps,

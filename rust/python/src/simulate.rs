@@ -26,22 +26,26 @@ fn run_with_progress<P: Policy>(
     config: &SimulationConfig,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<SimulationOutput> {
+    let Some(cb) = progress else {
+        // Without a progress callback there is nothing to poll: simulate on this thread.
+        return py
+            .detach(|| simulate(&policy, env, config, None))
+            .py_err(py);
+    };
     let counter = AtomicU64::new(0);
     let (outcome, callback_error) = py.detach(|| {
         std::thread::scope(|s| {
             let handle = s.spawn(|| simulate(&policy, env, config, Some(&counter)));
             let mut callback_error = None;
-            if let Some(cb) = &progress {
-                while !handle.is_finished() {
-                    std::thread::sleep(Duration::from_millis(100));
-                    if callback_error.is_none() {
-                        let done = counter.load(Ordering::Relaxed);
-                        Python::attach(|py| {
-                            if let Err(e) = cb.call1(py, (done,)) {
-                                callback_error = Some(e);
-                            }
-                        });
-                    }
+            while !handle.is_finished() {
+                std::thread::sleep(Duration::from_millis(100));
+                if callback_error.is_none() {
+                    let done = counter.load(Ordering::Relaxed);
+                    Python::attach(|py| {
+                        if let Err(e) = cb.call1(py, (done,)) {
+                            callback_error = Some(e);
+                        }
+                    });
                 }
             }
             (handle.join(), callback_error)
