@@ -241,32 +241,6 @@ unsafe fn quad_form_avx2_fma(a: &[f64], x: &[f64], scratch: &mut [f64]) -> f64 {
     }
 }
 
-/// y += a x.
-#[inline]
-pub fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked above).
-            unsafe { axpy_avx2_fma(y, a, x) };
-            return;
-        }
-    }
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn axpy_avx2_fma(y: &mut [f64], a: f64, x: &[f64]) {
-    // A plain loop: compiled with AVX2 and FMA enabled, it vectorizes to fused 4-lane
-    // multiply-adds.
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi = xi.mul_add(a, *yi);
-    }
-}
-
 /// A^{-1} <- (A + w x x^T)^{-1} by Sherman-Morrison, given v = A^{-1} x and q = x^T v.
 /// The update subtracts a symmetric outer product, so an exactly symmetric inverse stays
 /// exactly symmetric; positive definiteness holds in exact arithmetic for w >= 0, and the

@@ -655,15 +655,7 @@ impl HybridLinUCB {
         if k == 0 || k > kk {
             return Err(Error::param("k", format!("must be in [1, {kk}]")));
         }
-        let scores = self.scores_batch(x, z, n)?;
-        let mut out = Vec::with_capacity(n * k);
-        let mut idx: Vec<usize> = (0..kk).collect();
-        for row in scores.chunks_exact(kk) {
-            idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-            out.extend_from_slice(&idx[..k]);
-            idx.sort_unstable();
-        }
-        Ok(out)
+        Ok(super::top_k_rows(&self.scores_batch(x, z, n)?, kk, k))
     }
 }
 

@@ -756,16 +756,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                 format!("must be in [1, {}]", self.n_arms()),
             ));
         }
-        let scores = self.scores_batch(x)?;
-        let n_arms = self.n_arms();
-        let mut out = Vec::with_capacity(scores.len() / n_arms * k);
-        let mut idx: Vec<usize> = (0..n_arms).collect();
-        for row in scores.chunks_exact(n_arms) {
-            idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-            out.extend_from_slice(&idx[..k]);
-            idx.sort_unstable();
-        }
-        Ok(out)
+        Ok(top_k_rows(&self.scores_batch(x)?, self.n_arms(), k))
     }
 
     fn add_arm(&mut self) -> usize {
@@ -855,6 +846,19 @@ fn rename_single(e: Error) -> Error {
         },
         other => other,
     }
+}
+
+/// The `k` best arms of every row of an (n x n_arms) score matrix, best first (ties by
+/// arm index), flattened (n x k). `k` must be in [1, n_arms].
+pub(crate) fn top_k_rows(scores: &[f64], n_arms: usize, k: usize) -> Vec<usize> {
+    let mut out = Vec::with_capacity(scores.len() / n_arms * k);
+    let mut idx: Vec<usize> = (0..n_arms).collect();
+    for row in scores.chunks_exact(n_arms) {
+        idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        out.extend_from_slice(&idx[..k]);
+        idx.sort_unstable();
+    }
+    out
 }
 
 /// argmax with random ties over one row of scores.
