@@ -232,3 +232,41 @@ def test_concurrent_use_from_threads_never_corrupts_state(policy_name: str) -> N
     expected = n_threads * (steps + 2 * (steps // 50))
     assert p.n_updates == expected == p.counts().sum()
     type(p).from_bytes(p.to_bytes())
+
+
+def test_direct_select_update_match_the_checked_methods(policy_name: str) -> None:
+    # `select`/`update` are direct C entry points that hand unusual arguments, errors and
+    # contention to the checked PyO3 methods; both paths must be the same policy.
+    p, q = make(policy_name, seed=5), make(policy_name, seed=5)
+    rng = np.random.default_rng(0)
+    reward_forms = [float, int, bool, np.float64, np.float32, np.int64]
+    for step in range(200):
+        a, b = p.select(), q._select_checked()
+        assert a == b
+        r = int(rng.random() < 0.5)
+        form = reward_forms[step % len(reward_forms)]
+        if step % 3 == 0:
+            p.update(np.int64(a), form(r))
+        elif step % 3 == 1:
+            p.update(arm=a, reward=form(r))
+        else:
+            p.update(a, form(r))
+        q._update_checked(a, float(r))
+    assert p.to_bytes() == q.to_bytes()
+    with pytest.raises(TypeError):
+        p.update(0)
+    with pytest.raises(TypeError):
+        p.update(0, 1.0, 2.0)
+    with pytest.raises(TypeError):
+        p.select(1)
+    assert p.to_bytes() == q.to_bytes()
+
+
+def test_direct_methods_keep_signature_and_docstring() -> None:
+    import inspect
+
+    for cls in (regretless.UCB1, regretless.ThompsonSampling):
+        assert list(inspect.signature(cls.update).parameters) == ["self", "arm", "reward"]
+        assert list(inspect.signature(cls.select).parameters) == ["self"]
+        assert cls.update.__doc__ and "reward" in cls.update.__doc__
+        assert cls.select.__doc__

@@ -103,6 +103,9 @@ pub fn simulate<P: Policy>(
         let mut counts = vec![0u64; k];
         let mut cum = 0.0;
         let mut total = 0.0;
+        // A countdown rather than `(t + 1) % record_every`: an integer division per step
+        // is a noticeable share of a step that costs a few tens of nanoseconds.
+        let mut until_record = record_every;
         for t in 0..horizon {
             let arm = p.select();
             let r = env.draw(t, arm, &mut env_rng);
@@ -110,8 +113,10 @@ pub fn simulate<P: Policy>(
             counts[arm] += 1;
             total += r;
             cum += env.step_regret(t, arm, best);
-            if (t + 1) % record_every == 0 || t + 1 == horizon {
+            until_record -= 1;
+            if until_record == 0 || t + 1 == horizon {
                 curve.push(cum);
+                until_record = record_every;
             }
         }
         if let Some(c) = progress {

@@ -25,6 +25,13 @@ macro_rules! bandit_class {
             }
         }
 
+        impl $crate::fastcall::FastPolicy for $py_ty {
+            type Core = $core_ty;
+            fn state(&self) -> &std::sync::Mutex<$core_ty> {
+                &self.inner
+            }
+        }
+
         #[pyo3::pymethods]
         impl $py_ty {
             $($extra)*

@@ -68,6 +68,17 @@ pub fn arm_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<i64> {
 /// A real number (Python int/float, numpy scalar).
 #[inline]
 pub fn real_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
+    // Rewards often arrive as Python ints (0/1 clicks): convert those directly instead of
+    // through `float(obj)`, which allocates and frees a temporary float object.
+    // SAFETY: `obj` is a live object and this thread is attached (`obj` carries the token).
+    if unsafe { pyo3::ffi::PyLong_CheckExact(obj.as_ptr()) } != 0 {
+        let v = unsafe { pyo3::ffi::PyLong_AsDouble(obj.as_ptr()) };
+        if v != -1.0 || unsafe { pyo3::ffi::PyErr_Occurred() }.is_null() {
+            return Ok(v);
+        }
+        // An int beyond the float range: clear the OverflowError, report as below.
+        drop(PyErr::take(obj.py()));
+    }
     obj.extract::<f64>().map_err(|_| {
         dtype_error(
             obj.py(),

@@ -12,46 +12,102 @@ pub const PROBABILITY_SAMPLES: usize = 10_000;
 
 #[inline]
 fn gamma(shape: f64, rng: &mut Rng) -> f64 {
-    if shape >= 1.0 {
-        marsaglia_tsang(shape, rng)
-    } else {
-        // Boost a small shape: Gamma(a) = Gamma(a + 1) U^(1/a).
-        marsaglia_tsang(shape + 1.0, rng) * rng.uniform().powf(1.0 / shape)
+    GammaSampler::new(shape).sample(rng)
+}
+
+/// Marsaglia and Tsang's (2000) squeeze-and-reject sampler for Gamma(shape, 1): about 1.02
+/// normal draws per sample and a logarithm only on the rare squeeze misses. Written here
+/// (rather than rand_distr's `Gamma`, which builds a distribution object per draw) so that
+/// Thompson sampling can keep the constants of each arm's two shapes between decisions:
+/// they change only when the arm is updated, and computing them costs a square root and a
+/// division per draw.
+#[derive(Clone, Copy, Debug)]
+struct GammaSampler {
+    d: f64,
+    c: f64,
+    /// 1 / shape when shape < 1 (boosted: Gamma(a) = Gamma(a + 1) U^(1/a)), else 0.
+    inv_small_shape: f64,
+}
+
+impl GammaSampler {
+    #[inline]
+    fn new(shape: f64) -> Self {
+        let (boosted, inv_small_shape) = if shape >= 1.0 {
+            (shape, 0.0)
+        } else {
+            (shape + 1.0, 1.0 / shape)
+        };
+        let d = boosted - 1.0 / 3.0;
+        GammaSampler {
+            d,
+            c: 1.0 / (9.0 * d).sqrt(),
+            inv_small_shape,
+        }
+    }
+
+    #[inline]
+    fn sample(&self, rng: &mut Rng) -> f64 {
+        let (d, c) = (self.d, self.c);
+        let g = loop {
+            let x: f64 = StandardNormal.sample(rng);
+            let v = 1.0 + c * x;
+            if v <= 0.0 {
+                continue;
+            }
+            let v = v * v * v;
+            let u = rng.uniform();
+            let x2 = x * x;
+            if u < 1.0 - 0.0331 * x2 * x2 || u.ln() < 0.5 * x2 + d * (1.0 - v + v.ln()) {
+                break d * v;
+            }
+        };
+        if self.inv_small_shape == 0.0 {
+            g
+        } else {
+            g * rng.uniform().powf(self.inv_small_shape)
+        }
     }
 }
 
-/// Marsaglia and Tsang's (2000) squeeze-and-reject sampler for Gamma(shape, 1), shape >= 1:
-/// about 1.02 normal draws per sample and a logarithm only on the rare squeeze misses.
-/// Written here (rather than rand_distr's `Gamma`, which builds a distribution object per
-/// draw) because Thompson sampling draws two per arm per decision.
-#[inline]
-fn marsaglia_tsang(shape: f64, rng: &mut Rng) -> f64 {
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x: f64 = StandardNormal.sample(rng);
-        let v = 1.0 + c * x;
-        if v <= 0.0 {
-            continue;
-        }
-        let v = v * v * v;
-        let u = rng.uniform();
-        let x2 = x * x;
-        if u < 1.0 - 0.0331 * x2 * x2 || u.ln() < 0.5 * x2 + d * (1.0 - v + v.ln()) {
-            return d * v;
-        }
+/// Gamma samplers of each arm's Beta posterior, tagged with the arm's count: rebuilt only
+/// for arms whose count changed since the last decision. Derived state (not serialized,
+/// ignored by equality); cleared when arms are added or removed.
+#[derive(Clone, Debug, Default)]
+struct BetaSamplerCache {
+    counts: Vec<u64>,
+    samplers: Vec<(GammaSampler, GammaSampler, f64)>,
+    /// The policy's `t` when every sampler was last known current (`update` keeps them
+    /// current arm by arm; merge and decoding leave a full check to the next decision).
+    current_at: Option<u64>,
+}
+
+impl PartialEq for BetaSamplerCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
     }
 }
 
 #[inline]
 fn beta(a: f64, b: f64, rng: &mut Rng) -> f64 {
-    let x = gamma(a, rng);
-    let y = gamma(b, rng);
+    beta_with(
+        &GammaSampler::new(a),
+        &GammaSampler::new(b),
+        a / (a + b),
+        rng,
+    )
+}
+
+/// One Beta(a, b) draw as X / (X + Y) from the samplers of Gamma(a) and Gamma(b);
+/// `mean` = a / (a + b) settles the rare case where both gamma draws underflow.
+#[inline]
+fn beta_with(ga: &GammaSampler, gb: &GammaSampler, mean: f64, rng: &mut Rng) -> f64 {
+    let x = ga.sample(rng);
+    let y = gb.sample(rng);
     if x + y > 0.0 {
         x / (x + y)
     } else {
         // Both draws underflowed (tiny shapes): the Beta mass sits at the endpoints.
-        if rng.uniform() < a / (a + b) {
+        if rng.uniform() < mean {
             1.0
         } else {
             0.0
@@ -92,6 +148,8 @@ fn monte_carlo_probabilities(
 pub struct ThompsonSampling {
     core: Core,
     params: BetaPrior,
+    #[serde(skip)]
+    samplers: BetaSamplerCache,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,9 +171,39 @@ impl ThompsonSampling {
                 prior_alpha,
                 prior_beta,
             },
+            samplers: BetaSamplerCache::default(),
         };
         p.check_extra()?;
         Ok(p)
+    }
+
+    fn samplers_current(&self) -> bool {
+        self.samplers.current_at == Some(self.core.t)
+            && self.samplers.counts.len() == self.core.arms.len()
+    }
+
+    fn set_sampler(&mut self, i: usize) {
+        let (a, b) = self.posterior(i);
+        self.samplers.counts[i] = self.core.arms[i].n;
+        self.samplers.samplers[i] = (GammaSampler::new(a), GammaSampler::new(b), a / (a + b));
+    }
+
+    fn refresh_samplers(&mut self) {
+        if self.samplers_current() {
+            return;
+        }
+        let k = self.core.arms.len();
+        if self.samplers.counts.len() != k {
+            let unset = (GammaSampler::new(1.0), GammaSampler::new(1.0), 0.5);
+            self.samplers.counts = vec![u64::MAX; k];
+            self.samplers.samplers = vec![unset; k];
+        }
+        for i in 0..k {
+            if self.samplers.counts[i] != self.core.arms[i].n {
+                self.set_sampler(i);
+            }
+        }
+        self.samplers.current_at = Some(self.core.t);
     }
 
     /// Posterior (alpha, beta) of arm i.
@@ -150,26 +238,40 @@ impl Policy for ThompsonSampling {
         RewardDomain::Unit
     }
     fn select(&mut self) -> usize {
+        self.refresh_samplers();
         let mut rng = self.core.rng.clone();
-        let n = self.core.arms.len();
-        let mut draws = [0.0f64; 64];
-        let i = if n <= draws.len() {
-            for (i, d) in draws.iter_mut().enumerate().take(n) {
-                let (a, b) = self.posterior(i);
-                *d = beta(a, b, &mut rng);
-            }
-            argmax_random_ties(draws[..n].iter().copied(), &mut rng)
+        let n = self.samplers.samplers.len();
+        let mut stack = [0.0f64; 64];
+        let mut heap = Vec::new();
+        let draws: &mut [f64] = if n <= stack.len() {
+            &mut stack[..n]
         } else {
-            let v: Vec<f64> = (0..n)
-                .map(|i| {
-                    let (a, b) = self.posterior(i);
-                    beta(a, b, &mut rng)
-                })
-                .collect();
-            argmax_random_ties(v.into_iter(), &mut rng)
+            heap.resize(n, 0.0);
+            &mut heap
         };
+        // All draws first, then the tie-break draws from the same generator.
+        for (d, (ga, gb, mean)) in draws.iter_mut().zip(&self.samplers.samplers) {
+            *d = beta_with(ga, gb, *mean, &mut rng);
+        }
+        let i = argmax_random_ties(draws.iter().copied(), &mut rng);
         self.core.rng = rng;
         i
+    }
+    fn observe(&mut self, arm: usize, reward: f64) {
+        let was_current = self.samplers_current();
+        self.core.arms[arm].push(reward);
+        self.core.t += 1;
+        if was_current {
+            self.set_sampler(arm);
+            self.samplers.current_at = Some(self.core.t);
+        }
+    }
+    fn on_add_arm(&mut self) {
+        self.samplers = BetaSamplerCache::default();
+    }
+    fn on_remove_arm(&mut self, _i: usize) {
+        // Arms shift down: cached samplers no longer line up with their arms.
+        self.samplers = BetaSamplerCache::default();
     }
     /// Posterior means.
     fn scores(&self) -> Vec<f64> {

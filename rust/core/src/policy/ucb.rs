@@ -2,7 +2,7 @@
 
 use super::{finite_positive, ln_t, persist_policy, require, Core, Policy, RewardDomain};
 use crate::error::Result;
-use crate::stats::argmax_random_ties;
+use crate::stats::{argmax_random_ties, ArmStats};
 use serde::{Deserialize, Serialize};
 
 /// UCB1 (Auer, Cesa-Bianchi and Fischer 2002): play each arm once, then
@@ -12,40 +12,66 @@ pub struct UCB1 {
     core: Core,
     params: UCB1Params,
     #[serde(skip)]
-    widths: WidthCache,
+    cache: IndexCache,
 }
 
-/// 1/sqrt(n_i) per arm, tagged with the n_i it was computed for, so that a decision costs
-/// one sqrt and K multiply-adds instead of K divisions and K square roots. Derived state:
-/// not serialized, ignored by equality, refreshed lazily whatever changed the counts
-/// (update, merge, arm removal, decoding).
+/// Per-arm mean and 1/sqrt(n_i), tagged with the n_i they were computed for, so that a
+/// decision costs one logarithm, one sqrt and K multiply-adds instead of K divisions and K
+/// square roots (an update changes one arm). Derived state: not serialized, ignored by
+/// equality, refreshed lazily whatever changed the counts (update, merge, arm removal,
+/// decoding). An unplayed arm is cached as mean +inf, width 0: index +inf for any alpha.
 #[derive(Clone, Debug, Default)]
-struct WidthCache(Vec<(u64, f64)>);
+struct IndexCache {
+    counts: Vec<u64>,
+    means: Vec<f64>,
+    inv_sqrt_counts: Vec<f64>,
+    /// The policy's `t` when every entry was last known current: `update` keeps the cache
+    /// current arm by arm, so a decision skips the scan unless something else (merge,
+    /// decoding) changed the counts.
+    current_at: Option<u64>,
+}
 
-impl PartialEq for WidthCache {
+impl PartialEq for IndexCache {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl WidthCache {
+impl IndexCache {
+    #[inline]
+    fn set(&mut self, i: usize, a: &ArmStats) {
+        self.counts[i] = a.n;
+        if a.n == 0 {
+            self.means[i] = f64::INFINITY;
+            self.inv_sqrt_counts[i] = 0.0;
+        } else {
+            self.means[i] = a.mean();
+            self.inv_sqrt_counts[i] = 1.0 / (a.n as f64).sqrt();
+        }
+    }
+
+    #[inline]
+    fn is_current(&self, core: &Core) -> bool {
+        self.current_at == Some(core.t) && self.counts.len() == core.arms.len()
+    }
+
     #[inline]
     fn refresh(&mut self, core: &Core) {
-        if self.0.len() != core.arms.len() {
-            self.0 = vec![(u64::MAX, 0.0); core.arms.len()];
+        if self.is_current(core) {
+            return;
         }
-        for (c, a) in self.0.iter_mut().zip(&core.arms) {
-            if c.0 != a.n {
-                *c = (
-                    a.n,
-                    if a.n == 0 {
-                        f64::INFINITY
-                    } else {
-                        1.0 / (a.n as f64).sqrt()
-                    },
-                );
+        let k = core.arms.len();
+        if self.counts.len() != k {
+            self.counts = vec![u64::MAX; k];
+            self.means = vec![0.0; k];
+            self.inv_sqrt_counts = vec![0.0; k];
+        }
+        for (i, a) in core.arms.iter().enumerate() {
+            if self.counts[i] != a.n {
+                self.set(i, a);
             }
         }
+        self.current_at = Some(core.t);
     }
 }
 
@@ -59,7 +85,7 @@ impl UCB1 {
         let p = UCB1 {
             core: Core::new(n_arms, seed)?,
             params: UCB1Params { alpha },
-            widths: WidthCache::default(),
+            cache: IndexCache::default(),
         };
         p.check_extra()?;
         Ok(p)
@@ -94,22 +120,16 @@ impl Policy for UCB1 {
         RewardDomain::Unit
     }
     fn select(&mut self) -> usize {
-        // The microsecond path: no allocation, one sqrt, K multiply-adds. The same value as
-        // `index` (mean + alpha * sqrt(2 ln t) / sqrt(n)), up to rounding.
-        self.widths.refresh(&self.core);
+        // The microsecond path: no allocation, one log, one sqrt, K multiply-adds. The same
+        // value as `index` (mean + alpha * sqrt(2 ln t) * (1 / sqrt(n))), bit for bit.
+        self.cache.refresh(&self.core);
         let scale = self.params.alpha * (2.0 * ln_t(self.core.t)).sqrt();
-        let indices = self
-            .core
-            .arms
+        let c = &self.cache;
+        let indices = c
+            .means
             .iter()
-            .zip(&self.widths.0)
-            .map(|(a, &(_, w))| {
-                if a.n == 0 {
-                    f64::INFINITY
-                } else {
-                    a.mean() + scale * w
-                }
-            });
+            .zip(&c.inv_sqrt_counts)
+            .map(|(&m, &w)| m + scale * w);
         argmax_random_ties(indices, &mut self.core.rng)
     }
     fn scores(&self) -> Vec<f64> {
@@ -117,6 +137,22 @@ impl Policy for UCB1 {
         (0..self.core.arms.len())
             .map(|i| self.index(i, two_ln_t))
             .collect()
+    }
+    fn observe(&mut self, arm: usize, reward: f64) {
+        let was_current = self.cache.is_current(&self.core);
+        self.core.arms[arm].push(reward);
+        self.core.t += 1;
+        if was_current {
+            self.cache.set(arm, &self.core.arms[arm]);
+            self.cache.current_at = Some(self.core.t);
+        }
+    }
+    fn on_add_arm(&mut self) {
+        self.cache = IndexCache::default();
+    }
+    fn on_remove_arm(&mut self, _i: usize) {
+        // Arms shift down: cached entries no longer line up with their arms.
+        self.cache = IndexCache::default();
     }
     fn check_extra(&self) -> Result<()> {
         require(
