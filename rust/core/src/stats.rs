@@ -79,25 +79,60 @@ impl ArmStats {
 /// generator is consumed only when a tie occurs). NaN never wins; all-NaN returns 0.
 #[inline]
 pub fn argmax_random_ties(values: impl Iterator<Item = f64>, rng: &mut Rng) -> usize {
-    let mut best = f64::NEG_INFINITY;
-    let mut best_i = usize::MAX;
-    let mut ties = 0u64;
+    let mut argmax = RandomTieArgmax::new();
     for (i, v) in values.enumerate() {
-        if v > best || (best_i == usize::MAX && !v.is_nan()) {
-            best = v;
-            best_i = i;
-            ties = 1;
-        } else if v == best {
-            ties += 1;
-            if rng.below(ties) == 0 {
-                best_i = i;
+        argmax.push(i, v, rng);
+    }
+    argmax.finish()
+}
+
+/// The running form of [`argmax_random_ties`], for callers that draw the values from the
+/// same generator as they go (one pass, no buffer): push values in index order.
+#[derive(Clone, Copy, Debug)]
+pub struct RandomTieArgmax {
+    best: f64,
+    best_i: usize,
+    ties: u64,
+}
+
+impl RandomTieArgmax {
+    #[inline]
+    pub fn new() -> Self {
+        RandomTieArgmax {
+            best: f64::NEG_INFINITY,
+            best_i: usize::MAX,
+            ties: 0,
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, i: usize, v: f64, rng: &mut Rng) {
+        if v > self.best || (self.best_i == usize::MAX && !v.is_nan()) {
+            self.best = v;
+            self.best_i = i;
+            self.ties = 1;
+        } else if v == self.best {
+            self.ties += 1;
+            if rng.below(self.ties) == 0 {
+                self.best_i = i;
             }
         }
     }
-    if best_i == usize::MAX {
-        0
-    } else {
-        best_i
+
+    /// The chosen index (0 if every value was NaN or none was pushed).
+    #[inline]
+    pub fn finish(self) -> usize {
+        if self.best_i == usize::MAX {
+            0
+        } else {
+            self.best_i
+        }
+    }
+}
+
+impl Default for RandomTieArgmax {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
 use crate::error::Result;
 use crate::rng::Rng;
-use crate::stats::{argmax_random_ties, ArmStats};
+use crate::stats::{argmax_random_ties, ArmStats, RandomTieArgmax};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +45,7 @@ impl GammaSampler {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample(&self, rng: &mut Rng) -> f64 {
         let (d, c) = (self.d, self.c);
         let g = loop {
@@ -99,7 +99,7 @@ fn beta(a: f64, b: f64, rng: &mut Rng) -> f64 {
 
 /// One Beta(a, b) draw as X / (X + Y) from the samplers of Gamma(a) and Gamma(b);
 /// `mean` = a / (a + b) settles the rare case where both gamma draws underflow.
-#[inline]
+#[inline(always)]
 fn beta_with(ga: &GammaSampler, gb: &GammaSampler, mean: f64, rng: &mut Rng) -> f64 {
     let x = ga.sample(rng);
     let y = gb.sample(rng);
@@ -240,31 +240,14 @@ impl Policy for ThompsonSampling {
     fn select(&mut self) -> usize {
         self.refresh_samplers();
         let mut rng = self.core.rng.clone();
-        let n = self.samplers.samplers.len();
-        let mut stack = [0.0f64; 64];
-        let mut heap = Vec::new();
-        let draws: &mut [f64] = if n <= stack.len() {
-            &mut stack[..n]
-        } else {
-            heap.resize(n, 0.0);
-            &mut heap
-        };
-        // All draws first, then the tie-break draws from the same generator.
-        for (d, (ga, gb, mean)) in draws.iter_mut().zip(&self.samplers.samplers) {
-            *d = beta_with(ga, gb, *mean, &mut rng);
+        // One pass: an exact tie between two continuous draws is rare, and breaking it with
+        // a draw from the same generator before the next arm's draws is just as uniform.
+        let mut argmax = RandomTieArgmax::new();
+        for (i, (ga, gb, mean)) in self.samplers.samplers.iter().enumerate() {
+            argmax.push(i, beta_with(ga, gb, *mean, &mut rng), &mut rng);
         }
-        let i = argmax_random_ties(draws.iter().copied(), &mut rng);
         self.core.rng = rng;
-        i
-    }
-    fn observe(&mut self, arm: usize, reward: f64) {
-        let was_current = self.samplers_current();
-        self.core.arms[arm].push(reward);
-        self.core.t += 1;
-        if was_current {
-            self.set_sampler(arm);
-            self.samplers.current_at = Some(self.core.t);
-        }
+        argmax.finish()
     }
     fn on_add_arm(&mut self) {
         self.samplers = BetaSamplerCache::default();
