@@ -317,6 +317,54 @@ def test_stream_errors_name_the_row_and_the_renamed_column(pa) -> None:
         )
 
 
+@pytest.mark.parametrize("est", [e for e in ALL if e.estimator_name != "dm"], ids=repr)
+def test_integer_rewards_and_int32_actions_are_read_in_place(est) -> None:
+    # obp's rewards are int64 and Arrow actions often int32: read without a float copy,
+    # and exactly the float64 / int64 result (the row-by-row path gives the same terms).
+    logs = datasets.synthetic_logs(3_000, n_actions=7, seed=9)
+    pi = logs.softmax_policy(4.0)[:, :, None]
+    q = np.clip(logs.expected_reward + 0.1, 0, 1)[:, :, None]
+    reward = (logs.reward > 0.5).astype(np.int64)
+    args = dict(pscore=logs.pscore, action_dist=pi, estimated_rewards_by_reg_model=q)
+    ref = est.evaluate(reward=reward.astype(float), action=logs.action, **args)
+    for r, a in [(reward, logs.action.astype(np.int32)), (reward, logs.action)]:
+        got = est.evaluate(reward=r, action=a, return_round_rewards=True, **args)
+        assert got.estimate == ref.estimate
+        assert got.std_err == ref.std_err
+        assert got.round_rewards.mean() == pytest.approx(ref.estimate, abs=1e-12)
+
+
+def test_every_row_is_validated_in_the_fused_pass() -> None:
+    # Errors from rows deep inside the W3 layout (per-row tables, one slot), with int64
+    # rewards and int32 actions borrowed as they are.
+    n, k = 70_000, 10
+    rng = np.random.default_rng(3)
+    pi = rng.dirichlet(np.ones(k), size=n)[:, :, None]
+    action = rng.integers(0, k, n).astype(np.int32)
+    reward = rng.integers(0, 2, n)
+    pscore = np.full(n, 1.0 / k)
+    ipw = ope.InverseProbabilityWeighting()
+    base = dict(reward=reward, action=action, pscore=pscore, action_dist=pi)
+    assert ipw.evaluate(**base).n_rounds == n
+    for row, value, pattern in [
+        (65_537, 1.0, r"action_dist\[65537\].*sum to"),
+        (40_001, -0.1, r"action_dist\[40001\]: probability -0.1 of action 4"),
+        (69_999, np.nan, r"action_dist\[69999\]: probability NaN"),
+    ]:
+        d = pi.copy()
+        d[row, 4, 0] = value
+        with pytest.raises(regretless.InvalidParameterError, match=pattern):
+            ipw.evaluate(**{**base, "action_dist": d})
+    a = action.copy()
+    a[33_333] = k
+    with pytest.raises(regretless.ArmError, match=r"action\[33333\]"):
+        ipw.evaluate(**{**base, "action": a})
+    p = pscore.copy()
+    p[12_345] = 0.0
+    with pytest.raises(regretless.InvalidParameterError, match=r"pscore\[12345\]"):
+        ipw.evaluate(**{**base, "pscore": p})
+
+
 def test_bad_input_raises_clear_errors() -> None:
     reward, action, pscore, pi, q, position = ranked_logs(n=50, k=3, slots=1)
     pi2, q2 = pi[:, :, 0], q[:, :, 0]

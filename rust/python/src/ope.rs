@@ -15,7 +15,8 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use regretless_core::ope::{
-    evaluate, replay, round_rewards, Accumulator, ActionDist, Batch, Estimator, Summary, Table,
+    evaluate, replay, round_rewards, Accumulator, ActionDist, Actions, Batch, Estimator, Rewards,
+    Summary, Table,
 };
 use regretless_core::policy::Policy;
 use std::sync::Mutex;
@@ -63,10 +64,40 @@ fn table_shape(py: Python<'_>, shape: &[usize], name: &str) -> PyResult<Option<S
 /// (rows, n_actions, len_list) of a policy table.
 type Shape3 = (usize, usize, usize);
 
+/// Rewards borrowed as float64 or int64 (obp's binary rewards are int64: no float copy).
+enum RewardArray<'py> {
+    F64(Bound<'py, PyArray1<f64>>),
+    I64(Bound<'py, PyArray1<i64>>),
+}
+
+fn reward_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<RewardArray<'py>> {
+    if let Ok(a) = obj.downcast::<PyArray1<i64>>() {
+        if a.is_contiguous() {
+            return Ok(RewardArray::I64(a.clone()));
+        }
+    }
+    Ok(RewardArray::F64(float64_array(obj, "reward")?))
+}
+
+/// Actions borrowed as int64 or int32.
+enum ActionArray<'py> {
+    I64(Bound<'py, PyArray1<i64>>),
+    I32(Bound<'py, PyArray1<i32>>),
+}
+
+fn action_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<ActionArray<'py>> {
+    if let Ok(a) = obj.downcast::<PyArray1<i32>>() {
+        if a.is_contiguous() {
+            return Ok(ActionArray::I32(a.clone()));
+        }
+    }
+    Ok(ActionArray::I64(int64_array(obj, "action")?))
+}
+
 /// Borrowed inputs of one batch; `with_batch` views them as a core [`Batch`].
 struct Inputs<'py> {
-    reward: Option<Bound<'py, PyArray1<f64>>>,
-    action: Option<Bound<'py, PyArray1<i64>>>,
+    reward: Option<RewardArray<'py>>,
+    action: Option<ActionArray<'py>>,
     pscore: Option<Bound<'py, PyArray1<f64>>>,
     position: Option<Bound<'py, PyArray1<i64>>>,
     dist: Bound<'py, PyArrayDyn<f64>>,
@@ -104,12 +135,8 @@ impl<'py> Inputs<'py> {
             }
         };
         Ok(Inputs {
-            reward: some(reward)
-                .map(|o| float64_array(&o, "reward"))
-                .transpose()?,
-            action: some(action)
-                .map(|o| int64_array(&o, "action"))
-                .transpose()?,
+            reward: some(reward).map(|o| reward_array(&o)).transpose()?,
+            action: some(action).map(|o| action_array(&o)).transpose()?,
             pscore: some(pscore)
                 .map(|o| float64_array(&o, "pscore"))
                 .transpose()?,
@@ -129,8 +156,22 @@ fn with_batch<R: Send>(
     inputs: &Inputs<'_>,
     f: impl FnOnce(&Batch<'_>) -> regretless_core::Result<R> + Send,
 ) -> PyResult<R> {
-    let reward = inputs.reward.as_ref().map(|a| a.readonly());
-    let action = inputs.action.as_ref().map(|a| a.readonly());
+    enum RewardView<'a> {
+        F64(numpy::PyReadonlyArray1<'a, f64>),
+        I64(numpy::PyReadonlyArray1<'a, i64>),
+    }
+    enum ActionView<'a> {
+        I64(numpy::PyReadonlyArray1<'a, i64>),
+        I32(numpy::PyReadonlyArray1<'a, i32>),
+    }
+    let reward = inputs.reward.as_ref().map(|a| match a {
+        RewardArray::F64(a) => RewardView::F64(a.readonly()),
+        RewardArray::I64(a) => RewardView::I64(a.readonly()),
+    });
+    let action = inputs.action.as_ref().map(|a| match a {
+        ActionArray::I64(a) => ActionView::I64(a.readonly()),
+        ActionArray::I32(a) => ActionView::I32(a.readonly()),
+    });
     let pscore = inputs.pscore.as_ref().map(|a| a.readonly());
     let position = inputs.position.as_ref().map(|a| a.readonly());
     let dist = inputs.dist.readonly();
@@ -148,8 +189,24 @@ fn with_batch<R: Send>(
         ),
     };
     let batch = Batch {
-        reward: reward.as_ref().map(|a| a.as_slice()).transpose()?,
-        action: action.as_ref().map(|a| a.as_slice()).transpose()?,
+        reward: reward
+            .as_ref()
+            .map(|a| -> PyResult<Rewards<'_>> {
+                Ok(match a {
+                    RewardView::F64(a) => Rewards::F64(a.as_slice()?),
+                    RewardView::I64(a) => Rewards::I64(a.as_slice()?),
+                })
+            })
+            .transpose()?,
+        action: action
+            .as_ref()
+            .map(|a| -> PyResult<Actions<'_>> {
+                Ok(match a {
+                    ActionView::I64(a) => Actions::I64(a.as_slice()?),
+                    ActionView::I32(a) => Actions::I32(a.as_slice()?),
+                })
+            })
+            .transpose()?,
         pscore: pscore.as_ref().map(|a| a.as_slice()).transpose()?,
         position: position.as_ref().map(|a| a.as_slice()).transpose()?,
         action_dist,

@@ -23,7 +23,7 @@
 //!   combined with Chan et al.'s pairwise update.
 
 use super::interval::{normal_quantile, percentile_sorted};
-use super::kernel::{DistShape, Kernel};
+use super::kernel::{Buf, DistShape, Kernel, BLOCK};
 use super::{Batch, Estimator};
 use crate::error::{Error, Result};
 use crate::rng::splitmix64;
@@ -165,6 +165,14 @@ impl Shifted {
         self.n += 1;
     }
 
+    /// Adds the first `m` rows of `buf`.
+    #[inline(always)]
+    fn push_block<const FULL: bool>(&mut self, buf: &Buf, m: usize) {
+        for j in 0..m {
+            self.push::<FULL>(buf.get(j));
+        }
+    }
+
     fn moments(&self) -> Moments {
         if self.n == 0 {
             return Moments::default();
@@ -229,36 +237,34 @@ impl Pass<'_, '_> {
     fn run_with<const FULL: bool>(&self, rows: Range<usize>, acc: &mut ChunkAcc) -> Result<()> {
         // Rows are evaluated (and validated) into a small buffer, which a tight loop then
         // folds into a local copy of the sums: both loops stay short and in registers.
-        const BLOCK: usize = 64;
         let mut s = acc.s;
-        let mut buf = [[0.0f64; 3]; BLOCK];
+        let mut buf = Buf::new();
         let mut start = rows.start;
         while start < rows.end {
             let end = (start + BLOCK).min(rows.end);
+            let m = end - start;
             let mut ok = self.fast;
             if self.block {
-                ok = self.kernel.block(start, end, &mut buf[..end - start]);
+                ok = self.kernel.block(start, end, &mut buf);
             } else if self.fast {
-                for (slot, i) in buf.iter_mut().zip(start..end) {
+                for (j, i) in (start..end).enumerate() {
                     let (x, good) = self.kernel.row_fast(i);
-                    *slot = x;
+                    buf.set(j, x);
                     ok &= good;
                 }
             }
             if !ok {
                 // The checked path: names the first invalid row (or recomputes the block
                 // if there is none, e.g. when the fast path does not apply).
-                for (slot, i) in buf.iter_mut().zip(start..end) {
-                    *slot = self.kernel.row(i, self.first_row + i as u64)?;
+                for (j, i) in (start..end).enumerate() {
+                    buf.set(j, self.kernel.row(i, self.first_row + i as u64)?);
                 }
             }
-            for x in &buf[..end - start] {
-                s.push::<FULL>(*x);
-            }
+            s.push_block::<FULL>(&buf, m);
             if !acc.boot.is_empty() {
-                for (x, i) in buf.iter().zip(start..end) {
+                for (j, i) in (start..end).enumerate() {
                     let g = self.first_row + i as u64;
-                    bootstrap_row(&mut acc.boot, *x, g, self.seed, &self.table);
+                    bootstrap_row(&mut acc.boot, buf.get(j), g, self.seed, &self.table);
                 }
             }
             start = end;
@@ -300,8 +306,8 @@ pub struct Summary {
 /// let pi = [0.9, 0.1, 0.9, 0.1];
 /// for _ in 0..2 {
 ///     let batch = Batch {
-///         reward: Some(&[1.0, 0.0]),
-///         action: Some(&[0, 0]),
+///         reward: Some((&[1.0, 0.0][..]).into()),
+///         action: Some((&[0, 0][..]).into()),
 ///         pscore: Some(&[0.5, 0.5]),
 ///         position: None,
 ///         action_dist: ActionDist::Full(regretless_core::ope::Table::new(&pi, 2, 2, 1, "action_dist").unwrap()),

@@ -58,8 +58,8 @@ impl Data {
         let kl = self.k * self.l;
         let rows = range.len();
         Batch {
-            reward: Some(&self.reward[range.clone()]),
-            action: Some(&self.action[range.clone()]),
+            reward: Some((&self.reward[range.clone()]).into()),
+            action: Some((&self.action[range.clone()]).into()),
             pscore: Some(&self.pscore[range.clone()]),
             position: Some(&self.position[range.clone()]),
             action_dist: ActionDist::Full(
@@ -389,8 +389,8 @@ fn invalid_rows_are_reported_by_name_and_first_row_and_change_nothing() {
 fn undefined_self_normalization_is_an_error() {
     let pi = [0.0, 1.0];
     let b = Batch {
-        reward: Some(&[1.0]),
-        action: Some(&[0]),
+        reward: Some((&[1.0][..]).into()),
+        action: Some((&[0][..]).into()),
         pscore: Some(&[0.5]),
         position: None,
         action_dist: ActionDist::Full(Table::new(&pi, 1, 2, 1, "action_dist").unwrap()),
@@ -501,11 +501,11 @@ fn block_fast_and_checked_paths_agree_to_the_bit() {
     }
     // Logged-action probabilities through the block loop.
     let pe = vec![0.5; 10];
-    let mut r = vec![1.0; 10];
+    let mut r = [1.0; 10];
     r[9] = f64::NAN;
     let b = Batch {
-        reward: Some(&r),
-        action: Some(&[0; 10]),
+        reward: Some((&r[..]).into()),
+        action: Some((&[0; 10][..]).into()),
         pscore: Some(&[0.5; 10]),
         position: None,
         action_dist: ActionDist::Logged(&pe),
