@@ -45,7 +45,7 @@ pub const SUM_TOLERANCE: f64 = 1e-5 + 1e-8;
 /// An off-policy estimator and its hyperparameter. `lambda` is obp's `lambda_`: the clipping
 /// level of IPW and DR (infinite: no clipping), the switching threshold of Switch-DR and the
 /// shrinkage of DRos (0 gives DM, infinity gives DR).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Estimator {
     DirectMethod,
     Ipw { lambda: f64 },
