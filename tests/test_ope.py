@@ -363,6 +363,22 @@ def test_every_row_is_validated_in_the_fused_pass() -> None:
     p[12_345] = 0.0
     with pytest.raises(regretless.InvalidParameterError, match=r"pscore\[12345\]"):
         ipw.evaluate(**{**base, "pscore": p})
+    # validate=False trusts the row sums only: the same estimate on valid input, no error
+    # on a row that does not sum to one, and every other check still in place.
+    assert ipw.evaluate(**base, validate=False).estimate == ipw.evaluate(**base).estimate
+    d = pi.copy()
+    d[65_537, 4, 0] = 1.0
+    assert ipw.evaluate(**{**base, "action_dist": d}, validate=False).n_rounds == n
+    with pytest.raises(regretless.InvalidParameterError, match=r"pscore\[12345\]"):
+        ipw.evaluate(**{**base, "pscore": p}, validate=False)
+    with pytest.raises(regretless.ArmError, match=r"action\[33333\]"):
+        ipw.evaluate(**{**base, "action": a}, validate=False)
+    bad = reward.astype(float)
+    bad[9] = np.nan
+    with pytest.raises(regretless.RewardError, match=r"reward\[9\]"):
+        ipw.evaluate(**{**base, "reward": bad}, validate=False)
+    with pytest.raises(regretless.InvalidParameterError, match="validate"):
+        ipw.evaluate(**base, validate=0)
 
 
 def test_bad_input_raises_clear_errors() -> None:

@@ -405,6 +405,7 @@ def _ope_estimate(
     n_bootstrap: int,
     seed: int,
     return_round_rewards: bool,
+    validate: bool = True,
 ) -> dict[str, Any]: ...
 
 class OffPolicyAccumulator:

@@ -201,6 +201,7 @@ class _Estimator:
         n_bootstrap: int = 0,
         seed: int | None = None,
         return_round_rewards: bool = False,
+        validate: bool = True,
     ) -> EstimateResult:
         """Estimate, standard error and confidence intervals in one pass (GIL released).
 
@@ -217,9 +218,16 @@ class _Estimator:
                 costs about as much as the estimate itself.
             seed: seed of the bootstrap (None: a random one).
             return_round_rewards: also return the per-row contributions.
+            validate: False when the caller vouches that every row of a per-row
+                ``action_dist`` is a probability distribution: its sum is not checked
+                (IPW then reads only the logged action's probability of each row). Every
+                other check stays (rewards, propensities, actions, lengths, and the
+                entries IPW and DR read).
         """
         if not isinstance(return_round_rewards, bool):
             raise InvalidParameterError("return_round_rewards: expected a bool")
+        if not isinstance(validate, bool):
+            raise InvalidParameterError("validate: expected a bool")
         out = _core._ope_estimate(
             self.estimator_name,
             self.lambda_,
@@ -233,6 +241,7 @@ class _Estimator:
             _count(n_bootstrap, "n_bootstrap"),
             _seed(seed),
             return_round_rewards,
+            validate,
         )
         return EstimateResult._from_core(out)
 
@@ -245,8 +254,10 @@ class _Estimator:
         pscore: Any = None,
         position: Any = None,
         estimated_rewards_by_reg_model: Any = None,
+        validate: bool = True,
     ) -> float:
-        """The estimate alone (obp's method of the same name; arguments by keyword)."""
+        """The estimate alone (obp's method of the same name; arguments by keyword;
+        ``validate`` as in :meth:`evaluate`)."""
         return self.evaluate(
             action_dist=action_dist,
             reward=reward,
@@ -254,6 +265,7 @@ class _Estimator:
             pscore=pscore,
             position=position,
             estimated_rewards_by_reg_model=estimated_rewards_by_reg_model,
+            validate=validate,
         ).estimate
 
     def estimate_round_rewards(

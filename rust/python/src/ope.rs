@@ -15,8 +15,8 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyType};
 use regretless_core::ope::{
-    evaluate, replay, round_rewards, Accumulator, ActionDist, Actions, Batch, Estimator, Rewards,
-    Summary, Table,
+    evaluate_with, replay, round_rewards, Accumulator, ActionDist, Actions, Batch, Estimator,
+    Rewards, Summary, Table,
 };
 use regretless_core::policy::Policy;
 use regretless_core::state::{decode, encode};
@@ -234,7 +234,7 @@ fn summary_dict<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDict
 
 /// In-memory estimate; `regretless.ope` wraps it.
 #[pyfunction]
-#[pyo3(signature = (estimator, lambda_, reward, action, pscore, action_dist, position, estimated_rewards, alpha, n_bootstrap, seed, return_round_rewards))]
+#[pyo3(signature = (estimator, lambda_, reward, action, pscore, action_dist, position, estimated_rewards, alpha, n_bootstrap, seed, return_round_rewards, validate = true))]
 #[allow(clippy::too_many_arguments)]
 pub fn _ope_estimate<'py>(
     py: Python<'py>,
@@ -250,6 +250,7 @@ pub fn _ope_estimate<'py>(
     n_bootstrap: usize,
     seed: u64,
     return_round_rewards: bool,
+    validate: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let est = Estimator::from_name(estimator, lambda_).py_err(py)?;
     let inputs = Inputs::new(
@@ -262,7 +263,7 @@ pub fn _ope_estimate<'py>(
         estimated_rewards,
     )?;
     let (summary, rounds) = with_batch(py, &inputs, |b| {
-        let s = evaluate(est, b, alpha, n_bootstrap, seed)?;
+        let s = evaluate_with(est, b, alpha, n_bootstrap, seed, validate)?;
         let r = if return_round_rewards {
             Some(round_rewards(est, b, s.mean_weight)?)
         } else {

@@ -496,7 +496,17 @@ impl Accumulator {
 
     /// Adds a batch of rows. Every row is validated; on error nothing is added.
     pub fn push(&mut self, batch: &Batch<'_>) -> Result<()> {
-        let kernel = Kernel::new(self.estimator, batch)?;
+        self.push_with(batch, true)
+    }
+
+    /// [`Accumulator::push`]; with `check_distributions = false` the caller vouches that
+    /// every row of a per-row `action_dist` is a probability distribution, and its sum is
+    /// not checked (every other check stays).
+    pub fn push_with(&mut self, batch: &Batch<'_>, check_distributions: bool) -> Result<()> {
+        let mut kernel = Kernel::new(self.estimator, batch)?;
+        if !check_distributions {
+            kernel.trust_distributions();
+        }
         if let Some(shape) = self.shape {
             if shape != kernel.shape() {
                 let show = |s: DistShape| match s {
@@ -739,8 +749,20 @@ pub fn evaluate(
     n_bootstrap: usize,
     seed: u64,
 ) -> Result<Summary> {
+    evaluate_with(estimator, batch, alpha, n_bootstrap, seed, true)
+}
+
+/// [`evaluate`], optionally trusting the distributions (see [`Accumulator::push_with`]).
+pub fn evaluate_with(
+    estimator: Estimator,
+    batch: &Batch<'_>,
+    alpha: f64,
+    n_bootstrap: usize,
+    seed: u64,
+    check_distributions: bool,
+) -> Result<Summary> {
     let mut acc = Accumulator::new(estimator, n_bootstrap, seed)?;
-    acc.push(batch)?;
+    acc.push_with(batch, check_distributions)?;
     acc.summary(alpha)
 }
 

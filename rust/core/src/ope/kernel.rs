@@ -496,6 +496,13 @@ impl<'a> Kernel<'a> {
         self.n
     }
 
+    /// Trusts that every per-row `action_dist` row is a distribution (the caller vouches
+    /// for it): its sum is not checked, and IPW reads only the logged action's entry.
+    /// Every other check stays.
+    pub(crate) fn trust_distributions(&mut self) {
+        self.check_rows = false;
+    }
+
     pub(crate) fn shape(&self) -> DistShape {
         match self.dist {
             ActionDist::Full(t) => Some((t.n_actions, t.len_list)),

@@ -34,7 +34,7 @@ pub mod replay;
 
 use crate::error::{Error, Result};
 
-pub use accumulate::{evaluate, round_rewards, Accumulator, Summary, CHUNK_ROWS};
+pub use accumulate::{evaluate, evaluate_with, round_rewards, Accumulator, Summary, CHUNK_ROWS};
 pub use interval::{normal_quantile, percentile_sorted};
 pub use replay::{replay, ReplayOutput};
 
