@@ -56,16 +56,20 @@ import numpy as np
 from regretless import _core
 from regretless.exceptions import InvalidParameterError, RegretlessError, ShapeError
 
+OffPolicyAccumulator = _core.OffPolicyAccumulator
+
 __all__ = [
     "DirectMethod",
     "DoublyRobust",
     "DoublyRobustWithShrinkage",
     "EstimateResult",
     "InverseProbabilityWeighting",
+    "OffPolicyAccumulator",
     "ReplayResult",
     "SelfNormalizedDoublyRobust",
     "SelfNormalizedInverseProbabilityWeighting",
     "SwitchDoublyRobust",
+    "accumulate_stream",
     "estimate_stream",
     "replay",
 ]
@@ -197,6 +201,7 @@ class _Estimator:
         n_bootstrap: int = 0,
         seed: int | None = None,
         return_round_rewards: bool = False,
+        validate: bool = True,
     ) -> EstimateResult:
         """Estimate, standard error and confidence intervals in one pass (GIL released).
 
@@ -213,9 +218,16 @@ class _Estimator:
                 costs about as much as the estimate itself.
             seed: seed of the bootstrap (None: a random one).
             return_round_rewards: also return the per-row contributions.
+            validate: False when the caller vouches that every row of a per-row
+                ``action_dist`` is a probability distribution: its sum is not checked
+                (IPW then reads only the logged action's probability of each row). Every
+                other check stays (rewards, propensities, actions, lengths, and the
+                entries IPW and DR read).
         """
         if not isinstance(return_round_rewards, bool):
             raise InvalidParameterError("return_round_rewards: expected a bool")
+        if not isinstance(validate, bool):
+            raise InvalidParameterError("validate: expected a bool")
         out = _core._ope_estimate(
             self.estimator_name,
             self.lambda_,
@@ -229,6 +241,7 @@ class _Estimator:
             _count(n_bootstrap, "n_bootstrap"),
             _seed(seed),
             return_round_rewards,
+            validate,
         )
         return EstimateResult._from_core(out)
 
@@ -241,8 +254,10 @@ class _Estimator:
         pscore: Any = None,
         position: Any = None,
         estimated_rewards_by_reg_model: Any = None,
+        validate: bool = True,
     ) -> float:
-        """The estimate alone (obp's method of the same name; arguments by keyword)."""
+        """The estimate alone (obp's method of the same name; arguments by keyword;
+        ``validate`` as in :meth:`evaluate`)."""
         return self.evaluate(
             action_dist=action_dist,
             reward=reward,
@@ -250,6 +265,7 @@ class _Estimator:
             pscore=pscore,
             position=position,
             estimated_rewards_by_reg_model=estimated_rewards_by_reg_model,
+            validate=validate,
         ).estimate
 
     def estimate_round_rewards(
@@ -316,6 +332,32 @@ class _Estimator:
     def estimate_stream(self, source: Any, **kwargs: Any) -> EstimateResult:
         """:func:`estimate_stream` with this one estimator."""
         return estimate_stream(source, self, **kwargs)  # type: ignore[return-value]
+
+    def accumulator(
+        self, *, n_bootstrap: int = 0, seed: int | None = None, first_row: int = 0
+    ) -> OffPolicyAccumulator:
+        """An empty :class:`OffPolicyAccumulator` of this estimator: push batches with
+        ``acc.push(reward, action, pscore, action_dist, position, estimated_rewards)``,
+        read ``acc.result(alpha)``, combine shards with ``acc.merge(other)``.
+
+        Args:
+            n_bootstrap, seed: as in :meth:`evaluate` (shards to merge need one seed).
+            first_row: index of the first row in the whole data set (a shard's offset),
+                which keys the rows' bootstrap weights.
+
+        >>> from regretless import ope
+        >>> acc = ope.InverseProbabilityWeighting().accumulator()
+        >>> acc.push([1.0, 0.0], [0, 1], [0.5, 0.5], [0.5, 0.5])
+        >>> acc.result().estimate, acc.rows
+        (0.5, 2)
+        """
+        return OffPolicyAccumulator(
+            self.estimator_name,
+            self.lambda_,
+            _count(n_bootstrap, "n_bootstrap"),
+            _seed(seed),
+            _count(first_row, "first_row"),
+        )
 
 
 class DirectMethod(_Estimator):
@@ -541,6 +583,63 @@ def estimate_stream(
     >>> streamed.estimate == in_memory.estimate
     True
     """
+    accs = accumulate_stream(
+        source,
+        estimators,
+        action_dist=action_dist,
+        estimated_rewards_by_reg_model=estimated_rewards_by_reg_model,
+        columns=columns,
+        context=context,
+        batch_size=batch_size,
+        alpha=alpha,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        progress=progress,
+    )
+    if isinstance(accs, OffPolicyAccumulator):
+        return EstimateResult._from_core(accs.summary(float(alpha)))
+    return {name: EstimateResult._from_core(a.summary(float(alpha))) for name, a in accs.items()}
+
+
+def accumulate_stream(
+    source: Any,
+    estimators: _Estimator | Sequence[_Estimator],
+    *,
+    action_dist: str | Callable[[Any], Any] | Any,
+    estimated_rewards_by_reg_model: str | Callable[[Any], Any] | Any = None,
+    columns: Mapping[str, str] | None = None,
+    context: str | Sequence[str] | bool | None = None,
+    batch_size: int | None = None,
+    alpha: float = 0.05,
+    n_bootstrap: int = 0,
+    seed: int | None = None,
+    progress: bool | Callable[[int], None] = False,
+    first_row: int = 0,
+) -> OffPolicyAccumulator | dict[str, OffPolicyAccumulator]:
+    """:func:`estimate_stream`, returning the estimators' :class:`OffPolicyAccumulator`
+    states instead of their results: the building block of a distributed evaluation.
+
+    Each worker accumulates its shard (with the index of the shard's first row as
+    ``first_row``, and one shared ``seed`` when bootstrapping), ships the state
+    (``to_bytes()`` or pickle), and the driver merges them: ``a.merge(b).result()`` is
+    the one-pass result over both shards up to rounding. ``alpha`` is unused here (the
+    accumulators give results at any level).
+
+    >>> from regretless import datasets, ope
+    >>> logs = datasets.synthetic_logs(10_000, n_actions=4, seed=1)
+    >>> table = logs.to_arrow(action_dist=logs.softmax_policy(beta=3.0))
+    >>> ipw = ope.InverseProbabilityWeighting()
+    >>> parts = [
+    ...     ope.accumulate_stream(table.slice(start, 5_000), ipw, action_dist="action_dist",
+    ...                           n_bootstrap=100, seed=7, first_row=start)
+    ...     for start in (0, 5_000)
+    ... ]
+    >>> merged = parts[0].merge(parts[1]).result()
+    >>> whole = ope.estimate_stream(table, ipw, action_dist="action_dist",
+    ...                             n_bootstrap=100, seed=7)
+    >>> abs(merged.estimate - whole.estimate) < 1e-12, merged.n_rounds
+    (True, 10000)
+    """
     from regretless import logs as _logs
 
     single = isinstance(estimators, _Estimator)
@@ -559,7 +658,8 @@ def estimate_stream(
         context = False
     seed = _seed(seed)
     n_boot = _count(n_bootstrap, "n_bootstrap")
-    streams = [_core._OpeStream(e.estimator_name, e.lambda_, n_boot, seed) for e in ests]
+    first = _count(first_row, "first_row")
+    streams = [OffPolicyAccumulator(e.estimator_name, e.lambda_, n_boot, seed, first) for e in ests]
     fields = {"action": "action", "reward": "reward", "pscore": "pscore", "position": "position"}
     fields.update({k: v for k, v in (columns or {}).items() if k in fields})
     bar = None
@@ -593,11 +693,7 @@ def estimate_stream(
             callback(done)
     if bar is not None:
         bar.close()
-    results = {
-        name: EstimateResult._from_core(st.summary(float(alpha)))
-        for name, st in zip(names, streams, strict=True)
-    }
-    return results[names[0]] if single else results
+    return streams[0] if single else dict(zip(names, streams, strict=True))
 
 
 def _name_column(e: RegretlessError, fields: Mapping[str, str]) -> RegretlessError:

@@ -82,6 +82,57 @@ def main() -> None:
     manifest[f"v{version}"] = entries
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {len(entries)} files to {out}")
+    write_ope_golden(version)
+
+
+def ope_logs(start: int, stop: int, k: int = 5) -> dict:
+    """Logged rows start..stop of a fixed data set (arithmetic only, no generator, so the
+    rows never change): the inputs of an off-policy accumulator."""
+    i = np.arange(start, stop)
+    raw = (i[:, None] * 7 + np.arange(k)[None, :] * 3) % 11 + 1.0
+    pi = raw / raw.sum(axis=1, keepdims=True)
+    q = ((i[:, None] * 5 + np.arange(k)[None, :]) % 13) / 13.0
+    action = (i * 3) % k
+    reward = ((i * 11) % 7 < 3).astype(np.int64)
+    pscore = np.full(len(i), 1.0 / k)
+    return dict(reward=reward, action=action, pscore=pscore, action_dist=pi, estimated_rewards=q)
+
+
+OPE_SPLIT, OPE_ROWS = 1_500, 3_000
+
+
+def write_ope_golden(version: str) -> None:
+    """OffPolicyAccumulator states stopped mid-stream; the manifest records the result
+    after the remaining rows are pushed, which a later release must reproduce."""
+    from regretless import ope
+
+    manifest_path = HERE / "ope-manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    entries = []
+    for est in (ope.DoublyRobust(lambda_=4.0), ope.SelfNormalizedInverseProbabilityWeighting()):
+        acc = est.accumulator(n_bootstrap=25, seed=2024, first_row=100)
+        acc.push(**ope_logs(0, OPE_SPLIT))
+        data = acc.to_bytes()
+        file = f"ope/OffPolicyAccumulator-{est.estimator_name}.bin"
+        (HERE / f"v{version}" / "ope").mkdir(parents=True, exist_ok=True)
+        (HERE / f"v{version}" / file).write_bytes(data)
+        probe = type(acc).from_bytes(data)
+        probe.push(**ope_logs(OPE_SPLIT, OPE_ROWS))
+        r = probe.result(0.1)
+        entries.append(
+            {
+                "file": file,
+                "estimator": est.estimator_name,
+                "rows_stored": OPE_SPLIT,
+                "rows_total": OPE_ROWS,
+                "estimate": r.estimate,
+                "std_err": r.std_err,
+                "bootstrap_ci": list(r.bootstrap_ci),
+            }
+        )
+    manifest[f"v{version}"] = entries
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"wrote {len(entries)} off-policy accumulator files")
 
 
 if __name__ == "__main__":

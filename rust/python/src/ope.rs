@@ -3,7 +3,7 @@
 //! when they are C-contiguous float64 / int64; other real or integer dtypes are converted
 //! once. Every pass over the rows runs with the GIL released.
 
-use crate::convert::{float64_array, int64_array};
+use crate::convert::{bytes_arg, float64_array, int64_array};
 use crate::elimination::PySuccessiveElimination;
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use crate::exp3::{PyExp3, PyExp3IX};
@@ -13,11 +13,13 @@ use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
 use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict, PyType};
 use regretless_core::ope::{
-    evaluate, replay, round_rewards, Accumulator, ActionDist, Batch, Estimator, Summary, Table,
+    evaluate_with, replay, round_rewards, Accumulator, ActionDist, Actions, Batch, Estimator,
+    Rewards, Summary, Table,
 };
 use regretless_core::policy::Policy;
+use regretless_core::state::{decode, encode};
 use std::sync::Mutex;
 
 /// A float64 C-contiguous array of any dimension, borrowed when it already is one.
@@ -63,10 +65,40 @@ fn table_shape(py: Python<'_>, shape: &[usize], name: &str) -> PyResult<Option<S
 /// (rows, n_actions, len_list) of a policy table.
 type Shape3 = (usize, usize, usize);
 
+/// Rewards borrowed as float64 or int64 (obp's binary rewards are int64: no float copy).
+enum RewardArray<'py> {
+    F64(Bound<'py, PyArray1<f64>>),
+    I64(Bound<'py, PyArray1<i64>>),
+}
+
+fn reward_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<RewardArray<'py>> {
+    if let Ok(a) = obj.downcast::<PyArray1<i64>>() {
+        if a.is_contiguous() {
+            return Ok(RewardArray::I64(a.clone()));
+        }
+    }
+    Ok(RewardArray::F64(float64_array(obj, "reward")?))
+}
+
+/// Actions borrowed as int64 or int32.
+enum ActionArray<'py> {
+    I64(Bound<'py, PyArray1<i64>>),
+    I32(Bound<'py, PyArray1<i32>>),
+}
+
+fn action_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<ActionArray<'py>> {
+    if let Ok(a) = obj.downcast::<PyArray1<i32>>() {
+        if a.is_contiguous() {
+            return Ok(ActionArray::I32(a.clone()));
+        }
+    }
+    Ok(ActionArray::I64(int64_array(obj, "action")?))
+}
+
 /// Borrowed inputs of one batch; `with_batch` views them as a core [`Batch`].
 struct Inputs<'py> {
-    reward: Option<Bound<'py, PyArray1<f64>>>,
-    action: Option<Bound<'py, PyArray1<i64>>>,
+    reward: Option<RewardArray<'py>>,
+    action: Option<ActionArray<'py>>,
     pscore: Option<Bound<'py, PyArray1<f64>>>,
     position: Option<Bound<'py, PyArray1<i64>>>,
     dist: Bound<'py, PyArrayDyn<f64>>,
@@ -104,12 +136,8 @@ impl<'py> Inputs<'py> {
             }
         };
         Ok(Inputs {
-            reward: some(reward)
-                .map(|o| float64_array(&o, "reward"))
-                .transpose()?,
-            action: some(action)
-                .map(|o| int64_array(&o, "action"))
-                .transpose()?,
+            reward: some(reward).map(|o| reward_array(&o)).transpose()?,
+            action: some(action).map(|o| action_array(&o)).transpose()?,
             pscore: some(pscore)
                 .map(|o| float64_array(&o, "pscore"))
                 .transpose()?,
@@ -129,8 +157,22 @@ fn with_batch<R: Send>(
     inputs: &Inputs<'_>,
     f: impl FnOnce(&Batch<'_>) -> regretless_core::Result<R> + Send,
 ) -> PyResult<R> {
-    let reward = inputs.reward.as_ref().map(|a| a.readonly());
-    let action = inputs.action.as_ref().map(|a| a.readonly());
+    enum RewardView<'a> {
+        F64(numpy::PyReadonlyArray1<'a, f64>),
+        I64(numpy::PyReadonlyArray1<'a, i64>),
+    }
+    enum ActionView<'a> {
+        I64(numpy::PyReadonlyArray1<'a, i64>),
+        I32(numpy::PyReadonlyArray1<'a, i32>),
+    }
+    let reward = inputs.reward.as_ref().map(|a| match a {
+        RewardArray::F64(a) => RewardView::F64(a.readonly()),
+        RewardArray::I64(a) => RewardView::I64(a.readonly()),
+    });
+    let action = inputs.action.as_ref().map(|a| match a {
+        ActionArray::I64(a) => ActionView::I64(a.readonly()),
+        ActionArray::I32(a) => ActionView::I32(a.readonly()),
+    });
     let pscore = inputs.pscore.as_ref().map(|a| a.readonly());
     let position = inputs.position.as_ref().map(|a| a.readonly());
     let dist = inputs.dist.readonly();
@@ -148,8 +190,24 @@ fn with_batch<R: Send>(
         ),
     };
     let batch = Batch {
-        reward: reward.as_ref().map(|a| a.as_slice()).transpose()?,
-        action: action.as_ref().map(|a| a.as_slice()).transpose()?,
+        reward: reward
+            .as_ref()
+            .map(|a| -> PyResult<Rewards<'_>> {
+                Ok(match a {
+                    RewardView::F64(a) => Rewards::F64(a.as_slice()?),
+                    RewardView::I64(a) => Rewards::I64(a.as_slice()?),
+                })
+            })
+            .transpose()?,
+        action: action
+            .as_ref()
+            .map(|a| -> PyResult<Actions<'_>> {
+                Ok(match a {
+                    ActionView::I64(a) => Actions::I64(a.as_slice()?),
+                    ActionView::I32(a) => Actions::I32(a.as_slice()?),
+                })
+            })
+            .transpose()?,
         pscore: pscore.as_ref().map(|a| a.as_slice()).transpose()?,
         position: position.as_ref().map(|a| a.as_slice()).transpose()?,
         action_dist,
@@ -176,7 +234,7 @@ fn summary_dict<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDict
 
 /// In-memory estimate; `regretless.ope` wraps it.
 #[pyfunction]
-#[pyo3(signature = (estimator, lambda_, reward, action, pscore, action_dist, position, estimated_rewards, alpha, n_bootstrap, seed, return_round_rewards))]
+#[pyo3(signature = (estimator, lambda_, reward, action, pscore, action_dist, position, estimated_rewards, alpha, n_bootstrap, seed, return_round_rewards, validate = true))]
 #[allow(clippy::too_many_arguments)]
 pub fn _ope_estimate<'py>(
     py: Python<'py>,
@@ -192,6 +250,7 @@ pub fn _ope_estimate<'py>(
     n_bootstrap: usize,
     seed: u64,
     return_round_rewards: bool,
+    validate: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let est = Estimator::from_name(estimator, lambda_).py_err(py)?;
     let inputs = Inputs::new(
@@ -204,7 +263,7 @@ pub fn _ope_estimate<'py>(
         estimated_rewards,
     )?;
     let (summary, rounds) = with_batch(py, &inputs, |b| {
-        let s = evaluate(est, b, alpha, n_bootstrap, seed)?;
+        let s = evaluate_with(est, b, alpha, n_bootstrap, seed, validate)?;
         let r = if return_round_rewards {
             Some(round_rewards(est, b, s.mean_weight)?)
         } else {
@@ -217,28 +276,44 @@ pub fn _ope_estimate<'py>(
     Ok(d)
 }
 
-/// Streaming state of one estimator over record batches (internal to
-/// `regretless.ope.estimate_stream`; memory does not grow with the number of rows).
-#[pyclass(name = "_OpeStream", module = "regretless._core", frozen)]
+/// Streaming state of one off-policy estimator: rows are pushed batch by batch and the
+/// memory does not grow with their number (running moments, and four sums per bootstrap
+/// replicate). `regretless.ope.estimate_stream` runs one per estimator; shards of a data
+/// set accumulated apart (other processes or machines) combine with `merge`, and the
+/// state travels as `to_bytes()` / pickle.
+#[pyclass(name = "OffPolicyAccumulator", module = "regretless._core", frozen)]
 pub struct PyOpeStream {
     inner: Mutex<Accumulator>,
+}
+
+impl PyOpeStream {
+    fn wrap(acc: Accumulator) -> Self {
+        Self {
+            inner: Mutex::new(acc),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Accumulator> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[pymethods]
 impl PyOpeStream {
     #[new]
-    #[pyo3(signature = (estimator, lambda_, n_bootstrap, seed))]
+    #[pyo3(signature = (estimator, lambda_, n_bootstrap = 0, seed = 0, first_row = 0))]
     fn new(
         py: Python<'_>,
         estimator: &str,
         lambda_: f64,
         n_bootstrap: usize,
         seed: u64,
+        first_row: u64,
     ) -> PyResult<Self> {
         let est = Estimator::from_name(estimator, lambda_).py_err(py)?;
-        Ok(Self {
-            inner: Mutex::new(Accumulator::new(est, n_bootstrap, seed).py_err(py)?),
-        })
+        Ok(Self::wrap(
+            Accumulator::starting_at(est, n_bootstrap, seed, first_row).py_err(py)?,
+        ))
     }
 
     /// Add a batch (validated whole before anything is added).
@@ -273,18 +348,118 @@ impl PyOpeStream {
     /// Rows accumulated so far.
     #[getter]
     fn rows(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).rows()
+        self.lock().rows()
+    }
+
+    /// obp's name of the estimator (``"ipw"``, ``"dr"``, ...).
+    #[getter]
+    fn estimator(&self) -> &'static str {
+        self.lock().estimator().name()
+    }
+
+    /// Stream index of the first row (the bootstrap draws of a row depend on its index).
+    #[getter]
+    fn first_row(&self) -> u64 {
+        self.lock().first_row()
+    }
+
+    #[getter]
+    fn n_bootstrap(&self) -> usize {
+        self.lock().n_bootstrap()
+    }
+
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.lock().seed()
     }
 
     /// Estimate, standard error and intervals of the rows so far.
     fn summary<'py>(&self, py: Python<'py>, alpha: f64) -> PyResult<Bound<'py, PyDict>> {
-        let s = self
-            .inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .summary(alpha)
-            .py_err(py)?;
+        let s = self.lock().summary(alpha).py_err(py)?;
         summary_dict(py, &s)
+    }
+
+    /// The :class:`regretless.ope.EstimateResult` of the rows so far.
+    #[pyo3(signature = (alpha = 0.05))]
+    fn result<'py>(&self, py: Python<'py>, alpha: f64) -> PyResult<Bound<'py, PyAny>> {
+        let d = self.summary(py, alpha)?;
+        py.import("regretless.ope")?
+            .getattr("EstimateResult")?
+            .call_method1("_from_core", (d,))
+    }
+
+    /// A new accumulator holding the rows of both (this one and ``other`` are unchanged):
+    /// one pass over all their rows would give the same result up to rounding. Both need
+    /// the same estimator, ``n_bootstrap`` and seed; with a bootstrap their row ranges
+    /// (``first_row`` on) must not overlap.
+    fn merge(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let other = other.downcast::<PyOpeStream>().map_err(|_| {
+            dtype_error(
+                py,
+                format!(
+                    "other: expected an OffPolicyAccumulator, got {}",
+                    other
+                        .get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                ),
+            )
+        })?;
+        let theirs = other.get().lock().clone();
+        let merged = self.lock().merge(&theirs).py_err(py)?;
+        Ok(Self::wrap(merged))
+    }
+
+    /// Serialize the state (versioned bytes; ``from_bytes`` restores it and it continues
+    /// identically).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = encode(&*self.lock()).py_err(py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Restore an accumulator from ``to_bytes()`` output. Raises StateError on corrupt,
+    /// truncated or foreign bytes.
+    #[classmethod]
+    fn from_bytes(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let bytes = bytes_arg(data, "data")?;
+        Ok(Self::wrap(decode(&bytes).py_err(py)?))
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let restore = slf.get_type().getattr("from_bytes")?;
+        Ok((restore, (slf.get().to_bytes(py)?,)))
+    }
+
+    /// An independent copy.
+    fn copy(&self) -> Self {
+        Self::wrap(self.lock().clone())
+    }
+
+    fn __copy__(&self) -> Self {
+        self.copy()
+    }
+
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        self.copy()
+    }
+
+    fn __repr__(&self) -> String {
+        let acc = self.lock();
+        format!(
+            "OffPolicyAccumulator(estimator={:?}, rows={}, n_bootstrap={}, first_row={})",
+            acc.estimator().name(),
+            acc.rows(),
+            acc.n_bootstrap(),
+            acc.first_row()
+        )
     }
 }
 

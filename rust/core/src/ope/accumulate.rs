@@ -23,11 +23,13 @@
 //!   combined with Chan et al.'s pairwise update.
 
 use super::interval::{normal_quantile, percentile_sorted};
-use super::kernel::{DistShape, Kernel};
+use super::kernel::{Buf, DistShape, Kernel, BLOCK};
 use super::{Batch, Estimator};
 use crate::error::{Error, Result};
 use crate::rng::splitmix64;
+use crate::state::Persist;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 /// Rows per chunk: the unit of parallel work and of the fixed summation order.
@@ -40,7 +42,7 @@ const MAX_BOOTSTRAP: usize = 100_000;
 const PAIRS: [(usize, usize); 6] = [(0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)];
 
 /// Count, means and co-moments (sums of products of deviations) of `(u, v, w)`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Moments {
     n: u64,
     mean: [f64; 3],
@@ -107,7 +109,7 @@ impl PoissonTable {
 }
 
 /// Sums of deviations from the first row and of their products.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 struct Shifted {
     n: u64,
     shift: [f64; 3],
@@ -116,7 +118,7 @@ struct Shifted {
 }
 
 /// Partial sums of one chunk: shifted moments and bootstrap replicate sums.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct ChunkAcc {
     s: Shifted,
     /// Replicate b at `4 b ..`: (sum m, sum m u, sum m v, sum m w).
@@ -163,6 +165,14 @@ impl Shifted {
             self.dd[2] += d[2] * d[2];
         }
         self.n += 1;
+    }
+
+    /// Adds the first `m` rows of `buf`.
+    #[inline(always)]
+    fn push_block<const FULL: bool>(&mut self, buf: &Buf, m: usize) {
+        for j in 0..m {
+            self.push::<FULL>(buf.get(j));
+        }
     }
 
     fn moments(&self) -> Moments {
@@ -229,36 +239,34 @@ impl Pass<'_, '_> {
     fn run_with<const FULL: bool>(&self, rows: Range<usize>, acc: &mut ChunkAcc) -> Result<()> {
         // Rows are evaluated (and validated) into a small buffer, which a tight loop then
         // folds into a local copy of the sums: both loops stay short and in registers.
-        const BLOCK: usize = 64;
         let mut s = acc.s;
-        let mut buf = [[0.0f64; 3]; BLOCK];
+        let mut buf = Buf::new();
         let mut start = rows.start;
         while start < rows.end {
             let end = (start + BLOCK).min(rows.end);
+            let m = end - start;
             let mut ok = self.fast;
             if self.block {
-                ok = self.kernel.block(start, end, &mut buf[..end - start]);
+                ok = self.kernel.block(start, end, &mut buf);
             } else if self.fast {
-                for (slot, i) in buf.iter_mut().zip(start..end) {
+                for (j, i) in (start..end).enumerate() {
                     let (x, good) = self.kernel.row_fast(i);
-                    *slot = x;
+                    buf.set(j, x);
                     ok &= good;
                 }
             }
             if !ok {
                 // The checked path: names the first invalid row (or recomputes the block
                 // if there is none, e.g. when the fast path does not apply).
-                for (slot, i) in buf.iter_mut().zip(start..end) {
-                    *slot = self.kernel.row(i, self.first_row + i as u64)?;
+                for (j, i) in (start..end).enumerate() {
+                    buf.set(j, self.kernel.row(i, self.first_row + i as u64)?);
                 }
             }
-            for x in &buf[..end - start] {
-                s.push::<FULL>(*x);
-            }
+            s.push_block::<FULL>(&buf, m);
             if !acc.boot.is_empty() {
-                for (x, i) in buf.iter().zip(start..end) {
+                for (j, i) in (start..end).enumerate() {
                     let g = self.first_row + i as u64;
-                    bootstrap_row(&mut acc.boot, *x, g, self.seed, &self.table);
+                    bootstrap_row(&mut acc.boot, buf.get(j), g, self.seed, &self.table);
                 }
             }
             start = end;
@@ -300,8 +308,8 @@ pub struct Summary {
 /// let pi = [0.9, 0.1, 0.9, 0.1];
 /// for _ in 0..2 {
 ///     let batch = Batch {
-///         reward: Some(&[1.0, 0.0]),
-///         action: Some(&[0, 0]),
+///         reward: Some((&[1.0, 0.0][..]).into()),
+///         action: Some((&[0, 0][..]).into()),
 ///         pscore: Some(&[0.5, 0.5]),
 ///         position: None,
 ///         action_dist: ActionDist::Full(regretless_core::ope::Table::new(&pi, 2, 2, 1, "action_dist").unwrap()),
@@ -313,7 +321,14 @@ pub struct Summary {
 /// assert_eq!(s.n_rounds, 4);
 /// assert!((s.estimate - 0.9).abs() < 1e-12);
 /// ```
-#[derive(Clone, Debug)]
+///
+/// Shards of one data set can be accumulated apart (in other processes or machines, the
+/// state shipped with [`crate::state::encode`]) and combined with [`Accumulator::merge`]:
+/// the result is that of one pass over all the rows, up to the order of floating-point
+/// sums. With a bootstrap, give each shard the stream index of its first row
+/// ([`Accumulator::starting_at`]), so that every row keeps the Poisson weights it has in
+/// one pass.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Accumulator {
     estimator: Estimator,
     n_bootstrap: usize,
@@ -323,6 +338,14 @@ pub struct Accumulator {
     total_boot: Vec<f64>,
     pending: ChunkAcc,
     rows: u64,
+    /// Stream index of the first row (the bootstrap key of the first row pushed).
+    first_row: u64,
+    /// Stream index of the next row pushed: `first_row + rows` until a merge.
+    next_row: u64,
+    /// Stream indices of the rows held, as sorted disjoint half-open ranges (one until
+    /// shards are merged): two accumulators with a bootstrap merge only if theirs are
+    /// disjoint.
+    ranges: Vec<(u64, u64)>,
 }
 
 impl Accumulator {
@@ -342,6 +365,123 @@ impl Accumulator {
             total_boot: vec![0.0; 4 * n_bootstrap],
             pending: ChunkAcc::new(n_bootstrap),
             rows: 0,
+            first_row: 0,
+            next_row: 0,
+            ranges: Vec::new(),
+        })
+    }
+
+    /// An accumulator whose first row has index `first_row` in the whole stream (a shard
+    /// that starts there): rows draw their bootstrap weights by that index.
+    pub fn starting_at(
+        estimator: Estimator,
+        n_bootstrap: usize,
+        seed: u64,
+        first_row: u64,
+    ) -> Result<Self> {
+        let mut acc = Self::new(estimator, n_bootstrap, seed)?;
+        acc.first_row = first_row;
+        acc.next_row = first_row;
+        Ok(acc)
+    }
+
+    pub fn n_bootstrap(&self) -> usize {
+        self.n_bootstrap
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Stream index of the first row.
+    pub fn first_row(&self) -> u64 {
+        self.first_row
+    }
+
+    /// Combines two accumulators of the same estimator, bootstrap and seed, over disjoint
+    /// sets of rows: the result is that of one pass over both (to rounding: the sums are
+    /// added in another order). With a bootstrap the two row ranges
+    /// `first_row..first_row + rows` must not overlap, or rows would share weights.
+    pub fn merge(&self, other: &Accumulator) -> Result<Accumulator> {
+        if self.estimator != other.estimator {
+            return Err(Error::param(
+                "other",
+                format!(
+                    "cannot merge a {} accumulator into a {} one",
+                    other.estimator.name(),
+                    self.estimator.name()
+                ),
+            ));
+        }
+        if self.n_bootstrap != other.n_bootstrap || self.seed != other.seed {
+            return Err(Error::param(
+                "other",
+                format!(
+                    "accumulators must share n_bootstrap and seed to merge (got {} and {}, seeds {} and {})",
+                    self.n_bootstrap, other.n_bootstrap, self.seed, other.seed
+                ),
+            ));
+        }
+        let shape = match (self.shape, other.shape) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Error::shape(
+                    "other",
+                    "the accumulators saw action_dist of different shapes",
+                ))
+            }
+            (a, b) => a.or(b),
+        };
+        let overlap = self.ranges.iter().find_map(|&(a0, a1)| {
+            other
+                .ranges
+                .iter()
+                .find(|&&(b0, b1)| a0 < b1 && b0 < a1)
+                .map(|&b| ((a0, a1), b))
+        });
+        if let (true, Some(((a0, a1), (b0, b1)))) = (self.n_bootstrap > 0, overlap) {
+            return Err(Error::param(
+                "other",
+                format!(
+                    "rows {a0}..{a1} and {b0}..{b1} overlap: with a bootstrap, give each shard the stream index of its first row (first_row)"
+                ),
+            ));
+        }
+        let mut all: Vec<(u64, u64)> = self.ranges.iter().chain(&other.ranges).copied().collect();
+        all.sort_unstable();
+        let mut ranges: Vec<(u64, u64)> = Vec::with_capacity(all.len());
+        for (a, b) in all {
+            match ranges.last_mut() {
+                // Without a bootstrap, overlapping ranges are allowed: coalesce them.
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => ranges.push((a, b)),
+            }
+        }
+        let mut total = self.total;
+        total.merge(&self.pending.moments());
+        total.merge(&other.total);
+        total.merge(&other.pending.moments());
+        let mut total_boot = self.total_boot.clone();
+        for part in [&self.pending.boot, &other.total_boot, &other.pending.boot] {
+            for (t, x) in total_boot.iter_mut().zip(part) {
+                *t += x;
+            }
+        }
+        let first_row = ranges
+            .first()
+            .map_or(self.first_row.min(other.first_row), |r| r.0);
+        let next_row = self.next_row.max(other.next_row);
+        Ok(Accumulator {
+            estimator: self.estimator,
+            n_bootstrap: self.n_bootstrap,
+            seed: self.seed,
+            shape,
+            total,
+            total_boot,
+            pending: ChunkAcc::new(self.n_bootstrap),
+            rows: self.rows + other.rows,
+            first_row,
+            next_row,
+            ranges,
         })
     }
 
@@ -356,7 +496,17 @@ impl Accumulator {
 
     /// Adds a batch of rows. Every row is validated; on error nothing is added.
     pub fn push(&mut self, batch: &Batch<'_>) -> Result<()> {
-        let kernel = Kernel::new(self.estimator, batch)?;
+        self.push_with(batch, true)
+    }
+
+    /// [`Accumulator::push`]; with `check_distributions = false` the caller vouches that
+    /// every row of a per-row `action_dist` is a probability distribution, and its sum is
+    /// not checked (every other check stays).
+    pub fn push_with(&mut self, batch: &Batch<'_>, check_distributions: bool) -> Result<()> {
+        let mut kernel = Kernel::new(self.estimator, batch)?;
+        if !check_distributions {
+            kernel.trust_distributions();
+        }
         if let Some(shape) = self.shape {
             if shape != kernel.shape() {
                 let show = |s: DistShape| match s {
@@ -376,7 +526,7 @@ impl Accumulator {
         let n = kernel.n();
         let pass = Pass {
             kernel: &kernel,
-            first_row: self.rows,
+            first_row: self.next_row,
             seed: self.seed,
             table: PoissonTable::new(),
             full: self.estimator.self_normalized(),
@@ -429,7 +579,15 @@ impl Accumulator {
         self.total = total;
         self.total_boot = total_boot;
         self.pending = pending;
+        if n > 0 {
+            let (start, end) = (self.next_row, self.next_row + n as u64);
+            match self.ranges.last_mut() {
+                Some(last) if last.1 == start => last.1 = end,
+                _ => self.ranges.push((start, end)),
+            }
+        }
         self.rows += n as u64;
+        self.next_row += n as u64;
         Ok(())
     }
 
@@ -536,6 +694,53 @@ impl Accumulator {
     }
 }
 
+impl Persist for Accumulator {
+    const KIND: &'static str = "OffPolicyAccumulator";
+
+    fn check_invariants(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::state(format!("OffPolicyAccumulator: {m}")));
+        let lambda = match self.estimator {
+            Estimator::Ipw { lambda }
+            | Estimator::Dr { lambda }
+            | Estimator::SwitchDr { lambda }
+            | Estimator::DrOs { lambda } => lambda,
+            _ => 0.0,
+        };
+        if lambda.is_nan() || lambda < 0.0 {
+            return bad("lambda_ is not a number >= 0");
+        }
+        if self.n_bootstrap > MAX_BOOTSTRAP
+            || self.total_boot.len() != 4 * self.n_bootstrap
+            || self.pending.boot.len() != 4 * self.n_bootstrap
+        {
+            return bad("bootstrap sums do not match n_bootstrap");
+        }
+        if self.pending.s.n >= CHUNK_ROWS as u64
+            || self.total.n.checked_add(self.pending.s.n) != Some(self.rows)
+        {
+            return bad("row counts are inconsistent");
+        }
+        let mut held = 0u64;
+        let mut prev_end = None;
+        for &(a, b) in &self.ranges {
+            if a >= b || prev_end.is_some_and(|e| a <= e) || b > self.next_row {
+                return bad("row ranges are not sorted, disjoint and before the next row");
+            }
+            held = held.saturating_add(b - a);
+            prev_end = Some(b);
+        }
+        if self.n_bootstrap > 0 && held != self.rows {
+            return bad("row ranges do not hold the row count");
+        }
+        if let Some(Some((k, l))) = self.shape {
+            if k == 0 || l == 0 {
+                return bad("action_dist shape has a zero dimension");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The whole computation on data in memory: one [`Accumulator`] fed one batch.
 pub fn evaluate(
     estimator: Estimator,
@@ -544,8 +749,20 @@ pub fn evaluate(
     n_bootstrap: usize,
     seed: u64,
 ) -> Result<Summary> {
+    evaluate_with(estimator, batch, alpha, n_bootstrap, seed, true)
+}
+
+/// [`evaluate`], optionally trusting the distributions (see [`Accumulator::push_with`]).
+pub fn evaluate_with(
+    estimator: Estimator,
+    batch: &Batch<'_>,
+    alpha: f64,
+    n_bootstrap: usize,
+    seed: u64,
+    check_distributions: bool,
+) -> Result<Summary> {
     let mut acc = Accumulator::new(estimator, n_bootstrap, seed)?;
-    acc.push(batch)?;
+    acc.push_with(batch, check_distributions)?;
     acc.summary(alpha)
 }
 

@@ -34,7 +34,7 @@ pub mod replay;
 
 use crate::error::{Error, Result};
 
-pub use accumulate::{evaluate, round_rewards, Accumulator, Summary, CHUNK_ROWS};
+pub use accumulate::{evaluate, evaluate_with, round_rewards, Accumulator, Summary, CHUNK_ROWS};
 pub use interval::{normal_quantile, percentile_sorted};
 pub use replay::{replay, ReplayOutput};
 
@@ -45,7 +45,7 @@ pub const SUM_TOLERANCE: f64 = 1e-5 + 1e-8;
 /// An off-policy estimator and its hyperparameter. `lambda` is obp's `lambda_`: the clipping
 /// level of IPW and DR (infinite: no clipping), the switching threshold of Switch-DR and the
 /// shrinkage of DRos (0 gives DM, infinity gives DR).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Estimator {
     DirectMethod,
     Ipw { lambda: f64 },
@@ -177,11 +177,121 @@ pub enum ActionDist<'a> {
     Logged(&'a [f64]),
 }
 
+/// Logged rewards, borrowed in the caller's dtype: integer rewards (obp's binary rewards
+/// are int64) are read as `f64` row by row instead of being copied to a float array.
+#[derive(Clone, Copy, Debug)]
+pub enum Rewards<'a> {
+    F64(&'a [f64]),
+    I64(&'a [i64]),
+}
+
+impl Rewards<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Rewards::F64(s) => s.len(),
+            Rewards::I64(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reward of row `i` (an integer converted as numpy's `astype(float64)` does).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            Rewards::F64(s) => s[i],
+            Rewards::I64(s) => s[i] as f64,
+        }
+    }
+
+    /// Rows `start..start + out.len()` into `out`.
+    #[inline(always)]
+    pub(crate) fn copy_to(&self, start: usize, out: &mut [f64]) {
+        match self {
+            Rewards::F64(s) => out.copy_from_slice(&s[start..start + out.len()]),
+            Rewards::I64(s) => {
+                let n = out.len();
+                for (o, &x) in out.iter_mut().zip(&s[start..start + n]) {
+                    *o = x as f64;
+                }
+            }
+        }
+    }
+}
+
+impl<'a> From<&'a [f64]> for Rewards<'a> {
+    fn from(s: &'a [f64]) -> Self {
+        Rewards::F64(s)
+    }
+}
+
+impl<'a> From<&'a [i64]> for Rewards<'a> {
+    fn from(s: &'a [i64]) -> Self {
+        Rewards::I64(s)
+    }
+}
+
+/// Logged actions (or slots), borrowed as int64 or int32.
+#[derive(Clone, Copy, Debug)]
+pub enum Actions<'a> {
+    I64(&'a [i64]),
+    I32(&'a [i32]),
+}
+
+impl Actions<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Actions::I64(s) => s.len(),
+            Actions::I32(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> i64 {
+        match self {
+            Actions::I64(s) => s[i],
+            Actions::I32(s) => s[i] as i64,
+        }
+    }
+
+    /// Rows `start..start + out.len()` into `out`.
+    #[inline(always)]
+    pub(crate) fn copy_to(&self, start: usize, out: &mut [i64]) {
+        match self {
+            Actions::I64(s) => out.copy_from_slice(&s[start..start + out.len()]),
+            Actions::I32(s) => {
+                let n = out.len();
+                for (o, &x) in out.iter_mut().zip(&s[start..start + n]) {
+                    *o = x as i64;
+                }
+            }
+        }
+    }
+}
+
+impl<'a> From<&'a [i64]> for Actions<'a> {
+    fn from(s: &'a [i64]) -> Self {
+        Actions::I64(s)
+    }
+}
+
+impl<'a> From<&'a [i32]> for Actions<'a> {
+    fn from(s: &'a [i32]) -> Self {
+        Actions::I32(s)
+    }
+}
+
 /// One batch of logged rows (all slices of the same length, except tables with one row).
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a> {
-    pub reward: Option<&'a [f64]>,
-    pub action: Option<&'a [i64]>,
+    pub reward: Option<Rewards<'a>>,
+    pub action: Option<Actions<'a>>,
     pub pscore: Option<&'a [f64]>,
     pub position: Option<&'a [i64]>,
     pub action_dist: ActionDist<'a>,

@@ -58,8 +58,8 @@ impl Data {
         let kl = self.k * self.l;
         let rows = range.len();
         Batch {
-            reward: Some(&self.reward[range.clone()]),
-            action: Some(&self.action[range.clone()]),
+            reward: Some((&self.reward[range.clone()]).into()),
+            action: Some((&self.action[range.clone()]).into()),
             pscore: Some(&self.pscore[range.clone()]),
             position: Some(&self.position[range.clone()]),
             action_dist: ActionDist::Full(
@@ -389,8 +389,8 @@ fn invalid_rows_are_reported_by_name_and_first_row_and_change_nothing() {
 fn undefined_self_normalization_is_an_error() {
     let pi = [0.0, 1.0];
     let b = Batch {
-        reward: Some(&[1.0]),
-        action: Some(&[0]),
+        reward: Some((&[1.0][..]).into()),
+        action: Some((&[0][..]).into()),
         pscore: Some(&[0.5]),
         position: None,
         action_dist: ActionDist::Full(Table::new(&pi, 1, 2, 1, "action_dist").unwrap()),
@@ -501,11 +501,11 @@ fn block_fast_and_checked_paths_agree_to_the_bit() {
     }
     // Logged-action probabilities through the block loop.
     let pe = vec![0.5; 10];
-    let mut r = vec![1.0; 10];
+    let mut r = [1.0; 10];
     r[9] = f64::NAN;
     let b = Batch {
-        reward: Some(&r),
-        action: Some(&[0; 10]),
+        reward: Some((&r[..]).into()),
+        action: Some((&[0; 10][..]).into()),
         pscore: Some(&[0.5; 10]),
         position: None,
         action_dist: ActionDist::Logged(&pe),
@@ -513,4 +513,115 @@ fn block_fast_and_checked_paths_agree_to_the_bit() {
     };
     let err = evaluate(Estimator::SnIpw, &b, 0.05, 0, 0).unwrap_err();
     assert!(err.to_string().starts_with("reward[9]"), "{err}");
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
+}
+
+fn assert_summaries_close(a: &Summary, b: &Summary) {
+    assert_eq!(a.n_rounds, b.n_rounds);
+    assert!(
+        close(a.estimate, b.estimate),
+        "{} vs {}",
+        a.estimate,
+        b.estimate
+    );
+    assert!(
+        close(a.std_err, b.std_err),
+        "{} vs {}",
+        a.std_err,
+        b.std_err
+    );
+    assert!(close(a.ess, b.ess) && close(a.mean_weight, b.mean_weight));
+    assert_eq!(a.n_bootstrap, b.n_bootstrap);
+    match (a.bootstrap_ci, b.bootstrap_ci) {
+        (Some(x), Some(y)) => assert!(close(x.0, y.0) && close(x.1, y.1), "{x:?} vs {y:?}"),
+        (None, None) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Shards accumulated apart (each from its own first row, one of them serialized and
+/// restored on the way) and merged give the one-pass result, bootstrap included.
+#[test]
+fn merged_shards_equal_one_pass() {
+    let d = data(3 * CHUNK_ROWS / 2 + 777, 4, 2, 21);
+    for est in [
+        Estimator::Ipw { lambda: 2.5 },
+        Estimator::SnIpw,
+        Estimator::Dr {
+            lambda: f64::INFINITY,
+        },
+        Estimator::SnDr,
+        Estimator::DirectMethod,
+    ] {
+        let mut one = Accumulator::new(est, 50, 9).unwrap();
+        one.push(&d.all()).unwrap();
+        let whole = one.summary(0.1).unwrap();
+        let cuts = [0, 1000, CHUNK_ROWS + 5, d.n];
+        let mut merged: Option<Accumulator> = None;
+        // Merged in a scrambled order: merge is symmetric up to rounding.
+        for s in [1, 0, 2] {
+            let mut acc = Accumulator::starting_at(est, 50, 9, cuts[s] as u64).unwrap();
+            acc.push(&d.batch(cuts[s]..cuts[s + 1])).unwrap();
+            let acc: Accumulator =
+                crate::state::decode(&crate::state::encode(&acc).unwrap()).unwrap();
+            merged = Some(match merged {
+                None => acc,
+                Some(m) => m.merge(&acc).unwrap(),
+            });
+        }
+        let merged = merged.unwrap();
+        assert_eq!(merged.rows(), d.n as u64);
+        assert_summaries_close(&merged.summary(0.1).unwrap(), &whole);
+        // Merging an empty accumulator changes nothing.
+        let empty = Accumulator::new(est, 50, 9).unwrap();
+        assert_summaries_close(&merged.merge(&empty).unwrap().summary(0.1).unwrap(), &whole);
+    }
+}
+
+#[test]
+fn merge_refuses_what_one_pass_could_not_give() {
+    let d = data(200, 3, 1, 4);
+    let ipw = Estimator::Ipw {
+        lambda: f64::INFINITY,
+    };
+    let mut a = Accumulator::new(ipw, 10, 1).unwrap();
+    a.push(&d.batch(0..100)).unwrap();
+    let mut b = Accumulator::new(ipw, 10, 1).unwrap();
+    b.push(&d.batch(100..200)).unwrap();
+    // Both shards start at row 0: their bootstrap weights would coincide.
+    let err = a.merge(&b).unwrap_err().to_string();
+    assert!(err.contains("overlap"), "{err}");
+    // Without a bootstrap the row indices do not matter.
+    let mut a0 = Accumulator::new(ipw, 0, 1).unwrap();
+    a0.push(&d.batch(0..100)).unwrap();
+    let mut b0 = Accumulator::new(ipw, 0, 1).unwrap();
+    b0.push(&d.batch(100..200)).unwrap();
+    assert!(a0.merge(&b0).is_ok());
+    let other = Accumulator::new(Estimator::SnIpw, 0, 1).unwrap();
+    assert!(a0.merge(&other).is_err());
+    let reseeded = Accumulator::new(ipw, 0, 2).unwrap();
+    assert!(a0.merge(&reseeded).is_err());
+}
+
+/// A restored accumulator continues bit for bit, mid-chunk; corrupt state is refused.
+#[test]
+fn serialized_accumulator_continues_identically() {
+    let d = data(CHUNK_ROWS + 3000, 5, 1, 8);
+    let est = Estimator::SnDr;
+    let mut a = Accumulator::new(est, 20, 3).unwrap();
+    a.push(&d.batch(0..1234)).unwrap();
+    let bytes = crate::state::encode(&a).unwrap();
+    let mut b: Accumulator = crate::state::decode(&bytes).unwrap();
+    a.push(&d.batch(1234..d.n)).unwrap();
+    b.push(&d.batch(1234..d.n)).unwrap();
+    assert_eq!(a.summary(0.05).unwrap(), b.summary(0.05).unwrap());
+    let mut one = Accumulator::new(est, 20, 3).unwrap();
+    one.push(&d.all()).unwrap();
+    assert_eq!(one.summary(0.05).unwrap(), b.summary(0.05).unwrap());
+    for cut in [0, 7, bytes.len() / 2, bytes.len() - 1] {
+        assert!(crate::state::decode::<Accumulator>(&bytes[..cut]).is_err());
+    }
 }
