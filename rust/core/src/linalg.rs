@@ -656,25 +656,27 @@ unsafe fn quad_forms_group_avx2_fma(
     _mm256_storeu_pd(mean.as_mut_ptr().add(4), mv[1]);
 }
 
-/// G += (W X)^T X on the upper triangle (j >= i, by tiles: some entries below the diagonal
-/// are touched too and must be ignored) for row-major `xs` and `wxs` (rows x dp, dp a
-/// multiple of 4) into the dp x dp row-major `g`: the Gram accumulation of a block of rows,
+/// G += (W X)^T X on the upper triangle of the d x d row-major `g` (j >= i, by tiles: some
+/// entries below the diagonal are updated too and must be overwritten by the caller, e.g.
+/// mirrored from the upper triangle), for row-major `xs` and `wxs` (rows x dp, dp = d
+/// rounded up to a multiple of 4, zero-padded): the Gram accumulation of a block of rows,
 /// about half the multiply-adds of a full product.
-pub fn syrk_upper_add(g: &mut [f64], xs: &[f64], wxs: &[f64], rows: usize, dp: usize) {
-    assert!(dp % 4 == 0 && g.len() >= dp * dp && xs.len() >= rows * dp && wxs.len() >= rows * dp);
+pub fn syrk_upper_add(g: &mut [f64], d: usize, xs: &[f64], wxs: &[f64], rows: usize, dp: usize) {
+    assert!(dp % 4 == 0 && dp >= d && g.len() >= d * d);
+    assert!(xs.len() >= rows * dp && wxs.len() >= rows * dp);
     #[cfg(target_arch = "x86_64")]
     {
         if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
-            unsafe { syrk_upper_add_avx2_fma(g, xs, wxs, rows, dp) };
+            // SAFETY: the CPU supports AVX2 and FMA; the asserts bound every access.
+            unsafe { syrk_upper_add_avx2_fma(g, d, xs, wxs, rows, dp) };
             return;
         }
     }
     for r in 0..rows {
-        let (x, wx) = (&xs[r * dp..(r + 1) * dp], &wxs[r * dp..(r + 1) * dp]);
-        for i in 0..dp {
-            for j in i..dp {
-                g[i * dp + j] += wx[i] * x[j];
+        let (x, wx) = (&xs[r * dp..r * dp + d], &wxs[r * dp..r * dp + d]);
+        for i in 0..d {
+            for j in i..d {
+                g[i * d + j] += wx[i] * x[j];
             }
         }
     }
@@ -682,17 +684,20 @@ pub fn syrk_upper_add(g: &mut [f64], xs: &[f64], wxs: &[f64], rows: usize, dp: u
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn syrk_tile<const NJ: usize>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn syrk_tile<const NI: usize, const NJ: usize>(
     g: *mut f64,
+    d: usize,
     xs: *const f64,
     wxs: *const f64,
     rows: usize,
     dp: usize,
     i0: usize,
     j0: usize,
+    mask: std::arch::x86_64::__m256i,
 ) {
     use std::arch::x86_64::*;
-    let mut acc = [[_mm256_setzero_pd(); NJ]; 4];
+    let mut acc = [[_mm256_setzero_pd(); NJ]; NI];
     for r in 0..rows {
         let xr = xs.add(r * dp + j0);
         let wr = wxs.add(r * dp + i0);
@@ -700,38 +705,65 @@ unsafe fn syrk_tile<const NJ: usize>(
         for c in 0..NJ {
             xv[c] = _mm256_loadu_pd(xr.add(4 * c));
         }
-        for u in 0..4 {
+        for u in 0..NI {
             let b = _mm256_set1_pd(*wr.add(u));
             for c in 0..NJ {
                 acc[u][c] = _mm256_fmadd_pd(b, xv[c], acc[u][c]);
             }
         }
     }
-    for u in 0..4 {
+    for u in 0..NI {
         for c in 0..NJ {
-            let p = g.add((i0 + u) * dp + j0 + 4 * c);
-            _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), acc[u][c]));
+            let p = g.add((i0 + u) * d + j0 + 4 * c);
+            if c + 1 < NJ {
+                _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), acc[u][c]));
+            } else {
+                let v = _mm256_add_pd(_mm256_maskload_pd(p, mask), acc[u][c]);
+                _mm256_maskstore_pd(p, mask, v);
+            }
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn syrk_upper_add_avx2_fma(g: &mut [f64], xs: &[f64], wxs: &[f64], rows: usize, dp: usize) {
+unsafe fn syrk_upper_add_avx2_fma(
+    g: &mut [f64],
+    d: usize,
+    xs: &[f64],
+    wxs: &[f64],
+    rows: usize,
+    dp: usize,
+) {
     let (gp, xp, wp) = (g.as_mut_ptr(), xs.as_ptr(), wxs.as_ptr());
     let mut i0 = 0;
-    while i0 < dp {
-        // j tiles of 8 columns, from the one holding column i0.
+    while i0 < d {
+        let ni = (d - i0).min(4);
+        // j tiles of up to 8 columns, from the one holding column i0; the last chunk of
+        // each tile is masked to the columns < d.
         let mut j0 = i0 / 8 * 8;
-        while j0 < dp {
-            if dp - j0 >= 8 {
-                syrk_tile::<2>(gp, xp, wp, rows, dp, i0, j0);
-            } else {
-                syrk_tile::<1>(gp, xp, wp, rows, dp, i0, j0);
+        while j0 < d {
+            let w = (d - j0).min(8);
+            let two = w > 4;
+            let mask = tail_mask(if two { w - 4 } else { w });
+            macro_rules! tile {
+                ($ni:literal) => {
+                    if two {
+                        syrk_tile::<$ni, 2>(gp, d, xp, wp, rows, dp, i0, j0, mask)
+                    } else {
+                        syrk_tile::<$ni, 1>(gp, d, xp, wp, rows, dp, i0, j0, mask)
+                    }
+                };
+            }
+            match ni {
+                4 => tile!(4),
+                3 => tile!(3),
+                2 => tile!(2),
+                _ => tile!(1),
             }
             j0 += 8;
         }
-        i0 += 4;
+        i0 += ni;
     }
 }
 
@@ -852,21 +884,30 @@ mod tests {
     #[test]
     fn gram_kernels_match_loops() {
         let mut rng = crate::rng::Rng::seed_from_u64(9);
-        for dp in [4, 8, 12, 20, 36] {
+        for d in [1usize, 2, 3, 4, 5, 7, 8, 9, 12, 13, 20, 21, 36] {
+            let dp = d.div_ceil(4) * 4;
             let rows = 37;
-            let xs: Vec<f64> = (0..rows * dp).map(|_| rng.uniform() - 0.5).collect();
-            let wxs: Vec<f64> = (0..rows * dp).map(|_| rng.uniform() - 0.5).collect();
-            let mut g = vec![1.0; dp * dp];
-            syrk_upper_add(&mut g, &xs, &wxs, rows, dp);
-            for i in 0..dp {
-                for j in i..dp {
+            let pad = |v: Vec<f64>| -> Vec<f64> {
+                v.iter()
+                    .enumerate()
+                    .map(|(i, x)| if i % dp < d { *x } else { 0.0 })
+                    .collect()
+            };
+            let xs = pad((0..rows * dp).map(|_| rng.uniform() - 0.5).collect());
+            let wxs = pad((0..rows * dp).map(|_| rng.uniform() - 0.5).collect());
+            let mut g = vec![1.0; d * d + 3];
+            syrk_upper_add(&mut g, d, &xs, &wxs, rows, dp);
+            for i in 0..d {
+                for j in i..d {
                     let e: f64 = 1.0
                         + (0..rows)
                             .map(|r| wxs[r * dp + i] * xs[r * dp + j])
                             .sum::<f64>();
-                    assert!((g[i * dp + j] - e).abs() < 1e-12);
+                    assert!((g[i * d + j] - e).abs() < 1e-12, "d={d}");
                 }
             }
+            // Nothing written past the matrix.
+            assert_eq!(&g[d * d..], &[1.0, 1.0, 1.0]);
         }
         // The rank-one update keeps exact symmetry, for either sign.
         let d = 11;

@@ -225,54 +225,64 @@ impl RidgeModel {
         self.refactor(Link::Identity);
     }
 
-    /// The rows `idx` of the row-major (n x d) `x` (ridge models): b and the counts row by
-    /// row in the order given, the Gram matrix by a symmetric rank-k update of contiguous
-    /// blocks of gathered rows (no per-row allocation), then one refactorization.
-    pub fn update_rows(
+    /// Adds the rows `idx` of the row-major (n x d) `x` (ridge models): b and the counts
+    /// row by row in the order given, the Gram matrix's upper triangle by a symmetric
+    /// rank-k update of blocks of gathered rows (`xs`, `wxs`: reusable buffers). The lower
+    /// triangle and the inverse are left for [`RidgeModel::finish_rows`].
+    pub fn accumulate_rows(
         &mut self,
         x: &[f64],
         idx: &[u32],
         rewards: &[f64],
         weights: Option<&[f64]>,
+        (xs, wxs): (&mut Vec<f64>, &mut Vec<f64>),
     ) {
         let d = self.dim();
         // Blocks of rows padded to a multiple of 4 features (zeros), in cache.
         let dp = d.div_ceil(4) * 4;
         let block = (8192 / dp).clamp(16, 256);
-        let mut xs = vec![0.0; block * dp];
-        let mut wxs = if weights.is_some() {
-            vec![0.0; block * dp]
-        } else {
-            Vec::new()
-        };
-        let mut g = vec![0.0; dp * dp];
-        for chunk in idx.chunks(block) {
+        xs.clear();
+        xs.resize(block * dp, 0.0);
+        wxs.clear();
+        if weights.is_some() {
+            wxs.resize(block * dp, 0.0);
+        }
+        for (c, chunk) in idx.chunks(block).enumerate() {
             for (k, &i) in chunk.iter().enumerate() {
+                // The rows are scattered over x: ask for a row a few ahead.
+                if let Some(&ahead) = idx.get(c * block + k + 8) {
+                    prefetch_row(&x[ahead as usize * d..(ahead as usize + 1) * d]);
+                }
                 let i = i as usize;
                 let row = &x[i * d..(i + 1) * d];
                 let w = weights.map_or(1.0, |w| w[i]);
                 self.n += 1;
                 self.weight_sum += w;
-                xs[k * dp..k * dp + d].copy_from_slice(row);
-                if !wxs.is_empty() {
+                let wr = w * rewards[i];
+                // Copy and accumulate b in one loop (no call to memcpy per row).
+                let dst = &mut xs[k * dp..k * dp + d];
+                for ((o, b), v) in dst.iter_mut().zip(self.b.iter_mut()).zip(row) {
+                    *o = *v;
+                    *b += wr * v;
+                }
+                if weights.is_some() {
                     for (o, v) in wxs[k * dp..k * dp + d].iter_mut().zip(row) {
                         *o = w * v;
                     }
                 }
-                let wr = w * rewards[i];
-                for (b, v) in self.b.iter_mut().zip(row) {
-                    *b += wr * v;
-                }
             }
-            let wx = if wxs.is_empty() { &xs } else { &wxs };
-            linalg::syrk_upper_add(&mut g, &xs, wx, chunk.len(), dp);
+            let wx: &[f64] = if weights.is_some() { wxs } else { xs };
+            linalg::syrk_upper_add(&mut self.gram, d, xs, wx, chunk.len(), dp);
         }
-        // Upper triangle into the model, mirrored: exactly symmetric.
+    }
+
+    /// After [`RidgeModel::accumulate_rows`]: the upper triangle mirrored (exactly
+    /// symmetric), then one refactorization.
+    pub fn finish_rows(&mut self) {
+        let d = self.dim();
         for i in 0..d {
-            for j in i..d {
-                let v = self.gram[i * d + j] + g[i * dp + j];
-                self.gram[i * d + j] = v;
-                self.gram[j * d + i] = v;
+            for j in i + 1..d {
+                self.gram[j * d + i] = self.gram[i * d + j];
             }
         }
         self.refactor(Link::Identity);
@@ -385,6 +395,29 @@ impl LinearBase {
         }
         Ok(())
     }
+}
+
+/// Hints the CPU to fetch the cache lines of `row` (no effect on results).
+#[inline(always)]
+fn prefetch_row(row: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = row.as_ptr() as *const i8;
+        let bytes = std::mem::size_of_val(row);
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: prefetching is a hint that never faults; the addresses lie in `row`.
+            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+            off += 64;
+        }
+        if bytes > 0 {
+            // SAFETY: as above (the last byte of `row`).
+            unsafe { _mm_prefetch(p.add(bytes - 1), _MM_HINT_T0) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
 }
 
 /// Runs `f` on a zeroed scratch buffer of `n` values, on the stack when `n` <= 64 (a
@@ -697,30 +730,49 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                 .filter(|(_, r)| !r.is_empty())
                 .for_each(|(model, r)| model.update_many(r, link));
         } else {
-            // Counting sort of the row indices by arm (stable: each arm sees its rows in
-            // order), then every arm's rows at once, arms in parallel. Each arm's arithmetic
-            // is sequential, so the result does not depend on the number of threads.
+            // Rows are taken in chunks that stay in cache (and hold ~64 rows per arm on
+            // average); in each, a counting sort of the row indices by arm (stable: every
+            // arm sees its rows in order), then each arm's rows gathered into its Gram
+            // matrix, arms in parallel. Each arm's arithmetic is sequential and the chunks
+            // are fixed, so the result does not depend on the number of threads.
+            let chunk = (32_768 / d.max(1)).max(64 * k).max(1);
             let mut start = vec![0usize; k + 1];
-            for &a in arms {
-                start[a as usize + 1] += 1;
-            }
-            for a in 0..k {
-                start[a + 1] += start[a];
-            }
-            let mut next = start.clone();
-            let mut order = vec![0u32; n];
-            for (i, &a) in arms.iter().enumerate() {
-                let s = &mut next[a as usize];
-                order[*s] = i as u32;
-                *s += 1;
+            let mut order = vec![0u32; chunk.min(n)];
+            let mut touched = vec![false; k];
+            for c0 in (0..n).step_by(chunk) {
+                let ca = &arms[c0..(c0 + chunk).min(n)];
+                start.fill(0);
+                for &a in ca {
+                    start[a as usize + 1] += 1;
+                }
+                for a in 0..k {
+                    start[a + 1] += start[a];
+                    touched[a] |= start[a + 1] > start[a];
+                }
+                let mut next = start.clone();
+                for (i, &a) in ca.iter().enumerate() {
+                    let s = &mut next[a as usize];
+                    order[*s] = (c0 + i) as u32;
+                    *s += 1;
+                }
+                let (start, order) = (&start, &order);
+                b.arms
+                    .par_iter_mut()
+                    .enumerate()
+                    .filter(|(a, _)| start[a + 1] > start[*a])
+                    .for_each_init(
+                        || (Vec::new(), Vec::new()),
+                        |(xs, wxs), (a, model)| {
+                            let idx = &order[start[a]..start[a + 1]];
+                            model.accumulate_rows(x, idx, rewards, weights, (xs, wxs))
+                        },
+                    );
             }
             b.arms
                 .par_iter_mut()
-                .enumerate()
-                .filter(|(a, _)| start[a + 1] > start[*a])
-                .for_each(|(a, model)| {
-                    model.update_rows(x, &order[start[a]..start[a + 1]], rewards, weights)
-                });
+                .zip(touched.par_iter())
+                .filter(|(_, t)| **t)
+                .for_each(|(model, _)| model.finish_rows());
         }
         b.t += n as u64;
         Ok(())
@@ -1034,3 +1086,96 @@ macro_rules! persist_contextual {
     };
 }
 pub(crate) use persist_contextual;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, d: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<i64>, Vec<f64>, Vec<f64>) {
+        let mut rng = Rng::seed_from_u64(seed);
+        let x: Vec<f64> = (0..n * d).map(|_| rng.uniform() - 0.5).collect();
+        let arms: Vec<i64> = (0..n).map(|_| rng.below(k as u64) as i64).collect();
+        let r: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
+        let w: Vec<f64> = (0..n).map(|_| 2.0 * rng.uniform()).collect();
+        (x, arms, r, w)
+    }
+
+    fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
+    #[test]
+    fn batch_fit_and_scoring_do_not_depend_on_the_thread_count() {
+        for (d, k) in [(3, 2), (20, 10), (9, 40)] {
+            let (x, arms, r, w) = data(7_000, d, k, d as u64);
+            let fit = |threads| {
+                in_pool(threads, || {
+                    let mut p = LinUCB::new(k, d, 0.7, 1.0, Some(1)).unwrap();
+                    p.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+                    p.update_batch(&x[..50 * d], &arms[..50], &r[..50], None)
+                        .unwrap();
+                    let s = p.scores_batch(&x).unwrap();
+                    let picks = p.select_batch(&x).unwrap();
+                    (p, s, picks)
+                })
+            };
+            let (p1, s1, c1) = fit(1);
+            let (p3, s3, c3) = fit(3);
+            assert_eq!(p1, p3);
+            assert_eq!(s1, s3);
+            assert_eq!(c1, c3);
+            // Each arm's Gram matrix is exactly symmetric and equals the sum it stands for.
+            for (a, m) in p1.base().arms.iter().enumerate() {
+                for i in 0..d {
+                    for j in 0..d {
+                        assert_eq!(m.gram[i * d + j], m.gram[j * d + i]);
+                        let mut e = if i == j { 1.0 } else { 0.0 };
+                        for row in 0..7_000 {
+                            if arms[row] == a as i64 {
+                                e += w[row] * x[row * d + i] * x[row * d + j];
+                            }
+                        }
+                        for row in 0..50 {
+                            if arms[row] == a as i64 {
+                                e += x[row * d + i] * x[row * d + j];
+                            }
+                        }
+                        assert!((m.gram[i * d + j] - e).abs() < 1e-9 * e.abs().max(1.0));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batch_fit_equals_the_loop_of_single_updates_and_batch_scores_equal_single_rows() {
+        let (d, k) = (7, 4);
+        let (x, arms, r, w) = data(3_000, d, k, 11);
+        let mut batch = LinUCB::new(k, d, 0.5, 0.3, Some(2)).unwrap();
+        batch.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        let mut single = LinUCB::new(k, d, 0.5, 0.3, Some(2)).unwrap();
+        for i in 0..3_000 {
+            single
+                .update(&x[i * d..(i + 1) * d], arms[i], r[i], w[i])
+                .unwrap();
+        }
+        let (sb, ss) = (
+            batch.scores_batch(&x).unwrap(),
+            single.scores_batch(&x).unwrap(),
+        );
+        for (a, b) in sb.iter().zip(&ss) {
+            assert!((a - b).abs() < 1e-9, "{a} {b}");
+        }
+        let mut row = vec![0.0; k];
+        for i in 0..100 {
+            batch.score_row(&x[i * d..(i + 1) * d], &mut row, &mut []);
+            for (a, b) in row.iter().zip(&sb[i * k..(i + 1) * k]) {
+                assert!((a - b).abs() < 1e-12);
+            }
+        }
+    }
+}
