@@ -718,12 +718,13 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                 .filter(|(_, r)| !r.is_empty())
                 .for_each(|(model, r)| model.update_many(r, link));
         } else {
-            // Rows are taken in chunks that stay in cache (and hold ~64 rows per arm on
-            // average); in each, a counting sort of the row indices by arm (stable: every
-            // arm sees its rows in order), then each arm's rows gathered into its Gram
+            // Rows are taken in chunks of ~1 MB (in the shared cache; few enough that the
+            // threads rarely wait for each other, and ~64 rows per arm on average); in
+            // each, a counting sort of the row indices by arm (stable: every arm sees its
+            // rows in order), then each arm's rows gathered (prefetched) into its Gram
             // matrix, arms in parallel. Each arm's arithmetic is sequential and the chunks
             // are fixed, so the result does not depend on the number of threads.
-            let chunk = (32_768 / d.max(1)).max(64 * k).max(1);
+            let chunk = (131_072 / d.max(1)).max(64 * k).max(1);
             let mut start = vec![0usize; k + 1];
             let mut order = vec![0u32; chunk.min(n)];
             let mut touched = vec![false; k];
