@@ -2,6 +2,9 @@
 //! (Cholesky, SPD inverse, Sherman-Morrison), written out because d is small (tens to a
 //! few hundred) and the state must stay plain serializable vectors.
 
+// Index loops over register tiles read as the formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
 /// Lower-triangular Cholesky factor of the symmetric positive definite `a` (d x d),
 /// or None if `a` is not numerically positive definite.
 pub fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
@@ -200,62 +203,613 @@ pub fn add_at_b(a: &[f64], b: &[f64], c: &mut [f64], k: usize, m: usize, n: usiz
     }
 }
 
-/// x^T A x for symmetric A, with `scratch` of length d. A x is accumulated as a sum of
-/// rows scaled by x_j (A is symmetric, so rows are columns): contiguous multiply-adds with
-/// no horizontal sum per row. The whole form is one function per instruction set, so the
-/// AVX2/FMA choice is made once per call, not once per row.
+/// x^T A x for symmetric A, with `scratch` of length d (it receives A x). A x is
+/// accumulated as a sum of rows scaled by x_j (A is symmetric, so rows are columns):
+/// contiguous multiply-adds with no horizontal sum per row. The whole form is one function
+/// per instruction set, so the AVX2/FMA choice is made once per call, not once per row.
 #[inline]
 pub fn quad_form(a: &[f64], x: &[f64], scratch: &mut [f64]) -> f64 {
+    symv_dot(a, x, None, scratch).0
+}
+
+/// For symmetric A (d x d): y = A x (into `y`), and returns (x^T A x, t . x) where `t` is
+/// an optional second vector (a ridge model's theta: its mean in the same pass).
+#[inline]
+pub fn symv_dot(a: &[f64], x: &[f64], t: Option<&[f64]>, y: &mut [f64]) -> (f64, f64) {
+    let d = x.len();
+    assert!(a.len() >= d * d && y.len() >= d && t.is_none_or(|t| t.len() >= d));
     #[cfg(target_arch = "x86_64")]
     {
         if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked above).
-            return unsafe { quad_form_avx2_fma(a, x, scratch) };
+            // SAFETY: the CPU supports AVX2 and FMA (checked above); the assert bounds
+            // every access.
+            return unsafe { symv_dot_avx2_fma(a, x, t, Some(y)) };
         }
     }
+    symv_dot_portable(a, x, t, y)
+}
+
+/// (x^T A x, t . x) for symmetric A, without storing A x (a decision's width and mean).
+#[inline]
+pub fn quad_and_dot(a: &[f64], x: &[f64], t: &[f64]) -> (f64, f64) {
     let d = x.len();
-    scratch.fill(0.0);
+    assert!(a.len() >= d * d && t.len() >= d);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
+            return unsafe { symv_dot_avx2_fma(a, x, Some(t), None) };
+        }
+    }
+    let mut y = vec![0.0; d];
+    symv_dot_portable(a, x, Some(t), &mut y)
+}
+
+fn symv_dot_portable(a: &[f64], x: &[f64], t: Option<&[f64]>, y: &mut [f64]) -> (f64, f64) {
+    let d = x.len();
+    let y = &mut y[..d];
+    y.fill(0.0);
     for (j, &xj) in x.iter().enumerate() {
-        for (s, aj) in scratch.iter_mut().zip(&a[j * d..(j + 1) * d]) {
+        for (s, aj) in y.iter_mut().zip(&a[j * d..(j + 1) * d]) {
             *s += xj * aj;
         }
     }
-    dot_portable(x, scratch)
+    (dot_portable(x, y), t.map_or(0.0, |t| dot_portable(x, t)))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn tail_mask(rem: usize) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // rem in 1..=4 valid lanes (low lanes first).
+    let m = |i: usize| if i < rem { -1i64 } else { 0 };
+    _mm256_set_epi64x(m(3), m(2), m(1), m(0))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn hsum(v: std::arch::x86_64::__m256d) -> f64 {
+    use std::arch::x86_64::*;
+    let mut lanes = [0.0f64; 4];
+    _mm256_storeu_pd(lanes.as_mut_ptr(), v);
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+}
+
+/// One panel of up to 4 NC columns starting at c0 (width w): A[:, panel] x accumulated in
+/// NC registers, then its contributions to x^T A x and t . x (lane-wise).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn symv_panel<const NC: usize>(
+    a: *const f64,
+    x: *const f64,
+    t: Option<*const f64>,
+    y: Option<*mut f64>,
+    d: usize,
+    c0: usize,
+    w: usize,
+    q: &mut std::arch::x86_64::__m256d,
+    m: &mut std::arch::x86_64::__m256d,
+) {
+    use std::arch::x86_64::*;
+    let mask = tail_mask(w - 4 * (NC - 1));
+    let mut acc = [_mm256_setzero_pd(); NC];
+    for j in 0..d {
+        let xj = _mm256_set1_pd(*x.add(j));
+        let row = a.add(j * d + c0);
+        for c in 0..NC - 1 {
+            acc[c] = _mm256_fmadd_pd(_mm256_loadu_pd(row.add(4 * c)), xj, acc[c]);
+        }
+        acc[NC - 1] = _mm256_fmadd_pd(
+            _mm256_maskload_pd(row.add(4 * (NC - 1)), mask),
+            xj,
+            acc[NC - 1],
+        );
+    }
+    let xp = x.add(c0);
+    for c in 0..NC - 1 {
+        let xc = _mm256_loadu_pd(xp.add(4 * c));
+        *q = _mm256_fmadd_pd(acc[c], xc, *q);
+        if let Some(t) = t {
+            *m = _mm256_fmadd_pd(_mm256_loadu_pd(t.add(c0 + 4 * c)), xc, *m);
+        }
+        if let Some(y) = y {
+            _mm256_storeu_pd(y.add(c0 + 4 * c), acc[c]);
+        }
+    }
+    let xc = _mm256_maskload_pd(xp.add(4 * (NC - 1)), mask);
+    *q = _mm256_fmadd_pd(acc[NC - 1], xc, *q);
+    if let Some(t) = t {
+        let tc = _mm256_maskload_pd(t.add(c0 + 4 * (NC - 1)), mask);
+        *m = _mm256_fmadd_pd(tc, xc, *m);
+    }
+    if let Some(y) = y {
+        _mm256_maskstore_pd(y.add(c0 + 4 * (NC - 1)), mask, acc[NC - 1]);
+    }
+}
+
+/// y = A x by column panels of up to 32 held in registers (A symmetric: row j of A scaled
+/// by x_j), with x^T A x and t . x; the caller bounds every access.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn symv_dot_avx2_fma(
+    a: &[f64],
+    x: &[f64],
+    t: Option<&[f64]>,
+    y: Option<&mut [f64]>,
+) -> (f64, f64) {
+    use std::arch::x86_64::*;
+    let d = x.len();
+    let (ap, xp) = (a.as_ptr(), x.as_ptr());
+    let tp = t.map(|t| t.as_ptr());
+    let yp = y.map(|y| y.as_mut_ptr());
+    let mut q = _mm256_setzero_pd();
+    let mut m = _mm256_setzero_pd();
+    let mut c0 = 0;
+    while c0 < d {
+        let w = (d - c0).min(32);
+        match w.div_ceil(4) {
+            1 => symv_panel::<1>(ap, xp, tp, yp, d, c0, w, &mut q, &mut m),
+            2 => symv_panel::<2>(ap, xp, tp, yp, d, c0, w, &mut q, &mut m),
+            3 => symv_panel::<3>(ap, xp, tp, yp, d, c0, w, &mut q, &mut m),
+            4 => symv_panel::<4>(ap, xp, tp, yp, d, c0, w, &mut q, &mut m),
+            5 => symv_panel::<5>(ap, xp, tp, yp, d, c0, w, &mut q, &mut m),
+            6 => symv_panel::<6>(ap, xp, tp, yp, d, c0, w, &mut q, &mut m),
+            7 => symv_panel::<7>(ap, xp, tp, yp, d, c0, w, &mut q, &mut m),
+            _ => symv_panel::<8>(ap, xp, tp, yp, d, c0, w, &mut q, &mut m),
+        }
+        c0 += w;
+    }
+    (hsum(q), hsum(m))
+}
+
+/// M += s u u^T for a d x d row-major M. Computed as (r u_i) (r u_j) with r = sqrt(|s|),
+/// whose products commute exactly, so an exactly symmetric M stays exactly symmetric.
+#[inline]
+pub fn add_sym_outer(m: &mut [f64], u: &[f64], s: f64) {
+    let d = u.len();
+    assert!(m.len() >= d * d);
+    if s == 0.0 {
+        return;
+    }
+    let r = s.abs().sqrt();
+    let neg = s < 0.0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
+            unsafe { add_sym_outer_avx2_fma(m, u, r, neg) };
+            return;
+        }
+    }
+    for i in 0..d {
+        let ui = if neg { -(r * u[i]) } else { r * u[i] };
+        for (mij, uj) in m[i * d..(i + 1) * d].iter_mut().zip(u) {
+            *mij += ui * (r * uj);
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn quad_form_avx2_fma(a: &[f64], x: &[f64], scratch: &mut [f64]) -> f64 {
-    let d = x.len();
-    scratch.fill(0.0);
-    for (j, &xj) in x.iter().enumerate() {
-        // Compiled with AVX2 and FMA enabled, this loop becomes 4-lane fused multiply-adds.
-        for (s, aj) in scratch.iter_mut().zip(&a[j * d..(j + 1) * d]) {
-            *s = aj.mul_add(xj, *s);
+unsafe fn add_sym_outer_avx2_fma(m: &mut [f64], u: &[f64], r: f64, neg: bool) {
+    use std::arch::x86_64::*;
+    let d = u.len();
+    // ru = r u (the scaled vector), on the stack for the common small d.
+    let mut buf = [0.0f64; 64];
+    let mut heap = Vec::new();
+    let ru: &mut [f64] = if d <= 64 {
+        &mut buf[..d]
+    } else {
+        heap.resize(d, 0.0);
+        &mut heap
+    };
+    for (o, v) in ru.iter_mut().zip(u) {
+        *o = r * v;
+    }
+    let (mp, rp) = (m.as_mut_ptr(), ru.as_ptr());
+    let full = d / 4 * 4;
+    for i in 0..d {
+        let ui = if neg { -*rp.add(i) } else { *rp.add(i) };
+        let b = _mm256_set1_pd(ui);
+        let row = mp.add(i * d);
+        let mut j = 0;
+        while j < full {
+            let v = _mm256_fmadd_pd(b, _mm256_loadu_pd(rp.add(j)), _mm256_loadu_pd(row.add(j)));
+            _mm256_storeu_pd(row.add(j), v);
+            j += 4;
+        }
+        while j < d {
+            *row.add(j) = ui.mul_add(*rp.add(j), *row.add(j));
+            j += 1;
         }
     }
-    if d >= 8 {
-        dot_avx2_fma(x, scratch)
+}
+
+/// True when every value is finite. Branch-free (v * 0 is 0 for finite v, NaN otherwise)
+/// in eight independent lanes, with AVX2 where the CPU has it: a validation pass over a
+/// large batch costs a fraction of a memory read.
+#[inline]
+pub fn all_finite(x: &[f64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2_fma() {
+            // SAFETY: the CPU supports AVX2 (checked above).
+            return unsafe { all_finite_avx2(x) };
+        }
+    }
+    all_finite_lanes(x)
+}
+
+#[inline(always)]
+fn all_finite_lanes(x: &[f64]) -> bool {
+    let mut acc = [0.0f64; 8];
+    let mut it = x.chunks_exact(8);
+    for v in &mut it {
+        for k in 0..8 {
+            acc[k] += v[k] * 0.0;
+        }
+    }
+    let tail: f64 = it.remainder().iter().map(|v| v * 0.0).sum();
+    acc.iter().sum::<f64>() + tail == 0.0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn all_finite_avx2(x: &[f64]) -> bool {
+    all_finite_lanes(x)
+}
+
+/// Rows per group of the batched quadratic forms: one AVX2 register holds 4 rows, two hold
+/// a group.
+pub const GROUP: usize = 8;
+
+/// Quadratic forms x_r^T M x_r and dots t . x_r of a group of [`GROUP`] rows for symmetric
+/// M (d x d), given the rows transposed: `xt` is d x GROUP (`xt[j * GROUP + r]` = feature j
+/// of row r; zero-padded rows give zeros). Uses the symmetry, x^T M x = sum_i x_i (M_ii x_i
+/// plus twice sum_{j>i} M_ij x_j): d(d+1)/2 multiply-adds per row, each vector instruction
+/// serving four rows. Every row's result depends only on that row (not on its group or
+/// lane).
+#[inline]
+pub fn quad_forms_group(
+    m: &[f64],
+    t: &[f64],
+    xt: &[f64],
+    d: usize,
+    q: &mut [f64; GROUP],
+    mean: &mut [f64; GROUP],
+) {
+    assert!(m.len() >= d * d && t.len() >= d && xt.len() >= d * GROUP);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
+            unsafe { quad_forms_group_avx2_fma(m, t, xt, d, q, mean) };
+            return;
+        }
+    }
+    for r in 0..GROUP {
+        let x = |j: usize| xt[j * GROUP + r];
+        let mut s = 0.0;
+        let mut mu = 0.0;
+        for i in 0..d {
+            let mut z = 0.0;
+            for j in i + 1..d {
+                z += m[i * d + j] * x(j);
+            }
+            s += x(i) * (m[i * d + i] * x(i) + 2.0 * z);
+            mu += t[i] * x(i);
+        }
+        q[r] = s;
+        mean[r] = mu;
+    }
+}
+
+/// `a * (t . x_r) + c * sqrt(max(0, x_r^T M x_r))` for the rows of a transposed group (see
+/// [`quad_forms_group`]) into `out`: a ridge model's mean (a = 1, c = 0, no quadratic form
+/// computed), width (a = 0, c = 1) or UCB score (a = 1, c = alpha) of eight rows, the
+/// square roots taken four at a time.
+#[inline]
+pub fn group_values(m: &[f64], t: &[f64], xt: &[f64], d: usize, a: f64, c: f64, out: &mut [f64]) {
+    assert!(m.len() >= d * d && t.len() >= d && xt.len() >= d * GROUP && out.len() >= GROUP);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
+            unsafe { group_values_avx2_fma(m, t, xt, d, a, c, out) };
+            return;
+        }
+    }
+    let (mut q, mut mean) = ([0.0; GROUP], [0.0; GROUP]);
+    if c != 0.0 {
+        quad_forms_group(m, t, xt, d, &mut q, &mut mean);
     } else {
-        dot_portable(x, scratch)
+        for r in 0..GROUP {
+            mean[r] = (0..d).map(|j| t[j] * xt[j * GROUP + r]).sum();
+        }
+    }
+    for r in 0..GROUP {
+        out[r] = a * mean[r] + c * q[r].max(0.0).sqrt();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn group_values_avx2_fma(
+    m: &[f64],
+    t: &[f64],
+    xt: &[f64],
+    d: usize,
+    a: f64,
+    c: f64,
+    out: &mut [f64],
+) {
+    use std::arch::x86_64::*;
+    let (q, mean) = if c != 0.0 {
+        quad_group_avx2(m.as_ptr(), t.as_ptr(), xt.as_ptr(), d)
+    } else {
+        (
+            [_mm256_setzero_pd(); 2],
+            dot_group_avx2(t.as_ptr(), xt.as_ptr(), d),
+        )
+    };
+    let (av, cv, zero) = (_mm256_set1_pd(a), _mm256_set1_pd(c), _mm256_setzero_pd());
+    for h in 0..2 {
+        let w = _mm256_sqrt_pd(_mm256_max_pd(q[h], zero));
+        let o = _mm256_fmadd_pd(cv, w, _mm256_mul_pd(av, mean[h]));
+        _mm256_storeu_pd(out.as_mut_ptr().add(4 * h), o);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn quad_tile<const NI: usize>(
+    mp: *const f64,
+    tp: *const f64,
+    xp: *const f64,
+    d: usize,
+    i0: usize,
+    q: &mut [std::arch::x86_64::__m256d; 2],
+    mean: &mut [std::arch::x86_64::__m256d; 2],
+) {
+    use std::arch::x86_64::*;
+    let mut z = [[_mm256_setzero_pd(); 2]; NI];
+    for j in i0 + NI..d {
+        let x0 = _mm256_loadu_pd(xp.add(j * GROUP));
+        let x1 = _mm256_loadu_pd(xp.add(j * GROUP + 4));
+        for u in 0..NI {
+            let b = _mm256_set1_pd(*mp.add((i0 + u) * d + j));
+            z[u][0] = _mm256_fmadd_pd(b, x0, z[u][0]);
+            z[u][1] = _mm256_fmadd_pd(b, x1, z[u][1]);
+        }
+    }
+    for u in 0..NI {
+        for v in u + 1..NI {
+            let j = i0 + v;
+            let b = _mm256_set1_pd(*mp.add((i0 + u) * d + j));
+            z[u][0] = _mm256_fmadd_pd(b, _mm256_loadu_pd(xp.add(j * GROUP)), z[u][0]);
+            z[u][1] = _mm256_fmadd_pd(b, _mm256_loadu_pd(xp.add(j * GROUP + 4)), z[u][1]);
+        }
+    }
+    let two = _mm256_set1_pd(2.0);
+    for u in 0..NI {
+        let i = i0 + u;
+        let mii = _mm256_set1_pd(*mp.add(i * d + i));
+        let xi0 = _mm256_loadu_pd(xp.add(i * GROUP));
+        let xi1 = _mm256_loadu_pd(xp.add(i * GROUP + 4));
+        let w0 = _mm256_fmadd_pd(two, z[u][0], _mm256_mul_pd(mii, xi0));
+        let w1 = _mm256_fmadd_pd(two, z[u][1], _mm256_mul_pd(mii, xi1));
+        q[0] = _mm256_fmadd_pd(xi0, w0, q[0]);
+        q[1] = _mm256_fmadd_pd(xi1, w1, q[1]);
+        let ti = _mm256_set1_pd(*tp.add(i));
+        mean[0] = _mm256_fmadd_pd(ti, xi0, mean[0]);
+        mean[1] = _mm256_fmadd_pd(ti, xi1, mean[1]);
+    }
+}
+
+/// x^T M x and t . x of a transposed group (see [`quad_forms_group`]) by tiles of four
+/// features; the caller bounds every access.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn quad_group_avx2(
+    mp: *const f64,
+    tp: *const f64,
+    xp: *const f64,
+    d: usize,
+) -> (
+    [std::arch::x86_64::__m256d; 2],
+    [std::arch::x86_64::__m256d; 2],
+) {
+    use std::arch::x86_64::*;
+    let mut q = [_mm256_setzero_pd(); 2];
+    let mut mean = [_mm256_setzero_pd(); 2];
+    let mut i0 = 0;
+    while i0 < d {
+        let ni = (d - i0).min(4);
+        match ni {
+            4 => quad_tile::<4>(mp, tp, xp, d, i0, &mut q, &mut mean),
+            3 => quad_tile::<3>(mp, tp, xp, d, i0, &mut q, &mut mean),
+            2 => quad_tile::<2>(mp, tp, xp, d, i0, &mut q, &mut mean),
+            _ => quad_tile::<1>(mp, tp, xp, d, i0, &mut q, &mut mean),
+        }
+        i0 += ni;
+    }
+    (q, mean)
+}
+
+/// t . x of a transposed group, four independent accumulator pairs.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn dot_group_avx2(
+    tp: *const f64,
+    xp: *const f64,
+    d: usize,
+) -> [std::arch::x86_64::__m256d; 2] {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_pd(); 8];
+    let mut j = 0;
+    while j + 4 <= d {
+        for u in 0..4 {
+            let b = _mm256_set1_pd(*tp.add(j + u));
+            acc[2 * u] = _mm256_fmadd_pd(b, _mm256_loadu_pd(xp.add((j + u) * GROUP)), acc[2 * u]);
+            acc[2 * u + 1] = _mm256_fmadd_pd(
+                b,
+                _mm256_loadu_pd(xp.add((j + u) * GROUP + 4)),
+                acc[2 * u + 1],
+            );
+        }
+        j += 4;
+    }
+    while j < d {
+        let b = _mm256_set1_pd(*tp.add(j));
+        acc[0] = _mm256_fmadd_pd(b, _mm256_loadu_pd(xp.add(j * GROUP)), acc[0]);
+        acc[1] = _mm256_fmadd_pd(b, _mm256_loadu_pd(xp.add(j * GROUP + 4)), acc[1]);
+        j += 1;
+    }
+    let lo = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[4], acc[6]));
+    let hi = _mm256_add_pd(_mm256_add_pd(acc[1], acc[3]), _mm256_add_pd(acc[5], acc[7]));
+    [lo, hi]
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn quad_forms_group_avx2_fma(
+    m: &[f64],
+    t: &[f64],
+    xt: &[f64],
+    d: usize,
+    q: &mut [f64; GROUP],
+    mean: &mut [f64; GROUP],
+) {
+    use std::arch::x86_64::*;
+    let (qv, mv) = quad_group_avx2(m.as_ptr(), t.as_ptr(), xt.as_ptr(), d);
+    _mm256_storeu_pd(q.as_mut_ptr(), qv[0]);
+    _mm256_storeu_pd(q.as_mut_ptr().add(4), qv[1]);
+    _mm256_storeu_pd(mean.as_mut_ptr(), mv[0]);
+    _mm256_storeu_pd(mean.as_mut_ptr().add(4), mv[1]);
+}
+
+/// G += (W X)^T X on the upper triangle of the d x d row-major `g` (j >= i, by tiles: some
+/// entries below the diagonal are updated too and must be overwritten by the caller, e.g.
+/// mirrored from the upper triangle), for row-major `xs` and `wxs` (rows x dp, dp = d
+/// rounded up to a multiple of 4, zero-padded): the Gram accumulation of a block of rows,
+/// about half the multiply-adds of a full product.
+pub fn syrk_upper_add(g: &mut [f64], d: usize, xs: &[f64], wxs: &[f64], rows: usize, dp: usize) {
+    assert!(dp % 4 == 0 && dp >= d && g.len() >= d * d);
+    assert!(xs.len() >= rows * dp && wxs.len() >= rows * dp);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA; the asserts bound every access.
+            unsafe { syrk_upper_add_avx2_fma(g, d, xs, wxs, rows, dp) };
+            return;
+        }
+    }
+    for r in 0..rows {
+        let (x, wx) = (&xs[r * dp..r * dp + d], &wxs[r * dp..r * dp + d]);
+        for i in 0..d {
+            for j in i..d {
+                g[i * d + j] += wx[i] * x[j];
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn syrk_tile<const NI: usize, const NJ: usize>(
+    g: *mut f64,
+    d: usize,
+    xs: *const f64,
+    wxs: *const f64,
+    rows: usize,
+    dp: usize,
+    i0: usize,
+    j0: usize,
+    mask: std::arch::x86_64::__m256i,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_pd(); NJ]; NI];
+    for r in 0..rows {
+        let xr = xs.add(r * dp + j0);
+        let wr = wxs.add(r * dp + i0);
+        let mut xv = [_mm256_setzero_pd(); NJ];
+        for c in 0..NJ {
+            xv[c] = _mm256_loadu_pd(xr.add(4 * c));
+        }
+        for u in 0..NI {
+            let b = _mm256_set1_pd(*wr.add(u));
+            for c in 0..NJ {
+                acc[u][c] = _mm256_fmadd_pd(b, xv[c], acc[u][c]);
+            }
+        }
+    }
+    for u in 0..NI {
+        for c in 0..NJ {
+            let p = g.add((i0 + u) * d + j0 + 4 * c);
+            if c + 1 < NJ {
+                _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), acc[u][c]));
+            } else {
+                let v = _mm256_add_pd(_mm256_maskload_pd(p, mask), acc[u][c]);
+                _mm256_maskstore_pd(p, mask, v);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn syrk_upper_add_avx2_fma(
+    g: &mut [f64],
+    d: usize,
+    xs: &[f64],
+    wxs: &[f64],
+    rows: usize,
+    dp: usize,
+) {
+    let (gp, xp, wp) = (g.as_mut_ptr(), xs.as_ptr(), wxs.as_ptr());
+    let mut i0 = 0;
+    while i0 < d {
+        let ni = (d - i0).min(4);
+        // j tiles of up to 8 columns, from the one holding column i0; the last chunk of
+        // each tile is masked to the columns < d.
+        let mut j0 = i0 / 8 * 8;
+        while j0 < d {
+            let w = (d - j0).min(8);
+            let two = w > 4;
+            let mask = tail_mask(if two { w - 4 } else { w });
+            macro_rules! tile {
+                ($ni:literal) => {
+                    if two {
+                        syrk_tile::<$ni, 2>(gp, d, xp, wp, rows, dp, i0, j0, mask)
+                    } else {
+                        syrk_tile::<$ni, 1>(gp, d, xp, wp, rows, dp, i0, j0, mask)
+                    }
+                };
+            }
+            match ni {
+                4 => tile!(4),
+                3 => tile!(3),
+                2 => tile!(2),
+                _ => tile!(1),
+            }
+            j0 += 8;
+        }
+        i0 += ni;
     }
 }
 
 /// A^{-1} <- (A + w x x^T)^{-1} by Sherman-Morrison, given v = A^{-1} x and q = x^T v.
-/// The update subtracts a symmetric outer product, so an exactly symmetric inverse stays
-/// exactly symmetric; positive definiteness holds in exact arithmetic for w >= 0, and the
+/// The update subtracts a symmetric outer product computed as products that commute
+/// exactly ([`add_sym_outer`]), so an exactly symmetric inverse stays exactly symmetric;
+/// positive definiteness holds in exact arithmetic for w >= 0, and the
 /// owner refactorizes periodically to remove the rounding drift.
 #[inline]
 pub fn sherman_morrison(a_inv: &mut [f64], v: &[f64], q: f64, w: f64) {
-    let d = v.len();
     let c = w / (1.0 + w * q);
-    for i in 0..d {
-        let ci = c * v[i];
-        let row = &mut a_inv[i * d..(i + 1) * d];
-        for (r, vj) in row.iter_mut().zip(v) {
-            *r -= ci * vj;
-        }
-    }
+    add_sym_outer(a_inv, v, -c);
 }
 
 #[cfg(test)]
@@ -327,6 +881,100 @@ mod tests {
             .sum();
         let mut s = vec![0.0; d];
         assert!((quad_form(&a, &x, &mut s) - exact).abs() < 1e-12 * exact.abs().max(1.0));
+    }
+
+    #[test]
+    fn batched_quadratic_forms_match_the_definition() {
+        let mut rng = crate::rng::Rng::seed_from_u64(8);
+        for d in [1, 2, 3, 4, 5, 7, 8, 9, 20, 33] {
+            let a = random_spd(d, d as u64 + 10);
+            let t: Vec<f64> = (0..d).map(|_| rng.uniform() - 0.5).collect();
+            let xt: Vec<f64> = (0..d * GROUP).map(|_| rng.uniform() - 0.5).collect();
+            let (mut q, mut m) = ([0.0; GROUP], [0.0; GROUP]);
+            quad_forms_group(&a, &t, &xt, d, &mut q, &mut m);
+            for r in 0..GROUP {
+                let x: Vec<f64> = (0..d).map(|j| xt[j * GROUP + r]).collect();
+                let exact: f64 = (0..d)
+                    .flat_map(|i| (0..d).map(move |j| (i, j)))
+                    .map(|(i, j)| x[i] * a[i * d + j] * x[j])
+                    .sum();
+                assert!((q[r] - exact).abs() < 1e-12 * exact.abs().max(1.0), "d={d}");
+                assert!((m[r] - dot_portable(&x, &t)).abs() < 1e-12);
+                let mut y = vec![0.0; d];
+                let (q1, m1) = symv_dot(&a, &x, Some(&t), &mut y);
+                assert!((q1 - exact).abs() < 1e-12 * exact.abs().max(1.0));
+                assert!((m1 - m[r]).abs() < 1e-12);
+                let mut ax = vec![0.0; d];
+                matvec(&a, &x, &mut ax);
+                for (p, e) in y.iter().zip(&ax) {
+                    assert!((p - e).abs() < 1e-12);
+                }
+                let (q2, m2) = quad_and_dot(&a, &x, &t);
+                assert_eq!((q2, m2), (q1, m1));
+            }
+        }
+    }
+
+    #[test]
+    fn gram_kernels_match_loops() {
+        let mut rng = crate::rng::Rng::seed_from_u64(9);
+        for d in [1usize, 2, 3, 4, 5, 7, 8, 9, 12, 13, 20, 21, 36] {
+            let dp = d.div_ceil(4) * 4;
+            let rows = 37;
+            let pad = |v: Vec<f64>| -> Vec<f64> {
+                v.iter()
+                    .enumerate()
+                    .map(|(i, x)| if i % dp < d { *x } else { 0.0 })
+                    .collect()
+            };
+            let xs = pad((0..rows * dp).map(|_| rng.uniform() - 0.5).collect());
+            let wxs = pad((0..rows * dp).map(|_| rng.uniform() - 0.5).collect());
+            let mut g = vec![1.0; d * d + 3];
+            syrk_upper_add(&mut g, d, &xs, &wxs, rows, dp);
+            for i in 0..d {
+                for j in i..d {
+                    let e: f64 = 1.0
+                        + (0..rows)
+                            .map(|r| wxs[r * dp + i] * xs[r * dp + j])
+                            .sum::<f64>();
+                    assert!((g[i * d + j] - e).abs() < 1e-12, "d={d}");
+                }
+            }
+            // Nothing written past the matrix.
+            assert_eq!(&g[d * d..], &[1.0, 1.0, 1.0]);
+        }
+        // The rank-one update keeps exact symmetry, for either sign.
+        let d = 11;
+        let mut m = random_spd(d, 4);
+        let u: Vec<f64> = (0..d).map(|_| rng.uniform() - 0.5).collect();
+        let before = m.clone();
+        add_sym_outer(&mut m, &u, 0.37);
+        add_sym_outer(&mut m, &u, -0.11);
+        for i in 0..d {
+            for j in 0..d {
+                assert_eq!(m[i * d + j], m[j * d + i]);
+                let e = before[i * d + j] + 0.26 * u[i] * u[j];
+                assert!((m[i * d + j] - e).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn all_finite_finds_every_non_finite_value() {
+        for n in [0, 1, 7, 8, 9, 31, 100] {
+            let mut x: Vec<f64> = (0..n).map(|i| i as f64 - 3.5).collect();
+            assert!(all_finite(&x));
+            for i in 0..n {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    let keep = x[i];
+                    x[i] = bad;
+                    assert!(!all_finite(&x), "n={n} i={i}");
+                    assert!(!all_finite_lanes(&x));
+                    x[i] = keep;
+                }
+            }
+        }
+        assert!(all_finite(&[f64::MAX, f64::MIN, -0.0, f64::MIN_POSITIVE]));
     }
 
     #[test]

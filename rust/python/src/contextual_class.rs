@@ -59,10 +59,18 @@ macro_rules! contextual_class {
                 use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 use $crate::errors::IntoPyResult;
+                let pi_ref = pi_ref.filter(|p| !p.is_none());
+                if pi_ref.is_none() {
+                    if let Some(r) = $crate::convert::with_f64_vector_copy(x, self.dim, |xs| {
+                        $crate::convert::with_lock(py, &self.inner, |p| p.select(xs))
+                    }) {
+                        return r.py_err(py);
+                    }
+                }
                 let x = $crate::convert::float64_vector(x, "x", self.dim)?;
                 let ro = x.readonly();
                 let xs = ro.as_slice()?;
-                match pi_ref.filter(|p| !p.is_none()) {
+                match pi_ref {
                     None => $crate::convert::with_lock(py, &self.inner, |p| p.select(xs)).py_err(py),
                     Some(r) => {
                         let r = $crate::convert::float64_array(r, "pi_ref")?;
@@ -87,6 +95,13 @@ macro_rules! contextual_class {
                 use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 use $crate::errors::IntoPyResult;
+                if let Some(r) = $crate::convert::with_f64_vector_copy(x, self.dim, |xs| {
+                    let arm = $crate::convert::arm_arg(arm, "arm")?;
+                    let reward = $crate::convert::real_arg(reward, "reward")?;
+                    $crate::convert::with_lock(py, &self.inner, |p| p.update(xs, arm, reward, weight)).py_err(py)
+                }) {
+                    return r;
+                }
                 let x = $crate::convert::float64_vector(x, "x", self.dim)?;
                 let arm = $crate::convert::arm_arg(arm, "arm")?;
                 let reward = $crate::convert::real_arg(reward, "reward")?;

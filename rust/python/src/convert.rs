@@ -320,3 +320,34 @@ pub fn float64_nd<'py>(
     let shape = arr.shape().to_vec();
     Ok((arr, shape))
 }
+
+/// Fast path for a single context: when `obj` is a contiguous 1-D float64 numpy array of
+/// `len` values, copies it (with the GIL held, so no Python code writes it meanwhile) into a
+/// stack buffer and returns `f` of the copy; `None` for anything else (the caller then takes
+/// the general, validating path). The copy skips numpy's borrow tracking, which costs more
+/// than copying a few dozen values, and lets `f` release the GIL safely.
+#[inline]
+pub fn with_f64_vector_copy<R>(
+    obj: &Bound<'_, PyAny>,
+    len: usize,
+    f: impl FnOnce(&[f64]) -> R,
+) -> Option<R> {
+    use numpy::PyArrayMethods;
+    let a = obj.downcast::<PyArray1<f64>>().ok()?;
+    if a.len() != len || !a.is_contiguous() {
+        return None;
+    }
+    let src = a.data() as *const u8;
+    if len <= 64 {
+        let mut buf = [0.0f64; 64];
+        // SAFETY: the array holds `len` contiguous f64 values (checked above); byte copies
+        // need no alignment; the GIL is held, so no Python code resizes or frees it.
+        unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr() as *mut u8, len * 8) };
+        Some(f(&buf[..len]))
+    } else {
+        let mut v = vec![0.0f64; len];
+        // SAFETY: as above.
+        unsafe { std::ptr::copy_nonoverlapping(src, v.as_mut_ptr() as *mut u8, len * 8) };
+        Some(f(&v))
+    }
+}

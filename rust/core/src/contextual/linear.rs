@@ -1,7 +1,7 @@
 //! Disjoint linear policies: LinUCB (Li et al. 2010), linear Thompson sampling (Agrawal and
 //! Goyal 2013) and epsilon-greedy on the ridge estimates.
 
-use super::{persist_contextual, pick, ContextualPolicy, LinearBase};
+use super::{persist_contextual, pick, with_buffer, ContextualPolicy, LinearBase};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::stats::argmax_distribution;
@@ -54,16 +54,22 @@ impl ContextualPolicy for LinUCB {
     fn describe_params(&self) -> String {
         format!("alpha={}, lam={}", self.params.alpha, self.base.lam)
     }
-    fn score_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
+    fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
         for (o, m) in out.iter_mut().zip(&self.base.arms) {
-            *o = m.mean(x) + self.params.alpha * m.width(x, scratch);
+            let (mean, width) = m.mean_width(x);
+            *o = mean + self.params.alpha * width;
         }
     }
     fn decide(&mut self, x: &[f64]) -> usize {
-        let mut scores = vec![0.0; self.base.arms.len()];
-        let mut scratch = vec![0.0; self.base.dim];
-        self.score_row(x, &mut scores, &mut scratch);
-        pick(&scores, &mut self.base.rng)
+        let alpha = self.params.alpha;
+        let (arms, rng) = (&self.base.arms, &mut self.base.rng);
+        with_buffer(arms.len(), |scores| {
+            for (o, m) in scores.iter_mut().zip(arms) {
+                let (mean, width) = m.mean_width(x);
+                *o = mean + alpha * width;
+            }
+            pick(scores, rng)
+        })
     }
     fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
         self.score_row(x, out, scratch);
@@ -111,10 +117,11 @@ impl LinTS {
         Ok(p)
     }
 
-    fn sampled_scores(&self, x: &[f64], rng: &mut Rng, out: &mut [f64], scratch: &mut [f64]) {
+    fn sampled_scores(&self, x: &[f64], rng: &mut Rng, out: &mut [f64]) {
         for (o, m) in out.iter_mut().zip(&self.base.arms) {
             let z: f64 = StandardNormal.sample(rng);
-            *o = m.mean(x) + self.params.v * m.width(x, scratch) * z;
+            let (mean, width) = m.mean_width(x);
+            *o = mean + self.params.v * width * z;
         }
     }
 }
@@ -140,23 +147,24 @@ impl ContextualPolicy for LinTS {
         }
     }
     fn decide(&mut self, x: &[f64]) -> usize {
-        let mut scores = vec![0.0; self.base.arms.len()];
-        let mut scratch = vec![0.0; self.base.dim];
         let mut rng = self.base.rng.clone();
-        self.sampled_scores(x, &mut rng, &mut scores, &mut scratch);
-        let i = pick(&scores, &mut rng);
+        let i = with_buffer(self.base.arms.len(), |scores| {
+            self.sampled_scores(x, &mut rng, scores);
+            pick(scores, &mut rng)
+        });
         self.base.rng = rng;
         i
     }
     /// Monte Carlo estimate (4096 joint draws from a generator forked from the policy's, so
     /// the decision stream does not move); exact one-hot when v = 0.
-    fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
+    fn probability_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
         let k = out.len();
         let mut means = vec![0.0; k];
         let mut sds = vec![0.0; k];
         for (i, m) in self.base.arms.iter().enumerate() {
-            means[i] = m.mean(x);
-            sds[i] = self.params.v * m.width(x, scratch);
+            let (mean, width) = m.mean_width(x);
+            means[i] = mean;
+            sds[i] = self.params.v * width;
         }
         if sds.iter().all(|&s| s == 0.0) {
             out.copy_from_slice(&argmax_distribution(&means));
@@ -250,9 +258,13 @@ impl ContextualPolicy for LinGreedy {
         if eps > 0.0 && self.base.rng.uniform() < eps {
             return self.base.rng.below(k as u64) as usize;
         }
-        let mut scores = vec![0.0; k];
-        self.score_row(x, &mut scores, &mut []);
-        pick(&scores, &mut self.base.rng)
+        let (arms, rng) = (&self.base.arms, &mut self.base.rng);
+        with_buffer(k, |scores| {
+            for (o, m) in scores.iter_mut().zip(arms) {
+                *o = m.mean(x);
+            }
+            pick(scores, rng)
+        })
     }
     fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
         self.score_row(x, out, scratch);

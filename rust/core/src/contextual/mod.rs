@@ -107,23 +107,20 @@ impl RidgeModel {
             self.update_logistic(x, reward, weight, scratch);
             return;
         }
-        let d = self.dim();
         self.n += 1;
         if weight == 0.0 {
             return;
         }
         self.weight_sum += weight;
-        for i in 0..d {
-            let wxi = weight * x[i];
-            for j in 0..d {
-                self.gram[i * d + j] += wxi * x[j];
-            }
-            self.b[i] += wxi * reward;
+        linalg::add_sym_outer(&mut self.gram, x, weight);
+        let wr = weight * reward;
+        for (b, v) in self.b.iter_mut().zip(x) {
+            *b += wr * v;
         }
-        linalg::matvec(&self.a_inv, x, scratch);
-        let q = linalg::dot(x, scratch);
+        // v = A^{-1} x (into scratch), q = x^T v and x . theta in one pass over A^{-1}.
+        let (q, mean) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
         // theta_new = theta + w (r - x.theta) / (1 + w q) * A^{-1} x (before the update).
-        let gain = weight * (reward - linalg::dot(x, &self.theta)) / (1.0 + weight * q);
+        let gain = weight * (reward - mean) / (1.0 + weight * q);
         for (t, v) in self.theta.iter_mut().zip(scratch.iter()) {
             *t += gain * v;
         }
@@ -140,15 +137,12 @@ impl RidgeModel {
     /// the scalar equation z = x^T theta + w q (r - sigmoid(z)) in the new predictor z,
     /// solved by Newton's method inside a bracket that always holds the root.
     fn update_logistic(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64]) {
-        let d = self.dim();
         self.n += 1;
         if weight == 0.0 {
             return;
         }
         self.weight_sum += weight;
-        linalg::matvec(&self.a_inv, x, scratch);
-        let q = linalg::dot(x, scratch);
-        let z0 = linalg::dot(x, &self.theta);
+        let (q, z0) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
         let wq = weight * q;
         let z1 = z0 + wq * (reward - sigmoid(z0));
         let (mut lo, mut hi) = if z1 >= z0 { (z0, z1) } else { (z1, z0) };
@@ -180,12 +174,7 @@ impl RidgeModel {
         }
         let curvature = weight * p * (1.0 - p);
         if curvature > 0.0 {
-            for i in 0..d {
-                let cxi = curvature * x[i];
-                for j in 0..d {
-                    self.gram[i * d + j] += cxi * x[j];
-                }
-            }
+            linalg::add_sym_outer(&mut self.gram, x, curvature);
             linalg::sherman_morrison(&mut self.a_inv, scratch, q, curvature);
         }
         self.since_refactor += 1;
@@ -234,6 +223,76 @@ impl RidgeModel {
             }
         }
         self.refactor(Link::Identity);
+    }
+
+    /// Adds the rows `idx` of the row-major (n x d) `x` (ridge models): b and the counts
+    /// row by row in the order given, the Gram matrix's upper triangle by a symmetric
+    /// rank-k update of blocks of gathered rows (`xs`, `wxs`: reusable buffers). The lower
+    /// triangle and the inverse are left for [`RidgeModel::finish_rows`].
+    pub fn accumulate_rows(
+        &mut self,
+        x: &[f64],
+        idx: &[u32],
+        rewards: &[f64],
+        weights: Option<&[f64]>,
+        (xs, wxs): (&mut Vec<f64>, &mut Vec<f64>),
+    ) {
+        let d = self.dim();
+        // Blocks of rows padded to a multiple of 4 features (zeros), in cache.
+        let dp = d.div_ceil(4) * 4;
+        let block = (8192 / dp).clamp(16, 256);
+        xs.clear();
+        xs.resize(block * dp, 0.0);
+        wxs.clear();
+        if weights.is_some() {
+            wxs.resize(block * dp, 0.0);
+        }
+        for (c, chunk) in idx.chunks(block).enumerate() {
+            for (k, &i) in chunk.iter().enumerate() {
+                // The rows are scattered over x: ask for a row a few ahead.
+                if let Some(&ahead) = idx.get(c * block + k + 8) {
+                    prefetch_row(&x[ahead as usize * d..(ahead as usize + 1) * d]);
+                }
+                let i = i as usize;
+                let row = &x[i * d..(i + 1) * d];
+                let w = weights.map_or(1.0, |w| w[i]);
+                self.n += 1;
+                self.weight_sum += w;
+                let wr = w * rewards[i];
+                // Copy and accumulate b in one loop (no call to memcpy per row).
+                let dst = &mut xs[k * dp..k * dp + d];
+                for ((o, b), v) in dst.iter_mut().zip(self.b.iter_mut()).zip(row) {
+                    *o = *v;
+                    *b += wr * v;
+                }
+                if weights.is_some() {
+                    for (o, v) in wxs[k * dp..k * dp + d].iter_mut().zip(row) {
+                        *o = w * v;
+                    }
+                }
+            }
+            let wx: &[f64] = if weights.is_some() { wxs } else { xs };
+            linalg::syrk_upper_add(&mut self.gram, d, xs, wx, chunk.len(), dp);
+        }
+    }
+
+    /// After [`RidgeModel::accumulate_rows`]: the upper triangle mirrored (exactly
+    /// symmetric), then one refactorization.
+    pub fn finish_rows(&mut self) {
+        let d = self.dim();
+        for i in 0..d {
+            for j in i + 1..d {
+                self.gram[j * d + i] = self.gram[i * d + j];
+            }
+        }
+        self.refactor(Link::Identity);
+    }
+
+    /// (x^T theta, sqrt(x^T A^{-1} x)) in one pass over A^{-1}: a decision's mean and width.
+    #[inline]
+    pub fn mean_width(&self, x: &[f64]) -> (f64, f64) {
+        let (q, mean) = linalg::quad_and_dot(&self.a_inv, x, &self.theta);
+        (mean, q.max(0.0).sqrt())
     }
 
     #[inline]
@@ -338,8 +397,40 @@ impl LinearBase {
     }
 }
 
-/// A block of rows of the (means, widths) outputs: (block index, means, widths).
-type OutputBlock<'a> = (usize, &'a mut [f64], Option<&'a mut [f64]>);
+/// Hints the CPU to fetch the cache lines of `row` (no effect on results).
+#[inline(always)]
+fn prefetch_row(row: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = row.as_ptr() as *const i8;
+        let bytes = std::mem::size_of_val(row);
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: prefetching is a hint that never faults; the addresses lie in `row`.
+            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+            off += 64;
+        }
+        if bytes > 0 {
+            // SAFETY: as above (the last byte of `row`).
+            unsafe { _mm_prefetch(p.add(bytes - 1), _MM_HINT_T0) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// Runs `f` on a zeroed scratch buffer of `n` values, on the stack when `n` <= 64 (a
+/// decision's per-arm scores without an allocation).
+#[inline]
+pub(crate) fn with_buffer<R>(n: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    if n <= 64 {
+        let mut b = [0.0; 64];
+        f(&mut b[..n])
+    } else {
+        f(&mut vec![0.0; n])
+    }
+}
 
 /// Validates an (n, d) row-major context matrix.
 pub fn check_contexts(argument: &str, x: &[f64], dim: usize) -> Result<usize> {
@@ -349,7 +440,14 @@ pub fn check_contexts(argument: &str, x: &[f64], dim: usize) -> Result<usize> {
             format!("expected rows of {dim} features, got {} values", x.len()),
         ));
     }
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+    // A branch-free scan by chunks; the exact position searched only when a chunk fails.
+    let bad_chunk = x.chunks(4096).position(|c| !linalg::all_finite(c));
+    if let Some(i) = bad_chunk.and_then(|c| {
+        x[c * 4096..]
+            .iter()
+            .position(|v| !v.is_finite())
+            .map(|i| c * 4096 + i)
+    }) {
         return Err(Error::InvalidParameter {
             name: argument.to_string(),
             message: format!(
@@ -495,11 +593,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let n = check_contexts("X", x, self.dim())?;
         let (d, k) = (self.dim(), self.n_arms());
         match pi_ref {
-            None if self.deterministic() => {
-                let scores = self.scores_batch(x)?;
-                let rng = &mut self.base_mut().rng;
-                Ok(scores.chunks_exact(k).map(|row| pick(row, rng)).collect())
-            }
+            None if self.deterministic() => Ok(self.argmax_batch(x, n)),
             None => Ok((0..n)
                 .map(|i| self.decide(&x[i * d..(i + 1) * d]))
                 .collect()),
@@ -585,10 +679,11 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         }
         self.check_update(x, &[arm], &[reward], Some(&[weight]))
             .map_err(rename_single)?;
-        let mut scratch = vec![0.0; self.dim()];
         let b = self.base_mut();
         let link = b.link;
-        b.arms[arm as usize].update(x, reward, weight, &mut scratch, link);
+        with_buffer(b.dim, |scratch| {
+            b.arms[arm as usize].update(x, reward, weight, scratch, link)
+        });
         b.t += 1;
         Ok(())
     }
@@ -606,94 +701,206 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let n = self.check_update(x, arms, rewards, weights)?;
         let d = self.dim();
         let k = self.n_arms();
-        let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
-        for i in 0..n {
-            rows[arms[i] as usize].push((
-                &x[i * d..(i + 1) * d],
-                rewards[i],
-                weights.map_or(1.0, |w| w[i]),
-            ));
-        }
         let b = self.base_mut();
         let link = b.link;
-        b.arms
-            .par_iter_mut()
-            .zip(rows.par_iter())
-            .filter(|(_, r)| !r.is_empty())
-            .for_each(|(model, r)| model.update_many(r, link));
+        if link == Link::Logistic || n > u32::MAX as usize {
+            let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
+            for i in 0..n {
+                rows[arms[i] as usize].push((
+                    &x[i * d..(i + 1) * d],
+                    rewards[i],
+                    weights.map_or(1.0, |w| w[i]),
+                ));
+            }
+            b.arms
+                .par_iter_mut()
+                .zip(rows.par_iter())
+                .filter(|(_, r)| !r.is_empty())
+                .for_each(|(model, r)| model.update_many(r, link));
+        } else {
+            // Rows are taken in chunks of ~1 MB (in the shared cache; few enough that the
+            // threads rarely wait for each other, and ~64 rows per arm on average); in
+            // each, a counting sort of the row indices by arm (stable: every arm sees its
+            // rows in order), then each arm's rows gathered (prefetched) into its Gram
+            // matrix, arms in parallel. Each arm's arithmetic is sequential and the chunks
+            // are fixed, so the result does not depend on the number of threads.
+            let chunk = (131_072 / d.max(1)).max(64 * k).max(1);
+            let mut start = vec![0usize; k + 1];
+            let mut order = vec![0u32; chunk.min(n)];
+            let mut touched = vec![false; k];
+            for c0 in (0..n).step_by(chunk) {
+                let ca = &arms[c0..(c0 + chunk).min(n)];
+                start.fill(0);
+                for &a in ca {
+                    start[a as usize + 1] += 1;
+                }
+                for a in 0..k {
+                    start[a + 1] += start[a];
+                    touched[a] |= start[a + 1] > start[a];
+                }
+                let mut next = start.clone();
+                for (i, &a) in ca.iter().enumerate() {
+                    let s = &mut next[a as usize];
+                    order[*s] = (c0 + i) as u32;
+                    *s += 1;
+                }
+                let (start, order) = (&start, &order);
+                b.arms
+                    .par_iter_mut()
+                    .enumerate()
+                    .filter(|(a, _)| start[a + 1] > start[*a])
+                    .for_each_init(
+                        || (Vec::new(), Vec::new()),
+                        |(xs, wxs), (a, model)| {
+                            let idx = &order[start[a]..start[a + 1]];
+                            model.accumulate_rows(x, idx, rewards, weights, (xs, wxs))
+                        },
+                    );
+            }
+            b.arms
+                .par_iter_mut()
+                .zip(touched.par_iter())
+                .filter(|(_, t)| **t)
+                .for_each(|(model, _)| model.finish_rows());
+        }
         b.t += n as u64;
         Ok(())
     }
 
-    /// Means and (if `with_width`) widths of every (row, arm), (n x K) row-major each.
-    /// Rows are processed in parallel blocks; within a block each arm costs one matrix
-    /// product X_block A_a^{-1} plus row-wise dots, instead of one matrix-vector product
-    /// per row.
-    fn mean_width_batch(&self, x: &[f64], with_width: bool) -> Result<(Vec<f64>, Vec<f64>)> {
-        let n = check_contexts("X", x, self.dim())?;
+    /// The batch scoring engine. Rows are processed in parallel blocks; a block is
+    /// transposed into groups of [`linalg::GROUP`] rows, and for each arm (its A^{-1} read
+    /// once per block, in cache) every group costs one call of the symmetric quadratic-form
+    /// kernel, d(d+1)/2 multiply-adds per row with four rows per vector instruction, which
+    /// also gives the means x^T theta_a. `val(mean, q)` of each (row, arm), q = x^T A_a^{-1}
+    /// x (0 unless `with_q`), fills the block's arm-major buffer (K x rp, rp = rows rounded
+    /// up to a group; row r of arm a at a * rp + r), which `f(buffer, rp, out)` turns into the
+    /// block's chunk of `out` (`per_row` values per row). Every row's values depend on that
+    /// row alone, so the results do not depend on the number of threads or the blocking.
+    fn for_each_row_block<T: Send>(
+        &self,
+        x: &[f64],
+        (ca, cw, transform): (f64, f64, bool),
+        out: &mut [T],
+        per_row: usize,
+        f: impl Fn(&[f64], usize, &mut [T]) + Sync + Send,
+    ) {
+        const G: usize = linalg::GROUP;
         let (d, k) = (self.dim(), self.n_arms());
-        // Rows per block: up to 512, fewer when many arms would make the block's
-        // X [A^{-1}...] product large (it holds rows x K d values).
-        let block = (262_144 / (k * d).max(1)).clamp(16, 512);
-        let mut means = vec![0.0; n * k];
-        let mut widths = if with_width {
-            vec![0.0; n * k]
-        } else {
-            Vec::new()
-        };
         let arms = &self.base().arms;
-        // Theta^T (d x K) and [A_1^{-1} | ... | A_K^{-1}] (d x K d): a block of rows then
-        // costs two matrix products, X Theta^T and X [A^{-1}...], plus row-wise dots.
-        let mut theta_t = vec![0.0; d * k];
-        for (a, m) in arms.iter().enumerate() {
-            for i in 0..d {
-                theta_t[i * k + a] = m.theta[i];
-            }
-        }
-        let inverses = if with_width {
-            let mut all = vec![0.0; d * k * d];
-            for (a, m) in arms.iter().enumerate() {
-                for i in 0..d {
-                    all[i * k * d + a * d..i * k * d + (a + 1) * d]
-                        .copy_from_slice(&m.a_inv[i * d..(i + 1) * d]);
-                }
-            }
-            all
-        } else {
-            Vec::new()
-        };
-        let blocks: Vec<OutputBlock<'_>> = if with_width {
-            means
-                .chunks_mut(block * k)
-                .zip(widths.chunks_mut(block * k))
-                .enumerate()
-                .map(|(i, (m, w))| (i, m, Some(w)))
-                .collect()
-        } else {
-            means
-                .chunks_mut(block * k)
-                .enumerate()
-                .map(|(i, m)| (i, m, None))
-                .collect()
-        };
-        blocks.into_par_iter().for_each(|(bi, mblock, wblock)| {
-            let rows = mblock.len() / k;
-            let xb = &x[bi * block * d..(bi * block + rows) * d];
-            linalg::matmul(xb, &theta_t, mblock, rows, d, k);
-            if let Some(w) = wblock {
-                let mut y = vec![0.0; rows * k * d];
-                linalg::matmul(xb, &inverses, &mut y, rows, d, k * d);
-                for r in 0..rows {
-                    let xr = &xb[r * d..(r + 1) * d];
-                    for a in 0..k {
-                        let base = r * k * d + a * d;
-                        let q = linalg::dot(xr, &y[base..base + d]);
-                        w[r * k + a] = q.max(0.0).sqrt();
+        // Rows per block: the transposed block (rows x d) stays within ~128 KB.
+        let block = ((16_384 / d.max(1)) / G * G).clamp(G, 512);
+        out.par_chunks_mut(block * per_row)
+            .enumerate()
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(xt, sb): &mut (Vec<f64>, Vec<f64>), (bi, chunk)| {
+                    let r0 = bi * block;
+                    let rows = chunk.len() / per_row;
+                    let groups = rows.div_ceil(G);
+                    let rp = groups * G;
+                    xt.clear();
+                    xt.resize(groups * d * G, 0.0);
+                    for r in 0..rows {
+                        let (g, l) = (r / G, r % G);
+                        let dst = &mut xt[g * d * G..(g + 1) * d * G];
+                        for (j, v) in x[(r0 + r) * d..(r0 + r + 1) * d].iter().enumerate() {
+                            dst[j * G + l] = *v;
+                        }
                     }
+                    sb.clear();
+                    sb.resize(k * rp, 0.0);
+                    for (a, m) in arms.iter().enumerate() {
+                        for g in 0..groups {
+                            let xg = &xt[g * d * G..(g + 1) * d * G];
+                            let dst = &mut sb[a * rp + g * G..a * rp + (g + 1) * G];
+                            linalg::group_values(&m.a_inv, &m.theta, xg, d, ca, cw, dst);
+                            if transform {
+                                for v in dst.iter_mut() {
+                                    *v = self.transform_score(*v);
+                                }
+                            }
+                        }
+                    }
+                    f(sb, rp, chunk);
+                },
+            );
+    }
+
+    /// `ca * mean + cw * width` (then `transform_score` if the flag is set) of every
+    /// (row, arm) of validated rows, (n x K) row-major.
+    fn row_values(&self, x: &[f64], coefs: (f64, f64, bool)) -> Vec<f64> {
+        let k = self.n_arms();
+        let mut out = vec![0.0; x.len() / self.dim() * k];
+        self.for_each_row_block(x, coefs, &mut out, k, |sb, rp, o| {
+            for (r, row) in o.chunks_exact_mut(k).enumerate() {
+                for (a, v) in row.iter_mut().enumerate() {
+                    *v = sb[a * rp + r];
                 }
             }
         });
+        out
+    }
+
+    /// Means and (if `with_width`) widths of every (row, arm), (n x K) row-major each.
+    fn mean_width_batch(&self, x: &[f64], with_width: bool) -> Result<(Vec<f64>, Vec<f64>)> {
+        check_contexts("X", x, self.dim())?;
+        let means = self.row_values(x, (1.0, 0.0, false));
+        let widths = if with_width {
+            self.row_values(x, (0.0, 1.0, false))
+        } else {
+            Vec::new()
+        };
         Ok((means, widths))
+    }
+
+    /// The decision rule's scores of validated rows, (n x K).
+    fn scores_rows(&self, x: &[f64]) -> Vec<f64> {
+        self.row_values(x, (1.0, self.width_coefficient(), true))
+    }
+
+    /// Deterministic decisions for validated rows: the argmax of each row's scores, found
+    /// in the parallel blocks without branches (eight rows at a time); rows that meet a tie
+    /// (measure zero for continuous contexts) are rescored and decided afterwards, in row
+    /// order, with the policy's generator: the same decisions and random stream as deciding
+    /// row by row.
+    fn argmax_batch(&mut self, x: &[f64], n: usize) -> Vec<usize> {
+        const G: usize = linalg::GROUP;
+        let (d, k) = (self.dim(), self.n_arms());
+        let coefs = (1.0, self.width_coefficient(), true);
+        let mut out = vec![0usize; n];
+        self.for_each_row_block(x, coefs, &mut out, 1, |sb, rp, o| {
+            for (g, dst) in o.chunks_mut(G).enumerate() {
+                let mut best = [f64::NEG_INFINITY; G];
+                let mut idx = [u64::MAX; G];
+                let mut tied = [false; G];
+                for a in 0..k {
+                    let s = &sb[a * rp + g * G..a * rp + (g + 1) * G];
+                    for l in 0..G {
+                        let v = s[l];
+                        // As argmax_random_ties: the first non-NaN value, then strictly
+                        // larger ones; an equal value is a tie (it drew from the generator).
+                        let take = v > best[l] || (idx[l] == u64::MAX && !v.is_nan());
+                        tied[l] |= !take && v == best[l];
+                        best[l] = if take { v } else { best[l] };
+                        idx[l] = if take { a as u64 } else { idx[l] };
+                    }
+                }
+                for (l, o) in dst.iter_mut().enumerate() {
+                    *o = if tied[l] || idx[l] == u64::MAX {
+                        usize::MAX
+                    } else {
+                        idx[l] as usize
+                    };
+                }
+            }
+        });
+        for i in 0..n {
+            if out[i] == usize::MAX {
+                let row = self.scores_rows(&x[i * d..(i + 1) * d]);
+                out[i] = pick(&row, &mut self.base_mut().rng);
+            }
+        }
+        out
     }
 
     /// Estimated mean reward, (n x K): x^T theta_a, or sigmoid(x^T theta_a) for logistic
@@ -713,17 +920,8 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     /// The decision rule's scores, (n x K): mean + c * width on matrix products.
     fn scores_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        let c = self.width_coefficient();
-        let (mut means, widths) = self.mean_width_batch(x, c != 0.0)?;
-        if c != 0.0 {
-            for (m, w) in means.iter_mut().zip(&widths) {
-                *m += c * w;
-            }
-        }
-        for m in means.iter_mut() {
-            *m = self.transform_score(*m);
-        }
-        Ok(means)
+        check_contexts("X", x, self.dim())?;
+        Ok(self.scores_rows(x))
     }
 
     fn probabilities_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
@@ -877,3 +1075,96 @@ macro_rules! persist_contextual {
     };
 }
 pub(crate) use persist_contextual;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, d: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<i64>, Vec<f64>, Vec<f64>) {
+        let mut rng = Rng::seed_from_u64(seed);
+        let x: Vec<f64> = (0..n * d).map(|_| rng.uniform() - 0.5).collect();
+        let arms: Vec<i64> = (0..n).map(|_| rng.below(k as u64) as i64).collect();
+        let r: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
+        let w: Vec<f64> = (0..n).map(|_| 2.0 * rng.uniform()).collect();
+        (x, arms, r, w)
+    }
+
+    fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
+    #[test]
+    fn batch_fit_and_scoring_do_not_depend_on_the_thread_count() {
+        for (d, k) in [(3, 2), (20, 10), (9, 40)] {
+            let (x, arms, r, w) = data(7_000, d, k, d as u64);
+            let fit = |threads| {
+                in_pool(threads, || {
+                    let mut p = LinUCB::new(k, d, 0.7, 1.0, Some(1)).unwrap();
+                    p.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+                    p.update_batch(&x[..50 * d], &arms[..50], &r[..50], None)
+                        .unwrap();
+                    let s = p.scores_batch(&x).unwrap();
+                    let picks = p.select_batch(&x).unwrap();
+                    (p, s, picks)
+                })
+            };
+            let (p1, s1, c1) = fit(1);
+            let (p3, s3, c3) = fit(3);
+            assert_eq!(p1, p3);
+            assert_eq!(s1, s3);
+            assert_eq!(c1, c3);
+            // Each arm's Gram matrix is exactly symmetric and equals the sum it stands for.
+            for (a, m) in p1.base().arms.iter().enumerate() {
+                for i in 0..d {
+                    for j in 0..d {
+                        assert_eq!(m.gram[i * d + j], m.gram[j * d + i]);
+                        let mut e = if i == j { 1.0 } else { 0.0 };
+                        for row in 0..7_000 {
+                            if arms[row] == a as i64 {
+                                e += w[row] * x[row * d + i] * x[row * d + j];
+                            }
+                        }
+                        for row in 0..50 {
+                            if arms[row] == a as i64 {
+                                e += x[row * d + i] * x[row * d + j];
+                            }
+                        }
+                        assert!((m.gram[i * d + j] - e).abs() < 1e-9 * e.abs().max(1.0));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batch_fit_equals_the_loop_of_single_updates_and_batch_scores_equal_single_rows() {
+        let (d, k) = (7, 4);
+        let (x, arms, r, w) = data(3_000, d, k, 11);
+        let mut batch = LinUCB::new(k, d, 0.5, 0.3, Some(2)).unwrap();
+        batch.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        let mut single = LinUCB::new(k, d, 0.5, 0.3, Some(2)).unwrap();
+        for i in 0..3_000 {
+            single
+                .update(&x[i * d..(i + 1) * d], arms[i], r[i], w[i])
+                .unwrap();
+        }
+        let (sb, ss) = (
+            batch.scores_batch(&x).unwrap(),
+            single.scores_batch(&x).unwrap(),
+        );
+        for (a, b) in sb.iter().zip(&ss) {
+            assert!((a - b).abs() < 1e-9, "{a} {b}");
+        }
+        let mut row = vec![0.0; k];
+        for i in 0..100 {
+            batch.score_row(&x[i * d..(i + 1) * d], &mut row, &mut []);
+            for (a, b) in row.iter().zip(&sb[i * k..(i + 1) * k]) {
+                assert!((a - b).abs() < 1e-12);
+            }
+        }
+    }
+}
