@@ -262,6 +262,20 @@ common_methods!(PyGPUCB, GPUCB, "GPUCB", {
         (PyArray1::from_vec(py, i), PyArray1::from_vec(py, y))
     }
 
+    /// Number of pulls per candidate (int64), as for ``BKB``.
+    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let v = with_lock(py, &self.inner, |p| {
+            let mut c = vec![0i64; p.n_candidates()];
+            for &i in p.pulls() {
+                if let Some(ci) = c.get_mut(i as usize) {
+                    *ci += 1;
+                }
+            }
+            c
+        });
+        PyArray1::from_vec(py, v)
+    }
+
     /// Restore an object from ``to_bytes()`` output (StateError on bad bytes).
     #[classmethod]
     fn from_bytes(
