@@ -8,6 +8,13 @@ width shared with GP-UCB. GPUCB and the shared-width BKB use ``beta_scale`` (def
 the authors' "divide by 5"). Also times one step of a GP-UCB that refits from scratch with
 numpy (Cholesky of K_t + noise I, then the A x t posterior) at a few t.
 
+With ``--reference-python PY`` (an interpreter with numpy and scipy, e.g. the peers venv's),
+also runs ``kernel_reference_bkb.py`` (the reference BKB's per-step work in numpy/scipy) on
+the same problem in the same run, with ``OPENBLAS_NUM_THREADS`` as given by
+``--reference-threads`` (default 1: on a loaded 2-core machine OpenBLAS's threads spin
+against each other and the reference becomes 20-50x slower, which would flatter BKB), and
+prints BKB-ref's speed-up over it on the same steps.
+
 Writes ``benches/results/kernel-scaling-<date>.{txt,json,png}``: the table of mean time per
 step by window of t, dictionary sizes, cumulative regret, and the crossing point of the
 GPUCB and BKB time curves (if any) per lengthscale.
@@ -21,6 +28,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,6 +95,9 @@ def main() -> None:
     ap.add_argument("--beta-scale", type=float, default=0.2)
     ap.add_argument("--lengthscales", type=float, nargs="+", default=[0.2, 0.5])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--reference-python", default=None)
+    ap.add_argument("--reference-threads", default="1")
+    ap.add_argument("--reference-lengthscales", type=float, nargs="+", default=[0.2])
     args = ap.parse_args()
     T, A = args.T, args.A
     stamp = datetime.date.today().isoformat()
@@ -92,7 +106,12 @@ def main() -> None:
     X = np.random.default_rng(0).uniform(size=(A, 3))
     w = max(T // 10, 1)
     results: dict = {"T": T, "A": A, "beta_scale": args.beta_scale, "runs": {}}
-    lines = [f"kernel_scaling: A={A}, d=3, RBF, noise sd 0.1, lam=0.01, T={T}", ""]
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    lines = [
+        f"kernel_scaling: A={A}, d=3, RBF, noise sd 0.1, lam=0.01, T={T}",
+        f"load average at start: {load}; python {sys.version.split()[0]}",
+        "",
+    ]
     for ls in args.lengthscales:
         f = gp_draw(X, ls, seed=1)
         kern = regretless.RBF(lengthscale=ls)
@@ -111,11 +130,27 @@ def main() -> None:
             t0 = time.perf_counter()
             runs[name] = run(pol, f, T, seed=2)
             print(f"ls={ls} {name}: {time.perf_counter() - t0:.1f}s", flush=True)
+        if args.reference_python and ls in args.reference_lengthscales:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "ref.json"
+                env = dict(os.environ, OPENBLAS_NUM_THREADS=args.reference_threads)
+                t0 = time.perf_counter()
+                subprocess.run(
+                    [args.reference_python, str(Path(__file__).parent / "kernel_reference_bkb.py"),
+                     "--T", str(T), "--A", str(A), "--lengthscale", str(ls), "--out", str(path)],
+                    check=True, env=env,
+                )  # fmt: skip
+                runs["reference"] = json.loads(path.read_text())
+                print(f"ls={ls} reference: {time.perf_counter() - t0:.1f}s", flush=True)
         refit = {t: refit_step(X, ls, t, 3) for t in (250, 500, 1000, 2000) if t <= T}
         results["runs"][str(ls)] = {"policies": runs, "numpy_refit_step": refit}
         lines.append(f"lengthscale {ls}: mean ms per step by window of {w} steps")
         lines.append(
-            "t_end      " + "".join(f"{name:>14}" for name in runs) + "   dict(ref/shared/q4)"
+            "t_end      "
+            + "".join(f"{name:>14}" for name in runs)
+            + "   dict("
+            + "/".join(n for n in runs if n != "GPUCB")
+            + ")"
         )
         wins = {n: windows(r["time"], T, w) for n, r in runs.items()}
         for k in range(len(wins["GPUCB"])):
@@ -127,6 +162,14 @@ def main() -> None:
                 + "   "
                 + "/".join(map(str, ds))
             )
+        if "reference" in runs:
+            ours, ref = np.asarray(runs["BKB-ref"]["time"]), np.asarray(runs["reference"]["time"])
+            for n in sorted({min(2000, T), T}):
+                lines.append(
+                    f"reference BKB (numpy/scipy, OPENBLAS_NUM_THREADS={args.reference_threads})"
+                    f" over T={n}: {1e3 * ref[:n].mean():.2f} ms/step, BKB-ref "
+                    f"{1e3 * ours[:n].mean():.2f} ms/step: {ref[:n].mean() / ours[:n].mean():.1f}x"
+                )
         g, b = np.asarray(runs["GPUCB"]["time"]), np.asarray(runs["BKB-shared"]["time"])
         kern_w = np.ones(w) / w
         gs, bs = np.convolve(g, kern_w, "valid"), np.convolve(b, kern_w, "valid")
@@ -148,6 +191,7 @@ def main() -> None:
             + ", ".join(f"t={t}: {v:.3f}" for t, v in refit.items())
         )
         lines.append("")
+    lines.append("load average at end: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     text = "\n".join(lines)
     print(text)
     out.with_suffix(".txt").write_text(text + "\n")

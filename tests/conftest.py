@@ -76,3 +76,35 @@ def play(policy, steps: int, seed: int = 0) -> list[int]:
         policy.update(arm, float(rng.random() < means[arm]))
         chosen.append(arm)
     return chosen
+
+
+# Kernel bandits: name -> factory(seed) over one fixed candidate set (40 points in [0, 1]^2).
+KERNEL_CANDIDATES = np.random.default_rng(123).uniform(size=(40, 2))
+KERNEL_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "GPUCB": lambda s: regretless.GPUCB(KERNEL_CANDIDATES, regretless.RBF(0.3), seed=s),
+    "GPUCB-matern": lambda s: regretless.GPUCB(
+        KERNEL_CANDIDATES, regretless.Matern(0.3, nu=1.5), beta_scale=0.2, seed=s
+    ),
+    "BKB": lambda s: regretless.BKB(KERNEL_CANDIDATES, regretless.RBF(0.3), seed=s),
+    "BKB-qbar1-shared-width": lambda s: regretless.BKB(
+        KERNEL_CANDIDATES, regretless.RBF(0.3), qbar=1.0, beta_scale=0.2, seed=s
+    ),
+}
+
+
+@pytest.fixture(params=sorted(KERNEL_FACTORIES))
+def kernel_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def play_kernel(policy, steps: int, seed: int = 0) -> list[int]:
+    """Select/update on a smooth objective over the candidates; returns the picks."""
+    x = np.asarray(policy.candidates())
+    f = np.sin(5 * x[:, 0]) * np.cos(3 * x[:, 1])
+    rng = np.random.default_rng(seed)
+    picks = []
+    for _ in range(steps):
+        i = policy.select()
+        policy.update(i, float(f[i] + 0.1 * rng.standard_normal()))
+        picks.append(i)
+    return picks

@@ -9,7 +9,15 @@ import threading
 import numpy as np
 import pytest
 import regretless
-from conftest import NOT_MERGEABLE, UNIT_REWARDS, bernoulli_stream, make, play
+from conftest import (
+    KERNEL_FACTORIES,
+    NOT_MERGEABLE,
+    UNIT_REWARDS,
+    bernoulli_stream,
+    make,
+    play,
+    play_kernel,
+)
 
 
 def test_bytes_round_trip_restores_state_and_random_stream(policy_name: str) -> None:
@@ -270,3 +278,125 @@ def test_direct_methods_keep_signature_and_docstring() -> None:
         assert list(inspect.signature(cls.select).parameters) == ["self"]
         assert cls.update.__doc__ and "reward" in cls.update.__doc__
         assert cls.select.__doc__
+
+
+# Kernel bandits (GPUCB, BKB): the checks that apply to a policy over a fixed candidate set.
+
+
+def test_kernel_bytes_round_trip_continues_identically(kernel_name: str) -> None:
+    p = KERNEL_FACTORIES[kernel_name](11)
+    play_kernel(p, 30)
+    data = p.to_bytes()
+    q = type(p).from_bytes(data)
+    assert q.to_bytes() == data
+    np.testing.assert_array_equal(q.scores(), p.scores())
+    # The restored object makes the same decisions from here on, randomness included.
+    assert play_kernel(q, 30, seed=5) == play_kernel(p, 30, seed=5)
+    assert q.to_bytes() == p.to_bytes()
+
+
+def test_kernel_pickle_and_copy_round_trip(kernel_name: str) -> None:
+    p = KERNEL_FACTORIES[kernel_name](3)
+    play_kernel(p, 20)
+    for q in (pickle.loads(pickle.dumps(p)), p.copy(), copy.copy(p), copy.deepcopy(p)):
+        assert type(q) is type(p)
+        assert q.to_bytes() == p.to_bytes()
+    q = p.copy()
+    q.update(0, 1.0)
+    assert q.counts()[0] == p.counts()[0] + 1, "a copy must be independent of the original"
+
+
+def test_kernel_same_seed_same_decisions(kernel_name: str) -> None:
+    runs = [play_kernel(KERNEL_FACTORIES[kernel_name](s), 60) for s in (7, 7, 8)]
+    assert runs[0] == runs[1]
+    if kernel_name.startswith("BKB"):
+        # The dictionary is resampled from the generator at every step.
+        p, q = KERNEL_FACTORIES[kernel_name](7), KERNEL_FACTORIES[kernel_name](8)
+        play_kernel(p, 60)
+        play_kernel(q, 60)
+        assert p.to_bytes() != q.to_bytes()
+
+
+def test_kernel_select_batch_starts_with_select(kernel_name: str) -> None:
+    p = KERNEL_FACTORIES[kernel_name](5)
+    play_kernel(p, 15)
+    q = p.copy()
+    batch = p.select_batch(6)
+    assert batch.dtype == np.int64 and len(set(batch.tolist())) == 6
+    assert batch[0] == q.select()
+
+
+def test_kernel_invalid_input_raises_and_changes_nothing(kernel_name: str) -> None:
+    p = KERNEL_FACTORIES[kernel_name](2)
+    play_kernel(p, 10)
+    before = p.to_bytes()
+    for arm, reward, exc in [
+        (40, 0.5, regretless.ArmError),
+        (-1, 0.5, regretless.ArmError),
+        (0, float("nan"), regretless.RewardError),
+        (0, float("inf"), regretless.RewardError),
+    ]:
+        with pytest.raises(exc):
+            p.update(arm, reward)
+    for b in (0, 41):
+        with pytest.raises(regretless.InvalidParameterError):
+            p.select_batch(b)
+    with pytest.raises(regretless.ShapeError):
+        p.posterior(np.zeros((3, 5)))
+    assert p.to_bytes() == before
+
+
+def test_kernel_numpy_scalars_are_accepted(kernel_name: str) -> None:
+    p, q = KERNEL_FACTORIES[kernel_name](0), KERNEL_FACTORIES[kernel_name](0)
+    p.update(np.int64(1), np.float32(0.5))
+    q.update(1, 0.5)
+    assert p.to_bytes() == q.to_bytes()
+
+
+def test_kernel_repr_names_class_and_hyperparameters(kernel_name: str) -> None:
+    p = KERNEL_FACTORIES[kernel_name](0)
+    assert repr(p).startswith(type(p).__name__ + "(n_candidates=40, dim=2, kernel=")
+
+
+def test_kernel_state_corruption_is_rejected(kernel_name: str) -> None:
+    p = KERNEL_FACTORIES[kernel_name](1)
+    play_kernel(p, 10)
+    data = p.to_bytes()
+    cls = type(p)
+    other = regretless.BKB if cls is regretless.GPUCB else regretless.GPUCB
+    with pytest.raises(regretless.StateError, match="not a"):
+        other.from_bytes(data)
+    for cut in (0, 3, 8, len(data) // 2, len(data) - 1):
+        with pytest.raises(regretless.StateError):
+            cls.from_bytes(data[:cut])
+    with pytest.raises(regretless.StateError, match="checksum"):
+        cls.from_bytes(data[:-6] + bytes([data[-6] ^ 0xFF]) + data[-5:])
+
+
+def test_kernel_concurrent_use_from_threads_never_corrupts_state(kernel_name: str) -> None:
+    p = KERNEL_FACTORIES[kernel_name](1)
+    n_threads, steps = 4, 25
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        try:
+            rng = np.random.default_rng(seed)
+            for i in range(steps):
+                arm = p.select()
+                p.update(arm, float(rng.standard_normal()))
+                if i % 10 == 0:
+                    p.select_batch(5)
+                    p.posterior()
+                    p.to_bytes()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert p.t == n_threads * steps == p.counts().sum()
+    q = type(p).from_bytes(p.to_bytes())
+    np.testing.assert_array_equal(q.scores(), p.scores())

@@ -15,7 +15,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
 
 import numpy as np  # noqa: E402
 import regretless  # noqa: E402
-from conftest import POLICY_FACTORIES, play  # noqa: E402
+from conftest import KERNEL_FACTORIES, POLICY_FACTORIES, play, play_kernel  # noqa: E402
 
 HERE = pathlib.Path(__file__).parent
 
@@ -77,6 +77,23 @@ def main() -> None:
                 "next_selections": nxt,
                 "queries": Xq.tolist(),
                 "shared_queries": Zq.tolist() if cls is regretless.HybridLinUCB else None,
+            }
+        )
+    # Kernel bandits: played on a fixed objective over fixed candidates (conftest).
+    for name, factory in sorted(KERNEL_FACTORIES.items()):
+        p = factory(1234)
+        play_kernel(p, 40, seed=99)
+        data = p.to_bytes()
+        file = f"{name}.bin"
+        (out / file).write_bytes(data)
+        probe = type(p).from_bytes(data)
+        entries.append(
+            {
+                "file": file,
+                "class": type(p).__name__,
+                "counts": probe.counts().tolist(),
+                "scores": probe.scores().tolist(),
+                "next_selections": probe.select_batch(5).tolist(),
             }
         )
     manifest[f"v{version}"] = entries

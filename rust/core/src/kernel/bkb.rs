@@ -9,12 +9,25 @@
 //! numerically dependent dictionary points instead of the small eigen-directions, and costs
 //! `m^3 / 3` instead of an eigendecomposition. `S1` is what `dictionary_indices` reports.
 //!
-//! Every candidate's posterior needs one `A x m x m` product: with
-//! `C = L1^{-T} (I - lam A_t^{-1}) L1^{-1}`,
-//! `lam sigma~^2(x) = k(x, x) - k_S(x)^T C k_S(x)` and `mu~(x) = k_S(x)^T L1^{-T} w`.
-//! The kernel columns of arms that stay in the dictionary are kept between steps.
+//! With `A_t = sum_i n_i z_i z_i^T + lam I = L_A L_A^T` and `w = A_t^{-1} sum_i z_i Y_i`,
+//! every candidate's posterior is `mu~(x) = k_S1(x)^T L1^{-T} w` and
+//! `lam sigma~^2(x) = k(x, x) - z^T (I - lam A_t^{-1}) z = k(x, x) - |R^T k_S1(x)|^2`, where
+//! `I - lam A_t^{-1} = V V^T` (V upper triangular, PSD) and `R^T = V^T L1^{-1}` is lower
+//! triangular: one product with a triangular factor per block of candidates (`A m^2 / 2`
+//! multiply-adds), the pulled arms' embeddings and their Gram matrix (`P m^2`), and
+//! `m^3 / 6` steps (Cholesky factors, triangular inverses and products), all as blocked
+//! matrix products ([`super::dense`]). The ill-conditioning of `K_SS` stays confined to
+//! `L1^{-1}`; `A_t` is well conditioned (eigenvalues >= lam) and `I - lam A_t^{-1}` has
+//! eigenvalues in [0, 1).
+//!
+//! The kernel columns `k(X, x_s)` of pulled candidates are cached between steps (within a
+//! memory budget beyond the current dictionary's columns), so a step evaluates the kernel
+//! only for arms entering the dictionary for the first time; when the resampled dictionary
+//! equals the previous one its factor and inverse are reused. The cache and the derived
+//! quantities are deterministic functions of the stored state, so a restored object
+//! continues bit for bit.
 
-use super::{check_index, check_points, check_reward, gp_ucb_beta, Kernel, BLOCK};
+use super::{check_index, check_points, check_reward, dense, gp_ucb_beta, Kernel, BLOCK};
 use crate::error::{Error, Result};
 use crate::linalg;
 use crate::rng::Rng;
@@ -27,18 +40,96 @@ use serde::{Deserialize, Serialize};
 /// from them on load, bit for bit).
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Derived {
-    /// Kept dictionary arms in pivot order, and their kernel columns (each of length A).
+    /// The sampled dictionary these were built from, and its kept arms in factor order.
+    dict: Vec<usize>,
     kept: Vec<usize>,
-    cols: Vec<Vec<f64>>,
-    /// `L1^{-1}` (r x r, lower), `A_t^{-1}` (r x r), `C` (r x r), `u = L1^{-T} w` (r).
+    /// `L1^{-1}`, `L_A^{-1}` and `R^T = V^T L1^{-1}` (r x r, lower), `u = L1^{-T} w` (r).
     linv: Vec<f64>,
-    ainv: Vec<f64>,
-    c: Vec<f64>,
+    lainv: Vec<f64>,
+    rt: Vec<f64>,
     u: Vec<f64>,
     mean: Vec<f64>,
     /// sigma~^2 with the 1/lam scaling of the reference.
     var: Vec<f64>,
     beta: f64,
+}
+
+/// Floats of cached kernel columns (128 MB): at most `max(COLUMN_BUDGET / A, m)` columns of
+/// A floats are held (all pulled arms' for A = 1000, just the dictionary's for A = 10^5).
+const COLUMN_BUDGET: usize = 1 << 24;
+
+/// Kernel columns `k(X, x_s)` of pulled candidates. A cache of pure functions of the
+/// candidates: not serialized, and ignored by equality.
+#[derive(Clone, Debug, Default)]
+struct Columns {
+    cols: Vec<Option<Box<[f64]>>>,
+    /// Step at which each column was last used, for eviction.
+    used: Vec<u64>,
+    held: usize,
+    clock: u64,
+}
+
+impl PartialEq for Columns {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Columns {
+    fn get(&self, s: usize) -> &[f64] {
+        self.cols[s].as_deref().unwrap_or(&[])
+    }
+
+    /// Make sure the columns of `need` are present, evicting the least recently used
+    /// others first so that at most `max(budget / A, need)` columns are ever held. The
+    /// buffers are allocated on the calling thread (so that freed columns are reused rather
+    /// than scattered over the worker threads' arenas) and filled in parallel.
+    fn ensure(&mut self, kernel: &Kernel, x: &[f64], d: usize, a: usize, need: &[usize]) {
+        if self.cols.len() != a {
+            self.cols = vec![None; a];
+            self.used = vec![0; a];
+            self.held = 0;
+        }
+        self.clock += 1;
+        for &s in need {
+            self.used[s] = self.clock;
+        }
+        let missing: Vec<usize> = need
+            .iter()
+            .copied()
+            .filter(|&s| self.cols[s].is_none())
+            .collect();
+        let cap = (COLUMN_BUDGET / a).max(need.len());
+        if self.held + missing.len() > cap {
+            let mut old: Vec<(u64, usize)> = (0..a)
+                .filter(|&s| self.cols[s].is_some() && self.used[s] != self.clock)
+                .map(|s| (self.used[s], s))
+                .collect();
+            old.sort_unstable();
+            let excess = self.held + missing.len() - cap;
+            for (_, s) in old.into_iter().take(excess) {
+                self.cols[s] = None;
+                self.held -= 1;
+            }
+        }
+        let mut fresh: Vec<Box<[f64]>> = missing
+            .iter()
+            .map(|_| vec![0.0; a].into_boxed_slice())
+            .collect();
+        fresh.par_iter_mut().zip(&missing).for_each(|(c, &s)| {
+            let xs = &x[s * d..(s + 1) * d];
+            c.par_chunks_mut(BLOCK).enumerate().for_each(|(b, cb)| {
+                for (q, cj) in cb.iter_mut().enumerate() {
+                    let j = b * BLOCK + q;
+                    *cj = kernel.eval(&x[j * d..(j + 1) * d], xs);
+                }
+            });
+        });
+        for (s, c) in missing.into_iter().zip(fresh) {
+            self.cols[s] = Some(c);
+            self.held += 1;
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +153,8 @@ pub struct BKB {
     kdiag: Vec<f64>,
     #[serde(skip)]
     der: Derived,
+    #[serde(skip)]
+    columns: Columns,
 }
 
 fn check_params(
@@ -152,39 +245,6 @@ fn pivoted_cholesky(k: &[f64], m: usize) -> (Vec<usize>, Vec<f64>) {
     (piv, l)
 }
 
-/// Inverse of a lower-triangular r x r matrix. Column j of the inverse is built as a
-/// contiguous row of its transpose, so every inner product runs over contiguous memory.
-fn lower_inverse(l: &[f64], r: usize) -> Vec<f64> {
-    let mut lit = vec![0.0; r * r]; // lit[j][k] = (L^{-1})[k][j]
-    for j in 0..r {
-        lit[j * r + j] = 1.0 / l[j * r + j];
-        for i in j + 1..r {
-            let s = linalg::dot(&l[i * r + j..i * r + i], &lit[j * r + j..j * r + i]);
-            lit[j * r + i] = -s / l[i * r + i];
-        }
-    }
-    transpose(&lit, r, r)
-}
-
-/// Inverse of the SPD `a` (r x r) as `L^{-T} L^{-1}`, exactly symmetric.
-fn spd_inverse(a: &[f64], r: usize) -> Option<Vec<f64>> {
-    let l = linalg::cholesky(a, r)?;
-    let li = lower_inverse(&l, r);
-    let lit = transpose(&li, r, r);
-    let mut inv = vec![0.0; r * r];
-    if r > 0 {
-        linalg::matmul(&lit, &li, &mut inv, r, r, r);
-    }
-    for i in 0..r {
-        for j in 0..i {
-            let v = 0.5 * (inv[i * r + j] + inv[j * r + i]);
-            inv[i * r + j] = v;
-            inv[j * r + i] = v;
-        }
-    }
-    Some(inv)
-}
-
 fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
     let mut t = vec![0.0; m.len()];
     for i in 0..rows {
@@ -234,6 +294,7 @@ impl BKB {
             rng: Rng::from_optional_seed(seed),
             kdiag: Vec::new(),
             der: Derived::default(),
+            columns: Columns::default(),
         };
         p.kdiag = kernel.diag(&p.x, d);
         p.rebuild()?;
@@ -371,125 +432,143 @@ impl BKB {
     }
 
     fn rebuild(&mut self) -> Result<()> {
-        let (a, d, lam) = (self.a, self.d, self.lam);
-        let m = self.dict.len();
-        // K_SS and its pivoted Cholesky.
-        let xs: Vec<f64> = self
-            .dict
-            .iter()
-            .flat_map(|&s| self.x[s * d..(s + 1) * d].iter().copied())
-            .collect();
-        let kss = self.kernel.block(&xs, &xs, d);
-        let (piv, l1) = pivoted_cholesky(&kss, m);
-        let r = piv.len();
-        let kept: Vec<usize> = piv.iter().map(|&p| self.dict[p]).collect();
-        // Kernel columns, reusing those of arms already kept.
-        let mut old: Vec<(usize, Vec<f64>)> = std::mem::take(&mut self.der.kept)
-            .into_iter()
-            .zip(std::mem::take(&mut self.der.cols))
-            .collect();
-        let mut cols = Vec::with_capacity(r);
-        for &s in &kept {
-            if let Some(pos) = old.iter().position(|(o, _)| *o == s) {
-                cols.push(old.swap_remove(pos).1);
-            } else {
-                let xsr = &self.x[s * d..(s + 1) * d];
-                let mut c = vec![0.0; a];
-                c.par_chunks_mut(BLOCK).enumerate().for_each(|(b, cb)| {
-                    for (q, cj) in cb.iter_mut().enumerate() {
-                        let j = b * BLOCK + q;
-                        *cj = self.kernel.eval(&self.x[j * d..(j + 1) * d], xsr);
-                    }
-                });
-                cols.push(c);
+        let (a, lam) = (self.a, self.lam);
+        self.columns
+            .ensure(&self.kernel, &self.x, self.d, a, &self.dict);
+        let der = std::mem::take(&mut self.der);
+        // The dictionary's factor: reused when the dictionary did not change.
+        let (kept, linv) = if der.dict == self.dict && !der.kept.is_empty() {
+            (der.kept, der.linv)
+        } else {
+            let m = self.dict.len();
+            let mut kss = vec![0.0; m * m];
+            for (j, &s) in self.dict.iter().enumerate() {
+                let col = self.columns.get(s);
+                for (i, &q) in self.dict.iter().enumerate() {
+                    kss[i * m + j] = col[q];
+                }
             }
-        }
-        drop(old);
-        let linv = lower_inverse(&l1, r);
-        // Z_P = K_{P,S1} L1^{-T} for the pulled arms, scaled by sqrt(n_i); A_t and b.
+            // Symmetrize against any rounding asymmetry of the kernel evaluations.
+            for i in 0..m {
+                for j in 0..i {
+                    let v = 0.5 * (kss[i * m + j] + kss[j * m + i]);
+                    kss[i * m + j] = v;
+                    kss[j * m + i] = v;
+                }
+            }
+            let trace: f64 = (0..m).map(|i| kss[i * m + i]).sum();
+            let tol = (m as f64) * f64::EPSILON * trace.abs();
+            // A plain (blocked) Cholesky when every pivot clears the tolerance; otherwise
+            // the pivoted one, which drops the numerically dependent points.
+            let (kept, l1) = match dense::cholesky(&kss, m, tol) {
+                Some(l) => (self.dict.clone(), l),
+                None => {
+                    let (piv, l) = pivoted_cholesky(&kss, m);
+                    (piv.iter().map(|&p| self.dict[p]).collect(), l)
+                }
+            };
+            let linv = dense::lower_inverse(&l1, kept.len());
+            (kept, linv)
+        };
+        let r = kept.len();
+        let cols: Vec<&[f64]> = kept.iter().map(|&s| self.columns.get(s)).collect();
         let pulled: Vec<usize> = (0..a).filter(|&j| self.counts[j] > 0).collect();
         let np = pulled.len();
-        // K_{P,S1} (P x r), then Z_P = K_{P,S1} L1^{-T} in one product.
-        let mut kp = vec![0.0; np * r];
-        for (q, &j) in pulled.iter().enumerate() {
+        // k_S1 of a block of candidates as an r x n column block (contiguous copies).
+        let gather = |rows: &[usize], kt: &mut [f64]| {
+            let n = rows.len();
             for (k, col) in cols.iter().enumerate() {
-                kp[q * r + k] = col[j];
+                for (q, &j) in rows.iter().enumerate() {
+                    kt[k * n + q] = col[j];
+                }
             }
-        }
-        let linv_t = transpose(&linv, r, r);
+        };
+        // The pulled arms' embeddings z = L1^{-1} k_S1, scaled by sqrt(n_i): A_t and b.
         let mut zp = vec![0.0; np * r];
-        if r > 0 && np > 0 {
-            linalg::matmul(&kp, &linv_t, &mut zp, np, r, r);
+        if r > 0 {
+            zp.par_chunks_mut(BLOCK * r)
+                .zip(pulled.par_chunks(BLOCK))
+                .for_each(|(zb, rows)| {
+                    let mut kt = vec![0.0; r * rows.len()];
+                    gather(rows, &mut kt);
+                    dense::mul_lower_t(&kt, 1, rows.len(), rows.len(), r, &linv, zb);
+                });
         }
-        let mut zt = vec![0.0; r * np]; // r x P: sqrt(n_i) z_i as columns
         let mut b = vec![0.0; r];
         for (q, &j) in pulled.iter().enumerate() {
+            let (zq, y) = (&mut zp[q * r..(q + 1) * r], self.sums[j]);
+            for (bk, z) in b.iter_mut().zip(zq.iter()) {
+                *bk += z * y;
+            }
             let sn = (self.counts[j] as f64).sqrt();
-            for k in 0..r {
-                let z = zp[q * r + k];
-                zt[k * np + q] = sn * z;
-                b[k] += z * self.sums[j];
+            for z in zq.iter_mut() {
+                *z *= sn;
             }
         }
-        let ztt = transpose(&zt, r, np);
-        let mut at = vec![0.0; r * r];
-        if r > 0 && np > 0 {
-            linalg::matmul(&zt, &ztt, &mut at, r, np, r);
-        }
+        let mut at = dense::gram(&zp, np, r);
+        drop(zp);
         for k in 0..r {
             at[k * r + k] += lam;
         }
-        // Symmetrize against rounding before the inverse.
-        for i in 0..r {
-            for j in 0..i {
-                let v = 0.5 * (at[i * r + j] + at[j * r + i]);
-                at[i * r + j] = v;
-                at[j * r + i] = v;
-            }
-        }
-        let ainv = spd_inverse(&at, r).ok_or_else(|| {
+        let la = dense::cholesky(&at, r, 0.0).ok_or_else(|| {
             Error::param("lam", "the regularized design is not positive definite")
         })?;
+        let lainv = dense::lower_inverse(&la, r);
+        // A_t^{-1} = L_A^{-T} L_A^{-1}; w = A_t^{-1} b; u = L1^{-T} w (the mean is k_S1^T u).
+        let ainv = dense::gram_lower(&lainv, r);
         let mut w = vec![0.0; r];
         linalg::matvec(&ainv, &b, &mut w);
-        // u = L1^{-T} w; C = L1^{-T} (I - lam A^{-1}) L1^{-1}.
         let mut u = vec![0.0; r];
-        linalg::matvec(&linv_t, &w, &mut u);
-        let mut bm: Vec<f64> = ainv.iter().map(|v| -lam * v).collect();
-        for k in 0..r {
-            bm[k * r + k] += 1.0;
+        for (i, &wi) in w.iter().enumerate() {
+            for (k, uk) in u.iter_mut().enumerate().take(i + 1) {
+                *uk += linv[i * r + k] * wi;
+            }
         }
-        let mut tmp = vec![0.0; r * r];
-        let mut c = vec![0.0; r * r];
-        if r > 0 {
-            linalg::matmul(&linv_t, &bm, &mut tmp, r, r, r);
-            linalg::matmul(&tmp, &linv, &mut c, r, r, r);
+        // lam sigma~^2 = k - z^T (I - lam A_t^{-1}) z = k - |V^T L1^{-1} k|^2 with
+        // I - lam A_t^{-1} = V V^T, V upper triangular (the Cholesky factor of the reversed
+        // matrix, reversed), so that one triangular product per candidate gives the variance.
+        let mut brev = vec![0.0; r * r];
+        for i in 0..r {
+            for j in 0..r {
+                let v = -lam * ainv[(r - 1 - i) * r + (r - 1 - j)];
+                brev[i * r + j] = if i == j { 1.0 + v } else { v };
+            }
         }
+        let lrev = dense::cholesky_psd(&brev, r, (r as f64) * f64::EPSILON);
+        let mut vt = vec![0.0; r * r];
+        for i in 0..r {
+            for j in 0..=i {
+                vt[i * r + j] = lrev[(r - 1 - j) * r + (r - 1 - i)];
+            }
+        }
+        let rt = dense::mul_lower_lower(&vt, &linv, r);
+        // Every candidate: mean k^T u and lam sigma~^2 = k(x, x) - |R^T k|^2.
         let mut mean = vec![0.0; a];
         let mut var = vec![0.0; a];
         {
-            let (kdiag, cols, c, u) = (&self.kdiag, &cols, &c, &u);
+            let (kdiag, rt, u) = (&self.kdiag, &rt, &u);
             mean.par_chunks_mut(BLOCK)
                 .zip(var.par_chunks_mut(BLOCK))
                 .enumerate()
                 .for_each(|(blk, (mb, vb))| {
                     let j0 = blk * BLOCK;
                     let n = mb.len();
-                    let mut kb = vec![0.0; n * r];
+                    let mut kt = vec![0.0; r * n];
                     for (k, col) in cols.iter().enumerate() {
-                        for q in 0..n {
-                            kb[q * r + k] = col[j0 + q];
+                        kt[k * n..(k + 1) * n].copy_from_slice(&col[j0..j0 + n]);
+                    }
+                    let mut q = vec![0.0; n * r];
+                    dense::mul_lower_t(&kt, 1, n, n, r, rt, &mut q);
+                    mb.fill(0.0);
+                    for (k, &uk) in u.iter().enumerate() {
+                        for (mq, kq) in mb.iter_mut().zip(&kt[k * n..(k + 1) * n]) {
+                            *mq += kq * uk;
                         }
                     }
-                    let mut qb = vec![0.0; n * r];
-                    if r > 0 {
-                        linalg::matmul(&kb, c, &mut qb, n, r, r);
-                    }
-                    for q in 0..n {
-                        let kr = &kb[q * r..(q + 1) * r];
-                        mb[q] = linalg::dot(kr, u);
-                        let s = kdiag[j0 + q] - linalg::dot(kr, &qb[q * r..(q + 1) * r]);
-                        vb[q] = s.max(0.0) / lam;
+                    for o in 0..n {
+                        let qo = &q[o * r..(o + 1) * r];
+                        let s = kdiag[j0 + o] - linalg::dot(qo, qo);
+                        vb[o] = s.max(0.0) / lam;
                     }
                 });
         }
@@ -502,12 +581,12 @@ impl BKB {
         let logdet = deff * (self.t.max(1) as f64).ln();
         let beta = lam.sqrt() * self.fnorm + (lam * (logdet + (1.0 / self.delta).ln())).sqrt();
         self.der = Derived {
+            dict: self.dict.clone(),
             kept,
-            cols,
             linv,
-            ainv,
-            c,
+            lainv,
             u,
+            rt,
             mean,
             var,
             beta,
@@ -531,7 +610,13 @@ impl BKB {
         let wf = self.width_factor();
         let r = self.der.kept.len();
         let mut var = self.der.var.clone();
-        let mut ainv = self.der.ainv.clone();
+        // A_t^{-1} = L_A^{-T} L_A^{-1}.
+        let lai = &self.der.lainv;
+        let lait = transpose(lai, r, r);
+        let mut ainv = vec![0.0; r * r];
+        if r > 0 {
+            linalg::matmul(&lait, lai, &mut ainv, r, r, r);
+        }
         let mut chosen = vec![false; self.a];
         let mut out = Vec::with_capacity(b);
         let linv_t = transpose(&self.der.linv, r, r);
@@ -552,7 +637,12 @@ impl BKB {
             if k + 1 == b || r == 0 {
                 continue;
             }
-            let ki: Vec<f64> = self.der.cols.iter().map(|c| c[i]).collect();
+            let ki: Vec<f64> = self
+                .der
+                .kept
+                .iter()
+                .map(|&s| self.columns.get(s)[i])
+                .collect();
             let mut zi = vec![0.0; r];
             linalg::matvec(&self.der.linv, &ki, &mut zi);
             let mut v = vec![0.0; r];
@@ -560,7 +650,7 @@ impl BKB {
             let q = linalg::dot(&zi, &v);
             let mut h = vec![0.0; r];
             linalg::matvec(&linv_t, &v, &mut h);
-            let cols = &self.der.cols;
+            let cols: Vec<&[f64]> = self.der.kept.iter().map(|&s| self.columns.get(s)).collect();
             var.par_chunks_mut(BLOCK).enumerate().for_each(|(blk, vb)| {
                 for (o, s2) in vb.iter_mut().enumerate() {
                     let j = blk * BLOCK + o;
@@ -587,15 +677,13 @@ impl BKB {
         let kq = self.kernel.block(xq, &xs, d);
         let qdiag = self.kernel.diag(xq, d);
         let mut q = vec![0.0; n * r];
-        if r > 0 && n > 0 {
-            linalg::matmul(&kq, &self.der.c, &mut q, n, r, r);
-        }
+        dense::mul_lower_t(&kq, r, 1, n, r, &self.der.rt, &mut q);
         let mut mean = vec![0.0; n];
         let mut var = vec![0.0; n];
         for j in 0..n {
-            let kr = &kq[j * r..(j + 1) * r];
+            let (kr, qj) = (&kq[j * r..(j + 1) * r], &q[j * r..(j + 1) * r]);
             mean[j] = linalg::dot(kr, &self.der.u);
-            var[j] = (qdiag[j] - linalg::dot(kr, &q[j * r..(j + 1) * r])).max(0.0) / self.lam;
+            var[j] = (qdiag[j] - linalg::dot(qj, qj)).max(0.0) / self.lam;
         }
         Ok((mean, var))
     }
@@ -656,20 +744,6 @@ mod tests {
     fn points(a: usize, d: usize, seed: u64) -> Vec<f64> {
         let mut rng = Rng::seed_from_u64(seed);
         (0..a * d).map(|_| rng.uniform()).collect()
-    }
-
-    #[test]
-    fn triangular_and_spd_inverses() {
-        let a = [4.0, 2.0, 0.5, 2.0, 3.0, 0.1, 0.5, 0.1, 2.0];
-        let inv = spd_inverse(&a, 3).unwrap();
-        let mut prod = [0.0; 9];
-        linalg::matmul(&a, &inv, &mut prod, 3, 3, 3);
-        for i in 0..3 {
-            for j in 0..3 {
-                let e = if i == j { 1.0 } else { 0.0 };
-                assert!((prod[i * 3 + j] - e).abs() < 1e-14);
-            }
-        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub mod bkb;
+mod dense;
 pub mod gpucb;
 pub use bkb::BKB;
 pub use gpucb::GPUCB;
