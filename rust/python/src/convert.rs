@@ -65,19 +65,46 @@ pub fn arm_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<i64> {
     }
 }
 
+/// The value of a bool, an exact int within float range, or a float (or float subclass such
+/// as numpy.float64), read with the C API: rewards often arrive as Python ints (0/1 clicks),
+/// and `float(obj)` would allocate and free a temporary float object. `None` for anything
+/// else (the caller falls back to general extraction), with no Python error left set.
+///
+/// # Safety
+/// `obj` is a live object and the thread is attached.
+#[inline]
+pub(crate) unsafe fn plain_real(obj: *mut pyo3::ffi::PyObject) -> Option<f64> {
+    use pyo3::ffi;
+    unsafe {
+        if obj == ffi::Py_True() {
+            return Some(1.0);
+        }
+        if obj == ffi::Py_False() {
+            return Some(0.0);
+        }
+        // Exact types first: a subclass check walks the type's MRO.
+        let v = if ffi::PyLong_CheckExact(obj) != 0 {
+            ffi::PyLong_AsDouble(obj)
+        } else if ffi::PyFloat_CheckExact(obj) != 0 || ffi::PyFloat_Check(obj) != 0 {
+            ffi::PyFloat_AsDouble(obj)
+        } else {
+            return None;
+        };
+        if v == -1.0 && !ffi::PyErr_Occurred().is_null() {
+            // An int beyond the float range (OverflowError).
+            ffi::PyErr_Clear();
+            return None;
+        }
+        Some(v)
+    }
+}
+
 /// A real number (Python int/float, numpy scalar).
 #[inline]
 pub fn real_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
-    // Rewards often arrive as Python ints (0/1 clicks): convert those directly instead of
-    // through `float(obj)`, which allocates and frees a temporary float object.
     // SAFETY: `obj` is a live object and this thread is attached (`obj` carries the token).
-    if unsafe { pyo3::ffi::PyLong_CheckExact(obj.as_ptr()) } != 0 {
-        let v = unsafe { pyo3::ffi::PyLong_AsDouble(obj.as_ptr()) };
-        if v != -1.0 || unsafe { pyo3::ffi::PyErr_Occurred() }.is_null() {
-            return Ok(v);
-        }
-        // An int beyond the float range: clear the OverflowError, report as below.
-        drop(PyErr::take(obj.py()));
+    if let Some(v) = unsafe { plain_real(obj.as_ptr()) } {
+        return Ok(v);
     }
     obj.extract::<f64>().map_err(|_| {
         dtype_error(

@@ -139,6 +139,15 @@ unsafe fn call_checked(
     })
 }
 
+/// A new reference to `None`, the result of `update`.
+fn new_none() -> *mut ffi::PyObject {
+    // SAFETY: only called from entry points, with the thread attached.
+    unsafe {
+        ffi::Py_IncRef(ffi::Py_None());
+        ffi::Py_None()
+    }
+}
+
 /// Reports a panic of the core as a Python exception (never unwinds into C).
 fn panic_to_error() -> *mut ffi::PyObject {
     Python::attach(|py| {
@@ -193,33 +202,6 @@ unsafe fn fast_arm(obj: *mut ffi::PyObject) -> Option<i64> {
     }
 }
 
-/// The reward argument if it is a Python float (or subclass, e.g. numpy.float64), a bool,
-/// or an exact int within float range.
-#[inline]
-unsafe fn fast_reward(obj: *mut ffi::PyObject) -> Option<f64> {
-    unsafe {
-        if obj == ffi::Py_True() {
-            return Some(1.0);
-        }
-        if obj == ffi::Py_False() {
-            return Some(0.0);
-        }
-        // Exact types first: a subclass check walks the type's MRO.
-        let v = if ffi::PyLong_CheckExact(obj) != 0 {
-            ffi::PyLong_AsDouble(obj)
-        } else if ffi::PyFloat_CheckExact(obj) != 0 || ffi::PyFloat_Check(obj) != 0 {
-            ffi::PyFloat_AsDouble(obj)
-        } else {
-            return None;
-        };
-        if v == -1.0 && !ffi::PyErr_Occurred().is_null() {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        Some(v)
-    }
-}
-
 /// `update(arm, reward)` for arguments of any type, with PyO3's attachment bookkeeping:
 /// converts them with the checked converters, waits for the lock with the thread
 /// detached if needed, and raises the named error of a refused update.
@@ -243,10 +225,7 @@ unsafe fn update_general<T: FastPolicy>(
             crate::convert::with_lock(py, this.state(), |p| p.update(arm, reward)).py_err(py)
         })();
         match result {
-            Ok(()) => unsafe {
-                ffi::Py_IncRef(ffi::Py_None());
-                ffi::Py_None()
-            },
+            Ok(()) => new_none(),
             Err(e) => {
                 e.restore(py);
                 std::ptr::null_mut()
@@ -270,7 +249,7 @@ unsafe extern "C" fn fast_update<T: FastPolicy>(
     let (arm_obj, reward_obj) = unsafe { (*args, *args.offset(1)) };
     let general = || unsafe { update_general::<T>(slf, arm_obj, reward_obj) };
     let (Some(arm), Some(reward)) = (unsafe { fast_arm(arm_obj) }, unsafe {
-        fast_reward(reward_obj)
+        crate::convert::plain_real(reward_obj)
     }) else {
         return general();
     };
@@ -284,10 +263,7 @@ unsafe extern "C" fn fast_update<T: FastPolicy>(
     match catch_unwind(AssertUnwindSafe(|| guard.update(arm, reward))) {
         Ok(Ok(())) => {
             drop(guard);
-            unsafe {
-                ffi::Py_IncRef(ffi::Py_None());
-                ffi::Py_None()
-            }
+            new_none()
         }
         // Refused before any change: the general path raises the named error.
         Ok(Err(_)) => {

@@ -84,6 +84,76 @@ impl RewardDomain {
 }
 
 /// State every policy has: its generator, per-arm statistics and the number of rewards seen.
+/// Per-arm values derived from each arm's statistics (index terms, sampler constants),
+/// tagged with the count they were derived for, so a decision re-derives only what changed.
+/// Derived state: never serialized, ignored by equality. `observe` keeps it current arm by
+/// arm; anything else that changes counts (merge, decoding) is caught by the count tags on
+/// the next `refresh`; adding or removing arms must `clear` it (entries would shift).
+#[derive(Clone, Debug)]
+pub(crate) struct ArmCache<T> {
+    counts: Vec<u64>,
+    pub values: Vec<T>,
+    /// The core's `t` when every entry was last known current.
+    current_at: Option<u64>,
+}
+
+impl<T> Default for ArmCache<T> {
+    fn default() -> Self {
+        ArmCache {
+            counts: Vec::new(),
+            values: Vec::new(),
+            current_at: None,
+        }
+    }
+}
+
+impl<T> PartialEq for ArmCache<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> ArmCache<T> {
+    #[inline]
+    pub fn is_current(&self, core: &Core) -> bool {
+        self.current_at == Some(core.t) && self.counts.len() == core.arms.len()
+    }
+
+    /// Re-derives (with `derive(i)`) the entries of arms whose count changed.
+    #[inline]
+    pub fn refresh(&mut self, core: &Core, mut derive: impl FnMut(usize) -> T) {
+        if self.is_current(core) {
+            return;
+        }
+        if self.counts.len() != core.arms.len() {
+            self.values = (0..core.arms.len()).map(&mut derive).collect();
+        } else {
+            for (i, a) in core.arms.iter().enumerate() {
+                if self.counts[i] != a.n {
+                    self.values[i] = derive(i);
+                }
+            }
+        }
+        self.counts = core.arms.iter().map(|a| a.n).collect();
+        self.current_at = Some(core.t);
+    }
+
+    /// After one observation of `arm`: stores its new entry if the cache was current
+    /// before it (`was_current`), so that it stays current.
+    #[inline]
+    pub fn observed(&mut self, core: &Core, arm: usize, was_current: bool, value: T) {
+        if was_current {
+            self.counts[arm] = core.arms[arm].n;
+            self.values[arm] = value;
+            self.current_at = Some(core.t);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Core {
     pub rng: Rng,

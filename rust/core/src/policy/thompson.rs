@@ -1,6 +1,6 @@
 //! Thompson sampling: play the argmax of one draw from each arm's posterior.
 
-use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use super::{finite_positive, persist_policy, require, ArmCache, Core, Policy, RewardDomain};
 use crate::error::Result;
 use crate::rng::Rng;
 use crate::stats::{argmax_random_ties, ArmStats, RandomTieArgmax};
@@ -69,32 +69,18 @@ impl GammaSampler {
     }
 }
 
-/// Gamma samplers of each arm's Beta posterior, tagged with the arm's count: rebuilt only
-/// for arms whose count changed since the last decision. Derived state (not serialized,
-/// ignored by equality); cleared when arms are added or removed.
-#[derive(Clone, Debug, Default)]
-struct BetaSamplerCache {
-    counts: Vec<u64>,
-    samplers: Vec<(GammaSampler, GammaSampler, f64)>,
-    /// The policy's `t` when every sampler was last known current (`update` keeps them
-    /// current arm by arm; merge and decoding leave a full check to the next decision).
-    current_at: Option<u64>,
-}
+/// The Gamma samplers of a Beta(a, b) posterior and its mean a / (a + b), kept per arm
+/// between decisions (they change only when the arm is updated).
+type BetaSamplers = (GammaSampler, GammaSampler, f64);
 
-impl PartialEq for BetaSamplerCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
+fn beta_samplers((a, b): (f64, f64)) -> BetaSamplers {
+    (GammaSampler::new(a), GammaSampler::new(b), a / (a + b))
 }
 
 #[inline]
 fn beta(a: f64, b: f64, rng: &mut Rng) -> f64 {
-    beta_with(
-        &GammaSampler::new(a),
-        &GammaSampler::new(b),
-        a / (a + b),
-        rng,
-    )
+    let (ga, gb, mean) = beta_samplers((a, b));
+    beta_with(&ga, &gb, mean, rng)
 }
 
 /// One Beta(a, b) draw as X / (X + Y) from the samplers of Gamma(a) and Gamma(b);
@@ -149,13 +135,21 @@ pub struct ThompsonSampling {
     core: Core,
     params: BetaPrior,
     #[serde(skip)]
-    samplers: BetaSamplerCache,
+    samplers: ArmCache<BetaSamplers>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BetaPrior {
     pub prior_alpha: f64,
     pub prior_beta: f64,
+}
+
+impl BetaPrior {
+    /// Posterior (alpha, beta) given an arm's statistics.
+    pub fn posterior(&self, a: &ArmStats) -> (f64, f64) {
+        let s = a.sum().clamp(0.0, a.n as f64);
+        (self.prior_alpha + s, self.prior_beta + a.n as f64 - s)
+    }
 }
 
 impl ThompsonSampling {
@@ -171,49 +165,15 @@ impl ThompsonSampling {
                 prior_alpha,
                 prior_beta,
             },
-            samplers: BetaSamplerCache::default(),
+            samplers: ArmCache::default(),
         };
         p.check_extra()?;
         Ok(p)
     }
 
-    fn samplers_current(&self) -> bool {
-        self.samplers.current_at == Some(self.core.t)
-            && self.samplers.counts.len() == self.core.arms.len()
-    }
-
-    fn set_sampler(&mut self, i: usize) {
-        let (a, b) = self.posterior(i);
-        self.samplers.counts[i] = self.core.arms[i].n;
-        self.samplers.samplers[i] = (GammaSampler::new(a), GammaSampler::new(b), a / (a + b));
-    }
-
-    fn refresh_samplers(&mut self) {
-        if self.samplers_current() {
-            return;
-        }
-        let k = self.core.arms.len();
-        if self.samplers.counts.len() != k {
-            let unset = (GammaSampler::new(1.0), GammaSampler::new(1.0), 0.5);
-            self.samplers.counts = vec![u64::MAX; k];
-            self.samplers.samplers = vec![unset; k];
-        }
-        for i in 0..k {
-            if self.samplers.counts[i] != self.core.arms[i].n {
-                self.set_sampler(i);
-            }
-        }
-        self.samplers.current_at = Some(self.core.t);
-    }
-
     /// Posterior (alpha, beta) of arm i.
     pub fn posterior(&self, i: usize) -> (f64, f64) {
-        let a = &self.core.arms[i];
-        let s = a.sum().clamp(0.0, a.n as f64);
-        (
-            self.params.prior_alpha + s,
-            self.params.prior_beta + a.n as f64 - s,
-        )
+        self.params.posterior(&self.core.arms[i])
     }
 }
 
@@ -238,23 +198,33 @@ impl Policy for ThompsonSampling {
         RewardDomain::Unit
     }
     fn select(&mut self) -> usize {
-        self.refresh_samplers();
+        let (prior, arms) = (&self.params, &self.core.arms);
+        self.samplers
+            .refresh(&self.core, |i| beta_samplers(prior.posterior(&arms[i])));
         let mut rng = self.core.rng.clone();
         // One pass: an exact tie between two continuous draws is rare, and breaking it with
         // a draw from the same generator before the next arm's draws is just as uniform.
         let mut argmax = RandomTieArgmax::new();
-        for (i, (ga, gb, mean)) in self.samplers.samplers.iter().enumerate() {
+        for (i, (ga, gb, mean)) in self.samplers.values.iter().enumerate() {
             argmax.push(i, beta_with(ga, gb, *mean, &mut rng), &mut rng);
         }
         self.core.rng = rng;
         argmax.finish()
     }
+    fn observe(&mut self, arm: usize, reward: f64) {
+        let was_current = self.samplers.is_current(&self.core);
+        self.core.arms[arm].push(reward);
+        self.core.t += 1;
+        let samplers = beta_samplers(self.posterior(arm));
+        self.samplers
+            .observed(&self.core, arm, was_current, samplers);
+    }
     fn on_add_arm(&mut self) {
-        self.samplers = BetaSamplerCache::default();
+        self.samplers.clear();
     }
     fn on_remove_arm(&mut self, _i: usize) {
         // Arms shift down: cached samplers no longer line up with their arms.
-        self.samplers = BetaSamplerCache::default();
+        self.samplers.clear();
     }
     /// Posterior means.
     fn scores(&self) -> Vec<f64> {

@@ -1,6 +1,6 @@
 //! Upper-confidence-bound index policies on Hoeffding- and Bernstein-type bounds.
 
-use super::{finite_positive, ln_t, persist_policy, require, Core, Policy, RewardDomain};
+use super::{finite_positive, ln_t, persist_policy, require, ArmCache, Core, Policy, RewardDomain};
 use crate::error::Result;
 use crate::stats::{argmax_random_ties, ArmStats};
 use serde::{Deserialize, Serialize};
@@ -12,66 +12,18 @@ pub struct UCB1 {
     core: Core,
     params: UCB1Params,
     #[serde(skip)]
-    cache: IndexCache,
+    cache: ArmCache<(f64, f64)>,
 }
 
-/// Per-arm mean and 1/sqrt(n_i), tagged with the n_i they were computed for, so that a
-/// decision costs one logarithm, one sqrt and K multiply-adds instead of K divisions and K
-/// square roots (an update changes one arm). Derived state: not serialized, ignored by
-/// equality, refreshed lazily whatever changed the counts (update, merge, arm removal,
-/// decoding). An unplayed arm is cached as mean +inf, width 0: index +inf for any alpha.
-#[derive(Clone, Debug, Default)]
-struct IndexCache {
-    counts: Vec<u64>,
-    means: Vec<f64>,
-    inv_sqrt_counts: Vec<f64>,
-    /// The policy's `t` when every entry was last known current: `update` keeps the cache
-    /// current arm by arm, so a decision skips the scan unless something else (merge,
-    /// decoding) changed the counts.
-    current_at: Option<u64>,
-}
-
-impl PartialEq for IndexCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl IndexCache {
-    #[inline]
-    fn set(&mut self, i: usize, a: &ArmStats) {
-        self.counts[i] = a.n;
-        if a.n == 0 {
-            self.means[i] = f64::INFINITY;
-            self.inv_sqrt_counts[i] = 0.0;
-        } else {
-            self.means[i] = a.mean();
-            self.inv_sqrt_counts[i] = 1.0 / (a.n as f64).sqrt();
-        }
-    }
-
-    #[inline]
-    fn is_current(&self, core: &Core) -> bool {
-        self.current_at == Some(core.t) && self.counts.len() == core.arms.len()
-    }
-
-    #[inline]
-    fn refresh(&mut self, core: &Core) {
-        if self.is_current(core) {
-            return;
-        }
-        let k = core.arms.len();
-        if self.counts.len() != k {
-            self.counts = vec![u64::MAX; k];
-            self.means = vec![0.0; k];
-            self.inv_sqrt_counts = vec![0.0; k];
-        }
-        for (i, a) in core.arms.iter().enumerate() {
-            if self.counts[i] != a.n {
-                self.set(i, a);
-            }
-        }
-        self.current_at = Some(core.t);
+/// Arm i's (mean, 1/sqrt(n_i)), so that a decision costs one logarithm, one sqrt and K
+/// multiply-adds instead of K divisions and K square roots (an update changes one arm). An
+/// unplayed arm is (+inf, 0): index +inf for any alpha.
+#[inline]
+fn index_terms(a: &ArmStats) -> (f64, f64) {
+    if a.n == 0 {
+        (f64::INFINITY, 0.0)
+    } else {
+        (a.mean(), 1.0 / (a.n as f64).sqrt())
     }
 }
 
@@ -85,7 +37,7 @@ impl UCB1 {
         let p = UCB1 {
             core: Core::new(n_arms, seed)?,
             params: UCB1Params { alpha },
-            cache: IndexCache::default(),
+            cache: ArmCache::default(),
         };
         p.check_extra()?;
         Ok(p)
@@ -122,14 +74,10 @@ impl Policy for UCB1 {
     fn select(&mut self) -> usize {
         // The microsecond path: no allocation, one log, one sqrt, K multiply-adds. The same
         // value as `index` (mean + alpha * sqrt(2 ln t) * (1 / sqrt(n))), bit for bit.
-        self.cache.refresh(&self.core);
+        let arms = &self.core.arms;
+        self.cache.refresh(&self.core, |i| index_terms(&arms[i]));
         let scale = self.params.alpha * (2.0 * ln_t(self.core.t)).sqrt();
-        let c = &self.cache;
-        let indices = c
-            .means
-            .iter()
-            .zip(&c.inv_sqrt_counts)
-            .map(|(&m, &w)| m + scale * w);
+        let indices = self.cache.values.iter().map(|&(m, w)| m + scale * w);
         argmax_random_ties(indices, &mut self.core.rng)
     }
     fn scores(&self) -> Vec<f64> {
@@ -142,17 +90,14 @@ impl Policy for UCB1 {
         let was_current = self.cache.is_current(&self.core);
         self.core.arms[arm].push(reward);
         self.core.t += 1;
-        if was_current {
-            self.cache.set(arm, &self.core.arms[arm]);
-            self.cache.current_at = Some(self.core.t);
-        }
+        let terms = index_terms(&self.core.arms[arm]);
+        self.cache.observed(&self.core, arm, was_current, terms);
     }
     fn on_add_arm(&mut self) {
-        self.cache = IndexCache::default();
+        self.cache.clear();
     }
     fn on_remove_arm(&mut self, _i: usize) {
-        // Arms shift down: cached entries no longer line up with their arms.
-        self.cache = IndexCache::default();
+        self.cache.clear();
     }
     fn check_extra(&self) -> Result<()> {
         require(
