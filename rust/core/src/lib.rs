@@ -23,6 +23,7 @@ pub mod linalg;
 pub mod ope;
 pub mod policy;
 pub mod rng;
+pub mod sample;
 pub mod simulate;
 pub mod special;
 pub mod state;

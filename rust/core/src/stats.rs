@@ -105,13 +105,26 @@ impl RandomTieArgmax {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, i: usize, v: f64, rng: &mut Rng) {
-        if v > self.best || (self.best_i == usize::MAX && !v.is_nan()) {
+        // A plain branch on a new maximum: in a bandit's steady state it is well predicted,
+        // and a conditional move would chain every value's latency into the next comparison.
+        if v > self.best {
             self.best = v;
             self.best_i = i;
             self.ties = 1;
         } else if v == self.best {
+            self.tie(i, rng);
+        }
+    }
+
+    /// An exact tie with the running maximum, or the first value when it is -inf.
+    #[inline(never)]
+    fn tie(&mut self, i: usize, rng: &mut Rng) {
+        if self.best_i == usize::MAX {
+            self.best_i = i;
+            self.ties = 1;
+        } else {
             self.ties += 1;
             if rng.below(self.ties) == 0 {
                 self.best_i = i;

@@ -3,71 +3,12 @@
 use super::{finite_positive, persist_policy, require, ArmCache, Core, Policy, RewardDomain};
 use crate::error::Result;
 use crate::rng::Rng;
-use crate::stats::{argmax_random_ties, ArmStats, RandomTieArgmax};
-use rand_distr::{Distribution, StandardNormal};
+use crate::sample::{gamma, normal, tables, GammaSampler};
+use crate::stats::{ArmStats, RandomTieArgmax};
 use serde::{Deserialize, Serialize};
 
 /// Draws used by `probabilities()`, which has no closed form for Thompson sampling.
 pub const PROBABILITY_SAMPLES: usize = 10_000;
-
-#[inline]
-fn gamma(shape: f64, rng: &mut Rng) -> f64 {
-    GammaSampler::new(shape).sample(rng)
-}
-
-/// Marsaglia and Tsang's (2000) squeeze-and-reject sampler for Gamma(shape, 1): about 1.02
-/// normal draws per sample and a logarithm only on the rare squeeze misses. Written here
-/// (rather than rand_distr's `Gamma`, which builds a distribution object per draw) so that
-/// Thompson sampling can keep the constants of each arm's two shapes between decisions:
-/// they change only when the arm is updated, and computing them costs a square root and a
-/// division per draw.
-#[derive(Clone, Copy, Debug)]
-struct GammaSampler {
-    d: f64,
-    c: f64,
-    /// 1 / shape when shape < 1 (boosted: Gamma(a) = Gamma(a + 1) U^(1/a)), else 0.
-    inv_small_shape: f64,
-}
-
-impl GammaSampler {
-    #[inline]
-    fn new(shape: f64) -> Self {
-        let (boosted, inv_small_shape) = if shape >= 1.0 {
-            (shape, 0.0)
-        } else {
-            (shape + 1.0, 1.0 / shape)
-        };
-        let d = boosted - 1.0 / 3.0;
-        GammaSampler {
-            d,
-            c: 1.0 / (9.0 * d).sqrt(),
-            inv_small_shape,
-        }
-    }
-
-    #[inline(always)]
-    fn sample(&self, rng: &mut Rng) -> f64 {
-        let (d, c) = (self.d, self.c);
-        let g = loop {
-            let x: f64 = StandardNormal.sample(rng);
-            let v = 1.0 + c * x;
-            if v <= 0.0 {
-                continue;
-            }
-            let v = v * v * v;
-            let u = rng.uniform();
-            let x2 = x * x;
-            if u < 1.0 - 0.0331 * x2 * x2 || u.ln() < 0.5 * x2 + d * (1.0 - v + v.ln()) {
-                break d * v;
-            }
-        };
-        if self.inv_small_shape == 0.0 {
-            g
-        } else {
-            g * rng.uniform().powf(self.inv_small_shape)
-        }
-    }
-}
 
 /// The Gamma samplers of a Beta(a, b) posterior and its mean a / (a + b), kept per arm
 /// between decisions (they change only when the arm is updated).
@@ -89,6 +30,15 @@ fn beta(a: f64, b: f64, rng: &mut Rng) -> f64 {
 fn beta_with(ga: &GammaSampler, gb: &GammaSampler, mean: f64, rng: &mut Rng) -> f64 {
     let x = ga.sample(rng);
     let y = gb.sample(rng);
+    beta_ratio(x, y, mean, rng)
+}
+
+/// Random words drawn ahead per chunk of arms in `ThompsonSampling::select` (four per arm).
+const WORDS_CHUNK: usize = 32;
+
+/// X / (X + Y) for X ~ Gamma(a), Y ~ Gamma(b).
+#[inline(always)]
+fn beta_ratio(x: f64, y: f64, mean: f64, rng: &mut Rng) -> f64 {
     if x + y > 0.0 {
         x / (x + y)
     } else {
@@ -202,11 +152,27 @@ impl Policy for ThompsonSampling {
         self.samplers
             .refresh(&self.core, |i| beta_samplers(prior.posterior(&arms[i])));
         let mut rng = self.core.rng.clone();
-        // One pass: an exact tie between two continuous draws is rare, and breaking it with
-        // a draw from the same generator before the next arm's draws is just as uniform.
         let mut argmax = RandomTieArgmax::new();
-        for (i, (ga, gb, mean)) in self.samplers.values.iter().enumerate() {
-            argmax.push(i, beta_with(ga, gb, *mean, &mut rng), &mut rng);
+        let zig = tables();
+        // The first attempt's four words of every arm in a chunk are drawn in one tight loop,
+        // then consumed by straight-line arithmetic (see `crate::sample`): the generator's
+        // dependency chain and the samplers' arithmetic no longer alternate.
+        for (c, chunk) in self.samplers.values.chunks(WORDS_CHUNK / 4).enumerate() {
+            let mut words = [0u64; WORDS_CHUNK];
+            for w in &mut words[..4 * chunk.len()] {
+                *w = rng.next_raw();
+            }
+            // The draws first, then the argmax over them: a branch of the argmax that
+            // waits for a draw's division would stall the next arm's sampling behind it.
+            let mut draws = [0.0; WORDS_CHUNK / 4];
+            for ((draw, (ga, gb, mean)), w) in draws.iter_mut().zip(chunk).zip(words.chunks(4)) {
+                let x = ga.sample_from(zig, w[0], w[1], &mut rng);
+                let y = gb.sample_from(zig, w[2], w[3], &mut rng);
+                *draw = beta_ratio(x, y, *mean, &mut rng);
+            }
+            for (j, &draw) in draws[..chunk.len()].iter().enumerate() {
+                argmax.push(c * (WORDS_CHUNK / 4) + j, draw, &mut rng);
+            }
         }
         self.core.rng = rng;
         argmax.finish()
@@ -304,7 +270,7 @@ impl GaussianThompsonSampling {
     fn draw(post: (f64, f64, f64, f64), rng: &mut Rng) -> f64 {
         let (mu, kappa, alpha, beta) = post;
         let tau = gamma(alpha, rng) / beta;
-        let z: f64 = StandardNormal.sample(rng);
+        let z = normal(rng);
         if tau > 0.0 {
             mu + z / (kappa * tau).sqrt()
         } else {
@@ -337,15 +303,13 @@ impl Policy for GaussianThompsonSampling {
     }
     fn select(&mut self) -> usize {
         let mut rng = self.core.rng.clone();
-        let v: Vec<f64> = self
-            .core
-            .arms
-            .iter()
-            .map(|a| Self::draw(self.params.posterior(a), &mut rng))
-            .collect();
-        let i = argmax_random_ties(v.into_iter(), &mut rng);
+        let mut argmax = RandomTieArgmax::new();
+        for (i, a) in self.core.arms.iter().enumerate() {
+            let draw = Self::draw(self.params.posterior(a), &mut rng);
+            argmax.push(i, draw, &mut rng);
+        }
         self.core.rng = rng;
-        i
+        argmax.finish()
     }
     /// Posterior means of the arms' means.
     fn scores(&self) -> Vec<f64> {
@@ -379,23 +343,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gamma_and_beta_moments() {
+    fn beta_mean() {
         let mut rng = Rng::seed_from_u64(11);
-        for &shape in &[0.3, 1.0, 2.5, 40.0, 5000.0] {
-            let n = 200_000;
-            let xs: Vec<f64> = (0..n).map(|_| gamma(shape, &mut rng)).collect();
-            let mean = xs.iter().sum::<f64>() / n as f64;
-            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-            // Gamma(k, 1): mean k, variance k; 5 standard errors.
-            assert!(
-                (mean - shape).abs() < 5.0 * (shape / n as f64).sqrt(),
-                "{shape} {mean}"
-            );
-            assert!((var / shape - 1.0).abs() < 0.03, "{shape} {var}");
-        }
         let n = 200_000;
         let (a, b) = (3.0, 7.0);
         let mean = (0..n).map(|_| beta(a, b, &mut rng)).sum::<f64>() / n as f64;
         assert!((mean - 0.3).abs() < 0.002);
+    }
+
+    #[test]
+    fn select_indexes_arms_across_word_chunks() {
+        // More arms than one chunk of pre-drawn words: the dominant arm must come back with
+        // its own index from whichever chunk it is in.
+        for best in [0usize, 7, 8, 17, 19] {
+            let mut p = ThompsonSampling::new(20, 1.0, 1.0, Some(best as u64)).unwrap();
+            for arm in 0..20usize {
+                let reward = if arm == best { 1.0 } else { 0.0 };
+                for _ in 0..200 {
+                    p.update(arm as i64, reward).unwrap();
+                }
+            }
+            for _ in 0..50 {
+                assert_eq!(p.select(), best);
+            }
+        }
     }
 }
