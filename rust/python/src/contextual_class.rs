@@ -21,9 +21,6 @@ macro_rules! contextual_class {
                 let dim = core.dim();
                 Self { inner: std::sync::Mutex::new(core), dim }
             }
-            pub(crate) fn snapshot(&self, py: pyo3::Python<'_>) -> $core_ty {
-                $crate::convert::with_lock(py, &self.inner, |p| p.clone())
-            }
             fn matrix_op<'py, T: numpy::Element + Send>(
                 &self,
                 py: pyo3::Python<'py>,
@@ -41,6 +38,24 @@ macro_rules! contextual_class {
                 numpy::PyArray1::from_vec(py, out).reshape([n, cols])
             }
         }
+
+        impl $crate::persist::Stateful for $py_ty {
+            type State = $core_ty;
+            fn state(&self) -> &std::sync::Mutex<$core_ty> {
+                &self.inner
+            }
+            fn wrap(core: $core_ty) -> Self {
+                Self::wrap(core)
+            }
+        }
+
+        $crate::persist::state_methods!($py_ty);
+        $crate::persist::merge_method!(
+            $py_ty,
+            regretless_core::contextual::ContextualPolicy::merge,
+            "Add another replica's data (same class, arms, dim and hyperparameters): equal\nto one policy fitted on both data sets."
+        );
+        $crate::persist::fit_logs_method!($py_ty);
 
         #[pyo3::pymethods]
         impl $py_ty {
@@ -265,80 +280,6 @@ macro_rules! contextual_class {
                 use $crate::errors::IntoPyResult;
                 let arm = $crate::convert::arm_arg(arm, "arm")?;
                 $crate::convert::with_lock(py, &self.inner, |p| p.remove_arm(arm)).py_err(py)
-            }
-
-            /// Add another replica's data (same class, arms, dim and hyperparameters): equal
-            /// to one policy fitted on both data sets.
-            fn merge(&self, py: pyo3::Python<'_>, other: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<()> {
-                use pyo3::types::PyAnyMethods;
-                use regretless_core::contextual::ContextualPolicy;
-                use $crate::errors::IntoPyResult;
-                let other = other.downcast::<$py_ty>().map_err(|_| {
-                    $crate::errors::dtype_error(py, format!("other: expected a {}, got {}", $name,
-                        other.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
-                })?;
-                let o = other.get().snapshot(py);
-                $crate::convert::with_lock(py, &self.inner, |p| p.merge(&o)).py_err(py)
-            }
-
-            /// Serialize the whole state to versioned bytes.
-            fn to_bytes<'py>(&self, py: pyo3::Python<'py>) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::types::PyBytes>> {
-                use $crate::errors::IntoPyResult;
-                let bytes = $crate::convert::with_lock(py, &self.inner, |p| regretless_core::state::encode(p)).py_err(py)?;
-                Ok(pyo3::types::PyBytes::new(py, &bytes))
-            }
-
-            /// Restore an object from ``to_bytes()`` output (StateError on bad bytes).
-            #[classmethod]
-            fn from_bytes(
-                _cls: &pyo3::Bound<'_, pyo3::types::PyType>,
-                py: pyo3::Python<'_>,
-                data: &pyo3::Bound<'_, pyo3::PyAny>,
-            ) -> pyo3::PyResult<Self> {
-                use $crate::errors::IntoPyResult;
-                let bytes = $crate::convert::bytes_arg(data, "data")?;
-                let core: $core_ty = regretless_core::state::decode(&bytes).py_err(py)?;
-                Ok(Self::wrap(core))
-            }
-
-            fn __reduce__<'py>(
-                slf: &pyo3::Bound<'py, Self>,
-                py: pyo3::Python<'py>,
-            ) -> pyo3::PyResult<(pyo3::Bound<'py, pyo3::PyAny>, (pyo3::Bound<'py, pyo3::types::PyBytes>,))> {
-                use pyo3::types::PyAnyMethods;
-                let restore = slf.get_type().getattr("from_bytes")?;
-                let bytes = slf.get().to_bytes(py)?;
-                Ok((restore, (bytes,)))
-            }
-
-            /// An independent copy (same state, same position in the random stream).
-            fn copy(&self, py: pyo3::Python<'_>) -> Self {
-                Self::wrap(self.snapshot(py))
-            }
-
-            fn __copy__(&self, py: pyo3::Python<'_>) -> Self {
-                self.copy(py)
-            }
-
-            fn __deepcopy__(&self, py: pyo3::Python<'_>, _memo: &pyo3::Bound<'_, pyo3::PyAny>) -> Self {
-                self.copy(py)
-            }
-
-            /// Warm-start from logged feedback (a pyarrow Table, Parquet path, data frame,
-            /// dict of arrays, ...) in one pass; see ``regretless.logs.fit_logs`` for the
-            /// options (``weighting="ips"`` or ``"none"``, ``columns``, ``context``,
-            /// ``batch_size``, ``max_weight``). Returns the policy.
-            #[pyo3(signature = (source, **kwargs))]
-            fn fit_logs<'py>(
-                slf: &pyo3::Bound<'py, Self>,
-                py: pyo3::Python<'py>,
-                source: &pyo3::Bound<'py, pyo3::PyAny>,
-                kwargs: Option<&pyo3::Bound<'py, pyo3::types::PyDict>>,
-            ) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
-                use pyo3::types::PyAnyMethods;
-                py.import("regretless.logs")?
-                    .getattr("fit_logs")?
-                    .call((slf, source), kwargs)
             }
 
             fn __repr__(&self, py: pyo3::Python<'_>) -> String {

@@ -5,7 +5,6 @@ use crate::convert::{
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
 use regretless_core::contextual::HybridLinUCB;
 use std::sync::Mutex;
 
@@ -33,6 +32,23 @@ pub struct PyHybridLinUCB {
     dim: usize,
     shared_dim: usize,
 }
+
+impl crate::persist::Stateful for PyHybridLinUCB {
+    type State = HybridLinUCB;
+    fn state(&self) -> &Mutex<HybridLinUCB> {
+        &self.inner
+    }
+    fn wrap(core: HybridLinUCB) -> Self {
+        Self::wrap(core)
+    }
+}
+
+crate::persist::state_methods!(PyHybridLinUCB);
+crate::persist::merge_method!(
+    PyHybridLinUCB,
+    HybridLinUCB::merge,
+    "Add another replica's data: equal to fitting both data sets."
+);
 
 impl PyHybridLinUCB {
     fn wrap(core: HybridLinUCB) -> Self {
@@ -389,55 +405,6 @@ impl PyHybridLinUCB {
     fn remove_arm(&self, py: Python<'_>, arm: &Bound<'_, PyAny>) -> PyResult<()> {
         let arm = arm_arg(arm, "arm")?;
         with_lock(py, &self.inner, |p| p.remove_arm(arm)).py_err(py)
-    }
-
-    /// Add another replica's data: equal to fitting both data sets.
-    fn merge(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        let other = other
-            .downcast::<PyHybridLinUCB>()
-            .map_err(|_| dtype_error(py, "other: expected a HybridLinUCB".into()))?;
-        let o = with_lock(py, &other.get().inner, |p| p.clone());
-        with_lock(py, &self.inner, |p| p.merge(&o)).py_err(py)
-    }
-
-    /// Serialize the whole state to versioned bytes.
-    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = with_lock(py, &self.inner, |p| regretless_core::state::encode(p)).py_err(py)?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// Restore an object from ``to_bytes()`` output (StateError on bad bytes).
-    #[classmethod]
-    fn from_bytes(
-        _cls: &Bound<'_, PyType>,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
-        let bytes = crate::convert::bytes_arg(data, "data")?;
-        let core: HybridLinUCB = regretless_core::state::decode(&bytes).py_err(py)?;
-        Ok(Self::wrap(core))
-    }
-
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let restore = slf.get_type().getattr("from_bytes")?;
-        let bytes = slf.get().to_bytes(py)?;
-        Ok((restore, (bytes,)))
-    }
-
-    /// An independent copy (same state, same position in the random stream).
-    fn copy(&self, py: Python<'_>) -> Self {
-        Self::wrap(with_lock(py, &self.inner, |p| p.clone()))
-    }
-
-    fn __copy__(&self, py: Python<'_>) -> Self {
-        self.copy(py)
-    }
-
-    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
-        self.copy(py)
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -18,6 +18,7 @@ mod kernel;
 mod klucb;
 mod linear;
 mod ope;
+mod persist;
 mod simulate;
 mod stream;
 mod thompson;

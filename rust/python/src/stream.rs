@@ -3,14 +3,12 @@
 //! once; each class adds only its docstring.
 
 use crate::convert::{
-    arm_arg, bytes_arg, float64_array, real_arg, seed_arg, u64_to_i64, with_lock,
-    with_lock_detached,
+    arm_arg, float64_array, real_arg, seed_arg, u64_to_i64, with_lock, with_lock_detached,
 };
 use crate::errors::{dtype_error, invalid_parameter, IntoPyResult};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyType};
-use regretless_core::state::{decode, encode};
+use pyo3::types::{PyDict, PyInt};
 use regretless_core::stream::{
     simulate_stream, AggressiveSelectivePromotion, GameOfArms, GameOfArmsRule, NaiveEpsilonBest,
     NaiveRule, Order, SelectivePromotionRule, UniformExploration, UniformRule,
@@ -55,6 +53,18 @@ macro_rules! stream_class {
                 Self { inner: Mutex::new(core) }
             }
         }
+
+        impl crate::persist::Stateful for $py_ty {
+            type State = $core_ty;
+            fn state(&self) -> &Mutex<$core_ty> {
+                &self.inner
+            }
+            fn wrap(core: $core_ty) -> Self {
+                Self::wrap(core)
+            }
+        }
+
+        crate::persist::state_methods!($py_ty);
 
         #[pymethods]
         impl $py_ty {
@@ -183,47 +193,6 @@ macro_rules! stream_class {
             #[getter]
             fn is_finished(&self, py: Python<'_>) -> bool {
                 with_lock(py, &self.inner, |p| p.is_finished())
-            }
-
-            /// Serialize the whole state (stream position, held arms and their means,
-            /// pending pulls, generator) to versioned bytes.
-            fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-                let bytes = with_lock(py, &self.inner, |p| encode(p)).py_err(py)?;
-                Ok(PyBytes::new(py, &bytes))
-            }
-
-            /// Restore an object from ``to_bytes()`` output, mid-stream included; it
-            /// continues identically. Raises StateError on corrupt, truncated or foreign
-            /// bytes.
-            #[classmethod]
-            fn from_bytes(
-                _cls: &Bound<'_, PyType>,
-                py: Python<'_>,
-                data: &Bound<'_, PyAny>,
-            ) -> PyResult<Self> {
-                let bytes = bytes_arg(data, "data")?;
-                Ok(Self::wrap(decode(&bytes).py_err(py)?))
-            }
-
-            fn __reduce__<'py>(
-                slf: &Bound<'py, Self>,
-                py: Python<'py>,
-            ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-                let restore = slf.get_type().getattr("from_bytes")?;
-                Ok((restore, (slf.get().to_bytes(py)?,)))
-            }
-
-            /// An independent copy (same state, same position in the random stream).
-            fn copy(&self, py: Python<'_>) -> Self {
-                Self::wrap(with_lock(py, &self.inner, |p| p.clone()))
-            }
-
-            fn __copy__(&self, py: Python<'_>) -> Self {
-                self.copy(py)
-            }
-
-            fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
-                self.copy(py)
             }
 
             fn __repr__(&self, py: Python<'_>) -> String {
