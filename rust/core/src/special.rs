@@ -207,13 +207,19 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
 /// Regularized incomplete beta I_x(a, b) and its complement 1 - I_x(a, b), each computed
 /// directly so that tail probabilities near 0 keep their relative precision.
 pub fn inc_beta_pair(a: f64, b: f64, x: f64) -> (f64, f64) {
+    inc_beta_pair_given(a, b, ln_beta(a, b), x)
+}
+
+/// [`inc_beta_pair`] with ln B(a, b) given: a quantile solve evaluates it at several x for
+/// the same (a, b), and ln B costs three log-gammas.
+fn inc_beta_pair_given(a: f64, b: f64, lnb: f64, x: f64) -> (f64, f64) {
     if x <= 0.0 {
         return (0.0, 1.0);
     }
     if x >= 1.0 {
         return (1.0, 0.0);
     }
-    let ln_front = a * x.ln() + b * (1.0 - x).ln() - ln_beta(a, b);
+    let ln_front = a * x.ln() + b * (1.0 - x).ln() - lnb;
     let front = ln_front.exp();
     if x < (a + 1.0) / (a + b + 2.0) {
         let lower = front * beta_cf(a, b, x) / a;
@@ -251,7 +257,7 @@ pub fn beta_upper_quantile_from(a: f64, b: f64, tail: f64, warm: Option<f64>) ->
     let ln_target = tail.ln();
     let lnb = ln_beta(a, b);
     for _ in 0..200 {
-        let (_, upper) = inc_beta_pair(a, b, x);
+        let (_, upper) = inc_beta_pair_given(a, b, lnb, x);
         if upper > tail {
             lo = x;
         } else {
