@@ -175,9 +175,15 @@ impl GammaSampler {
         rng: &mut Rng,
     ) -> f64 {
         let x = normal_from(z, normal_bits, rng);
-        let g = match self.accept(x, unit(uniform_bits)) {
-            Some(g) => g,
-            None => self.sample_fresh(rng),
+        let u = unit(uniform_bits);
+        let v = 1.0 + self.c * x;
+        let v3 = v * v * v;
+        let x2 = x * x;
+        // The squeeze alone, inline; the logarithmic test and rejections out of line.
+        let g = if v > 0.0 && v.min(1.0) * (1.0 - u) > self.squeeze * x2 * x2 {
+            self.d * v3
+        } else {
+            self.finish(x, u, rng)
         };
         self.unboost(g, rng)
     }
@@ -207,6 +213,15 @@ impl GammaSampler {
         }
     }
 
+    /// A first attempt the squeeze did not accept: the full test, then fresh attempts.
+    #[inline(never)]
+    fn finish(&self, x: f64, u: f64, rng: &mut Rng) -> f64 {
+        match self.accept(x, u) {
+            Some(g) => g,
+            None => self.sample_fresh(rng),
+        }
+    }
+
     #[inline(never)]
     fn sample_fresh(&self, rng: &mut Rng) -> f64 {
         loop {
@@ -223,8 +238,14 @@ impl GammaSampler {
         if self.inv_small_shape == 0.0 {
             g
         } else {
-            g * rng.uniform().powf(self.inv_small_shape)
+            self.unboost_small_shape(g, rng)
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unboost_small_shape(&self, g: f64, rng: &mut Rng) -> f64 {
+        g * rng.uniform().powf(self.inv_small_shape)
     }
 }
 
