@@ -87,6 +87,34 @@ fn prefetch(values: &[f64], at: usize) {
     let _ = (values, at);
 }
 
+#[inline(always)]
+fn prefetch_i64(values: &[i64], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < values.len() {
+        // SAFETY: as in `prefetch`.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, at);
+}
+
+#[inline(always)]
+fn prefetch_i32(values: &[i32], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < values.len() {
+        // SAFETY: as in `prefetch`.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, at);
+}
+
 /// Prefetches the first and the last entry of row `row` of a table of `k` columns: every
 /// cache line of a row that spans at most two (W3's 80-byte rows do); the middle lines
 /// of wider rows are left to the hardware prefetcher.
@@ -607,6 +635,32 @@ impl<'a> Kernel<'a> {
         by_k!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     }
 
+    /// Prefetches rows `start..end` of the logged reward, action and propensity (the
+    /// next block's: these streams are read in bursts of a block, which the hardware
+    /// prefetcher alone serves late).
+    #[inline(always)]
+    fn prefetch_logged(&self, start: usize, end: usize) {
+        // Entries per 64-byte cache line, for 8-byte values (4-byte ones: every other line).
+        const STEP: usize = 8;
+        let mut i = start;
+        while i < end.min(self.n) {
+            match self.reward {
+                Rewards::F64(r) => prefetch(r, i),
+                Rewards::I64(r) => prefetch_i64(r, i),
+            }
+            match self.action {
+                Actions::I64(a) => prefetch_i64(a, i),
+                Actions::I32(a) => {
+                    if i % 16 == 0 {
+                        prefetch_i32(a, i)
+                    }
+                }
+            }
+            prefetch(self.pscore, i);
+            i += STEP;
+        }
+    }
+
     /// Stage 1: the logged feedback into local arrays, and per row the evaluation policy's
     /// probability of the logged action (`pe`), the model's value of the policy
     /// (`dot / sum`) and of the logged action (`qf`), with the distribution's checks.
@@ -614,6 +668,10 @@ impl<'a> Kernel<'a> {
     #[inline(always)]
     fn stage1<S: RowSums, const K: usize>(&self, start: usize, end: usize, st: &mut Stage) {
         let n = end - start;
+        if self.check_rows || self.q.is_some() {
+            // (Trusted IPW reads ahead in the action stream already, for its gather.)
+            self.prefetch_logged(end, end + BLOCK);
+        }
         let mut act = [0i64; BLOCK];
         self.reward.copy_to(start, &mut st.r[..n]);
         self.action.copy_to(start, &mut act[..n]);
