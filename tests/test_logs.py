@@ -133,3 +133,22 @@ def test_renamed_columns_and_extra_columns() -> None:
     np.testing.assert_array_equal(fb.action, data.action)
     np.testing.assert_array_equal(fb.extra["action_dist"], pi)
     assert fb.extra["action_dist"].shape == (50, 3)
+
+
+@pytest.mark.parametrize(
+    "dtype", ["int8", "uint16", "int32", "int64", "uint64", "float16", "float32", "float64"]
+)
+def test_numeric_columns_are_borrowed_from_the_arrow_buffer(dtype) -> None:
+    # Sliced arrays (an offset into the buffer) and empty ones, in every fixed-width type:
+    # the numpy view equals pyarrow's own conversion, without a copy for int64 / float64.
+    values = np.arange(1, 50).astype(dtype)
+    arr = pa.array(values)
+    kind = "i" if np.dtype(dtype).kind in "iu" else "f"
+    for part in (arr, arr.slice(7, 30), arr.slice(49, 0)):
+        got = logs._numeric(part, "x", kind, 0)
+        want = part.to_numpy(zero_copy_only=True).astype(np.int64 if kind == "i" else float)
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == (np.int64 if kind == "i" else np.float64)
+    if dtype in ("int64", "float64"):
+        view = logs._numeric(arr.slice(7, 30), "x", kind, 0)
+        assert not view.flags.owndata and not view.flags.writeable

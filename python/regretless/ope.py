@@ -228,6 +228,7 @@ class _Estimator:
             raise InvalidParameterError("return_round_rewards: expected a bool")
         if not isinstance(validate, bool):
             raise InvalidParameterError("validate: expected a bool")
+        n_boot = _count(n_bootstrap, "n_bootstrap")
         out = _core._ope_estimate(
             self.estimator_name,
             self.lambda_,
@@ -238,8 +239,9 @@ class _Estimator:
             position,
             estimated_rewards_by_reg_model,
             float(alpha),
-            _count(n_bootstrap, "n_bootstrap"),
-            _seed(seed),
+            n_boot,
+            # The seed only drives the bootstrap: no OS entropy read per call without one.
+            _seed(seed) if seed is not None or n_boot else 0,
             return_round_rewards,
             validate,
         )

@@ -23,7 +23,7 @@
 //!   combined with Chan et al.'s pairwise update.
 
 use super::interval::{normal_quantile, percentile_sorted};
-use super::kernel::{Buf, DistShape, Kernel, BLOCK};
+use super::kernel::{Buf, DistShape, Kernel, Stage, BLOCK};
 use super::{Batch, Estimator};
 use crate::error::{Error, Result};
 use crate::rng::splitmix64;
@@ -241,13 +241,14 @@ impl Pass<'_, '_> {
         // folds into a local copy of the sums: both loops stay short and in registers.
         let mut s = acc.s;
         let mut buf = Buf::new();
+        let mut stage = Stage::new();
         let mut start = rows.start;
         while start < rows.end {
             let end = (start + BLOCK).min(rows.end);
             let m = end - start;
             let mut ok = self.fast;
             if self.block {
-                ok = self.kernel.block(start, end, &mut buf);
+                ok = self.kernel.block(start, end, &mut stage, &mut buf);
             } else if self.fast {
                 for (j, i) in (start..end).enumerate() {
                     let (x, good) = self.kernel.row_fast(i);

@@ -41,8 +41,9 @@ impl Buf {
     }
 }
 
-/// Stage 1's per-row values of a block (see [`Kernel::block`]).
-struct Stage {
+/// Stage 1's per-row values of a block (see [`Kernel::block`]); made once per run of
+/// blocks and reused (entries a layout never writes keep their initial values).
+pub(crate) struct Stage {
     r: [f64; BLOCK],
     pe: [f64; BLOCK],
     dot: [f64; BLOCK],
@@ -53,7 +54,7 @@ struct Stage {
 
 impl Stage {
     #[inline(always)]
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Stage {
             r: [0.0; BLOCK],
             pe: [0.0; BLOCK],
@@ -63,6 +64,64 @@ impl Stage {
             ok: true,
         }
     }
+}
+
+/// Rows ahead of the current one whose table entries are prefetched in the block loop
+/// (the hardware prefetcher alone leaves the row loop waiting on memory).
+const PREFETCH_ROWS: usize = 16;
+
+/// Hints the CPU to fetch `values[at]` into the cache; a no-op past the end (no access
+/// is made either way: a prefetch never faults and reads nothing into the program).
+#[inline(always)]
+fn prefetch(values: &[f64], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < values.len() {
+        // SAFETY: `at` is in bounds; `_mm_prefetch` only hints the cache (SSE, baseline
+        // on x86_64).
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, at);
+}
+
+#[inline(always)]
+fn prefetch_i64(values: &[i64], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < values.len() {
+        // SAFETY: as in `prefetch`.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, at);
+}
+
+#[inline(always)]
+fn prefetch_i32(values: &[i32], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < values.len() {
+        // SAFETY: as in `prefetch`.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, at);
+}
+
+/// Prefetches the first and the last entry of row `row` of a table of `k` columns: every
+/// cache line of a row that spans at most two (W3's 80-byte rows do); the middle lines
+/// of wider rows are left to the hardware prefetcher.
+#[inline(always)]
+fn prefetch_row(values: &[f64], row: usize, k: usize) {
+    prefetch(values, row * k);
+    prefetch(values, row * k + k - 1);
 }
 
 /// Whether the CPU has AVX2 (probed once per process).
@@ -517,7 +576,6 @@ impl<'a> Kernel<'a> {
         match self.dist {
             ActionDist::Full(t) => {
                 per_row(&t)
-                    && self.check_rows
                     && self.position.is_none()
                     && self.est.uses_logged_feedback()
                     && self.q.as_ref().is_none_or(per_row)
@@ -534,19 +592,18 @@ impl<'a> Kernel<'a> {
     /// The arithmetic is the same in every instruction set (same order, no FMA), so the
     /// result does not depend on the machine. Returns false if any row is invalid; the
     /// caller then re-runs the block through [`Kernel::row`] for the error.
-    pub(crate) fn block(&self, start: usize, end: usize, out: &mut Buf) -> bool {
+    pub(crate) fn block(&self, start: usize, end: usize, st: &mut Stage, out: &mut Buf) -> bool {
         debug_assert!(end - start <= BLOCK);
-        let mut st = Stage::new();
         #[cfg(target_arch = "x86_64")]
         if has_avx2() {
             // SAFETY: the CPU supports AVX2 (checked at run time).
             unsafe {
-                self.stage1_avx2(start, end, &mut st);
-                return self.stage2_avx2(start, end, &st, out);
+                self.stage1_avx2(start, end, st);
+                return self.stage2_avx2(start, end, st, out);
             }
         }
-        self.stage1_dispatch::<Portable>(start, end, &mut st);
-        self.stage2_dispatch(start, end, &st, out)
+        self.stage1_dispatch::<Portable>(start, end, st);
+        self.stage2_dispatch(start, end, st, out)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -578,6 +635,32 @@ impl<'a> Kernel<'a> {
         by_k!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     }
 
+    /// Prefetches rows `start..end` of the logged reward, action and propensity (the
+    /// next block's: these streams are read in bursts of a block, which the hardware
+    /// prefetcher alone serves late).
+    #[inline(always)]
+    fn prefetch_logged(&self, start: usize, end: usize) {
+        // Entries per 64-byte cache line, for 8-byte values (4-byte ones: every other line).
+        const STEP: usize = 8;
+        let mut i = start;
+        while i < end.min(self.n) {
+            match self.reward {
+                Rewards::F64(r) => prefetch(r, i),
+                Rewards::I64(r) => prefetch_i64(r, i),
+            }
+            match self.action {
+                Actions::I64(a) => prefetch_i64(a, i),
+                Actions::I32(a) => {
+                    if i % 16 == 0 {
+                        prefetch_i32(a, i)
+                    }
+                }
+            }
+            prefetch(self.pscore, i);
+            i += STEP;
+        }
+    }
+
     /// Stage 1: the logged feedback into local arrays, and per row the evaluation policy's
     /// probability of the logged action (`pe`), the model's value of the policy
     /// (`dot / sum`) and of the logged action (`qf`), with the distribution's checks.
@@ -585,6 +668,10 @@ impl<'a> Kernel<'a> {
     #[inline(always)]
     fn stage1<S: RowSums, const K: usize>(&self, start: usize, end: usize, st: &mut Stage) {
         let n = end - start;
+        if self.check_rows || self.q.is_some() {
+            // (Trusted IPW reads ahead in the action stream already, for its gather.)
+            self.prefetch_logged(end, end + BLOCK);
+        }
         let mut act = [0i64; BLOCK];
         self.reward.copy_to(start, &mut st.r[..n]);
         self.action.copy_to(start, &mut act[..n]);
@@ -604,6 +691,8 @@ impl<'a> Kernel<'a> {
                     Some(q) => {
                         let qs = q.values[start * k..end * k].chunks_exact(k);
                         for (j, (p, qrow)) in pis.zip(qs).enumerate() {
+                            prefetch_row(t.values, start + j + PREFETCH_ROWS, k);
+                            prefetch_row(q.values, start + j + PREFETCH_ROWS, k);
                             let (s, d, good) = S::dot(p, qrow);
                             let a = act[j];
                             let valid = (a as u64) < k as u64;
@@ -616,8 +705,25 @@ impl<'a> Kernel<'a> {
                             st.qf[j] = qrow[ai];
                         }
                     }
+                    // Trusted distributions (validate=False): only the logged action's
+                    // entry is read; `st.sum` stays 1 and nothing is checked of the row.
+                    None if !self.check_rows => {
+                        for (j, p) in pis.enumerate() {
+                            let ahead = start + j + PREFETCH_ROWS;
+                            if ahead < self.n {
+                                let a = self.action.get(ahead);
+                                prefetch(t.values, ahead * k + (a as usize).min(k - 1));
+                            }
+                            let a = act[j];
+                            let valid = (a as u64) < k as u64;
+                            let ai = if valid { a as usize } else { 0 };
+                            ok &= valid;
+                            st.pe[j] = p[ai];
+                        }
+                    }
                     None => {
                         for (j, p) in pis.enumerate() {
+                            prefetch_row(t.values, start + j + PREFETCH_ROWS, k);
                             let (s, good) = S::sum(p);
                             let a = act[j];
                             let valid = (a as u64) < k as u64;
@@ -629,9 +735,11 @@ impl<'a> Kernel<'a> {
                         }
                     }
                 }
-                ok &= nonneg;
-                for &s in &st.sum[..n] {
-                    ok &= (s - 1.0).abs() <= SUM_TOLERANCE;
+                if self.check_rows {
+                    ok &= nonneg;
+                    for &s in &st.sum[..n] {
+                        ok &= (s - 1.0).abs() <= SUM_TOLERANCE;
+                    }
                 }
             }
         }
@@ -983,33 +1091,62 @@ mod tests {
                     action_dist: ActionDist::Full(Table::new(&pi, n, k, 1, "a").unwrap()),
                     estimated_rewards: with_q.then(|| Table::new(&q, n, k, 1, "q").unwrap()),
                 };
-                let kernel = Kernel::new(est, &b).unwrap();
-                assert!(kernel.has_block_path());
-                for start in [0, 64, 128] {
-                    let end = (start + BLOCK).min(n);
-                    let mut st = Stage::new();
-                    let mut portable = Buf::new();
-                    kernel.stage1_dispatch::<Portable>(start, end, &mut st);
-                    assert!(kernel.stage2_dispatch(start, end, &st, &mut portable));
-                    for (j, i) in (start..end).enumerate() {
-                        let checked = kernel.row(i, i as u64).unwrap();
-                        assert_eq!(portable.get(j).map(f64::to_bits), checked.map(f64::to_bits));
+                for trust in [false, true] {
+                    let mut kernel = Kernel::new(est, &b).unwrap();
+                    if trust {
+                        kernel.trust_distributions();
                     }
-                    #[cfg(target_arch = "x86_64")]
-                    if has_avx2() {
-                        let mut st = Stage::new();
-                        let mut simd = Buf::new();
-                        // SAFETY: AVX2 is present.
-                        unsafe {
-                            kernel.stage1_avx2(start, end, &mut st);
-                            assert!(kernel.stage2_avx2(start, end, &st, &mut simd));
-                        }
-                        for j in 0..end - start {
+                    assert!(kernel.has_block_path());
+                    // One stage reused across the blocks, as `Pass` does.
+                    let mut st = Stage::new();
+                    for start in [0, 64, 128] {
+                        let end = (start + BLOCK).min(n);
+                        let mut portable = Buf::new();
+                        kernel.stage1_dispatch::<Portable>(start, end, &mut st);
+                        assert!(kernel.stage2_dispatch(start, end, &st, &mut portable));
+                        for (j, i) in (start..end).enumerate() {
+                            let checked = kernel.row(i, i as u64).unwrap();
                             assert_eq!(
-                                simd.get(j).map(f64::to_bits),
-                                portable.get(j).map(f64::to_bits)
+                                portable.get(j).map(f64::to_bits),
+                                checked.map(f64::to_bits)
                             );
                         }
+                        #[cfg(target_arch = "x86_64")]
+                        if has_avx2() {
+                            let mut st = Stage::new();
+                            let mut simd = Buf::new();
+                            // SAFETY: AVX2 is present.
+                            unsafe {
+                                kernel.stage1_avx2(start, end, &mut st);
+                                assert!(kernel.stage2_avx2(start, end, &st, &mut simd));
+                            }
+                            for j in 0..end - start {
+                                assert_eq!(
+                                    simd.get(j).map(f64::to_bits),
+                                    portable.get(j).map(f64::to_bits)
+                                );
+                            }
+                        }
+                    }
+                }
+                // Trusted rows that do not sum to one: the block path reads them as the
+                // checked rows do (IPW only the logged entry; DR divides by the sum).
+                let scaled: Vec<f64> = pi.iter().map(|x| 1.5 * x).collect();
+                let bs = Batch {
+                    action_dist: ActionDist::Full(Table::new(&scaled, n, k, 1, "a").unwrap()),
+                    ..b
+                };
+                let mut kernel = Kernel::new(est, &bs).unwrap();
+                assert!(!kernel.block(0, 64, &mut Stage::new(), &mut Buf::new()));
+                kernel.trust_distributions();
+                let mut st = Stage::new();
+                for start in [0, 64, 128] {
+                    let end = (start + BLOCK).min(n);
+                    let mut out = Buf::new();
+                    assert!(kernel.block(start, end, &mut st, &mut out));
+                    for (j, i) in (start..end).enumerate() {
+                        let checked = kernel.row(i, i as u64).unwrap();
+                        assert_eq!(out.get(j).map(f64::to_bits), checked.map(f64::to_bits));
                     }
                 }
                 // One bad entry in the last block: the block fails in both paths.
@@ -1020,8 +1157,8 @@ mod tests {
                     ..b
                 };
                 let kernel = Kernel::new(est, &b).unwrap();
-                assert!(!kernel.block(128, n, &mut Buf::new()));
-                assert!(kernel.block(64, 128, &mut Buf::new()));
+                assert!(!kernel.block(128, n, &mut Stage::new(), &mut Buf::new()));
+                assert!(kernel.block(64, 128, &mut Stage::new(), &mut Buf::new()));
                 let err = kernel.row(140, 140).unwrap_err().to_string();
                 assert!(err.starts_with("action_dist[140]"), "{err}");
             }
