@@ -6,6 +6,7 @@ size (``ru_maxrss``) of the process. BKB's memory is O(A m): the candidates, the
 columns of the dictionary (A floats each) and per-candidate vectors.
 
     python benches/kernel_memory.py --A 100000 --T 300
+    python benches/kernel_memory.py --A 100000 --T 10000 --every 100   # long: run with nohup
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--A", type=int, default=100_000)
     ap.add_argument("--T", type=int, default=300)
+    ap.add_argument("--every", type=int, default=0, help="report every this many steps")
     args = ap.parse_args()
+    every = args.every or max(args.T // 5, 1)
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(args.A, 3))
     f = np.sin(6 * X[:, 0]) * np.cos(4 * X[:, 1]) + X[:, 2]
@@ -32,7 +35,7 @@ def main() -> None:
     for t in range(args.T):
         i = bkb.select()
         bkb.update(i, f[i] + 0.1 * rng.standard_normal())
-        if (t + 1) % max(args.T // 5, 1) == 0:
+        if (t + 1) % every == 0 or t + 1 == args.T:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
                 f"t={t + 1}: dictionary {bkb.dictionary_size}, "

@@ -3,14 +3,32 @@
 //! product, all written as panels of matrix products (`matrixmultiply`'s AVX2/FMA GEMM) so
 //! that the `m^3` and `A m^2` work runs at GEMM speed instead of one dot product at a time.
 //!
-//! Every routine computes each output entry with the same operations whatever the thread
-//! count (panels are independent), so results do not depend on the number of threads.
+//! Independent panels run in parallel (rayon): the Cholesky's panel solve and trailing
+//! update by block rows, the triangular inverse by block columns, the triangular product
+//! and the Gram by block rows. Every output entry is computed by the same operations
+//! whatever the thread count (the panel shapes are fixed), so results do not depend on the
+//! number of threads.
 
 use crate::linalg;
 use rayon::prelude::*;
 
 /// Panel width of the blocked routines.
 const NB: usize = 64;
+
+/// A raw pointer shared by parallel tasks that write disjoint regions of one buffer.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f64);
+// SAFETY: only used for tasks that read and write disjoint regions (each use says which).
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    #[inline]
+    fn get(self) -> *mut f64 {
+        self.0
+    }
+}
 
 /// `C = alpha A B + beta C` for an `m x k` A, a `k x n` B and an `m x n` C given by raw
 /// pointers and (row, column) strides.
@@ -102,23 +120,28 @@ fn factor(a: &[f64], n: usize, tol: f64, psd: bool) -> Option<Vec<f64>> {
                 l[i * n + j] = v / s;
             }
         }
-        // Panel below the diagonal block: X L11^T = A21, row by row.
-        for i in e..n {
-            for j in k..e {
-                let ljj = l[j * n + j];
-                let v =
-                    l[i * n + j] - linalg::dot(&l[i * n + k..i * n + j], &l[j * n + k..j * n + j]);
-                l[i * n + j] = if ljj == 0.0 { 0.0 } else { v / ljj };
-            }
+        // Panel below the diagonal block: X L11^T = A21, row by row (rows in parallel).
+        {
+            let (top, bottom) = l.split_at_mut(e * n);
+            let top = &*top;
+            bottom.par_chunks_mut(n).for_each(|row| {
+                for j in k..e {
+                    let ljj = top[j * n + j];
+                    let v = row[j] - linalg::dot(&row[k..j], &top[j * n + k..j * n + j]);
+                    row[j] = if ljj == 0.0 { 0.0 } else { v / ljj };
+                }
+            });
         }
-        // Trailing update of the lower triangle, one block row at a time:
-        // A[i0.., e..i1] -= L[i0.., k..e] L[e..i1, k..e]^T.
-        let mut i0 = e;
-        while i0 < n {
+        // Trailing update of the lower triangle, block rows in parallel:
+        // A[i0..i1, e..i1] -= L[i0..i1, k..e] L[e..i1, k..e]^T.
+        let p = SharedMut(l.as_mut_ptr());
+        let starts: Vec<usize> = (e..n).step_by(NB).collect();
+        starts.par_iter().for_each(|&i0| {
             let i1 = (i0 + NB).min(n);
-            let p = l.as_mut_ptr();
-            // SAFETY: reads rows i0..i1 and e..i1 in columns k..e, writes rows i0..i1 in
-            // columns e..i1: disjoint column ranges of the same n x n buffer, all in bounds.
+            let p = p.get();
+            // SAFETY: every task reads columns k..e (of rows i0..i1 and e..i1), which no task
+            // writes in this phase, and writes rows i0..i1 in columns e..i1, its own block
+            // row: disjoint regions of the n x n buffer, all in bounds.
             unsafe {
                 gemm_raw(
                     i1 - i0,
@@ -137,8 +160,7 @@ fn factor(a: &[f64], n: usize, tol: f64, psd: bool) -> Option<Vec<f64>> {
                     1,
                 );
             }
-            i0 = i1;
-        }
+        });
         k = e;
     }
     for i in 0..n {
@@ -169,19 +191,23 @@ pub(crate) fn lower_inverse(l: &[f64], n: usize) -> Vec<f64> {
         }
         k = e;
     }
-    // Off-diagonal blocks: Li[I, J] = -Li[I, I] (L[I, J0..I0] Li[J0..I0, J]).
-    let mut tmp = vec![0.0; NB * NB];
-    let mut j0 = 0;
-    while j0 < n {
+    // Off-diagonal blocks: Li[I, J] = -Li[I, I] (L[I, J0..I0] Li[J0..I0, J]); the block
+    // columns J are independent (run in parallel), the block rows of one in order.
+    let p = SharedMut(li.as_mut_ptr());
+    let starts: Vec<usize> = (0..n).step_by(NB).collect();
+    starts.par_iter().for_each(|&j0| {
+        let mut tmp = vec![0.0; NB * NB];
         let j1 = (j0 + NB).min(n);
         let mut i0 = j1;
         while i0 < n {
             let i1 = (i0 + NB).min(n);
             let (ib, jb) = (i1 - i0, j1 - j0);
-            let p = li.as_mut_ptr();
-            // SAFETY: reads L (a different buffer) and rows j0..i0 of Li, writes tmp; then
-            // reads Li rows i0..i1 in columns i0..i1 and tmp, writes Li rows i0..i1 in
-            // columns j0..j1 (j1 <= i0): disjoint regions, all in bounds.
+            let p = p.get();
+            // SAFETY: reads L (a different buffer), the diagonal blocks of Li (written
+            // before this phase, read-only in it) and rows j0..i0 of Li in columns j0..j1
+            // (this task's block column), writes tmp (its own); then writes Li rows i0..i1
+            // in columns j0..j1 (j1 <= i0), its own block column: tasks touch disjoint
+            // column ranges outside the diagonal blocks, all in bounds.
             unsafe {
                 gemm_raw(
                     ib,
@@ -218,8 +244,7 @@ pub(crate) fn lower_inverse(l: &[f64], n: usize) -> Vec<f64> {
             }
             i0 = i1;
         }
-        j0 = j1;
-    }
+    });
     li
 }
 
@@ -272,36 +297,38 @@ pub(crate) fn mul_lower_t(
 pub(crate) fn mul_lower_lower(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
     assert!(a.len() >= n * n && b.len() >= n * n);
     let mut out = vec![0.0; n * n];
-    let mut i0 = 0;
-    while i0 < n {
-        let i1 = (i0 + NB).min(n);
-        let mut j0 = 0;
-        while j0 < i1 {
-            let j1 = (j0 + NB).min(n);
-            // SAFETY: a[i0..i1, j0..i1], b[j0..i1, j0..j1] and out[i0..i1, j0..j1] are in
-            // bounds of their n x n buffers; out is separate from a and b.
-            unsafe {
-                gemm_raw(
-                    i1 - i0,
-                    i1 - j0,
-                    j1 - j0,
-                    1.0,
-                    a.as_ptr().add(i0 * n + j0),
-                    n,
-                    1,
-                    b.as_ptr().add(j0 * n + j0),
-                    n,
-                    1,
-                    0.0,
-                    out.as_mut_ptr().add(i0 * n + j0),
-                    n,
-                    1,
-                );
+    // Block rows of the output in parallel.
+    out.par_chunks_mut((NB * n).max(1))
+        .enumerate()
+        .for_each(|(bi, ob)| {
+            let i0 = bi * NB;
+            let i1 = (i0 + NB).min(n);
+            let mut j0 = 0;
+            while j0 < i1 {
+                let j1 = (j0 + NB).min(n);
+                // SAFETY: a[i0..i1, j0..i1] and b[j0..i1, j0..j1] are in bounds of their n x n
+                // buffers; ob is out's block row i0..i1 ((i1 - i0) x n), separate from a and b.
+                unsafe {
+                    gemm_raw(
+                        i1 - i0,
+                        i1 - j0,
+                        j1 - j0,
+                        1.0,
+                        a.as_ptr().add(i0 * n + j0),
+                        n,
+                        1,
+                        b.as_ptr().add(j0 * n + j0),
+                        n,
+                        1,
+                        0.0,
+                        ob.as_mut_ptr().add(j0),
+                        n,
+                        1,
+                    );
+                }
+                j0 = j1;
             }
-            j0 = j1;
-        }
-        i0 = i1;
-    }
+        });
     for i in 0..n {
         for j in i + 1..n {
             out[i * n + j] = 0.0;
@@ -443,6 +470,24 @@ mod tests {
                 }
             }
         }
+        // The parallel panels give the same bits on any number of threads.
+        let n = 200;
+        let a = spd(n, 99);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let l = cholesky(&a, n, 0.0).unwrap();
+                let li = lower_inverse(&l, n);
+                let p = mul_lower_lower(&l, &li, n);
+                (l, li, p)
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(4));
         // A rank-one PSD matrix: the second column of its factor is zero.
         let l = cholesky_psd(&[4.0, 2.0, 2.0, 1.0], 2, 1e-12);
         assert_eq!(l, vec![2.0, 0.0, 1.0, 0.0]);
