@@ -5,7 +5,7 @@ use crate::convert::{with_lock, with_lock_detached};
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString, PyType};
+use pyo3::types::PyString;
 use regretless_core::kernel::{Kernel, BKB, GPUCB};
 use std::sync::Mutex;
 
@@ -49,7 +49,7 @@ fn candidates_arg<'py>(
 type Posterior<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
 
 macro_rules! common_methods {
-    ($py_ty:ident, $core:ident, $name:literal, { $($extra:tt)* }) => {
+    ($py_ty:ident, $core:ident, $name:literal, $decode:path, { $($extra:tt)* }) => {
         impl $py_ty {
             fn wrap(core: $core) -> Self {
                 let dim = core.dim();
@@ -59,6 +59,21 @@ macro_rules! common_methods {
                 }
             }
         }
+
+        impl crate::persist::Stateful for $py_ty {
+            type State = $core;
+            fn state(&self) -> &Mutex<$core> {
+                &self.inner
+            }
+            fn wrap(core: $core) -> Self {
+                Self::wrap(core)
+            }
+            fn decode_state(bytes: &[u8]) -> regretless_core::Result<$core> {
+                $decode(bytes)
+            }
+        }
+
+        crate::persist::state_methods!($py_ty);
 
         #[pymethods]
         impl $py_ty {
@@ -153,35 +168,6 @@ macro_rules! common_methods {
                 with_lock(py, &self.inner, |p| p.t() as u64)
             }
 
-            /// Serialize the whole state to versioned bytes.
-            fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-                let bytes =
-                    with_lock(py, &self.inner, |p| regretless_core::state::encode(p)).py_err(py)?;
-                Ok(PyBytes::new(py, &bytes))
-            }
-
-            fn __reduce__<'py>(
-                slf: &Bound<'py, Self>,
-                py: Python<'py>,
-            ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-                let restore = slf.get_type().getattr("from_bytes")?;
-                let bytes = slf.get().to_bytes(py)?;
-                Ok((restore, (bytes,)))
-            }
-
-            /// An independent copy (same state, same position in the random stream).
-            fn copy(&self, py: Python<'_>) -> Self {
-                Self::wrap(with_lock(py, &self.inner, |p| p.clone()))
-            }
-
-            fn __copy__(&self, py: Python<'_>) -> Self {
-                self.copy(py)
-            }
-
-            fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
-                self.copy(py)
-            }
-
             fn __repr__(&self, py: Python<'_>) -> String {
                 with_lock(py, &self.inner, |p| {
                     format!(
@@ -222,7 +208,7 @@ pub struct PyGPUCB {
     dim: usize,
 }
 
-common_methods!(PyGPUCB, GPUCB, "GPUCB", {
+common_methods!(PyGPUCB, GPUCB, "GPUCB", regretless_core::state::decode, {
     #[new]
     #[pyo3(signature = (candidates, kernel, *, noise = 0.01, beta_scale = 1.0, delta = 0.1, seed = None))]
     fn new(
@@ -275,20 +261,6 @@ common_methods!(PyGPUCB, GPUCB, "GPUCB", {
         });
         PyArray1::from_vec(py, v)
     }
-
-    /// Restore an object from ``to_bytes()`` output (StateError on bad bytes).
-    #[classmethod]
-    fn from_bytes(
-        _cls: &Bound<'_, PyType>,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
-        let bytes = crate::convert::bytes_arg(data, "data")?;
-        let core: GPUCB = py
-            .detach(|| regretless_core::state::decode(&bytes))
-            .py_err(py)?;
-        Ok(Self::wrap(core))
-    }
 });
 
 type Posterior2<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
@@ -333,7 +305,7 @@ pub struct PyBKB {
     dim: usize,
 }
 
-common_methods!(PyBKB, BKB, "BKB", {
+common_methods!(PyBKB, BKB, "BKB", BKB::from_bytes, {
     #[new]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (candidates, kernel, *, lam = 0.01, qbar = 4.0, fnorm = 1.0, delta = 0.5, beta_scale = None, seed = None))]
@@ -388,17 +360,5 @@ common_methods!(PyBKB, BKB, "BKB", {
     fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         let v = with_lock(py, &self.inner, |p| p.counts().to_vec());
         PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
-    }
-
-    /// Restore an object from ``to_bytes()`` output (StateError on bad bytes).
-    #[classmethod]
-    fn from_bytes(
-        _cls: &Bound<'_, PyType>,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
-        let bytes = crate::convert::bytes_arg(data, "data")?;
-        let core = py.detach(|| BKB::from_bytes(&bytes)).py_err(py)?;
-        Ok(Self::wrap(core))
     }
 });

@@ -3,7 +3,7 @@
 //! when they are C-contiguous float64 / int64; other real or integer dtypes are converted
 //! once. Every pass over the rows runs with the GIL released.
 
-use crate::convert::{bytes_arg, float64_array, int64_array};
+use crate::convert::{float64_array, int64_array};
 use crate::elimination::PySuccessiveElimination;
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use crate::exp3::{PyExp3, PyExp3IX};
@@ -13,13 +13,12 @@ use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
 use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyType};
+use pyo3::types::PyDict;
 use regretless_core::ope::{
     evaluate_with, replay, round_rewards, Accumulator, ActionDist, Actions, Batch, Estimator,
     Rewards, Summary, Table,
 };
 use regretless_core::policy::Policy;
-use regretless_core::state::{decode, encode};
 use std::sync::Mutex;
 
 /// A float64 C-contiguous array of any dimension, borrowed when it already is one.
@@ -286,6 +285,18 @@ pub struct PyOpeStream {
     inner: Mutex<Accumulator>,
 }
 
+impl crate::persist::Stateful for PyOpeStream {
+    type State = Accumulator;
+    fn state(&self) -> &Mutex<Accumulator> {
+        &self.inner
+    }
+    fn wrap(acc: Accumulator) -> Self {
+        Self::wrap(acc)
+    }
+}
+
+crate::persist::state_methods!(PyOpeStream);
+
 impl PyOpeStream {
     fn wrap(acc: Accumulator) -> Self {
         Self {
@@ -393,62 +404,9 @@ impl PyOpeStream {
     /// the same estimator, ``n_bootstrap`` and seed; with a bootstrap their row ranges
     /// (``first_row`` on) must not overlap.
     fn merge(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let other = other.downcast::<PyOpeStream>().map_err(|_| {
-            dtype_error(
-                py,
-                format!(
-                    "other: expected an OffPolicyAccumulator, got {}",
-                    other
-                        .get_type()
-                        .name()
-                        .map(|n| n.to_string())
-                        .unwrap_or_default()
-                ),
-            )
-        })?;
-        let theirs = other.get().lock().clone();
+        let theirs = crate::persist::other_state::<Self>(py, other)?;
         let merged = self.lock().merge(&theirs).py_err(py)?;
         Ok(Self::wrap(merged))
-    }
-
-    /// Serialize the state (versioned bytes; ``from_bytes`` restores it and it continues
-    /// identically).
-    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = encode(&*self.lock()).py_err(py)?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// Restore an accumulator from ``to_bytes()`` output. Raises StateError on corrupt,
-    /// truncated or foreign bytes.
-    #[classmethod]
-    fn from_bytes(
-        _cls: &Bound<'_, PyType>,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
-        let bytes = bytes_arg(data, "data")?;
-        Ok(Self::wrap(decode(&bytes).py_err(py)?))
-    }
-
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let restore = slf.get_type().getattr("from_bytes")?;
-        Ok((restore, (slf.get().to_bytes(py)?,)))
-    }
-
-    /// An independent copy.
-    fn copy(&self) -> Self {
-        Self::wrap(self.lock().clone())
-    }
-
-    fn __copy__(&self) -> Self {
-        self.copy()
-    }
-
-    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
-        self.copy()
     }
 
     fn __repr__(&self) -> String {

@@ -18,6 +18,11 @@ pub(crate) trait Stateful: PyClass<Frozen = True> + Sync + Sized {
     type State: Persist + Clone + Send;
     fn state(&self) -> &Mutex<Self::State>;
     fn wrap(state: Self::State) -> Self;
+    /// Decodes `to_bytes()` output; classes whose derived state is rebuilt on load
+    /// override it.
+    fn decode_state(bytes: &[u8]) -> regretless_core::Result<Self::State> {
+        decode(bytes)
+    }
 }
 
 /// A copy of the state, taken under the lock (then released).
@@ -35,7 +40,8 @@ pub(crate) fn to_bytes<'py, T: Stateful>(
 
 pub(crate) fn from_bytes<T: Stateful>(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<T> {
     let bytes = bytes_arg(data, "data")?;
-    let state: T::State = decode(&bytes).py_err(py)?;
+    // Decoding can rebuild derived state (a kernel bandit's factorizations): without the GIL.
+    let state = py.detach(|| T::decode_state(&bytes)).py_err(py)?;
     Ok(T::wrap(state))
 }
 
