@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -108,3 +109,22 @@ def play_kernel(policy, steps: int, seed: int = 0) -> list[int]:
         policy.update(i, float(f[i] + 0.1 * rng.standard_normal()))
         picks.append(i)
     return picks
+
+
+def run_in_threads(worker: Callable[[int], None], n_threads: int) -> None:
+    """Runs ``worker(i)`` for i in range(n_threads), each on its own thread, all at once;
+    fails with every exception a worker raised."""
+    errors: list[BaseException] = []
+
+    def guarded(i: int) -> None:
+        try:
+            worker(i)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors

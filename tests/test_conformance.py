@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import pickle
-import threading
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from conftest import (
     make,
     play,
     play_kernel,
+    run_in_threads,
 )
 
 
@@ -215,28 +215,19 @@ def test_repr_names_class_and_hyperparameters(policy_name: str) -> None:
 def test_concurrent_use_from_threads_never_corrupts_state(policy_name: str) -> None:
     p = make(policy_name, n_arms=5, seed=1)
     n_threads, steps = 4, 300
-    errors: list[BaseException] = []
 
     def worker(seed: int) -> None:
-        try:
-            rng = np.random.default_rng(seed)
-            for i in range(steps):
-                arm = p.select()
-                p.update(arm, float(rng.random() < 0.5))
-                if i % 50 == 0:
-                    p.update_batch(np.array([0, 1]), np.array([1.0, 0.0]))
-                    p.select_batch(20)
-                    p.to_bytes()
-                    p.probabilities()
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+        rng = np.random.default_rng(seed)
+        for i in range(steps):
+            arm = p.select()
+            p.update(arm, float(rng.random() < 0.5))
+            if i % 50 == 0:
+                p.update_batch(np.array([0, 1]), np.array([1.0, 0.0]))
+                p.select_batch(20)
+                p.to_bytes()
+                p.probabilities()
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(n_threads)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_in_threads(worker, n_threads)
     expected = n_threads * (steps + 2 * (steps // 50))
     assert p.n_updates == expected == p.counts().sum()
     type(p).from_bytes(p.to_bytes())
@@ -376,27 +367,18 @@ def test_kernel_state_corruption_is_rejected(kernel_name: str) -> None:
 def test_kernel_concurrent_use_from_threads_never_corrupts_state(kernel_name: str) -> None:
     p = KERNEL_FACTORIES[kernel_name](1)
     n_threads, steps = 4, 25
-    errors: list[BaseException] = []
 
     def worker(seed: int) -> None:
-        try:
-            rng = np.random.default_rng(seed)
-            for i in range(steps):
-                arm = p.select()
-                p.update(arm, float(rng.standard_normal()))
-                if i % 10 == 0:
-                    p.select_batch(5)
-                    p.posterior()
-                    p.to_bytes()
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+        rng = np.random.default_rng(seed)
+        for i in range(steps):
+            arm = p.select()
+            p.update(arm, float(rng.standard_normal()))
+            if i % 10 == 0:
+                p.select_batch(5)
+                p.posterior()
+                p.to_bytes()
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(n_threads)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_in_threads(worker, n_threads)
     assert p.t == n_threads * steps == p.counts().sum()
     q = type(p).from_bytes(p.to_bytes())
     np.testing.assert_array_equal(q.scores(), p.scores())

@@ -4,11 +4,11 @@ merge == concatenation, numerical stability, persistence, bad input, and regret.
 from __future__ import annotations
 
 import pickle
-import threading
 
 import numpy as np
 import pytest
 import regretless as rl
+from conftest import run_in_threads
 
 K, D = 4, 5
 FACTORIES = {
@@ -233,25 +233,15 @@ def test_invalid_hyperparameters() -> None:
 def test_concurrent_threads_never_corrupt_state(name: str) -> None:
     p = FACTORIES[name](1)
     X, arms, rewards, _, _ = linear_data(200, seed=13)
-    errors: list[BaseException] = []
+    def worker(_: int) -> None:
+        for i in range(200):
+            a = p.select(X[i])
+            p.update(X[i], a, float(rewards[i]))
+            if i % 40 == 0:
+                p.update_batch(X[:10], arms[:10], rewards[:10])
+                p.scores(X)
 
-    def worker() -> None:
-        try:
-            for i in range(200):
-                a = p.select(X[i])
-                p.update(X[i], a, float(rewards[i]))
-                if i % 40 == 0:
-                    p.update_batch(X[:10], arms[:10], rewards[:10])
-                    p.scores(X)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_in_threads(worker, 4)
     assert p.n_updates == 4 * (200 + 5 * 10) == p.counts().sum()
 
 

@@ -72,14 +72,21 @@ fn unit(bits: u64) -> f64 {
     (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// A standard normal draw whose first attempt uses `bits`: the low 8 bits pick the layer,
-/// the high 52 a signed position in it. About 99% of draws end at the first comparison.
+/// A ziggurat attempt from one word: the layer (low 8 bits), the signed position in it
+/// (high 52 bits, in [-1, 1)) and the candidate value.
 #[inline(always)]
-pub fn normal_from(z: &Ziggurat, bits: u64, rng: &mut Rng) -> f64 {
+fn attempt(z: &Ziggurat, bits: u64) -> (usize, f64, f64) {
     let i = (bits & 0xff) as usize;
     // 52 random bits as a float in [2, 4), shifted to [-1, 1).
     let u = f64::from_bits((bits >> 12) | 0x4000_0000_0000_0000) - 3.0;
-    let x = u * z.x[i];
+    (i, u, u * z.x[i])
+}
+
+/// A standard normal draw whose first attempt uses `bits`. About 99% of draws end at the
+/// first comparison.
+#[inline(always)]
+pub fn normal_from(z: &Ziggurat, bits: u64, rng: &mut Rng) -> f64 {
+    let (i, u, x) = attempt(z, bits);
     if x.abs() < z.x[i + 1] {
         return x;
     }
@@ -109,10 +116,7 @@ fn normal_slow(z: &Ziggurat, mut i: usize, mut u: f64, mut x: f64, rng: &mut Rng
         if z.f[i + 1] + (z.f[i] - z.f[i + 1]) * rng.uniform() < unnormalized_pdf(x) {
             return x;
         }
-        let bits = rng.next_raw();
-        i = (bits & 0xff) as usize;
-        u = f64::from_bits((bits >> 12) | 0x4000_0000_0000_0000) - 3.0;
-        x = u * z.x[i];
+        (i, u, x) = attempt(z, rng.next_raw());
         if x.abs() < z.x[i + 1] {
             return x;
         }
@@ -176,14 +180,10 @@ impl GammaSampler {
     ) -> f64 {
         let x = normal_from(z, normal_bits, rng);
         let u = unit(uniform_bits);
-        let v = 1.0 + self.c * x;
-        let v3 = v * v * v;
-        let x2 = x * x;
-        // The squeeze alone, inline; the logarithmic test and rejections out of line.
-        let g = if v > 0.0 && v.min(1.0) * (1.0 - u) > self.squeeze * x2 * x2 {
-            self.d * v3
-        } else {
-            self.finish(x, u, rng)
+        // The squeeze inline; the logarithmic test and rejections out of line.
+        let g = match self.squeezed(x, u) {
+            Some(g) => g,
+            None => self.finish(x, u, rng),
         };
         self.unboost(g, rng)
     }
@@ -195,28 +195,29 @@ impl GammaSampler {
         self.unboost(g, rng)
     }
 
-    /// The proposal `d v` if `(x, u)` is accepted.
+    /// The proposal `d v^3` if the squeeze accepts `(x, u)`.
     #[inline(always)]
-    fn accept(&self, x: f64, u: f64) -> Option<f64> {
+    fn squeezed(&self, x: f64, u: f64) -> Option<f64> {
+        let v = 1.0 + self.c * x;
+        let x2 = x * x;
+        (v > 0.0 && v.min(1.0) * (1.0 - u) > self.squeeze * x2 * x2).then_some(self.d * v * v * v)
+    }
+
+    /// The proposal `d v^3` if the exact (logarithmic) test accepts `(x, u)`.
+    #[inline(always)]
+    fn log_test(&self, x: f64, u: f64) -> Option<f64> {
         let v = 1.0 + self.c * x;
         if v <= 0.0 {
             return None;
         }
         let v3 = v * v * v;
-        let x2 = x * x;
-        if v.min(1.0) * (1.0 - u) > self.squeeze * x2 * x2
-            || u.ln() < 0.5 * x2 + self.d * (1.0 - v3 + v3.ln())
-        {
-            Some(self.d * v3)
-        } else {
-            None
-        }
+        (u.ln() < 0.5 * x * x + self.d * (1.0 - v3 + v3.ln())).then_some(self.d * v3)
     }
 
-    /// A first attempt the squeeze did not accept: the full test, then fresh attempts.
+    /// A first attempt the squeeze did not accept: the exact test, then fresh attempts.
     #[inline(never)]
     fn finish(&self, x: f64, u: f64, rng: &mut Rng) -> f64 {
-        match self.accept(x, u) {
+        match self.log_test(x, u) {
             Some(g) => g,
             None => self.sample_fresh(rng),
         }
@@ -227,7 +228,7 @@ impl GammaSampler {
         loop {
             let x = normal(rng);
             let u = rng.uniform();
-            if let Some(g) = self.accept(x, u) {
+            if let Some(g) = self.squeezed(x, u).or_else(|| self.log_test(x, u)) {
                 return g;
             }
         }

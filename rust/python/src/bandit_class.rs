@@ -19,23 +19,9 @@ macro_rules! bandit_class {
             pub(crate) fn wrap(core: $core_ty) -> Self {
                 Self { inner: std::sync::Mutex::new(core) }
             }
-            /// A copy of the state, taken under the lock (then released).
-            pub(crate) fn snapshot(&self, py: pyo3::Python<'_>) -> $core_ty {
-                $crate::convert::with_lock(py, &self.inner, |p| p.clone())
-            }
         }
 
-        impl $crate::persist::Stateful for $py_ty {
-            type State = $core_ty;
-            fn state(&self) -> &std::sync::Mutex<$core_ty> {
-                &self.inner
-            }
-            fn wrap(core: $core_ty) -> Self {
-                Self::wrap(core)
-            }
-        }
-
-        $crate::persist::state_methods!($py_ty);
+        $crate::persist::state_methods!($py_ty => $core_ty);
         $crate::persist::merge_method!(
             $py_ty,
             regretless_core::policy::Policy::merge,

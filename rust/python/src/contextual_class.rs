@@ -39,17 +39,7 @@ macro_rules! contextual_class {
             }
         }
 
-        impl $crate::persist::Stateful for $py_ty {
-            type State = $core_ty;
-            fn state(&self) -> &std::sync::Mutex<$core_ty> {
-                &self.inner
-            }
-            fn wrap(core: $core_ty) -> Self {
-                Self::wrap(core)
-            }
-        }
-
-        $crate::persist::state_methods!($py_ty);
+        $crate::persist::state_methods!($py_ty => $core_ty);
         $crate::persist::merge_method!(
             $py_ty,
             regretless_core::contextual::ContextualPolicy::merge,

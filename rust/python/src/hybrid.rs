@@ -33,17 +33,7 @@ pub struct PyHybridLinUCB {
     shared_dim: usize,
 }
 
-impl crate::persist::Stateful for PyHybridLinUCB {
-    type State = HybridLinUCB;
-    fn state(&self) -> &Mutex<HybridLinUCB> {
-        &self.inner
-    }
-    fn wrap(core: HybridLinUCB) -> Self {
-        Self::wrap(core)
-    }
-}
-
-crate::persist::state_methods!(PyHybridLinUCB);
+crate::persist::state_methods!(PyHybridLinUCB => HybridLinUCB);
 crate::persist::merge_method!(
     PyHybridLinUCB,
     HybridLinUCB::merge,

@@ -60,20 +60,7 @@ macro_rules! common_methods {
             }
         }
 
-        impl crate::persist::Stateful for $py_ty {
-            type State = $core;
-            fn state(&self) -> &Mutex<$core> {
-                &self.inner
-            }
-            fn wrap(core: $core) -> Self {
-                Self::wrap(core)
-            }
-            fn decode_state(bytes: &[u8]) -> regretless_core::Result<$core> {
-                $decode(bytes)
-            }
-        }
-
-        crate::persist::state_methods!($py_ty);
+        crate::persist::state_methods!($py_ty => $core, decode = $decode);
 
         #[pymethods]
         impl $py_ty {

@@ -285,17 +285,7 @@ pub struct PyOpeStream {
     inner: Mutex<Accumulator>,
 }
 
-impl crate::persist::Stateful for PyOpeStream {
-    type State = Accumulator;
-    fn state(&self) -> &Mutex<Accumulator> {
-        &self.inner
-    }
-    fn wrap(acc: Accumulator) -> Self {
-        Self::wrap(acc)
-    }
-}
-
-crate::persist::state_methods!(PyOpeStream);
+crate::persist::state_methods!(PyOpeStream => Accumulator);
 
 impl PyOpeStream {
     fn wrap(acc: Accumulator) -> Self {
@@ -426,7 +416,7 @@ macro_rules! replay_dispatch {
     ($obj:expr, $py:expr, $actions:expr, $rewards:expr, $seed:expr, [$($ty:ty),*]) => {{
         $(
             if let Ok(b) = $obj.downcast::<$ty>() {
-                let mut p = b.get().snapshot($py);
+                let mut p = crate::persist::snapshot($py, b.get());
                 if let Some(s) = $seed {
                     p.reseed(s);
                 }

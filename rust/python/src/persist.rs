@@ -1,6 +1,6 @@
 //! The state methods every stateful class shares, written once: versioned bytes, pickle,
-//! copies and merging. A class implements [`Stateful`] (where its state lives and how to
-//! wrap a state in a new object) and invokes [`state_methods!`] (and [`merge_method!`] where
+//! copies and merging. A class with its state in a field `inner: Mutex<State>` and an
+//! inherent `fn wrap(State) -> Self` invokes [`state_methods!`] (and [`merge_method!`] where
 //! the statistics add up); each invocation is a separate `#[pymethods]` block
 //! (pyo3's `multiple-pymethods`), because a macro cannot be expanded inside one.
 
@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::boolean_struct::True;
 use pyo3::types::PyBytes;
 use pyo3::PyClass;
-use regretless_core::state::{decode, encode, Persist};
+use regretless_core::state::{encode, Persist};
 use std::sync::Mutex;
 
 /// A Python class holding one core state behind a lock.
@@ -18,11 +18,8 @@ pub(crate) trait Stateful: PyClass<Frozen = True> + Sync + Sized {
     type State: Persist + Clone + Send;
     fn state(&self) -> &Mutex<Self::State>;
     fn wrap(state: Self::State) -> Self;
-    /// Decodes `to_bytes()` output; classes whose derived state is rebuilt on load
-    /// override it.
-    fn decode_state(bytes: &[u8]) -> regretless_core::Result<Self::State> {
-        decode(bytes)
-    }
+    /// Decodes `to_bytes()` output (a kernel bandit also rebuilds its derived state).
+    fn decode_state(bytes: &[u8]) -> regretless_core::Result<Self::State>;
 }
 
 /// A copy of the state, taken under the lock (then released).
@@ -84,9 +81,27 @@ pub(crate) fn other_state<
     Ok(snapshot(py, other.get()))
 }
 
-/// `to_bytes`, `from_bytes`, `__reduce__` (pickle), `copy`, `__copy__`, `__deepcopy__`.
+/// The [`Stateful`] impl of `$py_ty` holding a `$state`, and its `to_bytes`, `from_bytes`,
+/// `__reduce__` (pickle), `copy`, `__copy__`, `__deepcopy__`. `decode = path` replaces
+/// `regretless_core::state::decode` for states that rebuild derived data on load.
 macro_rules! state_methods {
-    ($py_ty:ty) => {
+    ($py_ty:ty => $state:ty) => {
+        $crate::persist::state_methods!($py_ty => $state, decode = regretless_core::state::decode);
+    };
+    ($py_ty:ty => $state:ty, decode = $decode:path) => {
+        impl $crate::persist::Stateful for $py_ty {
+            type State = $state;
+            fn state(&self) -> &std::sync::Mutex<$state> {
+                &self.inner
+            }
+            fn wrap(state: $state) -> Self {
+                Self::wrap(state)
+            }
+            fn decode_state(bytes: &[u8]) -> regretless_core::Result<$state> {
+                $decode(bytes)
+            }
+        }
+
         #[pyo3::pymethods]
         impl $py_ty {
             /// Serialize the whole state (parameters, statistics, generator) to versioned,

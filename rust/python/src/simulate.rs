@@ -66,7 +66,7 @@ macro_rules! dispatch_policy {
     ($obj:expr, $py:expr, |$p:ident| $body:expr, [$($ty:ty),*]) => {{
         $(
             if let Ok(b) = $obj.downcast::<$ty>() {
-                let $p = b.get().snapshot($py);
+                let $p = crate::persist::snapshot($py, b.get());
                 $body
             } else
         )*

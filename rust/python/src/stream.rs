@@ -54,17 +54,7 @@ macro_rules! stream_class {
             }
         }
 
-        impl crate::persist::Stateful for $py_ty {
-            type State = $core_ty;
-            fn state(&self) -> &Mutex<$core_ty> {
-                &self.inner
-            }
-            fn wrap(core: $core_ty) -> Self {
-                Self::wrap(core)
-            }
-        }
-
-        crate::persist::state_methods!($py_ty);
+        crate::persist::state_methods!($py_ty => $core_ty);
 
         #[pymethods]
         impl $py_ty {

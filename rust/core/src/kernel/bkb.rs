@@ -795,16 +795,20 @@ mod tests {
         assert_eq!(piv, vec![1]);
     }
 
-    #[test]
-    fn full_dictionary_is_the_exact_gp() {
-        let (a, d, lam) = (60, 2, 0.05);
-        let x = points(a, d, 3);
-        let k = Kernel::from_spec("rbf", 0.3, 1.0, 1.0, 0.0).unwrap();
+    /// BKB with a dictionary holding every pulled arm (qbar huge) and exact GP-UCB, fed
+    /// the same `pulls` random pulls among the first `arms` candidates; asserts that BKB's
+    /// mean and `lam` x variance equal the exact posterior to 1e-8 and returns BKB.
+    fn assert_full_dictionary_is_the_exact_gp(
+        (a, d, lam, lengthscale): (usize, usize, f64, f64),
+        (arms, pulls, seed): (u64, usize, u64),
+    ) -> BKB {
+        let x = points(a, d, seed);
+        let k = Kernel::from_spec("rbf", lengthscale, 1.0, 1.0, 0.0).unwrap();
         let mut b = BKB::new(&x, d, k, lam, 1e12, 1.0, 0.5, None, Some(0)).unwrap();
         let mut g = GPUCB::new(&x, d, k, lam, 1.0, 0.1, Some(0)).unwrap();
-        let mut rng = Rng::seed_from_u64(9);
-        for _ in 0..40 {
-            let i = rng.below(20) as i64;
+        let mut rng = Rng::seed_from_u64(seed + 1);
+        for _ in 0..pulls {
+            let i = rng.below(arms) as i64;
             let y = rng.uniform();
             b.update(i, y).unwrap();
             g.update(i, y).unwrap();
@@ -816,6 +820,12 @@ mod tests {
                 "var {j}"
             );
         }
+        b
+    }
+
+    #[test]
+    fn full_dictionary_is_the_exact_gp() {
+        let b = assert_full_dictionary_is_the_exact_gp((60, 2, 0.05, 0.3), (20, 40, 3));
         let bytes = crate::state::encode(&b).unwrap();
         let c = BKB::from_bytes(&bytes).unwrap();
         assert_eq!(c.mean(), b.mean());
@@ -865,25 +875,7 @@ mod tests {
     fn wide_full_dictionary_matches_the_exact_gp_and_continues_bit_for_bit() {
         // Every pulled arm in the dictionary (about 150 distinct arms, many repeated, a
         // factor wider than one panel of the blocked routines): the exact GP posterior.
-        let (a, d, lam) = (400, 3, 0.01);
-        let x = points(a, d, 21);
-        let k = Kernel::from_spec("rbf", 0.5, 1.0, 1.0, 0.0).unwrap();
-        let mut b = BKB::new(&x, d, k, lam, 1e12, 1.0, 0.5, None, Some(0)).unwrap();
-        let mut g = GPUCB::new(&x, d, k, lam, 1.0, 0.1, Some(0)).unwrap();
-        let mut rng = Rng::seed_from_u64(22);
-        for _ in 0..300 {
-            let i = rng.below(200) as i64;
-            let y = rng.uniform();
-            b.update(i, y).unwrap();
-            g.update(i, y).unwrap();
-        }
-        for j in 0..a {
-            assert!((b.mean()[j] - g.mean()[j]).abs() < 1e-8, "mean {j}");
-            assert!(
-                (lam * b.variance()[j] - g.variance()[j]).abs() < 1e-8,
-                "var {j}"
-            );
-        }
+        let mut b = assert_full_dictionary_is_the_exact_gp((400, 3, 0.01, 0.5), (200, 300, 21));
         let mut c = BKB::from_bytes(&crate::state::encode(&b).unwrap()).unwrap();
         for t in 0..20 {
             let (i, j) = (b.select(), c.select());

@@ -73,39 +73,11 @@ const PREFETCH_ROWS: usize = 16;
 /// Hints the CPU to fetch `values[at]` into the cache; a no-op past the end (no access
 /// is made either way: a prefetch never faults and reads nothing into the program).
 #[inline(always)]
-fn prefetch(values: &[f64], at: usize) {
+fn prefetch<T>(values: &[T], at: usize) {
     #[cfg(target_arch = "x86_64")]
     if at < values.len() {
         // SAFETY: `at` is in bounds; `_mm_prefetch` only hints the cache (SSE, baseline
         // on x86_64).
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (values, at);
-}
-
-#[inline(always)]
-fn prefetch_i64(values: &[i64], at: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if at < values.len() {
-        // SAFETY: as in `prefetch`.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (values, at);
-}
-
-#[inline(always)]
-fn prefetch_i32(values: &[i32], at: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if at < values.len() {
-        // SAFETY: as in `prefetch`.
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
@@ -646,13 +618,13 @@ impl<'a> Kernel<'a> {
         while i < end.min(self.n) {
             match self.reward {
                 Rewards::F64(r) => prefetch(r, i),
-                Rewards::I64(r) => prefetch_i64(r, i),
+                Rewards::I64(r) => prefetch(r, i),
             }
             match self.action {
-                Actions::I64(a) => prefetch_i64(a, i),
+                Actions::I64(a) => prefetch(a, i),
                 Actions::I32(a) => {
                     if i % 16 == 0 {
-                        prefetch_i32(a, i)
+                        prefetch(a, i)
                     }
                 }
             }
