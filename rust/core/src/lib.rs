@@ -21,6 +21,7 @@ pub mod error;
 pub mod kernel;
 pub mod linalg;
 pub mod ope;
+pub mod parallel;
 pub mod policy;
 pub mod rng;
 pub mod sample;

@@ -26,6 +26,7 @@ use super::interval::{normal_quantile, percentile_sorted};
 use super::kernel::{Buf, DistShape, Kernel, Stage, BLOCK};
 use super::{Batch, Estimator};
 use crate::error::{Error, Result};
+use crate::parallel::map_with_caller;
 use crate::rng::splitmix64;
 use crate::state::Persist;
 use rayon::prelude::*;
@@ -558,16 +559,12 @@ impl Accumulator {
         let mut c = 0;
         while c < n_full {
             let end = (c + CHUNKS_PER_ROUND).min(n_full);
-            let parts: Vec<Result<ChunkAcc>> = (c..end)
-                .into_par_iter()
-                .with_max_len(1)
-                .map(|chunk| {
-                    let start = i + chunk * CHUNK_ROWS;
-                    let mut acc = ChunkAcc::new(self.n_bootstrap);
-                    pass.run(start..start + CHUNK_ROWS, &mut acc)?;
-                    Ok(acc)
-                })
-                .collect();
+            let parts = map_with_caller(end - c, |j| {
+                let start = i + (c + j) * CHUNK_ROWS;
+                let mut acc = ChunkAcc::new(self.n_bootstrap);
+                pass.run(start..start + CHUNK_ROWS, &mut acc)?;
+                Ok(acc)
+            });
             for part in parts {
                 fold(&mut total, &mut total_boot, &part?);
             }
