@@ -48,6 +48,13 @@ pub fn map_with_caller<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<
         .collect()
 }
 
+/// Runs `f` on a pool thread, for work made of many short parallel sections (a BKB
+/// step has a dozen): started from outside the pool, each section would be injected and
+/// wait for the workers to wake; inside, sections are split among awake workers.
+pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use regretless_core::kernel::{Kernel, BKB, GPUCB};
+use regretless_core::parallel::in_pool;
 use std::sync::Mutex;
 
 /// A kernel from a name (`"rbf"`, `"matern12"`, `"matern32"`, `"matern52"`, `"linear"`,
@@ -80,7 +81,7 @@ macro_rules! common_methods {
             ) -> PyResult<()> {
                 let index = arm_arg(index, "index")?;
                 let reward = real_arg(reward, "reward")?;
-                with_lock_detached(py, &self.inner, |p| p.update(index, reward)).py_err(py)
+                with_lock_detached(py, &self.inner, |p| in_pool(|| p.update(index, reward))).py_err(py)
             }
 
             /// ``b`` distinct candidates for parallel evaluation (int64), chosen one by one
@@ -91,7 +92,7 @@ macro_rules! common_methods {
                 b: &Bound<'py, PyAny>,
             ) -> PyResult<Bound<'py, PyArray1<i64>>> {
                 let b = count_arg(b, "b")?;
-                let v = with_lock_detached(py, &self.inner, |p| p.select_batch(b)).py_err(py)?;
+                let v = with_lock_detached(py, &self.inner, |p| in_pool(|| p.select_batch(b))).py_err(py)?;
                 Ok(PyArray1::from_vec(
                     py,
                     v.into_iter().map(|i| i as i64).collect(),
