@@ -233,6 +233,7 @@ def test_invalid_hyperparameters() -> None:
 def test_concurrent_threads_never_corrupt_state(name: str) -> None:
     p = FACTORIES[name](1)
     X, arms, rewards, _, _ = linear_data(200, seed=13)
+
     def worker(_: int) -> None:
         for i in range(200):
             a = p.select(X[i])
