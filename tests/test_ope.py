@@ -421,22 +421,11 @@ def test_trusted_and_validated_paths_equal_the_numpy_reference(n) -> None:
     wide[:, ::2] = pi
     strided_action = np.repeat(action, 2)[::2]
     for validate in (True, False):
-        got = ipw.evaluate(
-            reward=reward,
-            action=strided_action,
-            pscore=pscore,
-            action_dist=pi_f,
-            validate=validate,
-        )
-        assert got.estimate == pytest.approx(ref_ipw, rel=1e-12, abs=1e-12)
-        got = ipw.evaluate(
-            reward=reward,
-            action=action,
-            pscore=pscore,
-            action_dist=wide[:, ::2],
-            validate=validate,
-        )
-        assert got.estimate == pytest.approx(ref_ipw, rel=1e-12, abs=1e-12)
+        for act, dist in ((strided_action, pi_f), (action, wide[:, ::2])):
+            got = ipw.evaluate(
+                reward=reward, action=act, pscore=pscore, action_dist=dist, validate=validate
+            )
+            assert got.estimate == pytest.approx(ref_ipw, rel=1e-12, abs=1e-12)
         p32 = pscore.astype(np.float32)
         ref32 = float(np.mean(reward * pi[idx, action] / p32.astype(np.float64)))
         got = ipw.evaluate(
