@@ -12,6 +12,7 @@ pub mod elimination;
 pub mod exp3;
 pub mod greedy;
 pub mod klucb;
+pub mod registry;
 pub mod thompson;
 pub mod ucb;
 
@@ -19,6 +20,7 @@ pub use elimination::SuccessiveElimination;
 pub use exp3::{Exp3, Exp3IX};
 pub use greedy::{EpsilonGreedy, Softmax};
 pub use klucb::{BayesUCB, Divergence, KLUCB};
+pub use registry::{AnyPolicy, PolicyVisitor, Registered};
 pub use thompson::{GaussianThompsonSampling, ThompsonSampling};
 pub use ucb::{MOSS, UCB1, UCBV};
 

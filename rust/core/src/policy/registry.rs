@@ -1,0 +1,358 @@
+//! The registry of multi-armed policies: [`AnyPolicy`] holds any one of them and is the one
+//! list from which the Python classes, simulation, replay and state decoding derive.
+//!
+//! Single calls dispatch with one `match` (`each_policy!`). Loops that run many steps match
+//! once with [`AnyPolicy::visit`] and then run monomorphized for the concrete type.
+//!
+//! Adding a policy: a variant of [`AnyPolicy`], its arm in `each_policy!` and its name in the
+//! `registered!` list below. The compiler checks that the three agree: `each_policy!` must
+//! cover every variant, each of its arms needs the [`Registered`] impl that `registered!`
+//! writes, and `registered!` names variants that must exist.
+
+use super::{
+    BayesUCB, EpsilonGreedy, Exp3, Exp3IX, GaussianThompsonSampling, Policy, Softmax,
+    SuccessiveElimination, ThompsonSampling, KLUCB, MOSS, UCB1, UCBV,
+};
+use crate::error::{Error, Result};
+use crate::state::{self, Persist};
+
+/// Any multi-armed bandit policy. Its bytes are exactly those of the policy it holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyPolicy {
+    UCB1(UCB1),
+    UCBV(UCBV),
+    MOSS(MOSS),
+    KLUCB(KLUCB),
+    BayesUCB(BayesUCB),
+    ThompsonSampling(ThompsonSampling),
+    GaussianThompsonSampling(GaussianThompsonSampling),
+    EpsilonGreedy(EpsilonGreedy),
+    Softmax(Softmax),
+    Exp3(Exp3),
+    Exp3IX(Exp3IX),
+    SuccessiveElimination(SuccessiveElimination),
+}
+
+/// `each_policy!(value, p => body)`: `body` with `p` bound to the policy inside `value`
+/// (an `AnyPolicy`, `&AnyPolicy` or `&mut AnyPolicy`), monomorphized per variant.
+macro_rules! each_policy {
+    ($value:expr, $p:ident => $body:expr) => {
+        match $value {
+            AnyPolicy::UCB1($p) => $body,
+            AnyPolicy::UCBV($p) => $body,
+            AnyPolicy::MOSS($p) => $body,
+            AnyPolicy::KLUCB($p) => $body,
+            AnyPolicy::BayesUCB($p) => $body,
+            AnyPolicy::ThompsonSampling($p) => $body,
+            AnyPolicy::GaussianThompsonSampling($p) => $body,
+            AnyPolicy::EpsilonGreedy($p) => $body,
+            AnyPolicy::Softmax($p) => $body,
+            AnyPolicy::Exp3($p) => $body,
+            AnyPolicy::Exp3IX($p) => $body,
+            AnyPolicy::SuccessiveElimination($p) => $body,
+        }
+    };
+}
+
+/// A policy type listed in the registry: it converts into and out of [`AnyPolicy`].
+pub trait Registered: Policy + Into<AnyPolicy> {
+    /// The policy if `any` holds this type.
+    fn from_any(any: &AnyPolicy) -> Option<&Self>;
+    /// The policy if `any` holds this type, mutably.
+    fn from_any_mut(any: &mut AnyPolicy) -> Option<&mut Self>;
+}
+
+/// A computation generic over the policy type, run by [`AnyPolicy::visit`] on the
+/// concrete policy (Rust closures cannot be generic, so this stands in for one).
+pub trait PolicyVisitor {
+    type Output;
+    fn visit<P: Registered>(self, policy: &mut P) -> Self::Output;
+}
+
+/// The [`Registered`] impls, [`AnyPolicy::NAMES`] and the decoder, for the listed types
+/// (each the name of its variant).
+macro_rules! registered {
+    ($($ty:ident),* $(,)?) => {
+        $(
+            impl From<$ty> for AnyPolicy {
+                fn from(policy: $ty) -> Self {
+                    AnyPolicy::$ty(policy)
+                }
+            }
+
+            impl Registered for $ty {
+                fn from_any(any: &AnyPolicy) -> Option<&Self> {
+                    match any {
+                        AnyPolicy::$ty(p) => Some(p),
+                        _ => None,
+                    }
+                }
+                fn from_any_mut(any: &mut AnyPolicy) -> Option<&mut Self> {
+                    match any {
+                        AnyPolicy::$ty(p) => Some(p),
+                        _ => None,
+                    }
+                }
+            }
+        )*
+
+        impl AnyPolicy {
+            /// The kind name of every registered policy (its type's name, the name in its
+            /// state header), in registry order.
+            pub const NAMES: &'static [&'static str] = &[$(<$ty as Persist>::KIND),*];
+
+            /// Decodes `to_bytes()` output of any registered policy, by the kind name in
+            /// its header.
+            pub fn decode(bytes: &[u8]) -> Result<AnyPolicy> {
+                let (_, kind) = state::peek_kind(bytes)?;
+                $(
+                    if kind == <$ty as Persist>::KIND {
+                        return state::decode::<$ty>(bytes).map(AnyPolicy::from);
+                    }
+                )*
+                Err(Error::state(format!(
+                    "the bytes hold a {kind}, not a multi-armed bandit policy"
+                )))
+            }
+        }
+    };
+}
+
+registered!(
+    UCB1,
+    UCBV,
+    MOSS,
+    KLUCB,
+    BayesUCB,
+    ThompsonSampling,
+    GaussianThompsonSampling,
+    EpsilonGreedy,
+    Softmax,
+    Exp3,
+    Exp3IX,
+    SuccessiveElimination,
+);
+
+/// `merge` of two policies of the same type `P`; an incompatible error otherwise.
+fn merge_same<P: Registered>(policy: &mut P, other: &AnyPolicy) -> Result<()> {
+    match P::from_any(other) {
+        Some(o) => policy.merge(o),
+        None => Err(Error::incompatible(format!(
+            "cannot merge a {} into a {}",
+            other.name(),
+            P::KIND
+        ))),
+    }
+}
+
+fn kind_of<P: Persist>(_: &P) -> &'static str {
+    P::KIND
+}
+
+impl AnyPolicy {
+    /// Runs `visitor` on the concrete policy: one `match`, then monomorphized code.
+    pub fn visit<V: PolicyVisitor>(&mut self, visitor: V) -> V::Output {
+        each_policy!(self, p => visitor.visit(p))
+    }
+
+    /// The kind name of the policy held (one of [`AnyPolicy::NAMES`]).
+    pub fn name(&self) -> &'static str {
+        each_policy!(self, p => kind_of(p))
+    }
+
+    /// The versioned bytes of the policy held: exactly what encoding it alone writes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        each_policy!(self, p => state::encode(p))
+    }
+
+    /// Adds the observations of `other`, which must hold the same type (see
+    /// [`Policy::merge`]).
+    pub fn merge(&mut self, other: &AnyPolicy) -> Result<()> {
+        each_policy!(self, p => merge_same(p, other))
+    }
+
+    #[inline]
+    pub fn select(&mut self) -> usize {
+        each_policy!(self, p => p.select())
+    }
+
+    #[inline]
+    pub fn update(&mut self, arm: i64, reward: f64) -> Result<()> {
+        each_policy!(self, p => p.update(arm, reward))
+    }
+
+    pub fn select_batch(&mut self, n: usize) -> Vec<usize> {
+        each_policy!(self, p => p.select_batch(n))
+    }
+
+    pub fn update_batch(&mut self, arms: &[i64], rewards: &[f64]) -> Result<()> {
+        each_policy!(self, p => p.update_batch(arms, rewards))
+    }
+
+    pub fn scores(&self) -> Vec<f64> {
+        each_policy!(self, p => p.scores())
+    }
+
+    pub fn probabilities(&self) -> Vec<f64> {
+        each_policy!(self, p => p.probabilities())
+    }
+
+    pub fn counts(&self) -> Vec<u64> {
+        each_policy!(self, p => p.counts())
+    }
+
+    pub fn means(&self) -> Vec<f64> {
+        each_policy!(self, p => p.means())
+    }
+
+    pub fn n_arms(&self) -> usize {
+        each_policy!(self, p => p.n_arms())
+    }
+
+    pub fn n_updates(&self) -> u64 {
+        each_policy!(self, p => p.n_updates())
+    }
+
+    pub fn add_arm(&mut self) -> usize {
+        each_policy!(self, p => p.add_arm())
+    }
+
+    pub fn remove_arm(&mut self, arm: i64) -> Result<()> {
+        each_policy!(self, p => p.remove_arm(arm))
+    }
+
+    /// Hyperparameters as `name=value` pairs, for `repr`.
+    pub fn describe_params(&self) -> String {
+        each_policy!(self, p => p.describe_params())
+    }
+
+    /// Restarts the generator from `seed`.
+    pub fn reseed(&mut self, seed: u64) {
+        each_policy!(self, p => p.reseed(seed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Divergence;
+
+    /// One policy of every registered type, in registry order, each having seen a few
+    /// rewards.
+    fn one_of_each() -> Vec<AnyPolicy> {
+        let mut all: Vec<AnyPolicy> = vec![
+            UCB1::new(3, 1.0, Some(1)).unwrap().into(),
+            UCBV::new(3, 1.2, 1.0, Some(2)).unwrap().into(),
+            MOSS::new(3, Some(100), Some(3)).unwrap().into(),
+            KLUCB::new(3, Divergence::Bernoulli, 0.0, false, Some(4))
+                .unwrap()
+                .into(),
+            BayesUCB::new(3, 1.0, 1.0, 0.0, None, Some(5))
+                .unwrap()
+                .into(),
+            ThompsonSampling::new(3, 1.0, 1.0, Some(6)).unwrap().into(),
+            GaussianThompsonSampling::new(3, 0.0, 1.0, 1.0, 1.0, Some(7))
+                .unwrap()
+                .into(),
+            EpsilonGreedy::new(3, 0.1, None, Some(8)).unwrap().into(),
+            Softmax::new(3, 0.1, Some(9)).unwrap().into(),
+            Exp3::new(3, None, 0.0, Some(100), Some(10)).unwrap().into(),
+            Exp3IX::new(3, None, None, Some(100), Some(11))
+                .unwrap()
+                .into(),
+            SuccessiveElimination::new(3, 0.05, Some(12))
+                .unwrap()
+                .into(),
+        ];
+        for p in &mut all {
+            p.update_batch(&[0, 1, 2, 1], &[1.0, 0.0, 0.5, 1.0])
+                .unwrap();
+        }
+        all
+    }
+
+    #[test]
+    fn every_variant_is_named_once_in_registry_order() {
+        let names: Vec<&str> = one_of_each().iter().map(AnyPolicy::name).collect();
+        assert_eq!(names, AnyPolicy::NAMES);
+    }
+
+    #[test]
+    fn bytes_are_the_concrete_types_bytes_and_decode_to_the_same_variant() {
+        let ucb = UCB1::new(4, 0.5, Some(3)).unwrap();
+        let any = AnyPolicy::from(ucb.clone());
+        assert_eq!(any.encode().unwrap(), state::encode(&ucb).unwrap());
+        for p in one_of_each() {
+            let bytes = p.encode().unwrap();
+            let back = AnyPolicy::decode(&bytes).unwrap();
+            assert_eq!(back, p);
+            assert_eq!(back.encode().unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn foreign_and_corrupt_bytes_are_refused() {
+        let bytes = AnyPolicy::from(UCB1::new(2, 1.0, Some(0)).unwrap())
+            .encode()
+            .unwrap();
+        let mut foreign = bytes.clone();
+        foreign[7..11].copy_from_slice(b"UCBX");
+        let err = AnyPolicy::decode(&foreign).unwrap_err().to_string();
+        assert!(err.contains("UCBX") && err.contains("not a"), "{err}");
+        let mut corrupt = bytes;
+        let n = corrupt.len();
+        corrupt[n - 6] ^= 0xFF;
+        let err = AnyPolicy::decode(&corrupt).unwrap_err().to_string();
+        assert!(err.contains("checksum"), "{err}");
+    }
+
+    #[test]
+    fn dispatch_matches_the_concrete_policy() {
+        let mut concrete = ThompsonSampling::new(3, 1.0, 1.0, Some(42)).unwrap();
+        let mut any = AnyPolicy::from(concrete.clone());
+        for step in 0..50 {
+            let (a, b) = (concrete.select(), any.select());
+            assert_eq!(a, b);
+            let r = (step % 3) as f64 / 2.0;
+            concrete.update(a as i64, r).unwrap();
+            any.update(b as i64, r).unwrap();
+        }
+        assert_eq!(any.counts(), concrete.counts());
+        assert_eq!(any.scores(), concrete.scores());
+        assert_eq!(AnyPolicy::from(concrete), any);
+    }
+
+    #[test]
+    fn merge_needs_the_same_type() {
+        let mut a: AnyPolicy = UCB1::new(2, 1.0, Some(0)).unwrap().into();
+        let mut b = a.clone();
+        b.update_batch(&[0, 1, 1], &[1.0, 0.0, 1.0]).unwrap();
+        a.merge(&b).unwrap();
+        assert_eq!(a.counts(), vec![1, 2]);
+        let other: AnyPolicy = UCBV::new(2, 1.2, 1.0, Some(0)).unwrap().into();
+        let err = a.merge(&other).unwrap_err();
+        assert!(matches!(err, Error::Incompatible { .. }), "{err:?}");
+        assert!(err.to_string().contains("UCBV"), "{err}");
+        assert_eq!(a.counts(), vec![1, 2]);
+    }
+
+    struct CountSteps;
+    impl PolicyVisitor for CountSteps {
+        type Output = (&'static str, u64);
+        fn visit<P: Registered>(self, policy: &mut P) -> Self::Output {
+            policy.update(0, 1.0).unwrap();
+            (P::KIND, policy.n_updates())
+        }
+    }
+
+    #[test]
+    fn visit_runs_on_the_concrete_policy_in_place() {
+        for mut p in one_of_each() {
+            let before = p.n_updates();
+            let (kind, after) = p.visit(CountSteps);
+            assert_eq!(kind, p.name());
+            assert_eq!(after, before + 1);
+            assert_eq!(p.n_updates(), before + 1);
+        }
+    }
+}
