@@ -1,5 +1,7 @@
 //! Direct CPython entry points for the two calls a serving loop makes per decision on a
-//! multi-armed policy: `select()` and `update(arm, reward)`.
+//! multi-armed policy: `select()` and `update(arm, reward)`. They are installed once on the
+//! base class `Bandit` and inherited by every policy class; each call dispatches on the
+//! registry enum with one `match`.
 //!
 //! Why: the calls themselves cost tens of nanoseconds, while PyO3's generic method
 //! trampoline (thread-attachment bookkeeping in thread-local storage, argument-description
@@ -14,33 +16,27 @@
 //!
 //! Safety rests on three facts, relied on where marked:
 //! - CPython calls a method descriptor's function with the thread attached and only after
-//!   checking that `self` is an instance of the descriptor's class (`descr_check`), so the
-//!   unchecked cast of `self` is sound.
+//!   checking that `self` is an instance of the descriptor's class, `Bandit`, or of a
+//!   subclass (`descr_check` is an isinstance check). A subclass object's layout begins with
+//!   its base's, so the unchecked cast of `self` to `Bandit` is sound.
 //! - The fast path creates no owned PyO3 handles (whose release would consult PyO3's
 //!   attachment count), only borrowed ones, and builds its result with the C API.
 //! - No panic crosses the C boundary: the core call runs under `catch_unwind`, and a panic is
 //!   reported as a `RuntimeError` from inside `Python::attach`.
 
+use crate::bandit::Bandit;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use regretless_core::policy::Policy;
 use std::ffi::{c_int, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
-
-/// A frozen multi-armed policy class whose state sits behind one mutex.
-pub trait FastPolicy: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync {
-    type Core: Policy + Send;
-    fn state(&self) -> &Mutex<Self::Core>;
-}
 
 const SLOW_SELECT: &std::ffi::CStr = c"_select_checked";
 const SLOW_UPDATE: &std::ffi::CStr = c"_update_checked";
 
-/// Replaces `select` and `update` on the class `T` by the direct entry points, keeping the
-/// PyO3 methods as `_select_checked` / `_update_checked` for the general case.
-pub fn install<T: FastPolicy>(ty: &Bound<'_, PyType>) -> PyResult<()> {
+/// Replaces `select` and `update` on `ty`, the class `Bandit`, by the direct entry points,
+/// keeping the PyO3 methods as `_select_checked` / `_update_checked` for the general case.
+pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
     let select = ty.getattr("select")?;
     let update = ty.getattr("update")?;
     ty.setattr("_select_checked", &select)?;
@@ -50,7 +46,7 @@ pub fn install<T: FastPolicy>(ty: &Bound<'_, PyType>) -> PyResult<()> {
         c"select",
         &select,
         ffi::PyMethodDefPointer {
-            PyCFunction: fast_select::<T>,
+            PyCFunction: fast_select,
         },
         ffi::METH_NOARGS,
     )?;
@@ -59,7 +55,7 @@ pub fn install<T: FastPolicy>(ty: &Bound<'_, PyType>) -> PyResult<()> {
         c"update",
         &update,
         ffi::PyMethodDefPointer {
-            PyCFunctionFastWithKeywords: fast_update::<T>,
+            PyCFunctionFastWithKeywords: fast_update,
         },
         ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
     )?;
@@ -86,7 +82,7 @@ fn descriptor<'py>(
     };
     let doc = CString::new(full_doc)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("docstring with NUL: {e}")))?;
-    // The definition must outlive the class: leaked once per class at module import.
+    // The definition must outlive the class: leaked once at module import.
     let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(ffi::PyMethodDef {
         ml_name: name.as_ptr(),
         ml_meth: meth,
@@ -159,16 +155,17 @@ fn panic_to_error() -> *mut ffi::PyObject {
     std::ptr::null_mut()
 }
 
-unsafe extern "C" fn fast_select<T: FastPolicy>(
+unsafe extern "C" fn fast_select(
     slf: *mut ffi::PyObject,
     _unused: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython checked that `slf` is a `T` before calling (method descriptor), and the
-    // thread is attached; the borrowed handle creates and releases no reference.
+    // SAFETY: CPython checked that `slf` is a `Bandit` (or a subclass) before calling
+    // (method descriptor), and the thread is attached; the borrowed handle creates and
+    // releases no reference.
     let py = unsafe { Python::assume_attached() };
     let obj = unsafe { Borrowed::from_ptr(py, slf) };
-    let this: &T = unsafe { obj.cast_unchecked::<T>() }.get();
-    let Ok(mut guard) = this.state().try_lock() else {
+    let this: &Bandit = unsafe { obj.cast_unchecked::<Bandit>() }.get();
+    let Ok(mut guard) = this.inner.try_lock() else {
         // Contended (or poisoned): the checked method waits with the thread detached.
         return unsafe {
             call_checked(slf, SLOW_SELECT, std::ptr::null(), 0, std::ptr::null_mut())
@@ -207,8 +204,8 @@ unsafe fn fast_arm(obj: *mut ffi::PyObject) -> Option<i64> {
 /// detached if needed, and raises the named error of a refused update.
 ///
 /// # Safety
-/// `slf` is a `T`, `arm` and `reward` live objects; the thread is attached.
-unsafe fn update_general<T: FastPolicy>(
+/// `slf` is a `Bandit`, `arm` and `reward` live objects; the thread is attached.
+unsafe fn update_general(
     slf: *mut ffi::PyObject,
     arm: *mut ffi::PyObject,
     reward: *mut ffi::PyObject,
@@ -216,13 +213,13 @@ unsafe fn update_general<T: FastPolicy>(
     use crate::errors::IntoPyResult;
     Python::attach(|py| {
         let this = unsafe { Borrowed::from_ptr(py, slf) };
-        let this: &T = unsafe { this.cast_unchecked::<T>() }.get();
+        let this: &Bandit = unsafe { this.cast_unchecked::<Bandit>() }.get();
         let arm = unsafe { Borrowed::from_ptr(py, arm) };
         let reward = unsafe { Borrowed::from_ptr(py, reward) };
         let result = (|| -> PyResult<()> {
             let arm = crate::convert::arm_arg(&arm, "arm")?;
             let reward = crate::convert::real_arg(&reward, "reward")?;
-            crate::convert::with_lock(py, this.state(), |p| p.update(arm, reward)).py_err(py)
+            crate::convert::with_lock(py, &this.inner, |p| p.update(arm, reward)).py_err(py)
         })();
         match result {
             Ok(()) => new_none(),
@@ -234,7 +231,7 @@ unsafe fn update_general<T: FastPolicy>(
     })
 }
 
-unsafe extern "C" fn fast_update<T: FastPolicy>(
+unsafe extern "C" fn fast_update(
     slf: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargsf: ffi::Py_ssize_t,
@@ -247,7 +244,7 @@ unsafe extern "C" fn fast_update<T: FastPolicy>(
         return unsafe { call_checked(slf, SLOW_UPDATE, args, nargs, kwnames) };
     }
     let (arm_obj, reward_obj) = unsafe { (*args, *args.offset(1)) };
-    let general = || unsafe { update_general::<T>(slf, arm_obj, reward_obj) };
+    let general = || unsafe { update_general(slf, arm_obj, reward_obj) };
     let (Some(arm), Some(reward)) = (unsafe { fast_arm(arm_obj) }, unsafe {
         crate::convert::plain_real(reward_obj)
     }) else {
@@ -256,8 +253,8 @@ unsafe extern "C" fn fast_update<T: FastPolicy>(
     // SAFETY: as in `fast_select`.
     let py = unsafe { Python::assume_attached() };
     let obj = unsafe { Borrowed::from_ptr(py, slf) };
-    let this: &T = unsafe { obj.cast_unchecked::<T>() }.get();
-    let Ok(mut guard) = this.state().try_lock() else {
+    let this: &Bandit = unsafe { obj.cast_unchecked::<Bandit>() }.get();
+    let Ok(mut guard) = this.inner.try_lock() else {
         return general();
     };
     match catch_unwind(AssertUnwindSafe(|| guard.update(arm, reward))) {

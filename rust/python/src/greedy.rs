@@ -1,55 +1,78 @@
-use crate::bandit_class::bandit_class;
-use crate::convert::{seed_arg, with_lock};
+//! Value-based exploration: epsilon-greedy and softmax.
+
+use crate::bandit::{with_policy, Bandit};
+use crate::convert::seed_arg;
 use crate::errors::IntoPyResult;
 use pyo3::prelude::*;
 use regretless_core::policy::{EpsilonGreedy, Softmax};
 
-bandit_class! {
-    /// Epsilon-greedy: explore uniformly with probability epsilon, else exploit.
-    ///
-    /// Tries every arm once, then plays an arm uniformly at random with probability
-    /// ``epsilon_t`` and the best empirical mean otherwise (ties at random). With
-    /// ``decay=None`` epsilon is constant; with a number it decays as
-    /// ``epsilon_t = min(epsilon, decay * K / t)``: Auer et al.'s epsilon_n-greedy with
-    /// ``decay = c / d**2`` and ``epsilon = 1``. Accepts any finite reward.
-    ///
-    /// >>> import regretless
-    /// >>> policy = regretless.EpsilonGreedy(4, epsilon=0.2, seed=0)
-    /// >>> policy.update_batch([0, 1, 2, 3], [0.1, 0.9, 0.3, 0.2])
-    /// >>> policy.probabilities().round(2).tolist()
-    /// [0.05, 0.85, 0.05, 0.05]
-    PyEpsilonGreedy => EpsilonGreedy, "EpsilonGreedy";
+/// Epsilon-greedy: explore uniformly with probability epsilon, else exploit.
+///
+/// Tries every arm once, then plays an arm uniformly at random with probability
+/// ``epsilon_t`` and the best empirical mean otherwise (ties at random). With
+/// ``decay=None`` epsilon is constant; with a number it decays as
+/// ``epsilon_t = min(epsilon, decay * K / t)``: Auer et al.'s epsilon_n-greedy with
+/// ``decay = c / d**2`` and ``epsilon = 1``. Accepts any finite reward.
+///
+/// >>> import regretless
+/// >>> policy = regretless.EpsilonGreedy(4, epsilon=0.2, seed=0)
+/// >>> policy.update_batch([0, 1, 2, 3], [0.1, 0.9, 0.3, 0.2])
+/// >>> policy.probabilities().round(2).tolist()
+/// [0.05, 0.85, 0.05, 0.05]
+#[pyclass(extends = Bandit, frozen, name = "EpsilonGreedy", module = "regretless")]
+pub struct PyEpsilonGreedy;
 
+#[pymethods]
+impl PyEpsilonGreedy {
     #[new]
     #[pyo3(signature = (n_arms, *, epsilon = 0.1, decay = None, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, epsilon: f64, decay: Option<f64>, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(EpsilonGreedy::new(n_arms, epsilon, decay, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        epsilon: f64,
+        decay: Option<f64>,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, Bandit)> {
+        Ok((
+            Self,
+            Bandit::new(EpsilonGreedy::new(n_arms, epsilon, decay, seed_arg(seed)?).py_err(py)?),
+        ))
     }
 
     /// The exploration probability of the next decision.
     #[getter]
-    fn current_epsilon(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.current_epsilon())
+    fn current_epsilon(slf: &Bound<'_, Self>) -> PyResult<f64> {
+        with_policy(slf, |p: &mut EpsilonGreedy| p.current_epsilon())
     }
 }
 
-bandit_class! {
-    /// Boltzmann (softmax) exploration.
-    ///
-    /// Tries every arm once, then plays arm i with probability proportional to
-    /// ``exp(mean_i / temperature)``, computed in log space. Small temperatures exploit,
-    /// large ones explore. Accepts any finite reward.
-    ///
-    /// >>> import regretless
-    /// >>> policy = regretless.Softmax(2, temperature=0.5, seed=0)
-    /// >>> policy.update_batch([0, 1], [0.0, 1.0])
-    /// >>> policy.probabilities().round(4).tolist()
-    /// [0.1192, 0.8808]
-    PySoftmax => Softmax, "Softmax";
+/// Boltzmann (softmax) exploration.
+///
+/// Tries every arm once, then plays arm i with probability proportional to
+/// ``exp(mean_i / temperature)``, computed in log space. Small temperatures exploit,
+/// large ones explore. Accepts any finite reward.
+///
+/// >>> import regretless
+/// >>> policy = regretless.Softmax(2, temperature=0.5, seed=0)
+/// >>> policy.update_batch([0, 1], [0.0, 1.0])
+/// >>> policy.probabilities().round(4).tolist()
+/// [0.1192, 0.8808]
+#[pyclass(extends = Bandit, frozen, name = "Softmax", module = "regretless")]
+pub struct PySoftmax;
 
+#[pymethods]
+impl PySoftmax {
     #[new]
     #[pyo3(signature = (n_arms, *, temperature = 0.1, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, temperature: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(Softmax::new(n_arms, temperature, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        temperature: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, Bandit)> {
+        Ok((
+            Self,
+            Bandit::new(Softmax::new(n_arms, temperature, seed_arg(seed)?).py_err(py)?),
+        ))
     }
 }

@@ -1,26 +1,30 @@
-use crate::bandit_class::bandit_class;
+//! Divergence-based upper confidence bounds: KL-UCB and Bayes-UCB.
+
+use crate::bandit::Bandit;
 use crate::convert::{positive_opt, seed_arg};
 use crate::errors::{invalid_parameter, IntoPyResult};
 use pyo3::prelude::*;
 use regretless_core::policy::{BayesUCB, Divergence, KLUCB};
 
-bandit_class! {
-    /// KL-UCB (Garivier and Cappe 2011; Cappe et al. 2013).
-    ///
-    /// The index of arm i is the largest ``q >= mean_i`` with
-    /// ``n_i * kl(mean_i, q) <= ln t + c ln ln t``, solved by Newton's method. The
-    /// divergence matches the reward model: ``"bernoulli"`` (rewards in [0, 1],
-    /// asymptotically optimal for Bernoulli arms), ``"gaussian"`` (any real reward, with
-    /// known ``variance``) or ``"poisson"`` (rewards >= 0). ``plus=True`` gives KL-UCB+,
-    /// which uses ``ln(t / n_i)``. ``c = 0`` is the practical default (3 in the proofs).
-    ///
-    /// >>> import regretless
-    /// >>> policy = regretless.KLUCB(2, seed=0)
-    /// >>> policy.update_batch([0, 0, 1], [1.0, 0.0, 1.0])
-    /// >>> bool(policy.scores()[1] == 1.0)   # a perfect arm's index is 1
-    /// True
-    PyKLUCB => KLUCB, "KLUCB";
+/// KL-UCB (Garivier and Cappe 2011; Cappe et al. 2013).
+///
+/// The index of arm i is the largest ``q >= mean_i`` with
+/// ``n_i * kl(mean_i, q) <= ln t + c ln ln t``, solved by Newton's method. The
+/// divergence matches the reward model: ``"bernoulli"`` (rewards in [0, 1],
+/// asymptotically optimal for Bernoulli arms), ``"gaussian"`` (any real reward, with
+/// known ``variance``) or ``"poisson"`` (rewards >= 0). ``plus=True`` gives KL-UCB+,
+/// which uses ``ln(t / n_i)``. ``c = 0`` is the practical default (3 in the proofs).
+///
+/// >>> import regretless
+/// >>> policy = regretless.KLUCB(2, seed=0)
+/// >>> policy.update_batch([0, 0, 1], [1.0, 0.0, 1.0])
+/// >>> bool(policy.scores()[1] == 1.0)   # a perfect arm's index is 1
+/// True
+#[pyclass(extends = Bandit, frozen, name = "KLUCB", module = "regretless")]
+pub struct PyKLUCB;
 
+#[pymethods]
+impl PyKLUCB {
     #[new]
     #[pyo3(signature = (n_arms, *, divergence = "bernoulli", c = 0.0, plus = false, variance = 0.25, seed = None))]
     fn new(
@@ -31,7 +35,7 @@ bandit_class! {
         plus: bool,
         variance: f64,
         seed: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<(Self, Bandit)> {
         let d = match divergence {
             "bernoulli" => Divergence::Bernoulli,
             "gaussian" => Divergence::Gaussian { variance },
@@ -39,29 +43,36 @@ bandit_class! {
             other => {
                 return Err(invalid_parameter(
                     py,
-                    format!("divergence: expected 'bernoulli', 'gaussian' or 'poisson', got {other:?}"),
+                    format!(
+                        "divergence: expected 'bernoulli', 'gaussian' or 'poisson', got {other:?}"
+                    ),
                 ))
             }
         };
-        Ok(Self::wrap(KLUCB::new(n_arms, d, c, plus, seed_arg(seed)?).py_err(py)?))
+        Ok((
+            Self,
+            Bandit::new(KLUCB::new(n_arms, d, c, plus, seed_arg(seed)?).py_err(py)?),
+        ))
     }
 }
 
-bandit_class! {
-    /// Bayes-UCB for Bernoulli rewards (Kaufmann, Cappe and Garivier 2012).
-    ///
-    /// The index of arm i is the ``1 - 1/(t (ln H)^c)`` quantile of its
-    /// ``Beta(prior_alpha + S_i, prior_beta + n_i - S_i)`` posterior (``H`` the horizon,
-    /// ``t`` when None). ``c = 0`` is the recommended practical value. Rewards in [0, 1]; a
-    /// fractional reward r counts as r successes and 1 - r failures.
-    ///
-    /// >>> import regretless
-    /// >>> policy = regretless.BayesUCB(2, seed=0)
-    /// >>> policy.update_batch([0, 1, 0, 1], [1, 0, 1, 0])
-    /// >>> bool(policy.scores()[0] > policy.scores()[1])
-    /// True
-    PyBayesUCB => BayesUCB, "BayesUCB";
+/// Bayes-UCB for Bernoulli rewards (Kaufmann, Cappe and Garivier 2012).
+///
+/// The index of arm i is the ``1 - 1/(t (ln H)^c)`` quantile of its
+/// ``Beta(prior_alpha + S_i, prior_beta + n_i - S_i)`` posterior (``H`` the horizon,
+/// ``t`` when None). ``c = 0`` is the recommended practical value. Rewards in [0, 1]; a
+/// fractional reward r counts as r successes and 1 - r failures.
+///
+/// >>> import regretless
+/// >>> policy = regretless.BayesUCB(2, seed=0)
+/// >>> policy.update_batch([0, 1, 0, 1], [1, 0, 1, 0])
+/// >>> bool(policy.scores()[0] > policy.scores()[1])
+/// True
+#[pyclass(extends = Bandit, frozen, name = "BayesUCB", module = "regretless")]
+pub struct PyBayesUCB;
 
+#[pymethods]
+impl PyBayesUCB {
     #[new]
     #[pyo3(signature = (n_arms, *, prior_alpha = 1.0, prior_beta = 1.0, c = 0.0, horizon = None, seed = None))]
     fn new(
@@ -72,10 +83,14 @@ bandit_class! {
         c: f64,
         horizon: Option<i64>,
         seed: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<(Self, Bandit)> {
         let horizon = positive_opt(py, horizon, "horizon")?;
-        Ok(Self::wrap(
-            BayesUCB::new(n_arms, prior_alpha, prior_beta, c, horizon, seed_arg(seed)?).py_err(py)?,
+        Ok((
+            Self,
+            Bandit::new(
+                BayesUCB::new(n_arms, prior_alpha, prior_beta, c, horizon, seed_arg(seed)?)
+                    .py_err(py)?,
+            ),
         ))
     }
 }

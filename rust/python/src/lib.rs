@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 
-mod bandit_class;
+mod bandit;
 mod contextual_class;
 mod convert;
 mod elimination;
@@ -24,26 +24,9 @@ mod stream;
 mod thompson;
 mod ucb;
 
-/// Adds the multi-armed policy class `T` with the direct `select`/`update` entry points.
-fn add_policy_class<T: fastcall::FastPolicy>(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<T>()?;
-    fastcall::install::<T>(&m.py().get_type::<T>())
-}
-
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    add_policy_class::<ucb::PyUCB1>(m)?;
-    add_policy_class::<ucb::PyUCBV>(m)?;
-    add_policy_class::<ucb::PyMOSS>(m)?;
-    add_policy_class::<klucb::PyKLUCB>(m)?;
-    add_policy_class::<klucb::PyBayesUCB>(m)?;
-    add_policy_class::<thompson::PyThompsonSampling>(m)?;
-    add_policy_class::<thompson::PyGaussianThompsonSampling>(m)?;
-    add_policy_class::<greedy::PyEpsilonGreedy>(m)?;
-    add_policy_class::<greedy::PySoftmax>(m)?;
-    add_policy_class::<exp3::PyExp3>(m)?;
-    add_policy_class::<exp3::PyExp3IX>(m)?;
-    add_policy_class::<elimination::PySuccessiveElimination>(m)?;
+    bandit::add_classes(m)?;
     m.add_class::<linear::PyLinUCB>()?;
     m.add_class::<linear::PyLinTS>()?;
     m.add_class::<linear::PyLinGreedy>()?;

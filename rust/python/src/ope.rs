@@ -3,22 +3,18 @@
 //! when they are C-contiguous float64 / int64; other real or integer dtypes are converted
 //! once. Every pass over the rows runs with the GIL released.
 
+use crate::bandit::{new_object, Bandit};
 use crate::convert::{float64_array, int64_array};
-use crate::elimination::PySuccessiveElimination;
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
-use crate::exp3::{PyExp3, PyExp3IX};
-use crate::greedy::{PyEpsilonGreedy, PySoftmax};
-use crate::klucb::{PyBayesUCB, PyKLUCB};
-use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
-use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use regretless_core::ope::ReplayOutput;
 use regretless_core::ope::{
     evaluate_with, replay, round_rewards, Accumulator, ActionDist, Actions, Batch, Estimator,
     Rewards, Summary, Table,
 };
-use regretless_core::policy::Policy;
+use regretless_core::policy::{PolicyVisitor, Registered};
 use std::sync::Mutex;
 
 /// A float64 C-contiguous array of any dimension, borrowed when it already is one.
@@ -411,30 +407,18 @@ impl PyOpeStream {
     }
 }
 
-/// Replays a snapshot of `policy` (any multi-armed policy class) on the logs in Rust.
-macro_rules! replay_dispatch {
-    ($obj:expr, $py:expr, $actions:expr, $rewards:expr, $seed:expr, [$($ty:ty),*]) => {{
-        $(
-            if let Ok(b) = $obj.downcast::<$ty>() {
-                let mut p = crate::persist::snapshot($py, b.get());
-                if let Some(s) = $seed {
-                    p.reseed(s);
-                }
-                let out = $py.detach(|| replay(&mut p, $actions, $rewards)).py_err($py)?;
-                let learned = Py::new($py, <$ty>::wrap(p))?.into_any();
-                Ok((out, learned))
-            } else
-        )*
-        {
-            Err(dtype_error(
-                $py,
-                format!(
-                    "policy: expected a regretless multi-armed bandit policy, got {}",
-                    $obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-                ),
-            ))
-        }
-    }};
+/// Replay on the logged (action, reward) rows, as a [`PolicyVisitor`]: the loop runs
+/// monomorphized for the concrete policy.
+struct Replay<'a> {
+    actions: &'a [i64],
+    rewards: &'a [f64],
+}
+
+impl PolicyVisitor for Replay<'_> {
+    type Output = regretless_core::Result<ReplayOutput>;
+    fn visit<P: Registered>(self, policy: &mut P) -> Self::Output {
+        replay(policy, self.actions, self.rewards)
+    }
 }
 
 /// Replay evaluation; `regretless.ope.replay` wraps it.
@@ -453,28 +437,33 @@ pub fn _replay<'py>(
     let r_ro = rewards.readonly();
     let a = a_ro.as_slice()?;
     let r = r_ro.as_slice()?;
-    let result: PyResult<_> = replay_dispatch!(
-        policy,
-        py,
-        a,
-        r,
-        seed,
-        [
-            PyUCB1,
-            PyUCBV,
-            PyMOSS,
-            PyKLUCB,
-            PyBayesUCB,
-            PyThompsonSampling,
-            PyGaussianThompsonSampling,
-            PyEpsilonGreedy,
-            PySoftmax,
-            PyExp3,
-            PyExp3IX,
-            PySuccessiveElimination
-        ]
-    );
-    let (out, learned) = result?;
+    let bandit = policy.cast::<Bandit>().map_err(|_| {
+        dtype_error(
+            py,
+            format!(
+                "policy: expected a regretless multi-armed bandit policy, got {}",
+                policy
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ),
+        )
+    })?;
+    // Replays a snapshot; the learned policy is returned as an object of the same class.
+    let mut p = bandit.get().snapshot(py);
+    if let Some(s) = seed {
+        p.reseed(s);
+    }
+    let out = py
+        .detach(|| {
+            p.visit(Replay {
+                actions: a,
+                rewards: r,
+            })
+        })
+        .py_err(py)?;
+    let learned = new_object(py, p)?;
     let d = PyDict::new(py);
     d.set_item("estimate", out.estimate)?;
     d.set_item("std_err", out.std_err)?;

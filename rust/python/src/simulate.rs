@@ -1,18 +1,16 @@
+//! `_simulate`, behind `regretless.simulate`: a multi-armed policy against an environment,
+//! many independent runs in parallel in Rust.
+
+use crate::bandit::Bandit;
 use crate::convert::u64_to_i64;
-use crate::elimination::PySuccessiveElimination;
 use crate::env::extract_env;
 use crate::errors::{dtype_error, IntoPyResult};
-use crate::exp3::{PyExp3, PyExp3IX};
-use crate::greedy::{PyEpsilonGreedy, PySoftmax};
-use crate::klucb::{PyBayesUCB, PyKLUCB};
-use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
-use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use regretless_core::env::Environment;
-use regretless_core::policy::Policy;
+use regretless_core::policy::{Policy, PolicyVisitor, Registered};
 use regretless_core::simulate::{simulate, SimulationConfig, SimulationOutput};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -21,21 +19,19 @@ use std::time::Duration;
 /// from this thread every 100 ms so that a Python progress bar can follow.
 fn run_with_progress<P: Policy>(
     py: Python<'_>,
-    policy: P,
+    policy: &P,
     env: &Environment,
     config: &SimulationConfig,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<SimulationOutput> {
     let Some(cb) = progress else {
         // Without a progress callback there is nothing to poll: simulate on this thread.
-        return py
-            .detach(|| simulate(&policy, env, config, None))
-            .py_err(py);
+        return py.detach(|| simulate(policy, env, config, None)).py_err(py);
     };
     let counter = AtomicU64::new(0);
     let (outcome, callback_error) = py.detach(|| {
         std::thread::scope(|s| {
-            let handle = s.spawn(|| simulate(&policy, env, config, Some(&counter)));
+            let handle = s.spawn(|| simulate(policy, env, config, Some(&counter)));
             let mut callback_error = None;
             while !handle.is_finished() {
                 std::thread::sleep(Duration::from_millis(100));
@@ -62,24 +58,19 @@ fn run_with_progress<P: Policy>(
     }
 }
 
-macro_rules! dispatch_policy {
-    ($obj:expr, $py:expr, |$p:ident| $body:expr, [$($ty:ty),*]) => {{
-        $(
-            if let Ok(b) = $obj.downcast::<$ty>() {
-                let $p = crate::persist::snapshot($py, b.get());
-                $body
-            } else
-        )*
-        {
-            Err(dtype_error(
-                $py,
-                format!(
-                    "policy: expected a regretless multi-armed bandit policy, got {}",
-                    $obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-                ),
-            ))
-        }
-    }};
+/// The simulation as a [`PolicyVisitor`]: run on a copy of the concrete policy.
+struct Simulation<'a, 'py> {
+    py: Python<'py>,
+    env: &'a Environment,
+    config: &'a SimulationConfig,
+    progress: Option<Py<PyAny>>,
+}
+
+impl PolicyVisitor for Simulation<'_, '_> {
+    type Output = PyResult<SimulationOutput>;
+    fn visit<P: Registered>(self, policy: &mut P) -> Self::Output {
+        run_with_progress(self.py, &*policy, self.env, self.config, self.progress)
+    }
 }
 
 /// Low-level simulation entry point; `regretless.simulate` wraps it.
@@ -103,25 +94,26 @@ pub fn _simulate<'py>(
         seed,
         record_every,
     };
-    let out = dispatch_policy!(
-        policy,
+    let policy = policy.cast::<Bandit>().map_err(|_| {
+        dtype_error(
+            py,
+            format!(
+                "policy: expected a regretless multi-armed bandit policy, got {}",
+                policy
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ),
+        )
+    })?;
+    // One match on the policy's type, then the monomorphized simulation loop.
+    let out = policy.get().snapshot(py).visit(Simulation {
         py,
-        |p| run_with_progress(py, p, &env, &config, progress),
-        [
-            PyUCB1,
-            PyUCBV,
-            PyMOSS,
-            PyKLUCB,
-            PyBayesUCB,
-            PyThompsonSampling,
-            PyGaussianThompsonSampling,
-            PyEpsilonGreedy,
-            PySoftmax,
-            PyExp3,
-            PyExp3IX,
-            PySuccessiveElimination
-        ]
-    )?;
+        env: &env,
+        config: &config,
+        progress,
+    })?;
     let n_points = out.steps.len();
     let k = env.n_arms();
     let d = PyDict::new(py);

@@ -1,0 +1,340 @@
+//! `regretless.Bandit`, the base class of every multi-armed policy. It holds the core
+//! registry's [`AnyPolicy`] and carries the shared vocabulary (select/update, batch forms,
+//! arrays, arm management, bytes, pickle, copy, merge, fit_logs), written once here. Each
+//! algorithm is a short subclass in its family file (ucb.rs, klucb.rs, ...) with only its
+//! docstring, constructor and extra accessors; [`new_object`] and [`add_classes`] list them.
+
+use crate::convert::{bytes_arg, with_lock, with_lock_detached};
+use crate::elimination::PySuccessiveElimination;
+use crate::errors::{dtype_error, state_error, IntoPyResult};
+use crate::exp3::{PyExp3, PyExp3IX};
+use crate::greedy::{PyEpsilonGreedy, PySoftmax};
+use crate::klucb::{PyBayesUCB, PyKLUCB};
+use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
+use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
+use pyo3::{PyClass, PyClassInitializer, PyTypeInfo};
+use regretless_core::policy::{AnyPolicy, Registered};
+use std::sync::Mutex;
+
+/// The base class of the multi-armed bandit policies (``UCB1``, ``ThompsonSampling``, ...):
+/// every method shared by the family is defined here. It is not constructed directly.
+#[pyclass(subclass, frozen, name = "Bandit", module = "regretless")]
+pub struct Bandit {
+    pub(crate) inner: Mutex<AnyPolicy>,
+}
+
+impl Bandit {
+    /// The base part of a new policy object (a subclass constructor returns `(Sub, base)`).
+    pub(crate) fn new(policy: impl Into<AnyPolicy>) -> Self {
+        Bandit {
+            inner: Mutex::new(policy.into()),
+        }
+    }
+
+    /// A copy of the policy, taken under the lock (then released).
+    pub(crate) fn snapshot(&self, py: Python<'_>) -> AnyPolicy {
+        with_lock(py, &self.inner, |p| p.clone())
+    }
+}
+
+/// Runs `f` on the `P` held by `slf`, an object of the subclass whose policy type is `P`
+/// (for the subclass's own accessors).
+pub(crate) fn with_policy<S, P, R>(
+    slf: &Bound<'_, S>,
+    f: impl FnOnce(&mut P) -> R + Send,
+) -> PyResult<R>
+where
+    S: PyClass<BaseType = Bandit>,
+    P: Registered,
+    R: Send,
+{
+    let base: &Bandit = slf.as_super().get();
+    with_lock(slf.py(), &base.inner, |any| P::from_any_mut(any).map(f)).ok_or_else(|| {
+        // Unreachable: objects are only made by their constructor or `new_object`.
+        PyRuntimeError::new_err(format!(
+            "internal error in regretless: a {} object does not hold a {}",
+            <S as PyTypeInfo>::NAME,
+            P::KIND
+        ))
+    })
+}
+
+fn subclass_object<S: PyClass<BaseType = Bandit>>(
+    py: Python<'_>,
+    subclass: S,
+    policy: AnyPolicy,
+) -> PyResult<Bound<'_, PyAny>> {
+    let init = PyClassInitializer::from(Bandit::new(policy)).add_subclass(subclass);
+    Ok(Bound::new(py, init)?.into_any())
+}
+
+/// A Python object of the policy's own class, holding `policy`. The match is exhaustive,
+/// so a new registry variant does not compile until it has its class here.
+pub(crate) fn new_object(py: Python<'_>, policy: AnyPolicy) -> PyResult<Bound<'_, PyAny>> {
+    match policy {
+        AnyPolicy::UCB1(_) => subclass_object(py, PyUCB1, policy),
+        AnyPolicy::UCBV(_) => subclass_object(py, PyUCBV, policy),
+        AnyPolicy::MOSS(_) => subclass_object(py, PyMOSS, policy),
+        AnyPolicy::KLUCB(_) => subclass_object(py, PyKLUCB, policy),
+        AnyPolicy::BayesUCB(_) => subclass_object(py, PyBayesUCB, policy),
+        AnyPolicy::ThompsonSampling(_) => subclass_object(py, PyThompsonSampling, policy),
+        AnyPolicy::GaussianThompsonSampling(_) => {
+            subclass_object(py, PyGaussianThompsonSampling, policy)
+        }
+        AnyPolicy::EpsilonGreedy(_) => subclass_object(py, PyEpsilonGreedy, policy),
+        AnyPolicy::Softmax(_) => subclass_object(py, PySoftmax, policy),
+        AnyPolicy::Exp3(_) => subclass_object(py, PyExp3, policy),
+        AnyPolicy::Exp3IX(_) => subclass_object(py, PyExp3IX, policy),
+        AnyPolicy::SuccessiveElimination(_) => subclass_object(py, PySuccessiveElimination, policy),
+    }
+}
+
+/// Adds `Bandit` (with the direct `select`/`update` entry points that every subclass
+/// inherits), each policy class in registry order, and `POLICY_NAMES`, their class names.
+pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<Bandit>()?;
+    crate::fastcall::install(&py.get_type::<Bandit>())?;
+    let classes = [
+        py.get_type::<PyUCB1>(),
+        py.get_type::<PyUCBV>(),
+        py.get_type::<PyMOSS>(),
+        py.get_type::<PyKLUCB>(),
+        py.get_type::<PyBayesUCB>(),
+        py.get_type::<PyThompsonSampling>(),
+        py.get_type::<PyGaussianThompsonSampling>(),
+        py.get_type::<PyEpsilonGreedy>(),
+        py.get_type::<PySoftmax>(),
+        py.get_type::<PyExp3>(),
+        py.get_type::<PyExp3IX>(),
+        py.get_type::<PySuccessiveElimination>(),
+    ];
+    let mut names = Vec::with_capacity(classes.len());
+    for class in classes {
+        let name = class.name()?;
+        m.add(&name, &class)?;
+        names.push(name);
+    }
+    m.add("POLICY_NAMES", PyTuple::new(py, names)?)?;
+    Ok(())
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+#[pymethods]
+impl Bandit {
+    /// Choose an arm for the next decision.
+    fn select(&self, py: Python<'_>) -> usize {
+        with_lock(py, &self.inner, |p| p.select())
+    }
+
+    /// Record the reward observed after playing `arm`.
+    fn update(
+        &self,
+        py: Python<'_>,
+        arm: &Bound<'_, PyAny>,
+        reward: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let arm = crate::convert::arm_arg(arm, "arm")?;
+        let reward = crate::convert::real_arg(reward, "reward")?;
+        with_lock(py, &self.inner, |p| p.update(arm, reward)).py_err(py)
+    }
+
+    /// `n` decisions made with no feedback between them, as int64 array.
+    fn select_batch<'py>(
+        &self,
+        py: Python<'py>,
+        n: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let n = crate::convert::count_arg(n, "n")?;
+        let arms = with_lock_detached(py, &self.inner, |p| {
+            p.select_batch(n)
+                .into_iter()
+                .map(|a| a as i64)
+                .collect::<Vec<i64>>()
+        });
+        Ok(PyArray1::from_vec(py, arms))
+    }
+
+    /// Record many (arm, reward) pairs at once. The arrays are borrowed without a
+    /// copy when they are contiguous int64 and float64; other integer and real dtypes
+    /// are converted once. Every row is validated before any is recorded.
+    fn update_batch(
+        &self,
+        py: Python<'_>,
+        arms: &Bound<'_, PyAny>,
+        rewards: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let arms = crate::convert::int64_array(arms, "arms")?;
+        let rewards = crate::convert::float64_array(rewards, "rewards")?;
+        let arms_ro = arms.readonly();
+        let rewards_ro = rewards.readonly();
+        let a = arms_ro.as_slice()?;
+        let r = rewards_ro.as_slice()?;
+        with_lock_detached(py, &self.inner, |p| p.update_batch(a, r)).py_err(py)
+    }
+
+    /// Per-arm index of the decision rule (+inf for arms it must try first).
+    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let v = with_lock(py, &self.inner, |p| p.scores());
+        PyArray1::from_vec(py, v)
+    }
+
+    /// Probability of each arm at the next `select()` (exact, except Monte Carlo
+    /// with 10,000 draws for Thompson sampling). Does not consume randomness.
+    fn probabilities<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let v = with_lock(py, &self.inner, |p| p.probabilities());
+        PyArray1::from_vec(py, v)
+    }
+
+    /// Number of rewards recorded per arm (int64).
+    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let v = with_lock(py, &self.inner, |p| p.counts());
+        PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
+    }
+
+    /// Empirical mean reward per arm (0.0 for arms never pulled).
+    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        let v = with_lock(py, &self.inner, |p| p.means());
+        PyArray1::from_vec(py, v)
+    }
+
+    /// Number of arms.
+    #[getter]
+    fn n_arms(&self, py: Python<'_>) -> usize {
+        with_lock(py, &self.inner, |p| p.n_arms())
+    }
+
+    /// Total number of rewards recorded.
+    #[getter]
+    fn n_updates(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.n_updates())
+    }
+
+    /// Append an arm with no observations; returns its index.
+    fn add_arm(&self, py: Python<'_>) -> usize {
+        with_lock(py, &self.inner, |p| p.add_arm())
+    }
+
+    /// Remove arm `arm` and its statistics; the arms after it shift down by one.
+    fn remove_arm(&self, py: Python<'_>, arm: &Bound<'_, PyAny>) -> PyResult<()> {
+        let arm = crate::convert::arm_arg(arm, "arm")?;
+        with_lock(py, &self.inner, |p| p.remove_arm(arm)).py_err(py)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let name = slf.get_type().name()?.to_string();
+        Ok(with_lock(slf.py(), &slf.get().inner, |p| {
+            format!("{}(n_arms={}, {})", name, p.n_arms(), p.describe_params())
+        }))
+    }
+
+    /// Serialize the whole state (parameters, statistics, generator) to versioned,
+    /// checksummed bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = with_lock(py, &self.inner, |p| p.encode()).py_err(py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Restore an object from ``to_bytes()`` output; it continues the same random
+    /// stream. Raises StateError on corrupt, truncated or foreign bytes (on a subclass,
+    /// also on the bytes of another policy class; on ``Bandit``, any policy class is
+    /// returned).
+    #[classmethod]
+    fn from_bytes<'py>(
+        cls: &Bound<'py, PyType>,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = bytes_arg(data, "data")?;
+        let policy = py.detach(|| AnyPolicy::decode(&bytes)).py_err(py)?;
+        let obj = new_object(py, policy)?;
+        if !obj.is_instance(cls)? {
+            return Err(state_error(
+                py,
+                format!(
+                    "the bytes hold a {}, not a {}",
+                    type_name(&obj),
+                    cls.name()?
+                ),
+            ));
+        }
+        Ok(obj)
+    }
+
+    /// Pickle as ``(cls.from_bytes, (bytes,))``.
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let restore = slf.as_any().get_type().getattr("from_bytes")?;
+        Ok((restore, (slf.get().to_bytes(py)?,)))
+    }
+
+    /// An independent copy (same state, same position in the random stream).
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        new_object(py, self.snapshot(py))
+    }
+
+    fn __copy__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.copy(py)
+    }
+
+    fn __deepcopy__<'py>(
+        &self,
+        py: Python<'py>,
+        _memo: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.copy(py)
+    }
+
+    /// Add the observations of another policy of the same class, arm count and
+    /// hyperparameters: the result equals one policy that saw both streams.
+    fn merge(slf: &Bound<'_, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        let wrong_class = || {
+            dtype_error(
+                py,
+                format!(
+                    "other: expected a {}, got {}",
+                    type_name(slf.as_any()),
+                    type_name(other)
+                ),
+            )
+        };
+        if !other.get_type().is(slf.get_type()) {
+            return Err(wrong_class());
+        }
+        let other = other.cast::<Bandit>().map_err(|_| wrong_class())?;
+        // The copy is taken first, so that a merge never holds two locks at once (no
+        // lock-order deadlock, and `p.merge(p)` works).
+        let o = other.get().snapshot(py);
+        let this = slf.get();
+        with_lock(py, &this.inner, |p| p.merge(&o)).py_err(py)
+    }
+
+    /// Warm-start from logged feedback (a pyarrow Table, Parquet path, data frame,
+    /// dict of arrays, ...) in one pass; see ``regretless.logs.fit_logs`` for the
+    /// options (``weighting="ips"`` or ``"none"``, ``columns``, ``context``,
+    /// ``batch_size``, ``max_weight``). Returns the policy.
+    #[pyo3(signature = (source, **kwargs))]
+    fn fit_logs<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+        source: &Bound<'py, PyAny>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        py.import("regretless.logs")?
+            .getattr("fit_logs")?
+            .call((slf, source), kwargs)
+    }
+}
