@@ -6,7 +6,7 @@
 
 use crate::convert::{bytes_arg, with_lock, with_lock_detached};
 use crate::elimination::PySuccessiveElimination;
-use crate::errors::{dtype_error, state_error, IntoPyResult};
+use crate::errors::{dtype_error, IntoPyResult};
 use crate::exp3::{PyExp3, PyExp3IX};
 use crate::greedy::{PyEpsilonGreedy, PySoftmax};
 use crate::klucb::{PyBayesUCB, PyKLUCB};
@@ -259,14 +259,12 @@ impl Bandit {
         let policy = py.detach(|| AnyPolicy::decode(&bytes)).py_err(py)?;
         let obj = new_object(py, policy)?;
         if !obj.is_instance(cls)? {
-            return Err(state_error(
-                py,
-                format!(
-                    "the bytes hold a {}, not a {}",
-                    type_name(&obj),
-                    cls.name()?
-                ),
-            ));
+            let message = format!(
+                "the bytes hold a {}, not a {}",
+                type_name(&obj),
+                cls.name()?
+            );
+            return Err(regretless_core::Error::state(message)).py_err(py);
         }
         Ok(obj)
     }
