@@ -29,6 +29,7 @@ PUBLIC_CLASSES = [
     regretless.Matern,
     regretless.Linear,
     regretless.Polynomial,
+    regretless.Bandit,
     *regretless.POLICIES,
     *regretless.STREAM_POLICIES,
     regretless.BernoulliEnv,

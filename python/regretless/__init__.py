@@ -1,10 +1,11 @@
 """regretless: fast bandit algorithms with a Rust core.
 
-Every multi-armed policy shares one vocabulary: ``select()`` / ``update(arm, reward)`` for one
-decision, ``select_batch(n)`` / ``update_batch(arms, rewards)`` for arrays,
-``scores()``, ``probabilities()``, ``counts()``, ``means()``, ``add_arm()`` /
-``remove_arm(i)``, ``to_bytes()`` / ``from_bytes()``, pickle, ``copy()`` and, where the
-statistics add up, ``merge(other)``. Objects are safe to share between threads.
+Every multi-armed policy is a subclass of :class:`Bandit` and shares its vocabulary:
+``select()`` / ``update(arm, reward)`` for one decision, ``select_batch(n)`` /
+``update_batch(arms, rewards)`` for arrays, ``scores()``, ``probabilities()``, ``counts()``,
+``means()``, ``add_arm()`` / ``remove_arm(i)``, ``to_bytes()`` / ``from_bytes()``, pickle,
+``copy()`` and, where the statistics add up, ``merge(other)``. Objects are safe to share
+between threads.
 
 >>> import regretless
 >>> policy = regretless.ThompsonSampling(n_arms=3, seed=42)
@@ -22,6 +23,7 @@ The single-pass streaming policies (:mod:`regretless.stream`) speak ``offer(arm)
 ``next_pull()`` / ``update(arm, reward)`` / ``update_many(arm, rewards)`` / ``finish()``.
 """
 
+from regretless import _core
 from regretless._core import (
     BKB,
     EXP3,
@@ -33,6 +35,7 @@ from regretless._core import (
     UCB1,
     UCBV,
     AggressiveSelectivePromotion,
+    Bandit,
     BayesUCB,
     BernoulliEnv,
     EpsilonGreedy,
@@ -70,21 +73,9 @@ from regretless.kernel import RBF, Linear, Matern, OptimizeResult, Polynomial, o
 from regretless.simulation import SimulationResult, simulate
 from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_stream
 
-#: Every multi-armed bandit policy class, in the order the demo lists them.
-POLICIES = (
-    EpsilonGreedy,
-    Softmax,
-    UCB1,
-    UCBV,
-    MOSS,
-    KLUCB,
-    BayesUCB,
-    ThompsonSampling,
-    GaussianThompsonSampling,
-    EXP3,
-    EXP3IX,
-    SuccessiveElimination,
-)
+#: Every multi-armed bandit policy class (each a subclass of :class:`Bandit`), in the order
+#: of the core's registry, which the demo follows.
+POLICIES: tuple[type[Bandit], ...] = tuple(getattr(_core, name) for name in _core.POLICY_NAMES)
 
 #: Every linear contextual policy class.
 CONTEXTUAL_POLICIES = (
@@ -110,6 +101,7 @@ __all__ = [
     "UCBV",
     "AggressiveSelectivePromotion",
     "BKB",
+    "Bandit",
     "GPUCB",
     "Linear",
     "Matern",

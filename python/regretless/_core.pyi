@@ -2,17 +2,60 @@
 classes' docstrings for the algorithms)."""
 
 from collections.abc import Callable
-from typing import Any, Literal, SupportsFloat, SupportsIndex
+from typing import Any, Literal, SupportsFloat, SupportsIndex, final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
+
+__all__ = [
+    "Bandit",
+    "UCB1",
+    "UCBV",
+    "MOSS",
+    "KLUCB",
+    "BayesUCB",
+    "ThompsonSampling",
+    "GaussianThompsonSampling",
+    "EpsilonGreedy",
+    "Softmax",
+    "EXP3",
+    "EXP3IX",
+    "SuccessiveElimination",
+    "POLICY_NAMES",
+    "LinUCB",
+    "LinTS",
+    "LinGreedy",
+    "KLRegularizedUCB",
+    "GibbsGreedy",
+    "LogisticUCB",
+    "LogisticTS",
+    "HybridLinUCB",
+    "GPUCB",
+    "BKB",
+    "BernoulliEnv",
+    "GaussianEnv",
+    "TableEnv",
+    "UniformExploration",
+    "NaiveEpsilonBest",
+    "GameOfArms",
+    "AggressiveSelectivePromotion",
+    "_simulate",
+    "_simulate_stream",
+    "OffPolicyAccumulator",
+    "_ope_estimate",
+    "_replay",
+    "FORMAT_VERSION",
+    "__version__",
+]
 
 __version__: str
 FORMAT_VERSION: int
+POLICY_NAMES: tuple[str, ...]
 
-class _BanditPolicy:
-    """The methods every multi-armed bandit policy has (not a runtime class)."""
+@disjoint_base
+class Bandit:
+    """The base class of every multi-armed bandit policy; not constructed directly."""
 
     def select(self) -> int: ...
     def update(self, arm: SupportsIndex, reward: SupportsFloat) -> None: ...
@@ -38,22 +81,26 @@ class _BanditPolicy:
     def __deepcopy__(self, memo: Any) -> Self: ...
     def fit_logs(self, source: Any, **kwargs: Any) -> Self: ...
 
-class UCB1(_BanditPolicy):
-    def __init__(self, n_arms: int, *, alpha: float = 1.0, seed: int | None = None) -> None: ...
+@final
+class UCB1(Bandit):
+    def __new__(cls, n_arms: int, *, alpha: float = 1.0, seed: int | None = None) -> Self: ...
 
-class UCBV(_BanditPolicy):
-    def __init__(
-        self, n_arms: int, *, zeta: float = 1.2, c: float = 1.0, seed: int | None = None
-    ) -> None: ...
+@final
+class UCBV(Bandit):
+    def __new__(
+        cls, n_arms: int, *, zeta: float = 1.2, c: float = 1.0, seed: int | None = None
+    ) -> Self: ...
 
-class MOSS(_BanditPolicy):
-    def __init__(
-        self, n_arms: int, *, horizon: int | None = None, seed: int | None = None
-    ) -> None: ...
+@final
+class MOSS(Bandit):
+    def __new__(
+        cls, n_arms: int, *, horizon: int | None = None, seed: int | None = None
+    ) -> Self: ...
 
-class KLUCB(_BanditPolicy):
-    def __init__(
-        self,
+@final
+class KLUCB(Bandit):
+    def __new__(
+        cls,
         n_arms: int,
         *,
         divergence: Literal["bernoulli", "gaussian", "poisson"] = "bernoulli",
@@ -61,11 +108,12 @@ class KLUCB(_BanditPolicy):
         plus: bool = False,
         variance: float = 0.25,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class BayesUCB(_BanditPolicy):
-    def __init__(
-        self,
+@final
+class BayesUCB(Bandit):
+    def __new__(
+        cls,
         n_arms: int,
         *,
         prior_alpha: float = 1.0,
@@ -73,22 +121,24 @@ class BayesUCB(_BanditPolicy):
         c: float = 0.0,
         horizon: int | None = None,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class ThompsonSampling(_BanditPolicy):
-    def __init__(
-        self,
+@final
+class ThompsonSampling(Bandit):
+    def __new__(
+        cls,
         n_arms: int,
         *,
         prior_alpha: float = 1.0,
         prior_beta: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def posterior(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 
-class GaussianThompsonSampling(_BanditPolicy):
-    def __init__(
-        self,
+@final
+class GaussianThompsonSampling(Bandit):
+    def __new__(
+        cls,
         n_arms: int,
         *,
         mu0: float = 0.0,
@@ -96,55 +146,58 @@ class GaussianThompsonSampling(_BanditPolicy):
         alpha0: float = 1.0,
         beta0: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class EpsilonGreedy(_BanditPolicy):
-    def __init__(
-        self,
+@final
+class EpsilonGreedy(Bandit):
+    def __new__(
+        cls,
         n_arms: int,
         *,
         epsilon: float = 0.1,
         decay: float | None = None,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def current_epsilon(self) -> float: ...
 
-class Softmax(_BanditPolicy):
-    def __init__(
-        self, n_arms: int, *, temperature: float = 0.1, seed: int | None = None
-    ) -> None: ...
+@final
+class Softmax(Bandit):
+    def __new__(cls, n_arms: int, *, temperature: float = 0.1, seed: int | None = None) -> Self: ...
 
-class EXP3(_BanditPolicy):
-    def __init__(
-        self,
+@final
+class EXP3(Bandit):
+    def __new__(
+        cls,
         n_arms: int,
         *,
         eta: float | None = None,
         gamma: float = 0.0,
         horizon: int | None = None,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def eta(self) -> float: ...
     def loss_estimates(self) -> NDArray[np.float64]: ...
 
-class EXP3IX(_BanditPolicy):
-    def __init__(
-        self,
+@final
+class EXP3IX(Bandit):
+    def __new__(
+        cls,
         n_arms: int,
         *,
         eta: float | None = None,
         gamma: float | None = None,
         horizon: int | None = None,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def eta(self) -> float: ...
     def loss_estimates(self) -> NDArray[np.float64]: ...
 
-class SuccessiveElimination(_BanditPolicy):
-    def __init__(self, n_arms: int, *, delta: float = 0.05, seed: int | None = None) -> None: ...
+@final
+class SuccessiveElimination(Bandit):
+    def __new__(cls, n_arms: int, *, delta: float = 0.05, seed: int | None = None) -> Self: ...
     def active(self) -> NDArray[np.bool_]: ...
 
 class _ContextualPolicy:
@@ -305,8 +358,9 @@ class HybridLinUCB:
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: Any) -> Self: ...
 
+@final
 class BernoulliEnv:
-    def __init__(self, means: ArrayLike) -> None: ...
+    def __new__(cls, means: ArrayLike) -> Self: ...
     @property
     def n_arms(self) -> int: ...
     @property
@@ -314,8 +368,9 @@ class BernoulliEnv:
     @property
     def means(self) -> NDArray[np.float64]: ...
 
+@final
 class GaussianEnv:
-    def __init__(self, means: ArrayLike, *, sd: float = 1.0) -> None: ...
+    def __new__(cls, means: ArrayLike, *, sd: float = 1.0) -> Self: ...
     @property
     def n_arms(self) -> int: ...
     @property
@@ -325,15 +380,16 @@ class GaussianEnv:
     @property
     def sd(self) -> float: ...
 
+@final
 class TableEnv:
-    def __init__(self, rewards: ArrayLike) -> None: ...
+    def __new__(cls, rewards: ArrayLike) -> Self: ...
     @property
     def n_arms(self) -> int: ...
     @property
     def n_steps(self) -> int: ...
 
 def _simulate(
-    policy: _BanditPolicy,
+    policy: Bandit,
     env: BernoulliEnv | GaussianEnv | TableEnv,
     horizon: int,
     n_runs: int,
@@ -408,15 +464,16 @@ def _ope_estimate(
     validate: bool = True,
 ) -> dict[str, Any]: ...
 
+@final
 class OffPolicyAccumulator:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         estimator: str,
         lambda_: float,
         n_bootstrap: int = 0,
         seed: int = 0,
         first_row: int = 0,
-    ) -> None: ...
+    ) -> Self: ...
     def push(
         self,
         reward: ArrayLike | None,
@@ -447,7 +504,7 @@ class OffPolicyAccumulator:
     def __deepcopy__(self, memo: Any) -> OffPolicyAccumulator: ...
 
 def _replay(
-    policy: _BanditPolicy,
+    policy: Bandit,
     actions: ArrayLike,
     rewards: ArrayLike,
     seed: int | None = None,

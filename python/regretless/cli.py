@@ -28,28 +28,37 @@ from regretless.simulation import SimulationResult
 DEFAULT_MEANS = (0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
 
 
+# Stands for the run's horizon in DEMO_CONFIGS.
+HORIZON = object()
+
+# Demo configurations other than a class's defaults, as (label suffix, keyword arguments).
+# Every class of regretless.POLICIES takes part, with its defaults unless listed here.
+DEMO_CONFIGS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "EpsilonGreedy": [
+        ("(epsilon=0.1)", {"epsilon": 0.1}),
+        ("(decay=50)", {"epsilon": 1.0, "decay": 50.0}),
+    ],
+    "Softmax": [("(temperature=0.05)", {"temperature": 0.05})],
+    "MOSS": [("(horizon=T)", {"horizon": HORIZON})],
+    "KLUCB": [("", {}), ("(plus=True)", {"plus": True})],
+    "EXP3": [("(horizon=T)", {"horizon": HORIZON})],
+    "EXP3IX": [("(horizon=T)", {"horizon": HORIZON})],
+}
+
+
 def demo_lineup(n_arms: int, horizon: int) -> list[tuple[str, Callable[[], Any]]]:
-    """The policies the demo compares, with the hyperparameters shown in their labels."""
-    k = n_arms
-    return [
-        ("EpsilonGreedy(epsilon=0.1)", lambda: regretless.EpsilonGreedy(k, epsilon=0.1)),
-        (
-            "EpsilonGreedy(decay=50)",
-            lambda: regretless.EpsilonGreedy(k, epsilon=1.0, decay=50.0),
-        ),
-        ("Softmax(temperature=0.05)", lambda: regretless.Softmax(k, temperature=0.05)),
-        ("UCB1", lambda: regretless.UCB1(k)),
-        ("UCBV", lambda: regretless.UCBV(k)),
-        ("MOSS(horizon=T)", lambda: regretless.MOSS(k, horizon=horizon)),
-        ("KLUCB", lambda: regretless.KLUCB(k)),
-        ("KLUCB(plus=True)", lambda: regretless.KLUCB(k, plus=True)),
-        ("BayesUCB", lambda: regretless.BayesUCB(k)),
-        ("ThompsonSampling", lambda: regretless.ThompsonSampling(k)),
-        ("GaussianThompsonSampling", lambda: regretless.GaussianThompsonSampling(k)),
-        ("EXP3(horizon=T)", lambda: regretless.EXP3(k, horizon=horizon)),
-        ("EXP3IX(horizon=T)", lambda: regretless.EXP3IX(k, horizon=horizon)),
-        ("SuccessiveElimination", lambda: regretless.SuccessiveElimination(k)),
-    ]
+    """The policies the demo compares, every class of :data:`regretless.POLICIES`, with the
+    hyperparameters shown in their labels."""
+    lineup: list[tuple[str, Callable[[], Any]]] = []
+    for cls in regretless.POLICIES:
+        for suffix, kwargs in DEMO_CONFIGS.get(cls.__name__, [("", {})]):
+            resolved = {k: horizon if v is HORIZON else v for k, v in kwargs.items()}
+
+            def make(cls: Any = cls, resolved: dict[str, Any] = resolved) -> Any:
+                return cls(n_arms, **resolved)
+
+            lineup.append((f"{cls.__name__}{suffix}", make))
+    return lineup
 
 
 def lai_robbins_constant(means: Sequence[float]) -> float:

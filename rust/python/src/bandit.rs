@@ -21,7 +21,15 @@ use regretless_core::policy::{AnyPolicy, Registered};
 use std::sync::Mutex;
 
 /// The base class of the multi-armed bandit policies (``UCB1``, ``ThompsonSampling``, ...):
-/// every method shared by the family is defined here. It is not constructed directly.
+/// every method shared by the family is defined here. It is not constructed directly;
+/// ``Bandit.from_bytes`` restores a policy of whichever class the bytes hold.
+///
+/// >>> import regretless
+/// >>> policy = regretless.UCB1(3, seed=0)
+/// >>> isinstance(policy, regretless.Bandit)
+/// True
+/// >>> regretless.Bandit.from_bytes(policy.to_bytes())
+/// UCB1(n_arms=3, alpha=1)
 #[pyclass(subclass, frozen, name = "Bandit", module = "regretless")]
 pub struct Bandit {
     pub(crate) inner: Mutex<AnyPolicy>,
@@ -76,6 +84,8 @@ fn subclass_object<S: PyClass<BaseType = Bandit>>(
 /// so a new registry variant does not compile until it has its class here.
 pub(crate) fn new_object(py: Python<'_>, policy: AnyPolicy) -> PyResult<Bound<'_, PyAny>> {
     match policy {
+        AnyPolicy::EpsilonGreedy(_) => subclass_object(py, PyEpsilonGreedy, policy),
+        AnyPolicy::Softmax(_) => subclass_object(py, PySoftmax, policy),
         AnyPolicy::UCB1(_) => subclass_object(py, PyUCB1, policy),
         AnyPolicy::UCBV(_) => subclass_object(py, PyUCBV, policy),
         AnyPolicy::MOSS(_) => subclass_object(py, PyMOSS, policy),
@@ -85,8 +95,6 @@ pub(crate) fn new_object(py: Python<'_>, policy: AnyPolicy) -> PyResult<Bound<'_
         AnyPolicy::GaussianThompsonSampling(_) => {
             subclass_object(py, PyGaussianThompsonSampling, policy)
         }
-        AnyPolicy::EpsilonGreedy(_) => subclass_object(py, PyEpsilonGreedy, policy),
-        AnyPolicy::Softmax(_) => subclass_object(py, PySoftmax, policy),
         AnyPolicy::Exp3(_) => subclass_object(py, PyExp3, policy),
         AnyPolicy::Exp3IX(_) => subclass_object(py, PyExp3IX, policy),
         AnyPolicy::SuccessiveElimination(_) => subclass_object(py, PySuccessiveElimination, policy),
@@ -100,6 +108,8 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Bandit>()?;
     crate::fastcall::install(&py.get_type::<Bandit>())?;
     let classes = [
+        py.get_type::<PyEpsilonGreedy>(),
+        py.get_type::<PySoftmax>(),
         py.get_type::<PyUCB1>(),
         py.get_type::<PyUCBV>(),
         py.get_type::<PyMOSS>(),
@@ -107,8 +117,6 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<PyBayesUCB>(),
         py.get_type::<PyThompsonSampling>(),
         py.get_type::<PyGaussianThompsonSampling>(),
-        py.get_type::<PyEpsilonGreedy>(),
-        py.get_type::<PySoftmax>(),
         py.get_type::<PyExp3>(),
         py.get_type::<PyExp3IX>(),
         py.get_type::<PySuccessiveElimination>(),

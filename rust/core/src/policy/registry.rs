@@ -19,6 +19,8 @@ use crate::state::{self, Persist};
 /// Any multi-armed bandit policy. Its bytes are exactly those of the policy it holds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnyPolicy {
+    EpsilonGreedy(EpsilonGreedy),
+    Softmax(Softmax),
     UCB1(UCB1),
     UCBV(UCBV),
     MOSS(MOSS),
@@ -26,8 +28,6 @@ pub enum AnyPolicy {
     BayesUCB(BayesUCB),
     ThompsonSampling(ThompsonSampling),
     GaussianThompsonSampling(GaussianThompsonSampling),
-    EpsilonGreedy(EpsilonGreedy),
-    Softmax(Softmax),
     Exp3(Exp3),
     Exp3IX(Exp3IX),
     SuccessiveElimination(SuccessiveElimination),
@@ -38,6 +38,8 @@ pub enum AnyPolicy {
 macro_rules! each_policy {
     ($value:expr, $p:ident => $body:expr) => {
         match $value {
+            AnyPolicy::EpsilonGreedy($p) => $body,
+            AnyPolicy::Softmax($p) => $body,
             AnyPolicy::UCB1($p) => $body,
             AnyPolicy::UCBV($p) => $body,
             AnyPolicy::MOSS($p) => $body,
@@ -45,8 +47,6 @@ macro_rules! each_policy {
             AnyPolicy::BayesUCB($p) => $body,
             AnyPolicy::ThompsonSampling($p) => $body,
             AnyPolicy::GaussianThompsonSampling($p) => $body,
-            AnyPolicy::EpsilonGreedy($p) => $body,
-            AnyPolicy::Softmax($p) => $body,
             AnyPolicy::Exp3($p) => $body,
             AnyPolicy::Exp3IX($p) => $body,
             AnyPolicy::SuccessiveElimination($p) => $body,
@@ -119,6 +119,8 @@ macro_rules! registered {
 }
 
 registered!(
+    EpsilonGreedy,
+    Softmax,
     UCB1,
     UCBV,
     MOSS,
@@ -126,8 +128,6 @@ registered!(
     BayesUCB,
     ThompsonSampling,
     GaussianThompsonSampling,
-    EpsilonGreedy,
-    Softmax,
     Exp3,
     Exp3IX,
     SuccessiveElimination,
@@ -241,6 +241,8 @@ mod tests {
     /// rewards.
     fn one_of_each() -> Vec<AnyPolicy> {
         let mut all: Vec<AnyPolicy> = vec![
+            EpsilonGreedy::new(3, 0.1, None, Some(8)).unwrap().into(),
+            Softmax::new(3, 0.1, Some(9)).unwrap().into(),
             UCB1::new(3, 1.0, Some(1)).unwrap().into(),
             UCBV::new(3, 1.2, 1.0, Some(2)).unwrap().into(),
             MOSS::new(3, Some(100), Some(3)).unwrap().into(),
@@ -254,8 +256,6 @@ mod tests {
             GaussianThompsonSampling::new(3, 0.0, 1.0, 1.0, 1.0, Some(7))
                 .unwrap()
                 .into(),
-            EpsilonGreedy::new(3, 0.1, None, Some(8)).unwrap().into(),
-            Softmax::new(3, 0.1, Some(9)).unwrap().into(),
             Exp3::new(3, None, 0.0, Some(100), Some(10)).unwrap().into(),
             Exp3IX::new(3, None, None, Some(100), Some(11))
                 .unwrap()
