@@ -171,12 +171,13 @@ impl AnyPolicy {
         each_policy!(self, p => merge_same(p, other))
     }
 
-    #[inline]
+    // Always inlined: the serving loop's two calls (fastcall.rs) then pay only the match.
+    #[inline(always)]
     pub fn select(&mut self) -> usize {
         each_policy!(self, p => p.select())
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, arm: i64, reward: f64) -> Result<()> {
         each_policy!(self, p => p.update(arm, reward))
     }
