@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import regretless
 
-# name -> factory(n_arms, seed). Variants cover each non-default code path.
+# name -> factory(n_arms, seed). Variants cover each non-default code path. Keys are "Class" or
+# "Class-variant"; every registered class needs one (tests/test_registry.py checks).
 POLICY_FACTORIES: dict[str, Callable[[int, int | None], object]] = {
     "EpsilonGreedy": lambda k, s: regretless.EpsilonGreedy(k, epsilon=0.2, seed=s),
     "EpsilonGreedy-decay": lambda k, s: regretless.EpsilonGreedy(k, epsilon=1.0, decay=5.0, seed=s),

@@ -107,7 +107,8 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Bandit>()?;
     crate::fastcall::install(&py.get_type::<Bandit>())?;
-    let classes = [
+    // One class per registry variant: a missing one is a compile error (array length).
+    let classes: [_; AnyPolicy::NAMES.len()] = [
         py.get_type::<PyEpsilonGreedy>(),
         py.get_type::<PySoftmax>(),
         py.get_type::<PyUCB1>(),
