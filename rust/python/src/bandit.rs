@@ -71,6 +71,22 @@ where
     })
 }
 
+/// `obj` as a multi-armed policy; a DTypeError naming `argument` if it is not one.
+pub(crate) fn bandit_arg<'a, 'py>(
+    obj: &'a Bound<'py, PyAny>,
+    argument: &str,
+) -> PyResult<&'a Bound<'py, Bandit>> {
+    obj.cast::<Bandit>().map_err(|_| {
+        dtype_error(
+            obj.py(),
+            format!(
+                "{argument}: expected a regretless multi-armed bandit policy, got {}",
+                type_name(obj)
+            ),
+        )
+    })
+}
+
 fn subclass_object<S: PyClass<BaseType = Bandit>>(
     py: Python<'_>,
     subclass: S,

@@ -3,16 +3,15 @@
 //! when they are C-contiguous float64 / int64; other real or integer dtypes are converted
 //! once. Every pass over the rows runs with the GIL released.
 
-use crate::bandit::{new_object, Bandit};
+use crate::bandit::{bandit_arg, new_object};
 use crate::convert::{float64_array, int64_array};
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use regretless_core::ope::ReplayOutput;
 use regretless_core::ope::{
     evaluate_with, replay, round_rewards, Accumulator, ActionDist, Actions, Batch, Estimator,
-    Rewards, Summary, Table,
+    ReplayOutput, Rewards, Summary, Table,
 };
 use regretless_core::policy::{PolicyVisitor, Registered};
 use std::sync::Mutex;
@@ -437,19 +436,7 @@ pub fn _replay<'py>(
     let r_ro = rewards.readonly();
     let a = a_ro.as_slice()?;
     let r = r_ro.as_slice()?;
-    let bandit = policy.cast::<Bandit>().map_err(|_| {
-        dtype_error(
-            py,
-            format!(
-                "policy: expected a regretless multi-armed bandit policy, got {}",
-                policy
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ),
-        )
-    })?;
+    let bandit = bandit_arg(policy, "policy")?;
     // Replays a snapshot; the learned policy is returned as an object of the same class.
     let mut p = bandit.get().snapshot(py);
     if let Some(s) = seed {

@@ -1,10 +1,10 @@
 //! `_simulate`, behind `regretless.simulate`: a multi-armed policy against an environment,
 //! many independent runs in parallel in Rust.
 
-use crate::bandit::Bandit;
+use crate::bandit::bandit_arg;
 use crate::convert::u64_to_i64;
 use crate::env::extract_env;
-use crate::errors::{dtype_error, IntoPyResult};
+use crate::errors::IntoPyResult;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -94,19 +94,7 @@ pub fn _simulate<'py>(
         seed,
         record_every,
     };
-    let policy = policy.cast::<Bandit>().map_err(|_| {
-        dtype_error(
-            py,
-            format!(
-                "policy: expected a regretless multi-armed bandit policy, got {}",
-                policy
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ),
-        )
-    })?;
+    let policy = bandit_arg(policy, "policy")?;
     // One match on the policy's type, then the monomorphized simulation loop.
     let out = policy.get().snapshot(py).visit(Simulation {
         py,
