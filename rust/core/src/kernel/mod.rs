@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 pub mod bkb;
 mod dense;
 pub mod gpucb;
+pub mod registry;
 pub use bkb::BKB;
 pub use gpucb::GPUCB;
+pub use registry::AnyKernelBandit;
 
 /// Rows per parallel block (fixed, so that results are identical on any number of threads).
 pub const BLOCK: usize = 256;
