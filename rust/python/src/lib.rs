@@ -11,6 +11,7 @@ mod elimination;
 mod env;
 mod errors;
 mod exp3;
+mod family;
 mod fastcall;
 mod greedy;
 mod hybrid;
@@ -44,6 +45,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add_policy_class::<exp3::PyExp3>(m)?;
     add_policy_class::<exp3::PyExp3IX>(m)?;
     add_policy_class::<elimination::PySuccessiveElimination>(m)?;
+    m.add_class::<contextual_class::PyContextualBandit>()?;
     m.add_class::<linear::PyLinUCB>()?;
     m.add_class::<linear::PyLinTS>()?;
     m.add_class::<linear::PyLinGreedy>()?;
