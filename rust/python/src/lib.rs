@@ -54,11 +54,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLogisticUCB>()?;
     m.add_class::<linear::PyLogisticTS>()?;
     m.add_class::<hybrid::PyHybridLinUCB>()?;
+    m.add_class::<kernel::PyKernelBandit>()?;
     m.add_class::<kernel::PyGPUCB>()?;
     m.add_class::<kernel::PyBKB>()?;
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;
+    m.add_class::<stream::PyStreamBandit>()?;
     m.add_class::<stream::PyUniformExploration>()?;
     m.add_class::<stream::PyNaiveEpsilonBest>()?;
     m.add_class::<stream::PyGameOfArms>()?;

@@ -10,28 +10,32 @@ use regretless_core::contextual::{
     AnyContextual, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS, LogisticUCB,
 };
 
-fn object<S: PyClass<BaseType = PyContextualBandit>>(
-    py: Python<'_>,
-    base: PyContextualBandit,
-    sub: S,
-) -> PyResult<Bound<'_, PyAny>> {
-    Ok(Bound::new(py, PyClassInitializer::from(base).add_subclass(sub))?.into_any())
-}
-
 /// A new object of the class registered for the state's kind.
 pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Bound<'_, PyAny>> {
-    let kind = state.kind();
-    let base = PyContextualBandit::wrap(state);
-    match kind {
-        "LinUCB" => object(py, base, PyLinUCB),
-        "LinTS" => object(py, base, PyLinTS),
-        "LinGreedy" => object(py, base, PyLinGreedy),
-        "KLRegularizedUCB" => object(py, base, PyKLRegularizedUCB),
-        "GibbsGreedy" => object(py, base, PyGibbsGreedy),
-        "LogisticUCB" => object(py, base, PyLogisticUCB),
-        "LogisticTS" => object(py, base, PyLogisticTS),
-        other => unreachable!("{other} is registered in AnyContextual but has no class"),
+    fn make<'py, S: PyClass<BaseType = PyContextualBandit>>(
+        py: Python<'py>,
+        init: PyClassInitializer<PyContextualBandit>,
+        sub: S,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(Bound::new(py, init.add_subclass(sub))?.into_any())
     }
+    type Make = for<'py> fn(
+        Python<'py>,
+        PyClassInitializer<PyContextualBandit>,
+    ) -> PyResult<Bound<'py, PyAny>>;
+    let subclass: Make = match &state {
+        AnyContextual::LinUCB(_) => |py, init| make(py, init, PyLinUCB),
+        AnyContextual::LinTS(_) => |py, init| make(py, init, PyLinTS),
+        AnyContextual::LinGreedy(_) => |py, init| make(py, init, PyLinGreedy),
+        AnyContextual::KLRegularizedUCB(_) => |py, init| make(py, init, PyKLRegularizedUCB),
+        AnyContextual::GibbsGreedy(_) => |py, init| make(py, init, PyGibbsGreedy),
+        AnyContextual::LogisticUCB(_) => |py, init| make(py, init, PyLogisticUCB),
+        AnyContextual::LogisticTS(_) => |py, init| make(py, init, PyLogisticTS),
+    };
+    subclass(
+        py,
+        PyClassInitializer::from(PyContextualBandit::wrap(state)),
+    )
 }
 
 /// LinUCB with disjoint per-arm models (Li, Chu, Langford and Schapire 2010).
