@@ -67,7 +67,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::PyAggressiveSelectivePromotion>()?;
     m.add_function(wrap_pyfunction!(simulate::_simulate, m)?)?;
     m.add_function(wrap_pyfunction!(stream::_simulate_stream, m)?)?;
-    m.add_class::<ope::PyOpeStream>()?;
+    m.add_class::<ope::PyOffPolicyAccumulator>()?;
     m.add_function(wrap_pyfunction!(ope::_ope_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(ope::_replay, m)?)?;
     m.add("FORMAT_VERSION", regretless_core::state::FORMAT_VERSION)?;

@@ -305,8 +305,8 @@ pub struct Summary {
 /// Streaming state of one estimator: push batches of rows, read a [`Summary`] at any time.
 ///
 /// ```
-/// use regretless_core::ope::{Accumulator, ActionDist, Batch, Estimator};
-/// let mut acc = Accumulator::new(Estimator::Ipw { lambda: f64::INFINITY }, 0, 0).unwrap();
+/// use regretless_core::ope::{OffPolicyAccumulator, ActionDist, Batch, Estimator};
+/// let mut acc = OffPolicyAccumulator::new(Estimator::Ipw { lambda: f64::INFINITY }, 0, 0).unwrap();
 /// let pi = [0.9, 0.1, 0.9, 0.1];
 /// for _ in 0..2 {
 ///     let batch = Batch {
@@ -325,13 +325,13 @@ pub struct Summary {
 /// ```
 ///
 /// Shards of one data set can be accumulated apart (in other processes or machines, the
-/// state shipped with [`crate::state::encode`]) and combined with [`Accumulator::merge`]:
+/// state shipped with [`crate::state::encode`]) and combined with [`OffPolicyAccumulator::merge`]:
 /// the result is that of one pass over all the rows, up to the order of floating-point
 /// sums. With a bootstrap, give each shard the stream index of its first row
-/// ([`Accumulator::starting_at`]), so that every row keeps the Poisson weights it has in
+/// ([`OffPolicyAccumulator::starting_at`]), so that every row keeps the Poisson weights it has in
 /// one pass.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Accumulator {
+pub struct OffPolicyAccumulator {
     estimator: Estimator,
     n_bootstrap: usize,
     seed: u64,
@@ -350,7 +350,7 @@ pub struct Accumulator {
     ranges: Vec<(u64, u64)>,
 }
 
-impl Accumulator {
+impl OffPolicyAccumulator {
     pub fn new(estimator: Estimator, n_bootstrap: usize, seed: u64) -> Result<Self> {
         if n_bootstrap > MAX_BOOTSTRAP {
             return Err(Error::param(
@@ -358,7 +358,7 @@ impl Accumulator {
                 format!("must be at most {MAX_BOOTSTRAP}, got {n_bootstrap}"),
             ));
         }
-        Ok(Accumulator {
+        Ok(OffPolicyAccumulator {
             estimator,
             n_bootstrap,
             seed,
@@ -404,7 +404,7 @@ impl Accumulator {
     /// sets of rows: the result is that of one pass over both (to rounding: the sums are
     /// added in another order). With a bootstrap the two row ranges
     /// `first_row..first_row + rows` must not overlap, or rows would share weights.
-    pub fn merge(&self, other: &Accumulator) -> Result<Accumulator> {
+    pub fn merge(&self, other: &OffPolicyAccumulator) -> Result<OffPolicyAccumulator> {
         if self.estimator != other.estimator {
             return Err(Error::param(
                 "other",
@@ -472,7 +472,7 @@ impl Accumulator {
             .first()
             .map_or(self.first_row.min(other.first_row), |r| r.0);
         let next_row = self.next_row.max(other.next_row);
-        Ok(Accumulator {
+        Ok(OffPolicyAccumulator {
             estimator: self.estimator,
             n_bootstrap: self.n_bootstrap,
             seed: self.seed,
@@ -501,7 +501,7 @@ impl Accumulator {
         self.push_with(batch, true)
     }
 
-    /// [`Accumulator::push`]; with `check_distributions = false` the caller vouches that
+    /// [`OffPolicyAccumulator::push`]; with `check_distributions = false` the caller vouches that
     /// every row of a per-row `action_dist` is a probability distribution, and its sum is
     /// not checked (every other check stays).
     pub fn push_with(&mut self, batch: &Batch<'_>, check_distributions: bool) -> Result<()> {
@@ -692,7 +692,7 @@ impl Accumulator {
     }
 }
 
-impl Persist for Accumulator {
+impl Persist for OffPolicyAccumulator {
     const KIND: &'static str = "OffPolicyAccumulator";
 
     fn check_invariants(&self) -> Result<()> {
@@ -739,7 +739,7 @@ impl Persist for Accumulator {
     }
 }
 
-/// The whole computation on data in memory: one [`Accumulator`] fed one batch.
+/// The whole computation on data in memory: one [`OffPolicyAccumulator`] fed one batch.
 pub fn evaluate(
     estimator: Estimator,
     batch: &Batch<'_>,
@@ -750,7 +750,7 @@ pub fn evaluate(
     evaluate_with(estimator, batch, alpha, n_bootstrap, seed, true)
 }
 
-/// [`evaluate`], optionally trusting the distributions (see [`Accumulator::push_with`]).
+/// [`evaluate`], optionally trusting the distributions (see [`OffPolicyAccumulator::push_with`]).
 pub fn evaluate_with(
     estimator: Estimator,
     batch: &Batch<'_>,
@@ -759,7 +759,7 @@ pub fn evaluate_with(
     seed: u64,
     check_distributions: bool,
 ) -> Result<Summary> {
-    let mut acc = Accumulator::new(estimator, n_bootstrap, seed)?;
+    let mut acc = OffPolicyAccumulator::new(estimator, n_bootstrap, seed)?;
     acc.push_with(batch, check_distributions)?;
     acc.summary(alpha)
 }
