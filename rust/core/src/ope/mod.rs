@@ -24,9 +24,8 @@
 //!
 //! where `q(x, pi_e) = sum_a pi_e(a|x) q(x, a) / sum_a pi_e(a|x)` (obp's weighted average).
 //! So an estimate needs only the running moments of `(u, v, w)`: see
-//! [`OffPolicyAccumulator`] for
-//! how the estimate, its standard error and a Poisson-bootstrap interval come out of one
-//! pass with memory independent of the number of rows.
+//! [`OffPolicyAccumulator`] for how the estimate, its standard error and a Poisson-bootstrap
+//! interval come out of one pass with memory independent of the number of rows.
 
 mod accumulate;
 mod interval;
