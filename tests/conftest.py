@@ -1,4 +1,5 @@
-"""Shared fixtures: every multi-armed policy, in default and non-default configurations."""
+"""Shared fixtures: every policy of every family, in default and non-default configurations.
+tests/test_families.py checks that each class of a core registry has a factory here."""
 
 from __future__ import annotations
 
@@ -109,6 +110,43 @@ def play_kernel(policy, steps: int, seed: int = 0) -> list[int]:
         policy.update(i, float(f[i] + 0.1 * rng.standard_normal()))
         picks.append(i)
     return picks
+
+
+# Linear contextual policies: name -> factory(n_arms, dim, seed); the part of a name before
+# "-" is the class.
+CONTEXTUAL_FACTORIES: dict[str, Callable[[int, int, int | None], object]] = {
+    "LinUCB": lambda k, d, s: regretless.LinUCB(k, d, alpha=0.5, seed=s),
+    "LinTS": lambda k, d, s: regretless.LinTS(k, d, v=0.3, seed=s),
+    "LinGreedy": lambda k, d, s: regretless.LinGreedy(k, d, epsilon=0.2, seed=s),
+    "LogisticUCB": lambda k, d, s: regretless.LogisticUCB(k, d, seed=s),
+    "LogisticTS": lambda k, d, s: regretless.LogisticTS(k, d, seed=s),
+    "KLRegularizedUCB": lambda k, d, s: regretless.KLRegularizedUCB(k, d, eta=2.0, seed=s),
+    "KLRegularizedUCB-beta": lambda k, d, s: regretless.KLRegularizedUCB(
+        k, d, eta=2.0, beta=0.5, lam=2.0, seed=s
+    ),
+    "GibbsGreedy": lambda k, d, s: regretless.GibbsGreedy(k, d, eta=2.0, seed=s),
+}
+
+
+@pytest.fixture(params=sorted(CONTEXTUAL_FACTORIES))
+def contextual_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+# Single-pass streaming policies: name -> factory(n_arms, horizon, seed).
+STREAM_FACTORIES: dict[str, Callable[[int, int, int | None], object]] = {
+    "UniformExploration": lambda k, t, s: regretless.UniformExploration(k, t, seed=s),
+    "NaiveEpsilonBest": lambda k, t, s: regretless.NaiveEpsilonBest(k, t, seed=s),
+    "GameOfArms": lambda k, t, s: regretless.GameOfArms(k, t, seed=s),
+    "AggressiveSelectivePromotion": lambda k, t, s: regretless.AggressiveSelectivePromotion(
+        k, t, seed=s
+    ),
+}
+
+
+@pytest.fixture(params=sorted(STREAM_FACTORIES))
+def stream_name(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 def run_in_threads(worker: Callable[[int], None], n_threads: int) -> None:

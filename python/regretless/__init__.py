@@ -35,12 +35,14 @@ from regretless._core import (
     AggressiveSelectivePromotion,
     BayesUCB,
     BernoulliEnv,
+    ContextualBandit,
     EpsilonGreedy,
     GameOfArms,
     GaussianEnv,
     GaussianThompsonSampling,
     GibbsGreedy,
     HybridLinUCB,
+    KernelBandit,
     KLRegularizedUCB,
     LinGreedy,
     LinTS,
@@ -49,13 +51,14 @@ from regretless._core import (
     LogisticUCB,
     NaiveEpsilonBest,
     Softmax,
+    StreamBandit,
     SuccessiveElimination,
     TableEnv,
     ThompsonSampling,
     UniformExploration,
     __version__,
 )
-from regretless.contextual import gibbs_policy, kl_regret, tmps
+from regretless.contextual import CONTEXTUAL_POLICIES, gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
     ArmError,
     DTypeError,
@@ -66,7 +69,15 @@ from regretless.exceptions import (
     ShapeError,
     StateError,
 )
-from regretless.kernel import RBF, Linear, Matern, OptimizeResult, Polynomial, optimize
+from regretless.kernel import (
+    KERNEL_POLICIES,
+    RBF,
+    Linear,
+    Matern,
+    OptimizeResult,
+    Polynomial,
+    optimize,
+)
 from regretless.simulation import SimulationResult, simulate
 from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_stream
 
@@ -86,22 +97,12 @@ POLICIES = (
     SuccessiveElimination,
 )
 
-#: Every linear contextual policy class.
-CONTEXTUAL_POLICIES = (
-    LinUCB,
-    LinTS,
-    LinGreedy,
-    LogisticUCB,
-    LogisticTS,
-    KLRegularizedUCB,
-    GibbsGreedy,
-)
-
 __all__ = [
     "EXP3",
     "CONTEXTUAL_POLICIES",
     "EXP3IX",
     "FORMAT_VERSION",
+    "KERNEL_POLICIES",
     "KLUCB",
     "MOSS",
     "POLICIES",
@@ -119,6 +120,7 @@ __all__ = [
     "ArmError",
     "BayesUCB",
     "BernoulliEnv",
+    "ContextualBandit",
     "DTypeError",
     "EpsilonGreedy",
     "GameOfArms",
@@ -128,6 +130,7 @@ __all__ = [
     "HybridLinUCB",
     "IncompatibleError",
     "InvalidParameterError",
+    "KernelBandit",
     "KLRegularizedUCB",
     "LinGreedy",
     "LinTS",
@@ -141,6 +144,7 @@ __all__ = [
     "SimulationResult",
     "Softmax",
     "StateError",
+    "StreamBandit",
     "StreamSimulationResult",
     "SuccessiveElimination",
     "TableEnv",

@@ -1,4 +1,5 @@
-"""Helpers for the contextual policies: the exact KL-regret of Gibbs policies."""
+"""The linear contextual policies (subclasses of :class:`ContextualBandit`) and their helpers:
+the exact KL-regret of Gibbs policies and two-stage mixed-policy sampling."""
 
 from __future__ import annotations
 
@@ -8,9 +9,41 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from regretless import _core
+from regretless._core import (
+    ContextualBandit,
+    GibbsGreedy,
+    HybridLinUCB,
+    KLRegularizedUCB,
+    LinGreedy,
+    LinTS,
+    LinUCB,
+    LogisticTS,
+    LogisticUCB,
+)
 from regretless.exceptions import InvalidParameterError, ShapeError
 
-__all__ = ["gibbs_policy", "kl_regret", "tmps"]
+__all__ = [
+    "CONTEXTUAL_POLICIES",
+    "ContextualBandit",
+    "GibbsGreedy",
+    "HybridLinUCB",
+    "KLRegularizedUCB",
+    "LinGreedy",
+    "LinTS",
+    "LinUCB",
+    "LogisticTS",
+    "LogisticUCB",
+    "gibbs_policy",
+    "kl_regret",
+    "tmps",
+]
+
+#: Every linear contextual policy class (the core registry's list). HybridLinUCB is not a
+#: member: it takes shared features beside the per-arm context.
+CONTEXTUAL_POLICIES: tuple[type[ContextualBandit], ...] = tuple(
+    getattr(_core, name) for name in _core.CONTEXTUAL_NAMES
+)
 
 
 def _log_reference(pi_ref: ArrayLike | None, shape: tuple[int, int]) -> np.ndarray:

@@ -25,11 +25,28 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from regretless._core import BKB, GPUCB
+from regretless import _core
+from regretless._core import BKB, GPUCB, KernelBandit
 from regretless._progress import ProgressBar
 from regretless.exceptions import InvalidParameterError
 
-__all__ = ["RBF", "Linear", "Matern", "OptimizeResult", "Polynomial", "optimize"]
+__all__ = [
+    "BKB",
+    "GPUCB",
+    "KERNEL_POLICIES",
+    "RBF",
+    "KernelBandit",
+    "Linear",
+    "Matern",
+    "OptimizeResult",
+    "Polynomial",
+    "optimize",
+]
+
+#: Every kernel bandit class (the core registry's list).
+KERNEL_POLICIES: tuple[type[KernelBandit], ...] = tuple(
+    getattr(_core, name) for name in _core.KERNEL_NAMES
+)
 
 
 @dataclass(frozen=True)

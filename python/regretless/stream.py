@@ -34,10 +34,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from regretless import _core
 from regretless._core import (
     AggressiveSelectivePromotion,
     GameOfArms,
     NaiveEpsilonBest,
+    StreamBandit,
     UniformExploration,
     _simulate_stream,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "AggressiveSelectivePromotion",
     "GameOfArms",
     "NaiveEpsilonBest",
+    "StreamBandit",
     "StreamInstance",
     "StreamSimulationResult",
     "UniformExploration",
@@ -56,8 +59,10 @@ __all__ = [
     "simulate_stream",
 ]
 
-#: Every streaming policy class, baseline first.
-STREAM_POLICIES = (UniformExploration, NaiveEpsilonBest, GameOfArms, AggressiveSelectivePromotion)
+#: Every streaming policy class, baseline first (the core registry's list).
+STREAM_POLICIES: tuple[type[StreamBandit], ...] = tuple(
+    getattr(_core, name) for name in _core.STREAM_NAMES
+)
 
 #: Short names accepted by :func:`simulate_stream` besides the classes and their names.
 ALIASES = {

@@ -70,6 +70,20 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ope::PyOffPolicyAccumulator>()?;
     m.add_function(wrap_pyfunction!(ope::_ope_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(ope::_replay, m)?)?;
+    // The class names of each family's core registry, which Python's lists derive from.
+    let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
+    m.add(
+        "CONTEXTUAL_NAMES",
+        names(&regretless_core::contextual::registry::NAMES)?,
+    )?;
+    m.add(
+        "KERNEL_NAMES",
+        names(&regretless_core::kernel::registry::NAMES)?,
+    )?;
+    m.add(
+        "STREAM_NAMES",
+        names(&regretless_core::stream::registry::NAMES)?,
+    )?;
     m.add("FORMAT_VERSION", regretless_core::state::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
