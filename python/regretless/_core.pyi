@@ -6,10 +6,14 @@ from typing import Any, Literal, SupportsFloat, SupportsIndex
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base, final
 
 __version__: str
 FORMAT_VERSION: int
+#: The class names of each family's core registry.
+CONTEXTUAL_NAMES: tuple[str, ...]
+KERNEL_NAMES: tuple[str, ...]
+STREAM_NAMES: tuple[str, ...]
 
 class _BanditPolicy:
     """The methods every multi-armed bandit policy has (not a runtime class)."""
@@ -147,8 +151,9 @@ class SuccessiveElimination(_BanditPolicy):
     def __init__(self, n_arms: int, *, delta: float = 0.05, seed: int | None = None) -> None: ...
     def active(self) -> NDArray[np.bool_]: ...
 
-class _ContextualPolicy:
-    """The methods every linear contextual policy has (not a runtime class)."""
+@disjoint_base
+class ContextualBandit:
+    """The base class of the linear contextual policies (no constructor)."""
 
     def select(self, x: ArrayLike, pi_ref: ArrayLike | None = None) -> int: ...
     def update(
@@ -185,52 +190,58 @@ class _ContextualPolicy:
     def __deepcopy__(self, memo: Any) -> Self: ...
     def fit_logs(self, source: Any, **kwargs: Any) -> Self: ...
 
-class LinUCB(_ContextualPolicy):
-    def __init__(
-        self,
+@final
+class LinUCB(ContextualBandit):
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         *,
         alpha: float = 1.0,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class LinTS(_ContextualPolicy):
-    def __init__(
-        self, n_arms: int, dim: int, *, v: float = 0.2, lam: float = 1.0, seed: int | None = None
-    ) -> None: ...
+@final
+class LinTS(ContextualBandit):
+    def __new__(
+        cls, n_arms: int, dim: int, *, v: float = 0.2, lam: float = 1.0, seed: int | None = None
+    ) -> Self: ...
 
-class LinGreedy(_ContextualPolicy):
-    def __init__(
-        self,
+@final
+class LinGreedy(ContextualBandit):
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         *,
         epsilon: float = 0.1,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class LogisticUCB(_ContextualPolicy):
-    def __init__(
-        self,
+@final
+class LogisticUCB(ContextualBandit):
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         *,
         alpha: float = 1.0,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class LogisticTS(_ContextualPolicy):
-    def __init__(
-        self, n_arms: int, dim: int, *, v: float = 1.0, lam: float = 1.0, seed: int | None = None
-    ) -> None: ...
+@final
+class LogisticTS(ContextualBandit):
+    def __new__(
+        cls, n_arms: int, dim: int, *, v: float = 1.0, lam: float = 1.0, seed: int | None = None
+    ) -> Self: ...
 
-class KLRegularizedUCB(_ContextualPolicy):
-    def __init__(
-        self,
+@final
+class KLRegularizedUCB(ContextualBandit):
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         *,
@@ -238,16 +249,18 @@ class KLRegularizedUCB(_ContextualPolicy):
         beta: float | None = None,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class GibbsGreedy(_ContextualPolicy):
-    def __init__(
-        self, n_arms: int, dim: int, *, eta: float = 1.0, lam: float = 1.0, seed: int | None = None
-    ) -> None: ...
+@final
+class GibbsGreedy(ContextualBandit):
+    def __new__(
+        cls, n_arms: int, dim: int, *, eta: float = 1.0, lam: float = 1.0, seed: int | None = None
+    ) -> Self: ...
 
+@final
 class HybridLinUCB:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         shared_dim: int,
@@ -255,7 +268,7 @@ class HybridLinUCB:
         alpha: float = 1.0,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def select(self, x: ArrayLike, z: ArrayLike | None = None) -> int: ...
     def update(
         self,
@@ -342,10 +355,10 @@ def _simulate(
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]: ...
 
-class _StreamPolicy:
-    """The protocol every single-pass streaming policy has (not a runtime class)."""
+@disjoint_base
+class StreamBandit:
+    """The base class of the single-pass streaming policies (no constructor)."""
 
-    def __init__(self, n_arms: int, horizon: int, *, seed: int | None = None) -> None: ...
     def offer(self, arm: SupportsIndex) -> None: ...
     def next_pull(self) -> int | None: ...
     @property
@@ -376,10 +389,21 @@ class _StreamPolicy:
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: Any) -> Self: ...
 
-class UniformExploration(_StreamPolicy): ...
-class NaiveEpsilonBest(_StreamPolicy): ...
-class GameOfArms(_StreamPolicy): ...
-class AggressiveSelectivePromotion(_StreamPolicy): ...
+@final
+class UniformExploration(StreamBandit):
+    def __new__(cls, n_arms: int, horizon: int, *, seed: int | None = None) -> Self: ...
+
+@final
+class NaiveEpsilonBest(StreamBandit):
+    def __new__(cls, n_arms: int, horizon: int, *, seed: int | None = None) -> Self: ...
+
+@final
+class GameOfArms(StreamBandit):
+    def __new__(cls, n_arms: int, horizon: int, *, seed: int | None = None) -> Self: ...
+
+@final
+class AggressiveSelectivePromotion(StreamBandit):
+    def __new__(cls, n_arms: int, horizon: int, *, seed: int | None = None) -> Self: ...
 
 def _simulate_stream(
     algorithm: str,
@@ -408,15 +432,16 @@ def _ope_estimate(
     validate: bool = True,
 ) -> dict[str, Any]: ...
 
+@final
 class OffPolicyAccumulator:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         estimator: str,
         lambda_: float,
         n_bootstrap: int = 0,
         seed: int = 0,
         first_row: int = 0,
-    ) -> None: ...
+    ) -> Self: ...
     def push(
         self,
         reward: ArrayLike | None,
@@ -453,8 +478,9 @@ def _replay(
     seed: int | None = None,
 ) -> dict[str, Any]: ...
 
-class _KernelBandit:
-    """The methods GPUCB and BKB share (not a runtime class)."""
+@disjoint_base
+class KernelBandit:
+    """The base class of the kernel bandits (no constructor)."""
 
     def select(self) -> int: ...
     def update(self, index: SupportsIndex, reward: SupportsFloat) -> None: ...
@@ -470,8 +496,6 @@ class _KernelBandit:
     def dim(self) -> int: ...
     @property
     def t(self) -> int: ...
-    @property
-    def beta(self) -> float: ...
     def to_bytes(self) -> bytes: ...
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Self: ...
@@ -480,9 +504,10 @@ class _KernelBandit:
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: Any) -> Self: ...
 
-class GPUCB(_KernelBandit):
-    def __init__(
-        self,
+@final
+class GPUCB(KernelBandit):
+    def __new__(
+        cls,
         candidates: ArrayLike,
         kernel: Any,
         *,
@@ -490,13 +515,16 @@ class GPUCB(_KernelBandit):
         beta_scale: float = 1.0,
         delta: float = 0.1,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
+    @property
+    def beta(self) -> float: ...
     def history(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
     def counts(self) -> NDArray[np.int64]: ...
 
-class BKB(_KernelBandit):
-    def __init__(
-        self,
+@final
+class BKB(KernelBandit):
+    def __new__(
+        cls,
         candidates: ArrayLike,
         kernel: Any,
         *,
@@ -506,11 +534,13 @@ class BKB(_KernelBandit):
         delta: float = 0.5,
         beta_scale: float | None = None,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def dictionary_size(self) -> int: ...
     @property
     def dictionary_indices(self) -> NDArray[np.int64]: ...
     @property
     def effective_dimension(self) -> float: ...
+    @property
+    def beta(self) -> float: ...
     def counts(self) -> NDArray[np.int64]: ...
