@@ -182,7 +182,7 @@ impl PyKernelBandit {
     /// Number of observations recorded.
     #[getter]
     fn t(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.t() as u64)
+        with_lock(py, &self.inner, |p| p.t())
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -80,7 +80,10 @@ impl AnyKernelBandit {
     }
     /// Number of observations recorded.
     pub fn t(&self) -> u64 {
-        dispatch!(self, p => p.t() as u64)
+        match self {
+            AnyKernelBandit::GPUCB(p) => p.t() as u64,
+            AnyKernelBandit::BKB(p) => p.t(),
+        }
     }
     pub fn candidates(&self) -> &[f64] {
         dispatch!(self, p => p.candidates())
