@@ -282,8 +282,8 @@ def linear_logs(n: int = 3000, d: int = 4, k: int = 3, seed: int = 0):
 def write_logs(tmp_path: pathlib.Path, X, arms, rewards, weights) -> pathlib.Path:
     table = pa.table(
         {
-            "x": pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1]),
-            "arm": arms,
+            "context": pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1]),
+            "action": arms,
             "reward": rewards,
             "w": weights,
             "p": 1 / (1 + np.exp(-rewards)),  # rewards in [0, 1] for the multi-armed policies
@@ -316,7 +316,7 @@ def test_sharded_ucb1_equals_sequential_learning() -> None:
     rng = np.random.default_rng(2)
     arms = rng.integers(0, 5, 5000)
     rewards = rng.random(5000)
-    table = pa.table({"arm": arms, "reward": rewards})
+    table = pa.table({"action": arms, "reward": rewards})
     direct = regretless.UCB1(5)
     for a, r in zip(arms, rewards, strict=True):
         direct.update(int(a), float(r))
@@ -327,7 +327,7 @@ def test_sharded_ucb1_equals_sequential_learning() -> None:
 
 
 def test_sharded_learning_rejects_trained_or_unmergeable_policies() -> None:
-    table = pa.table({"arm": [0, 1], "reward": [1.0, 0.0]})
+    table = pa.table({"action": [0, 1], "reward": [1.0, 0.0]})
     trained = regretless.UCB1(2)
     trained.update(0, 1.0)
     with pytest.raises(regretless.InvalidParameterError, match="untrained"):
@@ -335,7 +335,8 @@ def test_sharded_learning_rejects_trained_or_unmergeable_policies() -> None:
     X, arms, rewards, _ = linear_logs(50)
     with pytest.raises(regretless.IncompatibleError, match="mergeable"):
         experiment.learn_sharded(
-            regretless.LogisticUCB(3, 4), pa.table({"x": list(X), "arm": arms, "reward": rewards})
+            regretless.LogisticUCB(3, 4),
+            pa.table({"context": list(X), "action": arms, "reward": rewards}),
         )
 
 
@@ -373,7 +374,9 @@ def test_ray_sharded_learning_equals_sequential(ray_session, tmp_path: pathlib.P
         regretless.LinUCB(3, 4), logs, backend="ray", n_shards=4, weight="w"
     )
     np.testing.assert_allclose(learned.coefficients(), direct.coefficients(), rtol=0, atol=1e-9)
-    ucb = experiment.learn_sharded(regretless.UCB1(3), logs, backend="ray", n_shards=3, reward="p")
+    ucb = experiment.learn_sharded(
+        regretless.UCB1(3), logs, backend="ray", n_shards=3, columns={"reward": "p"}
+    )
     ref = regretless.UCB1(3)
     ref.update_batch(arms, 1 / (1 + np.exp(-rewards)))
     assert ucb.counts().tolist() == ref.counts().tolist()

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from regretless._checks import check_positive_int
 from regretless._core import BKB, GPUCB
 from regretless._progress import ProgressBar
 from regretless.exceptions import InvalidParameterError
@@ -146,9 +147,7 @@ def optimize(
     True
     """
     X = np.ascontiguousarray(candidates, dtype=np.float64)
-    budget = int(budget)
-    if budget < 1:
-        raise InvalidParameterError(f"budget: must be >= 1, got {budget}")
+    budget = check_positive_int(budget, "budget")
     name = policy.lower()
     if name == "bkb":
         learner: Any = BKB(X, kernel, seed=seed, **options)
