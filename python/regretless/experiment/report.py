@@ -23,20 +23,20 @@ def _read_parquet(path: pathlib.Path) -> Any:
     try:
         table = _pq().read_table(path)
     except (pa.ArrowException, OSError) as e:
-        what = "an empty file" if path.stat().st_size == 0 else "not a Parquet file"
-        hint = (
-            "; it looks like an experiment file: run it first with `regretless run "
-            f"{path}`, then report its results directory"
-            if path.suffix == ".toml"
-            else ""
-        )
-        raise InvalidParameterError(
-            f"{path}: not an experiment results file ({what}: {e}){hint}"
-        ) from None
+        if path.suffix.lower() == ".toml":
+            why = (
+                "it looks like an experiment file; run it with `regretless run "
+                f"{path}`, then report the results directory that writes"
+            )
+        elif path.stat().st_size == 0:
+            why = "the file is empty; results come from `regretless run`"
+        else:
+            why = f"{e}; results come from `regretless run`"
+        raise InvalidParameterError(f"{path}: not a Parquet results file ({why})") from None
     missing = [n for n in _schema().names if n not in table.column_names]
     if missing:
         raise InvalidParameterError(
-            f"{path}: not an experiment results file (a Parquet file without the columns "
+            f"{path}: not a Parquet results file (a Parquet file without the columns "
             f"{missing}); results come from `regretless run` or regretless.experiment.run"
         )
     return table
@@ -51,7 +51,7 @@ def read_results(source: Any) -> Any:
         return source
     p = pathlib.Path(source)
     if not p.exists():
-        raise InvalidParameterError(f"{p}: no such file or directory")
+        raise InvalidParameterError(f"{p}: the file does not exist")
     if p.is_dir():
         if (p / RESULTS_FILE).exists():
             p = p / RESULTS_FILE
