@@ -126,3 +126,11 @@ def test_grid_seeds_fit_the_int64_results_column() -> None:
     assert grid(seeds=[2**63 - 1]).seeds == [2**63 - 1]
     with pytest.raises(InvalidParameterError, match=r"seeds: .*2\*\*63"):
         grid(seeds=[2**63])
+
+
+def test_matern_smoothness_is_checked_on_construction() -> None:
+    for nu in (2, 2.0, True, "2.5", 3.5):
+        with pytest.raises(InvalidParameterError, match=r"nu: must be 0.5, 1.5 or 2.5"):
+            regretless.Matern(nu=nu)
+    for nu in (0.5, 1.5, 2.5):
+        assert regretless.Matern(nu=nu).nu == nu

@@ -49,6 +49,9 @@ class RBF:
         return ("rbf", float(self.lengthscale), float(self.variance), 2.0, 1.0)
 
 
+_MATERN_NAMES = {0.5: "matern12", 1.5: "matern32", 2.5: "matern52"}
+
+
 @dataclass(frozen=True)
 class Matern:
     """Matern kernel with smoothness ``nu`` in {0.5, 1.5, 2.5} of ``u = |x - y| / lengthscale``.
@@ -62,11 +65,14 @@ class Matern:
     variance: float = 1.0
     nu: float = 2.5
 
+    def __post_init__(self) -> None:
+        # Checked here, not when a bandit first uses the kernel.
+        if isinstance(self.nu, bool) or self.nu not in _MATERN_NAMES:
+            raise InvalidParameterError(f"nu: must be 0.5, 1.5 or 2.5, got {self.nu!r}")
+
     def _spec(self) -> tuple[str, float, float, float, float]:
-        names = {0.5: "matern12", 1.5: "matern32", 2.5: "matern52"}
-        if self.nu not in names:
-            raise InvalidParameterError(f"nu: must be 0.5, 1.5 or 2.5, got {self.nu}")
-        return (names[self.nu], float(self.lengthscale), float(self.variance), 2.0, 1.0)
+        name = _MATERN_NAMES[self.nu]
+        return (name, float(self.lengthscale), float(self.variance), 2.0, 1.0)
 
 
 @dataclass(frozen=True)
