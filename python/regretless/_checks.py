@@ -123,5 +123,5 @@ def check_existing_path(value: Any, name: str) -> pathlib.Path:
         raise DTypeError(f"{name}: expected a path, got {type(value).__name__}")
     p = pathlib.Path(value)
     if not p.exists():
-        raise InvalidParameterError(f"{name}: {p} does not exist")
+        raise InvalidParameterError(f"{name}: {p}: the file or directory does not exist")
     return p

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from regretless._checks import check_existing_path
 from regretless._display import Curve, format_table, plot_curves
 from regretless.exceptions import InvalidParameterError
 from regretless.experiment._arrow import pa as _pa
@@ -49,9 +50,7 @@ def read_results(source: Any) -> Any:
     pa = _pa()
     if isinstance(source, pa.Table):
         return source
-    p = pathlib.Path(source)
-    if not p.exists():
-        raise InvalidParameterError(f"{p}: the file does not exist")
+    p = check_existing_path(source, "results")
     if p.is_dir():
         if (p / RESULTS_FILE).exists():
             p = p / RESULTS_FILE

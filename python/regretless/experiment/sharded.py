@@ -8,7 +8,6 @@ learned as :func:`regretless.logs.fit_logs` learns a record batch.
 from __future__ import annotations
 
 import os
-import pathlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 
 import regretless
 from regretless import logs as _logs
-from regretless._checks import check_one_of, check_positive_int
+from regretless._checks import check_existing_path, check_one_of, check_positive_int
 from regretless.exceptions import IncompatibleError, InvalidParameterError
 from regretless.experiment._arrow import pa as _pa
 from regretless.experiment._arrow import pq as _pq
@@ -187,13 +186,11 @@ def _parquet_files(source: Any) -> list[str]:
         source = [source]
     files: list[str] = []
     for s in source:
-        p = pathlib.Path(s)
+        p = check_existing_path(s, "source")
         if p.is_dir():
             files.extend(str(f) for f in sorted(p.rglob("*.parquet")))
-        elif p.exists():
-            files.append(str(p))
         else:
-            raise InvalidParameterError(f"source: {p} does not exist")
+            files.append(str(p))
     return files
 
 
