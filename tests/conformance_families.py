@@ -51,6 +51,7 @@ class Family:
     # learn(batched=True) exists; 0.0 means it leaves exactly the bytes of the loop.
     batch_learning = True
     batch_rtol = 0.0
+    learn_chunk = 30  # rows of data learned between two comparisons
     # Merge of two parts against learning both at once, on the observed model.
     merge_rtol = 1e-12
     merge_seeds = (1, 2)
@@ -104,6 +105,10 @@ class Family:
 
     def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
         raise NotImplementedError
+
+    def oversized_calls(self, obj: Any) -> list[InvalidCall]:
+        """Calls asking for more than could ever be allocated: refused before allocating."""
+        return []
 
     def hammer(self, obj: Any, thread: int) -> int:
         """One thread's share of concurrent use; returns the observations it had learned."""
@@ -232,6 +237,10 @@ class MultiArmed(Family):
         )
         return calls
 
+    def oversized_calls(self, obj: Any) -> list[InvalidCall]:
+        big = lambda: obj.select_batch(2**62)  # noqa: E731
+        return [("select_batch(2**62)", big, regretless.InvalidParameterError)]
+
     def hammer(self, obj: Any, thread: int) -> int:
         rng = np.random.default_rng(thread)
         learned = 0
@@ -289,9 +298,16 @@ class Contextual(Family):
     queries = np.random.default_rng(98).standard_normal((8, CONTEXTUAL_DIM))
     shared_queries = np.random.default_rng(97).standard_normal((8, CONTEXTUAL_SHARED_DIM))
 
+    # A reference policy for the KL-regularized ones, given at every other step of play.
+    pi_ref = np.array([0.2, 0.5, 0.3])
+
     @staticmethod
     def hybrid(obj: Any) -> bool:
         return hasattr(obj, "shared_dim")
+
+    @staticmethod
+    def takes_reference(obj: Any) -> bool:
+        return isinstance(obj, (regretless.KLRegularizedUCB, regretless.GibbsGreedy))
 
     def _z(self, obj: Any, Z: np.ndarray) -> np.ndarray:
         return Z[..., : getattr(obj, "shared_dim", 0)]
@@ -305,7 +321,8 @@ class Contextual(Family):
         Z = rng.standard_normal((n, self.s))
         arms = rng.integers(0, self.k, n)
         rewards = (rng.random(n) < _sigmoid(np.einsum("ij,ij->i", X, self.theta[arms]))) * 1.0
-        weights = rng.uniform(0.5, 2.0, n)
+        # Weighted rows first, then unit weights (learned through the calls without weights).
+        weights = np.where(np.arange(n) < n // 2, rng.uniform(0.5, 2.0, n), 1.0)
         return X, Z, arms, rewards, weights
 
     def split(self, data: Any, at: int) -> tuple[Any, Any]:
@@ -314,14 +331,18 @@ class Contextual(Family):
     def learn(self, obj: Any, data: Any, batched: bool) -> None:
         X, Z, arms, rewards, weights = data
         hybrid = self.hybrid(obj)
+        weighted = not np.all(weights == 1.0)
         if batched:
+            args = (X, arms, rewards, weights) if weighted else (X, arms, rewards)
             if hybrid:
-                obj.update_batch(X, arms, rewards, weights, Z=self._z(obj, Z))
+                obj.update_batch(*args, Z=self._z(obj, Z))
             else:
-                obj.update_batch(X, arms, rewards, weights)
+                obj.update_batch(*args)
             return
         for i in range(len(arms)):
-            args = (X[i], int(arms[i]), float(rewards[i]), float(weights[i]))
+            args = (X[i], int(arms[i]), float(rewards[i]))
+            if weighted:
+                args += (float(weights[i]),)
             if hybrid:
                 obj.update(*args, z=self._z(obj, Z[i]))
             else:
@@ -334,7 +355,12 @@ class Contextual(Family):
         chosen = []
         for i in range(steps):
             z = self._z(obj, Z[i])
-            arm = obj.select(X[i], z) if hybrid else obj.select(X[i])
+            if hybrid:
+                arm = obj.select(X[i], z)
+            elif self.takes_reference(obj) and i % 2:
+                arm = obj.select(X[i], self.pi_ref)
+            else:
+                arm = obj.select(X[i])
             reward = float(u[i] < _sigmoid(X[i] @ self.theta[arm]))
             if hybrid:
                 obj.update(X[i], arm, reward, z=z)
@@ -383,6 +409,10 @@ class Contextual(Family):
             Z = self._z(p, Z)
             batch = p.select_batch(X, Z)
             loop = [q.select(x, z) for x, z in zip(X, Z, strict=True)]
+        elif self.takes_reference(p):
+            refs = np.random.default_rng(32).dirichlet(np.ones(self.k), size=len(X))
+            batch = p.select_batch(X, refs)
+            loop = [q.select(x, ref) for x, ref in zip(X, refs, strict=True)]
         else:
             batch = p.select_batch(X)
             loop = [q.select(x) for x in X]
@@ -436,7 +466,27 @@ class Contextual(Family):
             ("select: strings", select(["a"] * self.d), regretless.DTypeError),
             ("select: NaN context", select(nan_x[2]), regretless.InvalidParameterError),
             ("select_batch: wrong dim", select_batch(X[:, :-1]), regretless.ShapeError),
+            ("select_batch: NaN context", select_batch(nan_x), regretless.InvalidParameterError),
         ]
+        if name.startswith(("KLRegularizedUCB", "GibbsGreedy")):
+            # The reference policy of the KL-regularized objective.
+            calls += [
+                (
+                    "pi_ref: wrong length",
+                    lambda: obj.select(X[0], [0.5, 0.5]),
+                    regretless.ShapeError,
+                ),
+                (
+                    "pi_ref: not a distribution",
+                    lambda: obj.select(X[0], [0.5, 0.5, 0.5]),
+                    regretless.InvalidParameterError,
+                ),
+                (
+                    "pi_ref: NaN",
+                    lambda: obj.select_batch(X, np.full((6, self.k), np.nan)),
+                    regretless.InvalidParameterError,
+                ),
+            ]
         if name.startswith("Logistic"):
             calls += [
                 ("reward above 1", batch(rewards=rewards + 1.5), regretless.RewardError),
@@ -453,6 +503,15 @@ class Contextual(Family):
                 ("single: wrong z", single(z=np.ones(obj.shared_dim + 1)), regretless.ShapeError),
             ]
         return calls
+
+    def oversized_calls(self, obj: Any) -> list[InvalidCall]:
+        X = self.queries
+        if self.hybrid(obj):
+            Z = self._z(obj, self.shared_queries)
+            big = lambda: obj.top_k(X, 2**62, Z)  # noqa: E731
+        else:
+            big = lambda: obj.top_k(X, 2**62)  # noqa: E731
+        return [("top_k(X, 2**62)", big, regretless.InvalidParameterError)]
 
     def hammer(self, obj: Any, thread: int) -> int:
         X, Z, arms, rewards, _ = self.data(100, seed=thread)
@@ -546,6 +605,10 @@ class Kernel(Family):
         )
         return calls
 
+    def oversized_calls(self, obj: Any) -> list[InvalidCall]:
+        big = lambda: obj.select_batch(2**62)  # noqa: E731
+        return [("select_batch(2**62)", big, regretless.InvalidParameterError)]
+
     def hammer(self, obj: Any, thread: int) -> int:
         rng = np.random.default_rng(thread)
         for i in range(25):
@@ -574,6 +637,7 @@ class Stream(Family):
     randomized = frozenset(name for name in STREAM_FACTORIES if name.startswith("GameOfArms"))
     # One pass over a stream that cannot be split: no merge method.
     not_mergeable = dict.fromkeys(STREAM_FACTORIES)
+    learn_chunk = 4  # arriving arms: the last piece ends the stream
     means = np.random.default_rng(77).random(STREAM_ARMS)
 
     def _drive(self, obj: Any, offers: int, rng: np.random.Generator, batched: bool) -> list:
@@ -621,11 +685,15 @@ class Stream(Family):
         }
 
     def data(self, n: int, seed: int) -> Any:
-        return n, seed
+        # n arriving arms, each paid with rewards from its own generator.
+        return [seed * 10_000 + i for i in range(n)]
+
+    def split(self, data: Any, at: int) -> tuple[Any, Any]:
+        return data[:at], data[at:]
 
     def learn(self, obj: Any, data: Any, batched: bool) -> None:
-        offers, seed = data
-        self._drive(obj, offers, np.random.default_rng(seed), batched)
+        for seed in data:
+            self._drive(obj, 1, np.random.default_rng(seed), batched)
 
     def prepare_invalid(self, obj: Any) -> None:
         obj.offer(obj.n_offered)  # a pull is pending for the invalid calls to aim at
