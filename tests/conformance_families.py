@@ -53,6 +53,7 @@ class Family:
     batch_rtol = 0.0
     batch_exact: frozenset[str] = frozenset()  # names exact in bytes despite batch_rtol
     learn_chunk = 30  # rows of data learned between two comparisons
+    batch_rows = 120  # rows of the batch check (three chunks and the rest)
     # Merge of two parts against learning both at once, on the observed model.
     merge_rtol = 1e-12
     atol = 0.0  # absolute tolerance beside batch_rtol and merge_rtol
@@ -119,6 +120,9 @@ class Family:
 
     def n_learned(self, obj: Any) -> int:
         raise NotImplementedError
+
+    def check_hammered(self, obj: Any, name: str) -> None:
+        """What the threads of `hammer` must have left, beyond the count of observations."""
 
     def check_consistent(self, obj: Any) -> None:
         """The object's invariants (its counters agree with each other)."""
@@ -301,6 +305,8 @@ class Contextual(Family):
     atol = 1e-13
     # The logistic batch is the loop of its per-row Newton updates.
     batch_exact = frozenset(name for name in CONTEXTUAL_FACTORIES if name.startswith("Logistic"))
+    # The ridge batch gathers rows in blocks of 2048: the last piece spans two.
+    batch_rows = 2600
     theta = np.random.default_rng(99).standard_normal((CONTEXTUAL_ARMS, CONTEXTUAL_DIM))
     queries = np.random.default_rng(98).standard_normal((8, CONTEXTUAL_DIM))
     shared_queries = np.random.default_rng(97).standard_normal((8, CONTEXTUAL_SHARED_DIM))
@@ -328,8 +334,9 @@ class Contextual(Family):
         Z = rng.standard_normal((n, self.s))
         arms = rng.integers(0, self.k, n)
         rewards = (rng.random(n) < _sigmoid(np.einsum("ij,ij->i", X, self.theta[arms]))) * 1.0
-        # Weighted rows first, then unit weights (learned through the calls without weights).
-        weights = np.where(np.arange(n) < n // 2, rng.uniform(0.5, 2.0, n), 1.0)
+        # Every other block of 30 rows has unit weights (learned through the calls without
+        # weights when a piece holds only those).
+        weights = np.where(np.arange(n) // 30 % 2 == 1, 1.0, rng.uniform(0.5, 2.0, n))
         return X, Z, arms, rewards, weights
 
     def split(self, data: Any, at: int) -> tuple[Any, Any]:
@@ -910,6 +917,12 @@ class Accumulator(Family):
 
     def n_learned(self, obj: Any) -> int:
         return obj.rows
+
+    def check_hammered(self, obj: Any, name: str) -> None:
+        # Every thread pushed the same batch: the estimate is that batch's.
+        once = self.make(name)
+        self._push(once, self.data(200, seed=3), 0, 200)
+        assert abs(obj.result().estimate - once.result().estimate) <= 1e-12
 
     def check_consistent(self, obj: Any) -> None:
         r = obj.result()

@@ -60,7 +60,10 @@ def test_pickle_and_copies_are_equal_and_independent(case) -> None:
     p = family.make(name, seed=3)
     family.play(p, 16)
     original = p.to_bytes()
-    for q in (pickle.loads(pickle.dumps(p)), p.copy(), copy.copy(p), copy.deepcopy(p)):
+    pickled = [
+        pickle.loads(pickle.dumps(p, protocol=v)) for v in range(2, pickle.HIGHEST_PROTOCOL + 1)
+    ]
+    for q in (*pickled, p.copy(), copy.copy(p), copy.deepcopy(p)):
         assert type(q) is type(p)
         assert q.to_bytes() == original
         family.play(q, 6, seed=9)
@@ -93,7 +96,7 @@ def test_select_batch_equals_the_loop_of_selects(family: Family, name: str) -> N
 def test_batch_learning_equals_the_loop_of_single_calls(family: Family, name: str) -> None:
     p, q = family.make(name, seed=4), family.make(name, seed=4)
     # Four pieces, compared after each: a difference the later data would wash out shows.
-    rest, pieces = family.data(120, seed=2), []
+    rest, pieces = family.data(family.batch_rows, seed=2), []
     for _ in range(3):
         piece, rest = family.split(rest, family.learn_chunk)
         pieces.append(piece)
@@ -221,6 +224,7 @@ def test_concurrent_use_from_threads_never_corrupts_state(case) -> None:
     run_in_threads(worker, 4)
     assert family.n_learned(p) == sum(learned) > 0
     family.check_consistent(p)
+    family.check_hammered(p, name)
     q = type(p).from_bytes(p.to_bytes())
     assert q.to_bytes() == p.to_bytes()
     assert_same(family.observe(q), family.observe(p))
