@@ -48,15 +48,18 @@ class Family:
     not_mergeable: Mapping[str, tuple[type[Exception], str] | None] = {}
     # select_batch(...) is the loop of select() (and leaves the same state).
     select_batch_is_loop = False
-    # learn(batched=True) exists; 0.0 means it leaves exactly the bytes of the loop.
+    # learn(batched=True) is a batch call (else learn is always the loop). The batch leaves
+    # the loop's exact bytes when batch_rtol is 0 or the name is in batch_exact; otherwise
+    # the observed model agrees to batch_rtol (and atol).
     batch_learning = True
     batch_rtol = 0.0
-    batch_exact: frozenset[str] = frozenset()  # names exact in bytes despite batch_rtol
-    learn_chunk = 30  # rows of data learned between two comparisons
-    batch_rows = 120  # rows of the batch check (three chunks and the rest)
-    # Merge of two parts against learning both at once, on the observed model.
+    batch_exact: frozenset[str] = frozenset()
+    batch_rows = 120  # rows of the batch check: three pieces of learn_chunk rows and the rest
+    learn_chunk = 30
+    # Merging two parts agrees with learning both at once to merge_rtol (and atol), on the
+    # observed model; the two parts are made with the seeds merge_seeds.
     merge_rtol = 1e-12
-    atol = 0.0  # absolute tolerance beside batch_rtol and merge_rtol
+    atol = 0.0
     merge_seeds = (1, 2)
 
     def make(self, name: str, seed: int | None = 0) -> Any:
@@ -245,8 +248,8 @@ class MultiArmed(Family):
         return calls
 
     def oversized_calls(self, obj: Any) -> list[InvalidCall]:
-        big = lambda: obj.select_batch(2**62)  # noqa: E731
-        return [("select_batch(2**62)", big, regretless.InvalidParameterError)]
+        refused = regretless.InvalidParameterError
+        return [("select_batch(2**62)", lambda: obj.select_batch(2**62), refused)]
 
     def hammer(self, obj: Any, thread: int) -> int:
         rng = np.random.default_rng(thread)
@@ -519,13 +522,9 @@ class Contextual(Family):
         return calls
 
     def oversized_calls(self, obj: Any) -> list[InvalidCall]:
-        X = self.queries
-        if self.hybrid(obj):
-            Z = self._z(obj, self.shared_queries)
-            big = lambda: obj.top_k(X, 2**62, Z)  # noqa: E731
-        else:
-            big = lambda: obj.top_k(X, 2**62)  # noqa: E731
-        return [("top_k(X, 2**62)", big, regretless.InvalidParameterError)]
+        X, Z = self.queries, self._z(obj, self.shared_queries)
+        args = (X, 2**62, Z) if self.hybrid(obj) else (X, 2**62)
+        return [("top_k(X, 2**62)", lambda: obj.top_k(*args), regretless.InvalidParameterError)]
 
     def hammer(self, obj: Any, thread: int) -> int:
         X, Z, arms, rewards, _ = self.data(100, seed=thread)
@@ -620,8 +619,8 @@ class Kernel(Family):
         return calls
 
     def oversized_calls(self, obj: Any) -> list[InvalidCall]:
-        big = lambda: obj.select_batch(2**62)  # noqa: E731
-        return [("select_batch(2**62)", big, regretless.InvalidParameterError)]
+        refused = regretless.InvalidParameterError
+        return [("select_batch(2**62)", lambda: obj.select_batch(2**62), refused)]
 
     def hammer(self, obj: Any, thread: int) -> int:
         rng = np.random.default_rng(thread)
