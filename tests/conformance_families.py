@@ -584,14 +584,6 @@ class Kernel(Family):
             "var": var,
         }
 
-    def data(self, n: int, seed: int) -> Any:
-        rng = np.random.default_rng(seed)
-        return rng.integers(0, 40, n), rng.standard_normal(n)
-
-    def learn(self, obj: Any, data: Any, batched: bool) -> None:
-        for i, r in zip(*data, strict=True):
-            obj.update(int(i), float(r))
-
     def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
         n = obj.n_candidates
         calls: list[InvalidCall] = [
