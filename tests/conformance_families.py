@@ -774,7 +774,7 @@ class Accumulator(Family):
     randomized = frozenset(name for name in ACCUMULATOR_FACTORIES if "bootstrap" in name)
     merge_seeds = (1, 1)  # shards of one bootstrap share its seed
     n_actions = 3
-    _logs_cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    _logs_cache: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}
     _lock = threading.Lock()
 
     def make_shard(self, name: str, seed: int, first_row: int) -> Any:
@@ -784,30 +784,36 @@ class Accumulator(Family):
         return f'{type(obj).__name__}(estimator="'
 
     def data(self, n: int, seed: int) -> dict[str, np.ndarray]:
+        with self._lock:
+            key = (self.label, n, seed)
+            if key not in self._logs_cache:
+                self._logs_cache[key] = self._make_logs(n, seed)
+            return self._logs_cache[key]
+
+    def _make_logs(self, n: int, seed: int) -> dict[str, np.ndarray]:
         from regretless import datasets
 
-        with self._lock:
-            if (n, seed) not in self._logs_cache:
-                logs = datasets.synthetic_logs(n, n_actions=self.n_actions, seed=seed)
-                self._logs_cache[(n, seed)] = {
-                    "reward": logs.reward,
-                    "action": logs.action,
-                    "pscore": logs.pscore,
-                    "action_dist": logs.softmax_policy(2.0),
-                    "estimated_rewards": np.clip(logs.expected_reward + 0.1, 0, 1),
-                }
-            return self._logs_cache[(n, seed)]
+        logs = datasets.synthetic_logs(n, n_actions=self.n_actions, seed=seed)
+        return {
+            "reward": logs.reward,
+            "action": logs.action,
+            "pscore": logs.pscore,
+            "action_dist": logs.softmax_policy(2.0),
+            "estimated_rewards": np.clip(logs.expected_reward + 0.1, 0, 1),
+        }
 
     def split(self, data: Any, at: int) -> tuple[Any, Any]:
         return {k: v[:at] for k, v in data.items()}, {k: v[at:] for k, v in data.items()}
 
-    def _push(self, obj: Any, d: dict[str, np.ndarray], a: int, b: int) -> None:
+    @staticmethod
+    def _push(obj: Any, d: dict[str, np.ndarray], a: int, b: int) -> None:
+        position = d.get("position")
         obj.push(
             d["reward"][a:b],
             d["action"][a:b],
             d["pscore"][a:b],
             d["action_dist"][a:b],
-            None,
+            None if position is None else position[a:b],
             d["estimated_rewards"][a:b],
         )
 
@@ -852,15 +858,7 @@ class Accumulator(Family):
         d = {k: v[:8].copy() for k, v in self.data(300, seed=5).items()}
 
         def push(**change):
-            args = {**d, **change}
-            return lambda: obj.push(
-                args["reward"],
-                args["action"],
-                args["pscore"],
-                args["action_dist"],
-                None,
-                args["estimated_rewards"],
-            )
+            return lambda: self._push(obj, {**d, **change}, 0, 8)
 
         nan_reward = d["reward"].copy()
         nan_reward[3] = np.nan
@@ -871,11 +869,12 @@ class Accumulator(Family):
         zero_pscore = d["pscore"].copy()
         zero_pscore[1] = 0.0
         nan_pi = d["action_dist"].copy()
-        nan_pi[4, 1] = np.nan
+        nan_pi[4, 1] = np.nan  # (a whole slot's column in ranked logs)
         big_pi = d["action_dist"].copy()
         big_pi[4] *= 3
         nan_q = d["estimated_rewards"].copy()
         nan_q[6, 2] = np.nan
+
         calls: list[InvalidCall] = [
             ("NaN in action_dist", push(action_dist=nan_pi), regretless.InvalidParameterError),
             ("action_dist above 1", push(action_dist=big_pi), regretless.InvalidParameterError),
@@ -895,6 +894,20 @@ class Accumulator(Family):
                 ("negative action", push(action=-d["action"] - 1), regretless.ArmError),
                 ("zero pscore", push(pscore=zero_pscore), regretless.InvalidParameterError),
                 ("length mismatch", push(pscore=d["pscore"][:-1]), regretless.ShapeError),
+            ]
+        if "position" in d:
+            calls += [
+                (
+                    "position out of range",
+                    push(position=d["position"] + 2),
+                    regretless.InvalidParameterError,
+                ),
+                (
+                    "negative position",
+                    push(position=d["position"] - 2),
+                    regretless.InvalidParameterError,
+                ),
+                ("float positions", push(position=d["position"] + 0.5), regretless.DTypeError),
             ]
         return calls
 
@@ -920,7 +933,44 @@ class Accumulator(Family):
         assert r.n_rounds == obj.rows and np.isfinite(r.estimate)
 
 
-FAMILIES: list[Family] = [MultiArmed(), Contextual(), Kernel(), Stream(), Accumulator()]
+class RankedAccumulator(Accumulator):
+    """The accumulator over ranked logs: action_dist (n, actions, slots) and a position per
+    row."""
+
+    label = "ope-ranked"
+    factories = {
+        name: ACCUMULATOR_FACTORIES[name]
+        for name in ("DirectMethod", "IPW", "SNIPW", "DoublyRobust-bootstrap", "DRos-bootstrap")
+    }
+    randomized = frozenset(name for name in factories if "bootstrap" in name)
+    slots = 2
+
+    def _make_logs(self, n: int, seed: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        k, slots = self.n_actions, self.slots
+        pi = rng.dirichlet(np.ones(k), size=(n, slots)).transpose(0, 2, 1).copy()
+        q = rng.random((n, k, slots))
+        action = rng.integers(0, k, n)
+        position = rng.integers(0, slots, n)
+        reward = (rng.random(n) < q[np.arange(n), action, position]).astype(float)
+        return {
+            "reward": reward,
+            "action": action,
+            "pscore": np.full(n, 1.0 / k),
+            "action_dist": pi,
+            "estimated_rewards": q,
+            "position": position,
+        }
+
+
+FAMILIES: list[Family] = [
+    MultiArmed(),
+    Contextual(),
+    Kernel(),
+    Stream(),
+    Accumulator(),
+    RankedAccumulator(),
+]
 CASES = [(family, name) for family in FAMILIES for name in sorted(family.factories)]
 
 
