@@ -280,6 +280,11 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
 
 
+def _row(X: np.ndarray, i: int, arm: int) -> np.ndarray:
+    """Row i of shared contexts (n, d), or arm's row of per-arm contexts (n, arms, d)."""
+    return X[i, arm] if X.ndim == 3 else X[i]
+
+
 class Contextual(Family):
     label = "contextual"
     factories = CONTEXTUAL_FACTORIES
@@ -357,11 +362,12 @@ class Contextual(Family):
                 obj.update_batch(*args)
             return
         for i in range(len(arms)):
-            args = (X[i], int(arms[i]), float(rewards[i]))
+            a = int(arms[i])
+            args = (_row(X, i, a), a, float(rewards[i]))
             if weighted:
                 args += (float(weights[i]),)
             if hybrid:
-                obj.update(*args, z=self._z(obj, Z[i]))
+                obj.update(*args, z=self._z(obj, _row(Z, i, a)))
             else:
                 obj.update(*args)
 
@@ -371,18 +377,18 @@ class Contextual(Family):
         hybrid = self.hybrid(obj)
         chosen = []
         for i in range(steps):
-            z = self._z(obj, Z[i])
             if hybrid:
-                arm = obj.select(X[i], z)
+                arm = obj.select(X[i], self._z(obj, Z[i]))
             elif self.takes_reference(obj) and i % 2:
                 arm = obj.select(X[i], self.pi_ref)
             else:
                 arm = obj.select(X[i])
-            reward = float(u[i] < _sigmoid(X[i] @ self.theta[arm]))
+            x = _row(X, i, arm)
+            reward = float(u[i] < _sigmoid(x @ self.theta[arm]))
             if hybrid:
-                obj.update(X[i], arm, reward, z=z)
+                obj.update(x, arm, reward, z=self._z(obj, _row(Z, i, arm)))
             else:
-                obj.update(X[i], arm, reward)
+                obj.update(x, arm, reward)
             chosen.append(arm)
         return chosen
 
@@ -437,7 +443,7 @@ class Contextual(Family):
         return batch.tolist(), loop
 
     def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
-        X, Z, arms, rewards, weights = self.data(6, seed=41)
+        X, Z, arms, rewards, weights = Contextual.data(self, 6, seed=41)
         hybrid = self.hybrid(obj)
         Z = self._z(obj, Z)
         kw = {"Z": Z} if hybrid else {}
@@ -527,7 +533,7 @@ class Contextual(Family):
         return [("top_k(X, 2**62)", lambda: obj.top_k(*args), regretless.InvalidParameterError)]
 
     def hammer(self, obj: Any, thread: int) -> int:
-        X, Z, arms, rewards, _ = self.data(100, seed=thread)
+        X, Z, arms, rewards, _ = Contextual.data(self, 100, seed=thread)
         hybrid = self.hybrid(obj)
         Z = self._z(obj, Z)
         learned = 0
@@ -554,6 +560,52 @@ class Contextual(Family):
     def check_consistent(self, obj: Any) -> None:
         assert obj.counts().sum() == obj.n_updates
         assert np.all(np.isfinite(obj.coefficients()))
+
+
+class PerArmContextual(Contextual):
+    """HybridLinUCB given a context per arm: X (n, arms, dim) and Z (n, arms, shared_dim)."""
+
+    label = "contextual-per-arm"
+    factories = {
+        name: factory
+        for name, factory in CONTEXTUAL_FACTORIES.items()
+        if name.startswith("HybridLinUCB")
+    }
+    randomized = frozenset()
+    not_mergeable = {}
+    batch_exact = frozenset()
+
+    def data(self, n: int, seed: int) -> Any:
+        X, Z, arms, rewards, weights = super().data(n, seed)
+        rng = np.random.default_rng(seed + 7)
+        # Each arm sees its own perturbation of the row's context.
+        X = X[:, None, :] + 0.5 * rng.standard_normal((n, self.k, self.d))
+        Z = Z[:, None, :] + 0.5 * rng.standard_normal((n, self.k, self.s))
+        return X, Z, arms, rewards, weights
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        X, Z, arms, rewards, _ = self.data(6, seed=43)
+        Z = self._z(obj, Z)
+        nan_x = X.copy()
+        nan_x[2, 1, 0] = np.nan
+        return [
+            *super().invalid_calls(name, obj),
+            (
+                "per-arm: wrong arm count",
+                lambda: obj.update_batch(X[:, :-1], arms, rewards, Z=Z[:, :-1]),
+                regretless.ShapeError,
+            ),
+            (
+                "per-arm: NaN context",
+                lambda: obj.update_batch(nan_x, arms, rewards, Z=Z),
+                regretless.InvalidParameterError,
+            ),
+            (
+                "per-arm select: wrong arm count",
+                lambda: obj.select(X[0, :-1], Z[0, :-1]),
+                regretless.ShapeError,
+            ),
+        ]
 
 
 # ---- kernel (GPUCB, BKB) ------------------------------------------------------------------
@@ -969,6 +1021,7 @@ class RankedAccumulator(Accumulator):
 FAMILIES: list[Family] = [
     MultiArmed(),
     Contextual(),
+    PerArmContextual(),
     Kernel(),
     Stream(),
     Accumulator(),
