@@ -50,6 +50,8 @@ def test_bytes_round_trip_restores_state_and_continues_identically(case) -> None
     q = type(p).from_bytes(data)
     assert type(q) is type(p) and q.to_bytes() == data
     assert_same(family.observe(q), family.observe(p))
+    for view in (bytearray(data), memoryview(data)):
+        assert type(p).from_bytes(view).to_bytes() == data
     # The restored object makes the same decisions from here on, randomness included.
     assert family.play(q, 24, seed=5) == family.play(p, 24, seed=5)
     assert q.to_bytes() == p.to_bytes()
@@ -244,6 +246,9 @@ def test_state_corruption_is_rejected(case) -> None:
             cls.from_bytes(data[:cut])
     with pytest.raises(regretless.StateError, match="checksum"):
         cls.from_bytes(data[:-6] + bytes([data[-6] ^ 0xFF]) + data[-5:])
+    for not_bytes in ("state", None, [1, 2]):
+        with pytest.raises(regretless.DTypeError):
+            cls.from_bytes(not_bytes)
 
 
 def test_repr_names_class_and_sizes(case) -> None:
