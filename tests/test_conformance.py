@@ -1,9 +1,10 @@
 """The conformance suite: every stateful class of every family passes the same checks.
 
-The families (multi-armed, contextual with hybrid, kernel, streaming, the OPE accumulator) and
-how each is driven live in conformance_families.py; each check below is written once and runs
-over every (family, name) of the factory tables in conftest.py. Family-specific behaviour
-(probabilities, arms added and removed, the direct C entry points, kernel batches) follows.
+The families (multi-armed; contextual, with HybridLinUCB also given per-arm contexts; kernel;
+streaming; the OPE accumulator, also over ranked logs) and how each is driven live in
+conformance_families.py; each check below is written once and runs over every (family, name)
+of the factory tables in conftest.py. Family-specific behaviour (probabilities, arms added and
+removed, the direct C entry points, kernel batches) follows.
 
 Which classes do not merge, and why: EXP3, EXP3-IX and SuccessiveElimination (their weights or
 eliminations depend on the order of the rewards) and LogisticUCB / LogisticTS (the online
