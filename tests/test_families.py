@@ -30,7 +30,8 @@ def test_every_registered_class_is_public_listed_and_has_a_factory(
     assert base in regretless.__all__
     assert listed in regretless.__all__
     base_cls = getattr(regretless, base)
-    factory_classes = {name.split("-")[0] for name in factories}
+    # HybridLinUCB has contextual factories too but is not a ContextualBandit.
+    factory_classes = {name.split("-")[0] for name in factories} - {"HybridLinUCB"}
     assert factory_classes == set(registered), "conftest factories differ from the registry"
     for name in registered:
         assert name in regretless.__all__, name
@@ -55,8 +56,8 @@ def test_submodules_list_their_family() -> None:
 def _used(family: str, name: str):
     """An object of the family after a little learning, so that its state is not the prior."""
     if family == "contextual":
-        p = CONTEXTUAL_FACTORIES[name](3, 2, 5)
-        x = np.array([[0.5, -1.0], [1.0, 0.25], [0.0, 1.0]])
+        p = CONTEXTUAL_FACTORIES[name](5)
+        x = np.array([[0.5, -1.0, 0.0, 1.0], [1.0, 0.25, 0.5, 0.0], [0.0, 1.0, -0.5, 0.5]])
         p.update_batch(x, [0, 1, 2], [1.0, 0.0, 1.0])
         return p
     if family == "kernel":
@@ -64,14 +65,14 @@ def _used(family: str, name: str):
         for _ in range(3):
             p.update(p.select(), 0.5)
         return p
-    p = STREAM_FACTORIES[name](4, 10_000, 5)
+    p = STREAM_FACTORIES[name](5)
     p.offer(11)
     p.update(p.next_pull(), 1.0)
     return p
 
 
 ALL = [
-    *(("contextual", n) for n in sorted(CONTEXTUAL_FACTORIES)),
+    *(("contextual", n) for n in sorted(CONTEXTUAL_FACTORIES) if not n.startswith("HybridLinUCB")),
     *(("kernel", n) for n in sorted(KERNEL_FACTORIES)),
     *(("stream", n) for n in sorted(STREAM_FACTORIES)),
 ]
@@ -111,7 +112,7 @@ ALL_FACTORIES = {
 
 @pytest.mark.parametrize("family", sorted(BASES))
 def test_from_bytes_of_a_class_refuses_another_class(family: str) -> None:
-    first, second = sorted({n.split("-")[0] for n in ALL_FACTORIES[family]})[:2]
+    first, second = sorted({n.split("-")[0] for n in ALL_FACTORIES[family]} - {"HybridLinUCB"})[:2]
     data = _used(family, first).to_bytes()
     with pytest.raises(regretless.StateError, match=f"hold a {first}, not a {second}"):
         getattr(regretless, second).from_bytes(data)

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from regretless import _core
+from regretless._checks import check_nonnegative_int
 from regretless._core import (
     ContextualBandit,
     GibbsGreedy,
@@ -156,9 +157,8 @@ def tmps(
     """
     from regretless._core import GibbsGreedy
 
-    for value, name in ((m, "m"), (n, "n")):
-        if int(value) < 0:
-            raise InvalidParameterError(f"{name}: must be >= 0, got {value}")
+    m = check_nonnegative_int(m, "m")
+    n = check_nonnegative_int(n, "n")
     policy = GibbsGreedy(n_arms, dim, eta=eta, lam=lam, seed=seed)
 
     def collect(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

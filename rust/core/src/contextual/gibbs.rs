@@ -222,23 +222,3 @@ macro_rules! gibbs_policy_impls {
 
 gibbs_policy_impls!(KLRegularizedUCB, "KLRegularizedUCB", true);
 gibbs_policy_impls!(GibbsGreedy, "GibbsGreedy", false);
-
-/// Exact per-round KL-regret J(pi*, x) - J(pi, x) = KL(pi || pi*) / eta, where
-/// pi* is proportional to pi_ref exp(eta R*) (the identity of ALGORITHMS.md section 3).
-/// `pi`, `rewards` and `log_ref` are one row each (K values).
-pub fn kl_regret_row(pi: &[f64], rewards: &[f64], log_ref: &[f64], eta: f64) -> f64 {
-    let logits: Vec<f64> = rewards
-        .iter()
-        .zip(log_ref)
-        .map(|(r, l)| l + eta * r)
-        .collect();
-    let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let log_z = max + logits.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
-    let mut kl = 0.0;
-    for (p, lg) in pi.iter().zip(&logits) {
-        if *p > 0.0 {
-            kl += p * (p.ln() - (lg - log_z));
-        }
-    }
-    kl.max(0.0) / eta
-}
