@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,28 @@ def test_merge_takes_only_the_same_class() -> None:
     b.update([1.0], 0, 1.0)
     a.merge(b)
     assert a.counts().tolist() == [1, 0]
+
+
+GOLDEN = Path(__file__).parent / "golden" / "v1"
+REGISTERED = {*_core.CONTEXTUAL_NAMES, *_core.KERNEL_NAMES, *_core.STREAM_NAMES}
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p
+        for p in [*GOLDEN.glob("*.bin"), *GOLDEN.glob("stream/*.bin")]
+        if p.stem.split("-")[0]
+        in {*_core.CONTEXTUAL_NAMES, *_core.KERNEL_NAMES, *_core.STREAM_NAMES}
+    ),
+    ids=lambda p: p.stem,
+)
+def test_golden_states_load_through_the_base_class(path: Path) -> None:
+    """A golden state read by its family's base decodes to its own class and writes the same
+    bytes back, as the class's own from_bytes does."""
+    data = path.read_bytes()
+    cls = getattr(regretless, path.stem.split("-")[0])
+    base = next(b for b in BASES.values() if issubclass(cls, b))
+    restored = base.from_bytes(data)
+    assert type(restored) is cls
+    assert restored.to_bytes() == cls.from_bytes(data).to_bytes() == data
