@@ -1,6 +1,6 @@
 //! Exact samplers on top of [`Rng`]: a ziggurat standard normal and Marsaglia and Tsang's
-//! Gamma. Every random draw of the library goes through this module or [`Rng`] (binomial
-//! counts excepted, see [`crate::rng`]), so a seed's stream is this library's format.
+//! Gamma, the project's own so that a seed's stream is part of this library's format
+//! (see [`crate::rng`] for the one draw that is not).
 //!
 //! The normal comes in two variants that differ only in the uniform of the rare tail branch
 //! (one draw in about 3,900): [`normal`] (Thompson sampling's, which can also be fed a
