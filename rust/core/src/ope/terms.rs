@@ -442,44 +442,56 @@ fn dot_checked(p: &[f64], q: &[f64]) -> (f64, f64, bool) {
 }
 
 /// The per-row sums of the block loop: [`sum_checked`] and [`dot_checked`], portable or
-/// with AVX2 (the same additions in the same order, so the same results).
-trait RowSums {
-    fn sum(p: &[f64]) -> (f64, bool);
-    fn dot(p: &[f64], q: &[f64]) -> (f64, f64, bool);
+/// with AVX2 (the same additions in the same order, so the same results). Taken by value
+/// (zero-sized), so that holding an [`Avx2`] proves the CPU has AVX2.
+trait RowSums: Copy {
+    fn sum(self, p: &[f64]) -> (f64, bool);
+    fn dot(self, p: &[f64], q: &[f64]) -> (f64, f64, bool);
 }
 
+#[derive(Clone, Copy)]
 struct Portable;
 
 impl RowSums for Portable {
     #[inline(always)]
-    fn sum(p: &[f64]) -> (f64, bool) {
+    fn sum(self, p: &[f64]) -> (f64, bool) {
         sum_checked(p)
     }
 
     #[inline(always)]
-    fn dot(p: &[f64], q: &[f64]) -> (f64, f64, bool) {
+    fn dot(self, p: &[f64], q: &[f64]) -> (f64, f64, bool) {
         dot_checked(p, q)
     }
 }
 
-/// The AVX2 row sums. A marker type never constructed: it is only a type argument, given
-/// in exactly one place, `RowTerms::stage1_avx2`, an `unsafe fn` whose callers guarantee
-/// AVX2; its methods rely on that.
+/// The AVX2 row sums: a token whose only constructor, [`Avx2::new_unchecked`], is `unsafe`
+/// with the CPU's AVX2 as its contract, so its safe methods can rely on it.
 #[cfg(target_arch = "x86_64")]
-struct Avx2;
+#[derive(Clone, Copy)]
+struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[inline(always)]
+    unsafe fn new_unchecked() -> Self {
+        Avx2(())
+    }
+}
 
 #[cfg(target_arch = "x86_64")]
 impl RowSums for Avx2 {
     #[inline(always)]
-    fn sum(p: &[f64]) -> (f64, bool) {
+    fn sum(self, p: &[f64]) -> (f64, bool) {
         // SAFETY: `avx2::sum_checked` needs AVX2 and nothing else (it reads only `p`'s
-        // indices below `p.len()`); these methods run only under `RowTerms::stage1_avx2`,
-        // whose contract is that the CPU has AVX2 (see `Avx2`).
+        // indices below `p.len()`); `self` exists, so its constructor's contract, AVX2,
+        // holds.
         unsafe { avx2::sum_checked(p) }
     }
 
     #[inline(always)]
-    fn dot(p: &[f64], q: &[f64]) -> (f64, f64, bool) {
+    fn dot(self, p: &[f64], q: &[f64]) -> (f64, f64, bool) {
         // SAFETY: as in `sum` (the reads stop at min(p.len(), q.len())).
         unsafe { avx2::dot_checked(p, q) }
     }
@@ -723,7 +735,7 @@ impl<'a> RowTerms<'a> {
                 return self.stage2_avx2(start, end, st, out);
             }
         }
-        self.stage1_dispatch::<Portable>(start, end, st);
+        self.stage1_dispatch(Portable, start, end, st);
         self.stage2_dispatch(start, end, st, out)
     }
 
@@ -734,7 +746,9 @@ impl<'a> RowTerms<'a> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn stage1_avx2(&self, start: usize, end: usize, st: &mut Stage) {
-        self.stage1_dispatch::<Avx2>(start, end, st)
+        // SAFETY: this function's contract is that the CPU has AVX2.
+        let sums = unsafe { Avx2::new_unchecked() };
+        self.stage1_dispatch(sums, start, end, st)
     }
 
     /// Stage 2 compiled for AVX2.
@@ -748,7 +762,7 @@ impl<'a> RowTerms<'a> {
     }
 
     #[inline(always)]
-    fn stage1_dispatch<S: RowSums>(&self, start: usize, end: usize, st: &mut Stage) {
+    fn stage1_dispatch<S: RowSums>(&self, sums: S, start: usize, end: usize, st: &mut Stage) {
         let k = match self.dist {
             ActionDist::Full(t) => t.n_actions,
             ActionDist::Logged(_) => 0,
@@ -756,8 +770,8 @@ impl<'a> RowTerms<'a> {
         macro_rules! by_k {
             ($($n:literal)*) => {
                 match k {
-                    $($n => self.stage1::<S, $n>(start, end, st),)*
-                    _ => self.stage1::<S, 0>(start, end, st),
+                    $($n => self.stage1::<S, $n>(sums, start, end, st),)*
+                    _ => self.stage1::<S, 0>(sums, start, end, st),
                 }
             };
         }
@@ -795,7 +809,13 @@ impl<'a> RowTerms<'a> {
     /// (`dot / sum`) and of the logged action (`qf`), with the distribution's checks.
     /// `K` is the number of actions when known at compile time, else 0.
     #[inline(always)]
-    fn stage1<S: RowSums, const K: usize>(&self, start: usize, end: usize, st: &mut Stage) {
+    fn stage1<S: RowSums, const K: usize>(
+        &self,
+        sums: S,
+        start: usize,
+        end: usize,
+        st: &mut Stage,
+    ) {
         let n = end - start;
         if self.check_rows || self.q.is_some() {
             // (Trusted IPW reads ahead in the action stream already, for its gather.)
@@ -822,7 +842,7 @@ impl<'a> RowTerms<'a> {
                         for (j, (p, qrow)) in pis.zip(qs).enumerate() {
                             prefetch_row(t.values, start + j + PREFETCH_ROWS, k);
                             prefetch_row(q.values, start + j + PREFETCH_ROWS, k);
-                            let (s, d, good) = S::dot(p, qrow);
+                            let (s, d, good) = sums.dot(p, qrow);
                             let a = act[j];
                             let valid = (a as u64) < k as u64;
                             let ai = if valid { a as usize } else { 0 };
@@ -853,7 +873,7 @@ impl<'a> RowTerms<'a> {
                     None => {
                         for (j, p) in pis.enumerate() {
                             prefetch_row(t.values, start + j + PREFETCH_ROWS, k);
-                            let (s, good) = S::sum(p);
+                            let (s, good) = sums.sum(p);
                             let a = act[j];
                             let valid = (a as u64) < k as u64;
                             let ai = if valid { a as usize } else { 0 };
@@ -1163,7 +1183,7 @@ mod tests {
                     for start in [0, 64, 128] {
                         let end = (start + BLOCK).min(n);
                         let mut portable = Buf::new();
-                        terms.stage1_dispatch::<Portable>(start, end, &mut st);
+                        terms.stage1_dispatch(Portable, start, end, &mut st);
                         assert!(terms.stage2_dispatch(start, end, &st, &mut portable));
                         for (j, i) in (start..end).enumerate() {
                             let checked = terms.row(i, i as u64).unwrap();
