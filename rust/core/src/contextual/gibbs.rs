@@ -1,4 +1,4 @@
-//! KL-regularized contextual bandits (ALGORITHMS.md section 3): play the Gibbs policy
+//! KL-regularized contextual bandits (docs/ALGORITHMS.md section 3): play the Gibbs policy
 //! pi(a|x) proportional to pi_ref(a|x) exp(eta f(x, a)) of a reference policy pi_ref and a
 //! reward estimate f from the ridge regression oracle. `KLRegularizedUCB` uses the
 //! optimistic f = min(1, mean + beta_t width) (Zhao, Ye, Xiong, Gu and Zhang 2025);

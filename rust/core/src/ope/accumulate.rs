@@ -23,7 +23,7 @@
 //!   combined with Chan et al.'s pairwise update.
 
 use super::interval::{normal_quantile, percentile_sorted};
-use super::kernel::{Buf, DistShape, Kernel, Stage, BLOCK};
+use super::terms::{Buf, DistShape, RowTerms, Stage, BLOCK};
 use super::{Batch, Estimator};
 use crate::error::{Error, Result};
 use crate::parallel::map_with_caller;
@@ -215,7 +215,7 @@ fn bootstrap_row(reps: &mut [f64], x: [f64; 3], row: u64, seed: u64, table: &Poi
 }
 
 struct Pass<'k, 'a> {
-    kernel: &'k Kernel<'a>,
+    terms: &'k RowTerms<'a>,
     /// Stream index of the batch's first row.
     first_row: u64,
     seed: u64,
@@ -249,10 +249,10 @@ impl Pass<'_, '_> {
             let m = end - start;
             let mut ok = self.fast;
             if self.block {
-                ok = self.kernel.block(start, end, &mut stage, &mut buf);
+                ok = self.terms.block(start, end, &mut stage, &mut buf);
             } else if self.fast {
                 for (j, i) in (start..end).enumerate() {
-                    let (x, good) = self.kernel.row_fast(i);
+                    let (x, good) = self.terms.row_fast(i);
                     buf.set(j, x);
                     ok &= good;
                 }
@@ -261,7 +261,7 @@ impl Pass<'_, '_> {
                 // The checked path: names the first invalid row (or recomputes the block
                 // if there is none, e.g. when the fast path does not apply).
                 for (j, i) in (start..end).enumerate() {
-                    buf.set(j, self.kernel.row(i, self.first_row + i as u64)?);
+                    buf.set(j, self.terms.row(i, self.first_row + i as u64)?);
                 }
             }
             s.push_block::<FULL>(&buf, m);
@@ -505,12 +505,12 @@ impl OffPolicyAccumulator {
     /// every row of a per-row `action_dist` is a probability distribution, and its sum is
     /// not checked (every other check stays).
     pub fn push_with(&mut self, batch: &Batch<'_>, check_distributions: bool) -> Result<()> {
-        let mut kernel = Kernel::new(self.estimator, batch)?;
+        let mut terms = RowTerms::new(self.estimator, batch)?;
         if !check_distributions {
-            kernel.trust_distributions();
+            terms.trust_distributions();
         }
         if let Some(shape) = self.shape {
-            if shape != kernel.shape() {
+            if shape != terms.shape() {
                 let show = |s: DistShape| match s {
                     Some((k, l)) => format!("{k} actions x {l} slots"),
                     None => "the logged-action probability only".to_string(),
@@ -519,21 +519,21 @@ impl OffPolicyAccumulator {
                     "action_dist",
                     format!(
                         "this batch has {} but earlier batches had {}",
-                        show(kernel.shape()),
+                        show(terms.shape()),
                         show(shape)
                     ),
                 ));
             }
         }
-        let n = kernel.n();
+        let n = terms.n();
         let pass = Pass {
-            kernel: &kernel,
+            terms: &terms,
             first_row: self.next_row,
             seed: self.seed,
             table: PoissonTable::new(),
             full: self.estimator.self_normalized(),
-            fast: kernel.has_fast_path(),
-            block: kernel.has_block_path(),
+            fast: terms.has_fast_path(),
+            block: terms.has_block_path(),
         };
         let mut pending = self.pending.clone();
         let mut total = self.total;
@@ -573,7 +573,7 @@ impl OffPolicyAccumulator {
         // The rest opens the next chunk.
         pass.run(i + n_full * CHUNK_ROWS..n, &mut pending)?;
 
-        self.shape = Some(kernel.shape());
+        self.shape = Some(terms.shape());
         self.total = total;
         self.total_boot = total_boot;
         self.pending = pending;
@@ -771,8 +771,8 @@ pub fn round_rewards(
     batch: &Batch<'_>,
     mean_weight: f64,
 ) -> Result<Vec<f64>> {
-    let kernel = Kernel::new(estimator, batch)?;
-    let mut out = vec![0.0; kernel.n()];
+    let terms = RowTerms::new(estimator, batch)?;
+    let mut out = vec![0.0; terms.n()];
     let sn = estimator.self_normalized();
     let results: Vec<Result<()>> = out
         .par_chunks_mut(CHUNK_ROWS)
@@ -780,7 +780,7 @@ pub fn round_rewards(
         .map(|(c, slice)| {
             for (j, o) in slice.iter_mut().enumerate() {
                 let i = c * CHUNK_ROWS + j;
-                let x = kernel.row(i, i as u64)?;
+                let x = terms.row(i, i as u64)?;
                 *o = if sn { x[0] + x[1] / mean_weight } else { x[0] };
             }
             Ok(())

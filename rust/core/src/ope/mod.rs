@@ -29,8 +29,8 @@
 
 mod accumulate;
 mod interval;
-mod kernel;
 pub mod replay;
+mod terms;
 
 use crate::error::{Error, Result};
 
