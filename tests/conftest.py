@@ -1,4 +1,5 @@
-"""Shared fixtures: every multi-armed policy, in default and non-default configurations."""
+"""Shared fixtures: every policy of every family, in default and non-default configurations.
+tests/test_families.py checks that each class of a core registry has a factory here."""
 
 from __future__ import annotations
 
@@ -129,3 +130,77 @@ def run_in_threads(worker: Callable[[int], None], n_threads: int) -> None:
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+# ---- Conformance factory tables of the other families (issue 13) ---------------------------
+# tests/test_conformance.py runs every stateful class of every family through the same checks;
+# tests/conformance_families.py says how each family is driven. Each table maps a name to a
+# factory(seed); variants cover each non-default code path.
+
+CONTEXTUAL_ARMS, CONTEXTUAL_DIM, CONTEXTUAL_SHARED_DIM = 3, 4, 2
+_K, _D, _S = CONTEXTUAL_ARMS, CONTEXTUAL_DIM, CONTEXTUAL_SHARED_DIM
+CONTEXTUAL_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "LinUCB": lambda s: regretless.LinUCB(_K, _D, seed=s),
+    "LinUCB-alpha-lam": lambda s: regretless.LinUCB(_K, _D, alpha=0.3, lam=0.5, seed=s),
+    "LinTS": lambda s: regretless.LinTS(_K, _D, seed=s),
+    "LinTS-v-lam": lambda s: regretless.LinTS(_K, _D, v=0.5, lam=2.0, seed=s),
+    "LinGreedy": lambda s: regretless.LinGreedy(_K, _D, seed=s),
+    "LinGreedy-epsilon": lambda s: regretless.LinGreedy(_K, _D, epsilon=0.4, lam=0.5, seed=s),
+    "KLRegularizedUCB": lambda s: regretless.KLRegularizedUCB(_K, _D, seed=s),
+    "KLRegularizedUCB-beta": lambda s: regretless.KLRegularizedUCB(
+        _K, _D, eta=3.0, beta=0.7, lam=0.5, seed=s
+    ),
+    "GibbsGreedy": lambda s: regretless.GibbsGreedy(_K, _D, seed=s),
+    "GibbsGreedy-eta": lambda s: regretless.GibbsGreedy(_K, _D, eta=4.0, lam=2.0, seed=s),
+    "LogisticUCB": lambda s: regretless.LogisticUCB(_K, _D, seed=s),
+    "LogisticUCB-alpha-lam": lambda s: regretless.LogisticUCB(_K, _D, alpha=0.3, lam=2.0, seed=s),
+    "LogisticTS": lambda s: regretless.LogisticTS(_K, _D, seed=s),
+    "LogisticTS-v-lam": lambda s: regretless.LogisticTS(_K, _D, v=0.5, lam=0.5, seed=s),
+    "HybridLinUCB": lambda s: regretless.HybridLinUCB(_K, _D, _S, seed=s),
+    "HybridLinUCB-alpha-lam": lambda s: regretless.HybridLinUCB(
+        _K, _D, _S, alpha=0.3, lam=0.5, seed=s
+    ),
+    "HybridLinUCB-no-shared": lambda s: regretless.HybridLinUCB(_K, _D, 0, seed=s),
+}
+
+# Streaming policies over STREAM_ARMS arms; the short horizon lets late arms go unpulled.
+STREAM_ARMS = 30
+STREAM_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "UniformExploration": lambda s: regretless.UniformExploration(STREAM_ARMS, 30_000, seed=s),
+    "NaiveEpsilonBest": lambda s: regretless.NaiveEpsilonBest(STREAM_ARMS, 30_000, seed=s),
+    "GameOfArms": lambda s: regretless.GameOfArms(STREAM_ARMS, 30_000, seed=s),
+    "GameOfArms-short-horizon": lambda s: regretless.GameOfArms(STREAM_ARMS, 2_000, seed=s),
+    "AggressiveSelectivePromotion": lambda s: regretless.AggressiveSelectivePromotion(
+        STREAM_ARMS, 30_000, seed=s
+    ),
+    "AggressiveSelectivePromotion-short-horizon": lambda s: regretless.AggressiveSelectivePromotion(
+        STREAM_ARMS, 2_000, seed=s
+    ),
+}
+
+
+def _ope_accumulator(estimator: str, n_bootstrap: int = 0, **kwargs: float):
+    """factory(seed, first_row=0) of an empty accumulator of ``regretless.ope.<estimator>``."""
+
+    def factory(seed: int | None, first_row: int = 0) -> object:
+        from regretless import ope
+
+        est = getattr(ope, estimator)(**kwargs)
+        return est.accumulator(n_bootstrap=n_bootstrap, seed=seed, first_row=first_row)
+
+    return factory
+
+
+# The OPE streaming accumulator (regretless.ope.OffPolicyAccumulator), one entry per estimator.
+ACCUMULATOR_FACTORIES: dict[str, Callable[..., object]] = {
+    "DirectMethod": _ope_accumulator("DirectMethod"),
+    "IPW": _ope_accumulator("InverseProbabilityWeighting"),
+    "IPW-clipped-bootstrap": _ope_accumulator(
+        "InverseProbabilityWeighting", n_bootstrap=16, lambda_=1.5
+    ),
+    "SNIPW": _ope_accumulator("SelfNormalizedInverseProbabilityWeighting"),
+    "DoublyRobust-bootstrap": _ope_accumulator("DoublyRobust", n_bootstrap=16),
+    "SNDR": _ope_accumulator("SelfNormalizedDoublyRobust"),
+    "SwitchDR": _ope_accumulator("SwitchDoublyRobust", lambda_=1.2),
+    "DRos-bootstrap": _ope_accumulator("DoublyRobustWithShrinkage", n_bootstrap=16, lambda_=2.0),
+}

@@ -8,6 +8,8 @@ import doctest
 import pytest
 import regretless
 from regretless import (
+    _checks,
+    _display,
     _progress,
     contextual,
     datasets,
@@ -19,6 +21,7 @@ from regretless import (
     simulation,
     stream,
 )
+from regretless.experiment import grid, report, runner, sharded
 
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
@@ -73,6 +76,12 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
         datasets,
         kernel,
         experiment,
+        grid,
+        runner,
+        report,
+        sharded,
+        _checks,
+        _display,
     ],
     ids=lambda m: m.__name__,
 )

@@ -38,12 +38,14 @@ from regretless._core import (
     Bandit,
     BayesUCB,
     BernoulliEnv,
+    ContextualBandit,
     EpsilonGreedy,
     GameOfArms,
     GaussianEnv,
     GaussianThompsonSampling,
     GibbsGreedy,
     HybridLinUCB,
+    KernelBandit,
     KLRegularizedUCB,
     LinGreedy,
     LinTS,
@@ -52,13 +54,14 @@ from regretless._core import (
     LogisticUCB,
     NaiveEpsilonBest,
     Softmax,
+    StreamBandit,
     SuccessiveElimination,
     TableEnv,
     ThompsonSampling,
     UniformExploration,
     __version__,
 )
-from regretless.contextual import gibbs_policy, kl_regret, tmps
+from regretless.contextual import CONTEXTUAL_POLICIES, gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
     ArmError,
     DTypeError,
@@ -69,7 +72,15 @@ from regretless.exceptions import (
     ShapeError,
     StateError,
 )
-from regretless.kernel import RBF, Linear, Matern, OptimizeResult, Polynomial, optimize
+from regretless.kernel import (
+    KERNEL_POLICIES,
+    RBF,
+    Linear,
+    Matern,
+    OptimizeResult,
+    Polynomial,
+    optimize,
+)
 from regretless.simulation import SimulationResult, simulate
 from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_stream
 
@@ -77,22 +88,12 @@ from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_
 #: of the core's registry, which the demo follows.
 POLICIES: tuple[type[Bandit], ...] = tuple(getattr(_core, name) for name in _core.POLICY_NAMES)
 
-#: Every linear contextual policy class.
-CONTEXTUAL_POLICIES = (
-    LinUCB,
-    LinTS,
-    LinGreedy,
-    LogisticUCB,
-    LogisticTS,
-    KLRegularizedUCB,
-    GibbsGreedy,
-)
-
 __all__ = [
     "EXP3",
     "CONTEXTUAL_POLICIES",
     "EXP3IX",
     "FORMAT_VERSION",
+    "KERNEL_POLICIES",
     "KLUCB",
     "MOSS",
     "POLICIES",
@@ -111,6 +112,7 @@ __all__ = [
     "ArmError",
     "BayesUCB",
     "BernoulliEnv",
+    "ContextualBandit",
     "DTypeError",
     "EpsilonGreedy",
     "GameOfArms",
@@ -120,6 +122,7 @@ __all__ = [
     "HybridLinUCB",
     "IncompatibleError",
     "InvalidParameterError",
+    "KernelBandit",
     "KLRegularizedUCB",
     "LinGreedy",
     "LinTS",
@@ -133,6 +136,7 @@ __all__ = [
     "SimulationResult",
     "Softmax",
     "StateError",
+    "StreamBandit",
     "StreamSimulationResult",
     "SuccessiveElimination",
     "TableEnv",

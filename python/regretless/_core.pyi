@@ -2,14 +2,16 @@
 classes' docstrings for the algorithms)."""
 
 from collections.abc import Callable
-from typing import Any, Literal, SupportsFloat, SupportsIndex, final
+from typing import Any, Literal, SupportsFloat, SupportsIndex
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from typing_extensions import Self, disjoint_base
+from typing_extensions import Self, disjoint_base, final
 
 __all__ = [
     "Bandit",
+    "EpsilonGreedy",
+    "Softmax",
     "UCB1",
     "UCBV",
     "MOSS",
@@ -17,12 +19,11 @@ __all__ = [
     "BayesUCB",
     "ThompsonSampling",
     "GaussianThompsonSampling",
-    "EpsilonGreedy",
-    "Softmax",
     "EXP3",
     "EXP3IX",
     "SuccessiveElimination",
     "POLICY_NAMES",
+    "ContextualBandit",
     "LinUCB",
     "LinTS",
     "LinGreedy",
@@ -31,11 +32,13 @@ __all__ = [
     "LogisticUCB",
     "LogisticTS",
     "HybridLinUCB",
+    "KernelBandit",
     "GPUCB",
     "BKB",
     "BernoulliEnv",
     "GaussianEnv",
     "TableEnv",
+    "StreamBandit",
     "UniformExploration",
     "NaiveEpsilonBest",
     "GameOfArms",
@@ -45,12 +48,19 @@ __all__ = [
     "OffPolicyAccumulator",
     "_ope_estimate",
     "_replay",
+    "CONTEXTUAL_NAMES",
+    "KERNEL_NAMES",
+    "STREAM_NAMES",
     "FORMAT_VERSION",
     "__version__",
 ]
 
 __version__: str
 FORMAT_VERSION: int
+#: The class names of each family's core registry (POLICY_NAMES: the multi-armed one).
+CONTEXTUAL_NAMES: tuple[str, ...]
+KERNEL_NAMES: tuple[str, ...]
+STREAM_NAMES: tuple[str, ...]
 POLICY_NAMES: tuple[str, ...]
 
 @disjoint_base
@@ -200,8 +210,9 @@ class SuccessiveElimination(Bandit):
     def __new__(cls, n_arms: int, *, delta: float = 0.05, seed: int | None = None) -> Self: ...
     def active(self) -> NDArray[np.bool_]: ...
 
-class _ContextualPolicy:
-    """The methods every linear contextual policy has (not a runtime class)."""
+@disjoint_base
+class ContextualBandit:
+    """The base class of the linear contextual policies (no constructor)."""
 
     def select(self, x: ArrayLike, pi_ref: ArrayLike | None = None) -> int: ...
     def update(
@@ -238,52 +249,58 @@ class _ContextualPolicy:
     def __deepcopy__(self, memo: Any) -> Self: ...
     def fit_logs(self, source: Any, **kwargs: Any) -> Self: ...
 
-class LinUCB(_ContextualPolicy):
-    def __init__(
-        self,
+@final
+class LinUCB(ContextualBandit):
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         *,
         alpha: float = 1.0,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class LinTS(_ContextualPolicy):
-    def __init__(
-        self, n_arms: int, dim: int, *, v: float = 0.2, lam: float = 1.0, seed: int | None = None
-    ) -> None: ...
+@final
+class LinTS(ContextualBandit):
+    def __new__(
+        cls, n_arms: int, dim: int, *, v: float = 0.2, lam: float = 1.0, seed: int | None = None
+    ) -> Self: ...
 
-class LinGreedy(_ContextualPolicy):
-    def __init__(
-        self,
+@final
+class LinGreedy(ContextualBandit):
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         *,
         epsilon: float = 0.1,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class LogisticUCB(_ContextualPolicy):
-    def __init__(
-        self,
+@final
+class LogisticUCB(ContextualBandit):
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         *,
         alpha: float = 1.0,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class LogisticTS(_ContextualPolicy):
-    def __init__(
-        self, n_arms: int, dim: int, *, v: float = 1.0, lam: float = 1.0, seed: int | None = None
-    ) -> None: ...
+@final
+class LogisticTS(ContextualBandit):
+    def __new__(
+        cls, n_arms: int, dim: int, *, v: float = 1.0, lam: float = 1.0, seed: int | None = None
+    ) -> Self: ...
 
-class KLRegularizedUCB(_ContextualPolicy):
-    def __init__(
-        self,
+@final
+class KLRegularizedUCB(ContextualBandit):
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         *,
@@ -291,16 +308,18 @@ class KLRegularizedUCB(_ContextualPolicy):
         beta: float | None = None,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
-class GibbsGreedy(_ContextualPolicy):
-    def __init__(
-        self, n_arms: int, dim: int, *, eta: float = 1.0, lam: float = 1.0, seed: int | None = None
-    ) -> None: ...
+@final
+class GibbsGreedy(ContextualBandit):
+    def __new__(
+        cls, n_arms: int, dim: int, *, eta: float = 1.0, lam: float = 1.0, seed: int | None = None
+    ) -> Self: ...
 
+@final
 class HybridLinUCB:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         n_arms: int,
         dim: int,
         shared_dim: int,
@@ -308,7 +327,7 @@ class HybridLinUCB:
         alpha: float = 1.0,
         lam: float = 1.0,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def select(self, x: ArrayLike, z: ArrayLike | None = None) -> int: ...
     def update(
         self,
@@ -398,10 +417,10 @@ def _simulate(
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]: ...
 
-class _StreamPolicy:
-    """The protocol every single-pass streaming policy has (not a runtime class)."""
+@disjoint_base
+class StreamBandit:
+    """The base class of the single-pass streaming policies (no constructor)."""
 
-    def __init__(self, n_arms: int, horizon: int, *, seed: int | None = None) -> None: ...
     def offer(self, arm: SupportsIndex) -> None: ...
     def next_pull(self) -> int | None: ...
     @property
@@ -432,10 +451,21 @@ class _StreamPolicy:
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: Any) -> Self: ...
 
-class UniformExploration(_StreamPolicy): ...
-class NaiveEpsilonBest(_StreamPolicy): ...
-class GameOfArms(_StreamPolicy): ...
-class AggressiveSelectivePromotion(_StreamPolicy): ...
+@final
+class UniformExploration(StreamBandit):
+    def __new__(cls, n_arms: int, horizon: int, *, seed: int | None = None) -> Self: ...
+
+@final
+class NaiveEpsilonBest(StreamBandit):
+    def __new__(cls, n_arms: int, horizon: int, *, seed: int | None = None) -> Self: ...
+
+@final
+class GameOfArms(StreamBandit):
+    def __new__(cls, n_arms: int, horizon: int, *, seed: int | None = None) -> Self: ...
+
+@final
+class AggressiveSelectivePromotion(StreamBandit):
+    def __new__(cls, n_arms: int, horizon: int, *, seed: int | None = None) -> Self: ...
 
 def _simulate_stream(
     algorithm: str,
@@ -510,8 +540,9 @@ def _replay(
     seed: int | None = None,
 ) -> dict[str, Any]: ...
 
-class _KernelBandit:
-    """The methods GPUCB and BKB share (not a runtime class)."""
+@disjoint_base
+class KernelBandit:
+    """The base class of the kernel bandits (no constructor)."""
 
     def select(self) -> int: ...
     def update(self, index: SupportsIndex, reward: SupportsFloat) -> None: ...
@@ -527,8 +558,6 @@ class _KernelBandit:
     def dim(self) -> int: ...
     @property
     def t(self) -> int: ...
-    @property
-    def beta(self) -> float: ...
     def to_bytes(self) -> bytes: ...
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Self: ...
@@ -537,9 +566,10 @@ class _KernelBandit:
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: Any) -> Self: ...
 
-class GPUCB(_KernelBandit):
-    def __init__(
-        self,
+@final
+class GPUCB(KernelBandit):
+    def __new__(
+        cls,
         candidates: ArrayLike,
         kernel: Any,
         *,
@@ -547,13 +577,16 @@ class GPUCB(_KernelBandit):
         beta_scale: float = 1.0,
         delta: float = 0.1,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
+    @property
+    def beta(self) -> float: ...
     def history(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]: ...
     def counts(self) -> NDArray[np.int64]: ...
 
-class BKB(_KernelBandit):
-    def __init__(
-        self,
+@final
+class BKB(KernelBandit):
+    def __new__(
+        cls,
         candidates: ArrayLike,
         kernel: Any,
         *,
@@ -563,11 +596,13 @@ class BKB(_KernelBandit):
         delta: float = 0.5,
         beta_scale: float | None = None,
         seed: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def dictionary_size(self) -> int: ...
     @property
     def dictionary_indices(self) -> NDArray[np.int64]: ...
     @property
     def effective_dimension(self) -> float: ...
+    @property
+    def beta(self) -> float: ...
     def counts(self) -> NDArray[np.int64]: ...

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 import regretless
+from regretless._checks import check_positive_int, check_seed
+from regretless._display import PLOT_HINT, Curve, format_table, plot_curves
 from regretless._progress import ProgressBar
 from regretless.simulation import SimulationResult
 
@@ -61,16 +63,24 @@ def demo_lineup(n_arms: int, horizon: int) -> list[tuple[str, Callable[[], Any]]
     return lineup
 
 
+def _bernoulli_kl(p: float, q: float) -> float:
+    """kl(p, q) between Bernoulli means, with 0 log 0 = 0 (inf when q is 0 or 1 and p
+    differs)."""
+
+    def term(a: float, b: float) -> float:
+        if a == 0.0:
+            return 0.0
+        return math.inf if b == 0.0 else a * math.log(a / b)
+
+    return term(p, q) + term(1.0 - p, 1.0 - q)
+
+
 def lai_robbins_constant(means: Sequence[float]) -> float:
     """sum_i (mu* - mu_i) / kl(mu_i, mu*): the asymptotic regret / ln T of the best
-    possible policy on Bernoulli arms (Lai and Robbins 1985)."""
+    possible policy on Bernoulli arms (Lai and Robbins 1985). An arm at infinite
+    divergence from the best (the best mean is 1) adds nothing."""
     best = max(means)
-    total = 0.0
-    for m in means:
-        if m < best:
-            kl = m * math.log(m / best) + (1 - m) * math.log((1 - m) / (1 - best))
-            total += (best - m) / kl
-    return total
+    return sum((best - m) / _bernoulli_kl(m, best) for m in means if m < best)
 
 
 def run_demo(
@@ -81,6 +91,10 @@ def run_demo(
     plot_path: str | None,
     show_progress: bool = True,
 ) -> list[tuple[str, SimulationResult]]:
+    # Everything is checked before anything is printed or the progress bar starts.
+    horizon = check_positive_int(horizon, "horizon")
+    n_runs = check_positive_int(n_runs, "runs")
+    seed = check_seed(seed)
     env = regretless.BernoulliEnv(np.asarray(means, dtype=np.float64))
     lineup = demo_lineup(len(means), horizon)
     record_every = max(1, horizon // 1000)
@@ -114,31 +128,23 @@ def run_demo(
 def print_table(
     results: list[tuple[str, SimulationResult]], means: Sequence[float], horizon: int
 ) -> None:
-    ln_t = math.log(horizon)
+    ln_t = math.log(horizon) if horizon > 1 else math.nan
     lr = lai_robbins_constant(means)
+    order = sorted(results, key=lambda r: r[1].final_regret().mean())
     rows = []
-    for label, res in results:
+    for label, res in order:
         final = res.final_regret()
+        sd = final.std(ddof=1) if len(final) > 1 else 0.0
         rows.append(
             (
                 label,
-                f"{final.mean():10.1f} +- {final.std(ddof=1) if len(final) > 1 else 0.0:7.1f}",
-                f"{final.mean() / ln_t:8.1f}",
-                f"{res.seconds_per_step() * 1e9:9.1f}",
+                f"{final.mean():.1f} +- {sd:.1f}",
+                f"{final.mean() / ln_t:.1f}",
+                f"{res.seconds_per_step() * 1e9:.1f}",
             )
         )
-    order = sorted(range(len(rows)), key=lambda i: results[i][1].final_regret().mean())
     headers = ("policy", "final regret (mean +- sd)", "regret/lnT", "ns/step")
-    widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(headers)]
-    line = "  ".join(h.ljust(widths[j]) for j, h in enumerate(headers))
-    print(line)
-    print("  ".join("-" * w for w in widths))
-    for i in order:
-        print(
-            "  ".join(
-                c.ljust(widths[j]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(rows[i])
-            )
-        )
+    print(format_table(headers, rows))
     print(
         f"\nLai-Robbins lower bound: regret/lnT -> {lr:.1f} asymptotically. "
         "ns/step is wall time per simulated step over all runs and threads."
@@ -152,35 +158,17 @@ def write_plot(
     horizon: int,
     n_runs: int,
 ) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib is not installed: pip install 'regretless[plot]' for the regret plot)")
-        return
-    fig, ax = plt.subplots(figsize=(10, 6))
     ordered = sorted(results, key=lambda r: -r[1].final_regret().mean())
-    colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(ordered), 2)))
-    styles = ["-", "--"] * len(ordered)
-    for (label, res), color, style in zip(ordered, colors, styles[: len(ordered)], strict=True):
-        mean = res.mean_regret()
-        se = res.std_regret() / math.sqrt(res.n_runs)
-        ax.plot(res.steps, mean, label=label, lw=1.6, color=color, ls=style)
-        ax.fill_between(res.steps, mean - 2 * se, mean + 2 * se, color=color, alpha=0.15)
-    # Log-log: logarithmic regret shows as a flattening curve, linear regret as slope 1.
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("cumulative pseudo-regret (mean, band = +-2 standard errors)")
-    ax.set_title(f"{len(means)} Bernoulli arms, {n_runs} runs per policy")
-    ax.set_xlim(ordered[0][1].steps[0], horizon)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    curves = [
+        Curve(label, res.steps, res.mean_regret(), res.std_regret() / math.sqrt(res.n_runs))
+        for label, res in ordered
+    ]
+    title = f"{len(means)} Bernoulli arms, {n_runs} runs per policy, horizon {horizon:,}"
+    try:
+        plot_curves({title: curves}, path, log_scale=True)
+    except ImportError:
+        print(f"({PLOT_HINT} for the regret plot)")
+        return
     print(f"regret curves written to {path}")
 
 
@@ -226,8 +214,28 @@ def report_results(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="regretless", description=__doc__.splitlines()[0])
+def _parse_means(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0.2,0.5,0.8, got {text!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser (every option has a help text)."""
+    parser = argparse.ArgumentParser(
+        prog="regretless",
+        description="Bandit algorithms with a Rust core: demos, experiment grids and reports.",
+        epilog=(
+            "examples:\n"
+            "  regretless demo --horizon 10000\n"
+            "  regretless run experiment.toml --out results\n"
+            "  regretless report results --plot curves.png"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--version", action="version", version=f"regretless {regretless.__version__}"
     )
@@ -240,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     demo.add_argument(
         "--means",
-        type=lambda s: [float(x) for x in s.split(",")],
+        type=_parse_means,
         default=list(DEFAULT_MEANS),
         help="comma-separated arm means (default: 10 arms from 0.9 down to 0.1)",
     )
@@ -251,7 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run = sub.add_parser("run", help="run an experiment grid declared in a TOML file")
     run.add_argument("experiment", help="experiment TOML file")
-    run.add_argument("--backend", choices=("local", "ray"), default="local")
+    run.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where the cells run: 'local' (threads on this machine, the default) or 'ray' "
+        "(tasks on a Ray cluster; needs pip install 'regretless[ray]')",
+    )
     run.add_argument(
         "--out", default=None, help="results directory (default: <experiment name>-results)"
     )
@@ -260,7 +274,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = sub.add_parser("report", help="summarize the results of an experiment")
     report.add_argument("results", help="results.parquet (or a results directory)")
     report.add_argument("--plot", default=None, help="PNG path for the regret curves")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "run":
         return run_experiment(args)
     if args.command == "report":

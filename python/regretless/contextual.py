@@ -1,4 +1,5 @@
-"""Helpers for the contextual policies: the exact KL-regret of Gibbs policies."""
+"""The linear contextual policies (subclasses of :class:`ContextualBandit`) and their helpers:
+the exact KL-regret of Gibbs policies and two-stage mixed-policy sampling."""
 
 from __future__ import annotations
 
@@ -8,9 +9,42 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from regretless import _core
+from regretless._checks import check_nonnegative_int
+from regretless._core import (
+    ContextualBandit,
+    GibbsGreedy,
+    HybridLinUCB,
+    KLRegularizedUCB,
+    LinGreedy,
+    LinTS,
+    LinUCB,
+    LogisticTS,
+    LogisticUCB,
+)
 from regretless.exceptions import InvalidParameterError, ShapeError
 
-__all__ = ["gibbs_policy", "kl_regret", "tmps"]
+__all__ = [
+    "CONTEXTUAL_POLICIES",
+    "ContextualBandit",
+    "GibbsGreedy",
+    "HybridLinUCB",
+    "KLRegularizedUCB",
+    "LinGreedy",
+    "LinTS",
+    "LinUCB",
+    "LogisticTS",
+    "LogisticUCB",
+    "gibbs_policy",
+    "kl_regret",
+    "tmps",
+]
+
+#: Every linear contextual policy class (the core registry's list). HybridLinUCB is not a
+#: member: it takes shared features beside the per-arm context.
+CONTEXTUAL_POLICIES: tuple[type[ContextualBandit], ...] = tuple(
+    getattr(_core, name) for name in _core.CONTEXTUAL_NAMES
+)
 
 
 def _log_reference(pi_ref: ArrayLike | None, shape: tuple[int, int]) -> np.ndarray:
@@ -123,9 +157,8 @@ def tmps(
     """
     from regretless._core import GibbsGreedy
 
-    for value, name in ((m, "m"), (n, "n")):
-        if int(value) < 0:
-            raise InvalidParameterError(f"{name}: must be >= 0, got {value}")
+    m = check_nonnegative_int(m, "m")
+    n = check_nonnegative_int(n, "n")
     policy = GibbsGreedy(n_arms, dim, eta=eta, lam=lam, seed=seed)
 
     def collect(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from regretless._checks import check_int, check_seed
 from regretless.exceptions import InvalidParameterError, ShapeError
 
 __all__ = ["LoggedBanditData", "multiclass_to_bandit", "synthetic_logs"]
@@ -121,9 +122,7 @@ def _sample_rows(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _rng(seed: int | None) -> np.random.Generator:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise InvalidParameterError(f"seed: expected None or an integer, got {seed!r}")
-    return np.random.default_rng(seed)
+    return np.random.default_rng(None if seed is None else check_seed(seed))
 
 
 def synthetic_logs(
@@ -149,13 +148,9 @@ def synthetic_logs(
     >>> bool(abs(logs.reward.mean() - logs.policy_value(logs.behavior_policy)) < 0.02)
     True
     """
-    for name, value, low in (
-        ("n_rounds", n_rounds, 1),
-        ("n_actions", n_actions, 2),
-        ("dim_context", dim_context, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise InvalidParameterError(f"{name}: must be an integer >= {low}, got {value!r}")
+    n_rounds = check_int(n_rounds, "n_rounds", low=1)
+    n_actions = check_int(n_actions, "n_actions", low=2)
+    dim_context = check_int(dim_context, "dim_context", low=1)
     if reward_type not in ("binary", "continuous"):
         raise InvalidParameterError(
             f"reward_type: expected 'binary' or 'continuous', got {reward_type!r}"

@@ -25,11 +25,29 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from regretless._core import BKB, GPUCB
+from regretless import _core
+from regretless._checks import check_positive_int
+from regretless._core import BKB, GPUCB, KernelBandit
 from regretless._progress import ProgressBar
 from regretless.exceptions import InvalidParameterError
 
-__all__ = ["RBF", "Linear", "Matern", "OptimizeResult", "Polynomial", "optimize"]
+__all__ = [
+    "BKB",
+    "GPUCB",
+    "KERNEL_POLICIES",
+    "RBF",
+    "KernelBandit",
+    "Linear",
+    "Matern",
+    "OptimizeResult",
+    "Polynomial",
+    "optimize",
+]
+
+#: Every kernel bandit class (the core registry's list).
+KERNEL_POLICIES: tuple[type[KernelBandit], ...] = tuple(
+    getattr(_core, name) for name in _core.KERNEL_NAMES
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,9 @@ class RBF:
         return ("rbf", float(self.lengthscale), float(self.variance), 2.0, 1.0)
 
 
+_MATERN_NAMES = {0.5: "matern12", 1.5: "matern32", 2.5: "matern52"}
+
+
 @dataclass(frozen=True)
 class Matern:
     """Matern kernel with smoothness ``nu`` in {0.5, 1.5, 2.5} of ``u = |x - y| / lengthscale``.
@@ -61,11 +82,14 @@ class Matern:
     variance: float = 1.0
     nu: float = 2.5
 
+    def __post_init__(self) -> None:
+        # Checked here, not when a bandit first uses the kernel.
+        if isinstance(self.nu, bool) or self.nu not in _MATERN_NAMES:
+            raise InvalidParameterError(f"nu: must be 0.5, 1.5 or 2.5, got {self.nu!r}")
+
     def _spec(self) -> tuple[str, float, float, float, float]:
-        names = {0.5: "matern12", 1.5: "matern32", 2.5: "matern52"}
-        if self.nu not in names:
-            raise InvalidParameterError(f"nu: must be 0.5, 1.5 or 2.5, got {self.nu}")
-        return (names[self.nu], float(self.lengthscale), float(self.variance), 2.0, 1.0)
+        name = _MATERN_NAMES[self.nu]
+        return (name, float(self.lengthscale), float(self.variance), 2.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -146,9 +170,7 @@ def optimize(
     True
     """
     X = np.ascontiguousarray(candidates, dtype=np.float64)
-    budget = int(budget)
-    if budget < 1:
-        raise InvalidParameterError(f"budget: must be >= 1, got {budget}")
+    budget = check_positive_int(budget, "budget")
     name = policy.lower()
     if name == "bkb":
         learner: Any = BKB(X, kernel, seed=seed, **options)

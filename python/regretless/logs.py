@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from regretless._checks import check_one_of, check_positive_int
 from regretless.exceptions import DTypeError, InvalidParameterError, RewardError, ShapeError
 
 __all__ = [
@@ -335,9 +336,24 @@ def _table_values(arr: Any, column: str, offset: int) -> np.ndarray:
         _check_nulls(values, column, offset)
         shape.append(values.type.list_size)
         values = values.flatten()
+    if len(shape) == 1 and (pa.types.is_list(values.type) or pa.types.is_large_list(values.type)):
+        # A list column (what pa.table({"context": list(X)}) makes) whose rows all have
+        # one length reads as a fixed-size list.
+        _check_nulls(values, column, offset)
+        import pyarrow.compute as pc
+
+        lengths = _borrow(pc.list_value_length(values))
+        if len(lengths) and (lengths != lengths[0]).any():
+            i = int(np.argmax(lengths != lengths[0]))
+            raise ShapeError(
+                f"column {column!r}, row {offset + i}: a list of {lengths[i]} values where "
+                f"row {offset} has {lengths[0]}; every row must have the same length"
+            )
+        shape.append(int(lengths[0]) if len(lengths) else 0)
+        values = values.flatten()
     if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
         raise DTypeError(
-            f"column {column!r}: variable-length lists are not supported; store a "
+            f"column {column!r}: nested variable-length lists are not supported; store a "
             f"fixed_size_list (see regretless.logs.schema)"
         )
     flat = _numeric(values, column, "f", offset)
@@ -587,8 +603,7 @@ def iter_batches(
     [4, 4, 2]
     """
     fields = _resolve(columns)
-    if batch_size < 1:
-        raise InvalidParameterError(f"batch_size: must be >= 1, got {batch_size}")
+    batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(source, (LoggedFeedback, Mapping)):
         fb = source if isinstance(source, LoggedFeedback) else _from_mapping(source, fields, False)
         for start in range(0, max(fb.n_rounds, 1), batch_size):
@@ -597,6 +612,8 @@ def iter_batches(
                 _validate(part, fields, start)
             yield part
         return
+    if context is True:
+        context = fields["context"]
     needed: list[str] | None = [fields[f] for f in _FIELDS] + list(extra)
     if isinstance(context, str):
         needed.append(context)
@@ -666,6 +683,8 @@ def read_logs(
     if not isinstance(source, pa.Table):
         batches, _ = _arrow_batches(source, None, DEFAULT_BATCH_SIZE)
         source = pa.Table.from_batches(list(batches))
+    if context is True:
+        context = fields["context"]
     # One batch over the whole table: single-chunk columns stay zero-copy.
     batch = _TableView(source)
     return _from_record_batch(batch, fields, context, extra, 0, validate)
@@ -749,29 +768,63 @@ def fit_logs(
     >>> regretless.UCB1(2).fit_logs(logs_, weighting="none").means().tolist()
     [0.75, 0.25]
     """
-    if weighting not in ("ips", "none"):
-        raise InvalidParameterError(f"weighting: expected 'ips' or 'none', got {weighting!r}")
-    if max_weight is not None and not max_weight > 0:
-        raise InvalidParameterError(f"max_weight: must be > 0 or None, got {max_weight}")
-    contextual = hasattr(policy, "dim")
+    contextual = _check_learning(policy, weighting, max_weight)
+    want_context = context if context is not None else (True if contextual else None)
+    for batch in iter_batches(source, columns=columns, context=want_context, batch_size=batch_size):
+        _learn_batch(policy, batch, weighting=weighting, max_weight=max_weight)
+    return policy
+
+
+def _is_contextual(policy: Any) -> bool:
+    return hasattr(policy, "dim")
+
+
+def _check_learning(policy: Any, weighting: str, max_weight: float | None) -> bool:
+    """Checks the learning options for ``policy``; True when it is contextual."""
+    check_one_of(weighting, "weighting", ("ips", "none"))
+    if max_weight is not None and not (
+        isinstance(max_weight, (int, float, np.number)) and max_weight > 0
+    ):
+        raise InvalidParameterError(f"max_weight: must be a number > 0 or None, got {max_weight}")
+    contextual = _is_contextual(policy)
     if not contextual and weighting == "ips":
         raise InvalidParameterError(
             f"weighting: {type(policy).__name__} learns per-arm means, which logged rewards "
             "estimate without importance weights; pass weighting='none'"
         )
-    want_context = context if context is not None else (True if contextual else None)
-    for batch in iter_batches(source, columns=columns, context=want_context, batch_size=batch_size):
-        if not contextual:
-            policy.update_batch(batch.action, batch.reward)
-            continue
-        if batch.context is None:
-            raise ShapeError("context: contextual policies need a context column")
-        weights = None
-        if weighting == "ips":
-            if batch.pscore is None:
-                raise InvalidParameterError("pscore: weighting='ips' needs logged propensities")
-            weights = 1.0 / batch.pscore
-            if max_weight is not None:
-                weights = np.minimum(weights, max_weight)
-        policy.update_batch(batch.context, batch.action, batch.reward, weights)
-    return policy
+    return contextual
+
+
+def _learn_batch(
+    policy: Any,
+    batch: LoggedFeedback,
+    *,
+    weighting: str = "none",
+    max_weight: float | None = None,
+    weight: str | None = None,
+) -> None:
+    """Updates ``policy`` with every row of ``batch`` (what :func:`fit_logs` does for each
+    record batch; :func:`regretless.experiment.learn_sharded` for each shard).
+
+    Multi-armed policies learn ``(action, reward)``; contextual ones ``(context, action,
+    reward)`` with weight ``1 / pscore`` (capped at ``max_weight``) for
+    ``weighting="ips"``, times the ``weight`` column of ``batch.extra`` if named."""
+    contextual = _check_learning(policy, weighting, max_weight)
+    if not contextual:
+        if weight is not None:
+            raise InvalidParameterError("weight: only contextual policies take weights")
+        policy.update_batch(batch.action, batch.reward)
+        return
+    if batch.context is None:
+        raise ShapeError("context: contextual policies need a context column")
+    weights = None
+    if weighting == "ips":
+        if batch.pscore is None:
+            raise InvalidParameterError("pscore: weighting='ips' needs logged propensities")
+        weights = 1.0 / batch.pscore
+        if max_weight is not None:
+            weights = np.minimum(weights, max_weight)
+    if weight is not None:
+        w = np.asarray(batch.extra[weight], dtype=np.float64)
+        weights = w if weights is None else weights * w
+    policy.update_batch(batch.context, batch.action, batch.reward, weights)

@@ -46,7 +46,6 @@ True
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from regretless import _core
+from regretless._checks import check_nonnegative_int, resolve_seed
 from regretless.exceptions import InvalidParameterError, RegretlessError, ShapeError
 
 OffPolicyAccumulator = _core.OffPolicyAccumulator
@@ -144,22 +144,6 @@ class EstimateResult:
         return float(self.estimate)
 
 
-def _seed(seed: Any, name: str = "seed") -> int:
-    if seed is None:
-        return secrets.randbits(64)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-        raise InvalidParameterError(
-            f"{name}: expected None or an integer in [0, 2**64), got {seed!r}"
-        )
-    return int(seed)
-
-
-def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise InvalidParameterError(f"{name}: expected an integer >= 0, got {value!r}")
-    return int(value)
-
-
 class _Estimator:
     """Shared behaviour of the estimators (not a public class)."""
 
@@ -228,7 +212,7 @@ class _Estimator:
             raise InvalidParameterError("return_round_rewards: expected a bool")
         if not isinstance(validate, bool):
             raise InvalidParameterError("validate: expected a bool")
-        n_boot = _count(n_bootstrap, "n_bootstrap")
+        n_boot = check_nonnegative_int(n_bootstrap, "n_bootstrap")
         out = _core._ope_estimate(
             self.estimator_name,
             self.lambda_,
@@ -241,7 +225,7 @@ class _Estimator:
             float(alpha),
             n_boot,
             # The seed only drives the bootstrap: no OS entropy read per call without one.
-            _seed(seed) if seed is not None or n_boot else 0,
+            resolve_seed(seed) if seed is not None or n_boot else 0,
             return_round_rewards,
             validate,
         )
@@ -356,9 +340,9 @@ class _Estimator:
         return OffPolicyAccumulator(
             self.estimator_name,
             self.lambda_,
-            _count(n_bootstrap, "n_bootstrap"),
-            _seed(seed),
-            _count(first_row, "first_row"),
+            check_nonnegative_int(n_bootstrap, "n_bootstrap"),
+            resolve_seed(seed),
+            check_nonnegative_int(first_row, "first_row"),
         )
 
 
@@ -658,9 +642,9 @@ def accumulate_stream(
     extra = [s for s in (pi_spec, q_spec) if isinstance(s, str)]
     if context is None and not any(callable(s) for s in (pi_spec, q_spec)):
         context = False
-    seed = _seed(seed)
-    n_boot = _count(n_bootstrap, "n_bootstrap")
-    first = _count(first_row, "first_row")
+    seed = resolve_seed(seed)
+    n_boot = check_nonnegative_int(n_bootstrap, "n_bootstrap")
+    first = check_nonnegative_int(first_row, "first_row")
     streams = [OffPolicyAccumulator(e.estimator_name, e.lambda_, n_boot, seed, first) for e in ests]
     fields = {"action": "action", "reward": "reward", "pscore": "pscore", "position": "position"}
     fields.update({k: v for k, v in (columns or {}).items() if k in fields})
@@ -781,7 +765,7 @@ def replay(
                 f"pscore[{i}]: {p[i]} is not 1/{k}; replay needs logs of a uniformly random "
                 f"logger (use InverseProbabilityWeighting or DoublyRobust otherwise)"
             )
-    s = None if seed is None else _seed(seed)
+    s = None if seed is None else resolve_seed(seed)
     out = _core._replay(policy, actions, rewards, s)
     return ReplayResult(
         estimate=out["estimate"],

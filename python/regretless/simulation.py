@@ -3,7 +3,6 @@ Python, with the GIL released and independent runs spread over all cores."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from regretless import _core
-from regretless.exceptions import DTypeError, InvalidParameterError
+from regretless._checks import check_positive_int, resolve_seed
 
 __all__ = ["SimulationResult", "simulate"]
 
@@ -89,25 +88,6 @@ class SimulationResult:
         )
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise DTypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    if value < 1:
-        raise InvalidParameterError(f"{name}: must be >= 1, got {value}")
-    return int(value)
-
-
-def _resolve_seed(seed: Any) -> int:
-    """A base seed: the one given (an integer in [0, 2**64)) or, for None, a fresh one."""
-    if seed is None:
-        return secrets.randbits(64)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (0 <= seed < 2**64):
-        raise InvalidParameterError(
-            f"seed: expected None or an integer in [0, 2**64), got {seed!r}"
-        )
-    return int(seed)
-
-
 def simulate(
     policy: Any,
     env: Any,
@@ -144,10 +124,10 @@ def simulate(
     >>> bool(res.final_regret().mean() < 100)
     True
     """
-    horizon = _positive_int(horizon, "horizon")
-    n_runs = _positive_int(n_runs, "n_runs")
-    record_every = _positive_int(record_every, "record_every")
-    seed = _resolve_seed(seed)
+    horizon = check_positive_int(horizon, "horizon")
+    n_runs = check_positive_int(n_runs, "n_runs")
+    record_every = check_positive_int(record_every, "record_every")
+    seed = resolve_seed(seed)
     bar = None
     callback: Callable[[int], None] | None
     if progress is True:

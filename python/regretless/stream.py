@@ -34,21 +34,24 @@ from typing import Any, Literal
 
 import numpy as np
 
+from regretless import _core
+from regretless._checks import check_int, check_seed, resolve_seed
 from regretless._core import (
     AggressiveSelectivePromotion,
     GameOfArms,
     NaiveEpsilonBest,
+    StreamBandit,
     UniformExploration,
     _simulate_stream,
 )
 from regretless.exceptions import DTypeError, InvalidParameterError
-from regretless.simulation import _resolve_seed
 
 __all__ = [
     "STREAM_POLICIES",
     "AggressiveSelectivePromotion",
     "GameOfArms",
     "NaiveEpsilonBest",
+    "StreamBandit",
     "StreamInstance",
     "StreamSimulationResult",
     "UniformExploration",
@@ -56,8 +59,10 @@ __all__ = [
     "simulate_stream",
 ]
 
-#: Every streaming policy class, baseline first.
-STREAM_POLICIES = (UniformExploration, NaiveEpsilonBest, GameOfArms, AggressiveSelectivePromotion)
+#: Every streaming policy class, baseline first (the core registry's list).
+STREAM_POLICIES: tuple[type[StreamBandit], ...] = tuple(
+    getattr(_core, name) for name in _core.STREAM_NAMES
+)
 
 #: Short names accepted by :func:`simulate_stream` besides the classes and their names.
 ALIASES = {
@@ -136,14 +141,6 @@ def _algorithm_name(algorithm: Any) -> str:
     )
 
 
-def _integer(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise DTypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    if not low <= value <= high:
-        raise InvalidParameterError(f"{name}: must be in [{low}, {high}], got {value}")
-    return int(value)
-
-
 def simulate_stream(
     algorithm: Any,
     means: Any,
@@ -185,9 +182,9 @@ def simulate_stream(
     (4, 5)
     """
     name = _algorithm_name(algorithm)
-    n_runs = _integer(n_runs, "n_runs", 1, 2**24)
-    horizon = _integer(horizon, "horizon", 1, 2**53)
-    seed = _resolve_seed(seed)
+    n_runs = check_int(n_runs, "n_runs", low=1, high=2**24)
+    horizon = check_int(horizon, "horizon", low=1, high=2**53)
+    seed = resolve_seed(seed)
     start = time.perf_counter()
     out = _simulate_stream(name, means, horizon, n_runs, seed, order)
     elapsed = time.perf_counter() - start
@@ -254,13 +251,13 @@ def paper_instance(
     """
     if setting not in SETTINGS:
         raise InvalidParameterError(f"setting: expected one of {SETTINGS}, got {setting!r}")
-    n_arms = _integer(n_arms, "n_arms", 1, 2**40)
+    n_arms = check_int(n_arms, "n_arms", low=1, high=2**40)
     horizon = int(round(alpha * n_arms**beta))
     if not 1 <= horizon <= 2**53:
         raise InvalidParameterError(
             f"alpha, beta: the horizon alpha * K**beta = {horizon} is outside [1, 2**53]"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(None if seed is None else check_seed(seed))
     if setting == "mix-in":
         means = rng.random(n_arms)
     else:

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::policy::RewardDomain;
 use crate::rng::Rng;
-use rand_distr::{Distribution, StandardNormal};
+use crate::sample::normal_rand_distr_05;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Environment {
@@ -113,7 +113,7 @@ impl Environment {
                 }
             }
             Environment::Gaussian { means, sd } => {
-                let z: f64 = StandardNormal.sample(rng);
+                let z = normal_rand_distr_05(rng);
                 means[arm] + sd * z
             }
             Environment::Table {

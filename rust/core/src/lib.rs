@@ -25,6 +25,7 @@ pub mod parallel;
 pub mod policy;
 pub mod rng;
 pub mod sample;
+pub mod simd;
 pub mod simulate;
 pub mod special;
 pub mod state;

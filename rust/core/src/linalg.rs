@@ -1,6 +1,17 @@
 //! Small dense linear algebra on row-major `Vec<f64>` matrices: what the ridge models need
 //! (Cholesky, SPD inverse, Sherman-Morrison), written out because d is small (tens to a
 //! few hundred) and the state must stay plain serializable vectors.
+//!
+//! The inner kernels (dot products, quadratic forms, rank-one and Gram updates) have an
+//! AVX2/FMA version chosen at run time and a portable one; [`crate::simd`] decides which
+//! runs, and `REGRETLESS_NO_SIMD=1` forces the portable ones (CI runs the tests both ways).
+//! The two agree to rounding (FMA rounds once where the portable code rounds twice), not
+//! bit for bit.
+//!
+//! Unsafe code: only the AVX2/FMA kernels (raw-pointer loads and stores, called behind the
+//! run-time feature check) and the calls into `matrixmultiply`'s pointer-based `dgemm`.
+//! Each public entry point asserts the slice lengths its kernel relies on, so the kernels'
+//! pointer arithmetic stays in bounds by construction.
 
 // Index loops over register tiles read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
@@ -75,8 +86,9 @@ pub fn matvec(a: &[f64], x: &[f64], y: &mut [f64]) {
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
-        if a.len() >= 8 && avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked above).
+        if a.len() >= 8 && crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above), the kernel's only
+            // requirement: it reads only indices below min(a.len(), b.len()).
             return unsafe { dot_avx2_fma(a, b) };
         }
     }
@@ -101,23 +113,11 @@ fn dot_portable(a: &[f64], b: &[f64]) -> f64 {
     s
 }
 
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn avx2_fma() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    // 0 = unknown, 1 = no, 2 = yes: the feature probe runs once per process.
-    static STATE: AtomicU8 = AtomicU8::new(0);
-    match STATE.load(Ordering::Relaxed) {
-        2 => true,
-        1 => false,
-        _ => {
-            let yes = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-            STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-            yes
-        }
-    }
-}
-
+/// [`dot`] with AVX2/FMA: the first min(a.len(), b.len()) products.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA. Any slices are fine: every load is at an index
+/// `i + 3 < n` or (the remainder) `i < n`, for `n = min(a.len(), b.len())`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_avx2_fma(a: &[f64], b: &[f64]) -> f64 {
@@ -155,8 +155,10 @@ unsafe fn dot_avx2_fma(a: &[f64], b: &[f64]) -> f64 {
 /// kernel that uses AVX2/FMA where the CPU has them (detected at run time).
 pub fn matmul(a: &[f64], b: &[f64], c: &mut [f64], m: usize, k: usize, n: usize) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    // SAFETY: the asserts above bound every access the kernel makes through these
-    // pointers with the row-major strides given.
+    // SAFETY: with these row-major strides dgemm reads A[i][p] = a[i k + p] (i < m, p < k),
+    // B[p][j] = b[p n + j] and writes C[i][j] = c[i n + j]: the largest offsets, m k - 1,
+    // k n - 1 and m n - 1, are in bounds by the assert. `c` is a `&mut` borrow, so it
+    // overlaps neither `a` nor `b`.
     unsafe {
         matrixmultiply::dgemm(
             m,
@@ -181,8 +183,10 @@ pub fn matmul(a: &[f64], b: &[f64], c: &mut [f64], m: usize, k: usize, n: usize)
 /// update X^T (W X) of a block of rows in one blocked matrix product.
 pub fn add_at_b(a: &[f64], b: &[f64], c: &mut [f64], k: usize, m: usize, n: usize) {
     assert!(a.len() >= k * m && b.len() >= k * n && c.len() >= m * n);
-    // SAFETY: the asserts bound every access made with these strides (A read transposed:
-    // element (i, j) of A^T is a[j * m + i]).
+    // SAFETY: dgemm reads A^T[i][p] = a[p m + i] (i < m, p < k; strides 1 and m),
+    // B[p][j] = b[p n + j] and reads and writes C[i][j] = c[i n + j]: the largest offsets,
+    // k m - 1, k n - 1 and m n - 1, are in bounds by the assert. `c` is a `&mut` borrow, so
+    // it overlaps neither `a` nor `b`.
     unsafe {
         matrixmultiply::dgemm(
             m,
@@ -220,9 +224,10 @@ pub fn symv_dot(a: &[f64], x: &[f64], t: Option<&[f64]>, y: &mut [f64]) -> (f64,
     assert!(a.len() >= d * d && y.len() >= d && t.is_none_or(|t| t.len() >= d));
     #[cfg(target_arch = "x86_64")]
     {
-        if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA (checked above); the assert bounds
-            // every access.
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above) and the assert gives the
+            // kernel's length requirements (a: d^2, t and y: d, for d = x.len()); `y` is a
+            // `&mut` borrow, so it overlaps no input.
             return unsafe { symv_dot_avx2_fma(a, x, t, Some(y)) };
         }
     }
@@ -236,8 +241,9 @@ pub fn quad_and_dot(a: &[f64], x: &[f64], t: &[f64]) -> (f64, f64) {
     assert!(a.len() >= d * d && t.len() >= d);
     #[cfg(target_arch = "x86_64")]
     {
-        if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above) and the assert gives the
+            // kernel's length requirements (a: d^2, t: d, for d = x.len()).
             return unsafe { symv_dot_avx2_fma(a, x, Some(t), None) };
         }
     }
@@ -257,6 +263,10 @@ fn symv_dot_portable(a: &[f64], x: &[f64], t: Option<&[f64]>, y: &mut [f64]) -> 
     (dot_portable(x, y), t.map_or(0.0, |t| dot_portable(x, t)))
 }
 
+/// The mask of the first `rem` lanes.
+///
+/// # Safety
+/// The CPU must support AVX (implied by AVX2).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn tail_mask(rem: usize) -> std::arch::x86_64::__m256i {
@@ -266,6 +276,10 @@ unsafe fn tail_mask(rem: usize) -> std::arch::x86_64::__m256i {
     _mm256_set_epi64x(m(3), m(2), m(1), m(0))
 }
 
+/// The sum of the four lanes, as `(v0 + v1) + (v2 + v3)`.
+///
+/// # Safety
+/// The CPU must support AVX.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn hsum(v: std::arch::x86_64::__m256d) -> f64 {
@@ -277,6 +291,13 @@ unsafe fn hsum(v: std::arch::x86_64::__m256d) -> f64 {
 
 /// One panel of up to 4 NC columns starting at c0 (width w): A[:, panel] x accumulated in
 /// NC registers, then its contributions to x^T A x and t . x (lane-wise).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `NC = ceil(w / 4)` and `c0 + w <= d`; `a` is valid
+/// for reads of d^2 values, `x` (and `t`) of d, `y` for writes of d, not overlapping the
+/// others. Then every access is in bounds: the full chunks end before `c0 + 4 (NC - 1)`,
+/// which is below `c0 + w`, and the masked last chunk's live lanes end at `c0 + w - 1`
+/// (masked-off lanes are not accessed: they neither read nor fault).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -329,7 +350,12 @@ unsafe fn symv_panel<const NC: usize>(
 }
 
 /// y = A x by column panels of up to 32 held in registers (A symmetric: row j of A scaled
-/// by x_j), with x^T A x and t . x; the caller bounds every access.
+/// by x_j), with x^T A x and t . x.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; for d = x.len(), `a.len() >= d^2` and `t` and `y`
+/// (when given) hold at least d values. The panels then meet [`symv_panel`]'s contract:
+/// `w = min(d - c0, 32)` and `NC = ceil(w / 4) <= 8`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn symv_dot_avx2_fma(
@@ -376,8 +402,9 @@ pub fn add_sym_outer(m: &mut [f64], u: &[f64], s: f64) {
     let neg = s < 0.0;
     #[cfg(target_arch = "x86_64")]
     {
-        if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above) and `m` holds d^2 values
+            // for d = u.len() (asserted), the kernel's requirements.
             unsafe { add_sym_outer_avx2_fma(m, u, r, neg) };
             return;
         }
@@ -390,6 +417,11 @@ pub fn add_sym_outer(m: &mut [f64], u: &[f64], s: f64) {
     }
 }
 
+/// [`add_sym_outer`]'s update with AVX2/FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA and `m.len() >= d^2` for d = u.len(): row i's loads
+/// and stores cover `i d + j` for `j + 3 < d` (full chunks) or `j < d` (the remainder).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn add_sym_outer_avx2_fma(m: &mut [f64], u: &[f64], r: f64, neg: bool) {
@@ -433,8 +465,9 @@ unsafe fn add_sym_outer_avx2_fma(m: &mut [f64], u: &[f64], r: f64, neg: bool) {
 pub fn all_finite(x: &[f64]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 (checked above).
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 (checked above), the function's only requirement
+            // (its body is safe code compiled for AVX2).
             return unsafe { all_finite_avx2(x) };
         }
     }
@@ -454,6 +487,10 @@ fn all_finite_lanes(x: &[f64]) -> bool {
     acc.iter().sum::<f64>() + tail == 0.0
 }
 
+/// [`all_finite_lanes`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn all_finite_avx2(x: &[f64]) -> bool {
@@ -482,8 +519,10 @@ pub fn quad_forms_group(
     assert!(m.len() >= d * d && t.len() >= d && xt.len() >= d * GROUP);
     #[cfg(target_arch = "x86_64")]
     {
-        if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above) and the assert gives the
+            // kernel's length requirements (m: d^2, t: d, xt: d GROUP); `q` and `mean` are
+            // `&mut` arrays of GROUP values.
             unsafe { quad_forms_group_avx2_fma(m, t, xt, d, q, mean) };
             return;
         }
@@ -514,8 +553,9 @@ pub fn group_values(m: &[f64], t: &[f64], xt: &[f64], d: usize, a: f64, c: f64, 
     assert!(m.len() >= d * d && t.len() >= d && xt.len() >= d * GROUP && out.len() >= GROUP);
     #[cfg(target_arch = "x86_64")]
     {
-        if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA; the assert bounds every access.
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above) and the assert gives the
+            // kernel's length requirements (m: d^2, t: d, xt: d GROUP, out: GROUP).
             unsafe { group_values_avx2_fma(m, t, xt, d, a, c, out) };
             return;
         }
@@ -533,6 +573,11 @@ pub fn group_values(m: &[f64], t: &[f64], xt: &[f64], d: usize, a: f64, c: f64, 
     }
 }
 
+/// [`group_values`] with AVX2/FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `m.len() >= d^2`, `t.len() >= d`,
+/// `xt.len() >= d GROUP` and `out.len() >= GROUP` (the two stores write `out[0..8]`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn group_values_avx2_fma(
@@ -561,6 +606,13 @@ unsafe fn group_values_avx2_fma(
     }
 }
 
+/// The rows `i0..i0 + NI` of M's upper triangle applied to a transposed group: their
+/// contributions to x^T M x and t . x.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `i0 + NI <= d`; `mp` is valid for reads of d^2
+/// values, `tp` of d and `xp` of d GROUP. Then every index is in bounds: M's at
+/// `(i0 + u) d + j` with `i0 + u, j < d`, t's at `i < d`, x's at `j GROUP + 0..8`, `j < d`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -609,7 +661,11 @@ unsafe fn quad_tile<const NI: usize>(
 }
 
 /// x^T M x and t . x of a transposed group (see [`quad_forms_group`]) by tiles of four
-/// features; the caller bounds every access.
+/// features.
+///
+/// # Safety
+/// As [`quad_tile`]'s, for every tile: `mp` valid for d^2 reads, `tp` for d, `xp` for
+/// d GROUP (the tiles cover `i0..i0 + NI` with `i0 + NI <= d`).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn quad_group_avx2(
@@ -639,6 +695,10 @@ unsafe fn quad_group_avx2(
 }
 
 /// t . x of a transposed group, four independent accumulator pairs.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `tp` is valid for reads of d values and `xp` of
+/// d GROUP (loads at `j GROUP + 0..8` for `j < d`).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn dot_group_avx2(
@@ -672,6 +732,11 @@ unsafe fn dot_group_avx2(
     [lo, hi]
 }
 
+/// [`quad_forms_group`] with AVX2/FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `m.len() >= d^2`, `t.len() >= d` and
+/// `xt.len() >= d GROUP` ([`quad_group_avx2`]'s contract).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn quad_forms_group_avx2_fma(
@@ -700,8 +765,10 @@ pub fn syrk_upper_add(g: &mut [f64], d: usize, xs: &[f64], wxs: &[f64], rows: us
     assert!(xs.len() >= rows * dp && wxs.len() >= rows * dp);
     #[cfg(target_arch = "x86_64")]
     {
-        if avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA; the asserts bound every access.
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above) and the asserts give the
+            // kernel's requirements (dp a multiple of 4 with dp >= d, g: d^2, xs and wxs:
+            // rows dp); `g` is a `&mut` borrow, so it overlaps neither input.
             unsafe { syrk_upper_add_avx2_fma(g, d, xs, wxs, rows, dp) };
             return;
         }
@@ -716,6 +783,16 @@ pub fn syrk_upper_add(g: &mut [f64], d: usize, xs: &[f64], wxs: &[f64], rows: us
     }
 }
 
+/// One tile of G += (W X)^T X: rows `i0..i0 + NI` by the columns `j0..j0 + 4 NJ` (the last
+/// chunk of four masked to the columns < d by `mask`).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `i0 + NI <= d`, `j0 + 4 (NJ - 1) < d`, `j0` a
+/// multiple of 4, `mask` enabling only the lanes of the last chunk below column d; `g` is
+/// valid for reads and writes of d^2 values and `xs`, `wxs` for reads of rows dp values
+/// (dp a multiple of 4, dp >= d), not overlapping `g`. Then X's unmasked loads of the last
+/// chunk end at `j0 + 4 (NJ - 1) + 3 <= dp - 1` (a multiple of 4 below dp is at most
+/// dp - 4: the padding is what makes them in bounds), and G's accesses stay at columns < d.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -759,6 +836,12 @@ unsafe fn syrk_tile<const NI: usize, const NJ: usize>(
     }
 }
 
+/// [`syrk_upper_add`] with AVX2/FMA, by tiles of at most 4 x 8.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `dp % 4 == 0`, `dp >= d`, `g.len() >= d^2` and
+/// `xs.len(), wxs.len() >= rows dp`. The tiles then meet [`syrk_tile`]'s contract: `j0`
+/// steps by 8 from a multiple of 8 while `j0 < d`, and the mask keeps the columns < d.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn syrk_upper_add_avx2_fma(

@@ -2,6 +2,18 @@
 //! seeded through SplitMix64. Implemented here rather than taken from a crate so that the
 //! stream a seed produces is part of this library's own format: a restored object continues
 //! the same stream whatever version of `rand` the build resolves.
+//!
+//! Every draw turns the generator's words (or [`splitmix64`]'s, for the OPE bootstrap's
+//! keyed Poisson weights) into values with this library's own code ([`crate::sample`],
+//! or next to its one user), with one exception: binomial counts
+//! ([`crate::stats::binomial`], the streaming simulators' batches of pulls) come from
+//! `rand_distr::Binomial` fed by this generator, so they depend on `rand_distr` (pinned
+//! with `=` in the workspace `Cargo.toml`) and on rand 0.9's uniform floats (value-stable
+//! within 0.9 by rand's policy; locked by `Cargo.lock`). The normal draws of LinTS,
+//! LogisticTS, the Gaussian environment and the binomial's normal approximation (beyond
+//! 2^53 trials) were `rand_distr` 0.5's `StandardNormal`; they
+//! are now [`crate::sample::normal_rand_distr_05`], which reproduces it bit for bit (tested
+//! against the pinned crate), so states saved before continue identically.
 
 use rand_core::{impls, RngCore};
 use serde::{Deserialize, Serialize};

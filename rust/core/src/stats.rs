@@ -2,7 +2,8 @@
 //! samplers the simulators share.
 
 use crate::rng::Rng;
-use rand_distr::{Distribution, StandardNormal};
+use crate::sample::normal_rand_distr_05;
+use rand_distr::Distribution;
 use serde::{Deserialize, Serialize};
 
 /// Count, sum and sum of squared deviations of one arm's rewards.
@@ -213,7 +214,7 @@ pub fn binomial(n: u64, p: f64, rng: &mut Rng) -> u64 {
     if n > BINOMIAL_EXACT_MAX_N {
         let mean = n as f64 * p;
         let sd = (mean * (1.0 - p)).sqrt();
-        let z: f64 = StandardNormal.sample(rng);
+        let z = normal_rand_distr_05(rng);
         return (mean + sd * z).round().clamp(0.0, n as f64) as u64;
     }
     match rand_distr::Binomial::new(n, p) {

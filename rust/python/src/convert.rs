@@ -75,6 +75,9 @@ pub fn arm_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<i64> {
 #[inline]
 pub(crate) unsafe fn plain_real(obj: *mut pyo3::ffi::PyObject) -> Option<f64> {
     use pyo3::ffi;
+    // SAFETY: by this function's contract `obj` is a live object and the thread is attached,
+    // which is all these C API calls need: they read `obj`'s type and value, and the error
+    // indicator they may set (an int too large for a float) is cleared before returning.
     unsafe {
         if obj == ffi::Py_True() {
             return Some(1.0);
@@ -367,13 +370,18 @@ pub fn with_f64_vector_copy<R>(
     let src = a.data() as *const u8;
     if len <= 64 {
         let mut buf = [0.0f64; 64];
-        // SAFETY: the array holds `len` contiguous f64 values (checked above); byte copies
-        // need no alignment; the GIL is held, so no Python code resizes or frees it.
+        // SAFETY: `src` points to the array's `len` contiguous f64 values (the length and
+        // contiguity are checked above), so `len * 8` bytes are readable; `buf` has room for
+        // 64 >= len values and is a fresh local, so the two do not overlap; byte copies need
+        // no alignment. The GIL is held for the whole copy, so no Python code resizes or
+        // frees the array meanwhile. (Native code that released the GIL, e.g. a numpy ufunc
+        // with `out=` on another thread, could still write it concurrently; numpy's own
+        // borrow tracking does not cover that case either.)
         unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr() as *mut u8, len * 8) };
         Some(f(&buf[..len]))
     } else {
         let mut v = vec![0.0f64; len];
-        // SAFETY: as above.
+        // SAFETY: as above, with `v` a fresh allocation of `len` values.
         unsafe { std::ptr::copy_nonoverlapping(src, v.as_mut_ptr() as *mut u8, len * 8) };
         Some(f(&v))
     }

@@ -1,12 +1,15 @@
-//! Glue for the kernel bandits `GPUCB` and `BKB` (regretless-core `kernel`).
+//! Glue for the kernel bandits: the base class ``regretless.KernelBandit`` over the core
+//! registry [`AnyKernelBandit`] with the shared methods written once, and the short
+//! subclasses `GPUCB` and `BKB` with their constructors and own statistics.
 
 use crate::convert::{arm_arg, count_arg, float64_matrix, float64_nd, real_arg, seed_arg};
 use crate::convert::{with_lock, with_lock_detached};
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
+use crate::family::{base_state_methods, FamilyBase};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use regretless_core::kernel::{Kernel, BKB, GPUCB};
+use regretless_core::kernel::{AnyKernelBandit, Kernel, BKB, GPUCB};
 use regretless_core::parallel::in_pool;
 use std::sync::Mutex;
 
@@ -49,126 +52,166 @@ fn candidates_arg<'py>(
 
 type Posterior<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
 
-macro_rules! common_methods {
-    ($py_ty:ident, $core:ident, $name:literal, $decode:path, { $($extra:tt)* }) => {
-        impl $py_ty {
-            fn wrap(core: $core) -> Self {
-                let dim = core.dim();
-                Self {
-                    inner: Mutex::new(core),
-                    dim,
-                }
-            }
+/// The base class of the kernel bandits (GPUCB, BKB), which choose among the rows of a
+/// candidate matrix: ``isinstance(p, KernelBandit)`` holds for each of them. It has no
+/// constructor; ``KernelBandit.from_bytes`` restores any of them.
+#[pyclass(name = "KernelBandit", module = "regretless", subclass, frozen)]
+pub struct PyKernelBandit {
+    inner: Mutex<AnyKernelBandit>,
+    dim: usize,
+}
+
+impl PyKernelBandit {
+    fn wrap(core: impl Into<AnyKernelBandit>) -> Self {
+        let core = core.into();
+        let dim = core.dim();
+        Self {
+            inner: Mutex::new(core),
+            dim,
         }
+    }
+}
 
-        crate::persist::state_methods!($py_ty => $core, decode = $decode);
-
-        #[pymethods]
-        impl $py_ty {
-            $($extra)*
-
-            /// The candidate to evaluate next (the UCB argmax, ties broken at random).
-            fn select(&self, py: Python<'_>) -> usize {
-                with_lock_detached(py, &self.inner, |p| p.select())
+impl FamilyBase for PyKernelBandit {
+    type Any = AnyKernelBandit;
+    fn state(&self) -> &Mutex<AnyKernelBandit> {
+        &self.inner
+    }
+    fn into_object(py: Python<'_>, state: AnyKernelBandit) -> PyResult<Bound<'_, PyAny>> {
+        type Make = for<'py> fn(
+            Python<'py>,
+            PyClassInitializer<PyKernelBandit>,
+        ) -> PyResult<Bound<'py, PyAny>>;
+        let make: Make = match &state {
+            AnyKernelBandit::GPUCB(_) => {
+                |py, init| Ok(Bound::new(py, init.add_subclass(PyGPUCB))?.into_any())
             }
-
-            /// Record ``reward`` observed at candidate ``index``.
-            fn update(
-                &self,
-                py: Python<'_>,
-                index: &Bound<'_, PyAny>,
-                reward: &Bound<'_, PyAny>,
-            ) -> PyResult<()> {
-                let index = arm_arg(index, "index")?;
-                let reward = real_arg(reward, "reward")?;
-                with_lock_detached(py, &self.inner, |p| in_pool(|| p.update(index, reward))).py_err(py)
+            AnyKernelBandit::BKB(_) => {
+                |py, init| Ok(Bound::new(py, init.add_subclass(PyBKB))?.into_any())
             }
+        };
+        make(py, PyClassInitializer::from(Self::wrap(state)))
+    }
+}
 
-            /// ``b`` distinct candidates for parallel evaluation (int64), chosen one by one
-            /// with the posterior variance updated as if each had been observed.
-            fn select_batch<'py>(
-                &self,
-                py: Python<'py>,
-                b: &Bound<'py, PyAny>,
-            ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-                let b = count_arg(b, "b")?;
-                let v = with_lock_detached(py, &self.inner, |p| in_pool(|| p.select_batch(b))).py_err(py)?;
-                Ok(PyArray1::from_vec(
-                    py,
-                    v.into_iter().map(|i| i as i64).collect(),
-                ))
-            }
+base_state_methods!(PyKernelBandit);
 
-            /// Posterior ``(mean, variance)`` at the rows of ``X`` (n, d), or at every
-            /// candidate when ``X`` is None.
-            #[pyo3(signature = (X = None))]
-            #[allow(non_snake_case)]
-            fn posterior<'py>(
-                &self,
-                py: Python<'py>,
-                X: Option<&Bound<'py, PyAny>>,
-            ) -> PyResult<Posterior<'py>> {
-                let (m, v) = match X.filter(|x| !x.is_none()) {
-                    None => with_lock(py, &self.inner, |p| {
-                        (p.mean().to_vec(), p.variance().to_vec())
-                    }),
-                    Some(x) => {
-                        let arr = float64_matrix(x, "X", self.dim)?;
-                        let r = arr.readonly();
-                        let xs = r.as_slice()?;
-                        with_lock_detached(py, &self.inner, |p| p.posterior(xs)).py_err(py)?
-                    }
-                };
-                Ok((PyArray1::from_vec(py, m), PyArray1::from_vec(py, v)))
-            }
+#[pymethods]
+impl PyKernelBandit {
+    /// The candidate to evaluate next (the UCB argmax, ties broken at random).
+    fn select(&self, py: Python<'_>) -> usize {
+        with_lock_detached(py, &self.inner, |p| p.select())
+    }
 
-            /// The UCB score of every candidate.
-            fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-                PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.scores()))
-            }
+    /// Record ``reward`` observed at candidate ``index``.
+    fn update(
+        &self,
+        py: Python<'_>,
+        index: &Bound<'_, PyAny>,
+        reward: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let index = arm_arg(index, "index")?;
+        let reward = real_arg(reward, "reward")?;
+        with_lock_detached(py, &self.inner, |p| in_pool(|| p.update(index, reward))).py_err(py)
+    }
 
-            /// The candidate matrix (A, d) (a copy).
-            fn candidates<'py>(
-                &self,
-                py: Python<'py>,
-            ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
-                let (v, a) = with_lock(py, &self.inner, |p| {
-                    (p.candidates().to_vec(), p.n_candidates())
-                });
-                PyArray1::from_vec(py, v).reshape([a, self.dim])
-            }
+    /// ``b`` distinct candidates for parallel evaluation (int64), chosen one by one
+    /// with the posterior variance updated as if each had been observed.
+    fn select_batch<'py>(
+        &self,
+        py: Python<'py>,
+        b: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let b = count_arg(b, "b")?;
+        let v =
+            with_lock_detached(py, &self.inner, |p| in_pool(|| p.select_batch(b))).py_err(py)?;
+        Ok(PyArray1::from_vec(
+            py,
+            v.into_iter().map(|i| i as i64).collect(),
+        ))
+    }
 
-            /// Number of candidates A.
-            #[getter]
-            fn n_candidates(&self, py: Python<'_>) -> usize {
-                with_lock(py, &self.inner, |p| p.n_candidates())
+    /// Posterior ``(mean, variance)`` at the rows of ``X`` (n, d), or at every
+    /// candidate when ``X`` is None.
+    #[pyo3(signature = (X = None))]
+    #[allow(non_snake_case)]
+    fn posterior<'py>(
+        &self,
+        py: Python<'py>,
+        X: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Posterior<'py>> {
+        let (m, v) = match X.filter(|x| !x.is_none()) {
+            None => with_lock(py, &self.inner, |p| {
+                (p.mean().to_vec(), p.variance().to_vec())
+            }),
+            Some(x) => {
+                let arr = float64_matrix(x, "X", self.dim)?;
+                let r = arr.readonly();
+                let xs = r.as_slice()?;
+                with_lock_detached(py, &self.inner, |p| p.posterior(xs)).py_err(py)?
             }
+        };
+        Ok((PyArray1::from_vec(py, m), PyArray1::from_vec(py, v)))
+    }
 
-            /// Number of features d.
-            #[getter]
-            fn dim(&self) -> usize {
-                self.dim
-            }
+    /// The UCB score of every candidate.
+    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.scores()))
+    }
 
-            /// Number of observations recorded.
-            #[getter]
-            fn t(&self, py: Python<'_>) -> u64 {
-                with_lock(py, &self.inner, |p| p.t() as u64)
-            }
+    /// The candidate matrix (A, d) (a copy).
+    fn candidates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+        let (v, a) = with_lock(py, &self.inner, |p| {
+            (p.candidates().to_vec(), p.n_candidates())
+        });
+        PyArray1::from_vec(py, v).reshape([a, self.dim])
+    }
 
-            fn __repr__(&self, py: Python<'_>) -> String {
-                with_lock(py, &self.inner, |p| {
-                    format!(
-                        "{}(n_candidates={}, dim={}, {})",
-                        $name,
-                        p.n_candidates(),
-                        p.dim(),
-                        p.describe_params()
-                    )
-                })
-            }
-        }
-    };
+    /// Number of candidates A.
+    #[getter]
+    fn n_candidates(&self, py: Python<'_>) -> usize {
+        with_lock(py, &self.inner, |p| p.n_candidates())
+    }
+
+    /// Number of features d.
+    #[getter]
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of observations recorded.
+    #[getter]
+    fn t(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.t())
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        with_lock(py, &self.inner, |p| {
+            format!(
+                "{}(n_candidates={}, dim={}, {})",
+                p.kind(),
+                p.n_candidates(),
+                p.dim(),
+                p.describe_params()
+            )
+        })
+    }
+}
+
+/// `f` on the GPUCB inside a `GPUCB` object (a GPUCB object only ever holds one).
+fn with_gpucb<R: Send>(slf: &Bound<'_, PyGPUCB>, f: impl FnOnce(&GPUCB) -> R + Send) -> R {
+    with_lock(slf.py(), &slf.as_super().get().inner, |p| match p {
+        AnyKernelBandit::GPUCB(g) => f(g),
+        other => unreachable!("a GPUCB object holds a {}", other.kind()),
+    })
+}
+
+/// `f` on the BKB inside a `BKB` object (a BKB object only ever holds one).
+fn with_bkb<R: Send>(slf: &Bound<'_, PyBKB>, f: impl FnOnce(&BKB) -> R + Send) -> R {
+    with_lock(slf.py(), &slf.as_super().get().inner, |p| match p {
+        AnyKernelBandit::BKB(b) => f(b),
+        other => unreachable!("a BKB object holds a {}", other.kind()),
+    })
 }
 
 /// Exact GP-UCB (Srinivas et al. 2010) over a finite candidate set: the Gaussian-process
@@ -190,13 +233,11 @@ macro_rules! common_methods {
 /// >>> mean, var = gp.posterior()
 /// >>> round(float(X[np.argmax(mean), 0]), 2)
 /// 0.3
-#[pyclass(name = "GPUCB", module = "regretless", frozen)]
-pub struct PyGPUCB {
-    inner: Mutex<GPUCB>,
-    dim: usize,
-}
+#[pyclass(extends = PyKernelBandit, frozen, name = "GPUCB", module = "regretless")]
+pub struct PyGPUCB;
 
-common_methods!(PyGPUCB, GPUCB, "GPUCB", regretless_core::state::decode, {
+#[pymethods]
+impl PyGPUCB {
     #[new]
     #[pyo3(signature = (candidates, kernel, *, noise = 0.01, beta_scale = 1.0, delta = 0.1, seed = None))]
     fn new(
@@ -207,7 +248,7 @@ common_methods!(PyGPUCB, GPUCB, "GPUCB", regretless_core::state::decode, {
         beta_scale: f64,
         delta: f64,
         seed: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<(Self, PyKernelBandit)> {
         let kernel = kernel_arg(kernel)?;
         let seed = seed_arg(seed)?;
         let (arr, d) = candidates_arg(candidates)?;
@@ -216,18 +257,18 @@ common_methods!(PyGPUCB, GPUCB, "GPUCB", regretless_core::state::decode, {
         let core = py
             .detach(|| GPUCB::new(x, d, kernel, noise, beta_scale, delta, seed))
             .py_err(py)?;
-        Ok(Self::wrap(core))
+        Ok((Self, PyKernelBandit::wrap(core)))
     }
 
     /// The confidence multiplier ``beta_t`` of the next step (``beta_scale`` included).
     #[getter]
-    fn beta(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.beta())
+    fn beta(slf: &Bound<'_, Self>) -> f64 {
+        with_gpucb(slf, |p| p.beta())
     }
 
     /// The observed candidate indices in order (int64).
-    fn history<'py>(&self, py: Python<'py>) -> Posterior2<'py> {
-        let (i, y) = with_lock(py, &self.inner, |p| {
+    fn history<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> Posterior2<'py> {
+        let (i, y) = with_gpucb(slf, |p| {
             (
                 p.pulls().iter().map(|&v| v as i64).collect::<Vec<_>>(),
                 p.rewards().to_vec(),
@@ -237,8 +278,8 @@ common_methods!(PyGPUCB, GPUCB, "GPUCB", regretless_core::state::decode, {
     }
 
     /// Number of pulls per candidate (int64), as for ``BKB``.
-    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| {
+    fn counts<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let v = with_gpucb(slf, |p| {
             let mut c = vec![0i64; p.n_candidates()];
             for &i in p.pulls() {
                 if let Some(ci) = c.get_mut(i as usize) {
@@ -249,7 +290,7 @@ common_methods!(PyGPUCB, GPUCB, "GPUCB", regretless_core::state::decode, {
         });
         PyArray1::from_vec(py, v)
     }
-});
+}
 
 type Posterior2<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
 
@@ -287,13 +328,11 @@ type Posterior2<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
 /// 0.3
 /// >>> bkb.dictionary_size <= 30
 /// True
-#[pyclass(name = "BKB", module = "regretless", frozen)]
-pub struct PyBKB {
-    inner: Mutex<BKB>,
-    dim: usize,
-}
+#[pyclass(extends = PyKernelBandit, frozen, name = "BKB", module = "regretless")]
+pub struct PyBKB;
 
-common_methods!(PyBKB, BKB, "BKB", BKB::from_bytes, {
+#[pymethods]
+impl PyBKB {
     #[new]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (candidates, kernel, *, lam = 0.01, qbar = 4.0, fnorm = 1.0, delta = 0.5, beta_scale = None, seed = None))]
@@ -307,7 +346,7 @@ common_methods!(PyBKB, BKB, "BKB", BKB::from_bytes, {
         delta: f64,
         beta_scale: Option<f64>,
         seed: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<(Self, PyKernelBandit)> {
         let kernel = kernel_arg(kernel)?;
         let seed = seed_arg(seed)?;
         let (arr, d) = candidates_arg(candidates)?;
@@ -316,37 +355,40 @@ common_methods!(PyBKB, BKB, "BKB", BKB::from_bytes, {
         let core = py
             .detach(|| BKB::new(x, d, kernel, lam, qbar, fnorm, delta, beta_scale, seed))
             .py_err(py)?;
-        Ok(Self::wrap(core))
+        Ok((Self, PyKernelBandit::wrap(core)))
     }
 
     /// Number of dictionary points the embedding uses (its dimension m).
     #[getter]
-    fn dictionary_size(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.dictionary_size())
+    fn dictionary_size(slf: &Bound<'_, Self>) -> usize {
+        with_bkb(slf, |p| p.dictionary_size())
     }
 
     /// Candidate indices of the dictionary, sorted (int64).
     #[getter]
-    fn dictionary_indices<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.dictionary_indices());
+    fn dictionary_indices<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+    ) -> Bound<'py, PyArray1<i64>> {
+        let v = with_bkb(slf, |p| p.dictionary_indices());
         PyArray1::from_vec(py, v.into_iter().map(|i| i as i64).collect())
     }
 
     /// The reference's estimate of the effective dimension, ``sum_i n_i sigma_i^2``.
     #[getter]
-    fn effective_dimension(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.effective_dimension())
+    fn effective_dimension(slf: &Bound<'_, Self>) -> f64 {
+        with_bkb(slf, |p| p.effective_dimension())
     }
 
     /// The reference's width multiplier ``beta`` (used when ``beta_scale`` is None).
     #[getter]
-    fn beta(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.beta())
+    fn beta(slf: &Bound<'_, Self>) -> f64 {
+        with_bkb(slf, |p| p.beta())
     }
 
     /// Number of pulls per candidate (int64).
-    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.counts().to_vec());
+    fn counts<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let v = with_bkb(slf, |p| p.counts().to_vec());
         PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
     }
-});
+}

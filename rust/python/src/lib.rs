@@ -11,6 +11,7 @@ mod elimination;
 mod env;
 mod errors;
 mod exp3;
+mod family;
 mod fastcall;
 mod greedy;
 mod hybrid;
@@ -27,6 +28,7 @@ mod ucb;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bandit::add_classes(m)?;
+    m.add_class::<contextual_class::PyContextualBandit>()?;
     m.add_class::<linear::PyLinUCB>()?;
     m.add_class::<linear::PyLinTS>()?;
     m.add_class::<linear::PyLinGreedy>()?;
@@ -35,20 +37,36 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLogisticUCB>()?;
     m.add_class::<linear::PyLogisticTS>()?;
     m.add_class::<hybrid::PyHybridLinUCB>()?;
+    m.add_class::<kernel::PyKernelBandit>()?;
     m.add_class::<kernel::PyGPUCB>()?;
     m.add_class::<kernel::PyBKB>()?;
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;
+    m.add_class::<stream::PyStreamBandit>()?;
     m.add_class::<stream::PyUniformExploration>()?;
     m.add_class::<stream::PyNaiveEpsilonBest>()?;
     m.add_class::<stream::PyGameOfArms>()?;
     m.add_class::<stream::PyAggressiveSelectivePromotion>()?;
     m.add_function(wrap_pyfunction!(simulate::_simulate, m)?)?;
     m.add_function(wrap_pyfunction!(stream::_simulate_stream, m)?)?;
-    m.add_class::<ope::PyOpeStream>()?;
+    m.add_class::<ope::PyOffPolicyAccumulator>()?;
     m.add_function(wrap_pyfunction!(ope::_ope_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(ope::_replay, m)?)?;
+    // The class names of each family's core registry, which Python's lists derive from.
+    let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
+    m.add(
+        "CONTEXTUAL_NAMES",
+        names(&regretless_core::contextual::registry::NAMES)?,
+    )?;
+    m.add(
+        "KERNEL_NAMES",
+        names(&regretless_core::kernel::registry::NAMES)?,
+    )?;
+    m.add(
+        "STREAM_NAMES",
+        names(&regretless_core::stream::registry::NAMES)?,
+    )?;
     m.add("FORMAT_VERSION", regretless_core::state::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,171 +1,300 @@
-use crate::contextual_class::contextual_class;
+//! The linear contextual policies: each a short subclass of ``ContextualBandit``
+//! (`contextual_class.rs`) with its docstring and constructor.
+
+use crate::contextual_class::PyContextualBandit;
 use crate::convert::seed_arg;
 use crate::errors::IntoPyResult;
 use pyo3::prelude::*;
+use pyo3::PyClass;
 use regretless_core::contextual::{
-    GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS, LogisticUCB,
+    AnyContextual, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS, LogisticUCB,
 };
 
-contextual_class! {
-    /// LinUCB with disjoint per-arm models (Li, Chu, Langford and Schapire 2010).
-    ///
-    /// Each arm keeps a ridge regression ``A_a = lam I + sum x x^T``, ``b_a = sum r x``;
-    /// the score of arm a for context x is ``x^T theta_a + alpha sqrt(x^T A_a^{-1} x)``
-    /// with ``theta_a = A_a^{-1} b_a``. Li et al. set ``alpha = 1 + sqrt(ln(2/delta)/2)``.
-    /// Inverses are kept by Sherman-Morrison updates and refactorized exactly from the
-    /// Gram matrix every 1024 updates, so they stay symmetric positive definite.
-    ///
-    /// >>> import numpy as np, regretless
-    /// >>> policy = regretless.LinUCB(n_arms=2, dim=2, alpha=0.5, seed=0)
-    /// >>> X = np.array([[1.0, 0.0], [0.0, 1.0]] * 50)
-    /// >>> arms = np.array([0, 1] * 50)
-    /// >>> rewards = np.where(arms == 0, X[:, 0], X[:, 1] * 0.2)
-    /// >>> policy.update_batch(X, arms, rewards)
-    /// >>> policy.select(np.array([1.0, 0.0]))
-    /// 0
-    PyLinUCB => LinUCB, "LinUCB";
+/// A new object of the class registered for the state's kind.
+pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Bound<'_, PyAny>> {
+    fn make<'py, S: PyClass<BaseType = PyContextualBandit>>(
+        py: Python<'py>,
+        init: PyClassInitializer<PyContextualBandit>,
+        sub: S,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(Bound::new(py, init.add_subclass(sub))?.into_any())
+    }
+    type Make = for<'py> fn(
+        Python<'py>,
+        PyClassInitializer<PyContextualBandit>,
+    ) -> PyResult<Bound<'py, PyAny>>;
+    let subclass: Make = match &state {
+        AnyContextual::LinUCB(_) => |py, init| make(py, init, PyLinUCB),
+        AnyContextual::LinTS(_) => |py, init| make(py, init, PyLinTS),
+        AnyContextual::LinGreedy(_) => |py, init| make(py, init, PyLinGreedy),
+        AnyContextual::KLRegularizedUCB(_) => |py, init| make(py, init, PyKLRegularizedUCB),
+        AnyContextual::GibbsGreedy(_) => |py, init| make(py, init, PyGibbsGreedy),
+        AnyContextual::LogisticUCB(_) => |py, init| make(py, init, PyLogisticUCB),
+        AnyContextual::LogisticTS(_) => |py, init| make(py, init, PyLogisticTS),
+    };
+    subclass(
+        py,
+        PyClassInitializer::from(PyContextualBandit::wrap(state)),
+    )
+}
 
+/// LinUCB with disjoint per-arm models (Li, Chu, Langford and Schapire 2010).
+///
+/// Each arm keeps a ridge regression ``A_a = lam I + sum x x^T``, ``b_a = sum r x``;
+/// the score of arm a for context x is ``x^T theta_a + alpha sqrt(x^T A_a^{-1} x)``
+/// with ``theta_a = A_a^{-1} b_a``. Li et al. set ``alpha = 1 + sqrt(ln(2/delta)/2)``.
+/// Inverses are kept by Sherman-Morrison updates and refactorized exactly from the
+/// Gram matrix every 1024 updates, so they stay symmetric positive definite.
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.LinUCB(n_arms=2, dim=2, alpha=0.5, seed=0)
+/// >>> X = np.array([[1.0, 0.0], [0.0, 1.0]] * 50)
+/// >>> arms = np.array([0, 1] * 50)
+/// >>> rewards = np.where(arms == 0, X[:, 0], X[:, 1] * 0.2)
+/// >>> policy.update_batch(X, arms, rewards)
+/// >>> policy.select(np.array([1.0, 0.0]))
+/// 0
+#[pyclass(extends = PyContextualBandit, frozen, name = "LinUCB", module = "regretless")]
+pub struct PyLinUCB;
+
+#[pymethods]
+impl PyLinUCB {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, alpha: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        alpha: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?).py_err(py)?,
+            ),
+        ))
     }
 }
 
-contextual_class! {
-    /// Linear Thompson sampling (Agrawal and Goyal 2013) with disjoint per-arm models.
-    ///
-    /// Each decision samples ``theta_a ~ N(theta_hat_a, v^2 A_a^{-1})`` and plays
-    /// ``argmax_a x^T theta_a``. For one context the sampled score of each arm is
-    /// ``N(x^T theta_hat_a, v^2 x^T A_a^{-1} x)``, which is what is drawn: the same
-    /// distribution with one normal per arm. ``v`` in [0.05, 1] works in practice (the
-    /// theory's value is much larger). ``scores`` returns posterior means;
-    /// ``probabilities`` is a Monte Carlo estimate (4096 draws) for logging propensities.
-    ///
-    /// >>> import numpy as np, regretless
-    /// >>> policy = regretless.LinTS(n_arms=3, dim=4, v=0.2, seed=1)
-    /// >>> x = np.ones(4)
-    /// >>> arm = policy.select(x)
-    /// >>> policy.update(x, arm, 1.0)
-    /// >>> policy.counts().sum()
-    /// np.int64(1)
-    PyLinTS => LinTS, "LinTS";
+/// Linear Thompson sampling (Agrawal and Goyal 2013) with disjoint per-arm models.
+///
+/// Each decision samples ``theta_a ~ N(theta_hat_a, v^2 A_a^{-1})`` and plays
+/// ``argmax_a x^T theta_a``. For one context the sampled score of each arm is
+/// ``N(x^T theta_hat_a, v^2 x^T A_a^{-1} x)``, which is what is drawn: the same
+/// distribution with one normal per arm. ``v`` in [0.05, 1] works in practice (the
+/// theory's value is much larger). ``scores`` returns posterior means;
+/// ``probabilities`` is a Monte Carlo estimate (4096 draws) for logging propensities.
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.LinTS(n_arms=3, dim=4, v=0.2, seed=1)
+/// >>> x = np.ones(4)
+/// >>> arm = policy.select(x)
+/// >>> policy.update(x, arm, 1.0)
+/// >>> policy.counts().sum()
+/// np.int64(1)
+#[pyclass(extends = PyContextualBandit, frozen, name = "LinTS", module = "regretless")]
+pub struct PyLinTS;
 
+#[pymethods]
+impl PyLinTS {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, v: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        v: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        Ok((
+            Self,
+            PyContextualBandit::wrap(LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?).py_err(py)?),
+        ))
     }
 }
 
-contextual_class! {
-    /// Epsilon-greedy on per-arm ridge estimates: with probability ``epsilon`` a uniformly
-    /// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random).
-    ///
-    /// >>> import numpy as np, regretless
-    /// >>> policy = regretless.LinGreedy(n_arms=2, dim=1, epsilon=0.1, seed=0)
-    /// >>> policy.update_batch([[1.0], [1.0]], [0, 1], [0.2, 0.9])
-    /// >>> policy.probabilities([[1.0]]).round(3).tolist()
-    /// [[0.05, 0.95]]
-    PyLinGreedy => LinGreedy, "LinGreedy";
+/// Epsilon-greedy on per-arm ridge estimates: with probability ``epsilon`` a uniformly
+/// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random).
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.LinGreedy(n_arms=2, dim=1, epsilon=0.1, seed=0)
+/// >>> policy.update_batch([[1.0], [1.0]], [0, 1], [0.2, 0.9])
+/// >>> policy.probabilities([[1.0]]).round(3).tolist()
+/// [[0.05, 0.95]]
+#[pyclass(extends = PyContextualBandit, frozen, name = "LinGreedy", module = "regretless")]
+pub struct PyLinGreedy;
 
+#[pymethods]
+impl PyLinGreedy {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, epsilon: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        epsilon: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?).py_err(py)?,
+            ),
+        ))
     }
 }
 
-contextual_class! {
-    /// KL-regularized UCB (Zhao, Ye, Xiong, Gu and Zhang, ICML 2025) on ridge models.
-    ///
-    /// Maximizes reward minus ``KL(pi || pi_ref) / eta``: each decision samples from the
-    /// Gibbs policy ``pi(a|x) ~ pi_ref(a|x) exp(eta * f(x, a))`` with the optimistic estimate
-    /// ``f = min(1, max(0, x^T theta_a + beta_t sqrt(x^T A_a^{-1} x)))`` (computed in log
-    /// space). ``pi_ref`` is uniform unless given per decision (e.g. a language model's or
-    /// the production policy's probabilities); ``beta=None`` uses ``sqrt(2 ln(2t))``, the
-    /// tabular bonus when the context is one constant feature. Rewards are expected in
-    /// [0, 1]. ``regretless.kl_regret`` scores the decisions exactly.
-    ///
-    /// >>> import numpy as np, regretless
-    /// >>> policy = regretless.KLRegularizedUCB(n_arms=3, dim=1, eta=5.0, seed=0)
-    /// >>> x = np.ones(1)
-    /// >>> policy.update_batch(np.ones((900, 1)), [0, 1, 2] * 300, [0.6, 0.3, 0.1] * 300)
-    /// >>> p = policy.probabilities(x[None, :], pi_ref=[[0.2, 0.2, 0.6]])[0]
-    /// >>> bool(p[0] > p[1] > 0)
-    /// True
-    PyKLRegularizedUCB => KLRegularizedUCB, "KLRegularizedUCB";
+/// KL-regularized UCB (Zhao, Ye, Xiong, Gu and Zhang, ICML 2025) on ridge models.
+///
+/// Maximizes reward minus ``KL(pi || pi_ref) / eta``: each decision samples from the
+/// Gibbs policy ``pi(a|x) ~ pi_ref(a|x) exp(eta * f(x, a))`` with the optimistic estimate
+/// ``f = min(1, max(0, x^T theta_a + beta_t sqrt(x^T A_a^{-1} x)))`` (computed in log
+/// space). ``pi_ref`` is uniform unless given per decision (e.g. a language model's or
+/// the production policy's probabilities); ``beta=None`` uses ``sqrt(2 ln(2t))``, the
+/// tabular bonus when the context is one constant feature. Rewards are expected in
+/// [0, 1]. ``regretless.kl_regret`` scores the decisions exactly.
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.KLRegularizedUCB(n_arms=3, dim=1, eta=5.0, seed=0)
+/// >>> x = np.ones(1)
+/// >>> policy.update_batch(np.ones((900, 1)), [0, 1, 2] * 300, [0.6, 0.3, 0.1] * 300)
+/// >>> p = policy.probabilities(x[None, :], pi_ref=[[0.2, 0.2, 0.6]])[0]
+/// >>> bool(p[0] > p[1] > 0)
+/// True
+#[pyclass(extends = PyContextualBandit, frozen, name = "KLRegularizedUCB", module = "regretless")]
+pub struct PyKLRegularizedUCB;
 
+#[pymethods]
+impl PyKLRegularizedUCB {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, eta = 1.0, beta = None, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, eta: f64, beta: Option<f64>, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(KLRegularizedUCB::new(n_arms, dim, eta, beta, lam, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        eta: f64,
+        beta: Option<f64>,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                KLRegularizedUCB::new(n_arms, dim, eta, beta, lam, seed_arg(seed)?).py_err(py)?,
+            ),
+        ))
     }
 }
 
-contextual_class! {
-    /// Greedy Gibbs policy: ``pi(a|x) ~ pi_ref(a|x) exp(eta * f(x, a))`` on the plain ridge
-    /// estimate ``f = min(1, max(0, x^T theta_a))``, with no exploration bonus: the KL term
-    /// alone keeps every arm of the reference's support in play. Same interface as
-    /// :class:`KLRegularizedUCB`.
-    ///
-    /// >>> import numpy as np, regretless
-    /// >>> policy = regretless.GibbsGreedy(n_arms=2, dim=1, eta=2.0, seed=0)
-    /// >>> policy.probabilities([[1.0]]).tolist()
-    /// [[0.5, 0.5]]
-    PyGibbsGreedy => GibbsGreedy, "GibbsGreedy";
+/// Greedy Gibbs policy: ``pi(a|x) ~ pi_ref(a|x) exp(eta * f(x, a))`` on the plain ridge
+/// estimate ``f = min(1, max(0, x^T theta_a))``, with no exploration bonus: the KL term
+/// alone keeps every arm of the reference's support in play. Same interface as
+/// :class:`KLRegularizedUCB`.
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.GibbsGreedy(n_arms=2, dim=1, eta=2.0, seed=0)
+/// >>> policy.probabilities([[1.0]]).tolist()
+/// [[0.5, 0.5]]
+#[pyclass(extends = PyContextualBandit, frozen, name = "GibbsGreedy", module = "regretless")]
+pub struct PyGibbsGreedy;
 
+#[pymethods]
+impl PyGibbsGreedy {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, eta = 1.0, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, eta: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(GibbsGreedy::new(n_arms, dim, eta, None, lam, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        eta: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                GibbsGreedy::new(n_arms, dim, eta, None, lam, seed_arg(seed)?).py_err(py)?,
+            ),
+        ))
     }
 }
 
-contextual_class! {
-    /// Logistic UCB for binary rewards (clicks): per-arm logistic regressions with an online
-    /// Laplace posterior ``N(theta_a, A_a^{-1})`` (Chapelle and Li 2011, full covariance).
-    ///
-    /// Each update finds the exact MAP of the Gaussian prior times the new observation's
-    /// likelihood (a one-dimensional Newton solve), then adds the likelihood's curvature
-    /// to the precision. The score is the upper confidence bound of the logit,
-    /// ``x^T theta_a + alpha sqrt(x^T A_a^{-1} x)``; ``mean(X)`` returns click
-    /// probabilities. Rewards are labels or probabilities in [0, 1]; ``lam`` is the prior
-    /// precision. Not mergeable (the online posterior depends on the update order).
-    ///
-    /// >>> import numpy as np, regretless
-    /// >>> policy = regretless.LogisticUCB(n_arms=2, dim=2, seed=0)
-    /// >>> X = np.tile([[1.0, 0.0], [1.0, 1.0]], (200, 1))
-    /// >>> clicks = (np.arange(400) % 4 == 0).astype(float)  # half of the [1, 0] rows click
-    /// >>> policy.update_batch(X, np.zeros(400, dtype=np.int64), clicks)
-    /// >>> policy.mean(np.array([[1.0, 0.0], [1.0, 1.0]]))[:, 0].round(1).tolist()
-    /// [0.5, 0.0]
-    PyLogisticUCB => LogisticUCB, "LogisticUCB";
+/// Logistic UCB for binary rewards (clicks): per-arm logistic regressions with an online
+/// Laplace posterior ``N(theta_a, A_a^{-1})`` (Chapelle and Li 2011, full covariance).
+///
+/// Each update finds the exact MAP of the Gaussian prior times the new observation's
+/// likelihood (a one-dimensional Newton solve), then adds the likelihood's curvature
+/// to the precision. The score is the upper confidence bound of the logit,
+/// ``x^T theta_a + alpha sqrt(x^T A_a^{-1} x)``; ``mean(X)`` returns click
+/// probabilities. Rewards are labels or probabilities in [0, 1]; ``lam`` is the prior
+/// precision. Not mergeable (the online posterior depends on the update order).
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.LogisticUCB(n_arms=2, dim=2, seed=0)
+/// >>> X = np.tile([[1.0, 0.0], [1.0, 1.0]], (200, 1))
+/// >>> clicks = (np.arange(400) % 4 == 0).astype(float)  # half of the [1, 0] rows click
+/// >>> policy.update_batch(X, np.zeros(400, dtype=np.int64), clicks)
+/// >>> policy.mean(np.array([[1.0, 0.0], [1.0, 1.0]]))[:, 0].round(1).tolist()
+/// [0.5, 0.0]
+#[pyclass(extends = PyContextualBandit, frozen, name = "LogisticUCB", module = "regretless")]
+pub struct PyLogisticUCB;
 
+#[pymethods]
+impl PyLogisticUCB {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, alpha: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(LogisticUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        alpha: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                LogisticUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?).py_err(py)?,
+            ),
+        ))
     }
 }
 
-contextual_class! {
-    /// Logistic Thompson sampling for binary rewards (Chapelle and Li 2011): the same
-    /// online Laplace posterior as :class:`LogisticUCB`, each decision sampling the logit
-    /// of every arm from ``N(x^T theta_a, v^2 x^T A_a^{-1} x)`` (``v = 1``: the posterior).
-    /// ``probabilities`` is a Monte Carlo estimate (4096 draws).
-    ///
-    /// >>> import numpy as np, regretless
-    /// >>> policy = regretless.LogisticTS(n_arms=3, dim=2, seed=0)
-    /// >>> arm = policy.select(np.array([1.0, 0.5]))
-    /// >>> policy.update(np.array([1.0, 0.5]), arm, 1.0)
-    /// >>> int(policy.counts().sum())
-    /// 1
-    PyLogisticTS => LogisticTS, "LogisticTS";
+/// Logistic Thompson sampling for binary rewards (Chapelle and Li 2011): the same
+/// online Laplace posterior as :class:`LogisticUCB`, each decision sampling the logit
+/// of every arm from ``N(x^T theta_a, v^2 x^T A_a^{-1} x)`` (``v = 1``: the posterior).
+/// ``probabilities`` is a Monte Carlo estimate (4096 draws).
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.LogisticTS(n_arms=3, dim=2, seed=0)
+/// >>> arm = policy.select(np.array([1.0, 0.5]))
+/// >>> policy.update(np.array([1.0, 0.5]), arm, 1.0)
+/// >>> int(policy.counts().sum())
+/// 1
+#[pyclass(extends = PyContextualBandit, frozen, name = "LogisticTS", module = "regretless")]
+pub struct PyLogisticTS;
 
+#[pymethods]
+impl PyLogisticTS {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, v = 1.0, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, v: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(LogisticTS::new(n_arms, dim, v, lam, seed_arg(seed)?).py_err(py)?))
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        v: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                LogisticTS::new(n_arms, dim, v, lam, seed_arg(seed)?).py_err(py)?,
+            ),
+        ))
     }
 }

@@ -10,8 +10,8 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use regretless_core::ope::{
-    evaluate_with, replay, round_rewards, Accumulator, ActionDist, Actions, Batch, Estimator,
-    ReplayOutput, Rewards, Summary, Table,
+    evaluate_with, replay, round_rewards, ActionDist, Actions, Batch, Estimator,
+    OffPolicyAccumulator, ReplayOutput, Rewards, Summary, Table,
 };
 use regretless_core::policy::{PolicyVisitor, Registered};
 use std::sync::Mutex;
@@ -276,26 +276,26 @@ pub fn _ope_estimate<'py>(
 /// set accumulated apart (other processes or machines) combine with `merge`, and the
 /// state travels as `to_bytes()` / pickle.
 #[pyclass(name = "OffPolicyAccumulator", module = "regretless._core", frozen)]
-pub struct PyOpeStream {
-    inner: Mutex<Accumulator>,
+pub struct PyOffPolicyAccumulator {
+    inner: Mutex<OffPolicyAccumulator>,
 }
 
-crate::persist::state_methods!(PyOpeStream => Accumulator);
+crate::persist::state_methods!(PyOffPolicyAccumulator => OffPolicyAccumulator);
 
-impl PyOpeStream {
-    fn wrap(acc: Accumulator) -> Self {
+impl PyOffPolicyAccumulator {
+    fn wrap(acc: OffPolicyAccumulator) -> Self {
         Self {
             inner: Mutex::new(acc),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Accumulator> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OffPolicyAccumulator> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[pymethods]
-impl PyOpeStream {
+impl PyOffPolicyAccumulator {
     #[new]
     #[pyo3(signature = (estimator, lambda_, n_bootstrap = 0, seed = 0, first_row = 0))]
     fn new(
@@ -308,7 +308,7 @@ impl PyOpeStream {
     ) -> PyResult<Self> {
         let est = Estimator::from_name(estimator, lambda_).py_err(py)?;
         Ok(Self::wrap(
-            Accumulator::starting_at(est, n_bootstrap, seed, first_row).py_err(py)?,
+            OffPolicyAccumulator::starting_at(est, n_bootstrap, seed, first_row).py_err(py)?,
         ))
     }
 

@@ -1,4 +1,4 @@
-//! KL-regularized contextual bandits (ALGORITHMS.md section 3): play the Gibbs policy
+//! KL-regularized contextual bandits (docs/ALGORITHMS.md section 3): play the Gibbs policy
 //! pi(a|x) proportional to pi_ref(a|x) exp(eta f(x, a)) of a reference policy pi_ref and a
 //! reward estimate f from the ridge regression oracle. `KLRegularizedUCB` uses the
 //! optimistic f = min(1, mean + beta_t width) (Zhao, Ye, Xiong, Gu and Zhang 2025);
@@ -74,15 +74,24 @@ fn gibbs_row(
     }
 }
 
-macro_rules! gibbs_policy {
-    ($(#[$meta:meta])* $ty:ident, $kind:literal, $optimistic:expr) => {
-        $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-        pub struct $ty {
-            base: LinearBase,
-            params: GibbsParams,
-        }
+/// KL-regularized UCB: Gibbs policy on the optimistic estimate min(1, mean + beta_t width).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KLRegularizedUCB {
+    base: LinearBase,
+    params: GibbsParams,
+}
 
+/// Greedy Gibbs policy: the Gibbs policy on the plain ridge estimate (no bonus).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GibbsGreedy {
+    base: LinearBase,
+    params: GibbsParams,
+}
+
+/// The constructor and the [`ContextualPolicy`] impl of a Gibbs policy type `$ty` (a struct
+/// of `base` and `params`); `$optimistic` adds the exploration bonus.
+macro_rules! gibbs_policy_impls {
+    ($ty:ident, $kind:literal, $optimistic:expr) => {
         impl $ty {
             pub fn new(
                 n_arms: usize,
@@ -113,25 +122,47 @@ macro_rules! gibbs_policy {
                 &self.params
             }
             fn describe_params(&self) -> String {
-                let beta = self.params.beta.map_or("None".to_string(), |b| b.to_string());
+                let beta = self
+                    .params
+                    .beta
+                    .map_or("None".to_string(), |b| b.to_string());
                 if $optimistic {
-                    format!("eta={}, beta={beta}, lam={}", self.params.eta, self.base.lam)
+                    format!(
+                        "eta={}, beta={beta}, lam={}",
+                        self.params.eta, self.base.lam
+                    )
                 } else {
                     format!("eta={}, lam={}", self.params.eta, self.base.lam)
                 }
             }
             /// The (optimistic, clipped) reward estimate f(x, a) the Gibbs policy uses.
             fn score_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
-                let beta = if $optimistic { self.params.beta_t(self.base.t) } else { 0.0 };
+                let beta = if $optimistic {
+                    self.params.beta_t(self.base.t)
+                } else {
+                    0.0
+                };
                 for (o, m) in out.iter_mut().zip(&self.base.arms) {
-                    let w = if $optimistic { m.width(x, scratch) } else { 0.0 };
+                    let w = if $optimistic {
+                        m.width(x, scratch)
+                    } else {
+                        0.0
+                    };
                     *o = (m.mean(x) + beta * w).clamp(0.0, 1.0);
                 }
             }
             fn decide(&mut self, x: &[f64]) -> usize {
                 let mut p = vec![0.0; self.base.arms.len()];
                 let mut scratch = vec![0.0; self.base.dim];
-                gibbs_row(&self.base, &self.params, $optimistic, x, None, &mut p, &mut scratch);
+                gibbs_row(
+                    &self.base,
+                    &self.params,
+                    $optimistic,
+                    x,
+                    None,
+                    &mut p,
+                    &mut scratch,
+                );
                 sample_discrete(&p, &mut self.base.rng)
             }
             fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
@@ -156,46 +187,38 @@ macro_rules! gibbs_policy {
             fn decide_ref(&mut self, x: &[f64], log_ref: &[f64]) -> usize {
                 let mut p = vec![0.0; self.base.arms.len()];
                 let mut scratch = vec![0.0; self.base.dim];
-                gibbs_row(&self.base, &self.params, $optimistic, x, Some(log_ref), &mut p, &mut scratch);
+                gibbs_row(
+                    &self.base,
+                    &self.params,
+                    $optimistic,
+                    x,
+                    Some(log_ref),
+                    &mut p,
+                    &mut scratch,
+                );
                 sample_discrete(&p, &mut self.base.rng)
             }
-            fn probability_row_ref(&self, x: &[f64], log_ref: &[f64], out: &mut [f64], scratch: &mut [f64]) {
-                gibbs_row(&self.base, &self.params, $optimistic, x, Some(log_ref), out, scratch);
+            fn probability_row_ref(
+                &self,
+                x: &[f64],
+                log_ref: &[f64],
+                out: &mut [f64],
+                scratch: &mut [f64],
+            ) {
+                gibbs_row(
+                    &self.base,
+                    &self.params,
+                    $optimistic,
+                    x,
+                    Some(log_ref),
+                    out,
+                    scratch,
+                );
             }
         }
         persist_contextual!($ty, $kind);
     };
 }
 
-gibbs_policy!(
-    /// KL-regularized UCB: Gibbs policy on the optimistic estimate min(1, mean + beta_t width).
-    KLRegularizedUCB,
-    "KLRegularizedUCB",
-    true
-);
-gibbs_policy!(
-    /// Greedy Gibbs policy: the Gibbs policy on the plain ridge estimate (no bonus).
-    GibbsGreedy,
-    "GibbsGreedy",
-    false
-);
-
-/// Exact per-round KL-regret J(pi*, x) - J(pi, x) = KL(pi || pi*) / eta, where
-/// pi* is proportional to pi_ref exp(eta R*) (the identity of ALGORITHMS.md section 3).
-/// `pi`, `rewards` and `log_ref` are one row each (K values).
-pub fn kl_regret_row(pi: &[f64], rewards: &[f64], log_ref: &[f64], eta: f64) -> f64 {
-    let logits: Vec<f64> = rewards
-        .iter()
-        .zip(log_ref)
-        .map(|(r, l)| l + eta * r)
-        .collect();
-    let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let log_z = max + logits.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
-    let mut kl = 0.0;
-    for (p, lg) in pi.iter().zip(&logits) {
-        if *p > 0.0 {
-            kl += p * (p.ln() - (lg - log_z));
-        }
-    }
-    kl.max(0.0) / eta
-}
+gibbs_policy_impls!(KLRegularizedUCB, "KLRegularizedUCB", true);
+gibbs_policy_impls!(GibbsGreedy, "GibbsGreedy", false);

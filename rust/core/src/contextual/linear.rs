@@ -4,8 +4,8 @@
 use super::{persist_contextual, pick, with_buffer, ContextualPolicy, LinearBase};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
+use crate::sample::normal_rand_distr_05;
 use crate::stats::argmax_distribution;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 fn finite_nonneg(x: f64, name: &str) -> Result<()> {
@@ -119,7 +119,7 @@ impl LinTS {
 
     fn sampled_scores(&self, x: &[f64], rng: &mut Rng, out: &mut [f64]) {
         for (o, m) in out.iter_mut().zip(&self.base.arms) {
-            let z: f64 = StandardNormal.sample(rng);
+            let z = normal_rand_distr_05(rng);
             let (mean, width) = m.mean_width(x);
             *o = mean + self.params.v * width * z;
         }
@@ -181,7 +181,7 @@ impl ContextualPolicy for LinTS {
             let mut best = f64::NEG_INFINITY;
             let mut best_i = 0;
             for i in 0..k {
-                let z: f64 = StandardNormal.sample(&mut rng);
+                let z = normal_rand_distr_05(&mut rng);
                 let s = means[i] + sds[i] * z;
                 if s > best {
                     best = s;

@@ -6,8 +6,8 @@
 use super::{persist_contextual, pick, ContextualPolicy, LinearBase, Link};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
+use crate::sample::normal_rand_distr_05;
 use crate::stats::argmax_distribution;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 fn logistic_base(n_arms: usize, dim: usize, lam: f64, seed: Option<u64>) -> Result<LinearBase> {
@@ -149,7 +149,7 @@ impl ContextualPolicy for LogisticTS {
         let mut scratch = vec![0.0; self.base.dim];
         let mut rng = self.base.rng.clone();
         for (o, m) in scores.iter_mut().zip(&self.base.arms) {
-            let z: f64 = StandardNormal.sample(&mut rng);
+            let z = normal_rand_distr_05(&mut rng);
             *o = m.mean(x) + self.params.v * m.width(x, &mut scratch) * z;
         }
         let i = pick(&scores, &mut rng);
@@ -179,7 +179,7 @@ impl ContextualPolicy for LogisticTS {
             let mut best = f64::NEG_INFINITY;
             let mut best_i = 0;
             for i in 0..k {
-                let z: f64 = StandardNormal.sample(&mut rng);
+                let z = normal_rand_distr_05(&mut rng);
                 let s = means[i] + sds[i] * z;
                 if s > best {
                     best = s;

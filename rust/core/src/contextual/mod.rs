@@ -17,10 +17,12 @@ pub mod gibbs;
 pub mod hybrid;
 pub mod linear;
 pub mod logistic;
+pub mod registry;
 pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};
+pub use registry::AnyContextual;
 
 /// Rank-one updates between two exact refactorizations of an arm's inverse. The
 /// Sherman-Morrison drift after a thousand updates is far below 1e-12 relative; the
@@ -407,12 +409,13 @@ fn prefetch_row(row: &[f64]) {
         let bytes = std::mem::size_of_val(row);
         let mut off = 0;
         while off < bytes {
-            // SAFETY: prefetching is a hint that never faults; the addresses lie in `row`.
+            // SAFETY: `off < bytes`, so `p.add(off)` stays inside `row`; a prefetch (SSE,
+            // baseline on x86_64) only hints the cache: it never faults and reads nothing.
             unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
             off += 64;
         }
         if bytes > 0 {
-            // SAFETY: as above (the last byte of `row`).
+            // SAFETY: as above, for the last byte of `row` (`bytes > 0`).
             unsafe { _mm_prefetch(p.add(bytes - 1), _MM_HINT_T0) };
         }
     }

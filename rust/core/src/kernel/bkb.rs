@@ -1,4 +1,4 @@
-//! BKB, the budgeted kernelized bandit (Calandriello et al., COLT 2019; ALGORITHMS.md 1.2):
+//! BKB, the budgeted kernelized bandit (Calandriello et al., COLT 2019; docs/ALGORITHMS.md 1.2):
 //! a Nystrom embedding on a dictionary of pulled arms resampled from scratch every step with
 //! `p_i = min(1, qbar n_i sigma_i^2)`, and the posterior of every candidate from it.
 //!
@@ -22,15 +22,8 @@
 //! The ill-conditioning of `K_SS` stays confined to `L1^{-1}`; `A_t` is well conditioned
 //! (eigenvalues >= lam) and `I - lam A_t^{-1}` has eigenvalues in [0, 1).
 //!
-//! Not done: keeping `G = K_PP N K_PP` up to date and gathering `K_SP N K_PS = G[S, S]`
-//! would replace the `P m^2` term by a gather, but `A_t - lam I = L1^{-1} G[S, S] L1^{-T}`
-//! (the subset-of-regressors normal equations) amplifies the rounding of `G` (about
-//! `eps n P max k^2` per entry) by `|L1^{-1}|^2`, up to `1 / (m eps trace K_SS)` at the
-//! pivot tolerance: errors of 0.1-0.4 in `A_t` at lengthscale 0.5 in a numpy check
-//! (benches/README.md), not rounding-level ones. Also measured and not kept: taking a kept
-//! dictionary arm's embedding as a row of `L1` (`z_s = L1^T e_s`, saving the kept arms'
-//! share of the `P m^2` term) changes the scores at the 1e-12 level, which the golden files'
-//! continuation test (rtol 1e-12) refuses; regenerating them is the lead's call.
+//! Two alternatives were measured and not kept (a gathered Gram matrix, and kept
+//! dictionary arms' embeddings read off `L1`): benches/README.md, "Kernel bandits".
 //!
 //! The kernel columns `k(X, x_s)` of pulled candidates are cached between steps (within a
 //! memory budget beyond the current dictionary's columns), so a step evaluates the kernel

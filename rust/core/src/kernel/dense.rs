@@ -16,10 +16,20 @@ use rayon::prelude::*;
 const NB: usize = 64;
 
 /// A raw pointer shared by parallel tasks that write disjoint regions of one buffer.
+///
+/// Every use follows one pattern: the pointer is taken from a `Vec` that is not touched
+/// otherwise until the parallel loop (rayon's `for_each`, which returns only when every
+/// task has finished) is over, so the buffer outlives every access and no reference to it
+/// coexists with the tasks' writes; each task's `unsafe` block says which disjoint region
+/// it writes.
 #[derive(Clone, Copy)]
 struct SharedMut(*mut f64);
-// SAFETY: only used for tasks that read and write disjoint regions (each use says which).
+// SAFETY: moving the pointer to another thread accesses nothing; every dereference is in an
+// `unsafe` block that argues the buffer is live and the accessed regions are disjoint (see
+// the type's doc).
 unsafe impl Send for SharedMut {}
+// SAFETY: sharing `&SharedMut` only allows copying the pointer (no interior mutability);
+// the dereferences are argued where they happen, as for `Send`.
 unsafe impl Sync for SharedMut {}
 
 impl SharedMut {
@@ -139,9 +149,11 @@ fn factor(a: &[f64], n: usize, tol: f64, psd: bool) -> Option<Vec<f64>> {
         starts.par_iter().for_each(|&i0| {
             let i1 = (i0 + NB).min(n);
             let p = p.get();
-            // SAFETY: every task reads columns k..e (of rows i0..i1 and e..i1), which no task
-            // writes in this phase, and writes rows i0..i1 in columns e..i1, its own block
-            // row: disjoint regions of the n x n buffer, all in bounds.
+            // SAFETY: `l` (n x n, the pointer's buffer) is not used otherwise until the loop
+            // ends. The task reads A = rows i0..i1 and B = rows e..i1, both in columns
+            // k..e, which no task writes in this phase, and writes C = rows i0..i1 in
+            // columns e..i1, its own block row: C overlaps neither A, B nor another task's
+            // C. Bounds: rows < i1 <= n and columns < i1 <= n, so every offset is below n^2.
             unsafe {
                 gemm_raw(
                     i1 - i0,
@@ -203,11 +215,14 @@ pub(crate) fn lower_inverse(l: &[f64], n: usize) -> Vec<f64> {
             let i1 = (i0 + NB).min(n);
             let (ib, jb) = (i1 - i0, j1 - j0);
             let p = p.get();
-            // SAFETY: reads L (a different buffer), the diagonal blocks of Li (written
-            // before this phase, read-only in it) and rows j0..i0 of Li in columns j0..j1
-            // (this task's block column), writes tmp (its own); then writes Li rows i0..i1
-            // in columns j0..j1 (j1 <= i0), its own block column: tasks touch disjoint
-            // column ranges outside the diagonal blocks, all in bounds.
+            // SAFETY: `li` (n x n, the pointer's buffer) is not used otherwise until the
+            // loop ends. The first product reads `l` (a separate, shared buffer) and Li's rows
+            // j0..i0 in columns j0..j1 (this task's block column, written only by this task,
+            // in earlier iterations) into `tmp` (its own, NB x NB >= ib x jb). The second
+            // reads the diagonal block Li[i0..i1, i0..i1] (written before the parallel
+            // phase, read-only in it; i0 >= j1, so outside every task's block column) and
+            // `tmp`, and writes Li rows i0..i1 in columns j0..j1: this task's own block
+            // column, disjoint from what it reads. Bounds: rows and columns < n.
             unsafe {
                 gemm_raw(
                     ib,
@@ -268,8 +283,10 @@ pub(crate) fn mul_lower_t(
     let mut j0 = 0;
     while j0 < r {
         let j1 = (j0 + NB).min(r);
-        // SAFETY: x is rows x r (bounds checked above), li is r x r (B[q][j] = li[(j0 + j) r + q], q < j1), out
-        // gets columns j0..j1 of its rows x r; out is a separate buffer.
+        // SAFETY: A = x with strides (rsx, csx), columns 0..j1 <= r: inside x by the `fits`
+        // check. B[q][j] = li[(j0 + j) r + q] with q < j1 <= r and j0 + j < j1 <= r: below
+        // r^2 <= li.len(). C = out[i r + j0 + j] for i < rows, j < j1 - j0: below rows r.
+        // `out` is a `&mut` borrow, so it overlaps neither `x` nor `li`.
         unsafe {
             gemm_raw(
                 rows,
@@ -306,8 +323,10 @@ pub(crate) fn mul_lower_lower(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
             let mut j0 = 0;
             while j0 < i1 {
                 let j1 = (j0 + NB).min(n);
-                // SAFETY: a[i0..i1, j0..i1] and b[j0..i1, j0..j1] are in bounds of their n x n
-                // buffers; ob is out's block row i0..i1 ((i1 - i0) x n), separate from a and b.
+                // SAFETY: A = a[i0..i1, j0..i1] and B = b[j0..i1, j0..j1] lie in their n x n
+                // buffers (asserted above; i1, j1 <= n). C = ob[.., j0..j1], where `ob` is
+                // out's block row i0..i1, (i1 - i0) x n: a `&mut` chunk, so it overlaps
+                // neither `a`, `b` nor another task's chunk.
                 unsafe {
                     gemm_raw(
                         i1 - i0,
@@ -360,8 +379,10 @@ fn gram_from(x: &[f64], rows: usize, r: usize, lower: bool) -> Vec<f64> {
             // Rows before k0 are zero in columns i0.. of a lower-triangular x.
             let k0 = if lower { i0 } else { 0 };
             assert!(fits(x.len(), k0 * r + i0, i1 - i0, rows - k0, 1, r));
-            // SAFETY: A = x[k0.., i0..i1]^T (strides 1, r), B = x[k0.., 0..i1] (strides r,
-            // 1), both inside x (checked); g is its own (i1 - i0) x i1 buffer.
+            // SAFETY: A = x[k0.., i0..i1]^T (strides 1, r) and B = x[k0.., 0..i1] (strides
+            // r, 1) are only read, inside x (the `fits` assert covers A; B's last entry,
+            // (rows - 1) r + i1 - 1, is below rows r <= x.len()). C = g, this task's own
+            // (i1 - i0) x i1 buffer.
             unsafe {
                 gemm_raw(
                     i1 - i0,

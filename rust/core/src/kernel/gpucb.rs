@@ -1,5 +1,5 @@
 //! Exact GP-UCB on a finite candidate set with the incremental posterior of
-//! ALGORITHMS.md 1.1: the normalised covariance rows `g_s` (one per observation, each of
+//! docs/ALGORITHMS.md 1.1: the normalised covariance rows `g_s` (one per observation, each of
 //! length A) are stored, and each observation costs O(A t) with no refactorization.
 //!
 //! The rows are `G = L^{-1} K_{P,D}` where `L` is the Cholesky factor of `K_PP + noise I`

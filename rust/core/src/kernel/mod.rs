@@ -1,5 +1,5 @@
 //! Kernel bandits over a finite candidate set: covariance functions evaluated in blocks,
-//! exact GP-UCB with the incremental posterior of ALGORITHMS.md 1.1 ([`GPUCB`]) and the
+//! exact GP-UCB with the incremental posterior of docs/ALGORITHMS.md 1.1 ([`GPUCB`]) and the
 //! budgeted kernelized bandit with a resampled Nystrom dictionary ([`BKB`], 1.2).
 //!
 //! Candidates are row-major `(A, d)` float64 matrices. Work over the candidates is split
@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 pub mod bkb;
 mod dense;
 pub mod gpucb;
+pub mod registry;
 pub use bkb::BKB;
 pub use gpucb::GPUCB;
+pub use registry::AnyKernelBandit;
 
 /// Rows per parallel block (fixed, so that results are identical on any number of threads).
 pub const BLOCK: usize = 256;

@@ -23,7 +23,7 @@
 //!   combined with Chan et al.'s pairwise update.
 
 use super::interval::{normal_quantile, percentile_sorted};
-use super::kernel::{Buf, DistShape, Kernel, Stage, BLOCK};
+use super::terms::{Buf, DistShape, RowTerms, Stage, BLOCK};
 use super::{Batch, Estimator};
 use crate::error::{Error, Result};
 use crate::parallel::map_with_caller;
@@ -215,7 +215,7 @@ fn bootstrap_row(reps: &mut [f64], x: [f64; 3], row: u64, seed: u64, table: &Poi
 }
 
 struct Pass<'k, 'a> {
-    kernel: &'k Kernel<'a>,
+    terms: &'k RowTerms<'a>,
     /// Stream index of the batch's first row.
     first_row: u64,
     seed: u64,
@@ -249,10 +249,10 @@ impl Pass<'_, '_> {
             let m = end - start;
             let mut ok = self.fast;
             if self.block {
-                ok = self.kernel.block(start, end, &mut stage, &mut buf);
+                ok = self.terms.block(start, end, &mut stage, &mut buf);
             } else if self.fast {
                 for (j, i) in (start..end).enumerate() {
-                    let (x, good) = self.kernel.row_fast(i);
+                    let (x, good) = self.terms.row_fast(i);
                     buf.set(j, x);
                     ok &= good;
                 }
@@ -261,7 +261,7 @@ impl Pass<'_, '_> {
                 // The checked path: names the first invalid row (or recomputes the block
                 // if there is none, e.g. when the fast path does not apply).
                 for (j, i) in (start..end).enumerate() {
-                    buf.set(j, self.kernel.row(i, self.first_row + i as u64)?);
+                    buf.set(j, self.terms.row(i, self.first_row + i as u64)?);
                 }
             }
             s.push_block::<FULL>(&buf, m);
@@ -305,8 +305,8 @@ pub struct Summary {
 /// Streaming state of one estimator: push batches of rows, read a [`Summary`] at any time.
 ///
 /// ```
-/// use regretless_core::ope::{Accumulator, ActionDist, Batch, Estimator};
-/// let mut acc = Accumulator::new(Estimator::Ipw { lambda: f64::INFINITY }, 0, 0).unwrap();
+/// use regretless_core::ope::{OffPolicyAccumulator, ActionDist, Batch, Estimator};
+/// let mut acc = OffPolicyAccumulator::new(Estimator::Ipw { lambda: f64::INFINITY }, 0, 0).unwrap();
 /// let pi = [0.9, 0.1, 0.9, 0.1];
 /// for _ in 0..2 {
 ///     let batch = Batch {
@@ -325,13 +325,13 @@ pub struct Summary {
 /// ```
 ///
 /// Shards of one data set can be accumulated apart (in other processes or machines, the
-/// state shipped with [`crate::state::encode`]) and combined with [`Accumulator::merge`]:
+/// state shipped with [`crate::state::encode`]) and combined with [`OffPolicyAccumulator::merge`]:
 /// the result is that of one pass over all the rows, up to the order of floating-point
 /// sums. With a bootstrap, give each shard the stream index of its first row
-/// ([`Accumulator::starting_at`]), so that every row keeps the Poisson weights it has in
+/// ([`OffPolicyAccumulator::starting_at`]), so that every row keeps the Poisson weights it has in
 /// one pass.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Accumulator {
+pub struct OffPolicyAccumulator {
     estimator: Estimator,
     n_bootstrap: usize,
     seed: u64,
@@ -350,7 +350,7 @@ pub struct Accumulator {
     ranges: Vec<(u64, u64)>,
 }
 
-impl Accumulator {
+impl OffPolicyAccumulator {
     pub fn new(estimator: Estimator, n_bootstrap: usize, seed: u64) -> Result<Self> {
         if n_bootstrap > MAX_BOOTSTRAP {
             return Err(Error::param(
@@ -358,7 +358,7 @@ impl Accumulator {
                 format!("must be at most {MAX_BOOTSTRAP}, got {n_bootstrap}"),
             ));
         }
-        Ok(Accumulator {
+        Ok(OffPolicyAccumulator {
             estimator,
             n_bootstrap,
             seed,
@@ -404,7 +404,7 @@ impl Accumulator {
     /// sets of rows: the result is that of one pass over both (to rounding: the sums are
     /// added in another order). With a bootstrap the two row ranges
     /// `first_row..first_row + rows` must not overlap, or rows would share weights.
-    pub fn merge(&self, other: &Accumulator) -> Result<Accumulator> {
+    pub fn merge(&self, other: &OffPolicyAccumulator) -> Result<OffPolicyAccumulator> {
         if self.estimator != other.estimator {
             return Err(Error::param(
                 "other",
@@ -472,7 +472,7 @@ impl Accumulator {
             .first()
             .map_or(self.first_row.min(other.first_row), |r| r.0);
         let next_row = self.next_row.max(other.next_row);
-        Ok(Accumulator {
+        Ok(OffPolicyAccumulator {
             estimator: self.estimator,
             n_bootstrap: self.n_bootstrap,
             seed: self.seed,
@@ -501,16 +501,16 @@ impl Accumulator {
         self.push_with(batch, true)
     }
 
-    /// [`Accumulator::push`]; with `check_distributions = false` the caller vouches that
+    /// [`OffPolicyAccumulator::push`]; with `check_distributions = false` the caller vouches that
     /// every row of a per-row `action_dist` is a probability distribution, and its sum is
     /// not checked (every other check stays).
     pub fn push_with(&mut self, batch: &Batch<'_>, check_distributions: bool) -> Result<()> {
-        let mut kernel = Kernel::new(self.estimator, batch)?;
+        let mut terms = RowTerms::new(self.estimator, batch)?;
         if !check_distributions {
-            kernel.trust_distributions();
+            terms.trust_distributions();
         }
         if let Some(shape) = self.shape {
-            if shape != kernel.shape() {
+            if shape != terms.shape() {
                 let show = |s: DistShape| match s {
                     Some((k, l)) => format!("{k} actions x {l} slots"),
                     None => "the logged-action probability only".to_string(),
@@ -519,21 +519,21 @@ impl Accumulator {
                     "action_dist",
                     format!(
                         "this batch has {} but earlier batches had {}",
-                        show(kernel.shape()),
+                        show(terms.shape()),
                         show(shape)
                     ),
                 ));
             }
         }
-        let n = kernel.n();
+        let n = terms.n();
         let pass = Pass {
-            kernel: &kernel,
+            terms: &terms,
             first_row: self.next_row,
             seed: self.seed,
             table: PoissonTable::new(),
             full: self.estimator.self_normalized(),
-            fast: kernel.has_fast_path(),
-            block: kernel.has_block_path(),
+            fast: terms.has_fast_path(),
+            block: terms.has_block_path(),
         };
         let mut pending = self.pending.clone();
         let mut total = self.total;
@@ -573,7 +573,7 @@ impl Accumulator {
         // The rest opens the next chunk.
         pass.run(i + n_full * CHUNK_ROWS..n, &mut pending)?;
 
-        self.shape = Some(kernel.shape());
+        self.shape = Some(terms.shape());
         self.total = total;
         self.total_boot = total_boot;
         self.pending = pending;
@@ -692,7 +692,7 @@ impl Accumulator {
     }
 }
 
-impl Persist for Accumulator {
+impl Persist for OffPolicyAccumulator {
     const KIND: &'static str = "OffPolicyAccumulator";
 
     fn check_invariants(&self) -> Result<()> {
@@ -739,7 +739,7 @@ impl Persist for Accumulator {
     }
 }
 
-/// The whole computation on data in memory: one [`Accumulator`] fed one batch.
+/// The whole computation on data in memory: one [`OffPolicyAccumulator`] fed one batch.
 pub fn evaluate(
     estimator: Estimator,
     batch: &Batch<'_>,
@@ -750,7 +750,7 @@ pub fn evaluate(
     evaluate_with(estimator, batch, alpha, n_bootstrap, seed, true)
 }
 
-/// [`evaluate`], optionally trusting the distributions (see [`Accumulator::push_with`]).
+/// [`evaluate`], optionally trusting the distributions (see [`OffPolicyAccumulator::push_with`]).
 pub fn evaluate_with(
     estimator: Estimator,
     batch: &Batch<'_>,
@@ -759,7 +759,7 @@ pub fn evaluate_with(
     seed: u64,
     check_distributions: bool,
 ) -> Result<Summary> {
-    let mut acc = Accumulator::new(estimator, n_bootstrap, seed)?;
+    let mut acc = OffPolicyAccumulator::new(estimator, n_bootstrap, seed)?;
     acc.push_with(batch, check_distributions)?;
     acc.summary(alpha)
 }
@@ -771,8 +771,8 @@ pub fn round_rewards(
     batch: &Batch<'_>,
     mean_weight: f64,
 ) -> Result<Vec<f64>> {
-    let kernel = Kernel::new(estimator, batch)?;
-    let mut out = vec![0.0; kernel.n()];
+    let terms = RowTerms::new(estimator, batch)?;
+    let mut out = vec![0.0; terms.n()];
     let sn = estimator.self_normalized();
     let results: Vec<Result<()>> = out
         .par_chunks_mut(CHUNK_ROWS)
@@ -780,7 +780,7 @@ pub fn round_rewards(
         .map(|(c, slice)| {
             for (j, o) in slice.iter_mut().enumerate() {
                 let i = c * CHUNK_ROWS + j;
-                let x = kernel.row(i, i as u64)?;
+                let x = terms.row(i, i as u64)?;
                 *o = if sn { x[0] + x[1] / mean_weight } else { x[0] };
             }
             Ok(())

@@ -23,18 +23,20 @@
 //! | DRos | `q(x_i, pi_e) + lambda w_i / (w_i^2 + lambda) (r_i - q(x_i, a_i))` | 0 |
 //!
 //! where `q(x, pi_e) = sum_a pi_e(a|x) q(x, a) / sum_a pi_e(a|x)` (obp's weighted average).
-//! So an estimate needs only the running moments of `(u, v, w)`: see [`Accumulator`] for
-//! how the estimate, its standard error and a Poisson-bootstrap interval come out of one
-//! pass with memory independent of the number of rows.
+//! So an estimate needs only the running moments of `(u, v, w)`: see
+//! [`OffPolicyAccumulator`] for how the estimate, its standard error and a Poisson-bootstrap
+//! interval come out of one pass with memory independent of the number of rows.
 
 mod accumulate;
 mod interval;
-mod kernel;
 pub mod replay;
+mod terms;
 
 use crate::error::{Error, Result};
 
-pub use accumulate::{evaluate, evaluate_with, round_rewards, Accumulator, Summary, CHUNK_ROWS};
+pub use accumulate::{
+    evaluate, evaluate_with, round_rewards, OffPolicyAccumulator, Summary, CHUNK_ROWS,
+};
 pub use interval::{normal_quantile, percentile_sorted};
 pub use replay::{replay, ReplayOutput};
 

@@ -205,7 +205,7 @@ fn streaming_in_uneven_batches_equals_one_pass_bit_for_bit() {
     let d = data(3 * CHUNK_ROWS + 777, 3, 2, 3);
     for est in all_estimators() {
         let whole = evaluate(est, &d.all(), 0.1, 6, 9).unwrap();
-        let mut acc = Accumulator::new(est, 6, 9).unwrap();
+        let mut acc = OffPolicyAccumulator::new(est, 6, 9).unwrap();
         let cuts = [
             0,
             1,
@@ -308,7 +308,7 @@ fn invalid_rows_are_reported_by_name_and_first_row_and_change_nothing() {
     let est = Estimator::Dr {
         lambda: f64::INFINITY,
     };
-    let mut acc = Accumulator::new(est, 8, 0).unwrap();
+    let mut acc = OffPolicyAccumulator::new(est, 8, 0).unwrap();
     acc.push(&d.batch(0..100)).unwrap();
     let before = acc.summary(0.05).unwrap();
 
@@ -556,16 +556,16 @@ fn merged_shards_equal_one_pass() {
         Estimator::SnDr,
         Estimator::DirectMethod,
     ] {
-        let mut one = Accumulator::new(est, 50, 9).unwrap();
+        let mut one = OffPolicyAccumulator::new(est, 50, 9).unwrap();
         one.push(&d.all()).unwrap();
         let whole = one.summary(0.1).unwrap();
         let cuts = [0, 1000, CHUNK_ROWS + 5, d.n];
-        let mut merged: Option<Accumulator> = None;
+        let mut merged: Option<OffPolicyAccumulator> = None;
         // Merged in a scrambled order: merge is symmetric up to rounding.
         for s in [1, 0, 2] {
-            let mut acc = Accumulator::starting_at(est, 50, 9, cuts[s] as u64).unwrap();
+            let mut acc = OffPolicyAccumulator::starting_at(est, 50, 9, cuts[s] as u64).unwrap();
             acc.push(&d.batch(cuts[s]..cuts[s + 1])).unwrap();
-            let acc: Accumulator =
+            let acc: OffPolicyAccumulator =
                 crate::state::decode(&crate::state::encode(&acc).unwrap()).unwrap();
             merged = Some(match merged {
                 None => acc,
@@ -576,7 +576,7 @@ fn merged_shards_equal_one_pass() {
         assert_eq!(merged.rows(), d.n as u64);
         assert_summaries_close(&merged.summary(0.1).unwrap(), &whole);
         // Merging an empty accumulator changes nothing.
-        let empty = Accumulator::new(est, 50, 9).unwrap();
+        let empty = OffPolicyAccumulator::new(est, 50, 9).unwrap();
         assert_summaries_close(&merged.merge(&empty).unwrap().summary(0.1).unwrap(), &whole);
     }
 }
@@ -587,22 +587,22 @@ fn merge_refuses_what_one_pass_could_not_give() {
     let ipw = Estimator::Ipw {
         lambda: f64::INFINITY,
     };
-    let mut a = Accumulator::new(ipw, 10, 1).unwrap();
+    let mut a = OffPolicyAccumulator::new(ipw, 10, 1).unwrap();
     a.push(&d.batch(0..100)).unwrap();
-    let mut b = Accumulator::new(ipw, 10, 1).unwrap();
+    let mut b = OffPolicyAccumulator::new(ipw, 10, 1).unwrap();
     b.push(&d.batch(100..200)).unwrap();
     // Both shards start at row 0: their bootstrap weights would coincide.
     let err = a.merge(&b).unwrap_err().to_string();
     assert!(err.contains("overlap"), "{err}");
     // Without a bootstrap the row indices do not matter.
-    let mut a0 = Accumulator::new(ipw, 0, 1).unwrap();
+    let mut a0 = OffPolicyAccumulator::new(ipw, 0, 1).unwrap();
     a0.push(&d.batch(0..100)).unwrap();
-    let mut b0 = Accumulator::new(ipw, 0, 1).unwrap();
+    let mut b0 = OffPolicyAccumulator::new(ipw, 0, 1).unwrap();
     b0.push(&d.batch(100..200)).unwrap();
     assert!(a0.merge(&b0).is_ok());
-    let other = Accumulator::new(Estimator::SnIpw, 0, 1).unwrap();
+    let other = OffPolicyAccumulator::new(Estimator::SnIpw, 0, 1).unwrap();
     assert!(a0.merge(&other).is_err());
-    let reseeded = Accumulator::new(ipw, 0, 2).unwrap();
+    let reseeded = OffPolicyAccumulator::new(ipw, 0, 2).unwrap();
     assert!(a0.merge(&reseeded).is_err());
 }
 
@@ -611,17 +611,17 @@ fn merge_refuses_what_one_pass_could_not_give() {
 fn serialized_accumulator_continues_identically() {
     let d = data(CHUNK_ROWS + 3000, 5, 1, 8);
     let est = Estimator::SnDr;
-    let mut a = Accumulator::new(est, 20, 3).unwrap();
+    let mut a = OffPolicyAccumulator::new(est, 20, 3).unwrap();
     a.push(&d.batch(0..1234)).unwrap();
     let bytes = crate::state::encode(&a).unwrap();
-    let mut b: Accumulator = crate::state::decode(&bytes).unwrap();
+    let mut b: OffPolicyAccumulator = crate::state::decode(&bytes).unwrap();
     a.push(&d.batch(1234..d.n)).unwrap();
     b.push(&d.batch(1234..d.n)).unwrap();
     assert_eq!(a.summary(0.05).unwrap(), b.summary(0.05).unwrap());
-    let mut one = Accumulator::new(est, 20, 3).unwrap();
+    let mut one = OffPolicyAccumulator::new(est, 20, 3).unwrap();
     one.push(&d.all()).unwrap();
     assert_eq!(one.summary(0.05).unwrap(), b.summary(0.05).unwrap());
     for cut in [0, 7, bytes.len() / 2, bytes.len() - 1] {
-        assert!(crate::state::decode::<Accumulator>(&bytes[..cut]).is_err());
+        assert!(crate::state::decode::<OffPolicyAccumulator>(&bytes[..cut]).is_err());
     }
 }

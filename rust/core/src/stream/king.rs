@@ -50,12 +50,21 @@ impl KingCore {
     }
 }
 
-macro_rules! king_rule {
-    ($(#[$meta:meta])* $ty:ident, $kind:literal, |$k:ident, $t:ident| $n:expr) => {
-        $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-        pub struct $ty(pub KingCore);
+/// Uniform exploration: `n = (T/K)^(2/3) (ln T)^(1/3)` pulls per arm, which gives
+/// O(K^(1/3) T^(2/3) log^(1/3) T) regret with two arms of memory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UniformRule(pub KingCore);
 
+/// Naive single-memory epsilon-best: `n = ln K / eps^2` pulls per arm with
+/// `eps = (K/T)^(1/3)`: O(K^(1/3) T^(2/3) log K) expected regret. It loses to uniform
+/// exploration by about `ln K / (ln T)^(1/3)` whenever exploration dominates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NaiveRule(pub KingCore);
+
+/// The [`Rule`] impl of a king rule `$ty` (a newtype of [`KingCore`]) whose arms are each
+/// pulled `$n` times, a formula in the number of arms `$k` and the horizon `$t`.
+macro_rules! king_rule_impl {
+    ($ty:ident, $kind:literal, |$k:ident, $t:ident| $n:expr) => {
         impl Rule for $ty {
             const KIND: &'static str = $kind;
             fn new($k: u64, $t: u64) -> Self {
@@ -93,22 +102,11 @@ macro_rules! king_rule {
     };
 }
 
-king_rule!(
-    /// Uniform exploration: `n = (T/K)^(2/3) (ln T)^(1/3)` pulls per arm, which gives
-    /// O(K^(1/3) T^(2/3) log^(1/3) T) regret with two arms of memory.
-    UniformRule,
-    "UniformExploration",
-    |k, t| (t as f64 / k as f64).powf(2.0 / 3.0) * (t as f64).ln().cbrt()
-);
-
-king_rule!(
-    /// Naive single-memory epsilon-best: `n = ln K / eps^2` pulls per arm with
-    /// `eps = (K/T)^(1/3)`: O(K^(1/3) T^(2/3) log K) expected regret. It loses to uniform
-    /// exploration by about `ln K / (ln T)^(1/3)` whenever exploration dominates.
-    NaiveRule,
-    "NaiveEpsilonBest",
-    |k, t| (k as f64).ln() / epsilon(k, t).powi(2)
-);
+king_rule_impl!(UniformRule, "UniformExploration", |k, t| {
+    (t as f64 / k as f64).powf(2.0 / 3.0) * (t as f64).ln().cbrt()
+});
+king_rule_impl!(NaiveRule, "NaiveEpsilonBest", |k, t| (k as f64).ln()
+    / epsilon(k, t).powi(2));
 
 #[cfg(test)]
 mod tests {

@@ -39,11 +39,13 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 pub mod game_of_arms;
 pub mod king;
+pub mod registry;
 pub mod selective_promotion;
 pub mod simulate;
 
 pub use game_of_arms::GameOfArmsRule;
 pub use king::{NaiveRule, UniformRule};
+pub use registry::AnyStream;
 pub use selective_promotion::SelectivePromotionRule;
 pub use simulate::{simulate_stream, Order, StreamSimulation};
 

@@ -1,6 +1,14 @@
 //! The per-row term `(u_i, v_i, w_i)` of every estimator, with the validation of the row.
 //! Errors name the argument and the row as `argument[row]`, the row counted from the
 //! start of the whole stream.
+//!
+//! Three paths compute the terms: [`RowTerms::row`] (checked, any layout, names the first
+//! invalid row), [`RowTerms::row_fast`] (branch-free, one slot per row) and
+//! [`RowTerms::block`] (a monomorphized two-stage loop over blocks of rows, W3's layout,
+//! with an AVX2 version of its per-row sums). Each estimator's formula is written once, as
+//! a [`Term`]; all paths do the same additions in the same order, so they agree bit for
+//! bit. [`crate::simd`] decides whether the AVX2 version runs (`REGRETLESS_NO_SIMD=1`
+//! forces the portable one).
 
 // `(x >= 0.0) & (x <= 1.0)` on purpose: a non-short-circuit test the compiler can keep
 // branch-free, where `contains` compiles to a branch.
@@ -41,7 +49,7 @@ impl Buf {
     }
 }
 
-/// Stage 1's per-row values of a block (see [`Kernel::block`]); made once per run of
+/// Stage 1's per-row values of a block (see [`RowTerms::block`]); made once per run of
 /// blocks and reused (entries a layout never writes keep their initial values).
 pub(crate) struct Stage {
     r: [f64; BLOCK],
@@ -76,8 +84,9 @@ const PREFETCH_ROWS: usize = 16;
 fn prefetch<T>(values: &[T], at: usize) {
     #[cfg(target_arch = "x86_64")]
     if at < values.len() {
-        // SAFETY: `at` is in bounds; `_mm_prefetch` only hints the cache (SSE, baseline
-        // on x86_64).
+        // SAFETY: `at < values.len()`, so the pointer arithmetic stays inside the slice;
+        // `_mm_prefetch` only hints the cache (it reads nothing into the program and never
+        // faults) and needs SSE, which every x86_64 CPU has.
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast::<i8>());
@@ -96,26 +105,155 @@ fn prefetch_row(values: &[f64], row: usize, k: usize) {
     prefetch(values, row * k + k - 1);
 }
 
-/// Whether the CPU has AVX2 (probed once per process).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn has_avx2() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    // 0 = unknown, 1 = no, 2 = yes.
-    static STATE: AtomicU8 = AtomicU8::new(0);
-    match STATE.load(Ordering::Relaxed) {
-        2 => true,
-        1 => false,
-        _ => {
-            let yes = std::is_x86_feature_detected!("avx2");
-            STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-            yes
+/// One estimator's per-row term `(u, v, w)` (the table in [`super`]'s module doc) from the
+/// logged reward `r`, the importance weight `w`, the reward model's value of the
+/// evaluation policy `dm` and its value of the logged action `q_logged` (0 without a
+/// model). Each estimator is a type, so that the block loop is compiled once per estimator
+/// with its formula inlined; [`Estimator::term`] picks the type for a single row. The
+/// scalar, fast and block paths all compute their terms here, so they agree bit for bit.
+pub(crate) trait Term: Copy {
+    fn term(self, r: f64, w: f64, dm: f64, q_logged: f64) -> [f64; 3];
+}
+
+/// The estimators as [`Term`] types, one per [`Estimator`] variant.
+mod term {
+    use super::Term;
+
+    #[derive(Clone, Copy)]
+    pub(crate) struct Dm;
+    #[derive(Clone, Copy)]
+    pub(crate) struct Ipw {
+        pub lambda: f64,
+    }
+    #[derive(Clone, Copy)]
+    pub(crate) struct SnIpw;
+    #[derive(Clone, Copy)]
+    pub(crate) struct Dr {
+        pub lambda: f64,
+    }
+    #[derive(Clone, Copy)]
+    pub(crate) struct SnDr;
+    #[derive(Clone, Copy)]
+    pub(crate) struct SwitchDr {
+        pub lambda: f64,
+    }
+    #[derive(Clone, Copy)]
+    pub(crate) struct DrOs {
+        pub lambda: f64,
+    }
+
+    impl Term for Dm {
+        #[inline(always)]
+        fn term(self, _r: f64, _w: f64, dm: f64, _q_logged: f64) -> [f64; 3] {
+            [dm, 0.0, 0.0]
+        }
+    }
+
+    impl Term for Ipw {
+        #[inline(always)]
+        fn term(self, r: f64, w: f64, _dm: f64, _q_logged: f64) -> [f64; 3] {
+            [r * w.min(self.lambda), 0.0, w]
+        }
+    }
+
+    impl Term for SnIpw {
+        #[inline(always)]
+        fn term(self, r: f64, w: f64, _dm: f64, _q_logged: f64) -> [f64; 3] {
+            [0.0, r * w, w]
+        }
+    }
+
+    impl Term for Dr {
+        #[inline(always)]
+        fn term(self, r: f64, w: f64, dm: f64, q_logged: f64) -> [f64; 3] {
+            [dm + w.min(self.lambda) * (r - q_logged), 0.0, w]
+        }
+    }
+
+    impl Term for SnDr {
+        #[inline(always)]
+        fn term(self, r: f64, w: f64, dm: f64, q_logged: f64) -> [f64; 3] {
+            [dm, w * (r - q_logged), w]
+        }
+    }
+
+    impl Term for SwitchDr {
+        #[inline(always)]
+        fn term(self, r: f64, w: f64, dm: f64, q_logged: f64) -> [f64; 3] {
+            let correction = if w <= self.lambda {
+                w * (r - q_logged)
+            } else {
+                0.0
+            };
+            [dm + correction, 0.0, w]
+        }
+    }
+
+    impl Term for DrOs {
+        #[inline(always)]
+        fn term(self, r: f64, w: f64, dm: f64, q_logged: f64) -> [f64; 3] {
+            let lambda = self.lambda;
+            // lambda * w / (w^2 + lambda), with its limits 0 (DM) and infinity (DR) exact.
+            let shrunk = if lambda == f64::INFINITY {
+                w
+            } else if lambda == 0.0 {
+                0.0
+            } else {
+                lambda * w / (w * w + lambda)
+            };
+            [dm + shrunk * (r - q_logged), 0.0, w]
         }
     }
 }
 
-/// A batch checked for shape and ready to be evaluated row by row.
-pub(crate) struct Kernel<'a> {
+/// Evaluates `$body` with `$t` bound to `$est`'s [`Term`] type: the one list of estimators
+/// from which both the per-row dispatch and the monomorphized block loops derive.
+macro_rules! with_term {
+    ($est:expr, |$t:ident| $body:expr) => {
+        match $est {
+            Estimator::DirectMethod => {
+                let $t = term::Dm;
+                $body
+            }
+            Estimator::Ipw { lambda } => {
+                let $t = term::Ipw { lambda };
+                $body
+            }
+            Estimator::SnIpw => {
+                let $t = term::SnIpw;
+                $body
+            }
+            Estimator::Dr { lambda } => {
+                let $t = term::Dr { lambda };
+                $body
+            }
+            Estimator::SnDr => {
+                let $t = term::SnDr;
+                $body
+            }
+            Estimator::SwitchDr { lambda } => {
+                let $t = term::SwitchDr { lambda };
+                $body
+            }
+            Estimator::DrOs { lambda } => {
+                let $t = term::DrOs { lambda };
+                $body
+            }
+        }
+    };
+}
+
+impl Estimator {
+    /// This estimator's [`Term`] of one row.
+    #[inline(always)]
+    pub(crate) fn term(self, r: f64, w: f64, dm: f64, q_logged: f64) -> [f64; 3] {
+        with_term!(self, |t| t.term(r, w, dm, q_logged))
+    }
+}
+
+/// The per-row terms of one batch under one estimator: the batch, checked for shape,
+/// ready to be evaluated (and its values validated) row by row or block by block.
+pub(crate) struct RowTerms<'a> {
     est: Estimator,
     n: usize,
     reward: Rewards<'a>,
@@ -125,7 +263,7 @@ pub(crate) struct Kernel<'a> {
     dist: ActionDist<'a>,
     q: Option<Table<'a>>,
     /// Whether each row's distribution must be checked (not when one table is shared: it
-    /// is checked once, when the kernel is built).
+    /// is checked once, when this is built).
     check_rows: bool,
 }
 
@@ -304,41 +442,57 @@ fn dot_checked(p: &[f64], q: &[f64]) -> (f64, f64, bool) {
 }
 
 /// The per-row sums of the block loop: [`sum_checked`] and [`dot_checked`], portable or
-/// with AVX2 (the same additions in the same order, so the same results).
-trait RowSums {
-    fn sum(p: &[f64]) -> (f64, bool);
-    fn dot(p: &[f64], q: &[f64]) -> (f64, f64, bool);
+/// with AVX2 (the same additions in the same order, so the same results). Taken by value
+/// (zero-sized), so that holding an [`Avx2`] proves the CPU has AVX2.
+trait RowSums: Copy {
+    fn sum(self, p: &[f64]) -> (f64, bool);
+    fn dot(self, p: &[f64], q: &[f64]) -> (f64, f64, bool);
 }
 
+#[derive(Clone, Copy)]
 struct Portable;
 
 impl RowSums for Portable {
     #[inline(always)]
-    fn sum(p: &[f64]) -> (f64, bool) {
+    fn sum(self, p: &[f64]) -> (f64, bool) {
         sum_checked(p)
     }
 
     #[inline(always)]
-    fn dot(p: &[f64], q: &[f64]) -> (f64, f64, bool) {
+    fn dot(self, p: &[f64], q: &[f64]) -> (f64, f64, bool) {
         dot_checked(p, q)
     }
 }
 
-/// Only instantiated inside `#[target_feature(enable = "avx2")]` functions.
+/// The AVX2 row sums: a token whose only constructor, [`Avx2::new_unchecked`], is `unsafe`
+/// with the CPU's AVX2 as its contract, so its safe methods can rely on it.
 #[cfg(target_arch = "x86_64")]
-struct Avx2;
+#[derive(Clone, Copy)]
+struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[inline(always)]
+    unsafe fn new_unchecked() -> Self {
+        Avx2(())
+    }
+}
 
 #[cfg(target_arch = "x86_64")]
 impl RowSums for Avx2 {
     #[inline(always)]
-    fn sum(p: &[f64]) -> (f64, bool) {
-        // SAFETY: `Avx2` is only used by `Kernel::block_avx2`, called when AVX2 is present.
+    fn sum(self, p: &[f64]) -> (f64, bool) {
+        // SAFETY: `avx2::sum_checked` needs AVX2 and nothing else (it reads only `p`'s
+        // indices below `p.len()`); `self` exists, so its constructor's contract, AVX2,
+        // holds.
         unsafe { avx2::sum_checked(p) }
     }
 
     #[inline(always)]
-    fn dot(p: &[f64], q: &[f64]) -> (f64, f64, bool) {
-        // SAFETY: as above.
+    fn dot(self, p: &[f64], q: &[f64]) -> (f64, f64, bool) {
+        // SAFETY: as in `sum` (the reads stop at min(p.len(), q.len())).
         unsafe { avx2::dot_checked(p, q) }
     }
 }
@@ -350,6 +504,9 @@ mod avx2 {
     /// [`super::sum_checked`] with the four lanes in one register: lane `j` adds entries
     /// `4c + j`, the remainder goes to lane 0, then `(s0 + s1) + (s2 + s3)`; bit-for-bit
     /// the portable result. The sign bits of all entries come from a movemask of their OR.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2. Any slice is fine: loads are at `i + 3 < n` or `i < n`.
     #[target_feature(enable = "avx2")]
     #[inline]
     pub(super) unsafe fn sum_checked(p: &[f64]) -> (f64, bool) {
@@ -377,6 +534,9 @@ mod avx2 {
     }
 
     /// [`super::dot_checked`] likewise (products then sums: no FMA, as the portable code).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2. Any slices are fine: loads stop at min(p.len(), q.len()).
     #[target_feature(enable = "avx2")]
     #[inline]
     pub(super) unsafe fn dot_checked(p: &[f64], q: &[f64]) -> (f64, f64, bool) {
@@ -414,7 +574,7 @@ mod avx2 {
     }
 }
 
-impl<'a> Kernel<'a> {
+impl<'a> RowTerms<'a> {
     /// Checks presence, lengths and shapes (not values: those are checked row by row).
     pub(crate) fn new(est: Estimator, b: &Batch<'a>) -> Result<Self> {
         let name = est.name();
@@ -510,7 +670,7 @@ impl<'a> Kernel<'a> {
                 check_rows = false;
             }
         }
-        Ok(Kernel {
+        Ok(RowTerms {
             est,
             n,
             reward: b.reward.unwrap_or(Rewards::F64(&[])),
@@ -541,7 +701,7 @@ impl<'a> Kernel<'a> {
         }
     }
 
-    /// Whether [`Kernel::block`] applies: per-row tables with one slot, no positions, and
+    /// Whether [`RowTerms::block`] applies: per-row tables with one slot, no positions, and
     /// an estimator that reads the logged feedback (the common case, W3's layout).
     pub(crate) fn has_block_path(&self) -> bool {
         let per_row = |t: &Table<'_>| t.rows != 1 && t.len_list == 1;
@@ -556,34 +716,45 @@ impl<'a> Kernel<'a> {
         }
     }
 
-    /// Rows `start..end` (at most [`BLOCK`]) into `out`, for [`Kernel::has_block_path`]
+    /// Rows `start..end` (at most [`BLOCK`]) into `out`, for [`RowTerms::has_block_path`]
     /// layouts, validating every row in the same pass. Two stages, each staged so that it
     /// vectorizes: per-row sums of the distribution (monomorphized for small numbers of
     /// actions, so a row is straight-line code), then element-wise weights, terms and
     /// checks over the block (monomorphized per estimator); with AVX2 when the CPU has it.
     /// The arithmetic is the same in every instruction set (same order, no FMA), so the
     /// result does not depend on the machine. Returns false if any row is invalid; the
-    /// caller then re-runs the block through [`Kernel::row`] for the error.
+    /// caller then re-runs the block through [`RowTerms::row`] for the error.
     pub(crate) fn block(&self, start: usize, end: usize, st: &mut Stage, out: &mut Buf) -> bool {
         debug_assert!(end - start <= BLOCK);
         #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2 (checked at run time).
+        if crate::simd::avx2() {
+            // SAFETY: the CPU has AVX2 (checked just above), the two functions' only
+            // requirement; their bodies are safe code.
             unsafe {
                 self.stage1_avx2(start, end, st);
                 return self.stage2_avx2(start, end, st, out);
             }
         }
-        self.stage1_dispatch::<Portable>(start, end, st);
+        self.stage1_dispatch(Portable, start, end, st);
         self.stage2_dispatch(start, end, st, out)
     }
 
+    /// Stage 1 compiled for AVX2, with the AVX2 row sums.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn stage1_avx2(&self, start: usize, end: usize, st: &mut Stage) {
-        self.stage1_dispatch::<Avx2>(start, end, st)
+        // SAFETY: this function's contract is that the CPU has AVX2.
+        let sums = unsafe { Avx2::new_unchecked() };
+        self.stage1_dispatch(sums, start, end, st)
     }
 
+    /// Stage 2 compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn stage2_avx2(&self, start: usize, end: usize, st: &Stage, out: &mut Buf) -> bool {
@@ -591,7 +762,7 @@ impl<'a> Kernel<'a> {
     }
 
     #[inline(always)]
-    fn stage1_dispatch<S: RowSums>(&self, start: usize, end: usize, st: &mut Stage) {
+    fn stage1_dispatch<S: RowSums>(&self, sums: S, start: usize, end: usize, st: &mut Stage) {
         let k = match self.dist {
             ActionDist::Full(t) => t.n_actions,
             ActionDist::Logged(_) => 0,
@@ -599,8 +770,8 @@ impl<'a> Kernel<'a> {
         macro_rules! by_k {
             ($($n:literal)*) => {
                 match k {
-                    $($n => self.stage1::<S, $n>(start, end, st),)*
-                    _ => self.stage1::<S, 0>(start, end, st),
+                    $($n => self.stage1::<S, $n>(sums, start, end, st),)*
+                    _ => self.stage1::<S, 0>(sums, start, end, st),
                 }
             };
         }
@@ -638,7 +809,13 @@ impl<'a> Kernel<'a> {
     /// (`dot / sum`) and of the logged action (`qf`), with the distribution's checks.
     /// `K` is the number of actions when known at compile time, else 0.
     #[inline(always)]
-    fn stage1<S: RowSums, const K: usize>(&self, start: usize, end: usize, st: &mut Stage) {
+    fn stage1<S: RowSums, const K: usize>(
+        &self,
+        sums: S,
+        start: usize,
+        end: usize,
+        st: &mut Stage,
+    ) {
         let n = end - start;
         if self.check_rows || self.q.is_some() {
             // (Trusted IPW reads ahead in the action stream already, for its gather.)
@@ -665,7 +842,7 @@ impl<'a> Kernel<'a> {
                         for (j, (p, qrow)) in pis.zip(qs).enumerate() {
                             prefetch_row(t.values, start + j + PREFETCH_ROWS, k);
                             prefetch_row(q.values, start + j + PREFETCH_ROWS, k);
-                            let (s, d, good) = S::dot(p, qrow);
+                            let (s, d, good) = sums.dot(p, qrow);
                             let a = act[j];
                             let valid = (a as u64) < k as u64;
                             let ai = if valid { a as usize } else { 0 };
@@ -696,7 +873,7 @@ impl<'a> Kernel<'a> {
                     None => {
                         for (j, p) in pis.enumerate() {
                             prefetch_row(t.values, start + j + PREFETCH_ROWS, k);
-                            let (s, good) = S::sum(p);
+                            let (s, good) = sums.sum(p);
                             let a = act[j];
                             let valid = (a as u64) < k as u64;
                             let ai = if valid { a as usize } else { 0 };
@@ -720,45 +897,16 @@ impl<'a> Kernel<'a> {
 
     #[inline(always)]
     fn stage2_dispatch(&self, start: usize, end: usize, st: &Stage, out: &mut Buf) -> bool {
-        match self.est {
-            Estimator::Ipw { lambda } => self.stage2(start, end, st, out, |r, w, _, _| {
-                [r * w.min(lambda), 0.0, w]
-            }),
-            Estimator::SnIpw => self.stage2(start, end, st, out, |r, w, _, _| [0.0, r * w, w]),
-            Estimator::Dr { lambda } => self.stage2(start, end, st, out, |r, w, dm, qf| {
-                [dm + w.min(lambda) * (r - qf), 0.0, w]
-            }),
-            Estimator::SnDr => {
-                self.stage2(start, end, st, out, |r, w, dm, qf| [dm, w * (r - qf), w])
-            }
-            Estimator::SwitchDr { lambda } => self.stage2(start, end, st, out, |r, w, dm, qf| {
-                let term = if w <= lambda { w * (r - qf) } else { 0.0 };
-                [dm + term, 0.0, w]
-            }),
-            Estimator::DrOs { lambda } => self.stage2(start, end, st, out, |r, w, dm, qf| {
-                let shrunk = if lambda == f64::INFINITY {
-                    w
-                } else if lambda == 0.0 {
-                    0.0
-                } else {
-                    lambda * w / (w * w + lambda)
-                };
-                [dm + shrunk * (r - qf), 0.0, w]
-            }),
-            Estimator::DirectMethod => false,
+        if matches!(self.est, Estimator::DirectMethod) {
+            // No block path: DM reads no logged feedback (see `has_block_path`).
+            return false;
         }
+        with_term!(self.est, |term| self.stage2(start, end, st, out, term))
     }
 
     /// Stage 2: element-wise over the block (vectorizes: no branches, no gathers).
     #[inline(always)]
-    fn stage2(
-        &self,
-        start: usize,
-        end: usize,
-        st: &Stage,
-        out: &mut Buf,
-        f: impl Fn(f64, f64, f64, f64) -> [f64; 3],
-    ) -> bool {
+    fn stage2(&self, start: usize, end: usize, st: &Stage, out: &mut Buf, term: impl Term) -> bool {
         let n = end - start;
         let ps = &self.pscore[start..end];
         let mut ok = st.ok;
@@ -766,7 +914,7 @@ impl<'a> Kernel<'a> {
         #[allow(clippy::needless_range_loop)]
         for j in 0..n {
             let w = st.pe[j] / ps[j];
-            let x = f(st.r[j], w, st.dot[j] / st.sum[j], st.qf[j]);
+            let x = term.term(st.r[j], w, st.dot[j] / st.sum[j], st.qf[j]);
             ok &= st.r[j].is_finite()
                 & (ps[j] > 0.0)
                 & (ps[j] <= 1.0)
@@ -780,7 +928,7 @@ impl<'a> Kernel<'a> {
         ok
     }
 
-    /// Whether [`Kernel::row_fast`] applies (one slot per row).
+    /// Whether [`RowTerms::row_fast`] applies (one slot per row).
     pub(crate) fn has_fast_path(&self) -> bool {
         match self.dist {
             ActionDist::Full(t) => t.len_list == 1,
@@ -788,7 +936,7 @@ impl<'a> Kernel<'a> {
         }
     }
 
-    /// [`Kernel::row`] for one slot per row, without early exits: invalid input only
+    /// [`RowTerms::row`] for one slot per row, without early exits: invalid input only
     /// clears the returned flag (indices are clamped so that nothing is read out of
     /// bounds). A block of rows with a cleared flag is re-run through `row` for its error.
     /// Branch-free checks keep this loop several times faster than the checked one.
@@ -826,7 +974,8 @@ impl<'a> Kernel<'a> {
                 }
                 let dm = dot / sum;
                 if matches!(self.est, Estimator::DirectMethod) {
-                    return ([dm, 0.0, 0.0], ok & dm.is_finite());
+                    // DM reads no logged feedback.
+                    return (self.est.term(0.0, 0.0, dm, 0.0), ok & dm.is_finite());
                 }
                 let a = self.action.get(i);
                 let valid = (a >= 0) & ((a as u64) < k as u64);
@@ -844,28 +993,7 @@ impl<'a> Kernel<'a> {
         let ps = self.pscore[i];
         ok &= (ps > 0.0) & (ps <= 1.0);
         let w = pe / ps;
-        let residual = r - qfact;
-        let out = match self.est {
-            Estimator::Ipw { lambda } => [r * w.min(lambda), 0.0, w],
-            Estimator::SnIpw => [0.0, r * w, w],
-            Estimator::Dr { lambda } => [dm + w.min(lambda) * residual, 0.0, w],
-            Estimator::SnDr => [dm, w * residual, w],
-            Estimator::SwitchDr { lambda } => {
-                let term = if w <= lambda { w * residual } else { 0.0 };
-                [dm + term, 0.0, w]
-            }
-            Estimator::DrOs { lambda } => {
-                let shrunk = if lambda == f64::INFINITY {
-                    w
-                } else if lambda == 0.0 {
-                    0.0
-                } else {
-                    lambda * w / (w * w + lambda)
-                };
-                [dm + shrunk * residual, 0.0, w]
-            }
-            Estimator::DirectMethod => [dm, 0.0, 0.0],
-        };
+        let out = self.est.term(r, w, dm, qfact);
         ok &= out[0].is_finite() & out[1].is_finite() & w.is_finite();
         (out, ok)
     }
@@ -933,7 +1061,8 @@ impl<'a> Kernel<'a> {
             if !dm.is_finite() {
                 return Err(non_finite(row, true, 0.0));
             }
-            return Ok([dm, 0.0, 0.0]);
+            // DM reads no logged feedback.
+            return Ok(self.est.term(0.0, 0.0, dm, 0.0));
         }
         let r = self.reward.get(i);
         if !r.is_finite() {
@@ -949,31 +1078,11 @@ impl<'a> Kernel<'a> {
             return Err(bad_pscore(row, ps));
         }
         let w = t.values[base + a * ll + slot] / ps;
-        let residual = match self.q {
-            Some(q) => r - q.values[qb + a * ll + slot],
+        let q_logged = match self.q {
+            Some(q) => q.values[qb + a * ll + slot],
             None => 0.0,
         };
-        let out = match self.est {
-            Estimator::Ipw { lambda } => [r * w.min(lambda), 0.0, w],
-            Estimator::SnIpw => [0.0, r * w, w],
-            Estimator::Dr { lambda } => [dm + w.min(lambda) * residual, 0.0, w],
-            Estimator::SnDr => [dm, w * residual, w],
-            Estimator::SwitchDr { lambda } => {
-                let term = if w <= lambda { w * residual } else { 0.0 };
-                [dm + term, 0.0, w]
-            }
-            Estimator::DrOs { lambda } => {
-                let shrunk = if lambda == f64::INFINITY {
-                    w
-                } else if lambda == 0.0 {
-                    0.0
-                } else {
-                    lambda * w / (w * w + lambda)
-                };
-                [dm + shrunk * residual, 0.0, w]
-            }
-            Estimator::DirectMethod => [dm, 0.0, 0.0],
-        };
+        let out = self.est.term(r, w, dm, q_logged);
         if !(out[0].is_finite() && out[1].is_finite() && w.is_finite()) {
             return Err(non_finite(row, self.q.is_some(), w));
         }
@@ -1002,9 +1111,9 @@ impl<'a> Kernel<'a> {
         }
         let w = pe / ps;
         let out = match self.est {
-            Estimator::SnIpw => [0.0, r * w, w],
-            Estimator::Ipw { lambda } => [r * w.min(lambda), 0.0, w],
-            // Kernel::new admits only IPW and SNIPW with the logged-action form.
+            // (Neither reads the reward model.)
+            Estimator::SnIpw | Estimator::Ipw { .. } => self.est.term(r, w, 0.0, 0.0),
+            // RowTerms::new admits only IPW and SNIPW with the logged-action form.
             _ => [f64::NAN, f64::NAN, w],
         };
         if !(out[0].is_finite() && out[1].is_finite() && w.is_finite()) {
@@ -1064,33 +1173,33 @@ mod tests {
                     estimated_rewards: with_q.then(|| Table::new(&q, n, k, 1, "q").unwrap()),
                 };
                 for trust in [false, true] {
-                    let mut kernel = Kernel::new(est, &b).unwrap();
+                    let mut terms = RowTerms::new(est, &b).unwrap();
                     if trust {
-                        kernel.trust_distributions();
+                        terms.trust_distributions();
                     }
-                    assert!(kernel.has_block_path());
+                    assert!(terms.has_block_path());
                     // One stage reused across the blocks, as `Pass` does.
                     let mut st = Stage::new();
                     for start in [0, 64, 128] {
                         let end = (start + BLOCK).min(n);
                         let mut portable = Buf::new();
-                        kernel.stage1_dispatch::<Portable>(start, end, &mut st);
-                        assert!(kernel.stage2_dispatch(start, end, &st, &mut portable));
+                        terms.stage1_dispatch(Portable, start, end, &mut st);
+                        assert!(terms.stage2_dispatch(start, end, &st, &mut portable));
                         for (j, i) in (start..end).enumerate() {
-                            let checked = kernel.row(i, i as u64).unwrap();
+                            let checked = terms.row(i, i as u64).unwrap();
                             assert_eq!(
                                 portable.get(j).map(f64::to_bits),
                                 checked.map(f64::to_bits)
                             );
                         }
                         #[cfg(target_arch = "x86_64")]
-                        if has_avx2() {
+                        if crate::simd::avx2() {
                             let mut st = Stage::new();
                             let mut simd = Buf::new();
-                            // SAFETY: AVX2 is present.
+                            // SAFETY: the CPU has AVX2 (checked just above).
                             unsafe {
-                                kernel.stage1_avx2(start, end, &mut st);
-                                assert!(kernel.stage2_avx2(start, end, &st, &mut simd));
+                                terms.stage1_avx2(start, end, &mut st);
+                                assert!(terms.stage2_avx2(start, end, &st, &mut simd));
                             }
                             for j in 0..end - start {
                                 assert_eq!(
@@ -1108,16 +1217,16 @@ mod tests {
                     action_dist: ActionDist::Full(Table::new(&scaled, n, k, 1, "a").unwrap()),
                     ..b
                 };
-                let mut kernel = Kernel::new(est, &bs).unwrap();
-                assert!(!kernel.block(0, 64, &mut Stage::new(), &mut Buf::new()));
-                kernel.trust_distributions();
+                let mut terms = RowTerms::new(est, &bs).unwrap();
+                assert!(!terms.block(0, 64, &mut Stage::new(), &mut Buf::new()));
+                terms.trust_distributions();
                 let mut st = Stage::new();
                 for start in [0, 64, 128] {
                     let end = (start + BLOCK).min(n);
                     let mut out = Buf::new();
-                    assert!(kernel.block(start, end, &mut st, &mut out));
+                    assert!(terms.block(start, end, &mut st, &mut out));
                     for (j, i) in (start..end).enumerate() {
-                        let checked = kernel.row(i, i as u64).unwrap();
+                        let checked = terms.row(i, i as u64).unwrap();
                         assert_eq!(out.get(j).map(f64::to_bits), checked.map(f64::to_bits));
                     }
                 }
@@ -1128,10 +1237,10 @@ mod tests {
                     action_dist: ActionDist::Full(Table::new(&bad, n, k, 1, "a").unwrap()),
                     ..b
                 };
-                let kernel = Kernel::new(est, &b).unwrap();
-                assert!(!kernel.block(128, n, &mut Stage::new(), &mut Buf::new()));
-                assert!(kernel.block(64, 128, &mut Stage::new(), &mut Buf::new()));
-                let err = kernel.row(140, 140).unwrap_err().to_string();
+                let terms = RowTerms::new(est, &b).unwrap();
+                assert!(!terms.block(128, n, &mut Stage::new(), &mut Buf::new()));
+                assert!(terms.block(64, 128, &mut Stage::new(), &mut Buf::new()));
+                let err = terms.row(140, 140).unwrap_err().to_string();
                 assert!(err.starts_with("action_dist[140]"), "{err}");
             }
         }
