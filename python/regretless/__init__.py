@@ -57,6 +57,7 @@ from regretless._core import (
 )
 from regretless.contextual import gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
+    AllocationError,
     ArmError,
     DTypeError,
     IncompatibleError,
@@ -117,6 +118,7 @@ __all__ = [
     "Polynomial",
     "RBF",
     "ArmError",
+    "AllocationError",
     "BayesUCB",
     "BernoulliEnv",
     "DTypeError",

@@ -61,11 +61,25 @@ class Matern:
     variance: float = 1.0
     nu: float = 2.5
 
+    def __post_init__(self) -> None:
+        # Checked here, not when a policy first uses the spec: a wrong nu fails at once.
+        if isinstance(self.nu, bool) or self.nu not in _MATERN_NAMES:
+            raise InvalidParameterError(
+                f"nu: must be one of 0.5, 1.5 or 2.5 (the closed-form Matern kernels), "
+                f"got {self.nu!r}"
+            )
+
     def _spec(self) -> tuple[str, float, float, float, float]:
-        names = {0.5: "matern12", 1.5: "matern32", 2.5: "matern52"}
-        if self.nu not in names:
-            raise InvalidParameterError(f"nu: must be 0.5, 1.5 or 2.5, got {self.nu}")
-        return (names[self.nu], float(self.lengthscale), float(self.variance), 2.0, 1.0)
+        return (
+            _MATERN_NAMES[self.nu],
+            float(self.lengthscale),
+            float(self.variance),
+            2.0,
+            1.0,
+        )
+
+
+_MATERN_NAMES = {0.5: "matern12", 1.5: "matern32", 2.5: "matern52"}
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,66 @@
 //! back to back. Here the caller keeps running and works through items from a shared
 //! counter while `threads - 1` pool jobs do the same, so the caller's core is never
 //! handed to a freshly woken thread, and a helper that starts late just takes fewer items.
+//!
+//! Every parallel call runs in the pool of [`install`], never in rayon's global pool: a
+//! process forked after using a pool (multiprocessing's default on Linux) inherits the pool
+//! but not its threads, so work sent to it would wait forever. [`install`] builds a fresh
+//! pool in each process, recognized by its pid.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+/// The process's pool, tagged with the pid it was built in.
+struct ProcessPool {
+    pid: u32,
+    pool: rayon::ThreadPool,
+}
+
+static POOL: AtomicPtr<ProcessPool> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The thread pool of this process, built on first use and again in a forked child (whose
+/// copy of the parent's pool has no threads). Lock-free, so a fork taken while another
+/// thread fetches the pool cannot leave a lock held in the child. A superseded pool is
+/// leaked, never dropped: in a child its threads do not exist to be joined.
+pub fn pool() -> &'static rayon::ThreadPool {
+    let pid = std::process::id();
+    let current = POOL.load(Ordering::Acquire);
+    // SAFETY: POOL only ever holds null or a pointer from `Box::into_raw` below, and
+    // such a box is never freed once published.
+    if let Some(entry) = unsafe { current.as_ref() } {
+        if entry.pid == pid {
+            return &entry.pool;
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("regretless-{i}"))
+        .build()
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+        .expect("a one-thread pool can always be built");
+    let fresh = Box::into_raw(Box::new(ProcessPool { pid, pool }));
+    match POOL.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: just published; never freed (see above).
+        Ok(_) => unsafe { &(*fresh).pool },
+        Err(winner) => {
+            // Another thread of this process published first: use its pool, drop ours
+            // (never shared, its threads are live).
+            // SAFETY: `fresh` was not published; `winner` was, by a thread of this
+            // process (a fork copies only the forking thread), so its pid is ours.
+            drop(unsafe { Box::from_raw(fresh) });
+            unsafe { &(*winner).pool }
+        }
+    }
+}
+
+/// Runs `f` on a thread of this process's pool, so that every parallel section inside
+/// splits among its workers (and a BKB step's dozen short sections find them awake).
+/// Already on a pool thread (nested calls, or a test's own pool), runs `f` in place.
+pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        return f();
+    }
+    pool().install(f)
+}
 
 /// `(0..n).map(f)` in parallel, in index order, with the calling thread working too.
 /// Items are claimed one at a time from a shared counter (dynamic balance), so `f`
@@ -31,13 +88,29 @@ pub fn map_with_caller<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<
         // Each index is claimed once: the lock is never contended.
         *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
     };
-    let helpers = rayon::current_num_threads().saturating_sub(1).min(n - 1);
-    rayon::in_place_scope(|scope| {
-        for _ in 0..helpers {
-            scope.spawn(|_| work());
-        }
-        work();
-    });
+    let on_a_pool = rayon::current_thread_index().is_some();
+    let threads = if on_a_pool {
+        rayon::current_num_threads()
+    } else {
+        pool().current_num_threads()
+    };
+    let helpers = threads.saturating_sub(1).min(n - 1);
+    // The same body twice: a closure taking the scope cannot be named once for both.
+    if on_a_pool {
+        rayon::in_place_scope(|scope| {
+            for _ in 0..helpers {
+                scope.spawn(|_| work());
+            }
+            work();
+        });
+    } else {
+        pool().in_place_scope(|scope| {
+            for _ in 0..helpers {
+                scope.spawn(|_| work());
+            }
+            work();
+        });
+    }
     slots
         .into_iter()
         .map(|s| {
@@ -48,11 +121,9 @@ pub fn map_with_caller<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<
         .collect()
 }
 
-/// Runs `f` on a pool thread, for work made of many short parallel sections (a BKB
-/// step has a dozen): started from outside the pool, each section would be injected and
-/// wait for the workers to wake; inside, sections are split among awake workers.
+/// [`install`], under the name the kernel glue uses.
 pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
+    install(f)
 }
 
 #[cfg(test)]
@@ -72,6 +143,17 @@ mod tests {
                 assert_eq!(got, want, "threads {threads}, n {n}");
             }
         }
+    }
+
+    #[test]
+    fn install_runs_on_the_process_pool_and_stays_in_a_callers_pool() {
+        assert!(install(|| rayon::current_thread_index().is_some()));
+        assert!(std::ptr::eq(pool(), pool()));
+        let own = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        assert_eq!(own.install(|| install(rayon::current_num_threads)), 3);
     }
 
     #[test]

@@ -67,7 +67,7 @@ macro_rules! bandit_class {
                 n: &pyo3::Bound<'py, pyo3::PyAny>,
             ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray1<i64>>> {
                 use regretless_core::policy::Policy;
-                let n = $crate::convert::count_arg(n, "n")?;
+                let n = $crate::convert::batch_count_arg(n, "n")?;
                 let arms = $crate::convert::with_lock_detached(py, &self.inner, |p| {
                     p.select_batch(n).into_iter().map(|a| a as i64).collect::<Vec<i64>>()
                 });
@@ -83,11 +83,10 @@ macro_rules! bandit_class {
                 arms: &pyo3::Bound<'_, pyo3::PyAny>,
                 rewards: &pyo3::Bound<'_, pyo3::PyAny>,
             ) -> pyo3::PyResult<()> {
-                use numpy::PyArrayMethods;
                 use regretless_core::policy::Policy;
                 use $crate::errors::IntoPyResult;
-                let arms = $crate::convert::int64_array(arms, "arms")?;
-                let rewards = $crate::convert::float64_array(rewards, "rewards")?;
+                let arms = $crate::convert::owned_int64(arms, "arms")?;
+                let rewards = $crate::convert::owned_float64(rewards, "rewards")?;
                 let arms_ro = arms.readonly();
                 let rewards_ro = rewards.readonly();
                 let a = arms_ro.as_slice()?;

@@ -30,7 +30,7 @@ macro_rules! contextual_class {
             ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<T>>> {
                 use numpy::PyArrayMethods;
                 use $crate::errors::IntoPyResult;
-                let x = $crate::convert::float64_matrix(x, "X", self.dim)?;
+                let x = $crate::convert::owned_float64_matrix(x, "X", self.dim)?;
                 let ro = x.readonly();
                 let xs = ro.as_slice()?;
                 let n = xs.len() / self.dim;
@@ -61,7 +61,6 @@ macro_rules! contextual_class {
                 x: &pyo3::Bound<'_, pyo3::PyAny>,
                 pi_ref: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
             ) -> pyo3::PyResult<usize> {
-                use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 use $crate::errors::IntoPyResult;
                 let pi_ref = pi_ref.filter(|p| !p.is_none());
@@ -72,13 +71,13 @@ macro_rules! contextual_class {
                         return r.py_err(py);
                     }
                 }
-                let x = $crate::convert::float64_vector(x, "x", self.dim)?;
+                let x = $crate::convert::owned_float64_vector(x, "x", self.dim)?;
                 let ro = x.readonly();
                 let xs = ro.as_slice()?;
                 match pi_ref {
                     None => $crate::convert::with_lock(py, &self.inner, |p| p.select(xs)).py_err(py),
                     Some(r) => {
-                        let r = $crate::convert::float64_array(r, "pi_ref")?;
+                        let r = $crate::convert::owned_float64(r, "pi_ref")?;
                         let rr = r.readonly();
                         let rs = rr.as_slice()?;
                         $crate::convert::with_lock(py, &self.inner, |p| p.select_ref(xs, Some(rs))).py_err(py)
@@ -95,9 +94,8 @@ macro_rules! contextual_class {
                 x: &pyo3::Bound<'_, pyo3::PyAny>,
                 arm: &pyo3::Bound<'_, pyo3::PyAny>,
                 reward: &pyo3::Bound<'_, pyo3::PyAny>,
-                weight: f64,
+                #[pyo3(from_py_with = crate::convert::scalar::weight)] weight: f64,
             ) -> pyo3::PyResult<()> {
-                use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 use $crate::errors::IntoPyResult;
                 if let Some(r) = $crate::convert::with_f64_vector_copy(x, self.dim, |xs| {
@@ -107,7 +105,7 @@ macro_rules! contextual_class {
                 }) {
                     return r;
                 }
-                let x = $crate::convert::float64_vector(x, "x", self.dim)?;
+                let x = $crate::convert::owned_float64_vector(x, "x", self.dim)?;
                 let arm = $crate::convert::arm_arg(arm, "arm")?;
                 let reward = $crate::convert::real_arg(reward, "reward")?;
                 let ro = x.readonly();
@@ -125,14 +123,13 @@ macro_rules! contextual_class {
                 X: &pyo3::Bound<'py, pyo3::PyAny>,
                 pi_ref: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
             ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray1<i64>>> {
-                use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 use $crate::errors::IntoPyResult;
-                let x = $crate::convert::float64_matrix(X, "X", self.dim)?;
+                let x = $crate::convert::owned_float64_matrix(X, "X", self.dim)?;
                 let ro = x.readonly();
                 let xs = ro.as_slice()?;
                 let k = self.n_arms(py);
-                let r = pi_ref.filter(|p| !p.is_none()).map(|r| $crate::convert::float64_matrix(r, "pi_ref", k)).transpose()?;
+                let r = pi_ref.filter(|p| !p.is_none()).map(|r| $crate::convert::owned_float64_matrix(r, "pi_ref", k)).transpose()?;
                 let rr = r.as_ref().map(|r| r.readonly());
                 let rs = match &rr { Some(r) => Some(r.as_slice()?), None => None };
                 let arms = $crate::convert::with_lock_detached(py, &self.inner, |p| p.select_batch_ref(xs, rs)).py_err(py)?;
@@ -153,13 +150,12 @@ macro_rules! contextual_class {
                 rewards: &pyo3::Bound<'_, pyo3::PyAny>,
                 weights: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
             ) -> pyo3::PyResult<()> {
-                use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 use $crate::errors::IntoPyResult;
-                let x = $crate::convert::float64_matrix(X, "X", self.dim)?;
-                let arms = $crate::convert::int64_array(arms, "arms")?;
-                let rewards = $crate::convert::float64_array(rewards, "rewards")?;
-                let weights = weights.filter(|w| !w.is_none()).map(|w| $crate::convert::float64_array(w, "weights")).transpose()?;
+                let x = $crate::convert::owned_float64_matrix(X, "X", self.dim)?;
+                let arms = $crate::convert::owned_int64(arms, "arms")?;
+                let rewards = $crate::convert::owned_float64(rewards, "rewards")?;
+                let weights = weights.filter(|w| !w.is_none()).map(|w| $crate::convert::owned_float64(w, "weights")).transpose()?;
                 let (xr, ar, rr) = (x.readonly(), arms.readonly(), rewards.readonly());
                 let wr = weights.as_ref().map(|w| w.readonly());
                 let (xs, a, r) = (xr.as_slice()?, ar.as_slice()?, rr.as_slice()?);
@@ -202,10 +198,9 @@ macro_rules! contextual_class {
                 X: &pyo3::Bound<'py, pyo3::PyAny>,
                 pi_ref: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
             ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
-                use numpy::PyArrayMethods;
                 use regretless_core::contextual::ContextualPolicy;
                 let k = self.n_arms(py);
-                let r = pi_ref.filter(|p| !p.is_none()).map(|r| $crate::convert::float64_matrix(r, "pi_ref", k)).transpose()?;
+                let r = pi_ref.filter(|p| !p.is_none()).map(|r| $crate::convert::owned_float64_matrix(r, "pi_ref", k)).transpose()?;
                 let rr = r.as_ref().map(|r| r.readonly());
                 let rs = match &rr { Some(r) => Some(r.as_slice()?), None => None };
                 self.matrix_op(py, X, k, move |p, xs| p.probabilities_batch_ref(xs, rs))
@@ -215,7 +210,7 @@ macro_rules! contextual_class {
             #[allow(non_snake_case)]
             fn top_k<'py>(&self, py: pyo3::Python<'py>, X: &pyo3::Bound<'py, pyo3::PyAny>, k: &pyo3::Bound<'py, pyo3::PyAny>) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<i64>>> {
                 use regretless_core::contextual::ContextualPolicy;
-                let k = $crate::convert::count_arg(k, "k")?;
+                let k = $crate::convert::top_k_arg(k, self.n_arms(py))?;
                 self.matrix_op(py, X, k.max(1), move |p, xs| {
                     p.top_k(xs, k).map(|v| v.into_iter().map(|a| a as i64).collect())
                 })

@@ -22,7 +22,7 @@ bandit_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, *, delta = 0.05, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, delta: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, delta: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(SuccessiveElimination::new(n_arms, delta, seed_arg(seed)?).py_err(py)?))
     }
 

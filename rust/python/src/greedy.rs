@@ -22,7 +22,7 @@ bandit_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, *, epsilon = 0.1, decay = None, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, epsilon: f64, decay: Option<f64>, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, epsilon: f64, decay: Option<f64>, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(EpsilonGreedy::new(n_arms, epsilon, decay, seed_arg(seed)?).py_err(py)?))
     }
 
@@ -49,7 +49,7 @@ bandit_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, *, temperature = 0.1, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, temperature: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, temperature: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(Softmax::new(n_arms, temperature, seed_arg(seed)?).py_err(py)?))
     }
 }

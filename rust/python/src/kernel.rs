@@ -1,6 +1,8 @@
 //! Glue for the kernel bandits `GPUCB` and `BKB` (regretless-core `kernel`).
 
-use crate::convert::{arm_arg, count_arg, float64_matrix, float64_nd, real_arg, seed_arg};
+use crate::convert::{
+    arm_arg, count_arg, owned_float64_matrix, owned_float64_nd, real_arg, seed_arg, Owned,
+};
 use crate::convert::{with_lock, with_lock_detached};
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use numpy::{PyArray1, PyArrayMethods};
@@ -34,10 +36,8 @@ fn kernel_arg(obj: &Bound<'_, PyAny>) -> PyResult<Kernel> {
 }
 
 /// The `(A, d)` candidate matrix, borrowed zero-copy when it is float64 C-contiguous.
-fn candidates_arg<'py>(
-    obj: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, numpy::PyArrayDyn<f64>>, usize)> {
-    let (arr, shape) = float64_nd(obj, "candidates")?;
+fn candidates_arg(obj: &Bound<'_, PyAny>) -> PyResult<(Owned<f64>, usize)> {
+    let (arr, shape) = owned_float64_nd(obj, "candidates")?;
     if shape.len() != 2 || shape[0] == 0 || shape[1] == 0 {
         return Err(shape_error(
             obj.py(),
@@ -69,7 +69,7 @@ macro_rules! common_methods {
 
             /// The candidate to evaluate next (the UCB argmax, ties broken at random).
             fn select(&self, py: Python<'_>) -> usize {
-                with_lock_detached(py, &self.inner, |p| p.select())
+                with_lock_detached(py, &self.inner, |p| in_pool(|| p.select()))
             }
 
             /// Record ``reward`` observed at candidate ``index``.
@@ -113,10 +113,10 @@ macro_rules! common_methods {
                         (p.mean().to_vec(), p.variance().to_vec())
                     }),
                     Some(x) => {
-                        let arr = float64_matrix(x, "X", self.dim)?;
+                        let arr = owned_float64_matrix(x, "X", self.dim)?;
                         let r = arr.readonly();
                         let xs = r.as_slice()?;
-                        with_lock_detached(py, &self.inner, |p| p.posterior(xs)).py_err(py)?
+                        with_lock_detached(py, &self.inner, |p| in_pool(|| p.posterior(xs))).py_err(py)?
                     }
                 };
                 Ok((PyArray1::from_vec(py, m), PyArray1::from_vec(py, v)))
@@ -214,7 +214,7 @@ common_methods!(PyGPUCB, GPUCB, "GPUCB", regretless_core::state::decode, {
         let r = arr.readonly();
         let x = r.as_slice()?;
         let core = py
-            .detach(|| GPUCB::new(x, d, kernel, noise, beta_scale, delta, seed))
+            .detach(|| in_pool(|| GPUCB::new(x, d, kernel, noise, beta_scale, delta, seed)))
             .py_err(py)?;
         Ok(Self::wrap(core))
     }
@@ -314,7 +314,9 @@ common_methods!(PyBKB, BKB, "BKB", BKB::from_bytes, {
         let r = arr.readonly();
         let x = r.as_slice()?;
         let core = py
-            .detach(|| BKB::new(x, d, kernel, lam, qbar, fnorm, delta, beta_scale, seed))
+            .detach(|| {
+                in_pool(|| BKB::new(x, d, kernel, lam, qbar, fnorm, delta, beta_scale, seed))
+            })
             .py_err(py)?;
         Ok(Self::wrap(core))
     }

@@ -27,7 +27,7 @@ contextual_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, alpha: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize, alpha: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?).py_err(py)?))
     }
 }
@@ -53,7 +53,7 @@ contextual_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, v: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize, v: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?).py_err(py)?))
     }
 }
@@ -71,7 +71,7 @@ contextual_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, epsilon: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize, epsilon: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?).py_err(py)?))
     }
 }
@@ -98,7 +98,7 @@ contextual_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, dim, *, eta = 1.0, beta = None, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, eta: f64, beta: Option<f64>, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize, eta: f64, beta: Option<f64>, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(KLRegularizedUCB::new(n_arms, dim, eta, beta, lam, seed_arg(seed)?).py_err(py)?))
     }
 }
@@ -117,7 +117,7 @@ contextual_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, dim, *, eta = 1.0, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, eta: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize, eta: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(GibbsGreedy::new(n_arms, dim, eta, None, lam, seed_arg(seed)?).py_err(py)?))
     }
 }
@@ -144,7 +144,7 @@ contextual_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, alpha: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize, alpha: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(LogisticUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?).py_err(py)?))
     }
 }
@@ -165,7 +165,7 @@ contextual_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, dim, *, v = 1.0, lam = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, dim: usize, v: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize, v: f64, lam: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(LogisticTS::new(n_arms, dim, v, lam, seed_arg(seed)?).py_err(py)?))
     }
 }

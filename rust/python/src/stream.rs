@@ -3,10 +3,10 @@
 //! once; each class adds only its docstring.
 
 use crate::convert::{
-    arm_arg, float64_array, real_arg, seed_arg, u64_to_i64, with_lock, with_lock_detached,
+    arm_arg, owned_float64, real_arg, seed_arg, u64_to_i64, with_lock, with_lock_detached,
 };
 use crate::errors::{dtype_error, invalid_parameter, IntoPyResult};
-use numpy::{PyArray1, PyArrayMethods};
+use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt};
 use regretless_core::stream::{
@@ -62,7 +62,7 @@ macro_rules! stream_class {
             #[pyo3(signature = (n_arms, horizon, *, seed = None))]
             fn new(
                 py: Python<'_>,
-                n_arms: u64,
+                #[pyo3(from_py_with = crate::convert::size::n_arms_u64)] n_arms: u64,
                 horizon: &Bound<'_, PyAny>,
                 seed: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
@@ -118,7 +118,7 @@ macro_rules! stream_class {
                 rewards: &Bound<'_, PyAny>,
             ) -> PyResult<()> {
                 let arm = arm_arg(arm, "arm")?;
-                let rewards = float64_array(rewards, "rewards")?;
+                let rewards = owned_float64(rewards, "rewards")?;
                 let ro = rewards.readonly();
                 let r = ro.as_slice()?;
                 // Releasing the GIL costs more than checking and summing a small batch.
@@ -325,7 +325,7 @@ pub fn _simulate_stream<'py>(
             ))
         }
     };
-    let means = float64_array(means, "means")?;
+    let means = owned_float64(means, "means")?;
     let ro = means.readonly();
     let m = ro.as_slice()?;
     let out = py

@@ -22,7 +22,7 @@ bandit_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, *, prior_alpha = 1.0, prior_beta = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, prior_alpha: f64, prior_beta: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, prior_alpha: f64, prior_beta: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(ThompsonSampling::new(n_arms, prior_alpha, prior_beta, seed_arg(seed)?).py_err(py)?))
     }
 
@@ -53,7 +53,7 @@ bandit_class! {
     #[pyo3(signature = (n_arms, *, mu0 = 0.0, kappa0 = 1.0, alpha0 = 1.0, beta0 = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         mu0: f64,
         kappa0: f64,
         alpha0: f64,

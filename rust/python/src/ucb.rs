@@ -23,7 +23,7 @@ bandit_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, *, alpha = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, alpha: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, alpha: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(UCB1::new(n_arms, alpha, seed_arg(seed)?).py_err(py)?))
     }
 }
@@ -44,7 +44,7 @@ bandit_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, *, zeta = 1.2, c = 1.0, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, zeta: f64, c: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, zeta: f64, c: f64, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(UCBV::new(n_arms, zeta, c, seed_arg(seed)?).py_err(py)?))
     }
 }
@@ -63,7 +63,7 @@ bandit_class! {
 
     #[new]
     #[pyo3(signature = (n_arms, *, horizon = None, seed = None))]
-    fn new(py: Python<'_>, n_arms: usize, horizon: Option<i64>, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize, horizon: Option<i64>, seed: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let horizon = positive_opt(py, horizon, "horizon")?;
         Ok(Self::wrap(MOSS::new(n_arms, horizon, seed_arg(seed)?).py_err(py)?))
     }

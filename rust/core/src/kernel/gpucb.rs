@@ -207,6 +207,17 @@ impl GPUCB {
     pub fn update(&mut self, index: i64, reward: f64) -> Result<()> {
         let i = check_index(index, self.a)?;
         check_reward(reward)?;
+        // The stored rows grow by one candidate row per update (A t values in all).
+        self.g.try_reserve(self.a).map_err(|_| {
+            Error::memory(
+                "update",
+                format!(
+                    "{} more rows of {} candidates",
+                    self.pulls.len() + 1,
+                    self.a
+                ),
+            )
+        })?;
         let c = self.c_vector(i, &[]);
         let v = c[i].max(0.0) + self.noise;
         let sv = v.sqrt();
