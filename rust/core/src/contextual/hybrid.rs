@@ -427,6 +427,7 @@ impl HybridLinUCB {
         let ctx = self.context(x, z, n)?;
         self.check_row(&ctx)?;
         let kk = self.arms.len();
+        crate::limits::check_alloc("X", &[n, kk], 16)?;
         let mut out = vec![0.0; n * kk];
         crate::parallel::install(|| {
             out.par_chunks_mut(kk).enumerate().for_each_init(

@@ -853,7 +853,8 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     /// Means and (if `with_width`) widths of every (row, arm), (n x K) row-major each.
     fn mean_width_batch(&self, x: &[f64], with_width: bool) -> Result<(Vec<f64>, Vec<f64>)> {
-        check_contexts("X", x, self.dim())?;
+        let n = check_contexts("X", x, self.dim())?;
+        crate::limits::check_alloc("X", &[n, self.n_arms()], 16)?;
         let means = self.row_values(x, (1.0, 0.0, false));
         let widths = if with_width {
             self.row_values(x, (0.0, 1.0, false))
@@ -930,7 +931,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     /// The decision rule's scores, (n x K): mean + c * width on matrix products.
     fn scores_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        check_contexts("X", x, self.dim())?;
+        let n = check_contexts("X", x, self.dim())?;
+        // The (n x K) output, and top_k's selection from it.
+        crate::limits::check_alloc("X", &[n, self.n_arms()], 16)?;
         Ok(self.scores_rows(x))
     }
 
@@ -941,6 +944,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     fn probabilities_batch_ref(&self, x: &[f64], pi_ref: Option<&[f64]>) -> Result<Vec<f64>> {
         let n = check_contexts("X", x, self.dim())?;
         let (d, k) = (self.dim(), self.n_arms());
+        crate::limits::check_alloc("X", &[n, k], 16)?;
         let log_ref = pi_ref.map(|p| self.log_reference(p, n)).transpose()?;
         let mut out = vec![0.0; n * k];
         crate::parallel::install(|| {
