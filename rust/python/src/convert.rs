@@ -532,8 +532,8 @@ impl<T> Owned<T> {
     }
 }
 
-/// Elements copied per hold of the GIL (4 MB of f64).
-const COPY_CHUNK: usize = 1 << 19;
+/// Elements copied per hold of the GIL (64 MB of f64, a few milliseconds).
+const COPY_CHUNK: usize = 1 << 23;
 
 /// A private copy of a C-contiguous array (see [`Owned`]).
 pub fn copy_out<T: numpy::Element + Copy, D: numpy::ndarray::Dimension>(
@@ -572,7 +572,10 @@ pub fn copy_out<T: numpy::Element + Copy, D: numpy::ndarray::Dimension>(
         // release of the GIL, and the GIL is held for the read (see `Owned`).
         let chunk =
             unsafe { std::slice::from_raw_parts((arr.data() as *const T).add(start), end - start) };
-        data.extend_from_slice(chunk);
+        // The pool's threads copy while this thread holds the GIL (no Python code runs).
+        regretless_core::parallel::copy_into(chunk, &mut data.spare_capacity_mut()[..end - start]);
+        // SAFETY: `copy_into` initialized the `end - start` elements after the first `start`.
+        unsafe { data.set_len(end) };
         start = end;
     }
     Ok(Owned { data, shape })
