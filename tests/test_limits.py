@@ -191,6 +191,47 @@ def test_a_thread_writing_the_arrays_cannot_get_past_validation() -> None:
     )
     assert np.isfinite(lin.coefficients()).all()
 
+    hyb = regretless.HybridLinUCB(2, d, 1)
+    Z = np.ones((m, 1))
+    _check_batches_under_writes(
+        hyb,
+        lambda: hyb.update_batch(X, a2, r2, Z=Z),
+        m,
+        [(a2, 5, 1), (Z, np.nan, 1.0)],
+        calls=4,
+    )
+    type(hyb).from_bytes(hyb.to_bytes())
+
+
+def test_off_policy_estimates_under_writes_raise_or_are_exact() -> None:
+    from regretless.ope import InverseProbabilityWeighting
+
+    n, k = 1 << 19, 4
+    action = np.zeros(n, dtype=np.int64)
+    reward = np.full(n, 0.5)
+    pscore = np.full(n, 0.25)
+    dist = np.full((n, k), 0.25)
+    stop = threading.Event()
+
+    def worker(i: int) -> None:
+        if i == 1:
+            _hammer(stop, [(action, k + 5, 0), (pscore, np.nan, 0.25)])
+            return
+        try:
+            for _ in range(8):
+                try:
+                    value = InverseProbabilityWeighting().estimate_policy_value(
+                        reward=reward, action=action, pscore=pscore, action_dist=dist
+                    )
+                except regretless.RegretlessError:
+                    continue
+                # Every row the estimate saw was valid: weight 1, reward 0.5.
+                assert value == pytest.approx(0.5, rel=1e-12)
+        finally:
+            stop.set()
+
+    run_in_threads(worker, 2)
+
 
 def _fork_work(seed: int) -> tuple[float, list[int]]:
     res = regretless.simulate(regretless.UCB1(2), ENV, horizon=200, n_runs=4, seed=seed)
