@@ -25,6 +25,25 @@ struct ProcessPool {
 
 static POOL: AtomicPtr<ProcessPool> = AtomicPtr::new(std::ptr::null_mut());
 
+/// Number of calls currently running work in the pool from outside it.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a call into the pool for as long as it lives (also when the work panics).
+struct Active;
+
+impl Active {
+    fn enter() -> Self {
+        ACTIVE.fetch_add(1, Ordering::AcqRel);
+        Active
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The thread pool of this process, built on first use and again in a forked child (whose
 /// copy of the parent's pool has no threads). Lock-free, so a fork taken while another
 /// thread fetches the pool cannot leave a lock held in the child. A superseded pool is
@@ -66,6 +85,7 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() {
         return f();
     }
+    let _active = Active::enter();
     pool().install(f)
 }
 
@@ -104,6 +124,7 @@ pub fn map_with_caller<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<
             work();
         });
     } else {
+        let _active = Active::enter();
         pool().in_place_scope(|scope| {
             for _ in 0..helpers {
                 scope.spawn(|_| work());
@@ -121,9 +142,11 @@ pub fn map_with_caller<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<
         .collect()
 }
 
-/// Copies `src` into `dst` (equal lengths), in parallel pieces when large: a private copy
-/// of a batch input then costs a fraction of a single-threaded pass (its first-touch page
-/// faults are split among the threads too).
+/// Copies `src` into `dst` (equal lengths), in parallel pieces when large and the pool is
+/// idle: a private copy of a batch input then costs a fraction of a single-threaded pass
+/// (its first-touch page faults are split among the threads too). A busy pool is not
+/// waited for: the caller may hold Python's GIL, and must not hold it behind another
+/// thread's long parallel job.
 pub fn copy_into<T: Copy + Send + Sync>(src: &[T], dst: &mut [std::mem::MaybeUninit<T>]) {
     use rayon::prelude::*;
     assert_eq!(src.len(), dst.len(), "copy_into: lengths differ");
@@ -134,7 +157,7 @@ pub fn copy_into<T: Copy + Send + Sync>(src: &[T], dst: &mut [std::mem::MaybeUni
             d.write(*s);
         }
     };
-    if src.len() <= 2 * piece {
+    if src.len() <= 2 * piece || ACTIVE.load(Ordering::Acquire) > 0 {
         copy((dst, src));
         return;
     }
@@ -178,6 +201,27 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(own.install(|| install(rayon::current_num_threads)), 3);
+    }
+
+    #[test]
+    fn copies_are_exact_at_every_size_idle_or_busy() {
+        for n in [0, 1, 5, 70_000, 200_003] {
+            let src: Vec<u64> = (0..n as u64).map(|i| i * 7 + 1).collect();
+            let mut dst = vec![std::mem::MaybeUninit::<u64>::uninit(); n];
+            copy_into(&src, &mut dst);
+            // SAFETY: copy_into wrote every element.
+            let got: Vec<u64> = dst.iter().map(|d| unsafe { d.assume_init() }).collect();
+            assert_eq!(got, src, "n {n}");
+            // From inside a running parallel call (the pool counted as busy).
+            let again = map_with_caller(2, |_| {
+                let mut dst = vec![std::mem::MaybeUninit::<u64>::uninit(); n];
+                copy_into(&src, &mut dst);
+                dst.iter()
+                    .map(|d| unsafe { d.assume_init() })
+                    .collect::<Vec<u64>>()
+            });
+            assert!(again.iter().all(|v| *v == src));
+        }
     }
 
     #[test]
