@@ -217,6 +217,7 @@ mod tests {
                 let mut dst = vec![std::mem::MaybeUninit::<u64>::uninit(); n];
                 copy_into(&src, &mut dst);
                 dst.iter()
+                    // SAFETY: copy_into wrote every element.
                     .map(|d| unsafe { d.assume_init() })
                     .collect::<Vec<u64>>()
             });
