@@ -63,8 +63,8 @@ impl PyLinUCB {
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         alpha: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -103,8 +103,8 @@ impl PyLinTS {
     #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         v: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -133,8 +133,8 @@ impl PyLinGreedy {
     #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         epsilon: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -174,8 +174,8 @@ impl PyKLRegularizedUCB {
     #[pyo3(signature = (n_arms, dim, *, eta = 1.0, beta = None, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         eta: f64,
         beta: Option<f64>,
         lam: f64,
@@ -208,8 +208,8 @@ impl PyGibbsGreedy {
     #[pyo3(signature = (n_arms, dim, *, eta = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         eta: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -249,8 +249,8 @@ impl PyLogisticUCB {
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         alpha: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -284,8 +284,8 @@ impl PyLogisticTS {
     #[pyo3(signature = (n_arms, dim, *, v = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         v: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
