@@ -189,11 +189,7 @@ def test_invalid_input_raises_and_changes_nothing(case) -> None:
 
 @pytest.mark.parametrize(
     "family, name",
-    [
-        pytest.param(*c, id=case_id(c))
-        for c in CASES
-        if c[0].oversized_calls(c[0].make(c[1]))
-    ],
+    [pytest.param(*c, id=case_id(c)) for c in CASES if c[0].oversized_calls(c[0].make(c[1]))],
 )
 def test_oversized_requests_raise_before_allocating(family: Family, name: str) -> None:
     p = family.make(name, seed=2)

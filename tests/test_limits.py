@@ -254,3 +254,31 @@ def test_parallel_work_in_a_forked_child_after_the_parent_used_the_pool() -> Non
             pytest.fail("a forked child hung on the parent's thread pool")
     assert got[0] == parent  # same seed, same result in the child
     assert all(sum(c) == 5000 for _, c in got)
+
+
+def _restore_bkb(state: bytes) -> list[float]:
+    # Restoring rebuilds the factorizations in parallel sections (Bandit families decode
+    # in the process's pool, not in rayon's global one).
+    bkb = regretless.BKB.from_bytes(state)
+    return bkb.scores().tolist()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_restoring_a_kernel_bandit_in_a_forked_child_after_the_parent_did() -> None:
+    X = np.linspace(0, 1, 4000)[:, None]
+    bkb = regretless.BKB(X, regretless.RBF(0.1), lam=1e-3, seed=0)
+    for _ in range(20):
+        i = bkb.select()
+        bkb.update(i, float(np.sin(6 * X[i, 0])))
+    state = bkb.to_bytes()
+    parent = _restore_bkb(state)
+    assert parent == bkb.scores().tolist()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        pending = pool.map_async(_restore_bkb, [state])
+        try:
+            got = pending.get(timeout=120)
+        except multiprocessing.TimeoutError:
+            pool.terminate()
+            pytest.fail("a forked child hung restoring a BKB")
+    assert got == [parent]
