@@ -218,8 +218,8 @@ fn with_bkb<R: Send>(slf: &Bound<'_, PyBKB>, f: impl FnOnce(&BKB) -> R + Send) -
 /// posterior of every candidate is updated incrementally, O(A t) per observation with no
 /// refactorization (memory O(A T)); the next point maximizes
 /// ``mean + sqrt(beta_t) * sd`` with ``beta_t = beta_scale * 2 log(A t^2 pi^2 / (6 delta))``.
-/// ``noise`` is the noise *variance*. ``candidates`` is an (A, d) array, read zero-copy when
-/// float64 C-contiguous (converted once otherwise) and stored with the state.
+/// ``noise`` is the noise *variance*. ``candidates`` is an (A, d) array, copied once (converted if not
+/// float64) and stored with the state.
 /// ``kernel`` is a name (``"rbf"``, ...) or a spec of :mod:`regretless.kernel`. Repeated
 /// evaluations of one candidate are separate observations.
 ///
