@@ -35,13 +35,15 @@ Args = dict[str, Any]
 class ArrayCall:
     """One call: ``build(obj, rng, n)`` gives valid named arguments for ``n`` rows (``obj`` is
     the target object, or None for a constructor or function); ``invoke(obj, args)`` calls.
-    ``rows`` names the arguments whose first axis is the row axis."""
+    ``rows`` names the arguments whose first axis is the row axis; ``real_rows`` is the
+    number of rows a huge view has when it stands for real work (it must finish in time)."""
 
     name: str
     target: str | None
     build: Callable[[Any, Rng, int], Args]
     invoke: Callable[[Any, Args], Any]
     rows: tuple[str, ...]
+    real_rows: int = 2**16
 
 
 def _arms(n_arms: int, rng: Rng, n: int) -> np.ndarray:
@@ -114,6 +116,9 @@ def _calls() -> list[ArrayCall]:
                 lambda p, rng, n, pi=pi: {"X": _contexts(p, rng, n), "pi_ref": pi(p, rng, n)},
                 lambda p, a: p.probabilities(a["X"], a["pi_ref"]),
                 ("X", "pi_ref"),
+                # Thompson sampling estimates each row's probabilities by Monte Carlo
+                # (about 0.25 ms a row): 2**16 rows is a quarter of a minute of real work.
+                2**10 if t.name in ("LinTS", "LogisticTS") else 2**16,
             ),
             ArrayCall(
                 f"{t.name}.update_batch",
@@ -360,7 +365,8 @@ SHAPES = (
     "None",
     "huge-view",
 )
-# A view of 2**16 rows is real work (it must finish); the larger ones can only be refused.
+# The first size stands for real work (ArrayCall.real_rows, which must finish); the larger
+# ones can only be refused.
 HUGE_ROWS = (2**16, 2**33, 2**40, 2**62)
 PERTURBATIONS = LAYOUTS + tuple(f"dtype:{d}" for d in DTYPES) + VALUES + SHAPES
 
@@ -479,7 +485,8 @@ def perturb(name: str, x: Any, rng: Rng, ctx: dict[str, Any]) -> tuple[Any, Any]
     if name == "None":
         return None, x
     if name == "huge-view":
-        return _huge(x, HUGE_ROWS[int(rng.integers(0, len(HUGE_ROWS)))]), x
+        rows = HUGE_ROWS[int(rng.integers(0, len(HUGE_ROWS)))]
+        return _huge(x, ctx["real_rows"] if rows == HUGE_ROWS[0] else rows), x
     raise AssertionError(name)
 
 
@@ -641,6 +648,7 @@ class ArrayProbe:
             array_args = list(canonical)
         argument = array_args[int(rng.integers(0, len(array_args)))]
         ctx = {
+            "real_rows": call.real_rows,
             "n_arms": getattr(obj, "n_arms", N_ACTIONS) if obj is not None else N_ACTIONS,
             "fill": lambda: (
                 rng.random(n) if argument not in ("pi_ref", "Z") else rng.random((n, 3))
@@ -650,6 +658,7 @@ class ArrayProbe:
         if r < 0.08 and call.rows:
             # Every row-aligned argument as one huge zero-stride view (lengths agree).
             rows = HUGE_ROWS[int(rng.integers(0, len(HUGE_ROWS)))]
+            rows = call.real_rows if rows == HUGE_ROWS[0] else rows
             args = dict(canonical)
             while True:
                 try:
