@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("seed", type=int)
     p.add_argument("index", type=int)
     args = ap.parse_args(argv)
+    # A terminated run still stops its workers (the runner's finally clause).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     if args.command == "repro":
         probe = make_probe(args.probe, args.seed)

@@ -69,8 +69,20 @@ def _limit_memory(limit: int) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the parent dies, even mid-hang."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker(probe_name, seed, current, conn, stderr_path, memory_limit) -> None:
     """Worker loop: receives (start, stop) ranges, runs them, sends findings back."""
+    _die_with_parent()
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 2)
     sys.stderr = os.fdopen(2, "w", buffering=1)
