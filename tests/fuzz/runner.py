@@ -26,6 +26,7 @@ from .outcomes import KINDS, Finding, signature
 # MemoryError) instead of swapping the shared machine.
 DEFAULT_MEMORY_LIMIT = 4 << 30
 CHUNK = 200  # cases handed to a worker at a time
+STARTUP = 300.0  # seconds a new worker may take to import before it counts as hung
 
 
 def make_probe(name: str, seed: int):
@@ -41,7 +42,39 @@ def make_probe(name: str, seed: int):
         from .scalars import ScalarProbe
 
         return ScalarProbe(seed)
+    if name == "selftest":
+        return SelfTestProbe(seed)
     raise ValueError(f"unknown probe {name!r}; expected state, arrays or scalars")
+
+
+class SelfTestProbe:
+    """Cases that misbehave on purpose, to test the runner: index % 7 == 1 reports a
+    finding, == 3 aborts the process, == 5 hangs; the others pass."""
+
+    name = "selftest"
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def build(self, index: int) -> Any:
+        probe = self
+
+        class Case:
+            def label(self) -> str:
+                return f"selftest case {index}"
+
+            def describe(self) -> str:
+                return f"selftest seed {probe.seed} case {index}"
+
+            def run(self) -> None:
+                if index % 7 == 1:
+                    raise Finding("panic", self.label(), "on purpose")
+                if index % 7 == 3:
+                    os.abort()
+                if index % 7 == 5:
+                    time.sleep(3600)
+
+        return Case()
 
 
 PROBES = ("state", "arrays", "scalars")
@@ -272,7 +305,8 @@ def run(
                 now = time.monotonic()
                 if cur != s.last_index:
                     s.last_index, s.last_change = cur, now
-                hung = now - s.last_change > timeout
+                # Before its first case a worker is importing (seconds on a loaded machine).
+                hung = now - s.last_change > (timeout if cur >= 0 else max(timeout, STARTUP))
                 if dead or hung:
                     index = cur if cur >= s.range[0] else s.range[0]
                     if dead:
