@@ -81,8 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("seed", type=int)
     p.add_argument("index", type=int)
     args = ap.parse_args(argv)
-    # A terminated run still stops its workers (the runner's finally clause).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     if args.command == "repro":
         probe = make_probe(args.probe, args.seed)
@@ -91,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no finding" if f is None else f"FINDING {f}")
         return 0 if f is None else 1
 
+    # A terminated run still stops its workers (the runner's finally clause). Only here: a
+    # Python handler would make `repro` of a hang (GIL held) deaf to `timeout`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     probes = list(PROBES) if args.all or not args.probe else args.probe
     reports = []
     for name in probes:
