@@ -343,15 +343,11 @@ OPS: dict[str, list[Op]] = {
     "stream": [
         ("offer", {"arm": "int"}, lambda p, v: p.offer(v["arm"])),
         ("update", {"arm": "int"}, lambda p, v: p.update(v["arm"], 1.0)),
-        (
-            "update",
-            {"reward": "float"},
-            lambda p, v: p.update(_pending(p), v["reward"]),
-        ),
+        ("update", {"reward": "float"}, lambda p, v: p.update(v["pending"], v["reward"])),
         (
             "update_many",
             {"reward": "float"},
-            lambda p, v: p.update_many(_pending(p), np.full(2, float(v["reward"]))),
+            lambda p, v: p.update_many(v["pending"], np.full(1, float(v["reward"]))),
         ),
         ("finish", {}, lambda p, v: p.finish()),
     ],
@@ -461,6 +457,9 @@ class ScalarCase:
         assert_loadable(obj, " -> ".join(accepted))
         for (label, kinds, call), values in self.ops:
             where = f"{self.ctor.name}.{label}({', '.join(kinds)})"
+            if self.ctor.family == "stream":
+                # The arm to pay is found (offering one if need be) before the snapshot.
+                values = values | {"pending": self._after_accepted(accepted, lambda: _pending(obj))}
             before = obj.to_bytes()
             try:
                 call(obj, values)
@@ -474,9 +473,9 @@ class ScalarCase:
         self._after_accepted(accepted, lambda: EXERCISE[self.ctor.family](obj, rng))
         assert_loadable(obj, " -> ".join(accepted) + " -> valid calls")
 
-    def _after_accepted(self, accepted: list[str], call: Callable[[], Any]) -> None:
+    def _after_accepted(self, accepted: list[str], call: Callable[[], Any]) -> Any:
         try:
-            call()
+            return call()
         except (KeyboardInterrupt, SystemExit):
             raise
         except Finding:

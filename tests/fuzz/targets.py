@@ -216,7 +216,8 @@ def exercise_stream(p, rng: Rng) -> None:
     arm = p.next_pull()
     if arm is not None:
         p.update(arm, 1.0)
-        if p.pending_pulls:
+        arm = p.next_pull()  # the next pull may be of another arm
+        if arm is not None:
             p.update_many(arm, np.ones(min(p.pending_pulls, 3)))
     elif not p.is_finished and p.n_offered < p.n_arms:
         p.offer(p.n_offered + 10_000)
