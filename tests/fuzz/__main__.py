@@ -15,7 +15,15 @@ import sys
 import time
 
 from .outcomes import KINDS
-from .runner import DEFAULT_MEMORY_LIMIT, PROBES, Report, make_probe, run, run_case
+from .runner import (
+    DEFAULT_MEMORY_LIMIT,
+    PROBES,
+    Report,
+    _limit_memory,
+    make_probe,
+    run,
+    run_case,
+)
 
 
 def summarize(reports: list[Report], *, examples: int = 1) -> str:
@@ -80,9 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("probe", choices=PROBES)
     p.add_argument("seed", type=int)
     p.add_argument("index", type=int)
+    p.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_LIMIT)
     args = ap.parse_args(argv)
 
     if args.command == "repro":
+        _limit_memory(args.memory_limit)  # as in a worker: a huge allocation fails fast
         probe = make_probe(args.probe, args.seed)
         print(probe.build(args.index).describe(), flush=True)
         f = run_case(probe, args.index)

@@ -44,8 +44,8 @@ INTS = (
     -1,
     True,
     False,
-    2**16,
-    2**20,
+    2**10,  # sizes of real work: they must finish (combined, e.g. 2**12 arms x 2**12 picks)
+    2**12,
     2**31 - 1,
     2**31,
     2**32,
