@@ -98,8 +98,13 @@ FLOATS = (
 )
 
 
+# Feature dimensions cost d**2 memory and up to d**3 time a step: their sizes of real work
+# are smaller.
+DIMS = tuple({2**10: 2**6, 2**12: 2**8}.get(v, v) if type(v) is int else v for v in INTS)
+
+
 def extreme(kind: str, rng: Rng) -> Any:
-    pool = INTS if kind == "int" else FLOATS
+    pool = {"int": INTS, "dim": DIMS, "float": FLOATS}[kind]
     return pool[int(rng.integers(0, len(pool)))]
 
 
@@ -126,7 +131,7 @@ def _mab(cls: type, floats: tuple[str, ...] = (), ints: tuple[str, ...] = (), **
 
 
 def _ctx(cls: type, floats: tuple[str, ...]):
-    params = {"n_arms": "int", "dim": "int", "seed": "int"} | dict.fromkeys(floats, "float")
+    params = {"n_arms": "int", "dim": "dim", "seed": "int"} | dict.fromkeys(floats, "float")
     return Ctor(
         cls.__name__,
         lambda kw: cls(kw.pop("n_arms", 3), kw.pop("dim", DIM), **({"seed": 0} | kw)),
@@ -219,7 +224,7 @@ CTORS: list[Ctor] = [
         lambda kw: regretless.HybridLinUCB(
             kw.pop("n_arms", 3), kw.pop("dim", DIM), kw.pop("shared_dim", 2), **({"seed": 0} | kw)
         ),
-        {"n_arms": "int", "dim": "int", "shared_dim": "int", "alpha": "float", "lam": "float"},
+        {"n_arms": "int", "dim": "dim", "shared_dim": "dim", "alpha": "float", "lam": "float"},
         "hybrid",
     ),
     _kernel(regretless.GPUCB, "RBF", ("noise", "beta_scale", "delta")),
