@@ -26,7 +26,7 @@ from .runner import (
 )
 
 
-def summarize(reports: list[Report], *, examples: int = 1) -> str:
+def summarize(reports: list[Report], *, examples: int = 1, limit: int | None = None) -> str:
     lines = [
         "| probe | cases | seconds | " + " | ".join(KINDS) + " |",
         "|---|---:|---:|" + "---:|" * len(KINDS),
@@ -44,7 +44,11 @@ def summarize(reports: list[Report], *, examples: int = 1) -> str:
             continue
         lines.append(f"\n{r.probe} (seed {r.seed}): {len(groups)} distinct findings")
         describer = make_probe(r.probe, r.seed)
-        for sig, fs in sorted(groups.items(), key=lambda kv: (KINDS.index(kv[1][0].kind), kv[0])):
+        ordered = sorted(groups.items(), key=lambda kv: (KINDS.index(kv[1][0].kind), kv[0]))
+        if limit is not None and len(ordered) > limit:
+            lines.append(f"(the first {limit} shown)")
+            ordered = ordered[:limit]
+        for sig, fs in ordered:
             first = fs[0]
             lines.append(f"- [{len(fs)}x] {sig}")
             lines.append(
