@@ -61,7 +61,7 @@ def check_raised(
 ) -> None:
     """Raises a Finding unless ``exc`` is one the library may raise for bad input: a
     RegretlessError (a StateError, when ``state_error``), or MemoryError when ``memory_ok``."""
-    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, Finding)):
         raise exc
     if is_panic(exc):
         raise Finding("panic", where, describe(exc)) from exc

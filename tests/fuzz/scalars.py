@@ -277,8 +277,46 @@ def _x(p, v: dict[str, Any], key: str = "x_scale", width: int | None = None) -> 
 
 
 def _merge_self(p, v: dict[str, Any]) -> None:
+    """``p.merge(p)`` up to 70 times (counts double each time): the merges before a refused
+    one were accepted, so only the refused merge must leave the bytes unchanged."""
     for _ in range(70):
-        p.merge(p)
+        before, count = p.to_bytes(), _count(p)
+        try:
+            p.merge(p)
+        except RegretlessError as exc:
+            if p.to_bytes() != before:
+                raise Finding("state-changed-on-error", "merge(self)", describe(exc)) from exc
+            return
+        _check_doubled(count, _count(p), f"{type(p).__name__}.merge(self)")
+
+
+def _count(obj: Any) -> int | None:
+    for name in ("n_updates", "rows"):
+        if hasattr(obj, name):
+            return int(getattr(obj, name))
+    return None
+
+
+def _check_doubled(before: int | None, after: int | None, where: str) -> None:
+    """An accepted merge of an object with itself doubles its count (no silent wrap)."""
+    if before is not None and after != 2 * before:
+        raise Finding(
+            "accepted-input-breaks-state", where, f"count {before} became {after}, not {2 * before}"
+        )
+
+
+def _merge_returned(acc, v: dict[str, Any]) -> None:
+    """OffPolicyAccumulator.merge returns the merged accumulator: merge the result with
+    itself up to 70 times (rows double each time); each accepted result must load."""
+    merged = acc
+    for _ in range(70):
+        try:
+            doubled = merged.merge(merged)
+        except RegretlessError:
+            return
+        _check_doubled(_count(merged), _count(doubled), "OffPolicyAccumulator.merge(self)")
+        merged = doubled
+        assert_loadable(merged, "OffPolicyAccumulator.merge(self)")
 
 
 OPS: dict[str, list[Op]] = {
@@ -367,7 +405,7 @@ OPS: dict[str, list[Op]] = {
         ),
         ("push", {"action": "int"}, lambda p, v: _push(p, "action", v["action"])),
         ("summary", {"alpha": "float"}, lambda p, v: p.summary(v["alpha"])),
-        ("merge(self) x70", {}, lambda p, v: [p.merge(p) for _ in range(70)]),
+        ("merge(self) x70", {}, _merge_returned),
     ],
     "function": [],
 }
