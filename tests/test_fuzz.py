@@ -20,15 +20,7 @@ LONG = {"state": 300_000, "arrays": 60_000, "scalars": 30_000}
 
 # Findings tolerated until their fix lands: id -> (kind, pattern over "where: detail").
 # Delete an entry once its fix is merged, so the fuzzer guards it from then on.
-ALLOWED: dict[str, tuple[str, str]] = {
-    # from_bytes passes on the constructors' InvalidParameterError for a decoded
-    # hyperparameter out of range (e.g. a UCB1 alpha of -1.0 with a valid CRC) instead of
-    # StateError. Outside the fixes of issue 14 as filed.
-    "decoded-hyperparameter-not-state-error": (
-        "wrong-exception",
-        r"\.from_bytes: InvalidParameterError",
-    ),
-}
+ALLOWED: dict[str, tuple[str, str]] = {}
 
 
 def allowed(f: FindingRecord) -> bool:

@@ -77,6 +77,16 @@ pub fn decode<T: Persist>(bytes: &[u8]) -> Result<T> {
     if !rest.is_empty() {
         return Err(Error::state("trailing bytes after the payload"));
     }
-    value.check_invariants()?;
+    value.check_invariants().map_err(|e| invalid_state::<T>(e))?;
     Ok(value)
+}
+
+/// A decoded value that fails its checks is corrupt bytes, whatever check refused it (the
+/// checks reuse the constructors', which raise InvalidParameter for a hyperparameter out of
+/// range): a StateError naming the kind and what was invalid.
+fn invalid_state<T: Persist>(e: Error) -> Error {
+    match e {
+        Error::State { .. } => e,
+        other => Error::state(format!("invalid {} state: {other}", T::KIND)),
+    }
 }

@@ -40,7 +40,7 @@ pub fn with_lock_detached<T: Send, R: Send>(
     })
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map(|n| n.to_string())
@@ -49,7 +49,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 /// A bool, or numpy's bool: refused where a number is expected (`True` is a Python int,
 /// but an arm, reward or size given as one is a bug in the caller).
-fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
+pub(crate) fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
     obj.is_instance_of::<PyBool>() || matches!(type_name(obj).as_str(), "bool" | "bool_")
 }
 
@@ -241,11 +241,43 @@ pub mod scalar {
     }
 }
 
-/// `seed`: None or a non-negative integer below 2**64.
+/// An integer in `[low, 2**64)` that is not a bool: InvalidParameterError naming `name`
+/// for an integer outside (PyO3's own `u64` conversion raises a bare OverflowError),
+/// DTypeError for anything else.
+pub fn u64_arg(obj: &Bound<'_, PyAny>, name: &str, low: u64) -> PyResult<u64> {
+    if is_bool(obj) {
+        return Err(dtype_error(
+            obj.py(),
+            format!("{name}: expected an integer, got bool"),
+        ));
+    }
+    match obj.extract::<u64>() {
+        Ok(v) if v >= low => Ok(v),
+        Ok(_) => Err(u64_range_error(obj, name, low)),
+        Err(_) if obj.is_instance_of::<PyInt>() => Err(u64_range_error(obj, name, low)),
+        Err(_) => Err(dtype_error(
+            obj.py(),
+            format!("{name}: expected an integer, got {}", type_name(obj)),
+        )),
+    }
+}
+
+fn u64_range_error(obj: &Bound<'_, PyAny>, name: &str, low: u64) -> PyErr {
+    invalid_parameter(
+        obj.py(),
+        format!("{name}: must be an integer in [{low}, 2**64), got {obj}"),
+    )
+}
+
+/// `seed`: None or a non-negative integer below 2**64 (not a bool).
 pub fn seed_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
     match obj {
         None => Ok(None),
         Some(o) if o.is_none() => Ok(None),
+        Some(o) if is_bool(o) => Err(dtype_error(
+            o.py(),
+            "seed: expected None or an integer in [0, 2**64), got bool".to_string(),
+        )),
         Some(o) => o.extract::<u64>().map(Some).map_err(|_| {
             invalid_parameter(
                 o.py(),
@@ -255,16 +287,42 @@ pub fn seed_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
     }
 }
 
-/// An optional positive integer such as `horizon`.
-pub fn positive_opt(py: Python<'_>, value: Option<i64>, name: &str) -> PyResult<Option<u64>> {
-    match value {
+/// An optional positive integer such as `horizon`: None, or an integer in [1, 2**64).
+pub fn positive_opt(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<u64>> {
+    match obj {
         None => Ok(None),
-        Some(v) if v >= 1 => Ok(Some(v as u64)),
-        Some(v) => Err(invalid_parameter(
-            py,
-            format!("{name}: must be >= 1 or None, got {v}"),
-        )),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => u64_arg(o, name, 1).map(Some),
     }
+}
+
+/// Converters for `#[pyo3(from_py_with = ...)]` on 64-bit integer parameters.
+pub mod int {
+    use pyo3::prelude::*;
+
+    pub fn first_row(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+        super::u64_arg(obj, "first_row", 0)
+    }
+
+    pub fn seed(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+        super::u64_arg(obj, "seed", 0)
+    }
+
+    macro_rules! positive_usize_converters {
+        ($($name:ident),*) => {$(
+            /// An integer in [1, 2**64); the core checks what it allocates for it.
+            pub fn $name(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+                let v = super::u64_arg(obj, stringify!($name), 1)?;
+                usize::try_from(v).map_err(|_| {
+                    crate::errors::allocation_error(
+                        obj.py(),
+                        format!("{}: {v} exceeds the address space", stringify!($name)),
+                    )
+                })
+            }
+        )*};
+    }
+    positive_usize_converters!(horizon, n_runs, record_every);
 }
 
 fn numpy_asarray<'py>(

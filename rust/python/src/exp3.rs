@@ -31,10 +31,10 @@ impl PyExp3 {
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         eta: Option<f64>,
         gamma: f64,
-        horizon: Option<i64>,
+        horizon: Option<&Bound<'_, PyAny>>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {
-        let horizon = positive_opt(py, horizon, "horizon")?;
+        let horizon = positive_opt(horizon, "horizon")?;
         Ok((
             Self,
             Bandit::new(Exp3::new(n_arms, eta, gamma, horizon, seed_arg(seed)?).py_err(py)?),
@@ -77,10 +77,10 @@ impl PyExp3IX {
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         eta: Option<f64>,
         gamma: Option<f64>,
-        horizon: Option<i64>,
+        horizon: Option<&Bound<'_, PyAny>>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {
-        let horizon = positive_opt(py, horizon, "horizon")?;
+        let horizon = positive_opt(horizon, "horizon")?;
         Ok((
             Self,
             Bandit::new(Exp3IX::new(n_arms, eta, gamma, horizon, seed_arg(seed)?).py_err(py)?),

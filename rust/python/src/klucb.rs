@@ -81,10 +81,10 @@ impl PyBayesUCB {
         prior_alpha: f64,
         prior_beta: f64,
         c: f64,
-        horizon: Option<i64>,
+        horizon: Option<&Bound<'_, PyAny>>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {
-        let horizon = positive_opt(py, horizon, "horizon")?;
+        let horizon = positive_opt(horizon, "horizon")?;
         Ok((
             Self,
             Bandit::new(

@@ -307,8 +307,8 @@ impl PyOffPolicyAccumulator {
         estimator: &str,
         lambda_: f64,
         #[pyo3(from_py_with = crate::convert::size::n_bootstrap)] n_bootstrap: usize,
-        seed: u64,
-        first_row: u64,
+        #[pyo3(from_py_with = crate::convert::int::seed)] seed: u64,
+        #[pyo3(from_py_with = crate::convert::int::first_row)] first_row: u64,
     ) -> PyResult<Self> {
         let est = Estimator::from_name(estimator, lambda_).py_err(py)?;
         Ok(Self::wrap(

@@ -81,10 +81,10 @@ pub fn _simulate<'py>(
     py: Python<'py>,
     policy: &Bound<'py, PyAny>,
     env: &Bound<'py, PyAny>,
-    horizon: usize,
-    n_runs: usize,
-    seed: u64,
-    record_every: usize,
+    #[pyo3(from_py_with = crate::convert::int::horizon)] horizon: usize,
+    #[pyo3(from_py_with = crate::convert::int::n_runs)] n_runs: usize,
+    #[pyo3(from_py_with = crate::convert::int::seed)] seed: u64,
+    #[pyo3(from_py_with = crate::convert::int::record_every)] record_every: usize,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = extract_env(env)?;

@@ -4,7 +4,8 @@
 //! policy is a short subclass with its docstring and constructor.
 
 use crate::convert::{
-    arm_arg, owned_float64, real_arg, seed_arg, u64_to_i64, with_lock, with_lock_detached,
+    arm_arg, is_bool, owned_float64, real_arg, seed_arg, type_name, u64_to_i64, with_lock,
+    with_lock_detached,
 };
 use crate::errors::{dtype_error, invalid_parameter, IntoPyResult};
 use crate::family::{base_state_methods, FamilyBase};
@@ -22,8 +23,14 @@ use std::sync::Mutex;
 /// Batches of at least this many rewards are checked and summed with the GIL released.
 const DETACH_ABOVE: usize = 1 << 14;
 
-/// `horizon`: an integer in [1, 2**53] (the core checks the range).
+/// `horizon`: an integer in [1, 2**53], not a bool (the core checks the upper end).
 fn horizon_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if is_bool(obj) {
+        return Err(dtype_error(
+            obj.py(),
+            "horizon: expected an integer, got bool".to_string(),
+        ));
+    }
     match obj.extract::<u64>() {
         Ok(v) => Ok(v),
         Err(_) if obj.is_instance_of::<PyInt>() => Err(invalid_parameter(
@@ -32,13 +39,7 @@ fn horizon_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
         )),
         Err(_) => Err(dtype_error(
             obj.py(),
-            format!(
-                "horizon: expected an integer, got {}",
-                obj.get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ),
+            format!("horizon: expected an integer, got {}", type_name(obj)),
         )),
     }
 }

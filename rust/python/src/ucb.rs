@@ -91,10 +91,10 @@ impl PyMOSS {
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
-        horizon: Option<i64>,
+        horizon: Option<&Bound<'_, PyAny>>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {
-        let horizon = positive_opt(py, horizon, "horizon")?;
+        let horizon = positive_opt(horizon, "horizon")?;
         Ok((
             Self,
             Bandit::new(MOSS::new(n_arms, horizon, seed_arg(seed)?).py_err(py)?),

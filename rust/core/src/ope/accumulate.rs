@@ -526,6 +526,17 @@ impl OffPolicyAccumulator {
             }
         }
         let n = terms.n();
+        // Stream indices are u64: refuse a batch that would run past the last one (the
+        // state would wrap and no longer load), before anything changes.
+        if self.next_row.checked_add(n as u64).is_none() || self.rows.checked_add(n as u64).is_none() {
+            return Err(Error::param(
+                "first_row",
+                format!(
+                    "the {n} rows of this batch would take the row index past 2**64 - 1 (the next row is {}, {} rows held); start the shard at a lower first_row",
+                    self.next_row, self.rows
+                ),
+            ));
+        }
         let pass = Pass {
             terms: &terms,
             first_row: self.next_row,

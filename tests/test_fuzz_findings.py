@@ -1,0 +1,115 @@
+"""Regressions for findings of the fuzzers in tests/fuzz: 64-bit integer arguments beyond
+range, a horizon whose recorded points overflow, decoded hyperparameters out of range, and
+an accumulator's row index running past 2**64 - 1. Each raises the project's own exception
+naming the argument (or, for bytes, StateError saying what was invalid), and changes nothing.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import regretless
+from regretless import exceptions as ex
+from regretless import ope
+
+ENV = regretless.BernoulliEnv([0.2, 0.5, 0.8])
+
+
+def _words(exc: BaseException, words: list[str]) -> None:
+    text = str(exc)
+    for w in words:
+        assert w in text, (w, text)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda h: regretless.MOSS(3, horizon=h), "horizon"),
+        (lambda h: regretless.EXP3(3, horizon=h), "horizon"),
+        (lambda h: regretless.EXP3IX(3, horizon=h), "horizon"),
+        (lambda h: regretless.BayesUCB(3, horizon=h), "horizon"),
+        (lambda v: ope.InverseProbabilityWeighting().accumulator(first_row=v), "first_row"),
+        (lambda v: regretless.simulate(regretless.UCB1(3), ENV, v, seed=0), "horizon"),
+        (lambda v: regretless.simulate(regretless.UCB1(3), ENV, 5, n_runs=v, seed=0), "n_runs"),
+        (
+            lambda v: regretless.simulate(regretless.UCB1(3), ENV, 5, seed=0, record_every=v),
+            "record_every",
+        ),
+    ],
+)
+def test_integers_beyond_64_bits_name_the_argument(call, name) -> None:
+    for value in (2**64, 2**70):
+        with pytest.raises(ex.InvalidParameterError) as info:
+            call(value)
+        _words(info.value, [f"{name}:", "2**64", str(value)])
+    # The largest 64-bit value itself is in range for the converter: whatever the callee
+    # then says, it is the project's exception, not a bare OverflowError.
+    try:
+        call(2**64 - 1)
+    except ex.RegretlessError as exc:
+        assert name in str(exc)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: regretless.UCB1(3, seed=True),
+        lambda: regretless.LinUCB(2, 2, seed=np.bool_(False)),
+        lambda: regretless.UniformExploration(3, True),
+        lambda: regretless.MOSS(3, horizon=True),
+        lambda: ope.OffPolicyAccumulator("ipw", 0.0, 0, 0, True),
+    ],
+)
+def test_bools_are_not_seeds_or_horizons(call) -> None:
+    with pytest.raises(ex.DTypeError, match="got bool"):
+        call()
+
+
+def test_simulate_horizon_at_the_top_of_the_range_is_refused_before_allocating() -> None:
+    # horizon / record_every + 1 recorded points wraps to 0 for 2**64 - 1.
+    with pytest.raises(ex.InvalidParameterError) as info:
+        regretless.simulate(regretless.UCB1(3), ENV, 2**64 - 1, seed=0)
+    _words(info.value, ["horizon", "overflow"])
+    # One below: the points fit in a usize, their buffers do not.
+    with pytest.raises(ex.AllocationError) as info:
+        regretless.simulate(regretless.UCB1(3), ENV, 2**64 - 2, seed=0)
+    _words(info.value, ["horizon"])
+
+
+def _with_crc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_decoded_hyperparameter_out_of_range_is_a_state_error() -> None:
+    data = regretless.UCB1(3, alpha=1.5, seed=0).to_bytes()
+    alpha = struct.pack("<d", 1.5)
+    assert data.count(alpha) == 1
+    bad = _with_crc(data[:-4].replace(alpha, struct.pack("<d", -1.0)))
+    with pytest.raises(ex.StateError) as info:
+        regretless.UCB1.from_bytes(bad)
+    _words(info.value, ["invalid UCB1 state", "alpha"])
+    assert not isinstance(info.value, ex.InvalidParameterError)
+    # The untouched bytes still load (the CRC helper rebuilds the same checksum).
+    assert regretless.UCB1.from_bytes(_with_crc(data[:-4])).to_bytes() == data
+
+
+def test_row_index_past_2_64_is_refused_and_changes_nothing() -> None:
+    acc = ope.InverseProbabilityWeighting().accumulator(first_row=2**64 - 3)
+    acc.push([1.0, 0.0], [0, 1], [0.5, 0.5], [0.5, 0.5])
+    before = acc.to_bytes()
+    with pytest.raises(ex.InvalidParameterError) as info:
+        acc.push([1.0, 0.0], [0, 1], [0.5, 0.5], [0.5, 0.5])
+    _words(info.value, ["first_row", "2**64 - 1", "2 rows"])
+    assert acc.to_bytes() == before and acc.rows == 2
+    # Rows 2**64 - 3 and 2**64 - 2 are held; the state loads and reports as before.
+    back = type(acc).from_bytes(acc.to_bytes())
+    assert back.to_bytes() == before
+    assert back.result().estimate == acc.result().estimate == pytest.approx(0.5)
+    # The case the fuzzer found: the very last index, then one row.
+    last = ope.InverseProbabilityWeighting().accumulator(first_row=2**64 - 1)
+    with pytest.raises(ex.InvalidParameterError, match="first_row"):
+        last.push([1.0], [0], [0.5], [0.5])
+    type(last).from_bytes(last.to_bytes())
