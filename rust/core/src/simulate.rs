@@ -92,9 +92,12 @@ pub fn simulate<P: Policy>(
     }
     // Each run's curve and counts, then the (n_runs, points) and (n_runs, K) outputs.
     // Checked: `horizon / record_every + 1` wraps to 0 for horizon = usize::MAX.
-    let points = (horizon / record_every)
-        .checked_add(1)
-        .ok_or_else(|| Error::param("horizon", format!("{horizon} steps overflow the address space")))?;
+    let points = (horizon / record_every).checked_add(1).ok_or_else(|| {
+        Error::param(
+            "horizon",
+            format!("{horizon} steps overflow the address space"),
+        )
+    })?;
     crate::limits::check_alloc("horizon", &[points], 16)?;
     crate::limits::check_alloc("n_runs", &[n_runs, points.saturating_add(env.n_arms())], 16)?;
     let steps = recorded_steps(horizon, record_every);

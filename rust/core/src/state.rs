@@ -77,7 +77,9 @@ pub fn decode<T: Persist>(bytes: &[u8]) -> Result<T> {
     if !rest.is_empty() {
         return Err(Error::state("trailing bytes after the payload"));
     }
-    value.check_invariants().map_err(|e| invalid_state::<T>(e))?;
+    value
+        .check_invariants()
+        .map_err(|e| invalid_state::<T>(e))?;
     Ok(value)
 }
 

@@ -39,6 +39,9 @@ pub const CHUNK_ROWS: usize = 1 << 15;
 const CHUNKS_PER_ROUND: usize = 64;
 /// Upper bound on bootstrap replicates (each costs four numbers per chunk in flight).
 const MAX_BOOTSTRAP: usize = 100_000;
+/// Largest stream index a shard may start at: every shard keeps room for 2**63 rows, so
+/// that no plausible stream runs the u64 row index past its end.
+const MAX_FIRST_ROW: u64 = (1 << 63) - 1;
 /// Entries of the symmetric 3 x 3 co-moment matrix: uu, vv, ww, uv, uw, vw.
 const PAIRS: [(usize, usize); 6] = [(0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)];
 
@@ -381,6 +384,12 @@ impl OffPolicyAccumulator {
         seed: u64,
         first_row: u64,
     ) -> Result<Self> {
+        if first_row > MAX_FIRST_ROW {
+            return Err(Error::param(
+                "first_row",
+                format!("must be an integer in [0, 2**63), got {first_row} (room is left for 2**63 rows after it)"),
+            ));
+        }
         let mut acc = Self::new(estimator, n_bootstrap, seed)?;
         acc.first_row = first_row;
         acc.next_row = first_row;
@@ -528,7 +537,9 @@ impl OffPolicyAccumulator {
         let n = terms.n();
         // Stream indices are u64: refuse a batch that would run past the last one (the
         // state would wrap and no longer load), before anything changes.
-        if self.next_row.checked_add(n as u64).is_none() || self.rows.checked_add(n as u64).is_none() {
+        if self.next_row.checked_add(n as u64).is_none()
+            || self.rows.checked_add(n as u64).is_none()
+        {
             return Err(Error::param(
                 "first_row",
                 format!(
