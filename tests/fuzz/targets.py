@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import regretless
 from regretless import ope
+from regretless.exceptions import InvalidParameterError
 
 Rng = np.random.Generator
 
@@ -259,8 +260,15 @@ def play_ope(acc, rng: Rng, steps: int) -> None:
 
 
 def exercise_ope(acc, rng: Rng) -> None:
-    acc.summary(0.05)
-    acc.result(0.1)
+    try:
+        acc.summary(0.05)
+        acc.result(0.1)
+    except InvalidParameterError as exc:
+        # Rows that all have weight 0 (the evaluation policy never plays a logged action)
+        # leave a self-normalized estimate undefined: live accumulators reach that state by
+        # valid pushes and refuse the same way, so loaded bytes may too.
+        if "probability 0 to every logged action" not in str(exc):
+            raise
 
 
 def _all_targets() -> list[Target]:
