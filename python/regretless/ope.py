@@ -330,7 +330,7 @@ class _Estimator:
         Args:
             n_bootstrap, seed: as in :meth:`evaluate` (shards to merge need one seed).
             first_row: index of the first row in the whole data set (a shard's offset),
-                which keys the rows' bootstrap weights.
+                which keys the rows' bootstrap weights; in ``[0, 2**63)``.
 
         >>> from regretless import ope
         >>> acc = ope.InverseProbabilityWeighting().accumulator()

@@ -245,6 +245,11 @@ pub mod scalar {
 /// for an integer outside (PyO3's own `u64` conversion raises a bare OverflowError),
 /// DTypeError for anything else.
 pub fn u64_arg(obj: &Bound<'_, PyAny>, name: &str, low: u64) -> PyResult<u64> {
+    u64_in(obj, name, low, &format!("[{low}, 2**64)"))
+}
+
+/// [`u64_arg`] whose range error states `range` (the callee checks a narrower top).
+fn u64_in(obj: &Bound<'_, PyAny>, name: &str, low: u64, range: &str) -> PyResult<u64> {
     if is_bool(obj) {
         return Err(dtype_error(
             obj.py(),
@@ -253,8 +258,8 @@ pub fn u64_arg(obj: &Bound<'_, PyAny>, name: &str, low: u64) -> PyResult<u64> {
     }
     match obj.extract::<u64>() {
         Ok(v) if v >= low => Ok(v),
-        Ok(_) => Err(u64_range_error(obj, name, low)),
-        Err(_) if obj.is_instance_of::<PyInt>() => Err(u64_range_error(obj, name, low)),
+        Ok(_) => Err(u64_range_error(obj, name, range)),
+        Err(_) if obj.is_instance_of::<PyInt>() => Err(u64_range_error(obj, name, range)),
         Err(_) => Err(dtype_error(
             obj.py(),
             format!("{name}: expected an integer, got {}", type_name(obj)),
@@ -262,10 +267,10 @@ pub fn u64_arg(obj: &Bound<'_, PyAny>, name: &str, low: u64) -> PyResult<u64> {
     }
 }
 
-fn u64_range_error(obj: &Bound<'_, PyAny>, name: &str, low: u64) -> PyErr {
+fn u64_range_error(obj: &Bound<'_, PyAny>, name: &str, range: &str) -> PyErr {
     invalid_parameter(
         obj.py(),
-        format!("{name}: must be an integer in [{low}, 2**64), got {obj}"),
+        format!("{name}: must be an integer in {range}, got {obj}"),
     )
 }
 
@@ -300,8 +305,9 @@ pub fn positive_opt(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Opti
 pub mod int {
     use pyo3::prelude::*;
 
+    /// The core refuses 2**63 and above (room for the rows after it).
     pub fn first_row(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-        super::u64_arg(obj, "first_row", 0)
+        super::u64_in(obj, "first_row", 0, "[0, 2**63)")
     }
 
     pub fn seed(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
