@@ -45,7 +45,7 @@ def test_integers_beyond_64_bits_name_the_argument(call, name) -> None:
         with pytest.raises(ex.InvalidParameterError) as info:
             call(value)
         top = "2**63" if name == "first_row" else "2**64"
-        _words(info.value, [f"{name}:", f"must be an integer in [", f", {top})", str(value)])
+        _words(info.value, [f"{name}:", "must be an integer in [", f", {top})", str(value)])
     # The largest 64-bit value itself is in range for the converter: whatever the callee
     # then says, it is the project's exception, not a bare OverflowError.
     try:
