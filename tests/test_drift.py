@@ -207,3 +207,39 @@ def test_drift_policies_beat_ucb1_over_the_whole_piecewise_horizon(
     # D-UCB with the default discount keeps exploring at a steady rate (its counts never
     # exceed 1 / (1 - gamma) = 400), which costs it most of its gain at this horizon.
     assert 0.5 * curves["UCB1"][-1] < curves["D-UCB"][-1] < 0.9 * curves["UCB1"][-1]
+
+
+def test_piecewise_env_refuses_bad_segments_and_change_points() -> None:
+    env = regretless.PiecewiseBernoulliEnv([[0.9, 0.1], [0.1, 0.9]], [500])
+    assert (env.n_arms, env.n_segments, env.change_points) == (2, 2, [500])
+    np.testing.assert_array_equal(env.means_by_segment, [[0.9, 0.1], [0.1, 0.9]])
+    with pytest.raises(regretless.ShapeError, match="one more than the 0 change points"):
+        regretless.PiecewiseBernoulliEnv([[0.5], [0.5]], [])
+    with pytest.raises(regretless.ShapeError, match="2-D"):
+        regretless.PiecewiseBernoulliEnv([0.5, 0.5], [1])
+    with pytest.raises(regretless.InvalidParameterError, match="probability"):
+        regretless.PiecewiseBernoulliEnv([[0.5], [1.5]], [3])
+    for bad in ([0, 5], [-1, 5], [5, 5], [6, 5]):
+        with pytest.raises(regretless.InvalidParameterError, match="change_points"):
+            regretless.PiecewiseBernoulliEnv([[0.5], [0.5], [0.5]], bad)
+    with pytest.raises(regretless.IncompatibleError, match="arms"):
+        regretless.simulate(regretless.UCB1(3), env, horizon=10)
+
+
+def test_removing_an_arm_forgets_its_window_and_discounted_statistics() -> None:
+    sw = regretless.SlidingWindowUCB(3, window=4, xi=0.6, seed=0)
+    sw.update_batch([0, 1, 2, 1, 2], [1.0, 0.0, 0.5, 1.0, 0.3])
+    sw.remove_arm(1)
+    # Window now holds arm 2's (now arm 1's) two rewards only; t = 3 lifetime rewards.
+    assert sw.scores()[0] == math.inf  # arm 0's reward had left the window
+    assert sw.scores()[1] == pytest.approx(0.4 + math.sqrt(0.6 * math.log(3) / 2))
+    assert sw.add_arm() == 2 and sw.scores()[2] == math.inf
+    du = regretless.DiscountedUCB(3, gamma=0.5, xi=0.6, seed=0)
+    du.update_batch([0, 1, 2], [1.0, 0.0, 0.5])
+    du.remove_arm(1)
+    # Weights 0.25 (arm 0) and 1 (old arm 2): total 1.25.
+    expected = [
+        1.0 + 2 * math.sqrt(0.6 * math.log(1.25) / 0.25),
+        0.5 + 2 * math.sqrt(0.6 * math.log(1.25)),
+    ]
+    np.testing.assert_allclose(du.scores(), expected, rtol=1e-12)
