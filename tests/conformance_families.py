@@ -152,7 +152,8 @@ class MultiArmed(Family):
     # when arms are equal; every other policy explores at random.
     randomized = frozenset(POLICY_FACTORIES) - {
         "UCB1", "UCBV", "MOSS", "MOSS-horizon", "KLUCB", "KLUCB-plus", "KLUCB-gaussian",
-        "KLUCB-poisson", "BayesUCB", "SuccessiveElimination",
+        "KLUCB-poisson", "BayesUCB", "SuccessiveElimination", "SlidingWindowUCB",
+        "SlidingWindowUCB-horizon", "DiscountedUCB", "DiscountedUCB-horizon",
     }  # fmt: skip
     not_mergeable = {
         name: (regretless.IncompatibleError, "does not support merge") for name in NOT_MERGEABLE

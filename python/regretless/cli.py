@@ -45,6 +45,8 @@ DEMO_CONFIGS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "KLUCB": [("", {}), ("(plus=True)", {"plus": True})],
     "EXP3": [("(horizon=T)", {"horizon": HORIZON})],
     "EXP3IX": [("(horizon=T)", {"horizon": HORIZON})],
+    "SlidingWindowUCB": [("(horizon=T)", {"horizon": HORIZON})],
+    "DiscountedUCB": [("(horizon=T)", {"horizon": HORIZON})],
 }
 
 

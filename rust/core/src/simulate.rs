@@ -125,7 +125,9 @@ pub fn simulate<P: Policy>(
                 },
                 |_, arm| means[best] - means[arm],
             ),
-            Environment::Gaussian { .. } | Environment::Table { .. } => run.play(
+            Environment::Gaussian { .. }
+            | Environment::Table { .. }
+            | Environment::PiecewiseBernoulli { .. } => run.play(
                 &mut p,
                 env_rng,
                 curve,

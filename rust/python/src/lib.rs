@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod bandit;
 mod contextual_class;
 mod convert;
+mod drift;
 mod elimination;
 mod env;
 mod errors;
@@ -43,6 +44,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;
+    m.add_class::<env::PyPiecewiseBernoulliEnv>()?;
     m.add_class::<stream::PyStreamBandit>()?;
     m.add_class::<stream::PyUniformExploration>()?;
     m.add_class::<stream::PyNaiveEpsilonBest>()?;

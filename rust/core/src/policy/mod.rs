@@ -8,6 +8,7 @@ use crate::state::Persist;
 use crate::stats::{argmax_distribution, ArmStats};
 use serde::{Deserialize, Serialize};
 
+pub mod drift;
 pub mod elimination;
 pub mod exp3;
 pub mod greedy;
@@ -16,6 +17,7 @@ pub mod registry;
 pub mod thompson;
 pub mod ucb;
 
+pub use drift::{DiscountedThompsonSampling, DiscountedUCB, SlidingWindowUCB};
 pub use elimination::SuccessiveElimination;
 pub use exp3::{Exp3, Exp3IX};
 pub use greedy::{EpsilonGreedy, Softmax};

@@ -10,8 +10,9 @@
 //! writes, and `registered!` names variants that must exist.
 
 use super::{
-    BayesUCB, EpsilonGreedy, Exp3, Exp3IX, GaussianThompsonSampling, Policy, Softmax,
-    SuccessiveElimination, ThompsonSampling, KLUCB, MOSS, UCB1, UCBV,
+    BayesUCB, DiscountedThompsonSampling, DiscountedUCB, EpsilonGreedy, Exp3, Exp3IX,
+    GaussianThompsonSampling, Policy, SlidingWindowUCB, Softmax, SuccessiveElimination,
+    ThompsonSampling, KLUCB, MOSS, UCB1, UCBV,
 };
 use crate::error::{Error, Result};
 use crate::state::{self, Persist};
@@ -31,6 +32,9 @@ pub enum AnyPolicy {
     Exp3(Exp3),
     Exp3IX(Exp3IX),
     SuccessiveElimination(SuccessiveElimination),
+    SlidingWindowUCB(SlidingWindowUCB),
+    DiscountedUCB(DiscountedUCB),
+    DiscountedThompsonSampling(DiscountedThompsonSampling),
 }
 
 /// `each_policy!(value, p => body)`: `body` with `p` bound to the policy inside `value`
@@ -50,6 +54,9 @@ macro_rules! each_policy {
             AnyPolicy::Exp3($p) => $body,
             AnyPolicy::Exp3IX($p) => $body,
             AnyPolicy::SuccessiveElimination($p) => $body,
+            AnyPolicy::SlidingWindowUCB($p) => $body,
+            AnyPolicy::DiscountedUCB($p) => $body,
+            AnyPolicy::DiscountedThompsonSampling($p) => $body,
         }
     };
 }
@@ -131,6 +138,9 @@ registered!(
     Exp3,
     Exp3IX,
     SuccessiveElimination,
+    SlidingWindowUCB,
+    DiscountedUCB,
+    DiscountedThompsonSampling,
 );
 
 /// `merge` of two policies of the same type `P`; an incompatible error otherwise.
@@ -262,6 +272,15 @@ mod tests {
                 .unwrap()
                 .into(),
             SuccessiveElimination::new(3, 0.05, Some(12))
+                .unwrap()
+                .into(),
+            SlidingWindowUCB::new(3, Some(10), 0.6, None, Some(13))
+                .unwrap()
+                .into(),
+            DiscountedUCB::new(3, Some(0.9), 0.6, None, Some(14))
+                .unwrap()
+                .into(),
+            DiscountedThompsonSampling::new(3, 0.9, 1.0, 1.0, Some(15))
                 .unwrap()
                 .into(),
         ];
