@@ -36,7 +36,7 @@ impl PySlidingWindowUCB {
     #[pyo3(signature = (n_arms, *, window = None, xi = 0.6, horizon = None, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         window: Option<i64>,
         xi: f64,
         horizon: Option<i64>,
@@ -85,7 +85,7 @@ impl PyDiscountedUCB {
     #[pyo3(signature = (n_arms, *, gamma = None, xi = 0.6, horizon = None, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         gamma: Option<f64>,
         xi: f64,
         horizon: Option<i64>,
@@ -130,7 +130,7 @@ impl PyDiscountedThompsonSampling {
     #[pyo3(signature = (n_arms, *, gamma = 0.95, prior_alpha = 1.0, prior_beta = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         gamma: f64,
         prior_alpha: f64,
         prior_beta: f64,
