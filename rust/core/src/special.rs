@@ -457,9 +457,10 @@ mod tests {
     }
 
     /// `q` is the root of g(q) = n kl(mean, q) - level to within float resolution (or to
-    /// 1e-9 of the distance from the mean), checked on both sides: g(q - delta) <= 0 <= g(q
-    /// + delta). The divergence itself is only known to the relative precision with which
-    /// q / mean - 1 is represented (about eps q / (q - mean)), so g's sign is judged to that.
+    /// 1e-9 of the distance from the mean), checked on both sides: g(q - delta) <= 0 and
+    /// g(q + delta) >= 0. The divergence itself is only known to the relative precision
+    /// with which q / mean - 1 is represented (about eps q / (q - mean)), so the sign of g
+    /// is judged to that precision.
     fn assert_root(kl: impl Fn(f64) -> f64, mean: f64, n: f64, level: f64, q: f64, top: f64) {
         assert!(
             q >= mean && q <= top,

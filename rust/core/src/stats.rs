@@ -67,10 +67,16 @@ impl ArmStats {
         self.sum += o.sum;
     }
 
+    /// Finite statistics that rewards within `REWARD_LIMIT` could have produced (up to
+    /// rounding): so a decoded state stays finite under further updates and merges.
     pub fn is_valid(&self) -> bool {
+        use crate::policy::REWARD_LIMIT;
+        let n = self.n as f64;
         self.sum.is_finite()
             && self.m2.is_finite()
             && self.m2 >= -1e-9
+            && self.sum.abs() <= n * REWARD_LIMIT * (1.0 + 1e-9)
+            && self.m2 <= n * (2.0 * REWARD_LIMIT) * (2.0 * REWARD_LIMIT)
             && (self.n > 0 || (self.sum == 0.0 && self.m2 == 0.0))
     }
 }

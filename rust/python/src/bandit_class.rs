@@ -25,7 +25,7 @@ macro_rules! bandit_class {
         $crate::persist::merge_method!(
             $py_ty,
             regretless_core::policy::Policy::merge,
-            "Add the observations of another policy of the same class, arm count and\nhyperparameters: the result equals one policy that saw both streams."
+            "Add the observations of another policy of the same class, arm count and\nhyperparameters: the result equals one policy that saw both streams.\n``p.merge(p)`` (or a copy of ``p``) doubles every statistic, as if each reward had\nbeen seen twice. Raises IncompatibleError, changing nothing, when the class,\narm count or a hyperparameter differs (the message names it) or when the update\ncount would exceed 2**64 - 1."
         );
         $crate::persist::fit_logs_method!($py_ty);
 

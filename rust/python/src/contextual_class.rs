@@ -43,7 +43,7 @@ macro_rules! contextual_class {
         $crate::persist::merge_method!(
             $py_ty,
             regretless_core::contextual::ContextualPolicy::merge,
-            "Add another replica's data (same class, arms, dim and hyperparameters): equal\nto one policy fitted on both data sets."
+            "Add another replica's data (same class, arms, dim and hyperparameters): equal\nto one policy fitted on both data sets. ``p.merge(p)`` doubles every sum, as if\neach row had been seen twice. Raises IncompatibleError, changing nothing, when a\nhyperparameter differs (the message names it) or the update count would exceed\n2**64 - 1."
         );
         $crate::persist::fit_logs_method!($py_ty);
 

@@ -10,8 +10,10 @@ bandit_class! {
     /// The index of arm i is the largest ``q >= mean_i`` with
     /// ``n_i * kl(mean_i, q) <= ln t + c ln ln t``, solved by Newton's method. The
     /// divergence matches the reward model: ``"bernoulli"`` (rewards in [0, 1],
-    /// asymptotically optimal for Bernoulli arms), ``"gaussian"`` (any real reward, with
-    /// known ``variance``) or ``"poisson"`` (rewards >= 0). ``plus=True`` gives KL-UCB+,
+    /// asymptotically optimal for Bernoulli arms), ``"gaussian"`` (rewards in
+    /// [-1e100, 1e100], with known ``variance``) or ``"poisson"`` (rewards in [0, 1e100]);
+    /// the 1e100 limit keeps every sum finite, so a checkpoint always loads. The solve
+    /// is bracketed and bounded (at most 200 evaluations) at any mean. ``plus=True`` gives KL-UCB+,
     /// which uses ``ln(t / n_i)``. ``c = 0`` is the practical default (3 in the proofs).
     ///
     /// >>> import regretless

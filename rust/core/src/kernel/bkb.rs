@@ -332,6 +332,7 @@ impl BKB {
             columns: Columns::default(),
         };
         p.kdiag = kernel.diag(&p.x, d);
+        super::check_kernel_diagonal(&p.kdiag)?;
         p.rebuild()?;
         Ok(p)
     }
@@ -768,7 +769,9 @@ impl BKB {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut p: BKB = crate::state::decode(bytes)?;
         p.kdiag = p.kernel.diag(&p.x, p.d);
-        p.rebuild().map_err(|e| Error::state(format!("BKB: {e}")))?;
+        super::check_kernel_diagonal(&p.kdiag)
+            .and_then(|_| p.rebuild())
+            .map_err(|e| Error::state(format!("BKB: {e}")))?;
         Ok(p)
     }
 }
