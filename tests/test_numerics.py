@@ -243,6 +243,20 @@ def test_updates_beyond_2_to_the_64_raise(make, x) -> None:
     assert type(total).from_bytes(before).to_bytes() == before
 
 
+def test_accumulator_merge_overflow_raises() -> None:
+    from regretless import ope
+
+    acc = ope.InverseProbabilityWeighting().accumulator()
+    acc.push([1.0, 0.0], [0, 1], [0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]])
+    for _ in range(62):
+        acc = acc.merge(acc)
+    assert acc.rows == 2**63
+    with pytest.raises(regretless.IncompatibleError, match="row count"):
+        acc.merge(acc)
+    again = type(acc).from_bytes(acc.to_bytes())
+    assert again.rows == 2**63 and again.result().estimate == pytest.approx(0.5)
+
+
 def test_merge_messages_name_the_differing_hyperparameter() -> None:
     with pytest.raises(regretless.IncompatibleError) as e:
         regretless.UCB1(2, alpha=1.0).merge(regretless.UCB1(2, alpha=2.0))

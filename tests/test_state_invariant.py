@@ -48,7 +48,7 @@ EXTREMES = [
 numbers = st.one_of(st.sampled_from(EXTREMES), st.floats(allow_nan=True, allow_infinity=True))
 small_ints = st.integers(min_value=-2, max_value=6)
 SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-FAST = settings(max_examples=25, **SETTINGS)
+FAST = settings(max_examples=50, **SETTINGS)
 SLOW = settings(max_examples=600, **SETTINGS)
 
 # A few more multi-armed configurations at the ends of their hyperparameter ranges.
