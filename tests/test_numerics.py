@@ -56,6 +56,16 @@ def test_bayes_ucb_index_at_extreme_counts_is_a_probability() -> None:
     assert 1 - 1e-3 < s[0] < 1.0 and 0.0 < s[1] < 1.0
 
 
+def test_bayes_ucb_priors_are_limited_and_extreme_ones_load() -> None:
+    with pytest.raises(regretless.InvalidParameterError, match=r"prior_alpha.*1e100"):
+        regretless.BayesUCB(2, prior_alpha=1.7e308)
+    p = regretless.BayesUCB(2, prior_alpha=1e100, prior_beta=1e-300, seed=0)
+    p.update_batch([0, 0, 1], [1.0, 0.0, 1.0])
+    p.select()
+    q = regretless.BayesUCB.from_bytes(p.to_bytes())
+    assert q.to_bytes() == p.to_bytes() and q.select() == p.select()
+
+
 def softmax_reference(means: np.ndarray, temperature: float) -> np.ndarray:
     with np.errstate(over="ignore"):
         z = (means - means.max()) / temperature  # -inf where a gap overflows: weight 0

@@ -56,6 +56,15 @@ MULTI_ARMED: dict[str, Callable[[int, int | None], object]] = {
     **POLICY_FACTORIES,
     "Softmax-cold": lambda k, s: regretless.Softmax(k, temperature=1e-308, seed=s),
     "Softmax-hot": lambda k, s: regretless.Softmax(k, temperature=1e308, seed=s),
+    "BayesUCB-extreme-prior": lambda k, s: regretless.BayesUCB(
+        k, prior_alpha=1e100, prior_beta=5e-324, seed=s
+    ),
+    "ThompsonSampling-extreme-prior": lambda k, s: regretless.ThompsonSampling(
+        k, prior_alpha=5e-324, prior_beta=1e300, seed=s
+    ),
+    "GaussianThompsonSampling-extreme-prior": lambda k, s: regretless.GaussianThompsonSampling(
+        k, mu0=1e300, kappa0=5e-324, alpha0=1e300, beta0=1e-300, seed=s
+    ),
 }
 
 CONTEXTUAL: dict[str, Callable[[], object]] = {

@@ -55,7 +55,9 @@ bandit_class! {
     /// The index of arm i is the ``1 - 1/(t (ln H)^c)`` quantile of its
     /// ``Beta(prior_alpha + S_i, prior_beta + n_i - S_i)`` posterior (``H`` the horizon,
     /// ``t`` when None). ``c = 0`` is the recommended practical value. Rewards in [0, 1]; a
-    /// fractional reward r counts as r successes and 1 - r failures.
+    /// fractional reward r counts as r successes and 1 - r failures. ``prior_alpha`` and
+    /// ``prior_beta`` lie in (0, 1e100] (beyond, the posterior's sums overflow). The
+    /// quantile solve is bracketed and bounded (at most 200 evaluations).
     ///
     /// >>> import regretless
     /// >>> policy = regretless.BayesUCB(2, seed=0)
