@@ -188,6 +188,8 @@ def test_kernel_scales_are_limited() -> None:
         regretless.GPUCB(X * 1e60, regretless.Linear(1.0))
     with pytest.raises(regretless.InvalidParameterError, match=r"noise.*1e-30"):
         regretless.GPUCB(X, regretless.RBF(1.0), noise=1e-300)
+    with pytest.raises(regretless.InvalidParameterError, match=r"lam.*1e-30"):
+        regretless.BKB(X, regretless.RBF(1.0), lam=5e-324)
     # At the ends of the ranges, checkpoints load and continue.
     for kernel in (regretless.RBF(1e-100, variance=1e100), regretless.Matern(1e-100, nu=1.5)):
         gp = regretless.GPUCB(X, kernel, noise=1e-30, seed=0)

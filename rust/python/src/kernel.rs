@@ -280,7 +280,7 @@ type Posterior2<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
 /// to such arms and the regret was 7-10x exact GP-UCB's with the shared width. With
 /// ``qbar = 4`` no pulled arm left the dictionary there and the regret matched GP-UCB's.
 /// Limits as for :class:`GPUCB`: kernel scales in [1e-100, 1e100], ``k(x, x) <= 1e100``,
-/// rewards ``|r| <= 1e100``.
+/// ``lam`` in [1e-30, 1e100], rewards ``|r| <= 1e100``.
 ///
 /// >>> import numpy as np, regretless
 /// >>> X = np.linspace(0, 1, 101)[:, None]

@@ -209,7 +209,13 @@ fn check_params(
             ))
         }
     };
-    pos("lam", lam)?;
+    // As GP-UCB's noise: a floor keeps the posterior's gains 1 / lam finite.
+    if !(1e-30..=1e100).contains(&lam) {
+        return Err(Error::param(
+            "lam",
+            format!("must be in [1e-30, 1e100], got {}", crate::error::show(lam)),
+        ));
+    }
     pos("qbar", qbar)?;
     if !(fnorm.is_finite() && fnorm >= 0.0) {
         return Err(Error::param(
