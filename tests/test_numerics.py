@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import regretless
+from regretless import ope
 
 
 def kl_poisson(p: float, q: float) -> float:
@@ -253,11 +254,15 @@ def test_updates_beyond_2_to_the_64_raise(make, x) -> None:
         total.update(*args, 0, 1.0)
     assert total.to_bytes() == before
     assert type(total).from_bytes(before).to_bytes() == before
+    if x is None:
+        # Runs and replays continue the policy's count: refused before any step.
+        with pytest.raises(regretless.InvalidParameterError, match="n_updates"):
+            regretless.simulate(total, regretless.BernoulliEnv([0.2, 0.8]), 10, n_runs=1)
+        with pytest.raises(regretless.InvalidParameterError, match="n_updates"):
+            ope.replay(total, np.array([0, 1]), np.array([1.0, 0.0]))
 
 
 def test_accumulator_merge_overflow_raises() -> None:
-    from regretless import ope
-
     acc = ope.InverseProbabilityWeighting().accumulator()
     acc.push([1.0, 0.0], [0, 1], [0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]])
     for _ in range(62):
