@@ -35,14 +35,16 @@ pub fn kl_poisson(p: f64, q: f64) -> f64 {
     scaled_phi(p, q)
 }
 
-/// p phi(q / p - 1) = q - p + p ln(p / q) for p, q > 0.
+/// p phi(q / p - 1) = q - p + p ln(p / q) for p, q > 0: through phi near q = p (where the
+/// direct form cancels), directly elsewhere (where q / p - 1 would lose q's digits when
+/// q << p, and q / p may overflow).
 fn scaled_phi(p: f64, q: f64) -> f64 {
     let u = q / p - 1.0;
-    if !u.is_finite() {
-        // q / p overflows: p is tiny next to q, and no cancellation can occur.
-        return q - p + p * (p.ln() - q.ln());
+    if u.abs() < 0.5 {
+        p * u_minus_ln_1p(u)
+    } else {
+        q - p + p * (p.ln() - q.ln())
     }
-    p * u_minus_ln_1p(u)
 }
 
 /// u - ln(1 + u) for u > -1, accurate near 0 (where it is u^2 / 2 - u^3 / 3 + ...).
@@ -504,7 +506,7 @@ mod tests {
     }
 
     #[test]
-    fn poisson_divergence_matches_the_direct_form_where_that_is_exact() {
+    fn divergences_match_the_direct_forms_where_those_are_exact() {
         // Reference: q - p + p ln(p / q) where no cancellation occurs (q far from p).
         for &(p, q) in &[(1.0f64, 3.0f64), (2.0, 0.5), (1e-3, 10.0), (50.0, 200.0)] {
             let direct: f64 = q - p + p * (p / q).ln();
@@ -513,6 +515,19 @@ mod tests {
                 "{p} {q}"
             );
         }
+        // Bernoulli: the textbook form where it does not cancel, the quadratic term near p.
+        for &(p, q) in &[(0.3f64, 0.9f64), (0.9, 0.1), (1e-3, 0.5), (0.5, 1e-6)] {
+            let direct = p * (p / q).ln() + (1.0 - p) * ((1.0 - p) / (1.0 - q)).ln();
+            assert!(
+                (kl_bernoulli(p, q) - direct).abs() <= 1e-14 * direct,
+                "{p} {q}"
+            );
+        }
+        let (p, d) = (0.3, 1e-7);
+        let quadratic = d * d / (2.0 * p * (1.0 - p));
+        assert!((kl_bernoulli(p, p + d) / quadratic - 1.0).abs() < 1e-6);
+        assert_eq!(kl_bernoulli(0.0, 0.5), 2f64.ln());
+        assert!((kl_bernoulli(1.0, 0.5) - 2f64.ln()).abs() < 1e-15);
         // Near q = p: kl = p u^2 / 2 (1 - 2u/3 + ...) with u = q / p - 1.
         let (p, u) = (1e33, 1e-10);
         let expected = p * u * u / 2.0 * (1.0 - 2.0 * u / 3.0);
@@ -523,7 +538,7 @@ mod tests {
     fn bernoulli_index_solves_at_the_extremes() {
         const TOP: f64 = 1.0 - 1e-12;
         for &mean in &[1e-12, 1e-6, 0.3, 0.5, 0.999, 1.0 - 1e-9] {
-            for &n in &[1.0, 1e3, 1e9, 1e13] {
+            for &n in &[1.0, 1e3, 1e9, 1e13, 1.8e19] {
                 for &level in &[1e-6, 2f64.ln(), 50.0] {
                     let q = klucb_bernoulli(mean, n, level);
                     if q == 1.0 {
