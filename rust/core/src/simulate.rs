@@ -90,6 +90,8 @@ pub fn simulate<P: Policy>(
             policy.reward_domain().describe()
         )));
     }
+    // Each run continues the policy's own count.
+    crate::policy::check_room(policy.n_updates(), horizon as u64)?;
     let steps = recorded_steps(horizon, record_every);
     let best = env.best_arm(horizon);
     let k = env.n_arms();
