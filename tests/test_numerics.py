@@ -299,3 +299,17 @@ def test_merge_messages_name_the_differing_hyperparameter() -> None:
     with pytest.raises(regretless.IncompatibleError) as e:
         regretless.HybridLinUCB(2, 2, 2, lam=1.0).merge(regretless.HybridLinUCB(2, 2, 2, lam=2.0))
     assert "HybridLinUCB with lam=2 into HybridLinUCB with lam=1" in str(e.value)
+
+
+def test_merge_of_another_class_names_both_python_classes() -> None:
+    # Through the family base class too; EXP3's core kind is spelled Exp3.
+    ucb = regretless.UCB1(2, seed=0)
+    ucb.update(0, 1.0)
+    before = ucb.to_bytes()
+    for merge in (ucb.merge, lambda o: regretless.Bandit.merge(ucb, o)):
+        with pytest.raises(regretless.DTypeError, match=r"other: expected a UCB1, got EXP3$"):
+            merge(regretless.EXP3(2))
+    assert ucb.to_bytes() == before
+    lin = regretless.LinUCB(2, 2, seed=0)
+    with pytest.raises(regretless.DTypeError, match="expected a LinUCB, got LinGreedy"):
+        regretless.ContextualBandit.merge(lin, regretless.LinGreedy(2, 2))
