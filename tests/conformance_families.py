@@ -248,7 +248,8 @@ class MultiArmed(Family):
         return calls
 
     def oversized_calls(self, obj: Any) -> list[InvalidCall]:
-        refused = regretless.InvalidParameterError
+        # 2**62 decisions cannot be allocated: refused before any work.
+        refused = regretless.AllocationError
         return [("select_batch(2**62)", lambda: obj.select_batch(2**62), refused)]
 
     def hammer(self, obj: Any, thread: int) -> int:

@@ -187,24 +187,9 @@ def test_invalid_input_raises_and_changes_nothing(case) -> None:
         assert issubclass(exc, regretless.RegretlessError)
 
 
-# select_batch(2**62) of a multi-armed policy panics ("capacity overflow", a PanicException
-# that is not a RegretlessError) instead of raising InvalidParameterError: issue 14, item 3.
-_OVERSIZED_BATCH_PANICS = pytest.mark.xfail(
-    strict=True,
-    raises=BaseException,
-    reason="multi-armed select_batch(2**62) panics with capacity overflow (issue 14 item 3)",
-)
-
-
 @pytest.mark.parametrize(
     "family, name",
-    [
-        pytest.param(
-            *c, id=case_id(c), marks=[_OVERSIZED_BATCH_PANICS] if c[0].label == "bandit" else []
-        )
-        for c in CASES
-        if c[0].oversized_calls(c[0].make(c[1]))
-    ],
+    [pytest.param(*c, id=case_id(c)) for c in CASES if c[0].oversized_calls(c[0].make(c[1]))],
 )
 def test_oversized_requests_raise_before_allocating(family: Family, name: str) -> None:
     p = family.make(name, seed=2)
@@ -332,7 +317,8 @@ def test_direct_select_update_match_the_checked_methods(policy_name: str) -> Non
     # contention to the checked PyO3 methods; both paths must be the same policy.
     p, q = make(policy_name, seed=5), make(policy_name, seed=5)
     rng = np.random.default_rng(0)
-    reward_forms = [float, int, bool, np.float64, np.float32, np.int64]
+    # (bools are refused on both paths: see test_limits.py)
+    reward_forms = [float, int, np.float64, np.float32, np.int64]
     for step in range(200):
         a, b = p.select(), q._select_checked()
         assert a == b

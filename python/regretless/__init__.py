@@ -63,6 +63,7 @@ from regretless._core import (
 )
 from regretless.contextual import CONTEXTUAL_POLICIES, gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
+    AllocationError,
     ArmError,
     DTypeError,
     IncompatibleError,
@@ -110,6 +111,7 @@ __all__ = [
     "Polynomial",
     "RBF",
     "ArmError",
+    "AllocationError",
     "BayesUCB",
     "BernoulliEnv",
     "ContextualBandit",

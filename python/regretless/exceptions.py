@@ -23,6 +23,7 @@ __all__ = [
     "DTypeError",
     "StateError",
     "IncompatibleError",
+    "AllocationError",
 ]
 
 
@@ -61,3 +62,8 @@ class StateError(RegretlessError, ValueError):
 class IncompatibleError(RegretlessError, ValueError):
     """Two objects that cannot be combined: a merge of policies with different arm counts
     or hyperparameters, or a policy simulated in an environment whose rewards it cannot take."""
+
+
+class AllocationError(RegretlessError, MemoryError):
+    """A size whose buffers cannot be allocated (e.g. ``UCB1(10**12)``), refused before
+    anything is allocated; the message names the argument."""

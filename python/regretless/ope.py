@@ -20,8 +20,9 @@ obp's ``(n, n_actions, len_list)`` (then ``position`` gives each row's slot); fo
 and SNIPW it can also be just ``pi_e(a_i | x_i)``, shape ``(n,)``; a table with a first
 dimension of 1 is shared by every row (a context-free policy).
 ``estimated_rewards_by_reg_model`` has the shape of ``action_dist``. Arrays are
-borrowed without a copy when they are C-contiguous float64 (int64 for ``action`` and
-``position``); other dtypes are converted once.
+copied once, while the call holds the GIL, into private buffers (converted when not
+float64, or int64 for ``action`` and ``position``): another thread writing them meanwhile
+cannot change what was validated.
 
 Every estimator's :meth:`~DoublyRobust.evaluate` returns an :class:`EstimateResult`:
 the estimate, its standard error (delta method for the self-normalized ones), a normal

@@ -163,8 +163,8 @@ def simulate_stream(
     Args:
         algorithm: a streaming policy class (e.g. ``regretless.GameOfArms``), its name, or
             one of ``"uniform"``, ``"naive"``, ``"game_of_arms"``, ``"asp"``.
-        means: success probability of each arm, in [0, 1]; converted once to a float64
-            array (a contiguous float64 array is borrowed without a copy).
+        means: success probability of each arm, in [0, 1]; copied once to a private
+            float64 array.
         horizon: T, pulls in all, in [1, 2**53].
         n_runs: independent runs.
         seed: base seed; ``None`` draws one (stored in the result).

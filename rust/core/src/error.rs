@@ -33,6 +33,8 @@ pub enum Error {
     /// policy does not hold or did not ask for, an offer while pulls are pending, after
     /// `finish`, or beyond `n_arms`. `argument` names the call's offending argument.
     Protocol { argument: String, message: String },
+    /// A size whose buffers cannot be allocated (or whose byte count overflows).
+    Memory { argument: String, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -56,6 +58,12 @@ impl Error {
     }
     pub fn shape(argument: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Shape {
+            argument: argument.into(),
+            message: message.into(),
+        }
+    }
+    pub fn memory(argument: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Memory {
             argument: argument.into(),
             message: message.into(),
         }
@@ -112,6 +120,9 @@ impl fmt::Display for Error {
             ),
             Error::Shape { argument, message } | Error::Protocol { argument, message } => {
                 write!(f, "{argument}: {message}")
+            }
+            Error::Memory { argument, message } => {
+                write!(f, "{argument}: cannot allocate {message}")
             }
             Error::State { message } => write!(f, "invalid state bytes: {message}"),
             Error::Incompatible { message } => write!(f, "{message}"),

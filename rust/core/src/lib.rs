@@ -19,6 +19,7 @@ pub mod contextual;
 pub mod env;
 pub mod error;
 pub mod kernel;
+pub mod limits;
 pub mod linalg;
 pub mod ope;
 pub mod parallel;

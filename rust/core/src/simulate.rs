@@ -92,6 +92,10 @@ pub fn simulate<P: Policy>(
     }
     // Each run continues the policy's own count.
     crate::policy::check_room(policy.n_updates(), horizon as u64)?;
+    // Each run's curve and counts, then the (n_runs, points) and (n_runs, K) outputs.
+    let points = horizon / record_every + 1;
+    crate::limits::check_alloc("horizon", &[points], 16)?;
+    crate::limits::check_alloc("n_runs", &[n_runs, points.saturating_add(env.n_arms())], 16)?;
     let steps = recorded_steps(horizon, record_every);
     let best = env.best_arm(horizon);
     let k = env.n_arms();
@@ -141,11 +145,13 @@ pub fn simulate<P: Policy>(
     let runs: Vec<(Vec<f64>, Vec<u64>, f64)> = if n_runs == 1 {
         vec![run_one(0)]
     } else {
-        (0..n_runs)
-            .into_par_iter()
-            .with_min_len(1)
-            .map(run_one)
-            .collect()
+        crate::parallel::install(|| {
+            (0..n_runs)
+                .into_par_iter()
+                .with_min_len(1)
+                .map(run_one)
+                .collect()
+        })
     };
 
     let mut out = SimulationOutput {

@@ -12,7 +12,7 @@ use crate::greedy::{PyEpsilonGreedy, PySoftmax};
 use crate::klucb::{PyBayesUCB, PyKLUCB};
 use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
 use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
-use numpy::{PyArray1, PyArrayMethods};
+use numpy::PyArray1;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
@@ -180,7 +180,7 @@ impl Bandit {
         py: Python<'py>,
         n: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let n = crate::convert::count_arg(n, "n")?;
+        let n = crate::convert::batch_count_arg(n, "n")?;
         let arms = with_lock_detached(py, &self.inner, |p| {
             p.select_batch(n)
                 .into_iter()
@@ -190,17 +190,17 @@ impl Bandit {
         Ok(PyArray1::from_vec(py, arms))
     }
 
-    /// Record many (arm, reward) pairs at once. The arrays are borrowed without a
-    /// copy when they are contiguous int64 and float64; other integer and real dtypes
-    /// are converted once. Every row is validated before any is recorded.
+    /// Record many (arm, reward) pairs at once. The arrays are copied once (other
+    /// integer and real dtypes converted) before the lock is taken; every row is
+    /// validated before any is recorded.
     fn update_batch(
         &self,
         py: Python<'_>,
         arms: &Bound<'_, PyAny>,
         rewards: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let arms = crate::convert::int64_array(arms, "arms")?;
-        let rewards = crate::convert::float64_array(rewards, "rewards")?;
+        let arms = crate::convert::owned_int64(arms, "arms")?;
+        let rewards = crate::convert::owned_float64(rewards, "rewards")?;
         let arms_ro = arms.readonly();
         let rewards_ro = rewards.readonly();
         let a = arms_ro.as_slice()?;

@@ -35,7 +35,7 @@ impl PyContextualBandit {
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<T>>> {
         use crate::errors::IntoPyResult;
         use numpy::PyArrayMethods;
-        let x = crate::convert::float64_matrix(x, "X", self.dim)?;
+        let x = crate::convert::owned_float64_matrix(x, "X", self.dim)?;
         let ro = x.readonly();
         let xs = ro.as_slice()?;
         let n = xs.len() / self.dim;
@@ -92,7 +92,6 @@ impl PyContextualBandit {
         pi_ref: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
     ) -> pyo3::PyResult<usize> {
         use crate::errors::IntoPyResult;
-        use numpy::PyArrayMethods;
         let pi_ref = pi_ref.filter(|p| !p.is_none());
         if pi_ref.is_none() {
             if let Some(r) = crate::convert::with_f64_vector_copy(x, self.dim, |xs| {
@@ -101,13 +100,13 @@ impl PyContextualBandit {
                 return r.py_err(py);
             }
         }
-        let x = crate::convert::float64_vector(x, "x", self.dim)?;
+        let x = crate::convert::owned_float64_vector(x, "x", self.dim)?;
         let ro = x.readonly();
         let xs = ro.as_slice()?;
         match pi_ref {
             None => crate::convert::with_lock(py, &self.inner, |p| p.select(xs)).py_err(py),
             Some(r) => {
-                let r = crate::convert::float64_array(r, "pi_ref")?;
+                let r = crate::convert::owned_float64(r, "pi_ref")?;
                 let rr = r.readonly();
                 let rs = rr.as_slice()?;
                 crate::convert::with_lock(py, &self.inner, |p| p.select_ref(xs, Some(rs)))
@@ -125,10 +124,9 @@ impl PyContextualBandit {
         x: &pyo3::Bound<'_, pyo3::PyAny>,
         arm: &pyo3::Bound<'_, pyo3::PyAny>,
         reward: &pyo3::Bound<'_, pyo3::PyAny>,
-        weight: f64,
+        #[pyo3(from_py_with = crate::convert::scalar::weight)] weight: f64,
     ) -> pyo3::PyResult<()> {
         use crate::errors::IntoPyResult;
-        use numpy::PyArrayMethods;
         if let Some(r) = crate::convert::with_f64_vector_copy(x, self.dim, |xs| {
             let arm = crate::convert::arm_arg(arm, "arm")?;
             let reward = crate::convert::real_arg(reward, "reward")?;
@@ -137,7 +135,7 @@ impl PyContextualBandit {
         }) {
             return r;
         }
-        let x = crate::convert::float64_vector(x, "x", self.dim)?;
+        let x = crate::convert::owned_float64_vector(x, "x", self.dim)?;
         let arm = crate::convert::arm_arg(arm, "arm")?;
         let reward = crate::convert::real_arg(reward, "reward")?;
         let ro = x.readonly();
@@ -156,14 +154,13 @@ impl PyContextualBandit {
         pi_ref: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray1<i64>>> {
         use crate::errors::IntoPyResult;
-        use numpy::PyArrayMethods;
-        let x = crate::convert::float64_matrix(X, "X", self.dim)?;
+        let x = crate::convert::owned_float64_matrix(X, "X", self.dim)?;
         let ro = x.readonly();
         let xs = ro.as_slice()?;
         let k = self.n_arms(py);
         let r = pi_ref
             .filter(|p| !p.is_none())
-            .map(|r| crate::convert::float64_matrix(r, "pi_ref", k))
+            .map(|r| crate::convert::owned_float64_matrix(r, "pi_ref", k))
             .transpose()?;
         let rr = r.as_ref().map(|r| r.readonly());
         let rs = match &rr {
@@ -194,13 +191,12 @@ impl PyContextualBandit {
         weights: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
     ) -> pyo3::PyResult<()> {
         use crate::errors::IntoPyResult;
-        use numpy::PyArrayMethods;
-        let x = crate::convert::float64_matrix(X, "X", self.dim)?;
-        let arms = crate::convert::int64_array(arms, "arms")?;
-        let rewards = crate::convert::float64_array(rewards, "rewards")?;
+        let x = crate::convert::owned_float64_matrix(X, "X", self.dim)?;
+        let arms = crate::convert::owned_int64(arms, "arms")?;
+        let rewards = crate::convert::owned_float64(rewards, "rewards")?;
         let weights = weights
             .filter(|w| !w.is_none())
-            .map(|w| crate::convert::float64_array(w, "weights"))
+            .map(|w| crate::convert::owned_float64(w, "weights"))
             .transpose()?;
         let (xr, ar, rr) = (x.readonly(), arms.readonly(), rewards.readonly());
         let wr = weights.as_ref().map(|w| w.readonly());
@@ -257,11 +253,10 @@ impl PyContextualBandit {
         X: &pyo3::Bound<'py, pyo3::PyAny>,
         pi_ref: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
-        use numpy::PyArrayMethods;
         let k = self.n_arms(py);
         let r = pi_ref
             .filter(|p| !p.is_none())
-            .map(|r| crate::convert::float64_matrix(r, "pi_ref", k))
+            .map(|r| crate::convert::owned_float64_matrix(r, "pi_ref", k))
             .transpose()?;
         let rr = r.as_ref().map(|r| r.readonly());
         let rs = match &rr {
@@ -279,7 +274,7 @@ impl PyContextualBandit {
         X: &pyo3::Bound<'py, pyo3::PyAny>,
         k: &pyo3::Bound<'py, pyo3::PyAny>,
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<i64>>> {
-        let k = crate::convert::count_arg(k, "k")?;
+        let k = crate::convert::top_k_arg(k, self.n_arms(py))?;
         self.matrix_op(py, X, k.max(1), move |p, xs| {
             p.top_k(xs, k)
                 .map(|v| v.into_iter().map(|a| a as i64).collect())

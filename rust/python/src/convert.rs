@@ -1,9 +1,10 @@
-//! Argument conversion and locking shared by every class.
+//! Argument conversion and locking shared by every class: checked sizes, scalars, and
+//! private copies of batch arrays (see [`Owned`]).
 
-use crate::errors::{arm_error, dtype_error, invalid_parameter, shape_error};
+use crate::errors::{allocation_error, arm_error, dtype_error, invalid_parameter, shape_error};
 use numpy::{PyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyInt};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt};
 use std::sync::{Mutex, TryLockError};
 
 /// Runs `f` on the locked state. Uncontended, it locks with the GIL held (nanoseconds);
@@ -46,9 +47,21 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// An arm index: a Python or numpy integer.
+/// A bool, or numpy's bool: refused where a number is expected (`True` is a Python int,
+/// but an arm, reward or size given as one is a bug in the caller).
+fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyBool>() || matches!(type_name(obj).as_str(), "bool" | "bool_")
+}
+
+/// An arm index: a Python or numpy integer (not a bool).
 #[inline]
 pub fn arm_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<i64> {
+    if is_bool(obj) {
+        return Err(dtype_error(
+            obj.py(),
+            format!("{name}: expected an integer arm index, got bool"),
+        ));
+    }
     match obj.extract::<i64>() {
         Ok(v) => Ok(v),
         Err(_) if obj.is_instance_of::<PyInt>() => Err(arm_error(
@@ -65,10 +78,11 @@ pub fn arm_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<i64> {
     }
 }
 
-/// The value of a bool, an exact int within float range, or a float (or float subclass such
-/// as numpy.float64), read with the C API: rewards often arrive as Python ints (0/1 clicks),
+/// The value of an exact int within float range, or a float (or float subclass such as
+/// numpy.float64), read with the C API: rewards often arrive as Python ints (0/1 clicks),
 /// and `float(obj)` would allocate and free a temporary float object. `None` for anything
-/// else (the caller falls back to general extraction), with no Python error left set.
+/// else, bools included (the caller falls back to general extraction, which refuses them),
+/// with no Python error left set.
 ///
 /// # Safety
 /// `obj` is a live object and the thread is attached.
@@ -79,12 +93,6 @@ pub(crate) unsafe fn plain_real(obj: *mut pyo3::ffi::PyObject) -> Option<f64> {
     // which is all these C API calls need: they read `obj`'s type and value, and the error
     // indicator they may set (an int too large for a float) is cleared before returning.
     unsafe {
-        if obj == ffi::Py_True() {
-            return Some(1.0);
-        }
-        if obj == ffi::Py_False() {
-            return Some(0.0);
-        }
         // Exact types first: a subclass check walks the type's MRO.
         let v = if ffi::PyLong_CheckExact(obj) != 0 {
             ffi::PyLong_AsDouble(obj)
@@ -109,6 +117,12 @@ pub fn real_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
     if let Some(v) = unsafe { plain_real(obj.as_ptr()) } {
         return Ok(v);
     }
+    if is_bool(obj) {
+        return Err(dtype_error(
+            obj.py(),
+            format!("{name}: expected a real number, got bool"),
+        ));
+    }
     obj.extract::<f64>().map_err(|_| {
         dtype_error(
             obj.py(),
@@ -117,8 +131,14 @@ pub fn real_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
     })
 }
 
-/// A count: a non-negative integer.
+/// A count: a non-negative integer (not a bool).
 pub fn count_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    if is_bool(obj) {
+        return Err(dtype_error(
+            obj.py(),
+            format!("{name}: expected an integer, got bool"),
+        ));
+    }
     match obj.extract::<i64>() {
         Ok(v) if v >= 0 => Ok(v as usize),
         Ok(v) => Err(invalid_parameter(
@@ -129,6 +149,95 @@ pub fn count_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
             obj.py(),
             format!("{name}: expected an integer, got {}", type_name(obj)),
         )),
+    }
+}
+
+/// The length of a batch the call will produce (`select_batch(n)`): a count whose output,
+/// `bytes_per_item` bytes per item, the allocator can provide, checked before any work.
+pub fn batch_count_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    let n = count_arg(obj, name)?;
+    // A usize per decision, then the int64 array returned.
+    regretless_core::limits::check_alloc(name, &[n], 16)
+        .map_err(|e| crate::errors::to_py(obj.py(), e))?;
+    Ok(n)
+}
+
+/// A size argument (`n_arms`, `dim`, ...): an integer >= 0 that is not a bool. Negative
+/// values and bools get the project's exceptions naming the argument (PyO3's own `usize`
+/// conversion raises a bare OverflowError, and takes `True` as 1); the core constructors
+/// check the lower bound and whether the size can be allocated.
+pub fn size_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    if is_bool(obj) {
+        return Err(dtype_error(
+            obj.py(),
+            format!("{name}: expected an integer, got bool"),
+        ));
+    }
+    match obj.extract::<i128>() {
+        Ok(v) if v < 0 => Err(invalid_parameter(
+            obj.py(),
+            format!("{name}: must be a positive integer, got {v}"),
+        )),
+        Ok(v) => usize::try_from(v).map_err(|_| {
+            allocation_error(obj.py(), format!("{name}: {v} exceeds the address space"))
+        }),
+        Err(_) if obj.is_instance_of::<PyInt>() => Err(allocation_error(
+            obj.py(),
+            format!("{name}: {obj} exceeds the address space"),
+        )),
+        Err(_) => Err(dtype_error(
+            obj.py(),
+            format!("{name}: expected an integer, got {}", type_name(obj)),
+        )),
+    }
+}
+
+/// Size converters for `#[pyo3(from_py_with = ...)]` on constructor parameters.
+pub mod size {
+    use pyo3::prelude::*;
+
+    macro_rules! size_converters {
+        ($($name:ident),*) => {$(
+            pub fn $name(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+                super::size_arg(obj, stringify!($name))
+            }
+        )*};
+    }
+    size_converters!(n_arms, dim, shared_dim, n_bootstrap);
+
+    /// `n_arms` where the core counts in u64 (the streaming policies).
+    pub fn n_arms_u64(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+        Ok(super::size_arg(obj, "n_arms")? as u64)
+    }
+}
+
+/// `k` of `top_k`: an integer in [1, n_arms], one message for every value outside.
+pub fn top_k_arg(obj: &Bound<'_, PyAny>, n_arms: usize) -> PyResult<usize> {
+    let range = || format!("k: must be an integer in [1, {n_arms}] (the number of arms)");
+    if is_bool(obj) {
+        return Err(dtype_error(obj.py(), format!("{}, got bool", range())));
+    }
+    match obj.extract::<i64>() {
+        Ok(v) if v >= 1 && (v as u64) <= n_arms as u64 => Ok(v as usize),
+        Ok(v) => Err(invalid_parameter(obj.py(), format!("{}, got {v}", range()))),
+        Err(_) if obj.is_instance_of::<PyInt>() => Err(invalid_parameter(
+            obj.py(),
+            format!("{}, got {obj}", range()),
+        )),
+        Err(_) => Err(dtype_error(
+            obj.py(),
+            format!("{}, got {}", range(), type_name(obj)),
+        )),
+    }
+}
+
+/// Scalar converters for `#[pyo3(from_py_with = ...)]` parameters, raising the project's
+/// DTypeError naming the argument where PyO3 would raise a bare TypeError.
+pub mod scalar {
+    use pyo3::prelude::*;
+
+    pub fn weight(obj: &Bound<'_, PyAny>) -> PyResult<f64> {
+        super::real_arg(obj, "weight")
     }
 }
 
@@ -191,7 +300,9 @@ pub fn int64_array<'py>(
     }
     let py = obj.py();
     let (arr, kind) = numpy_asarray(obj, name)?;
-    if !(kind == "i" || kind == "u") {
+    // An empty list comes out of numpy as float64: it is simply an empty batch.
+    let empty = arr.getattr("size")?.extract::<usize>()? == 0;
+    if !(kind == "i" || kind == "u" || empty) {
         let dtype = arr.getattr("dtype")?.str()?.to_string();
         return Err(dtype_error(
             py,
@@ -279,7 +390,18 @@ pub fn float64_matrix<'py>(
             }
             let ndim: usize = arr.getattr("ndim")?.extract()?;
             let arr = match ndim {
-                1 => arr.call_method1("reshape", ((1usize, -1i64),))?,
+                1 => {
+                    let len: usize = arr.getattr("size")?.extract()?;
+                    if len != cols {
+                        return Err(shape_error(
+                            py,
+                            format!(
+                                "{name}: expected a 2-D (n, {cols}) array or one row of {cols} features, got shape ({len},)"
+                            ),
+                        ));
+                    }
+                    arr.call_method1("reshape", ((1usize, -1i64),))?
+                }
                 2 => arr,
                 _ => {
                     return Err(shape_error(
@@ -385,4 +507,118 @@ pub fn with_f64_vector_copy<R>(
         unsafe { std::ptr::copy_nonoverlapping(src, v.as_mut_ptr() as *mut u8, len * 8) };
         Some(f(&v))
     }
+}
+
+/// A private copy of a batch input, taken with the GIL held: batch calls release the GIL,
+/// and another thread writing into a borrowed numpy buffer meanwhile could slip a value
+/// past validation (an out-of-range arm, a NaN reward) or change rows between validation
+/// and recording. Validation and recording both read this copy, which nothing else can
+/// write, so a batch is either refused whole or recorded as validated.
+///
+/// The copy is sound: with the GIL held no Python code runs, and the source is kept alive
+/// and unresizable by our reference; the bytes are plain values (every bit pattern is a
+/// valid f64 or i64), copied in chunks with the GIL briefly released between them so a
+/// huge array does not stall other threads (they may write the part not yet copied: the
+/// copy then holds some mix of old and new values, each one whole, all validated).
+///
+/// `readonly()` and `as_slice()` mirror numpy's borrowed arrays, so a call site swaps
+/// `float64_array(..)` for `owned_float64(..)` and reads the same.
+pub struct Owned<T> {
+    data: Vec<T>,
+    shape: Vec<usize>,
+}
+
+impl<T> Owned<T> {
+    pub fn readonly(&self) -> &Self {
+        self
+    }
+    pub fn as_slice(&self) -> PyResult<&[T]> {
+        Ok(&self.data)
+    }
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+}
+
+/// Elements copied per hold of the GIL (64 MB of f64, a few milliseconds).
+const COPY_CHUNK: usize = 1 << 23;
+
+/// A private copy of a C-contiguous array (see [`Owned`]).
+pub fn copy_out<T: numpy::Element + Copy, D: numpy::ndarray::Dimension>(
+    arr: &Bound<'_, numpy::PyArray<T, D>>,
+    name: &str,
+) -> PyResult<Owned<T>> {
+    use numpy::PyArrayMethods;
+    let py = arr.py();
+    let shape = arr.shape().to_vec();
+    let len = arr.len();
+    let mut data: Vec<T> = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| {
+        allocation_error(
+            py,
+            format!(
+                "{name}: {len} values of {} bytes for a private copy",
+                std::mem::size_of::<T>()
+            ),
+        )
+    })?;
+    let mut start = 0;
+    while start < len {
+        if start > 0 {
+            py.detach(|| ());
+            // Another thread may have run `resize(refcheck=False)` meanwhile.
+            if arr.len() != len {
+                return Err(shape_error(
+                    py,
+                    format!("{name}: the array was resized during the call"),
+                ));
+            }
+        }
+        let end = (start + COPY_CHUNK).min(len);
+        // SAFETY: callers pass C-contiguous arrays (the converters below make them so) of
+        // `len` elements, kept alive by `arr`; the pointer is fetched after the last
+        // release of the GIL, and the GIL is held for the read (see `Owned`).
+        let chunk =
+            unsafe { std::slice::from_raw_parts((arr.data() as *const T).add(start), end - start) };
+        // The pool's threads copy while this thread holds the GIL (no Python code runs).
+        regretless_core::parallel::copy_into(chunk, &mut data.spare_capacity_mut()[..end - start]);
+        // SAFETY: `copy_into` initialized the `end - start` elements after the first `start`.
+        unsafe { data.set_len(end) };
+        start = end;
+    }
+    Ok(Owned { data, shape })
+}
+
+/// [`int64_array`] as a private copy.
+pub fn owned_int64(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Owned<i64>> {
+    copy_out(&int64_array(obj, name)?, name)
+}
+
+/// [`float64_array`] as a private copy.
+pub fn owned_float64(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Owned<f64>> {
+    copy_out(&float64_array(obj, name)?, name)
+}
+
+/// [`float64_matrix`] as a private copy.
+pub fn owned_float64_matrix(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+    cols: usize,
+) -> PyResult<Owned<f64>> {
+    copy_out(&float64_matrix(obj, name, cols)?, name)
+}
+
+/// [`float64_vector`] as a private copy.
+pub fn owned_float64_vector(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+    cols: usize,
+) -> PyResult<Owned<f64>> {
+    copy_out(&float64_vector(obj, name, cols)?, name)
+}
+
+/// [`float64_nd`] as a private copy, with its shape.
+pub fn owned_float64_nd(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<(Owned<f64>, Vec<usize>)> {
+    let (arr, shape) = float64_nd(obj, name)?;
+    Ok((copy_out(&arr, name)?, shape))
 }

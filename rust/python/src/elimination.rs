@@ -28,7 +28,7 @@ impl PySuccessiveElimination {
     #[pyo3(signature = (n_arms, *, delta = 0.05, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         delta: f64,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {

@@ -1,6 +1,7 @@
 //! The one mapping from core errors to the Python exception tree of
 //! `regretless.exceptions` (declared there, in Python, because its classes inherit from
-//! two bases: `RegretlessError` and the built-in `ValueError` or `TypeError`).
+//! two bases: `RegretlessError` and the built-in `ValueError`, `TypeError` or
+//! `MemoryError`).
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -30,6 +31,7 @@ exception_getters! {
     dtype_error => "DTypeError",
     state_error => "StateError",
     incompatible_error => "IncompatibleError",
+    allocation_error => "AllocationError",
 }
 
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
@@ -41,6 +43,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Shape { .. } => shape_error(py, message),
         Error::State { .. } => state_error(py, message),
         Error::Incompatible { .. } => incompatible_error(py, message),
+        Error::Memory { .. } => allocation_error(py, message),
     }
 }
 

@@ -28,7 +28,7 @@ impl PyExp3 {
     #[pyo3(signature = (n_arms, *, eta = None, gamma = 0.0, horizon = None, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         eta: Option<f64>,
         gamma: f64,
         horizon: Option<i64>,
@@ -74,7 +74,7 @@ impl PyExp3IX {
     #[pyo3(signature = (n_arms, *, eta = None, gamma = None, horizon = None, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         eta: Option<f64>,
         gamma: Option<f64>,
         horizon: Option<i64>,

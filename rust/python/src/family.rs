@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::boolean_struct::True;
 use pyo3::types::{PyBytes, PyType};
 use pyo3::PyClass;
+use regretless_core::parallel::install;
 use std::sync::Mutex;
 
 /// A core registry: an enum over a family's concrete types, persisted as the concrete type.
@@ -71,12 +72,13 @@ pub(crate) fn from_bytes<'py, B: FamilyBase>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = cls.py();
     let bytes = bytes_arg(data, "data")?;
-    // Decoding can rebuild derived state (a kernel bandit's factorizations): without the GIL.
+    // Decoding can rebuild derived state (a kernel bandit's factorizations, parallel
+    // sections): without the GIL, in the process's pool.
     let state = if cls.is(py.get_type::<B>()) {
-        py.detach(|| B::Any::decode(&bytes))
+        py.detach(|| install(|| B::Any::decode(&bytes)))
     } else {
         let kind = cls.name()?.to_string();
-        py.detach(|| B::Any::decode_as(&kind, &bytes))
+        py.detach(|| install(|| B::Any::decode_as(&kind, &bytes)))
     }
     .py_err(py)?;
     B::into_object(py, state)

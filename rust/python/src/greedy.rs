@@ -30,7 +30,7 @@ impl PyEpsilonGreedy {
     #[pyo3(signature = (n_arms, *, epsilon = 0.1, decay = None, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         epsilon: f64,
         decay: Option<f64>,
         seed: Option<&Bound<'_, PyAny>>,
@@ -71,7 +71,7 @@ impl PySoftmax {
     #[pyo3(signature = (n_arms, *, temperature = 0.1, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         temperature: f64,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {

@@ -1,9 +1,9 @@
 use crate::convert::{
-    arm_arg, count_arg, float64_array, float64_nd, int64_array, real_arg, seed_arg, u64_to_i64,
-    with_lock, with_lock_detached,
+    arm_arg, owned_float64, owned_float64_nd, owned_int64, real_arg, seed_arg, top_k_arg,
+    u64_to_i64, with_lock, with_lock_detached, Owned,
 };
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
-use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use regretless_core::contextual::HybridLinUCB;
 use std::sync::Mutex;
@@ -62,12 +62,8 @@ impl PyHybridLinUCB {
         x: &Bound<'py, PyAny>,
         z: Option<&Bound<'py, PyAny>>,
         single: bool,
-    ) -> PyResult<(
-        Bound<'py, PyArrayDyn<f64>>,
-        Option<Bound<'py, PyArrayDyn<f64>>>,
-        usize,
-    )> {
-        let (xa, xshape) = float64_nd(x, if single { "x" } else { "X" })?;
+    ) -> PyResult<(Owned<f64>, Option<Owned<f64>>, usize)> {
+        let (xa, xshape) = owned_float64_nd(x, if single { "x" } else { "X" })?;
         let row_dims = if single { 0 } else { 1 };
         let n = if single {
             1
@@ -106,7 +102,7 @@ impl PyHybridLinUCB {
                 ))
             }
             Some(z) => {
-                let (za, zshape) = float64_nd(z, if single { "z" } else { "Z" })?;
+                let (za, zshape) = owned_float64_nd(z, if single { "z" } else { "Z" })?;
                 let ok = zshape.last() == Some(&self.shared_dim)
                     && (zshape.len() == 1 + row_dims || zshape.len() == 2 + row_dims)
                     && (single || zshape[0] == n);
@@ -158,9 +154,9 @@ impl PyHybridLinUCB {
     #[pyo3(signature = (n_arms, dim, shared_dim, *, alpha = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
-        shared_dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::shared_dim)] shared_dim: usize,
         alpha: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -198,14 +194,14 @@ impl PyHybridLinUCB {
         x: &Bound<'_, PyAny>,
         arm: &Bound<'_, PyAny>,
         reward: &Bound<'_, PyAny>,
-        weight: f64,
+        #[pyo3(from_py_with = crate::convert::scalar::weight)] weight: f64,
         z: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let arm = arm_arg(arm, "arm")?;
         let reward = real_arg(reward, "reward")?;
-        let xa = float64_array(x, "x")?;
+        let xa = owned_float64(x, "x")?;
         let za = match z.filter(|z| !z.is_none()) {
-            Some(z) => Some(float64_array(z, "z")?),
+            Some(z) => Some(owned_float64(z, "z")?),
             None => None,
         };
         let xr = xa.readonly();
@@ -256,11 +252,11 @@ impl PyHybridLinUCB {
         Z: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let (xa, za, _) = self.features(py, X, Z, false)?;
-        let arms = int64_array(arms, "arms")?;
-        let rewards = float64_array(rewards, "rewards")?;
+        let arms = owned_int64(arms, "arms")?;
+        let rewards = owned_float64(rewards, "rewards")?;
         let weights = weights
             .filter(|w| !w.is_none())
-            .map(|w| float64_array(w, "weights"))
+            .map(|w| owned_float64(w, "weights"))
             .transpose()?;
         let (xr, ar, rr) = (xa.readonly(), arms.readonly(), rewards.readonly());
         let zr = za.as_ref().map(|z| z.readonly());
@@ -335,7 +331,7 @@ impl PyHybridLinUCB {
         k: &Bound<'py, PyAny>,
         Z: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<i64>>> {
-        let k = count_arg(k, "k")?;
+        let k = top_k_arg(k, self.n_arms(py))?;
         let (xa, za, n) = self.features(py, X, Z, false)?;
         let xr = xa.readonly();
         let zr = za.as_ref().map(|z| z.readonly());

@@ -2,7 +2,9 @@
 //! registry [`AnyKernelBandit`] with the shared methods written once, and the short
 //! subclasses `GPUCB` and `BKB` with their constructors and own statistics.
 
-use crate::convert::{arm_arg, count_arg, float64_matrix, float64_nd, real_arg, seed_arg};
+use crate::convert::{
+    arm_arg, count_arg, owned_float64_matrix, owned_float64_nd, real_arg, seed_arg, Owned,
+};
 use crate::convert::{with_lock, with_lock_detached};
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use crate::family::{base_state_methods, FamilyBase};
@@ -10,7 +12,7 @@ use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use regretless_core::kernel::{AnyKernelBandit, Kernel, BKB, GPUCB};
-use regretless_core::parallel::in_pool;
+use regretless_core::parallel::install;
 use std::sync::Mutex;
 
 /// A kernel from a name (`"rbf"`, `"matern12"`, `"matern32"`, `"matern52"`, `"linear"`,
@@ -36,11 +38,9 @@ fn kernel_arg(obj: &Bound<'_, PyAny>) -> PyResult<Kernel> {
     Kernel::from_spec(&name, l, s2, deg, off).py_err(py)
 }
 
-/// The `(A, d)` candidate matrix, borrowed zero-copy when it is float64 C-contiguous.
-fn candidates_arg<'py>(
-    obj: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, numpy::PyArrayDyn<f64>>, usize)> {
-    let (arr, shape) = float64_nd(obj, "candidates")?;
+/// The `(A, d)` candidate matrix, as a private copy (converted once if not float64).
+fn candidates_arg(obj: &Bound<'_, PyAny>) -> PyResult<(Owned<f64>, usize)> {
+    let (arr, shape) = owned_float64_nd(obj, "candidates")?;
     if shape.len() != 2 || shape[0] == 0 || shape[1] == 0 {
         return Err(shape_error(
             obj.py(),
@@ -100,7 +100,7 @@ base_state_methods!(PyKernelBandit);
 impl PyKernelBandit {
     /// The candidate to evaluate next (the UCB argmax, ties broken at random).
     fn select(&self, py: Python<'_>) -> usize {
-        with_lock_detached(py, &self.inner, |p| p.select())
+        with_lock_detached(py, &self.inner, |p| install(|| p.select()))
     }
 
     /// Record ``reward`` observed at candidate ``index``.
@@ -112,7 +112,7 @@ impl PyKernelBandit {
     ) -> PyResult<()> {
         let index = arm_arg(index, "index")?;
         let reward = real_arg(reward, "reward")?;
-        with_lock_detached(py, &self.inner, |p| in_pool(|| p.update(index, reward))).py_err(py)
+        with_lock_detached(py, &self.inner, |p| install(|| p.update(index, reward))).py_err(py)
     }
 
     /// ``b`` distinct candidates for parallel evaluation (int64), chosen one by one
@@ -124,7 +124,7 @@ impl PyKernelBandit {
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let b = count_arg(b, "b")?;
         let v =
-            with_lock_detached(py, &self.inner, |p| in_pool(|| p.select_batch(b))).py_err(py)?;
+            with_lock_detached(py, &self.inner, |p| install(|| p.select_batch(b))).py_err(py)?;
         Ok(PyArray1::from_vec(
             py,
             v.into_iter().map(|i| i as i64).collect(),
@@ -145,10 +145,10 @@ impl PyKernelBandit {
                 (p.mean().to_vec(), p.variance().to_vec())
             }),
             Some(x) => {
-                let arr = float64_matrix(x, "X", self.dim)?;
+                let arr = owned_float64_matrix(x, "X", self.dim)?;
                 let r = arr.readonly();
                 let xs = r.as_slice()?;
-                with_lock_detached(py, &self.inner, |p| p.posterior(xs)).py_err(py)?
+                with_lock_detached(py, &self.inner, |p| install(|| p.posterior(xs))).py_err(py)?
             }
         };
         Ok((PyArray1::from_vec(py, m), PyArray1::from_vec(py, v)))
@@ -218,8 +218,8 @@ fn with_bkb<R: Send>(slf: &Bound<'_, PyBKB>, f: impl FnOnce(&BKB) -> R + Send) -
 /// posterior of every candidate is updated incrementally, O(A t) per observation with no
 /// refactorization (memory O(A T)); the next point maximizes
 /// ``mean + sqrt(beta_t) * sd`` with ``beta_t = beta_scale * 2 log(A t^2 pi^2 / (6 delta))``.
-/// ``noise`` is the noise *variance*. ``candidates`` is an (A, d) array, read zero-copy when
-/// float64 C-contiguous (converted once otherwise) and stored with the state.
+/// ``noise`` is the noise *variance*. ``candidates`` is an (A, d) array, copied once (converted if not
+/// float64) and stored with the state.
 /// ``kernel`` is a name (``"rbf"``, ...) or a spec of :mod:`regretless.kernel`. Repeated
 /// evaluations of one candidate are separate observations.
 ///
@@ -260,7 +260,7 @@ impl PyGPUCB {
         let r = arr.readonly();
         let x = r.as_slice()?;
         let core = py
-            .detach(|| GPUCB::new(x, d, kernel, noise, beta_scale, delta, seed))
+            .detach(|| install(|| GPUCB::new(x, d, kernel, noise, beta_scale, delta, seed)))
             .py_err(py)?;
         Ok((Self, PyKernelBandit::wrap(core)))
     }
@@ -360,7 +360,9 @@ impl PyBKB {
         let r = arr.readonly();
         let x = r.as_slice()?;
         let core = py
-            .detach(|| BKB::new(x, d, kernel, lam, qbar, fnorm, delta, beta_scale, seed))
+            .detach(|| {
+                install(|| BKB::new(x, d, kernel, lam, qbar, fnorm, delta, beta_scale, seed))
+            })
             .py_err(py)?;
         Ok((Self, PyKernelBandit::wrap(core)))
     }

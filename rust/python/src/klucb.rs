@@ -32,7 +32,7 @@ impl PyKLUCB {
     #[pyo3(signature = (n_arms, *, divergence = "bernoulli", c = 0.0, plus = false, variance = 0.25, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         divergence: &str,
         c: f64,
         plus: bool,
@@ -82,7 +82,7 @@ impl PyBayesUCB {
     #[pyo3(signature = (n_arms, *, prior_alpha = 1.0, prior_beta = 1.0, c = 0.0, horizon = None, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         prior_alpha: f64,
         prior_beta: f64,
         c: f64,

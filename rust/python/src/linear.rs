@@ -70,8 +70,8 @@ impl PyLinUCB {
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         alpha: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -115,8 +115,8 @@ impl PyLinTS {
     #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         v: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -150,8 +150,8 @@ impl PyLinGreedy {
     #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         epsilon: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -196,8 +196,8 @@ impl PyKLRegularizedUCB {
     #[pyo3(signature = (n_arms, dim, *, eta = 1.0, beta = None, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         eta: f64,
         beta: Option<f64>,
         lam: f64,
@@ -235,8 +235,8 @@ impl PyGibbsGreedy {
     #[pyo3(signature = (n_arms, dim, *, eta = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         eta: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -281,8 +281,8 @@ impl PyLogisticUCB {
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         alpha: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -321,8 +321,8 @@ impl PyLogisticTS {
     #[pyo3(signature = (n_arms, dim, *, v = 1.0, lam = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
-        dim: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         v: f64,
         lam: f64,
         seed: Option<&Bound<'_, PyAny>>,

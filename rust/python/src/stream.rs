@@ -4,11 +4,11 @@
 //! policy is a short subclass with its docstring and constructor.
 
 use crate::convert::{
-    arm_arg, float64_array, real_arg, seed_arg, u64_to_i64, with_lock, with_lock_detached,
+    arm_arg, owned_float64, real_arg, seed_arg, u64_to_i64, with_lock, with_lock_detached,
 };
 use crate::errors::{dtype_error, invalid_parameter, IntoPyResult};
 use crate::family::{base_state_methods, FamilyBase};
-use numpy::{PyArray1, PyArrayMethods};
+use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt};
 use pyo3::PyClass;
@@ -131,9 +131,9 @@ impl PyStreamBandit {
     }
 
     /// Record the rewards of several pulls of ``arm`` (``next_pull()``), at most
-    /// ``pending_pulls`` of them. A float64 array is borrowed without a copy (other
-    /// real dtypes and sequences are converted once) and, when large, summed with
-    /// the GIL released. Every reward is checked before any is recorded.
+    /// ``pending_pulls`` of them. The rewards are copied once (other real dtypes and
+    /// sequences converted) and, when many, summed with the GIL released. Every reward
+    /// is checked before any is recorded.
     fn update_many(
         &self,
         py: Python<'_>,
@@ -141,7 +141,7 @@ impl PyStreamBandit {
         rewards: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let arm = arm_arg(arm, "arm")?;
-        let rewards = float64_array(rewards, "rewards")?;
+        let rewards = owned_float64(rewards, "rewards")?;
         let ro = rewards.readonly();
         let r = ro.as_slice()?;
         // Releasing the GIL costs more than checking and summing a small batch.
@@ -250,7 +250,7 @@ impl PyUniformExploration {
     #[pyo3(signature = (n_arms, horizon, *, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: u64,
+        #[pyo3(from_py_with = crate::convert::size::n_arms_u64)] n_arms: u64,
         horizon: &Bound<'_, PyAny>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyStreamBandit)> {
@@ -286,7 +286,7 @@ impl PyNaiveEpsilonBest {
     #[pyo3(signature = (n_arms, horizon, *, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: u64,
+        #[pyo3(from_py_with = crate::convert::size::n_arms_u64)] n_arms: u64,
         horizon: &Bound<'_, PyAny>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyStreamBandit)> {
@@ -328,7 +328,7 @@ impl PyGameOfArms {
     #[pyo3(signature = (n_arms, horizon, *, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: u64,
+        #[pyo3(from_py_with = crate::convert::size::n_arms_u64)] n_arms: u64,
         horizon: &Bound<'_, PyAny>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyStreamBandit)> {
@@ -374,7 +374,7 @@ impl PyAggressiveSelectivePromotion {
     #[pyo3(signature = (n_arms, horizon, *, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: u64,
+        #[pyo3(from_py_with = crate::convert::size::n_arms_u64)] n_arms: u64,
         horizon: &Bound<'_, PyAny>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyStreamBandit)> {
@@ -409,7 +409,7 @@ pub fn _simulate_stream<'py>(
             ))
         }
     };
-    let means = float64_array(means, "means")?;
+    let means = owned_float64(means, "means")?;
     let ro = means.readonly();
     let m = ro.as_slice()?;
     let out = py

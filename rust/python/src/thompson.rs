@@ -28,7 +28,7 @@ impl PyThompsonSampling {
     #[pyo3(signature = (n_arms, *, prior_alpha = 1.0, prior_beta = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         prior_alpha: f64,
         prior_beta: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -77,7 +77,7 @@ impl PyGaussianThompsonSampling {
     #[pyo3(signature = (n_arms, *, mu0 = 0.0, kappa0 = 1.0, alpha0 = 1.0, beta0 = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         mu0: f64,
         kappa0: f64,
         alpha0: f64,

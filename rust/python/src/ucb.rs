@@ -29,7 +29,7 @@ impl PyUCB1 {
     #[pyo3(signature = (n_arms, *, alpha = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         alpha: f64,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {
@@ -60,7 +60,7 @@ impl PyUCBV {
     #[pyo3(signature = (n_arms, *, zeta = 1.2, c = 1.0, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         zeta: f64,
         c: f64,
         seed: Option<&Bound<'_, PyAny>>,
@@ -90,7 +90,7 @@ impl PyMOSS {
     #[pyo3(signature = (n_arms, *, horizon = None, seed = None))]
     fn new(
         py: Python<'_>,
-        n_arms: usize,
+        #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         horizon: Option<i64>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {

@@ -207,6 +207,15 @@ impl HybridLinUCB {
             return Err(Error::param("alpha", "must be a finite number >= 0"));
         }
         let k = shared_dim;
+        // Per arm: d x d, d x k and k x k matrices (two of each) and a few vectors.
+        crate::limits::check_alloc(
+            "shared_dim",
+            &[k.saturating_add(1), k.saturating_add(1)],
+            32,
+        )?;
+        let side = dim.saturating_add(k).saturating_add(1);
+        crate::limits::check_alloc("dim", &[side, side], 16)?;
+        crate::limits::check_alloc("n_arms", &[n_arms, side, side], 16)?;
         let mut p = HybridLinUCB {
             rng: Rng::from_optional_seed(seed),
             dim,
@@ -426,11 +435,14 @@ impl HybridLinUCB {
         let ctx = self.context(x, z, n)?;
         self.check_row(&ctx)?;
         let kk = self.arms.len();
+        crate::limits::check_alloc("X", &[n, kk], 16)?;
         let mut out = vec![0.0; n * kk];
-        out.par_chunks_mut(kk).enumerate().for_each_init(
-            || Scratch::new(self.dim, self.shared_dim),
-            |s, (i, row)| f(self, &self.row(&ctx, i), row, s),
-        );
+        crate::parallel::install(|| {
+            out.par_chunks_mut(kk).enumerate().for_each_init(
+                || Scratch::new(self.dim, self.shared_dim),
+                |s, (i, row)| f(self, &self.row(&ctx, i), row, s),
+            )
+        });
         Ok(out)
     }
 
@@ -511,14 +523,16 @@ impl HybridLinUCB {
             self.arms[a].n += 1;
             touched[a] = true;
         }
-        self.arms
-            .par_iter_mut()
-            .zip(touched.par_iter())
-            .filter(|(_, &t)| t)
-            .for_each(|(arm, _)| {
-                arm.refactor(d);
-                arm.refresh(d, k);
-            });
+        crate::parallel::install(|| {
+            self.arms
+                .par_iter_mut()
+                .zip(touched.par_iter())
+                .filter(|(_, &t)| t)
+                .for_each(|(arm, _)| {
+                    arm.refactor(d);
+                    arm.refresh(d, k);
+                })
+        });
         self.n_updates += n as u64;
         self.refresh_shared();
         Ok(())
@@ -681,7 +695,7 @@ impl HybridLinUCB {
     pub fn top_k(&self, x: &[f64], z: &[f64], n: usize, k: usize) -> Result<Vec<usize>> {
         let kk = self.arms.len();
         if k == 0 || k > kk {
-            return Err(Error::param("k", format!("must be in [1, {kk}]")));
+            return Err(Error::param("k", format!("must be in [1, {kk}], got {k}")));
         }
         Ok(super::top_k_rows(&self.scores_batch(x, z, n)?, kk, k))
     }

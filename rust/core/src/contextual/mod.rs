@@ -386,6 +386,10 @@ impl LinearBase {
         if !(LAM_RANGE.0..=LAM_RANGE.1).contains(&lam) {
             return Err(Error::param("lam", "must be a number in [1e-30, 1e30]"));
         }
+        // Per arm: a Gram matrix and its inverse (d x d) and two d-vectors.
+        let side = dim.saturating_add(1);
+        crate::limits::check_alloc("dim", &[side, side], 16)?;
+        crate::limits::check_alloc("n_arms", &[n_arms, side, side], 16)?;
         Ok(LinearBase {
             rng: Rng::from_optional_seed(seed),
             dim,
@@ -726,66 +730,70 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let k = self.n_arms();
         let b = self.base_mut();
         let link = b.link;
-        if link == Link::Logistic || n > u32::MAX as usize {
-            let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
-            for i in 0..n {
-                rows[arms[i] as usize].push((
-                    &x[i * d..(i + 1) * d],
-                    rewards[i],
-                    weights.map_or(1.0, |w| w[i]),
-                ));
-            }
-            b.arms
-                .par_iter_mut()
-                .zip(rows.par_iter())
-                .filter(|(_, r)| !r.is_empty())
-                .for_each(|(model, r)| model.update_many(r, link));
-        } else {
-            // Rows are taken in chunks of ~1 MB (in the shared cache; few enough that the
-            // threads rarely wait for each other, and ~64 rows per arm on average); in
-            // each, a counting sort of the row indices by arm (stable: every arm sees its
-            // rows in order), then each arm's rows gathered (prefetched) into its Gram
-            // matrix, arms in parallel. Each arm's arithmetic is sequential and the chunks
-            // are fixed, so the result does not depend on the number of threads.
-            let chunk = (131_072 / d.max(1)).max(64 * k).max(1);
-            let mut start = vec![0usize; k + 1];
-            let mut order = vec![0u32; chunk.min(n)];
-            let mut touched = vec![false; k];
-            for c0 in (0..n).step_by(chunk) {
-                let ca = &arms[c0..(c0 + chunk).min(n)];
-                start.fill(0);
-                for &a in ca {
-                    start[a as usize + 1] += 1;
+        // One hop into the pool for the whole fit: the sections below then split among
+        // awake workers.
+        crate::parallel::install(|| {
+            if link == Link::Logistic || n > u32::MAX as usize {
+                let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
+                for i in 0..n {
+                    rows[arms[i] as usize].push((
+                        &x[i * d..(i + 1) * d],
+                        rewards[i],
+                        weights.map_or(1.0, |w| w[i]),
+                    ));
                 }
-                for a in 0..k {
-                    start[a + 1] += start[a];
-                    touched[a] |= start[a + 1] > start[a];
-                }
-                let mut next = start.clone();
-                for (i, &a) in ca.iter().enumerate() {
-                    let s = &mut next[a as usize];
-                    order[*s] = (c0 + i) as u32;
-                    *s += 1;
-                }
-                let (start, order) = (&start, &order);
                 b.arms
                     .par_iter_mut()
-                    .enumerate()
-                    .filter(|(a, _)| start[a + 1] > start[*a])
-                    .for_each_init(
-                        || (Vec::new(), Vec::new()),
-                        |(xs, wxs), (a, model)| {
-                            let idx = &order[start[a]..start[a + 1]];
-                            model.accumulate_rows(x, idx, rewards, weights, (xs, wxs))
-                        },
-                    );
+                    .zip(rows.par_iter())
+                    .filter(|(_, r)| !r.is_empty())
+                    .for_each(|(model, r)| model.update_many(r, link));
+            } else {
+                // Rows are taken in chunks of ~1 MB (in the shared cache; few enough that the
+                // threads rarely wait for each other, and ~64 rows per arm on average); in
+                // each, a counting sort of the row indices by arm (stable: every arm sees its
+                // rows in order), then each arm's rows gathered (prefetched) into its Gram
+                // matrix, arms in parallel. Each arm's arithmetic is sequential and the chunks
+                // are fixed, so the result does not depend on the number of threads.
+                let chunk = (131_072 / d.max(1)).max(64 * k).max(1);
+                let mut start = vec![0usize; k + 1];
+                let mut order = vec![0u32; chunk.min(n)];
+                let mut touched = vec![false; k];
+                for c0 in (0..n).step_by(chunk) {
+                    let ca = &arms[c0..(c0 + chunk).min(n)];
+                    start.fill(0);
+                    for &a in ca {
+                        start[a as usize + 1] += 1;
+                    }
+                    for a in 0..k {
+                        start[a + 1] += start[a];
+                        touched[a] |= start[a + 1] > start[a];
+                    }
+                    let mut next = start.clone();
+                    for (i, &a) in ca.iter().enumerate() {
+                        let s = &mut next[a as usize];
+                        order[*s] = (c0 + i) as u32;
+                        *s += 1;
+                    }
+                    let (start, order) = (&start, &order);
+                    b.arms
+                        .par_iter_mut()
+                        .enumerate()
+                        .filter(|(a, _)| start[a + 1] > start[*a])
+                        .for_each_init(
+                            || (Vec::new(), Vec::new()),
+                            |(xs, wxs), (a, model)| {
+                                let idx = &order[start[a]..start[a + 1]];
+                                model.accumulate_rows(x, idx, rewards, weights, (xs, wxs))
+                            },
+                        );
+                }
+                b.arms
+                    .par_iter_mut()
+                    .zip(touched.par_iter())
+                    .filter(|(_, t)| **t)
+                    .for_each(|(model, _)| model.finish_rows());
             }
-            b.arms
-                .par_iter_mut()
-                .zip(touched.par_iter())
-                .filter(|(_, t)| **t)
-                .for_each(|(model, _)| model.finish_rows());
-        }
+        });
         b.t += n as u64;
         Ok(())
     }
@@ -812,41 +820,43 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let arms = &self.base().arms;
         // Rows per block: the transposed block (rows x d) stays within ~128 KB.
         let block = ((16_384 / d.max(1)) / G * G).clamp(G, 512);
-        out.par_chunks_mut(block * per_row)
-            .enumerate()
-            .for_each_init(
-                || (Vec::new(), Vec::new()),
-                |(xt, sb): &mut (Vec<f64>, Vec<f64>), (bi, chunk)| {
-                    let r0 = bi * block;
-                    let rows = chunk.len() / per_row;
-                    let groups = rows.div_ceil(G);
-                    let rp = groups * G;
-                    xt.clear();
-                    xt.resize(groups * d * G, 0.0);
-                    for r in 0..rows {
-                        let (g, l) = (r / G, r % G);
-                        let dst = &mut xt[g * d * G..(g + 1) * d * G];
-                        for (j, v) in x[(r0 + r) * d..(r0 + r + 1) * d].iter().enumerate() {
-                            dst[j * G + l] = *v;
+        crate::parallel::install(|| {
+            out.par_chunks_mut(block * per_row)
+                .enumerate()
+                .for_each_init(
+                    || (Vec::new(), Vec::new()),
+                    |(xt, sb): &mut (Vec<f64>, Vec<f64>), (bi, chunk)| {
+                        let r0 = bi * block;
+                        let rows = chunk.len() / per_row;
+                        let groups = rows.div_ceil(G);
+                        let rp = groups * G;
+                        xt.clear();
+                        xt.resize(groups * d * G, 0.0);
+                        for r in 0..rows {
+                            let (g, l) = (r / G, r % G);
+                            let dst = &mut xt[g * d * G..(g + 1) * d * G];
+                            for (j, v) in x[(r0 + r) * d..(r0 + r + 1) * d].iter().enumerate() {
+                                dst[j * G + l] = *v;
+                            }
                         }
-                    }
-                    sb.clear();
-                    sb.resize(k * rp, 0.0);
-                    for (a, m) in arms.iter().enumerate() {
-                        for g in 0..groups {
-                            let xg = &xt[g * d * G..(g + 1) * d * G];
-                            let dst = &mut sb[a * rp + g * G..a * rp + (g + 1) * G];
-                            linalg::group_values(&m.a_inv, &m.theta, xg, d, ca, cw, dst);
-                            if transform {
-                                for v in dst.iter_mut() {
-                                    *v = self.transform_score(*v);
+                        sb.clear();
+                        sb.resize(k * rp, 0.0);
+                        for (a, m) in arms.iter().enumerate() {
+                            for g in 0..groups {
+                                let xg = &xt[g * d * G..(g + 1) * d * G];
+                                let dst = &mut sb[a * rp + g * G..a * rp + (g + 1) * G];
+                                linalg::group_values(&m.a_inv, &m.theta, xg, d, ca, cw, dst);
+                                if transform {
+                                    for v in dst.iter_mut() {
+                                        *v = self.transform_score(*v);
+                                    }
                                 }
                             }
                         }
-                    }
-                    f(sb, rp, chunk);
-                },
-            );
+                        f(sb, rp, chunk);
+                    },
+                )
+        });
     }
 
     /// `ca * mean + cw * width` (then `transform_score` if the flag is set) of every
@@ -866,7 +876,8 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     /// Means and (if `with_width`) widths of every (row, arm), (n x K) row-major each.
     fn mean_width_batch(&self, x: &[f64], with_width: bool) -> Result<(Vec<f64>, Vec<f64>)> {
-        check_contexts("X", x, self.dim())?;
+        let n = check_contexts("X", x, self.dim())?;
+        crate::limits::check_alloc("X", &[n, self.n_arms()], 16)?;
         let means = self.row_values(x, (1.0, 0.0, false));
         let widths = if with_width {
             self.row_values(x, (0.0, 1.0, false))
@@ -943,7 +954,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     /// The decision rule's scores, (n x K): mean + c * width on matrix products.
     fn scores_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        check_contexts("X", x, self.dim())?;
+        let n = check_contexts("X", x, self.dim())?;
+        // The (n x K) output, and top_k's selection from it.
+        crate::limits::check_alloc("X", &[n, self.n_arms()], 16)?;
         Ok(self.scores_rows(x))
     }
 
@@ -954,18 +967,23 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     fn probabilities_batch_ref(&self, x: &[f64], pi_ref: Option<&[f64]>) -> Result<Vec<f64>> {
         let n = check_contexts("X", x, self.dim())?;
         let (d, k) = (self.dim(), self.n_arms());
+        crate::limits::check_alloc("X", &[n, k], 16)?;
         let log_ref = pi_ref.map(|p| self.log_reference(p, n)).transpose()?;
         let mut out = vec![0.0; n * k];
-        out.par_chunks_mut(k).enumerate().for_each_init(
-            || vec![0.0; d],
-            |scratch, (i, row)| {
-                let xi = &x[i * d..(i + 1) * d];
-                match &log_ref {
-                    None => self.probability_row(xi, row, scratch),
-                    Some(l) => self.probability_row_ref(xi, &l[i * k..(i + 1) * k], row, scratch),
-                }
-            },
-        );
+        crate::parallel::install(|| {
+            out.par_chunks_mut(k).enumerate().for_each_init(
+                || vec![0.0; d],
+                |scratch, (i, row)| {
+                    let xi = &x[i * d..(i + 1) * d];
+                    match &log_ref {
+                        None => self.probability_row(xi, row, scratch),
+                        Some(l) => {
+                            self.probability_row_ref(xi, &l[i * k..(i + 1) * k], row, scratch)
+                        }
+                    }
+                },
+            )
+        });
         Ok(out)
     }
 
@@ -974,7 +992,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         if k == 0 || k > self.n_arms() {
             return Err(Error::param(
                 "k",
-                format!("must be in [1, {}]", self.n_arms()),
+                format!("must be in [1, {}], got {k}", self.n_arms()),
             ));
         }
         Ok(top_k_rows(&self.scores_batch(x)?, self.n_arms(), k))

@@ -705,6 +705,8 @@ impl BKB {
         let n = check_points("X", xq, self.d)?;
         let d = self.d;
         let r = self.der.kept.len();
+        // The (n x r) features of the query rows.
+        crate::limits::check_alloc("X", &[n, r.max(1)], 16)?;
         let xs: Vec<f64> = self
             .der
             .kept

@@ -212,6 +212,17 @@ impl GPUCB {
     pub fn update(&mut self, index: i64, reward: f64) -> Result<()> {
         let i = check_index(index, self.a)?;
         check_reward(reward)?;
+        // The stored rows grow by one candidate row per update (A t values in all).
+        self.g.try_reserve(self.a).map_err(|_| {
+            Error::memory(
+                "update",
+                format!(
+                    "{} more rows of {} candidates",
+                    self.pulls.len() + 1,
+                    self.a
+                ),
+            )
+        })?;
         let c = self.c_vector(i, &[]);
         let v = c[i].max(0.0) + self.noise;
         let sv = v.sqrt();
@@ -247,6 +258,8 @@ impl GPUCB {
                 ),
             ));
         }
+        // One row of A values per chosen candidate but the last.
+        crate::limits::check_alloc("b", &[b, self.a], 8)?;
         let sb = self.beta().sqrt();
         let mut var = self.var.clone();
         let mut extra: Vec<Vec<f64>> = Vec::new();
@@ -283,6 +296,8 @@ impl GPUCB {
     pub fn posterior(&self, xq: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
         let n = check_points("X", xq, self.d)?;
         let (a, d, t) = (self.a, self.d, self.pulls.len());
+        // The (n x t) cross-covariances with the observed points.
+        crate::limits::check_alloc("X", &[n, t.max(1)], 16)?;
         if t == 0 {
             return Ok((vec![0.0; n], self.kernel.diag(xq, d)));
         }

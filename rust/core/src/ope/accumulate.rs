@@ -777,18 +777,19 @@ pub fn round_rewards(
     let terms = RowTerms::new(estimator, batch)?;
     let mut out = vec![0.0; terms.n()];
     let sn = estimator.self_normalized();
-    let results: Vec<Result<()>> = out
-        .par_chunks_mut(CHUNK_ROWS)
-        .enumerate()
-        .map(|(c, slice)| {
-            for (j, o) in slice.iter_mut().enumerate() {
-                let i = c * CHUNK_ROWS + j;
-                let x = terms.row(i, i as u64)?;
-                *o = if sn { x[0] + x[1] / mean_weight } else { x[0] };
-            }
-            Ok(())
-        })
-        .collect();
+    let results: Vec<Result<()>> = crate::parallel::install(|| {
+        out.par_chunks_mut(CHUNK_ROWS)
+            .enumerate()
+            .map(|(c, slice)| {
+                for (j, o) in slice.iter_mut().enumerate() {
+                    let i = c * CHUNK_ROWS + j;
+                    let x = terms.row(i, i as u64)?;
+                    *o = if sn { x[0] + x[1] / mean_weight } else { x[0] };
+                }
+                Ok(())
+            })
+            .collect()
+    });
     for r in results {
         r?;
     }

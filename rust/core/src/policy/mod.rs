@@ -175,6 +175,8 @@ impl Core {
         if n_arms == 0 {
             return Err(Error::param("n_arms", "must be at least 1"));
         }
+        // Twice the arm statistics: room for a policy's own per-arm vector.
+        crate::limits::check_alloc("n_arms", &[n_arms], 2 * std::mem::size_of::<ArmStats>())?;
         Ok(Core {
             rng: Rng::from_optional_seed(seed),
             arms: vec![ArmStats::default(); n_arms],

@@ -60,19 +60,21 @@ pub fn simulate_stream<R: Rule>(
     }
     let template = Stream::<R>::new(means.len() as u64, horizon, Some(seed))?;
     let best = means.iter().copied().fold(0.0, f64::max);
-    let runs: Vec<Result<Run>> = (0..n_runs)
-        .into_par_iter()
-        .with_min_len(1)
-        .map(|i| {
-            one_run(
-                &template,
-                means,
-                best,
-                Rng::child_seed(seed, i as u64),
-                order,
-            )
-        })
-        .collect();
+    let runs: Vec<Result<Run>> = crate::parallel::install(|| {
+        (0..n_runs)
+            .into_par_iter()
+            .with_min_len(1)
+            .map(|i| {
+                one_run(
+                    &template,
+                    means,
+                    best,
+                    Rng::child_seed(seed, i as u64),
+                    order,
+                )
+            })
+            .collect()
+    });
     let mut out = StreamSimulation {
         regret: Vec::with_capacity(n_runs),
         committed: Vec::with_capacity(n_runs),
