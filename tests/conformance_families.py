@@ -417,7 +417,10 @@ class Contextual(Family):
         if self.hybrid(p):
             others = [
                 (regretless.HybridLinUCB(self.k + 1, self.d, p.shared_dim), "arms"),
-                (regretless.HybridLinUCB(self.k, self.d, p.shared_dim + 1), "dimensions"),
+                (
+                    regretless.HybridLinUCB(self.k, self.d, p.shared_dim + 1),
+                    f"shared_dim={p.shared_dim + 1} into one with .*shared_dim={p.shared_dim}",
+                ),
             ]
         else:
             others = [(type(p)(self.k + 1, self.d), "arms"), (type(p)(self.k, self.d + 1), "dim")]

@@ -90,8 +90,11 @@ pub fn simulate<P: Policy>(
             policy.reward_domain().describe()
         )));
     }
+    // Each run continues the policy's own count.
+    crate::policy::check_room(policy.n_updates(), horizon as u64)?;
     // Each run's curve and counts, then the (n_runs, points) and (n_runs, K) outputs.
-    let points = horizon / record_every + 1;
+    // Saturating: horizon = usize::MAX must reach the allocation check, not wrap to 0.
+    let points = (horizon / record_every).saturating_add(1);
     crate::limits::check_alloc("horizon", &[points], 16)?;
     crate::limits::check_alloc("n_runs", &[n_runs, points.saturating_add(env.n_arms())], 16)?;
     let steps = recorded_steps(horizon, record_every);

@@ -332,6 +332,11 @@ impl Bandit {
 
     /// Add the observations of another policy of the same class, arm count and
     /// hyperparameters: the result equals one policy that saw both streams.
+    /// ``p.merge(p)`` (or a copy of ``p``) doubles every statistic, as if each reward had
+    /// been seen twice. Raises DTypeError when ``other`` is of another class, and
+    /// IncompatibleError, changing nothing, when the class does not merge, the arm count
+    /// or a hyperparameter differs (the message names it) or the update count would
+    /// exceed 2**64 - 1.
     fn merge(slf: &Bound<'_, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
         let wrong_class = || {
             dtype_error(

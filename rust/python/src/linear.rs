@@ -44,7 +44,14 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
 /// the score of arm a for context x is ``x^T theta_a + alpha sqrt(x^T A_a^{-1} x)``
 /// with ``theta_a = A_a^{-1} b_a``. Li et al. set ``alpha = 1 + sqrt(ln(2/delta)/2)``.
 /// Inverses are kept by Sherman-Morrison updates and refactorized exactly from the
-/// Gram matrix every 1024 updates, so they stay symmetric positive definite.
+/// Gram matrix every 1024 updates (when it is numerically positive definite: sums of
+/// near-parallel contexts can make it singular in floating point, and the inverse is
+/// then carried on by the updates).
+///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LinUCB(n_arms=2, dim=2, alpha=0.5, seed=0)
@@ -87,6 +94,11 @@ impl PyLinUCB {
 /// theory's value is much larger). ``scores`` returns posterior means;
 /// ``probabilities`` is a Monte Carlo estimate (4096 draws) for logging propensities.
 ///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
+///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LinTS(n_arms=3, dim=4, v=0.2, seed=1)
 /// >>> x = np.ones(4)
@@ -118,6 +130,11 @@ impl PyLinTS {
 
 /// Epsilon-greedy on per-arm ridge estimates: with probability ``epsilon`` a uniformly
 /// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random).
+///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LinGreedy(n_arms=2, dim=1, epsilon=0.1, seed=0)
@@ -158,6 +175,11 @@ impl PyLinGreedy {
 /// tabular bonus when the context is one constant feature. Rewards are expected in
 /// [0, 1]. ``regretless.kl_regret`` scores the decisions exactly.
 ///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
+///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.KLRegularizedUCB(n_arms=3, dim=1, eta=5.0, seed=0)
 /// >>> x = np.ones(1)
@@ -194,6 +216,11 @@ impl PyKLRegularizedUCB {
 /// estimate ``f = min(1, max(0, x^T theta_a))``, with no exploration bonus: the KL term
 /// alone keeps every arm of the reference's support in play. Same interface as
 /// :class:`KLRegularizedUCB`.
+///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.GibbsGreedy(n_arms=2, dim=1, eta=2.0, seed=0)
@@ -233,6 +260,11 @@ impl PyGibbsGreedy {
 /// probabilities. Rewards are labels or probabilities in [0, 1]; ``lam`` is the prior
 /// precision. Not mergeable (the online posterior depends on the update order).
 ///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
+///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LogisticUCB(n_arms=2, dim=2, seed=0)
 /// >>> X = np.tile([[1.0, 0.0], [1.0, 1.0]], (200, 1))
@@ -268,6 +300,11 @@ impl PyLogisticUCB {
 /// online Laplace posterior as :class:`LogisticUCB`, each decision sampling the logit
 /// of every arm from ``N(x^T theta_a, v^2 x^T A_a^{-1} x)`` (``v = 1``: the posterior).
 /// ``probabilities`` is a Monte Carlo estimate (4096 draws).
+///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LogisticTS(n_arms=3, dim=2, seed=0)

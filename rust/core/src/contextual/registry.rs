@@ -192,7 +192,7 @@ impl AnyContextual {
             (A::LogisticUCB(a), A::LogisticUCB(b)) => a.merge(b),
             (A::LogisticTS(a), A::LogisticTS(b)) => a.merge(b),
             (a, b) => Err(Error::incompatible(format!(
-                "cannot merge a {} into a {}",
+                "other: cannot merge {} into {} (the classes differ)",
                 b.kind(),
                 a.kind()
             ))),
@@ -260,7 +260,12 @@ mod tests {
     fn merge_needs_the_same_kind() {
         let mut a: AnyContextual = LinUCB::new(2, 1, 1.0, 1.0, Some(0)).unwrap().into();
         let b: AnyContextual = LinGreedy::new(2, 1, 0.1, 1.0, Some(0)).unwrap().into();
-        assert!(a.merge(&b).is_err());
+        let err = a.merge(&b).unwrap_err();
+        assert!(matches!(err, Error::Incompatible { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "other: cannot merge LinGreedy into LinUCB (the classes differ)"
+        );
         let c = a.clone();
         a.merge(&c).unwrap();
     }

@@ -14,7 +14,7 @@ use super::{
     GaussianThompsonSampling, Policy, SlidingWindowUCB, Softmax, SuccessiveElimination,
     ThompsonSampling, KLUCB, MOSS, UCB1, UCBV,
 };
-use crate::error::{Error, Result};
+use crate::error::{python_name, Error, Result};
 use crate::state::{self, Persist};
 
 /// Any multi-armed bandit policy. Its bytes are exactly those of the policy it holds.
@@ -148,9 +148,9 @@ fn merge_same<P: Registered>(policy: &mut P, other: &AnyPolicy) -> Result<()> {
     match P::from_any(other) {
         Some(o) => policy.merge(o),
         None => Err(Error::incompatible(format!(
-            "cannot merge a {} into a {}",
-            other.name(),
-            P::KIND
+            "other: cannot merge {} into {} (the classes differ)",
+            python_name(other.name()),
+            python_name(P::KIND)
         ))),
     }
 }
@@ -354,6 +354,19 @@ mod tests {
         assert!(matches!(err, Error::Incompatible { .. }), "{err:?}");
         assert!(err.to_string().contains("UCBV"), "{err}");
         assert_eq!(a.counts(), vec![1, 2]);
+        // Messages name the Python classes, which for EXP3 differ from the core's kinds.
+        let exp3: AnyPolicy = Exp3::new(2, None, 0.0, None, Some(0)).unwrap().into();
+        let err = a.merge(&exp3).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "other: cannot merge EXP3 into UCB1 (the classes differ)"
+        );
+        let mut exp3_copy = exp3.clone();
+        let err = exp3_copy.merge(&exp3).unwrap_err();
+        assert!(
+            err.to_string().starts_with("EXP3 does not support merge"),
+            "{err}"
+        );
     }
 
     struct CountSteps;
