@@ -7,6 +7,7 @@
 //! [`super::HybridLinUCB`] is not a member: it takes shared features beside the per-arm
 //! context, so it does not speak the [`ContextualPolicy`] vocabulary.
 
+use super::SketchedLinUCB;
 use super::{
     ContextualPolicy, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LinearBase,
     LogisticTS, LogisticUCB,
@@ -24,10 +25,11 @@ pub enum AnyContextual {
     GibbsGreedy(GibbsGreedy),
     LogisticUCB(LogisticUCB),
     LogisticTS(LogisticTS),
+    SketchedLinUCB(SketchedLinUCB),
 }
 
 /// The kind names of the registered policies, in the order Python lists them.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     LinUCB::KIND,
     LinTS::KIND,
     LinGreedy::KIND,
@@ -35,6 +37,7 @@ pub const NAMES: [&str; 7] = [
     LogisticTS::KIND,
     KLRegularizedUCB::KIND,
     GibbsGreedy::KIND,
+    SketchedLinUCB::KIND,
 ];
 
 /// `$body` with `$p` bound to the concrete policy inside `$any`.
@@ -48,6 +51,7 @@ macro_rules! dispatch {
             AnyContextual::GibbsGreedy($p) => $body,
             AnyContextual::LogisticUCB($p) => $body,
             AnyContextual::LogisticTS($p) => $body,
+            AnyContextual::SketchedLinUCB($p) => $body,
         }
     };
 }
@@ -70,6 +74,7 @@ from_concrete!(
     LogisticUCB,
     LogisticTS
 );
+from_concrete!(SketchedLinUCB);
 
 impl AnyContextual {
     /// The kind name (the class name, and the one in the state header).
@@ -101,6 +106,7 @@ impl AnyContextual {
             "GibbsGreedy" => AnyContextual::GibbsGreedy(decode(bytes)?),
             "LogisticUCB" => AnyContextual::LogisticUCB(decode(bytes)?),
             "LogisticTS" => AnyContextual::LogisticTS(decode(bytes)?),
+            "SketchedLinUCB" => AnyContextual::SketchedLinUCB(decode(bytes)?),
             other => {
                 let held = peek_kind(bytes).map(|(_, k)| k).unwrap_or_default();
                 return Err(Error::state(format!(
@@ -191,6 +197,7 @@ impl AnyContextual {
             (A::GibbsGreedy(a), A::GibbsGreedy(b)) => a.merge(b),
             (A::LogisticUCB(a), A::LogisticUCB(b)) => a.merge(b),
             (A::LogisticTS(a), A::LogisticTS(b)) => a.merge(b),
+            (A::SketchedLinUCB(a), A::SketchedLinUCB(b)) => a.merge(b),
             (a, b) => Err(Error::incompatible(format!(
                 "cannot merge a {} into a {}",
                 b.kind(),
@@ -217,6 +224,9 @@ mod tests {
                 .into(),
             LogisticUCB::new(3, 2, 1.0, 1.0, Some(6)).unwrap().into(),
             LogisticTS::new(3, 2, 1.0, 1.0, Some(7)).unwrap().into(),
+            SketchedLinUCB::new(3, 2, 1, 1.0, 1.0, Some(8))
+                .unwrap()
+                .into(),
         ]
     }
 
