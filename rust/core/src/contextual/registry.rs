@@ -7,11 +7,11 @@
 //! [`super::HybridLinUCB`] is not a member: it takes shared features beside the per-arm
 //! context, so it does not speak the [`ContextualPolicy`] vocabulary.
 
-use super::SketchedLinUCB;
 use super::{
     ContextualPolicy, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LinearBase,
     LogisticTS, LogisticUCB,
 };
+use super::{SketchedLinTS, SketchedLinUCB};
 use crate::error::{Error, Result};
 use crate::state::{decode, encode, peek_kind, Persist};
 
@@ -26,10 +26,11 @@ pub enum AnyContextual {
     LogisticUCB(LogisticUCB),
     LogisticTS(LogisticTS),
     SketchedLinUCB(SketchedLinUCB),
+    SketchedLinTS(SketchedLinTS),
 }
 
 /// The kind names of the registered policies, in the order Python lists them.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     LinUCB::KIND,
     LinTS::KIND,
     LinGreedy::KIND,
@@ -38,6 +39,7 @@ pub const NAMES: [&str; 8] = [
     KLRegularizedUCB::KIND,
     GibbsGreedy::KIND,
     SketchedLinUCB::KIND,
+    SketchedLinTS::KIND,
 ];
 
 /// `$body` with `$p` bound to the concrete policy inside `$any`.
@@ -52,6 +54,7 @@ macro_rules! dispatch {
             AnyContextual::LogisticUCB($p) => $body,
             AnyContextual::LogisticTS($p) => $body,
             AnyContextual::SketchedLinUCB($p) => $body,
+            AnyContextual::SketchedLinTS($p) => $body,
         }
     };
 }
@@ -74,7 +77,7 @@ from_concrete!(
     LogisticUCB,
     LogisticTS
 );
-from_concrete!(SketchedLinUCB);
+from_concrete!(SketchedLinUCB, SketchedLinTS);
 
 impl AnyContextual {
     /// The kind name (the class name, and the one in the state header).
@@ -107,6 +110,7 @@ impl AnyContextual {
             "LogisticUCB" => AnyContextual::LogisticUCB(decode(bytes)?),
             "LogisticTS" => AnyContextual::LogisticTS(decode(bytes)?),
             "SketchedLinUCB" => AnyContextual::SketchedLinUCB(decode(bytes)?),
+            "SketchedLinTS" => AnyContextual::SketchedLinTS(decode(bytes)?),
             other => {
                 let held = peek_kind(bytes).map(|(_, k)| k).unwrap_or_default();
                 return Err(Error::state(format!(
@@ -198,6 +202,7 @@ impl AnyContextual {
             (A::LogisticUCB(a), A::LogisticUCB(b)) => a.merge(b),
             (A::LogisticTS(a), A::LogisticTS(b)) => a.merge(b),
             (A::SketchedLinUCB(a), A::SketchedLinUCB(b)) => a.merge(b),
+            (A::SketchedLinTS(a), A::SketchedLinTS(b)) => a.merge(b),
             (a, b) => Err(Error::incompatible(format!(
                 "cannot merge a {} into a {}",
                 b.kind(),
@@ -225,6 +230,9 @@ mod tests {
             LogisticUCB::new(3, 2, 1.0, 1.0, Some(6)).unwrap().into(),
             LogisticTS::new(3, 2, 1.0, 1.0, Some(7)).unwrap().into(),
             SketchedLinUCB::new(3, 2, 1, 1.0, 1.0, Some(8))
+                .unwrap()
+                .into(),
+            SketchedLinTS::new(3, 2, 1, 0.3, 1.0, Some(9))
                 .unwrap()
                 .into(),
         ]

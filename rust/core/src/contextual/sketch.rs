@@ -2,6 +2,7 @@
 //! and Woodruff 2016) and sketched LinUCB on them (SOFUL: Kuzborskij, Cella and Cesa-Bianchi
 //! 2019), O(m d) per decision and update instead of O(d^2).
 
+use super::linear::PROBABILITY_SAMPLES;
 use super::{
     check_contexts, persist_contextual, pick, rename_single, with_buffer, ContextualPolicy,
     LinearBase, Link, RidgeModel,
@@ -9,6 +10,8 @@ use super::{
 use crate::error::{Error, Result};
 use crate::linalg;
 use crate::rng::Rng;
+use crate::sample::normal_rand_distr_05;
+use crate::state::Persist;
 use crate::stats::argmax_distribution;
 use serde::{Deserialize, Serialize};
 
@@ -301,27 +304,6 @@ impl SketchedRidge {
     }
 }
 
-/// SOFUL (Kuzborskij, Cella and Cesa-Bianchi 2019): LinUCB with disjoint models whose Gram
-/// matrices are Frequent Directions sketches, score_a(x) = x^T theta_a + alpha sqrt(x^T
-/// A_a^{-1} x) with A_a = S_a^T S_a + lam I and theta_a = A_a^{-1} b_a (b_a exact). This is the
-/// plain (not robust) variant: the regularizer is lam, without the sketch's accumulated
-/// shrinkage. With sketch_size >= dim it equals [`super::LinUCB`] up to rounding.
-///
-/// The base's ridge models carry only b, theta and the counts (their Gram and inverse are
-/// empty): the sketches replace them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SketchedLinUCB {
-    base: LinearBase,
-    sketches: Vec<SketchedRidge>,
-    params: SketchedLinUCBParams,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SketchedLinUCBParams {
-    pub alpha: f64,
-    pub sketch_size: usize,
-}
-
 fn bookkeeping_model(dim: usize) -> RidgeModel {
     RidgeModel {
         gram: Vec::new(),
@@ -334,12 +316,21 @@ fn bookkeeping_model(dim: usize) -> RidgeModel {
     }
 }
 
-impl SketchedLinUCB {
-    pub fn new(
+/// The state every sketched policy holds: the base (whose ridge models carry only b, theta
+/// and the counts; their Gram and inverse are empty, the sketches replace them) and one
+/// sketched model per arm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedModels {
+    base: LinearBase,
+    sketches: Vec<SketchedRidge>,
+    sketch_size: usize,
+}
+
+impl SketchedModels {
+    fn new(
         n_arms: usize,
         dim: usize,
         sketch_size: usize,
-        alpha: f64,
         lam: f64,
         seed: Option<u64>,
     ) -> Result<Self> {
@@ -354,9 +345,6 @@ impl SketchedLinUCB {
         }
         if !(lam.is_finite() && lam > 0.0) {
             return Err(Error::param("lam", "must be a finite number > 0"));
-        }
-        if !(alpha.is_finite() && alpha >= 0.0) {
-            return Err(Error::param("alpha", "must be a finite number >= 0"));
         }
         let per_arm = sketch_size
             .checked_mul(2)
@@ -374,7 +362,7 @@ impl SketchedLinUCB {
             ));
         }
         let sketch = SketchedRidge::new(dim, sketch_size)?;
-        Ok(SketchedLinUCB {
+        Ok(SketchedModels {
             base: LinearBase {
                 rng: Rng::from_optional_seed(seed),
                 dim,
@@ -384,15 +372,11 @@ impl SketchedLinUCB {
                 link: Link::Identity,
             },
             sketches: vec![sketch; n_arms],
-            params: SketchedLinUCBParams { alpha, sketch_size },
+            sketch_size,
         })
     }
 
-    /// The sketch of arm `arm` (for inspection and tests).
-    pub fn sketch(&self, arm: usize) -> &FrequentDirections {
-        &self.sketches[arm].fd
-    }
-
+    /// (x^T theta_a, sqrt(x^T A_a^{-1} x)).
     fn mean_width(&self, a: usize, x: &[f64]) -> (f64, f64) {
         let mean = linalg::dot(x, &self.base.arms[a].theta);
         (mean, self.sketches[a].quad(x, self.base.lam).sqrt())
@@ -417,7 +401,7 @@ impl SketchedLinUCB {
         self.sketches[a].solve(&m.b, self.base.lam, &mut m.theta);
     }
 
-    /// (n x K) values of `f(arm, row)` in parallel over the rows.
+    /// (n x K) values of `f(arm, row)` of validated rows, in parallel over the rows.
     fn per_row(&self, x: &[f64], f: impl Fn(usize, &[f64]) -> f64 + Sync) -> Vec<f64> {
         use rayon::prelude::*;
         let (d, k) = (self.base.dim, self.base.arms.len());
@@ -430,135 +414,10 @@ impl SketchedLinUCB {
         });
         out
     }
-}
-
-impl ContextualPolicy for SketchedLinUCB {
-    type Params = SketchedLinUCBParams;
-    fn base(&self) -> &LinearBase {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut LinearBase {
-        &mut self.base
-    }
-    fn params(&self) -> &SketchedLinUCBParams {
-        &self.params
-    }
-    fn describe_params(&self) -> String {
-        format!(
-            "sketch_size={}, alpha={}, lam={}",
-            self.params.sketch_size, self.params.alpha, self.base.lam
-        )
-    }
-    fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
-        for (a, o) in out.iter_mut().enumerate() {
-            let (mean, width) = self.mean_width(a, x);
-            *o = mean + self.params.alpha * width;
-        }
-    }
-    fn decide(&mut self, x: &[f64]) -> usize {
-        let k = self.base.arms.len();
-        let mut scores = vec![0.0; k];
-        self.score_row(x, &mut scores, &mut []);
-        pick(&scores, &mut self.base.rng)
-    }
-    fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
-        self.score_row(x, out, scratch);
-        let p = argmax_distribution(out);
-        out.copy_from_slice(&p);
-    }
-    fn check_params(&self) -> Result<()> {
-        let a = self.params.alpha;
-        if !(a.is_finite() && a >= 0.0) {
-            return Err(Error::param("alpha", "must be a finite number >= 0"));
-        }
-        if self.params.sketch_size == 0 {
-            return Err(Error::param("sketch_size", "must be at least 1"));
-        }
-        Ok(())
-    }
-    fn width_coefficient(&self) -> f64 {
-        self.params.alpha
-    }
-
-    fn select_batch_ref(&mut self, x: &[f64], pi_ref: Option<&[f64]>) -> Result<Vec<usize>> {
-        let n = check_contexts("X", x, self.dim())?;
-        if let Some(p) = pi_ref {
-            self.log_reference(p, n)?;
-        }
-        let d = self.dim();
-        Ok((0..n)
-            .map(|i| self.decide(&x[i * d..(i + 1) * d]))
-            .collect())
-    }
-
-    fn update(&mut self, x: &[f64], arm: i64, reward: f64, weight: f64) -> Result<()> {
-        if x.len() != self.dim() {
-            return Err(Error::shape(
-                "x",
-                format!("expected {} features, got {}", self.dim(), x.len()),
-            ));
-        }
-        self.check_update(x, &[arm], &[reward], Some(&[weight]))
-            .map_err(rename_single)?;
-        self.add(arm as usize, x, reward, weight);
-        self.refresh_theta(arm as usize);
-        self.base.t += 1;
-        Ok(())
-    }
-
-    /// Validates every row, then adds them in order (the same sketches as single updates);
-    /// theta is refreshed once per touched arm.
-    fn update_batch(
-        &mut self,
-        x: &[f64],
-        arms: &[i64],
-        rewards: &[f64],
-        weights: Option<&[f64]>,
-    ) -> Result<()> {
-        let n = self.check_update(x, arms, rewards, weights)?;
-        let d = self.dim();
-        let mut touched = vec![false; self.n_arms()];
-        for i in 0..n {
-            let a = arms[i] as usize;
-            touched[a] = true;
-            self.add(
-                a,
-                &x[i * d..(i + 1) * d],
-                rewards[i],
-                weights.map_or(1.0, |w| w[i]),
-            );
-        }
-        for (a, t) in touched.into_iter().enumerate() {
-            if t {
-                self.refresh_theta(a);
-            }
-        }
-        self.base.t += n as u64;
-        Ok(())
-    }
-
-    fn mean_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        check_contexts("X", x, self.dim())?;
-        Ok(self.per_row(x, |a, xi| self.mean_width(a, xi).0))
-    }
-
-    fn width_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        check_contexts("X", x, self.dim())?;
-        Ok(self.per_row(x, |a, xi| self.mean_width(a, xi).1))
-    }
-
-    fn scores_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
-        check_contexts("X", x, self.dim())?;
-        let alpha = self.params.alpha;
-        Ok(self.per_row(x, |a, xi| {
-            let (mean, width) = self.mean_width(a, xi);
-            mean + alpha * width
-        }))
-    }
 
     fn add_arm(&mut self) -> usize {
-        let (d, m) = (self.base.dim, self.params.sketch_size);
-        // The sizes were checked at construction for as many arms; one more is small.
+        let (d, m) = (self.base.dim, self.sketch_size);
+        // The sizes were checked at construction for one arm; each arm is allocated alone.
         self.sketches
             .push(SketchedRidge::new(d, m).expect("sizes checked at construction"));
         self.base.arms.push(bookkeeping_model(d));
@@ -566,7 +425,7 @@ impl ContextualPolicy for SketchedLinUCB {
     }
 
     fn remove_arm(&mut self, i: i64) -> Result<()> {
-        let k = self.n_arms();
+        let k = self.base.arms.len();
         if i < 0 || i as u64 >= k as u64 {
             return Err(Error::ArmOutOfRange {
                 argument: "arm".into(),
@@ -584,21 +443,12 @@ impl ContextualPolicy for SketchedLinUCB {
         Ok(())
     }
 
-    /// Refused: two Frequent Directions sketches merge (stack and shrink) within the same
-    /// error bound, but the result differs from the sketch of the combined data, so a merged
-    /// policy would not equal one fitted on both data sets.
-    fn merge(&mut self, _other: &Self) -> Result<()> {
-        Err(Error::incompatible(
-            "SketchedLinUCB does not support merge: merging Frequent Directions sketches is not \
-             the same as sketching the combined data",
-        ))
-    }
-
-    fn check_policy(&self) -> Result<()> {
+    fn check(&self) -> Result<()> {
         let b = &self.base;
-        let (d, m) = (b.dim, self.params.sketch_size);
+        let (d, m) = (b.dim, self.sketch_size);
         let ok = !b.arms.is_empty()
             && d > 0
+            && m > 0
             && b.lam.is_finite()
             && b.lam > 0.0
             && b.rng.is_valid()
@@ -615,19 +465,334 @@ impl ContextualPolicy for SketchedLinUCB {
             })
             && self.sketches.iter().all(|s| s.check(d, m))
             && b.arms.iter().map(|a| a.n).sum::<u64>() == b.t;
-        if !ok {
-            return Err(Error::state(
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::state(
                 "a sketched linear policy is inconsistent (sizes, finiteness or counts)",
-            ));
+            ))
         }
-        self.check_params()
+    }
+}
+
+/// The [`ContextualPolicy`] methods a sketched policy (field `m`: [`SketchedModels`])
+/// replaces: everything that reads or writes the per-arm models.
+macro_rules! sketched_methods {
+    () => {
+        fn base(&self) -> &LinearBase {
+            &self.m.base
+        }
+        fn base_mut(&mut self) -> &mut LinearBase {
+            &mut self.m.base
+        }
+
+        fn select_batch_ref(&mut self, x: &[f64], pi_ref: Option<&[f64]>) -> Result<Vec<usize>> {
+            let n = check_contexts("X", x, self.dim())?;
+            if let Some(p) = pi_ref {
+                self.log_reference(p, n)?;
+            }
+            let d = self.dim();
+            Ok((0..n)
+                .map(|i| self.decide(&x[i * d..(i + 1) * d]))
+                .collect())
+        }
+
+        fn update(&mut self, x: &[f64], arm: i64, reward: f64, weight: f64) -> Result<()> {
+            if x.len() != self.dim() {
+                return Err(Error::shape(
+                    "x",
+                    format!("expected {} features, got {}", self.dim(), x.len()),
+                ));
+            }
+            self.check_update(x, &[arm], &[reward], Some(&[weight]))
+                .map_err(rename_single)?;
+            self.m.add(arm as usize, x, reward, weight);
+            self.m.refresh_theta(arm as usize);
+            self.m.base.t += 1;
+            Ok(())
+        }
+
+        /// Validates every row, then adds them in order (the same sketches as single
+        /// updates); theta is refreshed once per touched arm.
+        fn update_batch(
+            &mut self,
+            x: &[f64],
+            arms: &[i64],
+            rewards: &[f64],
+            weights: Option<&[f64]>,
+        ) -> Result<()> {
+            let n = self.check_update(x, arms, rewards, weights)?;
+            let d = self.dim();
+            let mut touched = vec![false; self.n_arms()];
+            for i in 0..n {
+                let a = arms[i] as usize;
+                touched[a] = true;
+                let w = weights.map_or(1.0, |w| w[i]);
+                self.m.add(a, &x[i * d..(i + 1) * d], rewards[i], w);
+            }
+            for (a, t) in touched.into_iter().enumerate() {
+                if t {
+                    self.m.refresh_theta(a);
+                }
+            }
+            self.m.base.t += n as u64;
+            Ok(())
+        }
+
+        fn mean_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+            check_contexts("X", x, self.dim())?;
+            Ok(self.m.per_row(x, |a, xi| self.m.mean_width(a, xi).0))
+        }
+
+        fn width_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+            check_contexts("X", x, self.dim())?;
+            Ok(self.m.per_row(x, |a, xi| self.m.mean_width(a, xi).1))
+        }
+
+        fn scores_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+            check_contexts("X", x, self.dim())?;
+            let c = self.width_coefficient();
+            Ok(self.m.per_row(x, |a, xi| {
+                let (mean, width) = self.m.mean_width(a, xi);
+                mean + c * width
+            }))
+        }
+
+        fn add_arm(&mut self) -> usize {
+            self.m.add_arm()
+        }
+
+        fn remove_arm(&mut self, i: i64) -> Result<()> {
+            self.m.remove_arm(i)
+        }
+
+        /// Refused: two Frequent Directions sketches merge (stack and shrink) within the
+        /// same error bound, but the result differs from the sketch of the combined data,
+        /// so a merged policy would not equal one fitted on both data sets.
+        fn merge(&mut self, _other: &Self) -> Result<()> {
+            Err(Error::incompatible(format!(
+                "{} does not support merge: merging Frequent Directions sketches is not the \
+                 same as sketching the combined data",
+                Self::KIND
+            )))
+        }
+
+        fn check_policy(&self) -> Result<()> {
+            self.m.check()?;
+            self.check_params()
+        }
+    };
+}
+
+/// SOFUL (Kuzborskij, Cella and Cesa-Bianchi 2019): LinUCB with disjoint models whose Gram
+/// matrices are Frequent Directions sketches, score_a(x) = x^T theta_a + alpha sqrt(x^T
+/// A_a^{-1} x) with A_a = S_a^T S_a + lam I and theta_a = A_a^{-1} b_a (b_a exact). This is the
+/// plain (not robust) variant: the regularizer is lam, without the sketch's accumulated
+/// shrinkage. With sketch_size >= dim it equals [`super::LinUCB`] up to rounding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedLinUCB {
+    m: SketchedModels,
+    params: SketchedLinUCBParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedLinUCBParams {
+    pub alpha: f64,
+    pub sketch_size: usize,
+}
+
+impl SketchedLinUCB {
+    pub fn new(
+        n_arms: usize,
+        dim: usize,
+        sketch_size: usize,
+        alpha: f64,
+        lam: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let p = SketchedLinUCB {
+            m: SketchedModels::new(n_arms, dim, sketch_size, lam, seed)?,
+            params: SketchedLinUCBParams { alpha, sketch_size },
+        };
+        p.check_params()?;
+        Ok(p)
+    }
+
+    /// The sketch of arm `arm` (for inspection and tests).
+    pub fn sketch(&self, arm: usize) -> &FrequentDirections {
+        &self.m.sketches[arm].fd
+    }
+}
+
+impl ContextualPolicy for SketchedLinUCB {
+    type Params = SketchedLinUCBParams;
+    sketched_methods!();
+    fn params(&self) -> &SketchedLinUCBParams {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        format!(
+            "sketch_size={}, alpha={}, lam={}",
+            self.params.sketch_size, self.params.alpha, self.m.base.lam
+        )
+    }
+    fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
+        for (a, o) in out.iter_mut().enumerate() {
+            let (mean, width) = self.m.mean_width(a, x);
+            *o = mean + self.params.alpha * width;
+        }
+    }
+    fn decide(&mut self, x: &[f64]) -> usize {
+        with_buffer(self.n_arms(), |scores| {
+            self.score_row(x, scores, &mut []);
+            pick(scores, &mut self.m.base.rng)
+        })
+    }
+    fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
+        self.score_row(x, out, scratch);
+        let p = argmax_distribution(out);
+        out.copy_from_slice(&p);
+    }
+    fn check_params(&self) -> Result<()> {
+        let a = self.params.alpha;
+        if !(a.is_finite() && a >= 0.0) {
+            return Err(Error::param("alpha", "must be a finite number >= 0"));
+        }
+        if self.params.sketch_size != self.m.sketch_size {
+            return Err(Error::state("the sketch size disagrees with the sketches"));
+        }
+        Ok(())
+    }
+    fn width_coefficient(&self) -> f64 {
+        self.params.alpha
     }
 }
 persist_contextual!(SketchedLinUCB, "SketchedLinUCB");
 
+/// Linear Thompson sampling on the sketched models (the sampling of [`super::LinTS`], with
+/// SOFUL's A_a = S_a^T S_a + lam I): each decision draws the score of arm a from
+/// N(x^T theta_a, v^2 x^T A_a^{-1} x). With sketch_size >= dim it equals [`super::LinTS`]
+/// (same draws, same decisions) up to rounding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedLinTS {
+    m: SketchedModels,
+    params: SketchedLinTSParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedLinTSParams {
+    pub v: f64,
+    pub sketch_size: usize,
+}
+
+impl SketchedLinTS {
+    pub fn new(
+        n_arms: usize,
+        dim: usize,
+        sketch_size: usize,
+        v: f64,
+        lam: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let p = SketchedLinTS {
+            m: SketchedModels::new(n_arms, dim, sketch_size, lam, seed)?,
+            params: SketchedLinTSParams { v, sketch_size },
+        };
+        p.check_params()?;
+        Ok(p)
+    }
+}
+
+impl ContextualPolicy for SketchedLinTS {
+    type Params = SketchedLinTSParams;
+    sketched_methods!();
+    fn params(&self) -> &SketchedLinTSParams {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        format!(
+            "sketch_size={}, v={}, lam={}",
+            self.params.sketch_size, self.params.v, self.m.base.lam
+        )
+    }
+    /// Posterior means x^T theta_a.
+    fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
+        for (a, o) in out.iter_mut().enumerate() {
+            *o = linalg::dot(x, &self.m.base.arms[a].theta);
+        }
+    }
+    /// As [`super::LinTS`]: one normal per arm, in arm order, then argmax with random ties
+    /// from the same generator.
+    fn decide(&mut self, x: &[f64]) -> usize {
+        let mut rng = self.m.base.rng.clone();
+        let v = self.params.v;
+        let i = with_buffer(self.n_arms(), |scores| {
+            for (a, o) in scores.iter_mut().enumerate() {
+                let z = normal_rand_distr_05(&mut rng);
+                let (mean, width) = self.m.mean_width(a, x);
+                *o = mean + v * width * z;
+            }
+            pick(scores, &mut rng)
+        });
+        self.m.base.rng = rng;
+        i
+    }
+    /// Monte Carlo estimate as [`super::LinTS`]'s (the same seeding from the policy state
+    /// and the context); exact one-hot when v = 0.
+    fn probability_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
+        let k = out.len();
+        let mut means = vec![0.0; k];
+        let mut sds = vec![0.0; k];
+        for a in 0..k {
+            let (mean, width) = self.m.mean_width(a, x);
+            means[a] = mean;
+            sds[a] = self.params.v * width;
+        }
+        if sds.iter().all(|&s| s == 0.0) {
+            out.copy_from_slice(&argmax_distribution(&means));
+            return;
+        }
+        let mut h = self.m.base.rng.clone().next_raw();
+        for v in x {
+            h = h.rotate_left(5) ^ v.to_bits();
+        }
+        let mut rng = Rng::seed_from_u64(h);
+        let mut wins = vec![0u32; k];
+        for _ in 0..PROBABILITY_SAMPLES {
+            let mut best = f64::NEG_INFINITY;
+            let mut best_i = 0;
+            for i in 0..k {
+                let s = means[i] + sds[i] * normal_rand_distr_05(&mut rng);
+                if s > best {
+                    best = s;
+                    best_i = i;
+                }
+            }
+            wins[best_i] += 1;
+        }
+        for (o, w) in out.iter_mut().zip(wins) {
+            *o = w as f64 / PROBABILITY_SAMPLES as f64;
+        }
+    }
+    fn check_params(&self) -> Result<()> {
+        let v = self.params.v;
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(Error::param("v", "must be a finite number >= 0"));
+        }
+        if self.params.sketch_size != self.m.sketch_size {
+            return Err(Error::state("the sketch size disagrees with the sketches"));
+        }
+        Ok(())
+    }
+    fn width_coefficient(&self) -> f64 {
+        0.0
+    }
+}
+persist_contextual!(SketchedLinTS, "SketchedLinTS");
+
 #[cfg(test)]
 mod tests {
-    use super::super::LinUCB;
+    use super::super::{LinTS, LinUCB};
     use super::*;
 
     /// Rows with a decaying spectrum: x = sum_j g_j s_j e_j rotated by a fixed random matrix.
@@ -783,6 +948,42 @@ mod tests {
                 sketched.select_batch(&x).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn sketched_lints_equals_exact_lints_when_the_sketch_holds_every_dimension() {
+        let (d, k) = (5, 3);
+        let (x, arms, r, w) = problem(400, d, k, 6);
+        let mut exact = LinTS::new(k, d, 0.4, 0.7, Some(5)).unwrap();
+        let mut sketched = SketchedLinTS::new(k, d, d, 0.4, 0.7, Some(5)).unwrap();
+        exact.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        sketched.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        for i in 0..400 {
+            let xi = &x[i * d..(i + 1) * d];
+            let (a, b) = (exact.select(xi).unwrap(), sketched.select(xi).unwrap());
+            assert_eq!(a, b);
+            exact.update(xi, a as i64, r[i], 1.0).unwrap();
+            sketched.update(xi, b as i64, r[i], 1.0).unwrap();
+        }
+        let (we, ws) = (
+            exact.width_batch(&x).unwrap(),
+            sketched.width_batch(&x).unwrap(),
+        );
+        for (a, b) in we.iter().zip(&ws) {
+            assert!((a - b).abs() < 1e-8, "{a} {b}");
+        }
+        let (me, ms) = (
+            exact.scores_batch(&x).unwrap(),
+            sketched.scores_batch(&x).unwrap(),
+        );
+        for (a, b) in me.iter().zip(&ms) {
+            assert!((a - b).abs() < 1e-8, "{a} {b}");
+        }
+        let (pe, ps) = (
+            exact.probabilities_batch(&x[..20 * d]).unwrap(),
+            sketched.probabilities_batch(&x[..20 * d]).unwrap(),
+        );
+        assert_eq!(pe, ps);
     }
 
     #[test]
