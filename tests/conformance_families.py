@@ -295,7 +295,10 @@ class Contextual(Family):
         for name in CONTEXTUAL_FACTORIES
         if name.split("-")[0]
         in {"LinTS", "LinGreedy", "KLRegularizedUCB", "GibbsGreedy", "LogisticTS"}
-    ) | frozenset(name for name in CONTEXTUAL_FACTORIES if name.startswith("SketchedLinTS"))
+    )
+    randomized |= frozenset(
+        name for name in CONTEXTUAL_FACTORIES if name.startswith("SketchedLinTS")
+    )
     # The Laplace posterior of each row depends on the order of the rows: no sufficient
     # statistics to add up.
     not_mergeable = {

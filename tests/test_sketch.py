@@ -82,8 +82,7 @@ def test_regret_on_low_rank_contexts_is_within_ten_percent_of_exact_at_sketch_si
     seeds = [1, 2, 3]
     exact = [_low_rank_regret(lambda: rl.LinUCB(5, 64, seed=0), s) for s in seeds]
     sketched = [
-        _low_rank_regret(lambda: rl.SketchedLinUCB(5, 64, sketch_size=32, seed=0), s)
-        for s in seeds
+        _low_rank_regret(lambda: rl.SketchedLinUCB(5, 64, sketch_size=32, seed=0), s) for s in seeds
     ]
     r_exact = np.mean([r for r, _ in exact])
     r_sketch = np.mean([r for r, _ in sketched])
@@ -125,3 +124,28 @@ def test_merge_is_refused_and_state_round_trips() -> None:
 def test_bad_parameters_are_refused_before_allocation(kwargs: dict, name: str) -> None:
     with pytest.raises(rl.InvalidParameterError, match=name):
         rl.SketchedLinUCB(3, 100, **kwargs)
+
+
+def test_sketched_lints_equals_exact_lints_when_sketch_size_is_at_least_dim() -> None:
+    d, k = 5, 3
+    X, theta, rng = _problem(400, d, k, 9)
+    exact = rl.LinTS(k, d, v=0.4, lam=0.7, seed=5)
+    sketched = rl.SketchedLinTS(k, d, sketch_size=d, v=0.4, lam=0.7, seed=5)
+    for i in range(400):
+        a, b = exact.select(X[i]), sketched.select(X[i])
+        assert a == b
+        r = float(X[i] @ theta[a] + 0.1 * rng.standard_normal())
+        exact.update(X[i], a, r)
+        sketched.update(X[i], b, r)
+    np.testing.assert_allclose(sketched.scores(X), exact.scores(X), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(sketched.width(X), exact.width(X), rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(sketched.probabilities(X[:20]), exact.probabilities(X[:20]))
+    np.testing.assert_array_equal(sketched.select_batch(X), exact.select_batch(X))
+
+
+def test_sketched_lints_learns_on_low_rank_contexts() -> None:
+    seeds = [1, 2]
+    runs = [
+        _low_rank_regret(lambda: rl.SketchedLinTS(5, 64, sketch_size=32, seed=0), s) for s in seeds
+    ]
+    assert np.mean([r for r, _ in runs]) < 0.3 * np.mean([u for _, u in runs])
