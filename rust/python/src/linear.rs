@@ -6,10 +6,10 @@ use crate::convert::seed_arg;
 use crate::errors::IntoPyResult;
 use pyo3::prelude::*;
 use pyo3::PyClass;
-use regretless_core::contextual::{SketchedLinTS, SketchedLinUCB};
 use regretless_core::contextual::{
     AnyContextual, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS, LogisticUCB,
 };
+use regretless_core::contextual::{SketchedLinTS, SketchedLinUCB};
 
 /// A new object of the class registered for the state's kind.
 pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Bound<'_, PyAny>> {
@@ -383,8 +383,7 @@ impl PySketchedLinTS {
         Ok((
             Self,
             PyContextualBandit::wrap(
-                SketchedLinTS::new(n_arms, dim, sketch_size, v, lam, seed_arg(seed)?)
-                    .py_err(py)?,
+                SketchedLinTS::new(n_arms, dim, sketch_size, v, lam, seed_arg(seed)?).py_err(py)?,
             ),
         ))
     }
