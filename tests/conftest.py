@@ -159,6 +159,9 @@ CONTEXTUAL_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "SketchedLinUCB-exact-alpha-lam": lambda s: regretless.SketchedLinUCB(
         _K, _D, sketch_size=_D, alpha=0.3, lam=0.5, seed=s
     ),
+    "SketchedLinUCB-robust": lambda s: regretless.SketchedLinUCB(
+        _K, _D, sketch_size=2, robust=True, seed=s
+    ),
     "SketchedLinTS": lambda s: regretless.SketchedLinTS(_K, _D, sketch_size=2, seed=s),
     "SketchedLinTS-exact-v-lam": lambda s: regretless.SketchedLinTS(
         _K, _D, sketch_size=_D, v=0.5, lam=2.0, seed=s

@@ -16,12 +16,12 @@ def _problem(n: int, d: int, k: int, seed: int):
     return X, theta, rng
 
 
-@pytest.mark.parametrize("m", [6, 10])
-def test_equals_exact_linucb_when_sketch_size_is_at_least_dim(m: int) -> None:
+@pytest.mark.parametrize(("m", "robust"), [(6, False), (10, False), (6, True)])
+def test_equals_exact_linucb_when_sketch_size_is_at_least_dim(m: int, robust: bool) -> None:
     d, k = 6, 3
     X, theta, rng = _problem(600, d, k, 7)
     exact = rl.LinUCB(k, d, alpha=0.7, lam=0.5, seed=3)
-    sketched = rl.SketchedLinUCB(k, d, sketch_size=m, alpha=0.7, lam=0.5, seed=3)
+    sketched = rl.SketchedLinUCB(k, d, sketch_size=m, alpha=0.7, lam=0.5, robust=robust, seed=3)
     # A weighted batch fit, then online play: every decision the same.
     arms = rng.integers(0, k, 200)
     rewards = (X[:200] * theta[arms]).sum(1) + 0.1 * rng.standard_normal(200)
@@ -56,6 +56,12 @@ def test_a_small_sketch_only_widens_the_confidence_widths() -> None:
     # S^T S <= X^T X, so A_sketch^{-1} >= A^{-1}; and the dropped directions show.
     assert np.all(ws >= we - 1e-12)
     assert np.mean(ws) > 1.5 * np.mean(we)
+    # The robust variant adds half the shrinkage to the regularizer: narrower than plain.
+    robust = rl.SketchedLinUCB(k, d, sketch_size=3, robust=True, seed=0)
+    robust.update_batch(X, arms, rewards)
+    assert np.all(robust.width(X) < ws)
+    assert "robust=True" in repr(robust)
+    assert "robust=False" in repr(sketched)
 
 
 def _low_rank_regret(make, seed: int, T: int = 1500) -> tuple[float, float]:

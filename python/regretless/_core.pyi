@@ -267,6 +267,7 @@ class SketchedLinUCB(ContextualBandit):
         sketch_size: int = 32,
         alpha: float = 1.0,
         lam: float = 1.0,
+        robust: bool = False,
         seed: int | None = None,
     ) -> Self: ...
 
@@ -280,6 +281,7 @@ class SketchedLinTS(ContextualBandit):
         sketch_size: int = 32,
         v: float = 0.2,
         lam: float = 1.0,
+        robust: bool = False,
         seed: int | None = None,
     ) -> Self: ...
 

@@ -310,11 +310,12 @@ impl PyLogisticTS {
 /// 2016, Algorithm 3.1 with ``l = m + 1``), and scores
 /// ``x^T theta_a + alpha sqrt(x^T A_a^{-1} x)`` with ``A_a = S_a^T S_a + lam I`` and
 /// ``theta_a = A_a^{-1} b_a`` (``b_a = sum w r x`` kept exactly), both through the Woodbury
-/// identity on an ``m x m`` factor. This is the plain variant (the regularizer is ``lam``,
-/// not ``lam`` plus the sketch's accumulated shrinkage as in robust FD). Dropped directions
-/// only widen the confidence widths; with ``sketch_size >= dim`` nothing is dropped and the
-/// policy equals :class:`LinUCB` up to rounding. Not mergeable: merged sketches differ from
-/// the sketch of the combined data.
+/// identity on an ``m x m`` factor. By default the plain variant (SOFUL's regularizer
+/// ``lam``): dropped directions only widen the confidence widths. ``robust=True`` adds half
+/// the sketch's accumulated shrinkage to the regularizer (Robust Frequent Directions, Luo et
+/// al. 2019, as in Chen et al. 2020), which halves the sketch's spectral error. With
+/// ``sketch_size >= dim`` nothing is dropped and the policy equals :class:`LinUCB` up to
+/// rounding. Not mergeable: merged sketches differ from the sketch of the combined data.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.SketchedLinUCB(n_arms=2, dim=64, sketch_size=8, seed=0)
@@ -330,7 +331,9 @@ pub struct PySketchedLinUCB;
 #[pymethods]
 impl PySketchedLinUCB {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, alpha = 1.0, lam = 1.0, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, alpha = 1.0, lam = 1.0, robust = false, seed = None))]
+    // The keyword arguments of the Python constructor.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         n_arms: usize,
@@ -338,12 +341,14 @@ impl PySketchedLinUCB {
         sketch_size: usize,
         alpha: f64,
         lam: f64,
+        robust: bool,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
+        let seed = seed_arg(seed)?;
         Ok((
             Self,
             PyContextualBandit::wrap(
-                SketchedLinUCB::new(n_arms, dim, sketch_size, alpha, lam, seed_arg(seed)?)
+                SketchedLinUCB::new(n_arms, dim, sketch_size, robust, alpha, lam, seed)
                     .py_err(py)?,
             ),
         ))
@@ -352,7 +357,7 @@ impl PySketchedLinUCB {
 
 /// Linear Thompson sampling on Frequent Directions sketches: :class:`LinTS`'s sampling
 /// (the score of arm a drawn from ``N(x^T theta_a, v^2 x^T A_a^{-1} x)``) on the sketched
-/// models of :class:`SketchedLinUCB` (``A_a = S_a^T S_a + lam I``, plain variant), O(m d)
+/// models of :class:`SketchedLinUCB` (``A_a = S_a^T S_a + lam I``; ``robust`` as there), O(m d)
 /// per decision and update. With ``sketch_size >= dim`` it makes the same draws and
 /// decisions as :class:`LinTS` up to rounding. ``scores`` returns posterior means;
 /// ``probabilities`` is a Monte Carlo estimate (4096 draws). Not mergeable.
@@ -370,7 +375,9 @@ pub struct PySketchedLinTS;
 #[pymethods]
 impl PySketchedLinTS {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, v = 0.2, lam = 1.0, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, v = 0.2, lam = 1.0, robust = false, seed = None))]
+    // The keyword arguments of the Python constructor.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         n_arms: usize,
@@ -378,12 +385,14 @@ impl PySketchedLinTS {
         sketch_size: usize,
         v: f64,
         lam: f64,
+        robust: bool,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
+        let seed = seed_arg(seed)?;
         Ok((
             Self,
             PyContextualBandit::wrap(
-                SketchedLinTS::new(n_arms, dim, sketch_size, v, lam, seed_arg(seed)?).py_err(py)?,
+                SketchedLinTS::new(n_arms, dim, sketch_size, robust, v, lam, seed).py_err(py)?,
             ),
         ))
     }

@@ -229,10 +229,10 @@ mod tests {
                 .into(),
             LogisticUCB::new(3, 2, 1.0, 1.0, Some(6)).unwrap().into(),
             LogisticTS::new(3, 2, 1.0, 1.0, Some(7)).unwrap().into(),
-            SketchedLinUCB::new(3, 2, 1, 1.0, 1.0, Some(8))
+            SketchedLinUCB::new(3, 2, 1, false, 1.0, 1.0, Some(8))
                 .unwrap()
                 .into(),
-            SketchedLinTS::new(3, 2, 1, 0.3, 1.0, Some(9))
+            SketchedLinTS::new(3, 2, 1, true, 0.3, 1.0, Some(9))
                 .unwrap()
                 .into(),
         ]

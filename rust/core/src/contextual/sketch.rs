@@ -195,10 +195,11 @@ impl FrequentDirections {
     }
 }
 
-/// One arm's sketched ridge model: A = S^T S + lam I with S a Frequent Directions sketch of
-/// the rows sqrt(w) x, and H = (S S^T + lam I)^{-1} on the filled rows (2m x 2m storage), so
-/// that by Woodbury A^{-1} = (I - S^T H S) / lam costs O(m d) per product. H grows by a
-/// bordered (Schur complement) step per row and is diagonal after each shrink.
+/// One arm's sketched ridge model: A = S^T S + c I with S a Frequent Directions sketch of
+/// the rows sqrt(w) x and c the regularizer ([`SketchedRidge::regularizer`]), and
+/// H = (S S^T + c I)^{-1} on the filled rows (2m x 2m storage), so that by Woodbury
+/// A^{-1} = (I - S^T H S) / c costs O(m d) per product. H grows by a bordered (Schur
+/// complement) step per row and is diagonal after each shrink (the only time c changes).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SketchedRidge {
     pub fd: FrequentDirections,
@@ -212,6 +213,16 @@ impl SketchedRidge {
             h: vec![0.0; 4 * size * size],
             fd,
         })
+    }
+
+    /// c = lam, or lam + (sum of the deltas) / 2 for the robust variant (Robust Frequent
+    /// Directions, Luo et al. 2019: S^T S + (Delta / 2) I is within Delta / 2 of X^T X).
+    pub fn regularizer(&self, lam: f64, robust: bool) -> f64 {
+        if robust {
+            lam + 0.5 * self.fd.shrinkage
+        } else {
+            lam
+        }
     }
 
     fn stride(&self) -> usize {
@@ -245,8 +256,9 @@ impl SketchedRidge {
     }
 
     /// Adds the row sqrt(w) x to the sketch and keeps H current.
-    fn add_row(&mut self, x: &[f64], weight: f64, lam: f64) {
+    fn add_row(&mut self, x: &[f64], weight: f64, lam0: f64, robust: bool) {
         let s = self.stride();
+        let lam = self.regularizer(lam0, robust);
         let row: Vec<f64> = x.iter().map(|v| weight.sqrt() * v).collect();
         let r = self.fd.filled;
         let mut c = vec![0.0; r];
@@ -267,6 +279,7 @@ impl SketchedRidge {
         }
         self.h[r * s + r] = 1.0 / schur;
         if let Some(norms) = self.fd.insert(&row) {
+            let lam = self.regularizer(lam0, robust);
             self.h.fill(0.0);
             for (i, n) in norms.iter().enumerate() {
                 self.h[i * s + i] = 1.0 / (n + lam);
@@ -306,6 +319,15 @@ impl SketchedRidge {
     }
 }
 
+/// A bool as Python spells it (for the repr).
+fn python_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
 fn bookkeeping_model(dim: usize) -> RidgeModel {
     RidgeModel {
         gram: Vec::new(),
@@ -326,6 +348,7 @@ pub struct SketchedModels {
     base: LinearBase,
     sketches: Vec<SketchedRidge>,
     sketch_size: usize,
+    robust: bool,
 }
 
 impl SketchedModels {
@@ -333,6 +356,7 @@ impl SketchedModels {
         n_arms: usize,
         dim: usize,
         sketch_size: usize,
+        robust: bool,
         lam: f64,
         seed: Option<u64>,
     ) -> Result<Self> {
@@ -371,13 +395,15 @@ impl SketchedModels {
             },
             sketches: vec![sketch; n_arms],
             sketch_size,
+            robust,
         })
     }
 
     /// (x^T theta_a, sqrt(x^T A_a^{-1} x)).
     fn mean_width(&self, a: usize, x: &[f64]) -> (f64, f64) {
         let mean = linalg::dot(x, &self.base.arms[a].theta);
-        (mean, self.sketches[a].quad(x, self.base.lam).sqrt())
+        let c = self.sketches[a].regularizer(self.base.lam, self.robust);
+        (mean, self.sketches[a].quad(x, c).sqrt())
     }
 
     /// Adds one row to arm `a` without refreshing theta.
@@ -391,12 +417,13 @@ impl SketchedModels {
         for (b, v) in m.b.iter_mut().zip(x) {
             *b += weight * reward * v;
         }
-        self.sketches[a].add_row(x, weight, self.base.lam);
+        self.sketches[a].add_row(x, weight, self.base.lam, self.robust);
     }
 
     fn refresh_theta(&mut self, a: usize) {
         let m = &mut self.base.arms[a];
-        self.sketches[a].solve(&m.b, self.base.lam, &mut m.theta);
+        let c = self.sketches[a].regularizer(self.base.lam, self.robust);
+        self.sketches[a].solve(&m.b, c, &mut m.theta);
     }
 
     /// (n x K) values of `f(arm, row)` of validated rows, in parallel over the rows.
@@ -591,9 +618,10 @@ macro_rules! sketched_methods {
 
 /// SOFUL (Kuzborskij, Cella and Cesa-Bianchi 2019): LinUCB with disjoint models whose Gram
 /// matrices are Frequent Directions sketches, score_a(x) = x^T theta_a + alpha sqrt(x^T
-/// A_a^{-1} x) with A_a = S_a^T S_a + lam I and theta_a = A_a^{-1} b_a (b_a exact). This is the
-/// plain (not robust) variant: the regularizer is lam, without the sketch's accumulated
-/// shrinkage. With sketch_size >= dim it equals [`super::LinUCB`] up to rounding.
+/// A_a^{-1} x) with A_a = S_a^T S_a + lam I and theta_a = A_a^{-1} b_a (b_a exact). With
+/// `robust`, the regularizer is lam plus half the sketch's accumulated shrinkage (Robust FD,
+/// as in Chen et al. 2020's sketched bandits). With sketch_size >= dim nothing shrinks and it
+/// equals [`super::LinUCB`] up to rounding, either way.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SketchedLinUCB {
     m: SketchedModels,
@@ -611,12 +639,13 @@ impl SketchedLinUCB {
         n_arms: usize,
         dim: usize,
         sketch_size: usize,
+        robust: bool,
         alpha: f64,
         lam: f64,
         seed: Option<u64>,
     ) -> Result<Self> {
         let p = SketchedLinUCB {
-            m: SketchedModels::new(n_arms, dim, sketch_size, lam, seed)?,
+            m: SketchedModels::new(n_arms, dim, sketch_size, robust, lam, seed)?,
             params: SketchedLinUCBParams { alpha, sketch_size },
         };
         p.check_params()?;
@@ -637,8 +666,11 @@ impl ContextualPolicy for SketchedLinUCB {
     }
     fn describe_params(&self) -> String {
         format!(
-            "sketch_size={}, alpha={}, lam={}",
-            self.params.sketch_size, self.params.alpha, self.m.base.lam
+            "sketch_size={}, robust={}, alpha={}, lam={}",
+            self.params.sketch_size,
+            python_bool(self.m.robust),
+            self.params.alpha,
+            self.m.base.lam
         )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
@@ -695,12 +727,13 @@ impl SketchedLinTS {
         n_arms: usize,
         dim: usize,
         sketch_size: usize,
+        robust: bool,
         v: f64,
         lam: f64,
         seed: Option<u64>,
     ) -> Result<Self> {
         let p = SketchedLinTS {
-            m: SketchedModels::new(n_arms, dim, sketch_size, lam, seed)?,
+            m: SketchedModels::new(n_arms, dim, sketch_size, robust, lam, seed)?,
             params: SketchedLinTSParams { v, sketch_size },
         };
         p.check_params()?;
@@ -716,8 +749,11 @@ impl ContextualPolicy for SketchedLinTS {
     }
     fn describe_params(&self) -> String {
         format!(
-            "sketch_size={}, v={}, lam={}",
-            self.params.sketch_size, self.params.v, self.m.base.lam
+            "sketch_size={}, robust={}, v={}, lam={}",
+            self.params.sketch_size,
+            python_bool(self.m.robust),
+            self.params.v,
+            self.m.base.lam
         )
     }
     /// Posterior means x^T theta_a.
@@ -915,9 +951,9 @@ mod tests {
     fn equals_exact_linucb_when_the_sketch_holds_every_dimension() {
         let (d, k) = (6, 3);
         let (x, arms, r, w) = problem(500, d, k, 4);
-        for m in [6, 9] {
+        for (m, robust) in [(6, false), (9, false), (6, true)] {
             let mut exact = LinUCB::new(k, d, 0.8, 0.5, Some(3)).unwrap();
-            let mut sketched = SketchedLinUCB::new(k, d, m, 0.8, 0.5, Some(3)).unwrap();
+            let mut sketched = SketchedLinUCB::new(k, d, m, robust, 0.8, 0.5, Some(3)).unwrap();
             exact
                 .update_batch(&x[..200 * d], &arms[..200], &r[..200], Some(&w[..200]))
                 .unwrap();
@@ -960,7 +996,7 @@ mod tests {
         let (d, k) = (5, 3);
         let (x, arms, r, w) = problem(400, d, k, 6);
         let mut exact = LinTS::new(k, d, 0.4, 0.7, Some(5)).unwrap();
-        let mut sketched = SketchedLinTS::new(k, d, d, 0.4, 0.7, Some(5)).unwrap();
+        let mut sketched = SketchedLinTS::new(k, d, d, false, 0.4, 0.7, Some(5)).unwrap();
         exact.update_batch(&x, &arms, &r, Some(&w)).unwrap();
         sketched.update_batch(&x, &arms, &r, Some(&w)).unwrap();
         for i in 0..400 {
@@ -996,7 +1032,7 @@ mod tests {
         let (d, k) = (8, 2);
         let (x, arms, r, w) = problem(300, d, k, 5);
         let mut exact = LinUCB::new(k, d, 1.0, 1.0, Some(3)).unwrap();
-        let mut sketched = SketchedLinUCB::new(k, d, 2, 1.0, 1.0, Some(3)).unwrap();
+        let mut sketched = SketchedLinUCB::new(k, d, 2, false, 1.0, 1.0, Some(3)).unwrap();
         exact.update_batch(&x, &arms, &r, Some(&w)).unwrap();
         sketched.update_batch(&x, &arms, &r, Some(&w)).unwrap();
         assert!(sketched.sketch(0).shrinkage > 0.0);
@@ -1015,6 +1051,51 @@ mod tests {
     }
 
     #[test]
+    fn woodbury_solves_equal_a_dense_solve_on_the_shrunk_sketch_plain_and_robust() {
+        let (d, k) = (9, 2);
+        let (x, arms, r, w) = problem(400, d, k, 12);
+        for robust in [false, true] {
+            let mut p = SketchedLinUCB::new(k, d, 3, robust, 1.0, 0.6, Some(1)).unwrap();
+            p.update_batch(&x[..300 * d], &arms[..300], &r[..300], Some(&w[..300]))
+                .unwrap();
+            for i in 300..400 {
+                p.update(&x[i * d..(i + 1) * d], arms[i], r[i], w[i])
+                    .unwrap();
+            }
+            let widths = p.width_batch(&x[..50 * d]).unwrap();
+            for a in 0..k {
+                let fd = p.sketch(a);
+                assert!(fd.shrinkage > 0.0);
+                let c = 0.6 + if robust { 0.5 * fd.shrinkage } else { 0.0 };
+                let mut g = fd.gram();
+                for i in 0..d {
+                    g[i * d + i] += c;
+                }
+                let inv = linalg::spd_inverse(&g, d).unwrap();
+                let mut theta = vec![0.0; d];
+                linalg::matvec(&inv, &p.base().arms[a].b, &mut theta);
+                for (t, e) in p.base().arms[a].theta.iter().zip(&theta) {
+                    assert!((t - e).abs() < 1e-9 * e.abs().max(1.0), "{t} {e}");
+                }
+                for i in 0..50 {
+                    let mut s = vec![0.0; d];
+                    let q = linalg::quad_form(&inv, &x[i * d..(i + 1) * d], &mut s);
+                    let got = widths[i * k + a];
+                    assert!((got - q.sqrt()).abs() < 1e-10, "{got} {}", q.sqrt());
+                }
+            }
+        }
+        // The robust regularizer is larger, so its widths are smaller.
+        let fit = |robust| {
+            let mut p = SketchedLinUCB::new(k, d, 3, robust, 1.0, 0.6, Some(1)).unwrap();
+            p.update_batch(&x, &arms, &r, None).unwrap();
+            p.width_batch(&x[..50 * d]).unwrap()
+        };
+        let (plain, robust) = (fit(false), fit(true));
+        assert!(plain.iter().zip(&robust).all(|(a, b)| b < a));
+    }
+
+    #[test]
     fn sizes_are_refused_before_allocation_without_overflow() {
         for (k, d, m) in [
             (1, 1, usize::MAX),
@@ -1022,9 +1103,9 @@ mod tests {
             (2, usize::MAX / 2, 2),
             (4, 1 << 20, 1 << 10),
         ] {
-            let err = SketchedLinUCB::new(k, d, m, 1.0, 1.0, None).unwrap_err();
+            let err = SketchedLinUCB::new(k, d, m, false, 1.0, 1.0, None).unwrap_err();
             assert!(err.to_string().contains("sketch_size"), "{err}");
         }
-        assert!(SketchedLinTS::new(2, 384, 64, 0.2, 1.0, None).is_ok());
+        assert!(SketchedLinTS::new(2, 384, 64, false, 0.2, 1.0, None).is_ok());
     }
 }
