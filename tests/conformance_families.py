@@ -298,6 +298,9 @@ class Contextual(Family):
         if name.split("-")[0]
         in {"LinTS", "LinGreedy", "KLRegularizedUCB", "GibbsGreedy", "LogisticTS"}
     )
+    randomized |= frozenset(
+        name for name in CONTEXTUAL_FACTORIES if name.startswith("SketchedLinTS")
+    )
     # The Laplace posterior of each row depends on the order of the rows: no sufficient
     # statistics to add up.
     not_mergeable = {
@@ -305,6 +308,14 @@ class Contextual(Family):
         for name in CONTEXTUAL_FACTORIES
         if name.startswith("Logistic")
     }
+    # Merged Frequent Directions sketches differ from the sketch of the combined data.
+    not_mergeable.update(
+        {
+            name: (regretless.IncompatibleError, "merge")
+            for name in CONTEXTUAL_FACTORIES
+            if name.startswith("Sketched")
+        }
+    )
     select_batch_is_loop = True
     # The batch engine sums the Gram matrices in another order than the loop of rank-one
     # updates, and merge adds them: equal to rounding, read through solved quantities

@@ -176,6 +176,17 @@ CONTEXTUAL_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "LogisticUCB-alpha-lam": lambda s: regretless.LogisticUCB(_K, _D, alpha=0.3, lam=2.0, seed=s),
     "LogisticTS": lambda s: regretless.LogisticTS(_K, _D, seed=s),
     "LogisticTS-v-lam": lambda s: regretless.LogisticTS(_K, _D, v=0.5, lam=0.5, seed=s),
+    "SketchedLinUCB": lambda s: regretless.SketchedLinUCB(_K, _D, sketch_size=2, seed=s),
+    "SketchedLinUCB-exact-alpha-lam": lambda s: regretless.SketchedLinUCB(
+        _K, _D, sketch_size=_D, alpha=0.3, lam=0.5, seed=s
+    ),
+    "SketchedLinUCB-robust": lambda s: regretless.SketchedLinUCB(
+        _K, _D, sketch_size=2, robust=True, seed=s
+    ),
+    "SketchedLinTS": lambda s: regretless.SketchedLinTS(_K, _D, sketch_size=2, seed=s),
+    "SketchedLinTS-exact-v-lam": lambda s: regretless.SketchedLinTS(
+        _K, _D, sketch_size=_D, v=0.5, lam=2.0, seed=s
+    ),
     "HybridLinUCB": lambda s: regretless.HybridLinUCB(_K, _D, _S, seed=s),
     "HybridLinUCB-alpha-lam": lambda s: regretless.HybridLinUCB(
         _K, _D, _S, alpha=0.3, lam=0.5, seed=s

@@ -364,6 +364,34 @@ class GibbsGreedy(ContextualBandit):
     ) -> Self: ...
 
 @final
+class SketchedLinUCB(ContextualBandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        dim: int,
+        *,
+        sketch_size: int = 32,
+        alpha: float = 1.0,
+        lam: float = 1.0,
+        robust: bool = False,
+        seed: int | None = None,
+    ) -> Self: ...
+
+@final
+class SketchedLinTS(ContextualBandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        dim: int,
+        *,
+        sketch_size: int = 32,
+        v: float = 0.2,
+        lam: float = 1.0,
+        robust: bool = False,
+        seed: int | None = None,
+    ) -> Self: ...
+
+@final
 class HybridLinUCB:
     def __new__(
         cls,

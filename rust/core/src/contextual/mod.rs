@@ -18,11 +18,13 @@ pub mod hybrid;
 pub mod linear;
 pub mod logistic;
 pub mod registry;
+pub mod sketch;
 pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};
 pub use registry::AnyContextual;
+pub use sketch::{FrequentDirections, SketchedLinTS, SketchedLinUCB};
 
 /// Rank-one updates between two exact refactorizations of an arm's inverse. The
 /// Sherman-Morrison drift after a thousand updates is far below 1e-12 relative; the
