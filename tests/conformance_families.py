@@ -152,7 +152,8 @@ class MultiArmed(Family):
     # when arms are equal; every other policy explores at random.
     randomized = frozenset(POLICY_FACTORIES) - {
         "UCB1", "UCBV", "MOSS", "MOSS-horizon", "KLUCB", "KLUCB-plus", "KLUCB-gaussian",
-        "KLUCB-poisson", "BayesUCB", "SuccessiveElimination",
+        "KLUCB-poisson", "BayesUCB", "SuccessiveElimination", "SlidingWindowUCB",
+        "SlidingWindowUCB-horizon", "DiscountedUCB", "DiscountedUCB-horizon",
     }  # fmt: skip
     not_mergeable = {
         name: (regretless.IncompatibleError, "does not support merge") for name in NOT_MERGEABLE
@@ -297,6 +298,9 @@ class Contextual(Family):
         if name.split("-")[0]
         in {"LinTS", "LinGreedy", "KLRegularizedUCB", "GibbsGreedy", "LogisticTS"}
     )
+    randomized |= frozenset(
+        name for name in CONTEXTUAL_FACTORIES if name.startswith("SketchedLinTS")
+    )
     # The Laplace posterior of each row depends on the order of the rows: no sufficient
     # statistics to add up.
     not_mergeable = {
@@ -304,6 +308,14 @@ class Contextual(Family):
         for name in CONTEXTUAL_FACTORIES
         if name.startswith("Logistic")
     }
+    # Merged Frequent Directions sketches differ from the sketch of the combined data.
+    not_mergeable.update(
+        {
+            name: (regretless.IncompatibleError, "merge")
+            for name in CONTEXTUAL_FACTORIES
+            if name.startswith("Sketched")
+        }
+    )
     select_batch_is_loop = True
     # The batch engine sums the Gram matrices in another order than the loop of rank-one
     # updates, and merge adds them: equal to rounding, read through solved quantities
@@ -416,7 +428,10 @@ class Contextual(Family):
         if self.hybrid(p):
             others = [
                 (regretless.HybridLinUCB(self.k + 1, self.d, p.shared_dim), "arms"),
-                (regretless.HybridLinUCB(self.k, self.d, p.shared_dim + 1), "dimensions"),
+                (
+                    regretless.HybridLinUCB(self.k, self.d, p.shared_dim + 1),
+                    f"shared_dim={p.shared_dim + 1} into one with .*shared_dim={p.shared_dim}",
+                ),
             ]
         else:
             others = [(type(p)(self.k + 1, self.d), "arms"), (type(p)(self.k, self.d + 1), "dim")]

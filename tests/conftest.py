@@ -31,9 +31,24 @@ POLICY_FACTORIES: dict[str, Callable[[int, int | None], object]] = {
     "EXP3-horizon": lambda k, s: regretless.EXP3(k, horizon=500, seed=s),
     "EXP3IX": lambda k, s: regretless.EXP3IX(k, seed=s),
     "SuccessiveElimination": lambda k, s: regretless.SuccessiveElimination(k, seed=s),
+    "SlidingWindowUCB": lambda k, s: regretless.SlidingWindowUCB(k, window=50, seed=s),
+    "SlidingWindowUCB-horizon": lambda k, s: regretless.SlidingWindowUCB(k, horizon=1000, seed=s),
+    "DiscountedUCB": lambda k, s: regretless.DiscountedUCB(k, gamma=0.95, seed=s),
+    "DiscountedUCB-horizon": lambda k, s: regretless.DiscountedUCB(k, horizon=1000, xi=0.3, seed=s),
+    "DiscountedThompsonSampling": lambda k, s: regretless.DiscountedThompsonSampling(k, seed=s),
 }
 
-NOT_MERGEABLE = {"EXP3", "EXP3-horizon", "EXP3IX", "SuccessiveElimination"}
+NOT_MERGEABLE = {
+    "EXP3",
+    "EXP3-horizon",
+    "EXP3IX",
+    "SuccessiveElimination",
+    "SlidingWindowUCB",
+    "SlidingWindowUCB-horizon",
+    "DiscountedUCB",
+    "DiscountedUCB-horizon",
+    "DiscountedThompsonSampling",
+}
 # Policies whose model only accepts rewards in [0, 1].
 UNIT_REWARDS = {
     "UCB1",
@@ -48,6 +63,11 @@ UNIT_REWARDS = {
     "EXP3-horizon",
     "EXP3IX",
     "SuccessiveElimination",
+    "SlidingWindowUCB",
+    "SlidingWindowUCB-horizon",
+    "DiscountedUCB",
+    "DiscountedUCB-horizon",
+    "DiscountedThompsonSampling",
 }
 
 
@@ -156,6 +176,17 @@ CONTEXTUAL_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "LogisticUCB-alpha-lam": lambda s: regretless.LogisticUCB(_K, _D, alpha=0.3, lam=2.0, seed=s),
     "LogisticTS": lambda s: regretless.LogisticTS(_K, _D, seed=s),
     "LogisticTS-v-lam": lambda s: regretless.LogisticTS(_K, _D, v=0.5, lam=0.5, seed=s),
+    "SketchedLinUCB": lambda s: regretless.SketchedLinUCB(_K, _D, sketch_size=2, seed=s),
+    "SketchedLinUCB-exact-alpha-lam": lambda s: regretless.SketchedLinUCB(
+        _K, _D, sketch_size=_D, alpha=0.3, lam=0.5, seed=s
+    ),
+    "SketchedLinUCB-robust": lambda s: regretless.SketchedLinUCB(
+        _K, _D, sketch_size=2, robust=True, seed=s
+    ),
+    "SketchedLinTS": lambda s: regretless.SketchedLinTS(_K, _D, sketch_size=2, seed=s),
+    "SketchedLinTS-exact-v-lam": lambda s: regretless.SketchedLinTS(
+        _K, _D, sketch_size=_D, v=0.5, lam=2.0, seed=s
+    ),
     "HybridLinUCB": lambda s: regretless.HybridLinUCB(_K, _D, _S, seed=s),
     "HybridLinUCB-alpha-lam": lambda s: regretless.HybridLinUCB(
         _K, _D, _S, alpha=0.3, lam=0.5, seed=s

@@ -7,8 +7,10 @@ of the factory tables in conftest.py. Family-specific behaviour (probabilities, 
 removed, the direct C entry points, kernel batches) follows.
 
 Which classes do not merge, and why: EXP3, EXP3-IX and SuccessiveElimination (their weights or
-eliminations depend on the order of the rewards) and LogisticUCB / LogisticTS (the online
-Laplace posterior depends on the order of the rows) refuse with IncompatibleError; the kernel
+eliminations depend on the order of the rewards), SlidingWindowUCB, DiscountedUCB and
+DiscountedThompsonSampling (a window or a discount weighs rewards by their position in one
+stream) and LogisticUCB / LogisticTS (the online Laplace posterior depends on the order of the
+rows) refuse with IncompatibleError; the kernel
 bandits (a posterior over one candidate set) and the streaming policies (one pass over a
 stream that cannot be split) have no merge method.
 """

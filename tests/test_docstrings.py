@@ -38,6 +38,7 @@ PUBLIC_CLASSES = [
     regretless.BernoulliEnv,
     regretless.GaussianEnv,
     regretless.TableEnv,
+    regretless.PiecewiseBernoulliEnv,
     ope.DirectMethod,
     ope.InverseProbabilityWeighting,
     ope.SelfNormalizedInverseProbabilityWeighting,

@@ -825,12 +825,16 @@ def test_gaussian_thompson_selection_frequencies():
 # counts() and means() for every policy
 
 
+# Hyperparameters without a default (they default only given a horizon).
+REQUIRED_ARGS = {"SlidingWindowUCB": {"window": 100}, "DiscountedUCB": {"gamma": 0.99}}
+
+
 @pytest.mark.parametrize("cls", rl.POLICIES, ids=lambda c: c.__name__)
 def test_counts_and_means_match_numpy(cls):
     rng = np.random.default_rng(25)
     arms = rng.integers(0, 4, size=3000)  # arm 4 is never played
     rewards = rng.random(3000)
-    policy = cls(K)
+    policy = cls(K, **REQUIRED_ARGS.get(cls.__name__, {}))
     policy.update_batch(arms[:1000], rewards[:1000])
     for a, r in zip(arms[1000:], rewards[1000:], strict=True):
         policy.update(int(a), float(r))

@@ -22,6 +22,9 @@ __all__ = [
     "EXP3",
     "EXP3IX",
     "SuccessiveElimination",
+    "SlidingWindowUCB",
+    "DiscountedUCB",
+    "DiscountedThompsonSampling",
     "POLICY_NAMES",
     "ContextualBandit",
     "LinUCB",
@@ -38,6 +41,7 @@ __all__ = [
     "BernoulliEnv",
     "GaussianEnv",
     "TableEnv",
+    "PiecewiseBernoulliEnv",
     "StreamBandit",
     "UniformExploration",
     "NaiveEpsilonBest",
@@ -210,6 +214,49 @@ class SuccessiveElimination(Bandit):
     def __new__(cls, n_arms: int, *, delta: float = 0.05, seed: int | None = None) -> Self: ...
     def active(self) -> NDArray[np.bool_]: ...
 
+@final
+class SlidingWindowUCB(Bandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        *,
+        window: int | None = None,
+        xi: float = 0.6,
+        horizon: int | None = None,
+        seed: int | None = None,
+    ) -> Self: ...
+    @property
+    def window(self) -> int: ...
+
+@final
+class DiscountedUCB(Bandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        *,
+        gamma: float | None = None,
+        xi: float = 0.6,
+        horizon: int | None = None,
+        seed: int | None = None,
+    ) -> Self: ...
+    @property
+    def gamma(self) -> float: ...
+
+@final
+class DiscountedThompsonSampling(Bandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        *,
+        gamma: float = 0.95,
+        prior_alpha: float = 1.0,
+        prior_beta: float = 1.0,
+        seed: int | None = None,
+    ) -> Self: ...
+    @property
+    def gamma(self) -> float: ...
+    def posterior(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+
 @disjoint_base
 class ContextualBandit:
     """The base class of the linear contextual policies (no constructor)."""
@@ -317,6 +364,34 @@ class GibbsGreedy(ContextualBandit):
     ) -> Self: ...
 
 @final
+class SketchedLinUCB(ContextualBandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        dim: int,
+        *,
+        sketch_size: int = 32,
+        alpha: float = 1.0,
+        lam: float = 1.0,
+        robust: bool = False,
+        seed: int | None = None,
+    ) -> Self: ...
+
+@final
+class SketchedLinTS(ContextualBandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        dim: int,
+        *,
+        sketch_size: int = 32,
+        v: float = 0.2,
+        lam: float = 1.0,
+        robust: bool = False,
+        seed: int | None = None,
+    ) -> Self: ...
+
+@final
 class HybridLinUCB:
     def __new__(
         cls,
@@ -407,9 +482,21 @@ class TableEnv:
     @property
     def n_steps(self) -> int: ...
 
+@final
+class PiecewiseBernoulliEnv:
+    def __new__(cls, means_by_segment: ArrayLike, change_points: list[int]) -> Self: ...
+    @property
+    def n_arms(self) -> int: ...
+    @property
+    def n_segments(self) -> int: ...
+    @property
+    def change_points(self) -> list[int]: ...
+    @property
+    def means_by_segment(self) -> NDArray[np.float64]: ...
+
 def _simulate(
     policy: Bandit,
-    env: BernoulliEnv | GaussianEnv | TableEnv,
+    env: BernoulliEnv | GaussianEnv | TableEnv | PiecewiseBernoulliEnv,
     horizon: int,
     n_runs: int,
     seed: int,

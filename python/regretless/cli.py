@@ -45,6 +45,8 @@ DEMO_CONFIGS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "KLUCB": [("", {}), ("(plus=True)", {"plus": True})],
     "EXP3": [("(horizon=T)", {"horizon": HORIZON})],
     "EXP3IX": [("(horizon=T)", {"horizon": HORIZON})],
+    "SlidingWindowUCB": [("(horizon=T)", {"horizon": HORIZON})],
+    "DiscountedUCB": [("(horizon=T)", {"horizon": HORIZON})],
 }
 
 
@@ -164,8 +166,22 @@ def write_plot(
         for label, res in ordered
     ]
     title = f"{len(means)} Bernoulli arms, {n_runs} runs per policy, horizon {horizon:,}"
+    references = []
+    lr = lai_robbins_constant(means)
+    steps = ordered[0][1].steps
+    if lr > 0 and len(steps) > 0:
+        # C ln t bounds the regret of a consistent policy only as t -> inf; at a finite
+        # horizon a good policy can sit below it.
+        t = steps[steps > 1].astype(np.float64)
+        references.append(
+            (
+                f"Lai-Robbins asymptotic lower bound {lr:.1f} ln t (holds as T -> inf)",
+                t,
+                lr * np.log(t),
+            )
+        )
     try:
-        plot_curves({title: curves}, path, log_scale=True)
+        plot_curves({title: curves}, path, log_scale=True, reference_lines=references)
     except ImportError:
         print(f"({PLOT_HINT} for the regret plot)")
         return

@@ -21,6 +21,8 @@ from regretless._core import (
     LinUCB,
     LogisticTS,
     LogisticUCB,
+    SketchedLinTS,
+    SketchedLinUCB,
 )
 from regretless.exceptions import InvalidParameterError, ShapeError
 
@@ -35,6 +37,8 @@ __all__ = [
     "LinUCB",
     "LogisticTS",
     "LogisticUCB",
+    "SketchedLinTS",
+    "SketchedLinUCB",
     "gibbs_policy",
     "kl_regret",
     "tmps",

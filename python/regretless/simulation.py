@@ -26,7 +26,8 @@ class SimulationResult:
         regret: cumulative regret at those steps, shape ``(n_runs, n_points)``. For
             stochastic environments the pseudo-regret ``sum_t (mu* - mu[a_t])``; for a
             :class:`~regretless.TableEnv` the realized regret against the best fixed arm
-            in hindsight over the horizon.
+            in hindsight over the horizon; for a :class:`~regretless.PiecewiseBernoulliEnv`
+            the dynamic regret, against the best arm of the segment in force.
         counts: pulls of each arm in each run, shape ``(n_runs, n_arms)``.
         total_reward: reward collected in each run, shape ``(n_runs,)``.
         best_arm: the comparator arm.
@@ -106,8 +107,9 @@ def simulate(
 
     Args:
         policy: any regretless multi-armed bandit policy.
-        env: a :class:`~regretless.BernoulliEnv`, :class:`~regretless.GaussianEnv` or
-            :class:`~regretless.TableEnv` with as many arms as the policy.
+        env: a :class:`~regretless.BernoulliEnv`, :class:`~regretless.GaussianEnv`,
+            :class:`~regretless.TableEnv` or :class:`~regretless.PiecewiseBernoulliEnv` with
+            as many arms as the policy.
         horizon: steps per run.
         n_runs: independent runs (spread over all cores).
         seed: base seed; ``None`` draws one (stored in the result).

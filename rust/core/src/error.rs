@@ -76,6 +76,16 @@ impl Error {
     }
 }
 
+/// A float as a person reads it: `1e300` rather than 301 digits, `0.25` as is.
+pub fn show(x: f64) -> String {
+    let a = x.abs();
+    if x.is_finite() && a != 0.0 && !(1e-4..1e16).contains(&a) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 fn at(position: &Option<usize>) -> String {
     match position {
         Some(i) => format!(" at position {i}"),
@@ -104,8 +114,9 @@ impl fmt::Display for Error {
                 expected,
             } => write!(
                 f,
-                "{argument}{}: reward {value} is invalid; expected {expected}",
-                at(position)
+                "{argument}{}: reward {} is invalid; expected {expected}",
+                at(position),
+                show(*value)
             ),
             Error::Shape { argument, message } | Error::Protocol { argument, message } => {
                 write!(f, "{argument}: {message}")
@@ -120,3 +131,63 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The name a class has in Python, for messages: the core's kind names are also the tags
+/// of the state format and cannot change, and two of them differ from the Python names.
+pub fn python_name(kind: &str) -> &str {
+    match kind {
+        "Exp3" => "EXP3",
+        "Exp3IX" => "EXP3IX",
+        other => other,
+    }
+}
+
+/// Splits a `name=value, name=value` description (as `describe_params` writes) into its
+/// pairs; a piece without `=` belongs to the value before it (a value with a comma).
+fn param_pairs(description: &str) -> Vec<String> {
+    let mut pairs: Vec<String> = Vec::new();
+    for piece in description.split(", ") {
+        match pairs.last_mut() {
+            Some(last) if !piece.contains('=') => {
+                last.push_str(", ");
+                last.push_str(piece);
+            }
+            _ => pairs.push(piece.to_string()),
+        }
+    }
+    pairs
+}
+
+/// The error of a merge whose hyperparameters differ, naming the ones that do:
+/// "other: cannot merge UCB1 with alpha=2 into UCB1 with alpha=1 (hyperparameters must
+/// match)". `ours` and `theirs` are the two objects' `describe_params` strings.
+pub fn hyperparameter_mismatch(kind: &str, ours: &str, theirs: &str) -> Error {
+    let (a, b) = (param_pairs(ours), param_pairs(theirs));
+    let only = |x: &[String], y: &[String]| {
+        let d: Vec<&str> = x
+            .iter()
+            .filter(|p| !y.contains(p))
+            .map(String::as_str)
+            .collect();
+        d.join(", ")
+    };
+    let (mut ours_diff, mut theirs_diff) = (only(&a, &b), only(&b, &a));
+    if ours_diff.is_empty() && theirs_diff.is_empty() {
+        // The descriptions agree to the digits printed: show them whole.
+        (ours_diff, theirs_diff) = (ours.to_string(), theirs.to_string());
+    }
+    let name = python_name(kind);
+    Error::incompatible(format!(
+        "other: cannot merge {name} with {theirs_diff} into {name} with {ours_diff} \
+         (hyperparameters must match)"
+    ))
+}
+
+/// `a + b` for a count, or the error naming the count that would overflow.
+pub fn checked_count(a: u64, b: u64, count: &str) -> Result<u64> {
+    a.checked_add(b).ok_or_else(|| {
+        Error::incompatible(format!(
+            "other: the {count} would overflow ({a} + {b} exceeds 2**64 - 1); nothing was merged"
+        ))
+    })
+}

@@ -90,14 +90,11 @@ pub fn simulate<P: Policy>(
             policy.reward_domain().describe()
         )));
     }
+    // Each run continues the policy's own count.
+    crate::policy::check_room(policy.n_updates(), horizon as u64)?;
     // Each run's curve and counts, then the (n_runs, points) and (n_runs, K) outputs.
-    // Checked: `horizon / record_every + 1` wraps to 0 for horizon = usize::MAX.
-    let points = (horizon / record_every).checked_add(1).ok_or_else(|| {
-        Error::param(
-            "horizon",
-            format!("{horizon} steps overflow the address space"),
-        )
-    })?;
+    // Saturating: horizon = usize::MAX must reach the allocation check, not wrap to 0.
+    let points = (horizon / record_every).saturating_add(1);
     crate::limits::check_alloc("horizon", &[points], 16)?;
     crate::limits::check_alloc("n_runs", &[n_runs, points.saturating_add(env.n_arms())], 16)?;
     let steps = recorded_steps(horizon, record_every);
@@ -131,7 +128,9 @@ pub fn simulate<P: Policy>(
                 },
                 |_, arm| means[best] - means[arm],
             ),
-            Environment::Gaussian { .. } | Environment::Table { .. } => run.play(
+            Environment::Gaussian { .. }
+            | Environment::Table { .. }
+            | Environment::PiecewiseBernoulli { .. } => run.play(
                 &mut p,
                 env_rng,
                 curve,

@@ -1,16 +1,19 @@
 //! Divergences, the KL-UCB index solver and the Beta quantile used by Bayes-UCB.
 
 /// Bernoulli KL divergence kl(p, q), with the conventions 0 ln 0 = 0 and q clipped away
-/// from {0, 1} so that the result stays finite.
+/// from {0, 1} so that the result stays finite. Evaluated as the sum of two non-negative
+/// terms p phi(q / p - 1) + (1 - p) phi((1 - q) / (1 - p) - 1) (their linear parts cancel
+/// exactly), which keeps its relative precision near q = p, where the textbook form
+/// cancels.
 pub fn kl_bernoulli(p: f64, q: f64) -> f64 {
     const EPS: f64 = 1e-15;
     let p = p.clamp(0.0, 1.0);
     let q = q.clamp(EPS, 1.0 - EPS);
-    let a = if p > 0.0 { p * (p / q).ln() } else { 0.0 };
+    let a = if p > 0.0 { scaled_phi(p, q) } else { q };
     let b = if p < 1.0 {
-        (1.0 - p) * ((1.0 - p) / (1.0 - q)).ln()
+        scaled_phi(1.0 - p, 1.0 - q)
     } else {
-        0.0
+        1.0 - q
     };
     a + b
 }
@@ -20,37 +23,119 @@ pub fn kl_gaussian(p: f64, q: f64, variance: f64) -> f64 {
     (p - q) * (p - q) / (2.0 * variance)
 }
 
-/// Poisson KL divergence kl(p, q) = q - p + p ln(p / q).
+/// Poisson KL divergence kl(p, q) = q - p + p ln(p / q), evaluated as p phi(q / p - 1)
+/// with phi(u) = u - ln(1 + u), so that it keeps its relative precision when q is close to
+/// a large p (the direct form loses everything to cancellation there: at p = 1e33 its
+/// rounding error is about 1e17, far above the levels the index compares it with).
 pub fn kl_poisson(p: f64, q: f64) -> f64 {
     let q = q.max(1e-300);
     if p <= 0.0 {
-        q
+        return q;
+    }
+    scaled_phi(p, q)
+}
+
+/// p phi(q / p - 1) = q - p + p ln(p / q) for p, q > 0: through phi near q = p (where the
+/// direct form cancels), directly elsewhere (where q / p - 1 would lose q's digits when
+/// q << p, and q / p may overflow).
+fn scaled_phi(p: f64, q: f64) -> f64 {
+    let u = q / p - 1.0;
+    if u.abs() < 0.5 {
+        p * u_minus_ln_1p(u)
     } else {
-        q - p + p * (p / q).ln()
+        q - p + p * (p.ln() - q.ln())
     }
 }
 
-/// Root of a convex increasing f on (lo, top) by Newton's method. From any start right of
-/// lo the first tangent step lands right of the root (convexity), after which the iterates
-/// decrease monotonically to it; so a warm start from the previous step's index (usually a
-/// hair left of the new root) converges in two or three iterations.
+/// u - ln(1 + u) for u > -1, accurate near 0 (where it is u^2 / 2 - u^3 / 3 + ...).
+fn u_minus_ln_1p(u: f64) -> f64 {
+    if u.abs() < 1e-3 {
+        // Alternating series; the terms shrink by |u| < 1e-3 each, so ten of them reach
+        // far below double precision.
+        let mut sum = 0.0;
+        let mut power = u * u;
+        for k in 2..12 {
+            let term = power / k as f64;
+            sum += if k % 2 == 0 { term } else { -term };
+            power *= u;
+        }
+        sum
+    } else {
+        u - u.ln_1p()
+    }
+}
+
+/// A point strictly inside (lo, hi) for a bisection step: the geometric mean when the
+/// bracket spans more than a factor 4 (so that a bracket from 1e-300 to 1e308 closes in
+/// a few dozen steps, not thousands), mirrored near 1 for probabilities, the square of hi
+/// when lo = 0 (a doubly exponential approach to 0, then steps of 1e-16 below the normal
+/// range), the midpoint otherwise.
+fn bracket_mid(lo: f64, hi: f64) -> f64 {
+    if lo > 0.0 && hi > 4.0 * lo {
+        return lo.sqrt() * hi.sqrt();
+    }
+    if lo <= 0.0 && hi > 0.0 && hi < 0.25 {
+        let square = hi * hi;
+        return if square >= f64::MIN_POSITIVE {
+            square
+        } else if hi * 1e-16 > 0.0 {
+            hi * 1e-16
+        } else {
+            hi * 0.5
+        };
+    }
+    if hi < 1.0 && hi > 0.75 && 1.0 - lo > 4.0 * (1.0 - hi) {
+        return 1.0 - (1.0 - lo).sqrt() * (1.0 - hi).sqrt();
+    }
+    lo + 0.5 * (hi - lo)
+}
+
+/// Root of a convex increasing f on (lo, top), with f(lo) < 0, by Newton's method. From
+/// any start right of lo the first tangent step lands right of the root (convexity), after
+/// which the iterates decrease monotonically to it; so a warm start from the previous
+/// step's index (usually a hair left of the new root) converges in two or three
+/// iterations. Rounding can break the convexity argument far from the root, so the
+/// iterates are kept inside a bracket and a step that leaves it bisects instead; at most
+/// 200 evaluations whatever the inputs.
 fn newton_convex_increasing(
     f_df: impl Fn(f64) -> (f64, f64),
     start: f64,
     lo: f64,
     top: f64,
 ) -> f64 {
-    let mut q = start;
-    for _ in 0..100 {
+    let (mut left, mut right) = (lo, top);
+    let mut q = start.clamp(lo, top);
+    for _ in 0..200 {
         let (f, df) = f_df(q);
-        if df <= 0.0 || !f.is_finite() {
-            break;
+        if f.is_nan() {
+            return q;
         }
-        let next = (q - f / df).clamp(lo, top);
-        let step = (q - next).abs();
-        // Quadratic convergence: once a step is below 1e-8 of the distance to either end
-        // of the interval, the next one would be below 1e-16 of it; stop a step early.
-        if step <= 1e-15 * q.abs().max(1e-300) || step <= 1e-8 * (next - lo).min(top - next) {
+        if f == 0.0 {
+            return q;
+        }
+        if f > 0.0 {
+            right = q;
+        } else {
+            left = q;
+        }
+        let newton = q - f / df;
+        if df > 0.0 && newton.is_finite() {
+            let step = (q - newton).abs();
+            // Quadratic convergence: once a step is below 1e-8 of the distance to either
+            // end of the interval, the next one would be below 1e-16 of it; stop a step
+            // early (and at once when the step is below float resolution).
+            let near = (newton - lo).min(top - newton);
+            if step <= 1e-15 * q.abs().max(1e-300) || step <= 1e-8 * near {
+                return newton.clamp(left, right);
+            }
+        }
+        let next = if df > 0.0 && newton > left && newton < right {
+            newton
+        } else {
+            bracket_mid(left, right)
+        };
+        if !(next > left && next < right) || next == q {
+            // The bracket is down to adjacent floats.
             return next;
         }
         q = next;
@@ -110,17 +195,33 @@ pub fn klucb_poisson_from(mean: f64, n: f64, level: f64, warm: Option<f64>) -> f
     let target = level / n;
     let start = match warm {
         Some(w) if w > mean && w.is_finite() => w,
-        _ => {
-            // A point right of the root: kl grows without bound in q.
-            let mut q = mean + (2.0 * mean * target).sqrt() + target;
-            while kl_poisson(mean, q) < target {
-                q = mean + 2.0 * (q - mean);
-            }
-            q
-        }
+        _ => match poisson_bracket(mean, target) {
+            Some(q) => q,
+            // kl stays below the target up to the largest float: the index is unbounded.
+            None => return f64::MAX,
+        },
     };
     let f_df = |q: f64| (kl_poisson(mean, q) - target, 1.0 - mean / q);
     newton_convex_increasing(f_df, start, mean, f64::MAX)
+}
+
+/// A point q > mean right of the root of kl(mean, q) = target, found by doubling the
+/// distance from the mean; None when even f64::MAX lies left of it. The distance starts at
+/// least one unit in the last place of the mean, so every doubling moves q (the bracket
+/// cannot stall below float resolution), and at most ~2100 doublings span every float.
+fn poisson_bracket(mean: f64, target: f64) -> Option<f64> {
+    let mut step = ((2.0 * mean * target).sqrt() + target).max(mean * f64::EPSILON);
+    for _ in 0..2200 {
+        let q = mean + step;
+        if !q.is_finite() {
+            break;
+        }
+        if kl_poisson(mean, q) >= target {
+            return Some(q);
+        }
+        step *= 2.0;
+    }
+    (kl_poisson(mean, f64::MAX) >= target).then_some(f64::MAX)
 }
 
 pub fn klucb_poisson(mean: f64, n: f64, level: f64) -> f64 {
@@ -273,13 +374,13 @@ pub fn beta_upper_quantile_from(a: f64, b: f64, tail: f64, warm: Option<f64>) ->
             f64::NAN
         };
         let newton = next.is_finite() && next > lo && next < hi;
-        let next = if newton { next } else { 0.5 * (lo + hi) };
+        let next = if newton { next } else { bracket_mid(lo, hi) };
         let step = (next - x).abs();
         let scale = x.min(1.0 - x).max(1e-300);
         // A Newton step below 1e-8 of the scale leaves an error below 1e-16 of it
         // (quadratic convergence): with a warm start this is usually the first step, so a
         // decision costs one incomplete-beta evaluation per arm.
-        if step <= 1e-14 * scale || (newton && step <= 1e-8 * scale) || hi - lo <= 1e-300 {
+        if step <= 1e-14 * scale || (newton && step <= 1e-8 * scale) || hi <= lo {
             return next;
         }
         x = next;
@@ -350,5 +451,132 @@ mod tests {
             assert!((upper / t - 1.0).abs() < 1e-8, "{a} {b} {t}: {x} {upper}");
         }
         assert!((beta_upper_quantile(1.0, 1.0, 0.25) - 0.75).abs() < 1e-12);
+    }
+
+    /// One unit in the last place of x (x > 0, finite).
+    fn ulp(x: f64) -> f64 {
+        f64::from_bits(x.to_bits() + 1) - x
+    }
+
+    /// `q` is the root of g(q) = n kl(mean, q) - level to within float resolution (or to
+    /// 1e-9 of the distance from the mean), checked on both sides: g(q - delta) <= 0 and
+    /// g(q + delta) >= 0. The divergence itself is only known to the relative precision
+    /// with which q / mean - 1 is represented (about eps q / (q - mean)), so the sign of g
+    /// is judged to that precision.
+    fn assert_root(kl: impl Fn(f64) -> f64, mean: f64, n: f64, level: f64, q: f64, top: f64) {
+        assert!(
+            q >= mean && q <= top,
+            "mean {mean:e} n {n:e} level {level:e}: q {q:e}"
+        );
+        let delta = (8.0 * ulp(q)).max(1e-9 * (q - mean));
+        let below = (q - delta).max(mean);
+        let rel = 1e-12 + 8.0 * f64::EPSILON * q.max(1.0) / (q - mean).max(f64::MIN_POSITIVE);
+        assert!(
+            n * kl(below) <= level * (1.0 + rel),
+            "mean {mean:e} n {n:e} level {level:e}: q {q:e} is right of the root"
+        );
+        if q + delta < top {
+            assert!(
+                n * kl(q + delta) >= level * (1.0 - rel.min(1.0)),
+                "mean {mean:e} n {n:e} level {level:e}: q {q:e} is left of the root"
+            );
+        }
+    }
+
+    #[test]
+    fn poisson_index_terminates_and_solves_at_the_extremes() {
+        // The reported hang: mean 1e33 after one pull, level ln 2.
+        let q = klucb_poisson(1e33, 1.0, 2f64.ln());
+        assert_root(|q| kl_poisson(1e33, q), 1e33, 1.0, 2f64.ln(), q, f64::MAX);
+        for &mean in &[1e-300, 1e-12, 0.5, 3.0, 1e10, 1e33, 1e200, 1e300, 1.7e308] {
+            for &n in &[1.0, 1e6, 1e15, 1.8e19] {
+                for &level in &[1e-12, 2f64.ln(), 50.0, 700.0] {
+                    let q = klucb_poisson(mean, n, level);
+                    if q == f64::MAX {
+                        assert!(n * kl_poisson(mean, f64::MAX) < level * (1.0 + 1e-12));
+                        continue;
+                    }
+                    assert_root(|q| kl_poisson(mean, q), mean, n, level, q, f64::MAX);
+                    // A warm start anywhere right of the mean finds the same root.
+                    let warm = klucb_poisson_from(mean, n, level, Some(q * 3.0 + 1.0));
+                    assert_root(|q| kl_poisson(mean, q), mean, n, level, warm, f64::MAX);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn divergences_match_the_direct_forms_where_those_are_exact() {
+        // Reference: q - p + p ln(p / q) where no cancellation occurs (q far from p).
+        for &(p, q) in &[(1.0f64, 3.0f64), (2.0, 0.5), (1e-3, 10.0), (50.0, 200.0)] {
+            let direct: f64 = q - p + p * (p / q).ln();
+            assert!(
+                (kl_poisson(p, q) - direct).abs() <= 1e-14 * direct,
+                "{p} {q}"
+            );
+        }
+        // Bernoulli: the textbook form where it does not cancel, the quadratic term near p.
+        for &(p, q) in &[(0.3f64, 0.9f64), (0.9, 0.1), (1e-3, 0.5), (0.5, 1e-6)] {
+            let direct = p * (p / q).ln() + (1.0 - p) * ((1.0 - p) / (1.0 - q)).ln();
+            assert!(
+                (kl_bernoulli(p, q) - direct).abs() <= 1e-14 * direct,
+                "{p} {q}"
+            );
+        }
+        let (p, d) = (0.3, 1e-7);
+        let quadratic = d * d / (2.0 * p * (1.0 - p));
+        assert!((kl_bernoulli(p, p + d) / quadratic - 1.0).abs() < 1e-6);
+        assert_eq!(kl_bernoulli(0.0, 0.5), 2f64.ln());
+        assert!((kl_bernoulli(1.0, 0.5) - 2f64.ln()).abs() < 1e-15);
+        // Near q = p: kl = p u^2 / 2 (1 - 2u/3 + ...) with u = q / p - 1.
+        let (p, u) = (1e33, 1e-10);
+        let expected = p * u * u / 2.0 * (1.0 - 2.0 * u / 3.0);
+        assert!((kl_poisson(p, p * (1.0 + u)) / expected - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bernoulli_index_solves_at_the_extremes() {
+        const TOP: f64 = 1.0 - 1e-12;
+        for &mean in &[1e-12, 1e-6, 0.3, 0.5, 0.999, 1.0 - 1e-9] {
+            for &n in &[1.0, 1e3, 1e9, 1e13, 1.8e19] {
+                for &level in &[1e-6, 2f64.ln(), 50.0] {
+                    let q = klucb_bernoulli(mean, n, level);
+                    if q == 1.0 {
+                        assert!(n * kl_bernoulli(mean, TOP) <= level);
+                        continue;
+                    }
+                    assert_root(|q| kl_bernoulli(mean, q), mean, n, level, q, TOP);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn beta_quantile_at_the_extremes() {
+        for &(a, b) in &[
+            (1e-3, 1e-3),
+            (1e-3, 1.0),
+            (1e6, 1.0),
+            (1.0, 1e6),
+            (1e9, 1e9),
+            (1e12, 3.0),
+        ] {
+            for &t in &[1e-300, 1e-20, 1e-3, 0.5, 0.999] {
+                let x = beta_upper_quantile(a, b, t);
+                assert!((0.0..=1.0).contains(&x), "{a} {b} {t}: {x}");
+                // Two-sided: the upper tail crosses t within a few ulps or 1e-9 of x.
+                let delta = (8.0 * ulp(x.max(1e-300))).max(1e-9 * x.min(1.0 - x));
+                let (_, left) = inc_beta_pair(a, b, (x - delta).max(0.0));
+                let (_, right) = inc_beta_pair(a, b, (x + delta).min(1.0));
+                assert!(
+                    left >= t * (1.0 - 1e-6),
+                    "{a:e} {b:e} {t:e}: x {x:e} right of it"
+                );
+                assert!(
+                    right <= t * (1.0 + 1e-6),
+                    "{a:e} {b:e} {t:e}: x {x:e} left of it"
+                );
+            }
+        }
     }
 }

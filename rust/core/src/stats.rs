@@ -66,14 +66,36 @@ impl ArmStats {
         self.m2 += o.m2 + d * d * na * nb / (na + nb);
         self.n += o.n;
         self.sum += o.sum;
+        self.m2 = self.m2.min(m2_cap(self.n));
     }
 
+    /// Statistics whose every continuation stays finite, so that what decodes keeps
+    /// encoding and decoding. With rewards |x| <= B (`REWARD_LIMIT`) the exact values obey
+    /// |sum| <= n B and m2 <= 4 n B^2; the checks allow |sum| <= 4 n B (rounding: a running
+    /// sum of rewards B drifts by at most a factor e before adding B stops moving it) and
+    /// m2 <= `M2_CAP` n B^2. Pushes preserve both (a push adds at most 25 B^2 to m2), and
+    /// so do merges (sums add; m2 is capped there, which no state built from rewards
+    /// within B ever reaches): every later value stays finite and passes again.
     pub fn is_valid(&self) -> bool {
+        use crate::policy::REWARD_LIMIT;
+        let n = self.n as f64;
         self.sum.is_finite()
             && self.m2.is_finite()
             && self.m2 >= -1e-9
+            && self.sum.abs() <= 4.0 * n * REWARD_LIMIT
+            && self.m2 <= m2_cap(self.n)
             && (self.n > 0 || (self.sum == 0.0 && self.m2 == 0.0))
     }
+}
+
+/// The bound on m2 / (n B^2) that decoded statistics must meet (see
+/// [`ArmStats::is_valid`]); 1000 times what rewards within B can produce.
+const M2_CAP: f64 = 4096.0;
+
+#[inline]
+fn m2_cap(n: u64) -> f64 {
+    let b = crate::policy::REWARD_LIMIT;
+    M2_CAP * n as f64 * b * b
 }
 
 /// Index of the largest value, ties broken uniformly at random (reservoir sampling, so the

@@ -5,6 +5,7 @@
 //! docstring, constructor and extra accessors; [`new_object`] and [`add_classes`] list them.
 
 use crate::convert::{bytes_arg, with_lock, with_lock_detached};
+use crate::drift::{PyDiscountedThompsonSampling, PyDiscountedUCB, PySlidingWindowUCB};
 use crate::elimination::PySuccessiveElimination;
 use crate::errors::{dtype_error, IntoPyResult};
 use crate::exp3::{PyExp3, PyExp3IX};
@@ -114,6 +115,11 @@ pub(crate) fn new_object(py: Python<'_>, policy: AnyPolicy) -> PyResult<Bound<'_
         AnyPolicy::Exp3(_) => subclass_object(py, PyExp3, policy),
         AnyPolicy::Exp3IX(_) => subclass_object(py, PyExp3IX, policy),
         AnyPolicy::SuccessiveElimination(_) => subclass_object(py, PySuccessiveElimination, policy),
+        AnyPolicy::SlidingWindowUCB(_) => subclass_object(py, PySlidingWindowUCB, policy),
+        AnyPolicy::DiscountedUCB(_) => subclass_object(py, PyDiscountedUCB, policy),
+        AnyPolicy::DiscountedThompsonSampling(_) => {
+            subclass_object(py, PyDiscountedThompsonSampling, policy)
+        }
     }
 }
 
@@ -137,6 +143,9 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<PyExp3>(),
         py.get_type::<PyExp3IX>(),
         py.get_type::<PySuccessiveElimination>(),
+        py.get_type::<PySlidingWindowUCB>(),
+        py.get_type::<PyDiscountedUCB>(),
+        py.get_type::<PyDiscountedThompsonSampling>(),
     ];
     let mut names = Vec::with_capacity(classes.len());
     for class in classes {
@@ -323,6 +332,11 @@ impl Bandit {
 
     /// Add the observations of another policy of the same class, arm count and
     /// hyperparameters: the result equals one policy that saw both streams.
+    /// ``p.merge(p)`` (or a copy of ``p``) doubles every statistic, as if each reward had
+    /// been seen twice. Raises DTypeError when ``other`` is of another class, and
+    /// IncompatibleError, changing nothing, when the class does not merge, the arm count
+    /// or a hyperparameter differs (the message names it) or the update count would
+    /// exceed 2**64 - 1.
     fn merge(slf: &Bound<'_, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
         let wrong_class = || {
             dtype_error(

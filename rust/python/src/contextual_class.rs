@@ -63,7 +63,11 @@ crate::persist::fit_logs_method!(PyContextualBandit);
 #[pyo3::pymethods]
 impl PyContextualBandit {
     /// Add another replica's data (same class, arms, dim and hyperparameters): equal
-    /// to one policy fitted on both data sets.
+    /// to one policy fitted on both data sets. ``p.merge(p)`` doubles every sum, as if
+    /// each row had been seen twice. Raises DTypeError when ``other`` is of another
+    /// class, and IncompatibleError, changing nothing, when the class does not merge, a
+    /// hyperparameter differs (the message names it) or the update count would exceed
+    /// 2**64 - 1.
     fn merge(
         slf: &pyo3::Bound<'_, Self>,
         other: &pyo3::Bound<'_, pyo3::PyAny>,

@@ -12,7 +12,9 @@ use regretless_core::policy::{EpsilonGreedy, Softmax};
 /// ``epsilon_t`` and the best empirical mean otherwise (ties at random). With
 /// ``decay=None`` epsilon is constant; with a number it decays as
 /// ``epsilon_t = min(epsilon, decay * K / t)``: Auer et al.'s epsilon_n-greedy with
-/// ``decay = c / d**2`` and ``epsilon = 1``. Accepts any finite reward.
+/// ``decay = c / d**2`` and ``epsilon = 1``. Accepts any reward with
+/// ``|reward| <= 1e100`` (the limit that keeps every sum and merge finite, so a
+/// checkpoint always loads); beyond it ``RewardError``, with nothing changed.
 ///
 /// >>> import regretless
 /// >>> policy = regretless.EpsilonGreedy(4, epsilon=0.2, seed=0)
@@ -49,8 +51,11 @@ impl PyEpsilonGreedy {
 /// Boltzmann (softmax) exploration.
 ///
 /// Tries every arm once, then plays arm i with probability proportional to
-/// ``exp(mean_i / temperature)``, computed in log space. Small temperatures exploit,
-/// large ones explore. Accepts any finite reward.
+/// ``exp(mean_i / temperature)``, computed from the gaps ``mean_i - max mean`` so that
+/// any temperature gives finite probabilities (at 1e-308 the best arms, ties included,
+/// share all the mass; at 1e308 play is uniform). Small temperatures exploit, large
+/// ones explore. Accepts any reward with ``|reward| <= 1e100`` (the limit that keeps
+/// every sum finite, so a checkpoint always loads); beyond it ``RewardError``.
 ///
 /// >>> import regretless
 /// >>> policy = regretless.Softmax(2, temperature=0.5, seed=0)

@@ -17,6 +17,10 @@ use std::sync::Mutex;
 /// ``shared_dim=0`` it is exactly disjoint :class:`LinUCB`. The state keeps raw sums, so
 /// ``merge`` equals fitting both data sets.
 ///
+/// Limits: contexts ``|x|, |z| <= 1e30``, weights in [0, 1e30], rewards
+/// ``|r| <= 1e100`` and ``lam`` in [1e-30, 1e30]; then every sum stays finite, so a
+/// checkpoint always loads. Beyond them the call raises and changes nothing.
+///
 /// >>> import numpy as np, regretless
 /// >>> rng = np.random.default_rng(0)
 /// >>> policy = regretless.HybridLinUCB(n_arms=3, dim=2, shared_dim=2, alpha=0.5, seed=0)
@@ -37,7 +41,7 @@ crate::persist::state_methods!(PyHybridLinUCB => HybridLinUCB);
 crate::persist::merge_method!(
     PyHybridLinUCB,
     HybridLinUCB::merge,
-    "Add another replica's data: equal to fitting both data sets."
+    "Add another replica's data: equal to fitting both data sets. ``p.merge(p)``\ndoubles every sum, as if each row had been seen twice. Raises IncompatibleError,\nchanging nothing, when a dimension or hyperparameter differs or the update count\nwould exceed 2**64 - 1."
 );
 
 impl PyHybridLinUCB {

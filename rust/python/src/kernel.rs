@@ -223,6 +223,11 @@ fn with_bkb<R: Send>(slf: &Bound<'_, PyBKB>, f: impl FnOnce(&BKB) -> R + Send) -
 /// ``kernel`` is a name (``"rbf"``, ...) or a spec of :mod:`regretless.kernel`. Repeated
 /// evaluations of one candidate are separate observations.
 ///
+/// Limits that keep the posterior finite (so a checkpoint always loads): kernel
+/// ``lengthscale`` and ``variance`` in [1e-100, 1e100], ``k(x, x) <= 1e100`` on every
+/// candidate, ``noise`` in [1e-30, 1e100] and rewards ``|r| <= 1e100``; beyond them
+/// ``InvalidParameterError`` / ``RewardError``, with nothing changed.
+///
 /// >>> import numpy as np, regretless
 /// >>> X = np.linspace(0, 1, 101)[:, None]
 /// >>> f = lambda x: -(x - 0.3) ** 2
@@ -315,6 +320,8 @@ type Posterior2<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
 /// GP variance, and it is pulled again: on benches/kernel_scaling.py 38% of the pulls went
 /// to such arms and the regret was 7-10x exact GP-UCB's with the shared width. With
 /// ``qbar = 4`` no pulled arm left the dictionary there and the regret matched GP-UCB's.
+/// Limits as for :class:`GPUCB`: kernel scales in [1e-100, 1e100], ``k(x, x) <= 1e100``,
+/// ``lam`` in [1e-30, 1e100], rewards ``|r| <= 1e100``.
 ///
 /// >>> import numpy as np, regretless
 /// >>> X = np.linspace(0, 1, 101)[:, None]

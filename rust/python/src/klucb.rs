@@ -11,9 +11,12 @@ use regretless_core::policy::{BayesUCB, Divergence, KLUCB};
 /// The index of arm i is the largest ``q >= mean_i`` with
 /// ``n_i * kl(mean_i, q) <= ln t + c ln ln t``, solved by Newton's method. The
 /// divergence matches the reward model: ``"bernoulli"`` (rewards in [0, 1],
-/// asymptotically optimal for Bernoulli arms), ``"gaussian"`` (any real reward, with
-/// known ``variance``) or ``"poisson"`` (rewards >= 0). ``plus=True`` gives KL-UCB+,
-/// which uses ``ln(t / n_i)``. ``c = 0`` is the practical default (3 in the proofs).
+/// asymptotically optimal for Bernoulli arms), ``"gaussian"`` (rewards in
+/// [-1e100, 1e100], with known ``variance``) or ``"poisson"`` (rewards in [0, 1e100]);
+/// the 1e100 limit keeps every sum finite, so a checkpoint always loads. The solve
+/// is bracketed and bounded (at most 200 evaluations) at any mean. ``plus=True`` gives
+/// KL-UCB+, which uses ``ln(t / n_i)``. ``c = 0`` is the practical default (3 in the
+/// proofs).
 ///
 /// >>> import regretless
 /// >>> policy = regretless.KLUCB(2, seed=0)
@@ -61,7 +64,9 @@ impl PyKLUCB {
 /// The index of arm i is the ``1 - 1/(t (ln H)^c)`` quantile of its
 /// ``Beta(prior_alpha + S_i, prior_beta + n_i - S_i)`` posterior (``H`` the horizon,
 /// ``t`` when None). ``c = 0`` is the recommended practical value. Rewards in [0, 1]; a
-/// fractional reward r counts as r successes and 1 - r failures.
+/// fractional reward r counts as r successes and 1 - r failures. ``prior_alpha`` and
+/// ``prior_beta`` lie in (0, 1e100] (beyond, the posterior's sums overflow). The
+/// quantile solve is bracketed and bounded (at most 200 evaluations).
 ///
 /// >>> import regretless
 /// >>> policy = regretless.BayesUCB(2, seed=0)

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod bandit;
 mod contextual_class;
 mod convert;
+mod drift;
 mod elimination;
 mod env;
 mod errors;
@@ -36,6 +37,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyGibbsGreedy>()?;
     m.add_class::<linear::PyLogisticUCB>()?;
     m.add_class::<linear::PyLogisticTS>()?;
+    m.add_class::<linear::PySketchedLinUCB>()?;
+    m.add_class::<linear::PySketchedLinTS>()?;
     m.add_class::<hybrid::PyHybridLinUCB>()?;
     m.add_class::<kernel::PyKernelBandit>()?;
     m.add_class::<kernel::PyGPUCB>()?;
@@ -43,6 +46,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<env::PyBernoulliEnv>()?;
     m.add_class::<env::PyGaussianEnv>()?;
     m.add_class::<env::PyTableEnv>()?;
+    m.add_class::<env::PyPiecewiseBernoulliEnv>()?;
     m.add_class::<stream::PyStreamBandit>()?;
     m.add_class::<stream::PyUniformExploration>()?;
     m.add_class::<stream::PyNaiveEpsilonBest>()?;

@@ -9,6 +9,7 @@ use pyo3::PyClass;
 use regretless_core::contextual::{
     AnyContextual, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS, LogisticUCB,
 };
+use regretless_core::contextual::{SketchedLinTS, SketchedLinUCB};
 
 /// A new object of the class registered for the state's kind.
 pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Bound<'_, PyAny>> {
@@ -31,6 +32,8 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
         AnyContextual::GibbsGreedy(_) => |py, init| make(py, init, PyGibbsGreedy),
         AnyContextual::LogisticUCB(_) => |py, init| make(py, init, PyLogisticUCB),
         AnyContextual::LogisticTS(_) => |py, init| make(py, init, PyLogisticTS),
+        AnyContextual::SketchedLinUCB(_) => |py, init| make(py, init, PySketchedLinUCB),
+        AnyContextual::SketchedLinTS(_) => |py, init| make(py, init, PySketchedLinTS),
     };
     subclass(
         py,
@@ -44,7 +47,14 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
 /// the score of arm a for context x is ``x^T theta_a + alpha sqrt(x^T A_a^{-1} x)``
 /// with ``theta_a = A_a^{-1} b_a``. Li et al. set ``alpha = 1 + sqrt(ln(2/delta)/2)``.
 /// Inverses are kept by Sherman-Morrison updates and refactorized exactly from the
-/// Gram matrix every 1024 updates, so they stay symmetric positive definite.
+/// Gram matrix every 1024 updates (when it is numerically positive definite: sums of
+/// near-parallel contexts can make it singular in floating point, and the inverse is
+/// then carried on by the updates).
+///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LinUCB(n_arms=2, dim=2, alpha=0.5, seed=0)
@@ -87,6 +97,11 @@ impl PyLinUCB {
 /// theory's value is much larger). ``scores`` returns posterior means;
 /// ``probabilities`` is a Monte Carlo estimate (4096 draws) for logging propensities.
 ///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
+///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LinTS(n_arms=3, dim=4, v=0.2, seed=1)
 /// >>> x = np.ones(4)
@@ -118,6 +133,11 @@ impl PyLinTS {
 
 /// Epsilon-greedy on per-arm ridge estimates: with probability ``epsilon`` a uniformly
 /// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random).
+///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LinGreedy(n_arms=2, dim=1, epsilon=0.1, seed=0)
@@ -158,6 +178,11 @@ impl PyLinGreedy {
 /// tabular bonus when the context is one constant feature. Rewards are expected in
 /// [0, 1]. ``regretless.kl_regret`` scores the decisions exactly.
 ///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
+///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.KLRegularizedUCB(n_arms=3, dim=1, eta=5.0, seed=0)
 /// >>> x = np.ones(1)
@@ -194,6 +219,11 @@ impl PyKLRegularizedUCB {
 /// estimate ``f = min(1, max(0, x^T theta_a))``, with no exploration bonus: the KL term
 /// alone keeps every arm of the reference's support in play. Same interface as
 /// :class:`KLRegularizedUCB`.
+///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.GibbsGreedy(n_arms=2, dim=1, eta=2.0, seed=0)
@@ -233,6 +263,11 @@ impl PyGibbsGreedy {
 /// probabilities. Rewards are labels or probabilities in [0, 1]; ``lam`` is the prior
 /// precision. Not mergeable (the online posterior depends on the update order).
 ///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
+///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LogisticUCB(n_arms=2, dim=2, seed=0)
 /// >>> X = np.tile([[1.0, 0.0], [1.0, 1.0]], (200, 1))
@@ -269,6 +304,11 @@ impl PyLogisticUCB {
 /// of every arm from ``N(x^T theta_a, v^2 x^T A_a^{-1} x)`` (``v = 1``: the posterior).
 /// ``probabilities`` is a Monte Carlo estimate (4096 draws).
 ///
+/// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
+/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
+///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.LogisticTS(n_arms=3, dim=2, seed=0)
 /// >>> arm = policy.select(np.array([1.0, 0.5]))
@@ -294,6 +334,102 @@ impl PyLogisticTS {
             Self,
             PyContextualBandit::wrap(
                 LogisticTS::new(n_arms, dim, v, lam, seed_arg(seed)?).py_err(py)?,
+            ),
+        ))
+    }
+}
+
+/// Sketched LinUCB (SOFUL; Kuzborskij, Cella and Cesa-Bianchi 2019) for high-dimensional
+/// contexts: O(m d) per decision and update instead of LinUCB's O(d^2).
+///
+/// Each arm keeps a Frequent Directions sketch ``S_a`` of ``m = sketch_size`` rows of its
+/// (weighted) contexts, in a ``2m x d`` buffer shrunk once per ``m`` rows (Ghashami et al.
+/// 2016, Algorithm 3.1 with ``l = m + 1``), and scores
+/// ``x^T theta_a + alpha sqrt(x^T A_a^{-1} x)`` with ``A_a = S_a^T S_a + lam I`` and
+/// ``theta_a = A_a^{-1} b_a`` (``b_a = sum w r x`` kept exactly), both through the Woodbury
+/// identity on an ``m x m`` factor. By default the plain variant (SOFUL's regularizer
+/// ``lam``): dropped directions only widen the confidence widths. ``robust=True`` adds half
+/// the sketch's accumulated shrinkage to the regularizer (Robust Frequent Directions, Luo et
+/// al. 2019, as in Chen et al. 2020), which halves the sketch's spectral error. With
+/// ``sketch_size >= dim`` nothing is dropped and the policy equals :class:`LinUCB` up to
+/// rounding. Not mergeable: merged sketches differ from the sketch of the combined data.
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.SketchedLinUCB(n_arms=2, dim=64, sketch_size=8, seed=0)
+/// >>> rng = np.random.default_rng(0)
+/// >>> X = rng.normal(size=(400, 64))
+/// >>> arms = np.arange(400) % 2
+/// >>> policy.update_batch(X, arms, np.where(arms == 0, X[:, 0], -X[:, 0]))
+/// >>> policy.select_batch(np.array([[3.0] + [0.0] * 63, [-3.0] + [0.0] * 63])).tolist()
+/// [0, 1]
+#[pyclass(extends = PyContextualBandit, frozen, name = "SketchedLinUCB", module = "regretless")]
+pub struct PySketchedLinUCB;
+
+#[pymethods]
+impl PySketchedLinUCB {
+    #[new]
+    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, alpha = 1.0, lam = 1.0, robust = false, seed = None))]
+    // The keyword arguments of the Python constructor.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        sketch_size: usize,
+        alpha: f64,
+        lam: f64,
+        robust: bool,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        let seed = seed_arg(seed)?;
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                SketchedLinUCB::new(n_arms, dim, sketch_size, robust, alpha, lam, seed)
+                    .py_err(py)?,
+            ),
+        ))
+    }
+}
+
+/// Linear Thompson sampling on Frequent Directions sketches: :class:`LinTS`'s sampling
+/// (the score of arm a drawn from ``N(x^T theta_a, v^2 x^T A_a^{-1} x)``) on the sketched
+/// models of :class:`SketchedLinUCB` (``A_a = S_a^T S_a + lam I``; ``robust`` as there), O(m d)
+/// per decision and update. With ``sketch_size >= dim`` it makes the same draws and
+/// decisions as :class:`LinTS` up to rounding. ``scores`` returns posterior means;
+/// ``probabilities`` is a Monte Carlo estimate (4096 draws). Not mergeable.
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.SketchedLinTS(n_arms=3, dim=32, sketch_size=4, seed=1)
+/// >>> x = np.ones(32) / np.sqrt(32)
+/// >>> arm = policy.select(x)
+/// >>> policy.update(x, arm, 1.0)
+/// >>> int(policy.counts().sum())
+/// 1
+#[pyclass(extends = PyContextualBandit, frozen, name = "SketchedLinTS", module = "regretless")]
+pub struct PySketchedLinTS;
+
+#[pymethods]
+impl PySketchedLinTS {
+    #[new]
+    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, v = 0.2, lam = 1.0, robust = false, seed = None))]
+    // The keyword arguments of the Python constructor.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        sketch_size: usize,
+        v: f64,
+        lam: f64,
+        robust: bool,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        let seed = seed_arg(seed)?;
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                SketchedLinTS::new(n_arms, dim, sketch_size, robust, v, lam, seed).py_err(py)?,
             ),
         ))
     }

@@ -59,8 +59,9 @@ impl PyThompsonSampling {
 ///
 /// Each arm's (mean, precision) has a ``NormalGamma(mu0, kappa0, alpha0, beta0)``
 /// prior, updated in closed form. A decision draws the precision from its Gamma
-/// posterior and the mean from the Normal given it, and plays the argmax. Any finite
-/// reward. ``scores()`` returns posterior means.
+/// posterior and the mean from the Normal given it, and plays the argmax. Rewards in
+/// [-1e100, 1e100] (the limit that keeps every sum finite, so a checkpoint always
+/// loads). ``scores()`` returns posterior means.
 ///
 /// >>> import regretless
 /// >>> policy = regretless.GaussianThompsonSampling(2, seed=0)

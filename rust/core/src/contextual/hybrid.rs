@@ -14,9 +14,10 @@
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
-use super::REFACTOR_EVERY;
+use super::{CONTEXT_LIMIT, LAM_RANGE, REFACTOR_EVERY, WEIGHT_LIMIT};
 use crate::error::{Error, Result};
 use crate::linalg;
+use crate::policy::{check_room, REWARD_LIMIT};
 use crate::rng::Rng;
 use crate::state::Persist;
 use crate::stats::{argmax_distribution, argmax_random_ties};
@@ -199,8 +200,8 @@ impl HybridLinUCB {
         if dim == 0 {
             return Err(Error::param("dim", "must be at least 1"));
         }
-        if !(lam.is_finite() && lam > 0.0) {
-            return Err(Error::param("lam", "must be a finite number > 0"));
+        if !(LAM_RANGE.0..=LAM_RANGE.1).contains(&lam) {
+            return Err(Error::param("lam", "must be a number in [1e-30, 1e30]"));
         }
         if !(alpha.is_finite() && alpha >= 0.0) {
             return Err(Error::param("alpha", "must be a finite number >= 0"));
@@ -336,16 +337,23 @@ impl HybridLinUCB {
     }
 
     fn check_row(&self, ctx: &HybridContext) -> Result<()> {
-        if let Some(i) = ctx.x.iter().position(|v| !v.is_finite()) {
+        let within = |v: &f64| v.abs() <= CONTEXT_LIMIT;
+        if let Some(i) = ctx.x.iter().position(|v| !within(v)) {
             return Err(Error::param(
                 "x",
-                format!("value {i} is {}; contexts must be finite", ctx.x[i]),
+                format!(
+                    "value {i} is {}; contexts must be finite with |value| <= 1e30",
+                    crate::error::show(ctx.x[i])
+                ),
             ));
         }
-        if let Some(i) = ctx.z.iter().position(|v| !v.is_finite()) {
+        if let Some(i) = ctx.z.iter().position(|v| !within(v)) {
             return Err(Error::param(
                 "z",
-                format!("value {i} is {}; contexts must be finite", ctx.z[i]),
+                format!(
+                    "value {i} is {}; contexts must be finite with |value| <= 1e30",
+                    crate::error::show(ctx.z[i])
+                ),
             ));
         }
         Ok(())
@@ -481,25 +489,29 @@ impl HybridLinUCB {
                 });
             }
         }
-        if let Some(i) = rewards.iter().position(|r| !r.is_finite()) {
+        if let Some(i) = rewards
+            .iter()
+            .position(|r| !(-REWARD_LIMIT..=REWARD_LIMIT).contains(r))
+        {
             return Err(Error::InvalidReward {
                 argument: "rewards".into(),
                 value: rewards[i],
                 position: Some(i),
-                expected: "a finite number".into(),
+                expected: "a number in [-1e100, 1e100]".into(),
             });
         }
         if let Some(w) = weights {
-            if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+            if let Some(i) = w.iter().position(|w| !(0.0..=WEIGHT_LIMIT).contains(w)) {
                 return Err(Error::param(
                     "weights",
                     format!(
-                        "entry {i} is {}; importance weights must be finite and >= 0",
-                        w[i]
+                        "entry {i} is {}; importance weights must be in [0, 1e30]",
+                        crate::error::show(w[i])
                     ),
                 ));
             }
         }
+        check_room(self.n_updates, n as u64)?;
         let (d, k) = (self.dim, self.shared_dim);
         let mut touched = vec![false; kk];
         for i in 0..n {
@@ -556,20 +568,21 @@ impl HybridLinUCB {
                 position: None,
             });
         }
-        if !reward.is_finite() {
+        if !(-REWARD_LIMIT..=REWARD_LIMIT).contains(&reward) {
             return Err(Error::InvalidReward {
                 argument: "reward".into(),
                 value: reward,
                 position: None,
-                expected: "a finite number".into(),
+                expected: "a number in [-1e100, 1e100]".into(),
             });
         }
-        if !(weight.is_finite() && weight >= 0.0) {
+        if !(0.0..=WEIGHT_LIMIT).contains(&weight) {
             return Err(Error::param(
                 "weight",
-                format!("got {weight}; must be finite and >= 0"),
+                format!("got {}; must be in [0, 1e30]", crate::error::show(weight)),
             ));
         }
+        check_room(self.n_updates, 1)?;
         self.check_row(&HybridContext {
             x,
             x_per_arm: false,
@@ -628,13 +641,28 @@ impl HybridLinUCB {
         if other.arms.len() != self.arms.len()
             || other.dim != self.dim
             || other.shared_dim != self.shared_dim
-            || other.lam != self.lam
-            || other.params != self.params
         {
-            return Err(Error::incompatible(
-                "cannot merge HybridLinUCBs with different arms, dimensions or hyperparameters",
+            return Err(Error::incompatible(format!(
+                "other: cannot merge a HybridLinUCB with {} arms, dim={}, shared_dim={} into one \
+                 with {} arms, dim={}, shared_dim={}",
+                other.arms.len(),
+                other.dim,
+                other.shared_dim,
+                self.arms.len(),
+                self.dim,
+                self.shared_dim
+            )));
+        }
+        if other.lam != self.lam || other.params != self.params {
+            let describe = |p: &HybridLinUCB| format!("alpha={}, lam={}", p.params.alpha, p.lam);
+            return Err(crate::error::hyperparameter_mismatch(
+                "HybridLinUCB",
+                &describe(self),
+                &describe(other),
             ));
         }
+        let n_updates =
+            crate::error::checked_count(self.n_updates, other.n_updates, "update count")?;
         let (d, k, lam) = (self.dim, self.shared_dim, self.lam);
         for (a, o) in self.arms.iter_mut().zip(&other.arms) {
             for (i, (g, og)) in a.gram.iter_mut().zip(&o.gram).enumerate() {
@@ -659,7 +687,7 @@ impl HybridLinUCB {
             a.refactor(d);
             a.refresh(d, k);
         }
-        self.n_updates += other.n_updates;
+        self.n_updates = n_updates;
         self.refresh_shared();
         Ok(())
     }
@@ -717,14 +745,15 @@ impl Persist for HybridLinUCB {
                         .chain(&a.zz)
                         .chain(&a.rz)
                         .all(|v| v.is_finite())
-                    && linalg::cholesky(&a.gram, d).is_some()
+                    // Not positive definiteness (see `RidgeModel`'s check): a positive
+                    // diagonal, which every accepted update keeps.
+                    && (0..d).all(|i| a.gram[i * d + i] > 0.0)
             });
         let shared_ok = self.a0_inv.len() == k * k
             && self.beta.len() == k
             && self.a0_inv.iter().chain(&self.beta).all(|v| v.is_finite());
         let counts_ok = self.arms.iter().map(|a| a.n).sum::<u64>() == self.n_updates;
-        let params_ok = self.lam.is_finite()
-            && self.lam > 0.0
+        let params_ok = (LAM_RANGE.0..=LAM_RANGE.1).contains(&self.lam)
             && self.params.alpha.is_finite()
             && self.params.alpha >= 0.0;
         let ok = d > 0 && arms_ok && shared_ok && counts_ok && params_ok && self.rng.is_valid();

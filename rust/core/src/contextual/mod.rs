@@ -18,16 +18,28 @@ pub mod hybrid;
 pub mod linear;
 pub mod logistic;
 pub mod registry;
+pub mod sketch;
 pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};
 pub use registry::AnyContextual;
+pub use sketch::{FrequentDirections, SketchedLinTS, SketchedLinUCB};
 
 /// Rank-one updates between two exact refactorizations of an arm's inverse. The
 /// Sherman-Morrison drift after a thousand updates is far below 1e-12 relative; the
 /// refactorization costs O(d^3), amortized to O(d^3 / 1024) per update.
 pub const REFACTOR_EVERY: u64 = 1024;
+
+/// The largest context entry magnitude accepted. With weights up to [`WEIGHT_LIMIT`],
+/// rewards up to `policy::REWARD_LIMIT` and the ridge parameter in [`LAM_RANGE`], every
+/// Gram entry stays below 2^64 * 1e30 * 1e60 ~ 2e109 and b below 2e179 for any number of
+/// updates, and A^{-1} below 1 / lam: a state always encodes, decodes and continues.
+pub const CONTEXT_LIMIT: f64 = 1e30;
+/// The largest importance weight accepted (see [`CONTEXT_LIMIT`]).
+pub const WEIGHT_LIMIT: f64 = 1e30;
+/// The accepted range of the ridge parameter lam (see [`CONTEXT_LIMIT`]).
+pub const LAM_RANGE: (f64, f64) = (1e-30, 1e30);
 
 /// The model linking an arm's linear predictor z = x^T theta to its expected reward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -326,6 +338,10 @@ impl RidgeModel {
     }
 
     fn check(&self, dim: usize) -> Result<()> {
+        // Positive definiteness of the Gram matrix is not required: sums of many
+        // near-parallel contexts make it singular in floating point (lam I is lost beside
+        // entries of 1e16), which every update path handles (refactorization then keeps the
+        // Sherman-Morrison inverse), so a state that updates produced must decode.
         let ok = self.gram.len() == dim * dim
             && self.a_inv.len() == dim * dim
             && self.b.len() == dim
@@ -339,12 +355,12 @@ impl RidgeModel {
                 .chain(&self.b)
                 .chain(&self.theta)
                 .all(|v| v.is_finite())
-            && linalg::cholesky(&self.gram, dim).is_some();
+            && (0..dim).all(|i| self.gram[i * dim + i] > 0.0);
         if ok {
             Ok(())
         } else {
             Err(Error::state(
-                "a ridge model is inconsistent (sizes, finiteness or positive definiteness)",
+                "a ridge model is inconsistent (sizes, finiteness or a non-positive Gram diagonal)",
             ))
         }
     }
@@ -369,8 +385,8 @@ impl LinearBase {
         if dim == 0 {
             return Err(Error::param("dim", "must be at least 1"));
         }
-        if !(lam.is_finite() && lam > 0.0) {
-            return Err(Error::param("lam", "must be a finite number > 0"));
+        if !(LAM_RANGE.0..=LAM_RANGE.1).contains(&lam) {
+            return Err(Error::param("lam", "must be a number in [1e-30, 1e30]"));
         }
         // Per arm: a Gram matrix and its inverse (d x d) and two d-vectors.
         let side = dim.saturating_add(1);
@@ -387,7 +403,8 @@ impl LinearBase {
     }
 
     fn check(&self) -> Result<()> {
-        if self.arms.is_empty() || self.dim == 0 || !(self.lam.is_finite() && self.lam > 0.0) {
+        if self.arms.is_empty() || self.dim == 0 || !(LAM_RANGE.0..=LAM_RANGE.1).contains(&self.lam)
+        {
             return Err(Error::state("dimensions or ridge parameter are invalid"));
         }
         if !self.rng.is_valid() {
@@ -448,20 +465,23 @@ pub fn check_contexts(argument: &str, x: &[f64], dim: usize) -> Result<usize> {
         ));
     }
     // A branch-free scan by chunks; the exact position searched only when a chunk fails.
-    let bad_chunk = x.chunks(4096).position(|c| !linalg::all_finite(c));
+    let within = |v: &f64| v.abs() <= CONTEXT_LIMIT;
+    let bad_chunk = x
+        .chunks(4096)
+        .position(|c| !(linalg::all_finite(c) && c.iter().fold(true, |ok, v| ok & within(v))));
     if let Some(i) = bad_chunk.and_then(|c| {
         x[c * 4096..]
             .iter()
-            .position(|v| !v.is_finite())
+            .position(|v| !within(v))
             .map(|i| c * 4096 + i)
     }) {
         return Err(Error::InvalidParameter {
             name: argument.to_string(),
             message: format!(
-                "row {} column {} is {}; contexts must be finite",
+                "row {} column {} is {}; contexts must be finite with |value| <= 1e30",
                 i / dim,
                 i % dim,
-                x[i]
+                crate::error::show(x[i])
             ),
         });
     }
@@ -648,7 +668,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             if logistic {
                 (0.0..=1.0).contains(r)
             } else {
-                r.is_finite()
+                r.abs() <= crate::policy::REWARD_LIMIT
             }
         };
         if let Some(i) = rewards.iter().position(|r| !valid(r)) {
@@ -659,17 +679,17 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                 expected: if logistic {
                     format!("a label or probability in [0, 1] for {}", Self::KIND)
                 } else {
-                    "a finite number".into()
+                    "a number in [-1e100, 1e100]".into()
                 },
             });
         }
         if let Some(w) = weights {
-            if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+            if let Some(i) = w.iter().position(|w| !(0.0..=WEIGHT_LIMIT).contains(w)) {
                 return Err(Error::InvalidParameter {
                     name: "weights".into(),
                     message: format!(
-                        "entry {i} is {}; importance weights must be finite and >= 0",
-                        w[i]
+                        "entry {i} is {}; importance weights must be in [0, 1e30]",
+                        crate::error::show(w[i])
                     ),
                 });
             }
@@ -686,6 +706,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         }
         self.check_update(x, &[arm], &[reward], Some(&[weight]))
             .map_err(rename_single)?;
+        crate::policy::check_room(self.n_updates(), 1)?;
         let b = self.base_mut();
         let link = b.link;
         with_buffer(b.dim, |scratch| {
@@ -706,6 +727,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         weights: Option<&[f64]>,
     ) -> Result<()> {
         let n = self.check_update(x, arms, rewards, weights)?;
+        crate::policy::check_room(self.n_updates(), n as u64)?;
         let d = self.dim();
         let k = self.n_arms();
         let b = self.base_mut();
@@ -1012,16 +1034,24 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             )));
         }
         let (a, o) = (self.base(), other.base());
-        if a.arms.len() != o.arms.len()
-            || a.dim != o.dim
-            || a.lam != o.lam
-            || self.params() != other.params()
-        {
+        if a.arms.len() != o.arms.len() || a.dim != o.dim {
             return Err(Error::incompatible(format!(
-                "cannot merge {}s with different arms, dimension or hyperparameters",
-                Self::KIND
+                "other: cannot merge a {kind} with {} arms of dimension {} into one with {} arms of dimension {}",
+                o.arms.len(),
+                o.dim,
+                a.arms.len(),
+                a.dim,
+                kind = Self::KIND
             )));
         }
+        if a.lam != o.lam || self.params() != other.params() {
+            return Err(crate::error::hyperparameter_mismatch(
+                Self::KIND,
+                &self.describe_params(),
+                &other.describe_params(),
+            ));
+        }
+        let t = crate::error::checked_count(a.t, o.t, "update count")?;
         let lam = a.lam;
         let other_arms = o.arms.clone();
         let ot = o.t;
@@ -1029,7 +1059,8 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         for (m, om) in b.arms.iter_mut().zip(&other_arms) {
             m.merge(om, lam);
         }
-        b.t += ot;
+        debug_assert_eq!(t, b.t + ot);
+        b.t = t;
         Ok(())
     }
 

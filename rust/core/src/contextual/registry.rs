@@ -11,6 +11,7 @@ use super::{
     ContextualPolicy, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LinearBase,
     LogisticTS, LogisticUCB,
 };
+use super::{SketchedLinTS, SketchedLinUCB};
 use crate::error::{Error, Result};
 use crate::state::{decode, encode, peek_kind, Persist};
 
@@ -24,10 +25,12 @@ pub enum AnyContextual {
     GibbsGreedy(GibbsGreedy),
     LogisticUCB(LogisticUCB),
     LogisticTS(LogisticTS),
+    SketchedLinUCB(SketchedLinUCB),
+    SketchedLinTS(SketchedLinTS),
 }
 
 /// The kind names of the registered policies, in the order Python lists them.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 9] = [
     LinUCB::KIND,
     LinTS::KIND,
     LinGreedy::KIND,
@@ -35,6 +38,8 @@ pub const NAMES: [&str; 7] = [
     LogisticTS::KIND,
     KLRegularizedUCB::KIND,
     GibbsGreedy::KIND,
+    SketchedLinUCB::KIND,
+    SketchedLinTS::KIND,
 ];
 
 /// `$body` with `$p` bound to the concrete policy inside `$any`.
@@ -48,6 +53,8 @@ macro_rules! dispatch {
             AnyContextual::GibbsGreedy($p) => $body,
             AnyContextual::LogisticUCB($p) => $body,
             AnyContextual::LogisticTS($p) => $body,
+            AnyContextual::SketchedLinUCB($p) => $body,
+            AnyContextual::SketchedLinTS($p) => $body,
         }
     };
 }
@@ -70,6 +77,7 @@ from_concrete!(
     LogisticUCB,
     LogisticTS
 );
+from_concrete!(SketchedLinUCB, SketchedLinTS);
 
 impl AnyContextual {
     /// The kind name (the class name, and the one in the state header).
@@ -101,6 +109,8 @@ impl AnyContextual {
             "GibbsGreedy" => AnyContextual::GibbsGreedy(decode(bytes)?),
             "LogisticUCB" => AnyContextual::LogisticUCB(decode(bytes)?),
             "LogisticTS" => AnyContextual::LogisticTS(decode(bytes)?),
+            "SketchedLinUCB" => AnyContextual::SketchedLinUCB(decode(bytes)?),
+            "SketchedLinTS" => AnyContextual::SketchedLinTS(decode(bytes)?),
             other => {
                 let held = peek_kind(bytes).map(|(_, k)| k).unwrap_or_default();
                 return Err(Error::state(format!(
@@ -191,8 +201,10 @@ impl AnyContextual {
             (A::GibbsGreedy(a), A::GibbsGreedy(b)) => a.merge(b),
             (A::LogisticUCB(a), A::LogisticUCB(b)) => a.merge(b),
             (A::LogisticTS(a), A::LogisticTS(b)) => a.merge(b),
+            (A::SketchedLinUCB(a), A::SketchedLinUCB(b)) => a.merge(b),
+            (A::SketchedLinTS(a), A::SketchedLinTS(b)) => a.merge(b),
             (a, b) => Err(Error::incompatible(format!(
-                "cannot merge a {} into a {}",
+                "other: cannot merge {} into {} (the classes differ)",
                 b.kind(),
                 a.kind()
             ))),
@@ -217,6 +229,12 @@ mod tests {
                 .into(),
             LogisticUCB::new(3, 2, 1.0, 1.0, Some(6)).unwrap().into(),
             LogisticTS::new(3, 2, 1.0, 1.0, Some(7)).unwrap().into(),
+            SketchedLinUCB::new(3, 2, 1, false, 1.0, 1.0, Some(8))
+                .unwrap()
+                .into(),
+            SketchedLinTS::new(3, 2, 1, true, 0.3, 1.0, Some(9))
+                .unwrap()
+                .into(),
         ]
     }
 
@@ -260,7 +278,12 @@ mod tests {
     fn merge_needs_the_same_kind() {
         let mut a: AnyContextual = LinUCB::new(2, 1, 1.0, 1.0, Some(0)).unwrap().into();
         let b: AnyContextual = LinGreedy::new(2, 1, 0.1, 1.0, Some(0)).unwrap().into();
-        assert!(a.merge(&b).is_err());
+        let err = a.merge(&b).unwrap_err();
+        assert!(matches!(err, Error::Incompatible { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "other: cannot merge LinGreedy into LinUCB (the classes differ)"
+        );
         let c = a.clone();
         a.merge(&c).unwrap();
     }

@@ -202,7 +202,13 @@ fn check_params(
             ))
         }
     };
-    pos("lam", lam)?;
+    // As GP-UCB's noise: a floor keeps the posterior's gains 1 / lam finite.
+    if !(1e-30..=1e100).contains(&lam) {
+        return Err(Error::param(
+            "lam",
+            format!("must be in [1e-30, 1e100], got {}", crate::error::show(lam)),
+        ));
+    }
     pos("qbar", qbar)?;
     if !(fnorm.is_finite() && fnorm >= 0.0) {
         return Err(Error::param(
@@ -325,6 +331,7 @@ impl BKB {
             columns: Columns::default(),
         };
         p.kdiag = kernel.diag(&p.x, d);
+        super::check_kernel_diagonal(&p.kdiag)?;
         p.rebuild()?;
         Ok(p)
     }
@@ -763,7 +770,9 @@ impl BKB {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut p: BKB = crate::state::decode(bytes)?;
         p.kdiag = p.kernel.diag(&p.x, p.d);
-        p.rebuild().map_err(|e| Error::state(format!("BKB: {e}")))?;
+        super::check_kernel_diagonal(&p.kdiag)
+            .and_then(|_| p.rebuild())
+            .map_err(|e| Error::state(format!("BKB: {e}")))?;
         Ok(p)
     }
 }

@@ -38,10 +38,14 @@ pub struct GPUCB {
 }
 
 fn check_common(noise: f64, delta: f64, beta_scale: f64) -> Result<()> {
-    if !(noise.is_finite() && noise > 0.0) {
+    // A floor on the noise bounds the gains 1 / (var + noise) of the posterior updates.
+    if !(1e-30..=1e100).contains(&noise) {
         return Err(Error::param(
             "noise",
-            format!("must be a finite noise variance > 0, got {noise}"),
+            format!(
+                "must be a noise variance in [1e-30, 1e100], got {}",
+                crate::error::show(noise)
+            ),
         ));
     }
     if !(delta > 0.0 && delta < 1.0) {
@@ -83,6 +87,7 @@ impl GPUCB {
             return Err(Error::shape("candidates", "too many candidates"));
         }
         let kdiag = kernel.diag(candidates, d);
+        super::check_kernel_diagonal(&kdiag)?;
         Ok(GPUCB {
             kernel,
             x: candidates.to_vec(),
@@ -339,6 +344,7 @@ impl Persist for GPUCB {
         let bad = |m: &str| Err(Error::state(format!("GPUCB: {m}")));
         self.kernel.validate()?;
         check_common(self.noise, self.delta, self.beta_scale)?;
+        super::check_kernel_diagonal(&self.kdiag)?;
         let t = self.pulls.len();
         if self.d == 0 || self.a == 0 || self.x.len() != self.a.saturating_mul(self.d) {
             return bad("candidate matrix and its shape disagree");

@@ -71,6 +71,45 @@ fn positive(name: &str, v: f64) -> Result<()> {
     }
 }
 
+/// The accepted range of a kernel's lengthscale and variance. With kernel values
+/// bounded by [`KERNEL_VALUE_LIMIT`] (and rewards, noise within their limits) the squares
+/// and quotients of the posterior updates stay finite: a state always encodes and decodes.
+pub const KERNEL_SCALE_RANGE: (f64, f64) = (1e-100, 1e100);
+/// The largest k(x, x) accepted over the candidates; by Cauchy-Schwarz it bounds every
+/// kernel value |k(x, y)| <= sqrt(k(x, x) k(y, y)).
+pub const KERNEL_VALUE_LIMIT: f64 = 1e100;
+
+fn in_scale_range(name: &str, v: f64) -> Result<()> {
+    positive(name, v)?;
+    if (KERNEL_SCALE_RANGE.0..=KERNEL_SCALE_RANGE.1).contains(&v) {
+        Ok(())
+    } else {
+        Err(Error::param(
+            name,
+            format!("must be in [1e-100, 1e100], got {}", crate::error::show(v)),
+        ))
+    }
+}
+
+/// `Ok` when every k(x, x) of the candidates is finite and at most
+/// [`KERNEL_VALUE_LIMIT`], else the error naming the kernel and the first candidate.
+pub(crate) fn check_kernel_diagonal(kdiag: &[f64]) -> Result<()> {
+    match kdiag
+        .iter()
+        .position(|v| !(v.is_finite() && v.abs() <= KERNEL_VALUE_LIMIT))
+    {
+        None => Ok(()),
+        Some(i) => Err(Error::param(
+            "kernel",
+            format!(
+                "k(x, x) is {} at candidate {i}; kernel values must be at most 1e100 \
+                 (lower the variance or the degree, or rescale the candidates)",
+                crate::error::show(kdiag[i])
+            ),
+        )),
+    }
+}
+
 impl Kernel {
     /// A kernel from its name (`rbf`, `matern12`, `matern32`, `matern52`, `linear`,
     /// `polynomial`) and parameters, validated.
@@ -133,8 +172,8 @@ impl Kernel {
 
     pub fn validate(&self) -> Result<()> {
         let (l, s2) = self.scale();
-        positive("lengthscale", l)?;
-        positive("variance", s2)?;
+        in_scale_range("lengthscale", l)?;
+        in_scale_range("variance", s2)?;
         if let Kernel::Polynomial { degree, offset, .. } = self {
             if !(1..=64).contains(degree) {
                 return Err(Error::param(
@@ -225,12 +264,19 @@ impl Kernel {
                 match *self {
                     Kernel::Rbf { .. } => s2 * (-0.5 * r2).exp(),
                     Kernel::Matern12 { .. } => s2 * (-r2.sqrt()).exp(),
+                    // Beyond u ~ 745 exp(-u) is 0; at u = inf the product would be NaN.
                     Kernel::Matern32 { .. } => {
                         let u = (3.0 * r2).sqrt();
+                        if u > 800.0 {
+                            return 0.0;
+                        }
                         s2 * (1.0 + u) * (-u).exp()
                     }
                     _ => {
                         let u = (5.0 * r2).sqrt();
+                        if u > 800.0 {
+                            return 0.0;
+                        }
                         s2 * (1.0 + u + u * u / 3.0) * (-u).exp()
                     }
                 }
@@ -311,12 +357,12 @@ pub(crate) fn check_index(index: i64, a: usize) -> Result<usize> {
 }
 
 pub(crate) fn check_reward(reward: f64) -> Result<()> {
-    if !reward.is_finite() {
+    if !(-crate::policy::REWARD_LIMIT..=crate::policy::REWARD_LIMIT).contains(&reward) {
         return Err(Error::InvalidReward {
             argument: "reward".into(),
             value: reward,
             position: None,
-            expected: "a finite number".into(),
+            expected: "a number in [-1e100, 1e100]".into(),
         });
     }
     Ok(())

@@ -467,6 +467,9 @@ impl OffPolicyAccumulator {
                 _ => ranges.push((a, b)),
             }
         }
+        // Every moment count is at most its accumulator's rows: checking the sum of rows
+        // covers them all.
+        let rows = crate::error::checked_count(self.rows, other.rows, "row count")?;
         let mut total = self.total;
         total.merge(&self.pending.moments());
         total.merge(&other.total);
@@ -489,7 +492,7 @@ impl OffPolicyAccumulator {
             total,
             total_boot,
             pending: ChunkAcc::new(self.n_bootstrap),
-            rows: self.rows + other.rows,
+            rows,
             first_row,
             next_row,
             ranges,

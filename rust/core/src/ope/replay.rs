@@ -54,6 +54,8 @@ pub fn replay<P: Policy>(policy: &mut P, actions: &[i64], rewards: &[f64]) -> Re
         policy.check_arm("actions", a, Some(i))?;
         policy.check_reward("rewards", r, Some(i))?;
     }
+    // At most one update per row.
+    crate::policy::check_room(policy.n_updates(), actions.len() as u64)?;
     let mut matched = vec![false; actions.len()];
     let mut stats = ArmStats::default();
     for ((&a, &r), m) in actions.iter().zip(rewards).zip(matched.iter_mut()) {

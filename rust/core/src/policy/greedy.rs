@@ -157,19 +157,23 @@ impl Softmax {
         Ok(p)
     }
 
+    /// exp((mean_i - max mean) / tau), normalized. Subtracting the means before dividing
+    /// keeps every exponent finite and <= 0 with the best arms at exactly 0, whatever the
+    /// temperature: at 1e-308 the best arms (ties included) share the mass, at 1e308 the
+    /// distribution is uniform. (Dividing first overflows to inf - inf = NaN.)
     fn boltzmann(&self) -> Vec<f64> {
         let tau = self.params.temperature;
-        let m = self
+        let best = self
             .core
             .arms
             .iter()
-            .map(|a| a.mean() / tau)
+            .map(|a| a.mean())
             .fold(f64::NEG_INFINITY, f64::max);
         let mut w: Vec<f64> = self
             .core
             .arms
             .iter()
-            .map(|a| (a.mean() / tau - m).exp())
+            .map(|a| ((a.mean() - best) / tau).exp())
             .collect();
         let s: f64 = w.iter().sum();
         for x in &mut w {

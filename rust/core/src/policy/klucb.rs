@@ -114,7 +114,7 @@ impl Policy for KLUCB {
     fn select(&mut self) -> usize {
         let idx = self.scores();
         let i = argmax_random_ties(idx.iter().copied(), &mut self.core.rng);
-        self.warm = idx;
+        self.warm = warm_starts(idx);
         i
     }
     fn scores(&self) -> Vec<f64> {
@@ -237,7 +237,7 @@ impl Policy for BayesUCB {
     fn select(&mut self) -> usize {
         let idx = self.scores();
         let i = argmax_random_ties(idx.iter().copied(), &mut self.core.rng);
-        self.warm = idx;
+        self.warm = warm_starts(idx);
         i
     }
     fn on_add_arm(&mut self) {
@@ -253,8 +253,8 @@ impl Policy for BayesUCB {
             .collect()
     }
     fn check_extra(&self) -> Result<()> {
-        finite_positive(self.params.prior_alpha, "prior_alpha")?;
-        finite_positive(self.params.prior_beta, "prior_beta")?;
+        prior_in_range(self.params.prior_alpha, "prior_alpha")?;
+        prior_in_range(self.params.prior_beta, "prior_beta")?;
         require(
             self.params.c.is_finite() && self.params.c >= 0.0,
             "c",
@@ -267,6 +267,29 @@ impl Policy for BayesUCB {
         )?;
         check_warm(&self.warm, self.core.arms.len())
     }
+}
+
+/// The largest Beta prior parameter accepted: a + b + counts must stay finite (at 1e308
+/// the sum overflowed and the index was NaN).
+const MAX_PRIOR: f64 = 1e100;
+
+fn prior_in_range(x: f64, name: &str) -> Result<()> {
+    require(
+        x.is_finite() && x > 0.0 && x <= MAX_PRIOR,
+        name,
+        "must be a number in (0, 1e100]",
+    )
+}
+
+/// This decision's indices as the next one's warm starts; an index that is NaN (no usable
+/// start) is stored as 0, which the solvers read as "none", so the state stays loadable.
+fn warm_starts(mut idx: Vec<f64>) -> Vec<f64> {
+    for w in &mut idx {
+        if w.is_nan() {
+            *w = 0.0;
+        }
+    }
+    idx
 }
 
 fn check_warm(warm: &[f64], n_arms: usize) -> Result<()> {

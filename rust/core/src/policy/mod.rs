@@ -8,6 +8,7 @@ use crate::state::Persist;
 use crate::stats::{argmax_distribution, ArmStats};
 use serde::{Deserialize, Serialize};
 
+pub mod drift;
 pub mod elimination;
 pub mod exp3;
 pub mod greedy;
@@ -16,6 +17,7 @@ pub mod registry;
 pub mod thompson;
 pub mod ucb;
 
+pub use drift::{DiscountedThompsonSampling, DiscountedUCB, SlidingWindowUCB};
 pub use elimination::SuccessiveElimination;
 pub use exp3::{Exp3, Exp3IX};
 pub use greedy::{EpsilonGreedy, Softmax};
@@ -36,20 +38,26 @@ pub enum RewardDomain {
     Real,
 }
 
+/// The largest reward magnitude any policy accepts. Per-arm statistics then stay finite
+/// whatever happens to them: a sum of up to 2^64 rewards is at most 1.8e119 and the sum
+/// of squared deviations at most 2^64 (2e100)^2 = 7e219 (merges included), so every
+/// accepted sequence of calls leaves a state that encodes and decodes.
+pub const REWARD_LIMIT: f64 = 1e100;
+
 impl RewardDomain {
     #[inline]
     pub fn contains(self, x: f64) -> bool {
         match self {
             RewardDomain::Unit => (0.0..=1.0).contains(&x),
-            RewardDomain::NonNegative => x >= 0.0 && x.is_finite(),
-            RewardDomain::Real => x.is_finite(),
+            RewardDomain::NonNegative => (0.0..=REWARD_LIMIT).contains(&x),
+            RewardDomain::Real => (-REWARD_LIMIT..=REWARD_LIMIT).contains(&x),
         }
     }
     pub fn describe(self) -> &'static str {
         match self {
             RewardDomain::Unit => "a finite number in [0, 1]",
-            RewardDomain::NonNegative => "a finite number >= 0",
-            RewardDomain::Real => "a finite number",
+            RewardDomain::NonNegative => "a number in [0, 1e100]",
+            RewardDomain::Real => "a number in [-1e100, 1e100]",
         }
     }
     /// `Ok` if `reward` is in the domain, else the error naming `argument` (row `position`
@@ -299,6 +307,7 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
     fn update(&mut self, arm: i64, reward: f64) -> Result<()> {
         let a = self.check_arm("arm", arm, None)?;
         self.check_reward("reward", reward, None)?;
+        check_room(self.core().t, 1)?;
         self.observe(a, reward);
         Ok(())
     }
@@ -319,6 +328,7 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
             self.check_arm("arms", a, Some(i))?;
             self.check_reward("rewards", r, Some(i))?;
         }
+        check_room(self.core().t, arms.len() as u64)?;
         for (&a, &r) in arms.iter().zip(rewards) {
             self.observe(a as usize, r);
         }
@@ -352,35 +362,39 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
 
     /// Adds another policy's observations to this one: the result equals one policy that
     /// observed both streams. Requires the same type, arm count and hyperparameters.
+    /// Merging a policy with itself (or a copy) doubles its statistics, as if every reward
+    /// had been seen twice. Fails, changing nothing, when the update count would exceed
+    /// 2^64 - 1.
     fn merge(&mut self, other: &Self) -> Result<()> {
+        let name = crate::error::python_name(Self::KIND);
         if let Some(why) = self.not_mergeable() {
             return Err(Error::incompatible(format!(
-                "{} does not support merge: {why}",
-                Self::KIND
+                "{name} does not support merge: {why}"
             )));
         }
         if self.n_arms() != other.n_arms() {
             return Err(Error::incompatible(format!(
-                "cannot merge a {} with {} arms into one with {} arms",
-                Self::KIND,
+                "other: cannot merge a {name} with {} arms into one with {} arms",
                 other.n_arms(),
                 self.n_arms()
             )));
         }
         if self.params() != other.params() {
-            return Err(Error::incompatible(format!(
-                "cannot merge {}s with different hyperparameters ({:?} vs {:?})",
+            return Err(crate::error::hyperparameter_mismatch(
                 Self::KIND,
-                self.params(),
-                other.params()
-            )));
+                &self.describe_params(),
+                &other.describe_params(),
+            ));
         }
         let oc = other.core();
+        // Every arm's count is at most t (the counts sum to t), so a t that does not
+        // overflow leaves no arm count that does.
+        let t = crate::error::checked_count(self.core().t, oc.t, "update count")?;
         let c = self.core_mut();
         for (a, b) in c.arms.iter_mut().zip(&oc.arms) {
             a.merge(b);
         }
-        c.t += oc.t;
+        c.t = t;
         Ok(())
     }
 
@@ -406,6 +420,18 @@ macro_rules! persist_policy {
     };
 }
 pub(crate) use persist_policy;
+
+/// `Ok` when `added` more updates keep the update count below 2^64 (reachable only through
+/// merges of a policy with itself).
+pub(crate) fn check_room(t: u64, added: u64) -> Result<()> {
+    if t.checked_add(added).is_some() {
+        return Ok(());
+    }
+    Err(Error::param(
+        "n_updates",
+        format!("the update count {t} cannot grow by {added}: it would exceed 2**64 - 1"),
+    ))
+}
 
 /// Exploration level ln t, floored at 0 (t counts observed rewards).
 #[inline]

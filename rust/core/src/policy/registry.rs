@@ -10,10 +10,11 @@
 //! writes, and `registered!` names variants that must exist.
 
 use super::{
-    BayesUCB, EpsilonGreedy, Exp3, Exp3IX, GaussianThompsonSampling, Policy, Softmax,
-    SuccessiveElimination, ThompsonSampling, KLUCB, MOSS, UCB1, UCBV,
+    BayesUCB, DiscountedThompsonSampling, DiscountedUCB, EpsilonGreedy, Exp3, Exp3IX,
+    GaussianThompsonSampling, Policy, SlidingWindowUCB, Softmax, SuccessiveElimination,
+    ThompsonSampling, KLUCB, MOSS, UCB1, UCBV,
 };
-use crate::error::{Error, Result};
+use crate::error::{python_name, Error, Result};
 use crate::state::{self, Persist};
 
 /// Any multi-armed bandit policy. Its bytes are exactly those of the policy it holds.
@@ -31,6 +32,9 @@ pub enum AnyPolicy {
     Exp3(Exp3),
     Exp3IX(Exp3IX),
     SuccessiveElimination(SuccessiveElimination),
+    SlidingWindowUCB(SlidingWindowUCB),
+    DiscountedUCB(DiscountedUCB),
+    DiscountedThompsonSampling(DiscountedThompsonSampling),
 }
 
 /// `each_policy!(value, p => body)`: `body` with `p` bound to the policy inside `value`
@@ -50,6 +54,9 @@ macro_rules! each_policy {
             AnyPolicy::Exp3($p) => $body,
             AnyPolicy::Exp3IX($p) => $body,
             AnyPolicy::SuccessiveElimination($p) => $body,
+            AnyPolicy::SlidingWindowUCB($p) => $body,
+            AnyPolicy::DiscountedUCB($p) => $body,
+            AnyPolicy::DiscountedThompsonSampling($p) => $body,
         }
     };
 }
@@ -131,6 +138,9 @@ registered!(
     Exp3,
     Exp3IX,
     SuccessiveElimination,
+    SlidingWindowUCB,
+    DiscountedUCB,
+    DiscountedThompsonSampling,
 );
 
 /// `merge` of two policies of the same type `P`; an incompatible error otherwise.
@@ -138,9 +148,9 @@ fn merge_same<P: Registered>(policy: &mut P, other: &AnyPolicy) -> Result<()> {
     match P::from_any(other) {
         Some(o) => policy.merge(o),
         None => Err(Error::incompatible(format!(
-            "cannot merge a {} into a {}",
-            other.name(),
-            P::KIND
+            "other: cannot merge {} into {} (the classes differ)",
+            python_name(other.name()),
+            python_name(P::KIND)
         ))),
     }
 }
@@ -264,6 +274,15 @@ mod tests {
             SuccessiveElimination::new(3, 0.05, Some(12))
                 .unwrap()
                 .into(),
+            SlidingWindowUCB::new(3, Some(10), 0.6, None, Some(13))
+                .unwrap()
+                .into(),
+            DiscountedUCB::new(3, Some(0.9), 0.6, None, Some(14))
+                .unwrap()
+                .into(),
+            DiscountedThompsonSampling::new(3, 0.9, 1.0, 1.0, Some(15))
+                .unwrap()
+                .into(),
         ];
         for p in &mut all {
             p.update_batch(&[0, 1, 2, 1], &[1.0, 0.0, 0.5, 1.0])
@@ -335,6 +354,19 @@ mod tests {
         assert!(matches!(err, Error::Incompatible { .. }), "{err:?}");
         assert!(err.to_string().contains("UCBV"), "{err}");
         assert_eq!(a.counts(), vec![1, 2]);
+        // Messages name the Python classes, which for EXP3 differ from the core's kinds.
+        let exp3: AnyPolicy = Exp3::new(2, None, 0.0, None, Some(0)).unwrap().into();
+        let err = a.merge(&exp3).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "other: cannot merge EXP3 into UCB1 (the classes differ)"
+        );
+        let mut exp3_copy = exp3.clone();
+        let err = exp3_copy.merge(&exp3).unwrap_err();
+        assert!(
+            err.to_string().starts_with("EXP3 does not support merge"),
+            "{err}"
+        );
     }
 
     struct CountSteps;

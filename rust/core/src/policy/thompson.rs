@@ -18,8 +18,9 @@ fn beta_samplers((a, b): (f64, f64)) -> BetaSamplers {
     (GammaSampler::new(a), GammaSampler::new(b), a / (a + b))
 }
 
+/// One Beta(a, b) draw from the project's Gamma sampler.
 #[inline]
-fn beta(a: f64, b: f64, rng: &mut Rng) -> f64 {
+pub(super) fn beta(a: f64, b: f64, rng: &mut Rng) -> f64 {
     let (ga, gb, mean) = beta_samplers((a, b));
     beta_with(&ga, &gb, mean, rng)
 }
@@ -53,7 +54,7 @@ fn beta_ratio(x: f64, y: f64, mean: f64, rng: &mut Rng) -> f64 {
 
 /// Monte Carlo estimate of P(arm i wins the argmax) with a generator forked from the
 /// policy's, so asking for probabilities does not move the decision stream.
-fn monte_carlo_probabilities(
+pub(super) fn monte_carlo_probabilities(
     n_arms: usize,
     rng: &Rng,
     mut draw: impl FnMut(usize, &mut Rng) -> f64,

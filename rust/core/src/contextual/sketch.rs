@@ -1,0 +1,1111 @@
+//! Frequent Directions sketches of a design matrix (Liberty 2013; Ghashami, Liberty, Phillips
+//! and Woodruff 2016) and sketched LinUCB on them (SOFUL: Kuzborskij, Cella and Cesa-Bianchi
+//! 2019), O(m d) per decision and update instead of O(d^2).
+
+use super::linear::PROBABILITY_SAMPLES;
+use super::{
+    check_contexts, persist_contextual, pick, rename_single, with_buffer, ContextualPolicy,
+    LinearBase, Link, RidgeModel,
+};
+use crate::error::{Error, Result};
+use crate::linalg;
+use crate::rng::Rng;
+use crate::sample::normal_rand_distr_05;
+use crate::state::Persist;
+use crate::stats::argmax_distribution;
+use serde::{Deserialize, Serialize};
+
+/// The largest number of f64 values a sketched policy may hold (2^31, 16 GB), checked before
+/// any allocation.
+const MAX_VALUES: usize = 1 << 31;
+
+/// Eigenvalues (descending) and eigenvectors (column i of the row-major n x n result) of a
+/// symmetric n x n matrix, by cyclic Jacobi rotations (n is at most twice a sketch size).
+pub fn sym_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    let mut v = vec![0.0; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    let total: f64 = a.iter().map(|x| x * x).sum();
+    // Cyclic sweeps converge quadratically; stop once the off-diagonal mass is at rounding
+    // level (1e-14 relative in the entries), where further sweeps no longer reduce it.
+    for _ in 0..50 {
+        let mut off = 0.0;
+        for i in 0..n {
+            for j in 0..i {
+                off += a[i * n + j] * a[i * n + j];
+            }
+        }
+        if off <= 1e-28 * total || off == 0.0 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let (app, aqq) = (a[p * n + p], a[q * n + q]);
+                let theta = (aqq - app) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| a[j * n + j].total_cmp(&a[i * n + i]));
+    let vals = order.iter().map(|&i| a[i * n + i]).collect();
+    let mut vecs = vec![0.0; n * n];
+    for (c, &i) in order.iter().enumerate() {
+        for k in 0..n {
+            vecs[k * n + c] = v[k * n + i];
+        }
+    }
+    (vals, vecs)
+}
+
+/// A Frequent Directions sketch S of the rows fed to it, in the buffered form of Ghashami et
+/// al. (2016, Algorithm 3.1) with l = m + 1: rows are appended to a 2m x d buffer; when it is
+/// full, S = U Sigma V^T, delta = sigma_{m+1}^2 and S <- sqrt(max(Sigma^2 - delta, 0)) V^T, so m
+/// rows survive and the amortized cost is O(m d) per row. Guarantee (their Theorem 3.1 with
+/// l = m + 1): 0 <= A^T A - S^T S <= (sum of the deltas) I <= ||A - A_k||_F^2 / (m + 1 - k) I for
+/// every k <= m. Data of rank at most m is kept exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FrequentDirections {
+    pub dim: usize,
+    pub size: usize,
+    /// The 2m x d buffer, row-major; rows `filled..` are zero.
+    pub rows: Vec<f64>,
+    pub filled: usize,
+    /// Sum of the deltas subtracted so far (the spectral error bound).
+    pub shrinkage: f64,
+}
+
+impl FrequentDirections {
+    /// A sketch of `size` rows (m >= 1) of `dim` features.
+    pub fn new(dim: usize, size: usize) -> Result<Self> {
+        if size == 0 {
+            return Err(Error::param("sketch_size", "must be at least 1"));
+        }
+        if dim == 0 {
+            return Err(Error::param("dim", "must be at least 1"));
+        }
+        if size
+            .checked_mul(2)
+            .and_then(|r| r.checked_mul(dim))
+            .is_none_or(|v| v > MAX_VALUES)
+        {
+            return Err(Error::param(
+                "sketch_size",
+                format!("2 * sketch_size * dim must be at most {MAX_VALUES}"),
+            ));
+        }
+        Ok(FrequentDirections {
+            dim,
+            size,
+            rows: vec![0.0; 2 * size * dim],
+            filled: 0,
+            shrinkage: 0.0,
+        })
+    }
+
+    /// Row i of the buffer.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.rows[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Appends a row; returns the squared norms of the surviving rows when the buffer filled
+    /// and was shrunk (its rows are then orthogonal).
+    pub fn insert(&mut self, x: &[f64]) -> Option<Vec<f64>> {
+        let d = self.dim;
+        self.rows[self.filled * d..(self.filled + 1) * d].copy_from_slice(x);
+        self.filled += 1;
+        if self.filled == 2 * self.size {
+            Some(self.shrink())
+        } else {
+            None
+        }
+    }
+
+    /// The shrink step, on the Gram matrix S S^T (2m x 2m): S = U Sigma V^T gives the new rows
+    /// sqrt((lambda_i - delta) / lambda_i) u_i^T S.
+    fn shrink(&mut self) -> Vec<f64> {
+        let (d, r, m) = (self.dim, self.filled, self.size);
+        let mut g = vec![0.0; r * r];
+        for i in 0..r {
+            for j in 0..=i {
+                let v = linalg::dot(self.row(i), self.row(j));
+                g[i * r + j] = v;
+                g[j * r + i] = v;
+            }
+        }
+        let (vals, vecs) = sym_eigen(&g, r);
+        let delta = vals[m].max(0.0);
+        let mut rows = vec![0.0; self.rows.len()];
+        let mut norms = vec![0.0; m];
+        for i in 0..m {
+            let lam = vals[i];
+            if lam <= delta || lam <= 0.0 {
+                continue;
+            }
+            let coef = ((lam - delta) / lam).sqrt();
+            let dst = &mut rows[i * d..(i + 1) * d];
+            for j in 0..r {
+                let u = coef * vecs[j * r + i];
+                if u != 0.0 {
+                    for (o, v) in dst.iter_mut().zip(&self.rows[j * d..(j + 1) * d]) {
+                        *o += u * v;
+                    }
+                }
+            }
+            norms[i] = lam - delta;
+        }
+        self.rows = rows;
+        self.filled = m;
+        self.shrinkage += delta;
+        norms
+    }
+
+    /// S^T S (d x d), for checks.
+    pub fn gram(&self) -> Vec<f64> {
+        let d = self.dim;
+        let mut g = vec![0.0; d * d];
+        for i in 0..self.filled {
+            linalg::add_sym_outer(&mut g, self.row(i), 1.0);
+        }
+        g
+    }
+}
+
+/// One arm's sketched ridge model: A = S^T S + c I with S a Frequent Directions sketch of
+/// the rows sqrt(w) x and c the regularizer ([`SketchedRidge::regularizer`]), and
+/// H = (S S^T + c I)^{-1} on the filled rows (2m x 2m storage), so that by Woodbury
+/// A^{-1} = (I - S^T H S) / c costs O(m d) per product. H grows by a bordered (Schur
+/// complement) step per row and is diagonal after each shrink (the only time c changes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedRidge {
+    pub fd: FrequentDirections,
+    pub h: Vec<f64>,
+}
+
+impl SketchedRidge {
+    fn new(dim: usize, size: usize) -> Result<Self> {
+        let fd = FrequentDirections::new(dim, size)?;
+        Ok(SketchedRidge {
+            h: vec![0.0; 4 * size * size],
+            fd,
+        })
+    }
+
+    /// c = lam, or lam + (sum of the deltas) / 2 for the robust variant (Robust Frequent
+    /// Directions, Luo et al. 2019: S^T S + (Delta / 2) I is within Delta / 2 of X^T X).
+    pub fn regularizer(&self, lam: f64, robust: bool) -> f64 {
+        if robust {
+            lam + 0.5 * self.fd.shrinkage
+        } else {
+            lam
+        }
+    }
+
+    fn stride(&self) -> usize {
+        2 * self.fd.size
+    }
+
+    /// u = S x over the filled rows.
+    fn project(&self, x: &[f64], u: &mut [f64]) {
+        for (i, o) in u.iter_mut().enumerate().take(self.fd.filled) {
+            *o = linalg::dot(self.fd.row(i), x);
+        }
+    }
+
+    /// u^T H u over the filled rows.
+    fn h_quad(&self, u: &[f64]) -> f64 {
+        let (r, s) = (self.fd.filled, self.stride());
+        let mut q = 0.0;
+        for i in 0..r {
+            let row = &self.h[i * s..i * s + r];
+            q += u[i] * linalg::dot(row, &u[..r]);
+        }
+        q
+    }
+
+    /// x^T A^{-1} x.
+    fn quad(&self, x: &[f64], lam: f64) -> f64 {
+        with_buffer(self.stride(), |u| {
+            self.project(x, u);
+            ((linalg::dot(x, x) - self.h_quad(u)) / lam).max(0.0)
+        })
+    }
+
+    /// Adds the row sqrt(w) x to the sketch and keeps H current.
+    fn add_row(&mut self, x: &[f64], weight: f64, lam0: f64, robust: bool) {
+        let s = self.stride();
+        let lam = self.regularizer(lam0, robust);
+        let row: Vec<f64> = x.iter().map(|v| weight.sqrt() * v).collect();
+        let r = self.fd.filled;
+        let mut c = vec![0.0; r];
+        self.project(&row, &mut c);
+        // k = H c, schur = (row.row + lam) - c^T k; H' = [[H + k k^T / schur, -k / schur],
+        // [-k^T / schur, 1 / schur]].
+        let mut k = vec![0.0; r];
+        for i in 0..r {
+            k[i] = linalg::dot(&self.h[i * s..i * s + r], &c);
+        }
+        let schur = (linalg::dot(&row, &row) + lam - linalg::dot(&c, &k)).max(lam);
+        for i in 0..r {
+            for j in 0..r {
+                self.h[i * s + j] += k[i] * k[j] / schur;
+            }
+            self.h[i * s + r] = -k[i] / schur;
+            self.h[r * s + i] = -k[i] / schur;
+        }
+        self.h[r * s + r] = 1.0 / schur;
+        if let Some(norms) = self.fd.insert(&row) {
+            let lam = self.regularizer(lam0, robust);
+            self.h.fill(0.0);
+            for (i, n) in norms.iter().enumerate() {
+                self.h[i * s + i] = 1.0 / (n + lam);
+            }
+        }
+    }
+
+    /// theta = A^{-1} b.
+    fn solve(&self, b: &[f64], lam: f64, theta: &mut [f64]) {
+        let (r, s, d) = (self.fd.filled, self.stride(), self.fd.dim);
+        let mut u = vec![0.0; r];
+        self.project(b, &mut u);
+        let mut hu = vec![0.0; r];
+        for i in 0..r {
+            hu[i] = linalg::dot(&self.h[i * s..i * s + r], &u);
+        }
+        theta.copy_from_slice(b);
+        for i in 0..r {
+            let row = &self.fd.rows[i * d..(i + 1) * d];
+            for (t, v) in theta.iter_mut().zip(row) {
+                *t -= hu[i] * v;
+            }
+        }
+        theta.iter_mut().for_each(|t| *t /= lam);
+    }
+
+    fn check(&self, dim: usize, size: usize) -> bool {
+        let fd = &self.fd;
+        fd.dim == dim
+            && fd.size == size
+            && fd.rows.len() == 2 * size * dim
+            && fd.filled < 2 * size
+            && self.h.len() == 4 * size * size
+            && fd.shrinkage.is_finite()
+            && fd.shrinkage >= 0.0
+            && fd.rows.iter().chain(&self.h).all(|v| v.is_finite())
+    }
+}
+
+/// A bool as Python spells it (for the repr).
+fn python_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+fn bookkeeping_model(dim: usize) -> RidgeModel {
+    RidgeModel {
+        gram: Vec::new(),
+        b: vec![0.0; dim],
+        a_inv: Vec::new(),
+        theta: vec![0.0; dim],
+        n: 0,
+        weight_sum: 0.0,
+        since_refactor: 0,
+    }
+}
+
+/// The state every sketched policy holds: the base (whose ridge models carry only b, theta
+/// and the counts; their Gram and inverse are empty, the sketches replace them) and one
+/// sketched model per arm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedModels {
+    base: LinearBase,
+    sketches: Vec<SketchedRidge>,
+    sketch_size: usize,
+    robust: bool,
+}
+
+impl SketchedModels {
+    fn new(
+        n_arms: usize,
+        dim: usize,
+        sketch_size: usize,
+        robust: bool,
+        lam: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        if n_arms == 0 {
+            return Err(Error::param("n_arms", "must be at least 1"));
+        }
+        if dim == 0 {
+            return Err(Error::param("dim", "must be at least 1"));
+        }
+        if sketch_size == 0 {
+            return Err(Error::param("sketch_size", "must be at least 1"));
+        }
+        if !(lam.is_finite() && lam > 0.0) {
+            return Err(Error::param("lam", "must be a finite number > 0"));
+        }
+        // Each factor at most 2^31, so the product fits in u128 without overflow.
+        let (k, d, m) = (n_arms as u128, dim as u128, sketch_size as u128);
+        let cap = MAX_VALUES as u128;
+        if k > cap || d > cap || m > cap || k * (2 * m * (d + 2 * m) + 2 * d) > cap {
+            return Err(Error::param(
+                "sketch_size",
+                format!(
+                    "n_arms * (2 sketch_size (dim + 2 sketch_size) + 2 dim) must be at most {MAX_VALUES}"
+                ),
+            ));
+        }
+        let sketch = SketchedRidge::new(dim, sketch_size)?;
+        Ok(SketchedModels {
+            base: LinearBase {
+                rng: Rng::from_optional_seed(seed),
+                dim,
+                lam,
+                arms: vec![bookkeeping_model(dim); n_arms],
+                t: 0,
+                link: Link::Identity,
+            },
+            sketches: vec![sketch; n_arms],
+            sketch_size,
+            robust,
+        })
+    }
+
+    /// (x^T theta_a, sqrt(x^T A_a^{-1} x)).
+    fn mean_width(&self, a: usize, x: &[f64]) -> (f64, f64) {
+        let mean = linalg::dot(x, &self.base.arms[a].theta);
+        let c = self.sketches[a].regularizer(self.base.lam, self.robust);
+        (mean, self.sketches[a].quad(x, c).sqrt())
+    }
+
+    /// Adds one row to arm `a` without refreshing theta.
+    fn add(&mut self, a: usize, x: &[f64], reward: f64, weight: f64) {
+        let m = &mut self.base.arms[a];
+        m.n += 1;
+        if weight == 0.0 {
+            return;
+        }
+        m.weight_sum += weight;
+        for (b, v) in m.b.iter_mut().zip(x) {
+            *b += weight * reward * v;
+        }
+        self.sketches[a].add_row(x, weight, self.base.lam, self.robust);
+    }
+
+    fn refresh_theta(&mut self, a: usize) {
+        let m = &mut self.base.arms[a];
+        let c = self.sketches[a].regularizer(self.base.lam, self.robust);
+        self.sketches[a].solve(&m.b, c, &mut m.theta);
+    }
+
+    /// (n x K) values of `f(arm, row)` of validated rows, in parallel over the rows.
+    fn per_row(&self, x: &[f64], f: impl Fn(usize, &[f64]) -> f64 + Sync) -> Vec<f64> {
+        use rayon::prelude::*;
+        let (d, k) = (self.base.dim, self.base.arms.len());
+        let mut out = vec![0.0; x.len() / d * k];
+        // Blocks of 64 rows: enough work per task to pay for the hand-off.
+        const ROWS: usize = 64;
+        out.par_chunks_mut(k * ROWS)
+            .enumerate()
+            .for_each(|(c, block)| {
+                for (r, row) in block.chunks_exact_mut(k).enumerate() {
+                    let i = c * ROWS + r;
+                    let xi = &x[i * d..(i + 1) * d];
+                    for (a, o) in row.iter_mut().enumerate() {
+                        *o = f(a, xi);
+                    }
+                }
+            });
+        out
+    }
+
+    fn add_arm(&mut self) -> usize {
+        let (d, m) = (self.base.dim, self.sketch_size);
+        // The sizes were checked at construction for one arm; each arm is allocated alone.
+        self.sketches
+            .push(SketchedRidge::new(d, m).expect("sizes checked at construction"));
+        self.base.arms.push(bookkeeping_model(d));
+        self.base.arms.len() - 1
+    }
+
+    fn remove_arm(&mut self, i: i64) -> Result<()> {
+        let k = self.base.arms.len();
+        if i < 0 || i as u64 >= k as u64 {
+            return Err(Error::ArmOutOfRange {
+                argument: "arm".into(),
+                arm: i,
+                n_arms: k,
+                position: None,
+            });
+        }
+        if k == 1 {
+            return Err(Error::param("arm", "cannot remove the last remaining arm"));
+        }
+        let removed = self.base.arms.remove(i as usize);
+        self.sketches.remove(i as usize);
+        self.base.t -= removed.n;
+        Ok(())
+    }
+
+    fn check(&self) -> Result<()> {
+        let b = &self.base;
+        let (d, m) = (b.dim, self.sketch_size);
+        let ok = !b.arms.is_empty()
+            && d > 0
+            && m > 0
+            && b.lam.is_finite()
+            && b.lam > 0.0
+            && b.rng.is_valid()
+            && b.link == Link::Identity
+            && self.sketches.len() == b.arms.len()
+            && b.arms.iter().all(|a| {
+                a.gram.is_empty()
+                    && a.a_inv.is_empty()
+                    && a.b.len() == d
+                    && a.theta.len() == d
+                    && a.weight_sum.is_finite()
+                    && a.weight_sum >= 0.0
+                    && a.b.iter().chain(&a.theta).all(|v| v.is_finite())
+            })
+            && self.sketches.iter().all(|s| s.check(d, m))
+            && b.arms.iter().map(|a| a.n).sum::<u64>() == b.t;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::state(
+                "a sketched linear policy is inconsistent (sizes, finiteness or counts)",
+            ))
+        }
+    }
+}
+
+/// The [`ContextualPolicy`] methods a sketched policy (field `m`: [`SketchedModels`])
+/// replaces: everything that reads or writes the per-arm models.
+macro_rules! sketched_methods {
+    () => {
+        fn base(&self) -> &LinearBase {
+            &self.m.base
+        }
+        fn base_mut(&mut self) -> &mut LinearBase {
+            &mut self.m.base
+        }
+
+        fn select_batch_ref(&mut self, x: &[f64], pi_ref: Option<&[f64]>) -> Result<Vec<usize>> {
+            let n = check_contexts("X", x, self.dim())?;
+            if let Some(p) = pi_ref {
+                self.log_reference(p, n)?;
+            }
+            let d = self.dim();
+            Ok((0..n)
+                .map(|i| self.decide(&x[i * d..(i + 1) * d]))
+                .collect())
+        }
+
+        fn update(&mut self, x: &[f64], arm: i64, reward: f64, weight: f64) -> Result<()> {
+            if x.len() != self.dim() {
+                return Err(Error::shape(
+                    "x",
+                    format!("expected {} features, got {}", self.dim(), x.len()),
+                ));
+            }
+            self.check_update(x, &[arm], &[reward], Some(&[weight]))
+                .map_err(rename_single)?;
+            self.m.add(arm as usize, x, reward, weight);
+            self.m.refresh_theta(arm as usize);
+            self.m.base.t += 1;
+            Ok(())
+        }
+
+        /// Validates every row, then adds them in order (the same sketches as single
+        /// updates); theta is refreshed once per touched arm.
+        fn update_batch(
+            &mut self,
+            x: &[f64],
+            arms: &[i64],
+            rewards: &[f64],
+            weights: Option<&[f64]>,
+        ) -> Result<()> {
+            let n = self.check_update(x, arms, rewards, weights)?;
+            let d = self.dim();
+            let mut touched = vec![false; self.n_arms()];
+            for i in 0..n {
+                let a = arms[i] as usize;
+                touched[a] = true;
+                let w = weights.map_or(1.0, |w| w[i]);
+                self.m.add(a, &x[i * d..(i + 1) * d], rewards[i], w);
+            }
+            for (a, t) in touched.into_iter().enumerate() {
+                if t {
+                    self.m.refresh_theta(a);
+                }
+            }
+            self.m.base.t += n as u64;
+            Ok(())
+        }
+
+        fn mean_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+            check_contexts("X", x, self.dim())?;
+            Ok(self.m.per_row(x, |a, xi| self.m.mean_width(a, xi).0))
+        }
+
+        fn width_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+            check_contexts("X", x, self.dim())?;
+            Ok(self.m.per_row(x, |a, xi| self.m.mean_width(a, xi).1))
+        }
+
+        fn scores_batch(&self, x: &[f64]) -> Result<Vec<f64>> {
+            check_contexts("X", x, self.dim())?;
+            let c = self.width_coefficient();
+            Ok(self.m.per_row(x, |a, xi| {
+                let (mean, width) = self.m.mean_width(a, xi);
+                mean + c * width
+            }))
+        }
+
+        fn add_arm(&mut self) -> usize {
+            self.m.add_arm()
+        }
+
+        fn remove_arm(&mut self, i: i64) -> Result<()> {
+            self.m.remove_arm(i)
+        }
+
+        /// Refused: two Frequent Directions sketches merge (stack and shrink) within the
+        /// same error bound, but the result differs from the sketch of the combined data,
+        /// so a merged policy would not equal one fitted on both data sets.
+        fn merge(&mut self, _other: &Self) -> Result<()> {
+            Err(Error::incompatible(format!(
+                "{} does not support merge: merging Frequent Directions sketches is not the \
+                 same as sketching the combined data",
+                Self::KIND
+            )))
+        }
+
+        fn check_policy(&self) -> Result<()> {
+            self.m.check()?;
+            self.check_params()
+        }
+    };
+}
+
+/// SOFUL (Kuzborskij, Cella and Cesa-Bianchi 2019): LinUCB with disjoint models whose Gram
+/// matrices are Frequent Directions sketches, score_a(x) = x^T theta_a + alpha sqrt(x^T
+/// A_a^{-1} x) with A_a = S_a^T S_a + lam I and theta_a = A_a^{-1} b_a (b_a exact). With
+/// `robust`, the regularizer is lam plus half the sketch's accumulated shrinkage (Robust FD,
+/// as in Chen et al. 2020's sketched bandits). With sketch_size >= dim nothing shrinks and it
+/// equals [`super::LinUCB`] up to rounding, either way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedLinUCB {
+    m: SketchedModels,
+    params: SketchedLinUCBParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedLinUCBParams {
+    pub alpha: f64,
+    pub sketch_size: usize,
+}
+
+impl SketchedLinUCB {
+    pub fn new(
+        n_arms: usize,
+        dim: usize,
+        sketch_size: usize,
+        robust: bool,
+        alpha: f64,
+        lam: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let p = SketchedLinUCB {
+            m: SketchedModels::new(n_arms, dim, sketch_size, robust, lam, seed)?,
+            params: SketchedLinUCBParams { alpha, sketch_size },
+        };
+        p.check_params()?;
+        Ok(p)
+    }
+
+    /// The sketch of arm `arm` (for inspection and tests).
+    pub fn sketch(&self, arm: usize) -> &FrequentDirections {
+        &self.m.sketches[arm].fd
+    }
+}
+
+impl ContextualPolicy for SketchedLinUCB {
+    type Params = SketchedLinUCBParams;
+    sketched_methods!();
+    fn params(&self) -> &SketchedLinUCBParams {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        format!(
+            "sketch_size={}, robust={}, alpha={}, lam={}",
+            self.params.sketch_size,
+            python_bool(self.m.robust),
+            self.params.alpha,
+            self.m.base.lam
+        )
+    }
+    fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
+        for (a, o) in out.iter_mut().enumerate() {
+            let (mean, width) = self.m.mean_width(a, x);
+            *o = mean + self.params.alpha * width;
+        }
+    }
+    fn decide(&mut self, x: &[f64]) -> usize {
+        with_buffer(self.n_arms(), |scores| {
+            self.score_row(x, scores, &mut []);
+            pick(scores, &mut self.m.base.rng)
+        })
+    }
+    fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
+        self.score_row(x, out, scratch);
+        let p = argmax_distribution(out);
+        out.copy_from_slice(&p);
+    }
+    fn check_params(&self) -> Result<()> {
+        let a = self.params.alpha;
+        if !(a.is_finite() && a >= 0.0) {
+            return Err(Error::param("alpha", "must be a finite number >= 0"));
+        }
+        if self.params.sketch_size != self.m.sketch_size {
+            return Err(Error::state("the sketch size disagrees with the sketches"));
+        }
+        Ok(())
+    }
+    fn width_coefficient(&self) -> f64 {
+        self.params.alpha
+    }
+}
+persist_contextual!(SketchedLinUCB, "SketchedLinUCB");
+
+/// Linear Thompson sampling on the sketched models (the sampling of [`super::LinTS`], with
+/// SOFUL's A_a = S_a^T S_a + lam I): each decision draws the score of arm a from
+/// N(x^T theta_a, v^2 x^T A_a^{-1} x). With sketch_size >= dim it equals [`super::LinTS`]
+/// (same draws, same decisions) up to rounding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedLinTS {
+    m: SketchedModels,
+    params: SketchedLinTSParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SketchedLinTSParams {
+    pub v: f64,
+    pub sketch_size: usize,
+}
+
+impl SketchedLinTS {
+    pub fn new(
+        n_arms: usize,
+        dim: usize,
+        sketch_size: usize,
+        robust: bool,
+        v: f64,
+        lam: f64,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        let p = SketchedLinTS {
+            m: SketchedModels::new(n_arms, dim, sketch_size, robust, lam, seed)?,
+            params: SketchedLinTSParams { v, sketch_size },
+        };
+        p.check_params()?;
+        Ok(p)
+    }
+}
+
+impl ContextualPolicy for SketchedLinTS {
+    type Params = SketchedLinTSParams;
+    sketched_methods!();
+    fn params(&self) -> &SketchedLinTSParams {
+        &self.params
+    }
+    fn describe_params(&self) -> String {
+        format!(
+            "sketch_size={}, robust={}, v={}, lam={}",
+            self.params.sketch_size,
+            python_bool(self.m.robust),
+            self.params.v,
+            self.m.base.lam
+        )
+    }
+    /// Posterior means x^T theta_a.
+    fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
+        for (a, o) in out.iter_mut().enumerate() {
+            *o = linalg::dot(x, &self.m.base.arms[a].theta);
+        }
+    }
+    /// As [`super::LinTS`]: one normal per arm, in arm order, then argmax with random ties
+    /// from the same generator.
+    fn decide(&mut self, x: &[f64]) -> usize {
+        let mut rng = self.m.base.rng.clone();
+        let v = self.params.v;
+        let i = with_buffer(self.n_arms(), |scores| {
+            for (a, o) in scores.iter_mut().enumerate() {
+                let z = normal_rand_distr_05(&mut rng);
+                let (mean, width) = self.m.mean_width(a, x);
+                *o = mean + v * width * z;
+            }
+            pick(scores, &mut rng)
+        });
+        self.m.base.rng = rng;
+        i
+    }
+    /// Monte Carlo estimate as [`super::LinTS`]'s (the same seeding from the policy state
+    /// and the context); exact one-hot when v = 0.
+    fn probability_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
+        let k = out.len();
+        let mut means = vec![0.0; k];
+        let mut sds = vec![0.0; k];
+        for a in 0..k {
+            let (mean, width) = self.m.mean_width(a, x);
+            means[a] = mean;
+            sds[a] = self.params.v * width;
+        }
+        if sds.iter().all(|&s| s == 0.0) {
+            out.copy_from_slice(&argmax_distribution(&means));
+            return;
+        }
+        let mut h = self.m.base.rng.clone().next_raw();
+        for v in x {
+            h = h.rotate_left(5) ^ v.to_bits();
+        }
+        let mut rng = Rng::seed_from_u64(h);
+        let mut wins = vec![0u32; k];
+        for _ in 0..PROBABILITY_SAMPLES {
+            let mut best = f64::NEG_INFINITY;
+            let mut best_i = 0;
+            for i in 0..k {
+                let s = means[i] + sds[i] * normal_rand_distr_05(&mut rng);
+                if s > best {
+                    best = s;
+                    best_i = i;
+                }
+            }
+            wins[best_i] += 1;
+        }
+        for (o, w) in out.iter_mut().zip(wins) {
+            *o = w as f64 / PROBABILITY_SAMPLES as f64;
+        }
+    }
+    fn check_params(&self) -> Result<()> {
+        let v = self.params.v;
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(Error::param("v", "must be a finite number >= 0"));
+        }
+        if self.params.sketch_size != self.m.sketch_size {
+            return Err(Error::state("the sketch size disagrees with the sketches"));
+        }
+        Ok(())
+    }
+    fn width_coefficient(&self) -> f64 {
+        0.0
+    }
+}
+persist_contextual!(SketchedLinTS, "SketchedLinTS");
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LinTS, LinUCB};
+    use super::*;
+
+    /// Rows with a decaying spectrum: x = sum_j g_j s_j e_j rotated by a fixed random matrix.
+    fn decaying_rows(n: usize, d: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Rng::seed_from_u64(seed);
+        let rot: Vec<f64> = (0..d * d).map(|_| rng.uniform() - 0.5).collect();
+        let mut x = vec![0.0; n * d];
+        for i in 0..n {
+            let z: Vec<f64> = (0..d)
+                .map(|j| (rng.uniform() - 0.5) / (1.0 + j as f64))
+                .collect();
+            for c in 0..d {
+                x[i * d + c] = (0..d).map(|j| z[j] * rot[j * d + c]).sum();
+            }
+        }
+        x
+    }
+
+    fn eigenvalues(m: &[f64], d: usize) -> Vec<f64> {
+        sym_eigen(m, d).0
+    }
+
+    #[test]
+    fn jacobi_eigen_reconstructs_the_matrix() {
+        let x = decaying_rows(30, 7, 3);
+        let mut g = vec![0.0; 49];
+        for r in x.chunks(7) {
+            linalg::add_sym_outer(&mut g, r, 1.0);
+        }
+        let (vals, vecs) = sym_eigen(&g, 7);
+        for i in 0..7 {
+            for j in 0..7 {
+                let v: f64 = (0..7)
+                    .map(|k| vecs[i * 7 + k] * vals[k] * vecs[j * 7 + k])
+                    .sum();
+                assert!((v - g[i * 7 + j]).abs() < 1e-12, "{v} {}", g[i * 7 + j]);
+            }
+        }
+        assert!(vals.windows(2).all(|w| w[0] >= w[1]));
+    }
+
+    #[test]
+    fn spectral_error_is_within_the_frequent_directions_bound_and_above_the_best_rank_m() {
+        let (n, d) = (400, 16);
+        for m in [2, 4, 6] {
+            let x = decaying_rows(n, d, m as u64);
+            let mut fd = FrequentDirections::new(d, m).unwrap();
+            let mut ata = vec![0.0; d * d];
+            for r in x.chunks(d) {
+                fd.insert(r);
+                linalg::add_sym_outer(&mut ata, r, 1.0);
+            }
+            let sts = fd.gram();
+            let diff: Vec<f64> = ata.iter().zip(&sts).map(|(a, b)| a - b).collect();
+            let err = eigenvalues(&diff, d);
+            let spectrum = eigenvalues(&ata, d);
+            let scale = spectrum[0];
+            // 0 <= A^T A - S^T S <= Delta I.
+            assert!(err[d - 1] >= -1e-10 * scale, "{err:?}");
+            assert!(
+                err[0] <= fd.shrinkage * (1.0 + 1e-10),
+                "{} {}",
+                err[0],
+                fd.shrinkage
+            );
+            // Delta <= ||A - A_k||_F^2 / (m + 1 - k) for every k <= m.
+            for k in 0..=m {
+                let tail: f64 = spectrum[k..].iter().sum();
+                assert!(fd.shrinkage <= tail / (m + 1 - k) as f64 * (1.0 + 1e-10));
+            }
+            // A rank-m matrix cannot do better than the (m+1)-th eigenvalue (Weyl): the
+            // error is real, and the bound is not met by a trivially exact sketch.
+            assert!(
+                err[0] >= spectrum[m] * (1.0 - 1e-9),
+                "{} {}",
+                err[0],
+                spectrum[m]
+            );
+            // And it is far from the trivial sketch (S = 0).
+            assert!(err[0] < 0.5 * scale);
+            assert_eq!(fd.filled.max(m), fd.filled);
+        }
+    }
+
+    #[test]
+    fn data_of_rank_at_most_m_is_kept_exactly() {
+        let (n, d, m) = (300, 5, 5);
+        let x = decaying_rows(n, d, 9);
+        let mut fd = FrequentDirections::new(d, m).unwrap();
+        let mut ata = vec![0.0; d * d];
+        for r in x.chunks(d) {
+            fd.insert(r);
+            linalg::add_sym_outer(&mut ata, r, 1.0);
+        }
+        for (a, b) in ata.iter().zip(fd.gram()) {
+            assert!((a - b).abs() < 1e-10 * ata[0].abs().max(1.0), "{a} {b}");
+        }
+    }
+
+    fn problem(
+        n: usize,
+        d: usize,
+        k: usize,
+        seed: u64,
+    ) -> (Vec<f64>, Vec<i64>, Vec<f64>, Vec<f64>) {
+        let mut rng = Rng::seed_from_u64(seed);
+        let x: Vec<f64> = (0..n * d).map(|_| rng.uniform() - 0.5).collect();
+        let arms: Vec<i64> = (0..n).map(|_| rng.below(k as u64) as i64).collect();
+        let r: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
+        let w: Vec<f64> = (0..n).map(|_| 2.0 * rng.uniform()).collect();
+        (x, arms, r, w)
+    }
+
+    #[test]
+    fn equals_exact_linucb_when_the_sketch_holds_every_dimension() {
+        let (d, k) = (6, 3);
+        let (x, arms, r, w) = problem(500, d, k, 4);
+        for (m, robust) in [(6, false), (9, false), (6, true)] {
+            let mut exact = LinUCB::new(k, d, 0.8, 0.5, Some(3)).unwrap();
+            let mut sketched = SketchedLinUCB::new(k, d, m, robust, 0.8, 0.5, Some(3)).unwrap();
+            exact
+                .update_batch(&x[..200 * d], &arms[..200], &r[..200], Some(&w[..200]))
+                .unwrap();
+            sketched
+                .update_batch(&x[..200 * d], &arms[..200], &r[..200], Some(&w[..200]))
+                .unwrap();
+            for i in 200..500 {
+                let xi = &x[i * d..(i + 1) * d];
+                let (a, b) = (exact.select(xi).unwrap(), sketched.select(xi).unwrap());
+                assert_eq!(a, b);
+                exact.update(xi, a as i64, r[i], w[i]).unwrap();
+                sketched.update(xi, b as i64, r[i], w[i]).unwrap();
+            }
+            // Shrinks happened (2m < 500 / k rows per arm) and lost nothing.
+            assert!(sketched.sketch(0).shrinkage < 1e-9);
+            let (se, ss) = (
+                exact.scores_batch(&x).unwrap(),
+                sketched.scores_batch(&x).unwrap(),
+            );
+            for (a, b) in se.iter().zip(&ss) {
+                assert!((a - b).abs() < 1e-8, "{a} {b}");
+            }
+            let (we, ws) = (
+                exact.width_batch(&x).unwrap(),
+                sketched.width_batch(&x).unwrap(),
+            );
+            for (a, b) in we.iter().zip(&ws) {
+                assert!((a - b).abs() < 1e-8, "{a} {b}");
+            }
+            assert_eq!(exact.counts(), sketched.counts());
+            assert_eq!(
+                exact.select_batch(&x).unwrap(),
+                sketched.select_batch(&x).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn sketched_lints_equals_exact_lints_when_the_sketch_holds_every_dimension() {
+        let (d, k) = (5, 3);
+        let (x, arms, r, w) = problem(400, d, k, 6);
+        let mut exact = LinTS::new(k, d, 0.4, 0.7, Some(5)).unwrap();
+        let mut sketched = SketchedLinTS::new(k, d, d, false, 0.4, 0.7, Some(5)).unwrap();
+        exact.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        sketched.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        for i in 0..400 {
+            let xi = &x[i * d..(i + 1) * d];
+            let (a, b) = (exact.select(xi).unwrap(), sketched.select(xi).unwrap());
+            assert_eq!(a, b);
+            exact.update(xi, a as i64, r[i], 1.0).unwrap();
+            sketched.update(xi, b as i64, r[i], 1.0).unwrap();
+        }
+        let (we, ws) = (
+            exact.width_batch(&x).unwrap(),
+            sketched.width_batch(&x).unwrap(),
+        );
+        for (a, b) in we.iter().zip(&ws) {
+            assert!((a - b).abs() < 1e-8, "{a} {b}");
+        }
+        let (me, ms) = (
+            exact.scores_batch(&x).unwrap(),
+            sketched.scores_batch(&x).unwrap(),
+        );
+        for (a, b) in me.iter().zip(&ms) {
+            assert!((a - b).abs() < 1e-8, "{a} {b}");
+        }
+        let (pe, ps) = (
+            exact.probabilities_batch(&x[..20 * d]).unwrap(),
+            sketched.probabilities_batch(&x[..20 * d]).unwrap(),
+        );
+        assert_eq!(pe, ps);
+    }
+
+    #[test]
+    fn a_small_sketch_differs_from_exact_and_persists() {
+        let (d, k) = (8, 2);
+        let (x, arms, r, w) = problem(300, d, k, 5);
+        let mut exact = LinUCB::new(k, d, 1.0, 1.0, Some(3)).unwrap();
+        let mut sketched = SketchedLinUCB::new(k, d, 2, false, 1.0, 1.0, Some(3)).unwrap();
+        exact.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        sketched.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        assert!(sketched.sketch(0).shrinkage > 0.0);
+        // Widths only grow when directions are dropped (S^T S <= X^T X).
+        let (we, ws) = (
+            exact.width_batch(&x).unwrap(),
+            sketched.width_batch(&x).unwrap(),
+        );
+        assert!(we.iter().zip(&ws).all(|(a, b)| b + 1e-12 >= *a));
+        assert!(we.iter().zip(&ws).any(|(a, b)| b > &(a + 1e-3)));
+        let bytes = crate::state::encode(&sketched).unwrap();
+        let back: SketchedLinUCB = crate::state::decode(&bytes).unwrap();
+        assert_eq!(back, sketched);
+        let mut other = sketched.clone();
+        assert!(other.merge(&sketched).is_err());
+    }
+
+    #[test]
+    fn woodbury_solves_equal_a_dense_solve_on_the_shrunk_sketch_plain_and_robust() {
+        let (d, k) = (9, 2);
+        let (x, arms, r, w) = problem(400, d, k, 12);
+        for robust in [false, true] {
+            let mut p = SketchedLinUCB::new(k, d, 3, robust, 1.0, 0.6, Some(1)).unwrap();
+            p.update_batch(&x[..300 * d], &arms[..300], &r[..300], Some(&w[..300]))
+                .unwrap();
+            for i in 300..400 {
+                p.update(&x[i * d..(i + 1) * d], arms[i], r[i], w[i])
+                    .unwrap();
+            }
+            let widths = p.width_batch(&x[..50 * d]).unwrap();
+            for a in 0..k {
+                let fd = p.sketch(a);
+                assert!(fd.shrinkage > 0.0);
+                let c = 0.6 + if robust { 0.5 * fd.shrinkage } else { 0.0 };
+                let mut g = fd.gram();
+                for i in 0..d {
+                    g[i * d + i] += c;
+                }
+                let inv = linalg::spd_inverse(&g, d).unwrap();
+                let mut theta = vec![0.0; d];
+                linalg::matvec(&inv, &p.base().arms[a].b, &mut theta);
+                for (t, e) in p.base().arms[a].theta.iter().zip(&theta) {
+                    assert!((t - e).abs() < 1e-9 * e.abs().max(1.0), "{t} {e}");
+                }
+                for i in 0..50 {
+                    let mut s = vec![0.0; d];
+                    let q = linalg::quad_form(&inv, &x[i * d..(i + 1) * d], &mut s);
+                    let got = widths[i * k + a];
+                    assert!((got - q.sqrt()).abs() < 1e-10, "{got} {}", q.sqrt());
+                }
+            }
+        }
+        // The robust regularizer is larger, so its widths are smaller.
+        let fit = |robust| {
+            let mut p = SketchedLinUCB::new(k, d, 3, robust, 1.0, 0.6, Some(1)).unwrap();
+            p.update_batch(&x, &arms, &r, None).unwrap();
+            p.width_batch(&x[..50 * d]).unwrap()
+        };
+        let (plain, robust) = (fit(false), fit(true));
+        assert!(plain.iter().zip(&robust).all(|(a, b)| b < a));
+    }
+
+    #[test]
+    fn sizes_are_refused_before_allocation_without_overflow() {
+        for (k, d, m) in [
+            (1, 1, usize::MAX),
+            (usize::MAX, 1, 1),
+            (2, usize::MAX / 2, 2),
+            (4, 1 << 20, 1 << 10),
+        ] {
+            let err = SketchedLinUCB::new(k, d, m, false, 1.0, 1.0, None).unwrap_err();
+            assert!(err.to_string().contains("sketch_size"), "{err}");
+        }
+        assert!(SketchedLinTS::new(2, 384, 64, false, 0.2, 1.0, None).is_ok());
+    }
+}
