@@ -37,13 +37,13 @@ impl PySlidingWindowUCB {
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
-        window: Option<i64>,
+        window: Option<&Bound<'_, PyAny>>,
         xi: f64,
-        horizon: Option<i64>,
+        horizon: Option<&Bound<'_, PyAny>>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {
-        let window = positive_opt(py, window, "window")?;
-        let horizon = positive_opt(py, horizon, "horizon")?;
+        let window = positive_opt(window, "window")?;
+        let horizon = positive_opt(horizon, "horizon")?;
         Ok((
             Self,
             Bandit::new(
@@ -88,10 +88,10 @@ impl PyDiscountedUCB {
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         gamma: Option<f64>,
         xi: f64,
-        horizon: Option<i64>,
+        horizon: Option<&Bound<'_, PyAny>>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, Bandit)> {
-        let horizon = positive_opt(py, horizon, "horizon")?;
+        let horizon = positive_opt(horizon, "horizon")?;
         Ok((
             Self,
             Bandit::new(
