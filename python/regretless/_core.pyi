@@ -34,6 +34,8 @@ __all__ = [
     "GibbsGreedy",
     "LogisticUCB",
     "LogisticTS",
+    "SketchedLinUCB",
+    "SketchedLinTS",
     "HybridLinUCB",
     "KernelBandit",
     "GPUCB",
