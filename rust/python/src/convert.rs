@@ -589,7 +589,6 @@ pub fn with_f64_vector_copy<R>(
 /// `float64_array(..)` for `owned_float64(..)` and reads the same.
 pub struct Owned<T> {
     data: Vec<T>,
-    shape: Vec<usize>,
 }
 
 impl<T> Owned<T> {
@@ -598,9 +597,6 @@ impl<T> Owned<T> {
     }
     pub fn as_slice(&self) -> PyResult<&[T]> {
         Ok(&self.data)
-    }
-    pub fn shape(&self) -> &[usize] {
-        &self.shape
     }
 }
 
@@ -614,7 +610,6 @@ pub fn copy_out<T: numpy::Element + Copy, D: numpy::ndarray::Dimension>(
 ) -> PyResult<Owned<T>> {
     use numpy::PyArrayMethods;
     let py = arr.py();
-    let shape = arr.shape().to_vec();
     let len = arr.len();
     let mut data: Vec<T> = Vec::new();
     data.try_reserve_exact(len).map_err(|_| {
@@ -650,7 +645,7 @@ pub fn copy_out<T: numpy::Element + Copy, D: numpy::ndarray::Dimension>(
         unsafe { data.set_len(end) };
         start = end;
     }
-    Ok(Owned { data, shape })
+    Ok(Owned { data })
 }
 
 /// [`int64_array`] as a private copy.

@@ -1,12 +1,17 @@
 //! Off-policy evaluation glue: the in-memory estimate, the streaming accumulator behind
-//! `regretless.ope.estimate_stream`, and replay. Input arrays are copied once, with the GIL
-//! held, into private buffers (converted when not float64 / int64 / int32; see
-//! `convert::Owned`); every pass over the rows runs with the GIL released.
+//! `regretless.ope.estimate_stream`, and replay. The estimators' numpy arrays are borrowed
+//! without a copy when they are C-contiguous float64 / int64 (int32 actions), else converted
+//! once: a private copy of a 1M-row `action_dist` costs ten times the IPW pass itself, which
+//! reads only the logged entry of each row. A thread writing the arrays during the call can
+//! change the estimate, never break it: the core checks every term and weight it adds (finite,
+//! propensity in (0, 1]) on the values it adds, and names a row only after re-reading it, so
+//! neither a result nor an accumulator's state can become non-finite. Replay, which trains
+//! a policy, copies its arrays (`convert::Owned`). Every pass runs with the GIL released.
 
 use crate::bandit::{bandit_arg, new_object};
-use crate::convert::{copy_out, owned_float64, owned_int64, Owned};
+use crate::convert::{float64_array, int64_array, owned_float64, owned_int64};
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
-use numpy::{PyArray1, PyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use regretless_core::ope::{
@@ -59,51 +64,50 @@ fn table_shape(py: Python<'_>, shape: &[usize], name: &str) -> PyResult<Option<S
 /// (rows, n_actions, len_list) of a policy table.
 type Shape3 = (usize, usize, usize);
 
-/// Rewards as float64 or int64 (obp's binary rewards are int64: no float conversion).
-enum RewardArray {
-    F64(Owned<f64>),
-    I64(Owned<i64>),
+/// Rewards borrowed as float64 or int64 (obp's binary rewards are int64: no float copy).
+enum RewardArray<'py> {
+    F64(Bound<'py, PyArray1<f64>>),
+    I64(Bound<'py, PyArray1<i64>>),
 }
 
-fn reward_array(obj: &Bound<'_, PyAny>) -> PyResult<RewardArray> {
+fn reward_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<RewardArray<'py>> {
     if let Ok(a) = obj.downcast::<PyArray1<i64>>() {
         if a.is_contiguous() {
-            return Ok(RewardArray::I64(copy_out(a, "reward")?));
+            return Ok(RewardArray::I64(a.clone()));
         }
     }
-    Ok(RewardArray::F64(owned_float64(obj, "reward")?))
+    Ok(RewardArray::F64(float64_array(obj, "reward")?))
 }
 
-/// Actions as int64 or int32.
-enum ActionArray {
-    I64(Owned<i64>),
-    I32(Owned<i32>),
+/// Actions borrowed as int64 or int32.
+enum ActionArray<'py> {
+    I64(Bound<'py, PyArray1<i64>>),
+    I32(Bound<'py, PyArray1<i32>>),
 }
 
-fn action_array(obj: &Bound<'_, PyAny>) -> PyResult<ActionArray> {
+fn action_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<ActionArray<'py>> {
     if let Ok(a) = obj.downcast::<PyArray1<i32>>() {
         if a.is_contiguous() {
-            return Ok(ActionArray::I32(copy_out(a, "action")?));
+            return Ok(ActionArray::I32(a.clone()));
         }
     }
-    Ok(ActionArray::I64(owned_int64(obj, "action")?))
+    Ok(ActionArray::I64(int64_array(obj, "action")?))
 }
 
-/// Private copies of the inputs of one batch (see `convert::Owned`); `with_batch` views
-/// them as a core [`Batch`].
-struct Inputs {
-    reward: Option<RewardArray>,
-    action: Option<ActionArray>,
-    pscore: Option<Owned<f64>>,
-    position: Option<Owned<i64>>,
-    dist: Owned<f64>,
+/// Borrowed inputs of one batch; `with_batch` views them as a core [`Batch`].
+struct Inputs<'py> {
+    reward: Option<RewardArray<'py>>,
+    action: Option<ActionArray<'py>>,
+    pscore: Option<Bound<'py, PyArray1<f64>>>,
+    position: Option<Bound<'py, PyArray1<i64>>>,
+    dist: Bound<'py, PyArrayDyn<f64>>,
     dist_shape: Option<Shape3>,
-    q: Option<(Owned<f64>, Shape3)>,
+    q: Option<(Bound<'py, PyArrayDyn<f64>>, Shape3)>,
 }
 
-impl Inputs {
+impl<'py> Inputs<'py> {
     #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
+    fn new(
         py: Python<'py>,
         reward: Option<&Bound<'py, PyAny>>,
         action: Option<&Bound<'py, PyAny>>,
@@ -113,15 +117,12 @@ impl Inputs {
         estimated_rewards: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Self> {
         let some = |o: Option<&Bound<'py, PyAny>>| o.filter(|o| !o.is_none()).cloned();
-        let dist = copy_out(&float64_nd(action_dist, "action_dist")?, "action_dist")?;
+        let dist = float64_nd(action_dist, "action_dist")?;
         let dist_shape = table_shape(py, dist.shape(), "action_dist")?;
         let q = match some(estimated_rewards) {
             None => None,
             Some(o) => {
-                let a = copy_out(
-                    &float64_nd(&o, "estimated_rewards_by_reg_model")?,
-                    "estimated_rewards_by_reg_model",
-                )?;
+                let a = float64_nd(&o, "estimated_rewards_by_reg_model")?;
                 match table_shape(py, a.shape(), "estimated_rewards_by_reg_model")? {
                     Some(s) => Some((a, s)),
                     None => {
@@ -137,10 +138,10 @@ impl Inputs {
             reward: some(reward).map(|o| reward_array(&o)).transpose()?,
             action: some(action).map(|o| action_array(&o)).transpose()?,
             pscore: some(pscore)
-                .map(|o| owned_float64(&o, "pscore"))
+                .map(|o| float64_array(&o, "pscore"))
                 .transpose()?,
             position: some(position)
-                .map(|o| owned_int64(&o, "position"))
+                .map(|o| int64_array(&o, "position"))
                 .transpose()?,
             dist,
             dist_shape,
@@ -149,19 +150,19 @@ impl Inputs {
     }
 }
 
-/// Calls `f` with the core view of the copied arrays, with the GIL released.
+/// Calls `f` with the core view of the borrowed arrays, with the GIL released.
 fn with_batch<R: Send>(
     py: Python<'_>,
-    inputs: &Inputs,
+    inputs: &Inputs<'_>,
     f: impl FnOnce(&Batch<'_>) -> regretless_core::Result<R> + Send,
 ) -> PyResult<R> {
     enum RewardView<'a> {
-        F64(&'a Owned<f64>),
-        I64(&'a Owned<i64>),
+        F64(numpy::PyReadonlyArray1<'a, f64>),
+        I64(numpy::PyReadonlyArray1<'a, i64>),
     }
     enum ActionView<'a> {
-        I64(&'a Owned<i64>),
-        I32(&'a Owned<i32>),
+        I64(numpy::PyReadonlyArray1<'a, i64>),
+        I32(numpy::PyReadonlyArray1<'a, i32>),
     }
     let reward = inputs.reward.as_ref().map(|a| match a {
         RewardArray::F64(a) => RewardView::F64(a.readonly()),
