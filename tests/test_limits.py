@@ -11,9 +11,8 @@ import threading
 import numpy as np
 import pytest
 import regretless
+from conftest import run_in_threads
 from regretless import exceptions as ex
-
-from tests.conftest import run_in_threads
 
 ENV = regretless.BernoulliEnv([0.2, 0.5])
 
