@@ -33,8 +33,15 @@ fn run_with_progress<P: Policy>(
         std::thread::scope(|s| {
             let handle = s.spawn(|| simulate(policy, env, config, Some(&counter)));
             let mut callback_error = None;
+            // Checks for the end every millisecond (a 100 ms sleep made every simulation
+            // last at least 100 ms); reports progress every 100 ms.
+            let mut last_report = std::time::Instant::now();
             while !handle.is_finished() {
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(Duration::from_millis(1));
+                if last_report.elapsed() < Duration::from_millis(100) {
+                    continue;
+                }
+                last_report = std::time::Instant::now();
                 if callback_error.is_none() {
                     let done = counter.load(Ordering::Relaxed);
                     Python::attach(|py| {
