@@ -18,6 +18,7 @@ from regretless import (
     kernel,
     logs,
     ope,
+    service,
     simulation,
     stream,
 )
@@ -50,6 +51,9 @@ PUBLIC_CLASSES = [
     ope.ReplayResult,
     logs.LoggedFeedback,
     datasets.LoggedBanditData,
+    service.DecisionService,
+    service.Decision,
+    service.ReplayReport,
 ]
 
 
@@ -83,6 +87,7 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
         sharded,
         _checks,
         _display,
+        service,
     ],
     ids=lambda m: m.__name__,
 )
