@@ -18,6 +18,7 @@ from regretless import (
     kernel,
     logs,
     ope,
+    serve,
     service,
     simulation,
     stream,
@@ -88,6 +89,7 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
         _checks,
         _display,
         service,
+        serve,
     ],
     ids=lambda m: m.__name__,
 )
