@@ -194,6 +194,8 @@ class LogWriter:
     stays bounded); records reach the file in the order submitted. Durability: ``"none"``
     writes without fsync, ``"batch"`` fsyncs at most every ``fsync_interval`` seconds,
     ``"commit"`` fsyncs every batch and lets :meth:`wait_durable` return only then.
+    After a failed write or fsync (a full disk) the writer keeps taking records and counts
+    them in ``dropped``; :meth:`wait_durable` and :meth:`flush` raise the error.
     """
 
     def __init__(
@@ -289,6 +291,9 @@ class LogWriter:
                 closing = self._closing
                 self._cond.notify_all()
             try:
+                if batch and self.error is not None:  # the disk failed earlier: count, drop
+                    self.dropped += len(batch)
+                    batch = []
                 if batch:
                     self._write(batch)
                     dirty = True
@@ -311,22 +316,23 @@ class LogWriter:
                         self._durable = self._written
                         self._durable_cond.notify_all()
             except OSError as e:
-                self.error = e
+                self.error = self.error or e
                 self.dropped += len(batch)
+                dirty = False  # nothing more will reach the disk
                 with self._durable_cond:
                     self._durable_cond.notify_all()
             if closing:
                 with self._cond:
                     if self._queue:
                         continue
-                self._file.close()
+                try:
+                    self._file.close()
+                except OSError as e:
+                    self.error = self.error or e
                 return
 
     def _write(self, batch: list[Record]) -> None:
         data = b"".join(encode(r) for r in batch)
-        if self.error is not None:
-            self.dropped += len(batch)
-            return
         self._file.write(data)
         self.bytes_written += len(data)
         self._written = batch[-1].seq

@@ -337,8 +337,9 @@ class DecisionService:
                 raise RewardError(f"default_reward: {e}") from e
         os.makedirs(log_dir, exist_ok=True)
         self._setup(log_dir, config, policy.copy(), policy.copy(), 0, 0.0)
-        _write_atomic(log_dir, _META, json.dumps(config, indent=1).encode())
+        # The config last: its presence says the log directory is complete.
         self._write_snapshot(self._capture())
+        _write_atomic(log_dir, _META, json.dumps(config, indent=1).encode())
         self._start(first_seq=1)
 
     # -- construction shared with recover
@@ -380,6 +381,7 @@ class DecisionService:
             ("decisions", "joined", "late", "duplicate", "unknown", "defaulted", "unlearned"), 0
         )
         self._open = False
+        self._replayed = 0
 
     def _start(self, first_seq: int) -> None:
         self._writer = ev.LogWriter(
@@ -687,7 +689,9 @@ class DecisionService:
 
     def stats(self) -> dict[str, Any]:
         """Counters: decisions, joined / late / duplicate / unknown rewards, windows closed
-        with the default reward or unlearned, pending events, model version, log position.
+        with the default reward or unlearned, pending events, model version, log position
+        (last record, last fsynced, last snapshot), log bytes, fsyncs, records dropped after
+        a write error (``log_error``), and the log records replayed by :meth:`recover`.
         """
         with self._order_lock:
             out: dict[str, Any] = dict(self._counts)
@@ -701,6 +705,7 @@ class DecisionService:
                 fsyncs=self._writer.fsyncs,
                 dropped=self._writer.dropped,
                 log_error=None if self._writer.error is None else str(self._writer.error),
+                replayed_on_recovery=self._replayed,
             )
         return out
 
@@ -711,8 +716,10 @@ class DecisionService:
         self._stop.set()
         self._ticker.join()
         self._open = False
-        self._writer.flush()
-        self._writer.close()
+        try:
+            self._writer.flush()
+        finally:
+            self._writer.close()  # raises nothing; a failed write was re-raised by flush
 
     def __enter__(self) -> DecisionService:
         return self
@@ -758,9 +765,12 @@ class DecisionService:
         )
         self._restore(header)
         last_clock = header["clock"]
+        replayed = 0
         for r in ev.read_records(log_dir, after=header["seq"], repair=True):
             self._apply(r)
             last_clock = max(last_clock, r.clock)
+            replayed += 1
+        self._replayed = replayed
         self._clock_origin = time.monotonic() - last_clock
         self._snapshot_seq = header["seq"]
         self._start(first_seq=self._seq + 1)
