@@ -221,6 +221,12 @@ class LogWriter:
         self._durable = first_seq - 1
         self._flush_wanted = False
         self._closing = False
+        self._commit = durability == "commit"
+        self._idle = False
+        self._blocked = 0
+        self._wake_at = max(1, max_queue // 4)
+        # How often an idle writer looks at the queue (none / batch durability).
+        self._poll = min(0.005, fsync_interval)
         self.error: OSError | None = None
         self.dropped = 0
         self.bytes_written = 0
@@ -241,10 +247,15 @@ class LogWriter:
     def submit(self, record: Record) -> None:
         with self._cond:
             while len(self._queue) >= self.max_queue and not self._closing:
+                self._blocked += 1
                 self._cond.wait()
+                self._blocked -= 1
             self._queue.append(record)
             self._submitted = record.seq
-            self._cond.notify_all()
+            # Waking the writer costs the caller a thread switch: only a commit (which
+            # waits for it) or a long queue does; otherwise the writer polls.
+            if self._idle and (self._commit or len(self._queue) >= self._wake_at):
+                self._cond.notify()
 
     @property
     def durable_seq(self) -> int:
@@ -277,19 +288,16 @@ class LogWriter:
         dirty = False
         while True:
             with self._cond:
-                while not self._queue and not self._closing and not self._flush_wanted:
-                    if dirty and self.durability == "batch":
-                        left = self.fsync_interval - (time.monotonic() - last_sync)
-                        if left <= 0:
-                            break
-                        self._cond.wait(left)
-                    else:
-                        self._cond.wait()
+                if not (self._queue or self._closing or self._flush_wanted):
+                    self._idle = True
+                    self._cond.wait(None if self._commit and not dirty else self._poll)
+                    self._idle = False
                 batch = list(self._queue)
                 self._queue.clear()
                 flush, self._flush_wanted = self._flush_wanted, False
                 closing = self._closing
-                self._cond.notify_all()
+                if self._blocked:
+                    self._cond.notify_all()
             try:
                 if batch and self.error is not None:  # the disk failed earlier: count, drop
                     self.dropped += len(batch)
