@@ -555,7 +555,10 @@ def test_sigkill_hundreds_of_times(tmp_path):
 # ---------------------------------------------------------------------------- threads
 
 
-def test_threads_of_mixed_calls_give_consistent_totals(tmp_path):
+@pytest.mark.parametrize(
+    "n_calls", [600, pytest.param(100_000, marks=pytest.mark.slow)], ids=["600", "100k"]
+)
+def test_threads_of_mixed_calls_give_consistent_totals(tmp_path, n_calls):
     svc = _service(
         tmp_path,
         regretless.EpsilonGreedy(4, epsilon=0.3, seed=0),
@@ -564,7 +567,7 @@ def test_threads_of_mixed_calls_give_consistent_totals(tmp_path):
         publish_every=5,
         snapshot_every=500,
     )
-    n_threads, n_calls = 8, 600
+    n_threads = 8
     results: dict[int, list[str]] = {}
 
     def worker(t):
