@@ -219,6 +219,7 @@ class LogWriter:
         self._submitted = first_seq - 1
         self._written = first_seq - 1
         self._durable = first_seq - 1
+        self._handled = first_seq - 1  # the last record written or dropped
         self._flush_wanted = False
         self._closing = False
         self._commit = durability == "commit"
@@ -265,7 +266,8 @@ class LogWriter:
         """Return once record ``seq`` is on disk (fsynced); raise if writing failed."""
         with self._durable_cond:
             while self._durable < seq:
-                if self.error is not None:
+                # Raise once the writer has dealt with the record (failed or dropped it).
+                if self.error is not None and self._handled >= seq:
                     raise self.error
                 self._durable_cond.wait()
 
@@ -298,10 +300,12 @@ class LogWriter:
                 closing = self._closing
                 if self._blocked:
                     self._cond.notify_all()
+            handled = batch[-1].seq if batch else self._handled
             try:
                 if batch and self.error is not None:  # the disk failed earlier: count, drop
                     self.dropped += len(batch)
                     batch = []
+                    raise self.error
                 if batch:
                     self._write(batch)
                     dirty = True
@@ -328,7 +332,10 @@ class LogWriter:
                 self.dropped += len(batch)
                 dirty = False  # nothing more will reach the disk
                 with self._durable_cond:
+                    self._handled = handled
                     self._durable_cond.notify_all()
+            else:
+                self._handled = handled
             if closing:
                 with self._cond:
                     if self._queue:
