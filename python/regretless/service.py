@@ -529,6 +529,7 @@ class DecisionService:
             if probs.shape != (self._n_arms,):
                 raise RegretlessError(f"the policy returned {probs.shape} probabilities")
             action = _draw(probs, u, elig)
+            probs.setflags(write=False)  # the logged vector: the caller gets it read-only
             with self._order_lock:
                 if self._model[0] != version:  # a new model came out meanwhile: decide again
                     continue
@@ -547,7 +548,6 @@ class DecisionService:
             break
         if self._durability == "commit":
             self._writer.wait_durable(seq)
-        probs.setflags(write=False)
         return Decision(eid, self._action_out(action), probs, version)
 
     # -- learning
