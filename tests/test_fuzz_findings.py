@@ -119,3 +119,45 @@ def test_row_index_past_2_64_is_refused_and_changes_nothing() -> None:
         old.push([1.0], [0], [0.5], [0.5])
     _words(info.value, ["first_row", "2**64 - 1", "1 rows"])
     assert old.to_bytes() == before and old.rows == 0
+
+
+def _gpucb(history: list[tuple[int, float]]) -> regretless.GPUCB:
+    p = regretless.GPUCB(
+        np.linspace(0.0, 1.0, 12)[:, None], regretless.RBF(0.3), noise=1e-6, seed=4
+    )
+    for i, y in history:
+        p.update(i, y)
+    return p
+
+
+def test_gpucb_bytes_with_a_posterior_foreign_to_their_history_load_as_that_history() -> None:
+    # GPUCB stores its posterior next to the (index, reward) history it derives from. Bytes
+    # with a recomputed CRC could hold a finite posterior another history (or none) gives;
+    # they loaded, and the next update overflowed: a checkpoint that would not load back.
+    # The posterior is now rebuilt from the history on load.
+    history = [(3, 0.5), (7, -0.25), (3, 0.75), (11, 1.0), (0, -1.0)]
+    p = _gpucb(history)
+    data = p.to_bytes()
+    assert regretless.GPUCB.from_bytes(data).to_bytes() == data
+    mean = p.posterior()[0]
+    body = data[:-4]
+    for v in mean[::3]:
+        packed = struct.pack("<d", v)
+        assert body.count(packed) == 1
+        body = body.replace(packed, struct.pack("<d", 1e300))
+    q = regretless.GPUCB.from_bytes(_with_crc(body))
+    assert q.to_bytes() == data
+    q.update(5, 1e100)
+    assert regretless.GPUCB.from_bytes(q.to_bytes()).to_bytes() == q.to_bytes()
+
+    # Another recorded reward: the loaded posterior is that history's, bit for bit.
+    reward = struct.pack("<d", -0.25)
+    assert data.count(reward) == 1
+    q = regretless.GPUCB.from_bytes(_with_crc(data[:-4].replace(reward, struct.pack("<d", 2.0))))
+    want = _gpucb([(i, 2.0 if y == -0.25 else y) for i, y in history])
+    np.testing.assert_array_equal(q.posterior()[0], want.posterior()[0])
+    assert q.to_bytes() == want.to_bytes()
+    # A recorded reward beyond the input limit is corrupt bytes.
+    with pytest.raises(ex.StateError) as info:
+        regretless.GPUCB.from_bytes(_with_crc(data[:-4].replace(reward, struct.pack("<d", 1e101))))
+    _words(info.value, ["GPUCB", "reward"])
