@@ -4,6 +4,9 @@ CascadeKL-UCB well below CascadeUCB1, regret growing linearly in L - K."""
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import numpy as np
 import pytest
 import regretless
@@ -200,3 +203,20 @@ def test_simulate_cascade_docstring_example_runs() -> None:
     for test in finder.find(regretless.simulate_cascade, "simulate_cascade"):
         runner.run(test)
     assert runner.tries > 0 and runner.failures == 0
+
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+
+def golden_cases():
+    manifest = json.loads((GOLDEN / "cascade-manifest.json").read_text())
+    return [(version, entry) for version, entries in manifest.items() for entry in entries]
+
+
+@pytest.mark.parametrize("version, entry", golden_cases(), ids=lambda c: str(c))
+def test_golden_files_still_decode_and_continue_identically(version: str, entry: dict) -> None:
+    cls = getattr(regretless, entry["class"])
+    p = cls.from_bytes((GOLDEN / version / entry["file"]).read_bytes())
+    assert p.counts().tolist() == entry["counts"]
+    np.testing.assert_array_equal(p.scores(), entry["scores"])
+    assert p.select_list_batch(5, 3).tolist() == entry["next_lists"]
