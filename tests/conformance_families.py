@@ -18,6 +18,8 @@ import numpy as np
 import regretless
 from conftest import (
     ACCUMULATOR_FACTORIES,
+    CASCADE_FACTORIES,
+    CASCADE_ITEMS,
     CONTEXTUAL_ARMS,
     CONTEXTUAL_DIM,
     CONTEXTUAL_FACTORIES,
@@ -1034,6 +1036,145 @@ class RankedAccumulator(Accumulator):
         }
 
 
+# ---- cascading bandits ----------------------------------------------------------------------
+
+
+class Cascade(Family):
+    """Ranked lists of `k` items learned from the first click (cascade model)."""
+
+    label = "cascade"
+    factories = CASCADE_FACTORIES
+    # Index policies: the generator only breaks ties.
+    randomized: frozenset[str] = frozenset()
+    select_batch_is_loop = True
+    k = 3
+    attraction = np.linspace(0.05, 0.4, CASCADE_ITEMS)
+
+    def repr_prefix(self, obj: Any) -> str:
+        return f"{type(obj).__name__}(n_items={CASCADE_ITEMS}"
+
+    def _click(self, lst: np.ndarray, rng: np.random.Generator) -> int:
+        attractive = rng.random(len(lst)) < self.attraction[lst]
+        return int(np.argmax(attractive)) if attractive.any() else -1
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        rng = np.random.default_rng(seed)
+        shown = []
+        for _ in range(steps):
+            items = obj.select_list(self.k)[0]
+            c = self._click(items, rng)
+            obj.update_list(items, None if c < 0 else c)
+            shown.append(tuple(items.tolist()))
+        return shown
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        out = {
+            "counts": obj.counts(),
+            "click_rates": obj.click_rates(),
+            "scores": obj.scores(),
+            "n_rounds": obj.n_rounds,
+        }
+        if isinstance(obj, regretless.CascadeLinUCB):
+            out["estimates"] = obj.estimates()
+        return out
+
+    def data(self, n: int, seed: int) -> Any:
+        rng = np.random.default_rng(seed)
+        lists = np.array([rng.permutation(CASCADE_ITEMS)[: self.k] for _ in range(n)])
+        clicks = np.array([self._click(lst, rng) for lst in lists], dtype=np.int64)
+        return lists, clicks
+
+    def split(self, data: Any, at: int) -> tuple[Any, Any]:
+        lists, clicks = data
+        return (lists[:at], clicks[:at]), (lists[at:], clicks[at:])
+
+    def learn(self, obj: Any, data: Any, batched: bool) -> None:
+        lists, clicks = data
+        if batched:
+            obj.update_list_batch(lists, clicks)
+        else:
+            for lst, c in zip(lists, clicks, strict=True):
+                obj.update_list(lst, None if c < 0 else int(c))
+
+    def mismatched(self, name: str) -> list[tuple[Any, type[Exception], str]]:
+        other = (
+            regretless.CascadeLinUCB(np.ones((CASCADE_ITEMS, 2)))
+            if name.startswith("CascadeLinUCB")
+            else type(self.make(name))(CASCADE_ITEMS + 1)
+        )
+        return [
+            (other, regretless.IncompatibleError, "other"),
+            (regretless.UCB1(3), regretless.DTypeError, "other"),
+        ]
+
+    def counts(self, obj: Any) -> np.ndarray | None:
+        return obj.counts()
+
+    def select_batch_and_loop(self, p: Any, q: Any) -> tuple[list, list]:
+        batch = p.select_list_batch(20, self.k)
+        assert batch.dtype == np.int64 and batch.shape == (20, self.k)
+        return batch.tolist(), [q.select_list(self.k)[0].tolist() for _ in range(20)]
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        n = CASCADE_ITEMS
+        singles = [
+            ([0, 0], None, regretless.InvalidParameterError),
+            ([0, n], None, regretless.ArmError),
+            ([0, -1], 0, regretless.ArmError),
+            ([0, 1], 2, regretless.InvalidParameterError),
+            ([0, 1], -1, regretless.InvalidParameterError),
+            ([0, 1], 1.0, regretless.DTypeError),
+            ([], None, regretless.ShapeError),
+            (list(range(n)) + [0], None, regretless.ShapeError),
+            (np.array([0.0, 1.0]), None, regretless.DTypeError),
+        ]
+        calls: list[InvalidCall] = [
+            (f"update_list({i!r}, {c!r})", lambda i=i, c=c: obj.update_list(i, c), e)
+            for i, c, e in singles
+        ]
+        batches = [
+            ([[0, 1], [2, 2]], [0, -1], regretless.InvalidParameterError),
+            ([[0, 1], [2, 3]], [0], regretless.ShapeError),
+            ([0, 1], [0], regretless.ShapeError),
+            ([[0, 1], [2, n]], [0, 1], regretless.ArmError),
+            ([[0, 1], [2, 3]], [0, 2], regretless.InvalidParameterError),
+        ]
+        calls += [
+            (f"update_list_batch({b!r}, {c!r})", lambda b=b, c=c: obj.update_list_batch(b, c), e)
+            for b, c, e in batches
+        ]
+        calls += [
+            (f"select_list({k})", lambda k=k: obj.select_list(k), regretless.InvalidParameterError)
+            for k in (0, n + 1)
+        ]
+        return calls
+
+    def oversized_calls(self, obj: Any) -> list[InvalidCall]:
+        refused = regretless.AllocationError
+        return [("select_list_batch(2**62, 2)", lambda: obj.select_list_batch(2**62, 2), refused)]
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        rng = np.random.default_rng(thread)
+        learned = 0
+        for i in range(100):
+            items = obj.select_list(self.k)[0]
+            c = self._click(items, rng)
+            obj.update_list(items, None if c < 0 else c)
+            learned += 1
+            if i % 25 == 0:
+                obj.update_list_batch(np.array([[0, 1, 2]]), np.array([-1]))
+                learned += 1
+                obj.select_list_batch(5, 2)
+                obj.to_bytes()
+        return learned
+
+    def n_learned(self, obj: Any) -> int:
+        return obj.n_rounds
+
+    def check_consistent(self, obj: Any) -> None:
+        assert np.all(obj.click_rates() <= 1.0)
+
+
 FAMILIES: list[Family] = [
     MultiArmed(),
     Contextual(),
@@ -1042,6 +1183,7 @@ FAMILIES: list[Family] = [
     Stream(),
     Accumulator(),
     RankedAccumulator(),
+    Cascade(),
 ]
 CASES = [(family, name) for family in FAMILIES for name in sorted(family.factories)]
 

@@ -235,3 +235,19 @@ ACCUMULATOR_FACTORIES: dict[str, Callable[..., object]] = {
     "SwitchDR": _ope_accumulator("SwitchDoublyRobust", lambda_=1.2),
     "DRos-bootstrap": _ope_accumulator("DoublyRobustWithShrinkage", n_bootstrap=16, lambda_=2.0),
 }
+
+
+# ---- Cascading bandits (issue 17) ------------------------------------------------------------
+# name -> factory(seed) over CASCADE_ITEMS items; CascadeLinUCB gets fixed item features.
+CASCADE_ITEMS, CASCADE_DIM = 8, 3
+CASCADE_FEATURES = np.random.default_rng(17).uniform(0, 1, size=(CASCADE_ITEMS, CASCADE_DIM)) / 2
+CASCADE_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "CascadeUCB1": lambda s: regretless.CascadeUCB1(CASCADE_ITEMS, seed=s),
+    "CascadeUCB1-c": lambda s: regretless.CascadeUCB1(CASCADE_ITEMS, c=0.5, seed=s),
+    "CascadeKLUCB": lambda s: regretless.CascadeKLUCB(CASCADE_ITEMS, seed=s),
+    "CascadeKLUCB-c0": lambda s: regretless.CascadeKLUCB(CASCADE_ITEMS, c=0.0, seed=s),
+    "CascadeLinUCB": lambda s: regretless.CascadeLinUCB(CASCADE_FEATURES, seed=s),
+    "CascadeLinUCB-alpha-lam": lambda s: regretless.CascadeLinUCB(
+        CASCADE_FEATURES, alpha=0.3, lam=2.0, seed=s
+    ),
+}

@@ -37,6 +37,8 @@ PUBLIC_CLASSES = [
     regretless.Bandit,
     *regretless.POLICIES,
     *regretless.STREAM_POLICIES,
+    regretless.CascadeBandit,
+    *regretless.CASCADE_POLICIES,
     regretless.BernoulliEnv,
     regretless.GaussianEnv,
     regretless.TableEnv,

@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import regretless
-from conftest import CONTEXTUAL_FACTORIES, KERNEL_FACTORIES, STREAM_FACTORIES
+from conftest import (
+    CASCADE_FACTORIES,
+    CONTEXTUAL_FACTORIES,
+    KERNEL_FACTORIES,
+    STREAM_FACTORIES,
+)
 from regretless import _core, contextual, kernel, stream
 
 FAMILIES = [
@@ -19,6 +24,7 @@ FAMILIES = [
     ("CONTEXTUAL_NAMES", "ContextualBandit", CONTEXTUAL_FACTORIES, "CONTEXTUAL_POLICIES"),
     ("KERNEL_NAMES", "KernelBandit", KERNEL_FACTORIES, "KERNEL_POLICIES"),
     ("STREAM_NAMES", "StreamBandit", STREAM_FACTORIES, "STREAM_POLICIES"),
+    ("CASCADE_NAMES", "CascadeBandit", CASCADE_FACTORIES, "CASCADE_POLICIES"),
 ]
 
 

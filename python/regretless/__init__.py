@@ -19,6 +19,11 @@ Kernel bandits (:class:`GPUCB`, :class:`BKB`, :func:`optimize`) choose among the
 candidate matrix: ``select()`` / ``update(index, reward)`` / ``select_batch(b)`` /
 ``posterior(X)``.
 
+Cascading bandits (:class:`CascadeUCB1`, :class:`CascadeKLUCB`, :class:`CascadeLinUCB`, each
+a :class:`CascadeBandit`) rank items and learn from the first click: ``select_list(k)`` /
+``update_list(items, click_position)`` and their batch forms; :func:`simulate_cascade` plays
+them against the cascade click model.
+
 The single-pass streaming policies (:mod:`regretless.stream`) speak ``offer(arm)`` /
 ``next_pull()`` / ``update(arm, reward)`` / ``update_many(arm, rewards)`` / ``finish()``.
 """
@@ -38,6 +43,10 @@ from regretless._core import (
     Bandit,
     BayesUCB,
     BernoulliEnv,
+    CascadeBandit,
+    CascadeKLUCB,
+    CascadeLinUCB,
+    CascadeUCB1,
     ContextualBandit,
     DiscountedThompsonSampling,
     DiscountedUCB,
@@ -66,6 +75,7 @@ from regretless._core import (
     ThompsonSampling,
     UniformExploration,
     __version__,
+    simulate_cascade,
 )
 from regretless.contextual import CONTEXTUAL_POLICIES, gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
@@ -97,6 +107,10 @@ from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_
 #: Every multi-armed bandit policy class (each a subclass of :class:`Bandit`), in the order
 #: of the core's registry, which the demo follows.
 POLICIES: tuple[type[Bandit], ...] = tuple(getattr(_core, name) for name in _core.POLICY_NAMES)
+#: Every cascading bandit class (each a subclass of :class:`CascadeBandit`), in registry order.
+CASCADE_POLICIES: tuple[type[CascadeBandit], ...] = tuple(
+    getattr(_core, name) for name in _core.CASCADE_NAMES
+)
 
 __all__ = [
     "EXP3",
@@ -168,4 +182,10 @@ __all__ = [
     "simulate",
     "simulate_stream",
     "tmps",
+    "CASCADE_POLICIES",
+    "CascadeBandit",
+    "CascadeKLUCB",
+    "CascadeLinUCB",
+    "CascadeUCB1",
+    "simulate_cascade",
 ]

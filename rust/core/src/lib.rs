@@ -15,6 +15,7 @@
 //! assert!(p.counts()[2] > 80);
 //! ```
 
+pub mod cascade;
 pub mod contextual;
 pub mod env;
 pub mod error;

@@ -203,7 +203,7 @@ pub mod size {
             }
         )*};
     }
-    size_converters!(n_arms, dim, shared_dim, n_bootstrap);
+    size_converters!(n_arms, dim, shared_dim, n_bootstrap, n_items);
 
     /// `n_arms` where the core counts in u64 (the streaming policies).
     pub fn n_arms_u64(obj: &Bound<'_, PyAny>) -> PyResult<u64> {

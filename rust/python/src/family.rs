@@ -40,7 +40,8 @@ macro_rules! registry_impl {
 registry_impl!(
     regretless_core::contextual::AnyContextual,
     regretless_core::kernel::AnyKernelBandit,
-    regretless_core::stream::AnyStream
+    regretless_core::stream::AnyStream,
+    regretless_core::cascade::AnyCascade
 );
 
 /// A family's base class: the registry state behind a lock.

@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 mod bandit;
+mod cascade;
 mod contextual_class;
 mod convert;
 mod drift;
@@ -57,6 +58,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ope::PyOffPolicyAccumulator>()?;
     m.add_function(wrap_pyfunction!(ope::_ope_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(ope::_replay, m)?)?;
+    m.add_class::<cascade::PyCascadeBandit>()?;
+    m.add_class::<cascade::PyCascadeUCB1>()?;
+    m.add_class::<cascade::PyCascadeKLUCB>()?;
+    m.add_class::<cascade::PyCascadeLinUCB>()?;
+    m.add_function(wrap_pyfunction!(cascade::simulate_cascade_py, m)?)?;
     // The class names of each family's core registry, which Python's lists derive from.
     let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
     m.add(
@@ -70,6 +76,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "STREAM_NAMES",
         names(&regretless_core::stream::registry::NAMES)?,
+    )?;
+    m.add(
+        "CASCADE_NAMES",
+        names(&regretless_core::cascade::registry::NAMES)?,
     )?;
     m.add("FORMAT_VERSION", regretless_core::state::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -8,9 +8,11 @@
 //! merges: a window or a discount weighs each reward by its position in one stream, which
 //! two separate streams do not define.
 
+use super::list::ListRule;
 use super::thompson::{beta as beta_draw, monte_carlo_probabilities};
 use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use crate::stats::{argmax_random_ties, RandomTieArgmax};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -547,6 +549,16 @@ impl Policy for DiscountedThompsonSampling {
         monte_carlo_probabilities(self.n_arms(), &self.core.rng, |i, r| {
             beta_draw(post[i].0, post[i].1, r)
         })
+    }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sampled
+    }
+    fn draw_keys(&self, rng: &mut Rng, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend((0..self.n_arms()).map(|i| {
+            let (a, b) = self.posterior(i);
+            beta_draw(a, b, rng)
+        }));
     }
     fn observe(&mut self, arm: usize, reward: f64) {
         self.core.arms[arm].push(reward);

@@ -113,6 +113,10 @@ impl Policy for SuccessiveElimination {
     fn probabilities(&self) -> Vec<f64> {
         crate::stats::argmax_distribution(&self.priority())
     }
+    /// The least-pulled active arms first, eliminated arms last (what `select` maximizes).
+    fn list_keys(&self) -> Vec<f64> {
+        self.priority()
+    }
     fn observe(&mut self, arm: usize, reward: f64) {
         self.core.arms[arm].push(reward);
         self.core.t += 1;

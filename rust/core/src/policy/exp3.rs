@@ -1,6 +1,7 @@
 //! Adversarial bandits: EXP3 (Auer et al. 2002) and EXP3-IX (Neu 2015), on
 //! importance-weighted loss estimates with loss = 1 - reward.
 
+use super::list::{restrict, ListRule};
 use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
 use crate::error::{Error, Result};
 use crate::stats::sample_discrete;
@@ -8,6 +9,23 @@ use serde::{Deserialize, Serialize};
 
 /// p_i proportional to exp(-eta (L_i - min L)): the exponential weights, shifted so the
 /// largest weight is 1 and none overflows or underflows to a zero total.
+/// [`exponential_weights`] over the `remaining` arms only (zero elsewhere), relative to
+/// the smallest remaining loss so that the weights never all underflow.
+fn exponential_weights_among(losses: &[f64], eta: f64, remaining: &[bool]) -> Vec<f64> {
+    let m = losses
+        .iter()
+        .zip(remaining)
+        .filter(|(_, &r)| r)
+        .map(|(&l, _)| l)
+        .fold(f64::INFINITY, f64::min);
+    let w = losses
+        .iter()
+        .zip(remaining)
+        .map(|(&l, &r)| if r { (-eta * (l - m)).exp() } else { 0.0 })
+        .collect();
+    restrict(w, remaining)
+}
+
 fn exponential_weights(losses: &[f64], eta: f64) -> Vec<f64> {
     let m = losses.iter().copied().fold(f64::INFINITY, f64::min);
     let mut w: Vec<f64> = losses.iter().map(|&l| (-eta * (l - m)).exp()).collect();
@@ -145,6 +163,19 @@ impl Policy for Exp3 {
             .map(|w| (1.0 - g) * w + g / k)
             .collect()
     }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sequential
+    }
+    /// The rule of `select` on the remaining arms R: (1 - gamma) w_i / sum_R w + gamma / |R|.
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        let n = remaining.iter().filter(|&&r| r).count() as f64;
+        let g = self.params.gamma;
+        exponential_weights_among(&self.losses, self.eta(), remaining)
+            .into_iter()
+            .zip(remaining)
+            .map(|(w, &r)| if r { (1.0 - g) * w + g / n } else { 0.0 })
+            .collect()
+    }
     fn observe(&mut self, arm: usize, reward: f64) {
         // The probability under which the arm was drawn: the state has not moved since.
         let p = self.probabilities()[arm];
@@ -269,6 +300,13 @@ impl Policy for Exp3IX {
     }
     fn probabilities(&self) -> Vec<f64> {
         exponential_weights(&self.losses, self.eta())
+    }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sequential
+    }
+    /// Exponential weights over the remaining arms (a Plackett-Luce list).
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        exponential_weights_among(&self.losses, self.eta(), remaining)
     }
     fn observe(&mut self, arm: usize, reward: f64) {
         let p = self.probabilities()[arm];

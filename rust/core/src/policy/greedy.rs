@@ -1,5 +1,6 @@
 //! Value-based exploration: epsilon-greedy and Boltzmann (softmax) exploration.
 
+use super::list::{self, ListRule};
 use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
 use crate::error::Result;
 use crate::stats::{argmax_distribution, argmax_random_ties, sample_discrete};
@@ -16,6 +17,27 @@ fn untried_distribution(core: &Core) -> Option<Vec<f64>> {
         core.arms
             .iter()
             .map(|a| if a.n == 0 { 1.0 / untried as f64 } else { 0.0 })
+            .collect(),
+    )
+}
+
+/// Uniform probabilities over the untried arms among `remaining`, if there are any.
+fn untried_among(core: &Core, remaining: &[bool]) -> Option<Vec<f64>> {
+    let untried = |(a, &r): (&crate::stats::ArmStats, &bool)| r && a.n == 0;
+    let n = core
+        .arms
+        .iter()
+        .zip(remaining)
+        .filter(|&x| untried(x))
+        .count();
+    if n == 0 {
+        return None;
+    }
+    Some(
+        core.arms
+            .iter()
+            .zip(remaining)
+            .map(|x| if untried(x) { 1.0 / n as f64 } else { 0.0 })
             .collect(),
     )
 }
@@ -118,6 +140,30 @@ impl Policy for EpsilonGreedy {
         argmax_distribution(&self.means())
             .into_iter()
             .map(|g| eps / k + (1.0 - eps) * g)
+            .collect()
+    }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sequential
+    }
+    /// The rule of `select` on the remaining arms: untried ones first, then epsilon
+    /// uniform plus 1 - epsilon on the best remaining mean.
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        if let Some(p) = untried_among(&self.core, remaining) {
+            return p;
+        }
+        let eps = self.current_epsilon();
+        let n = remaining.iter().filter(|&&r| r).count() as f64;
+        let means: Vec<f64> = self
+            .core
+            .arms
+            .iter()
+            .zip(remaining)
+            .map(|(a, &r)| if r { a.mean() } else { f64::NAN })
+            .collect();
+        argmax_distribution(&means)
+            .into_iter()
+            .zip(remaining)
+            .map(|(g, &r)| if r { eps / n + (1.0 - eps) * g } else { 0.0 })
             .collect()
     }
     fn check_extra(&self) -> Result<()> {
@@ -223,6 +269,41 @@ impl Policy for Softmax {
     }
     fn probabilities(&self) -> Vec<f64> {
         untried_distribution(&self.core).unwrap_or_else(|| self.boltzmann())
+    }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sequential
+    }
+    /// Untried remaining arms first, then Boltzmann over the remaining arms: a
+    /// Plackett-Luce list with weights exp(mean / temperature).
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        if let Some(p) = untried_among(&self.core, remaining) {
+            return p;
+        }
+        // Relative to the best remaining mean, so the next slot's weights never all
+        // underflow (as they would relative to an arm already listed).
+        let tau = self.params.temperature;
+        let best = self
+            .core
+            .arms
+            .iter()
+            .zip(remaining)
+            .filter(|(_, &r)| r)
+            .map(|(a, _)| a.mean())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let w = self
+            .core
+            .arms
+            .iter()
+            .zip(remaining)
+            .map(|(a, &r)| {
+                if r {
+                    ((a.mean() - best) / tau).exp()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        list::restrict(w, remaining)
     }
     fn check_extra(&self) -> Result<()> {
         finite_positive(self.params.temperature, "temperature")

@@ -13,6 +13,7 @@ pub mod elimination;
 pub mod exp3;
 pub mod greedy;
 pub mod klucb;
+pub mod list;
 pub mod registry;
 pub mod thompson;
 pub mod ucb;
@@ -22,6 +23,7 @@ pub use elimination::SuccessiveElimination;
 pub use exp3::{Exp3, Exp3IX};
 pub use greedy::{EpsilonGreedy, Softmax};
 pub use klucb::{BayesUCB, Divergence, KLUCB};
+pub use list::{ListRule, RankedList};
 pub use registry::{AnyPolicy, PolicyVisitor, Registered};
 pub use thompson::{GaussianThompsonSampling, ThompsonSampling};
 pub use ucb::{MOSS, UCB1, UCBV};
@@ -266,6 +268,24 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
     fn check_extra(&self) -> Result<()> {
         Ok(())
     }
+    /// How `select_list` ranks arms (see [`list`]); by default the top k of `list_keys`.
+    fn list_rule(&self) -> ListRule {
+        ListRule::Index
+    }
+    /// For [`ListRule::Index`]: the per-arm keys `select` maximizes.
+    fn list_keys(&self) -> Vec<f64> {
+        self.scores()
+    }
+    /// For [`ListRule::Sequential`]: the next slot's distribution over every arm, zero
+    /// outside `remaining` (the policy's rule applied to the arms not yet listed).
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        list::restrict(self.probabilities(), remaining)
+    }
+    /// For [`ListRule::Sampled`]: one draw of every arm's randomized index, into `out`.
+    fn draw_keys(&self, _rng: &mut Rng, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(self.scores());
+    }
 
     // ---- provided ----
 
@@ -333,6 +353,30 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
             self.observe(a as usize, r);
         }
         Ok(())
+    }
+
+    /// A ranked list of `k` distinct arms with its propensities (see [`list`]); draws from
+    /// the generator as `select` does, and changes no statistic.
+    fn select_list(&mut self, k: usize) -> Result<RankedList> {
+        let n = self.n_arms();
+        if k == 0 || k > n {
+            return Err(Error::param(
+                "k",
+                format!("must be an integer in [1, {n}] (the number of arms), got {k}"),
+            ));
+        }
+        let mut rng = self.core().rng.clone();
+        let ranked = match self.list_rule() {
+            ListRule::Index => list::top_k_random_ties(&self.list_keys(), k, &mut rng),
+            ListRule::Sequential => {
+                list::sample_sequential(n, k, &mut rng, |r| self.next_slot_probabilities(r))
+            }
+            ListRule::Sampled => {
+                list::top_k_of_draw(n, k, &mut rng, |r, out| self.draw_keys(r, out))
+            }
+        };
+        self.core_mut().rng = rng;
+        Ok(ranked)
     }
 
     /// `n` decisions with no feedback between them (as a batched deployment makes).

@@ -196,6 +196,11 @@ impl AnyPolicy {
         each_policy!(self, p => p.select_batch(n))
     }
 
+    /// A ranked list of `k` arms and its propensities (see [`Policy::select_list`]).
+    pub fn select_list(&mut self, k: usize) -> Result<super::RankedList> {
+        each_policy!(self, p => p.select_list(k))
+    }
+
     pub fn update_batch(&mut self, arms: &[i64], rewards: &[f64]) -> Result<()> {
         each_policy!(self, p => p.update_batch(arms, rewards))
     }

@@ -1,5 +1,6 @@
 //! Thompson sampling: play the argmax of one draw from each arm's posterior.
 
+use super::list::ListRule;
 use super::{finite_positive, persist_policy, require, ArmCache, Core, Policy, RewardDomain};
 use crate::error::Result;
 use crate::rng::Rng;
@@ -208,6 +209,16 @@ impl Policy for ThompsonSampling {
             beta(post[i].0, post[i].1, r)
         })
     }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sampled
+    }
+    fn draw_keys(&self, rng: &mut Rng, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend((0..self.n_arms()).map(|i| {
+            let (a, b) = self.posterior(i);
+            beta(a, b, rng)
+        }));
+    }
     fn check_extra(&self) -> Result<()> {
         finite_positive(self.params.prior_alpha, "prior_alpha")?;
         finite_positive(self.params.prior_beta, "prior_beta")
@@ -328,6 +339,18 @@ impl Policy for GaussianThompsonSampling {
             .map(|a| self.params.posterior(a))
             .collect();
         monte_carlo_probabilities(self.n_arms(), &self.core.rng, |i, r| Self::draw(post[i], r))
+    }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sampled
+    }
+    fn draw_keys(&self, rng: &mut Rng, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(
+            self.core
+                .arms
+                .iter()
+                .map(|a| Self::draw(self.params.posterior(a), rng)),
+        );
     }
     fn check_extra(&self) -> Result<()> {
         let p = &self.params;

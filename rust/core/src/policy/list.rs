@@ -1,0 +1,336 @@
+//! Ranked lists from a multi-armed policy (`select_list(k)`): k distinct arms in slot order,
+//! with the probability the policy gave each slot and the whole list, for off-policy
+//! estimators of rankings.
+//!
+//! Three rules, chosen per policy by [`Policy::list_rule`](super::Policy::list_rule):
+//! - [`ListRule::Index`]: the k largest keys (what `select` maximizes) in descending order,
+//!   ties broken uniformly at random as `select` breaks them.
+//! - [`ListRule::Sequential`]: slot by slot, an arm drawn from the policy's own distribution
+//!   restricted to the arms not yet listed (sampling without replacement; Plackett-Luce for
+//!   exponential weights).
+//! - [`ListRule::Sampled`]: one draw of every arm's randomized index (a posterior sample),
+//!   then its top k: the list analogue of Thompson sampling.
+//!
+//! `propensities[j]` is always P(slot j shows arms[j] | slots 0..j show arms[..j]), so
+//! their running product is the probability of the list's first j + 1 slots and their
+//! product, `list_propensity`, that of the whole ordered list.
+
+use crate::rng::Rng;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Monte Carlo draws behind the propensities of [`ListRule::Sampled`] lists (as for
+/// `probabilities()` of Thompson sampling).
+pub const LIST_PROBABILITY_SAMPLES: usize = super::thompson::PROBABILITY_SAMPLES;
+
+/// How a policy turns its state into a ranked list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListRule {
+    /// Top k of `list_keys()`, ties at random.
+    Index,
+    /// Sampling without replacement from `next_slot_probabilities`.
+    Sequential,
+    /// Top k of one `draw_keys` sample.
+    Sampled,
+}
+
+/// A ranked list and its propensities (see the module documentation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankedList {
+    pub arms: Vec<usize>,
+    /// P(slot j shows arms[j] | the slots above it show arms[..j]).
+    pub propensities: Vec<f64>,
+    /// P(the whole ordered list): the product of `propensities`.
+    pub list_propensity: f64,
+}
+
+impl RankedList {
+    fn from_conditionals(arms: Vec<usize>, propensities: Vec<f64>) -> Self {
+        let list_propensity = propensities.iter().product();
+        RankedList {
+            arms,
+            propensities,
+            list_propensity,
+        }
+    }
+}
+
+/// NaN ranks last, level with -inf (it never wins an argmax either).
+#[inline]
+fn rank_key(v: f64) -> f64 {
+    if v.is_nan() {
+        f64::NEG_INFINITY
+    } else {
+        v
+    }
+}
+
+/// A key and its arm, ordered by key only.
+#[derive(Clone, Copy, Debug)]
+struct Keyed(f64, usize);
+
+impl PartialEq for Keyed {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Keyed {}
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Keyed {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Reversed: the heap's top is the smallest key kept.
+        o.0.total_cmp(&self.0)
+    }
+}
+
+/// Uniform random permutation of `v` (Fisher-Yates).
+fn shuffle<T>(v: &mut [T], rng: &mut Rng) {
+    for i in (1..v.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        v.swap(i, j);
+    }
+}
+
+/// The k largest `keys` in descending order, ties uniformly at random, in O(L log k): one
+/// pass with a k-element heap, one counting pass, and a third over the boundary's ties only
+/// when they outnumber the slots left for them. Draws from `rng` only on ties (as `select`).
+/// Requires 1 <= k <= keys.len().
+pub fn top_k_random_ties(keys: &[f64], k: usize, rng: &mut Rng) -> RankedList {
+    debug_assert!(k >= 1 && k <= keys.len());
+    let mut heap: BinaryHeap<Keyed> = BinaryHeap::with_capacity(k + 1);
+    for (i, &v) in keys.iter().enumerate() {
+        let v = rank_key(v);
+        if heap.len() < k {
+            heap.push(Keyed(v, i));
+        } else if let Some(top) = heap.peek() {
+            if v > top.0 {
+                heap.pop();
+                heap.push(Keyed(v, i));
+            }
+        }
+    }
+    let threshold = heap.peek().map_or(f64::NEG_INFINITY, |t| t.0);
+    let (mut above, mut at) = (0usize, 0usize);
+    for &v in keys {
+        let v = rank_key(v);
+        if v > threshold {
+            above += 1;
+        } else if v == threshold {
+            at += 1;
+        }
+    }
+    let mut chosen: Vec<Keyed> = heap.into_vec();
+    let at_slots = k - above;
+    if at > at_slots {
+        // More arms tie at the boundary than slots remain: a uniform subset of them.
+        chosen.retain(|c| c.0 > threshold);
+        let mut tied: Vec<usize> = (0..keys.len())
+            .filter(|&i| rank_key(keys[i]) == threshold)
+            .collect();
+        for s in 0..at_slots {
+            let j = s + rng.below((tied.len() - s) as u64) as usize;
+            tied.swap(s, j);
+        }
+        chosen.extend(tied[..at_slots].iter().map(|&i| Keyed(threshold, i)));
+    }
+    // Descending key (the heap order reversed), arm index for a deterministic start.
+    chosen.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut arms = Vec::with_capacity(k);
+    let mut propensities = Vec::with_capacity(k);
+    let mut start = 0;
+    while start < chosen.len() {
+        let key = chosen[start].0;
+        let end = start + chosen[start..].iter().take_while(|c| c.0 == key).count();
+        let run = &mut chosen[start..end];
+        if run.len() > 1 {
+            shuffle(run, rng);
+        }
+        // Every arm with a key above the threshold is listed, so its tie group is its run.
+        let group = if key == threshold { at } else { run.len() };
+        for (placed, c) in run.iter().enumerate() {
+            arms.push(c.1);
+            propensities.push(1.0 / (group - placed) as f64);
+        }
+        start = end;
+    }
+    RankedList::from_conditionals(arms, propensities)
+}
+
+/// Sampling without replacement: slot j draws from `next(remaining)`, a distribution over
+/// all arms that is zero outside `remaining`. O(L k).
+pub fn sample_sequential(
+    n_arms: usize,
+    k: usize,
+    rng: &mut Rng,
+    mut next: impl FnMut(&[bool]) -> Vec<f64>,
+) -> RankedList {
+    let mut remaining = vec![true; n_arms];
+    let mut arms = Vec::with_capacity(k);
+    let mut propensities = Vec::with_capacity(k);
+    for _ in 0..k {
+        let p = next(&remaining);
+        let mut a = crate::stats::sample_discrete(&p, rng);
+        if !remaining[a] {
+            // Only when no remaining arm has mass (cannot happen for the registered rules,
+            // whose distributions always cover the remaining arms): uniform over them.
+            let left: Vec<usize> = (0..n_arms).filter(|&i| remaining[i]).collect();
+            a = left[rng.below(left.len() as u64) as usize];
+            propensities.push(1.0 / left.len() as f64);
+        } else {
+            propensities.push(p[a]);
+        }
+        remaining[a] = false;
+        arms.push(a);
+    }
+    RankedList::from_conditionals(arms, propensities)
+}
+
+/// The top k of one draw (`draw` fills a key per arm), with propensities estimated from
+/// [`LIST_PROBABILITY_SAMPLES`] more draws from a generator forked from `rng` (the
+/// decision stream does not move for them) plus the decision itself: the probability of
+/// the first j + 1 slots is (1 + matching draws) / (1 + samples), never zero.
+pub fn top_k_of_draw(
+    n_arms: usize,
+    k: usize,
+    rng: &mut Rng,
+    mut draw: impl FnMut(&mut Rng, &mut Vec<f64>),
+) -> RankedList {
+    let mut keys = Vec::with_capacity(n_arms);
+    draw(rng, &mut keys);
+    let list = top_k_random_ties(&keys, k, rng);
+    let arms = list.arms;
+    let mut in_list = vec![false; n_arms];
+    for &a in &arms {
+        in_list[a] = true;
+    }
+    let mut fork = Rng::seed_from_u64(rng.clone().next_raw());
+    // matches[j]: draws whose top j + 1 equal the list's first j + 1 slots.
+    let mut matches = vec![0u64; k];
+    let mut suffix_max = vec![0.0; k];
+    for _ in 0..LIST_PROBABILITY_SAMPLES {
+        draw(&mut fork, &mut keys);
+        let mut outside = f64::NEG_INFINITY;
+        for (i, &v) in keys.iter().enumerate() {
+            if !in_list[i] {
+                outside = outside.max(rank_key(v));
+            }
+        }
+        // suffix_max[j]: the largest key among the arms the list puts below slot j.
+        let mut m = outside;
+        for j in (0..k).rev() {
+            suffix_max[j] = m;
+            m = m.max(rank_key(keys[arms[j]]));
+        }
+        for j in 0..k {
+            if rank_key(keys[arms[j]]) > suffix_max[j] {
+                matches[j] += 1;
+            } else {
+                break;
+            }
+        }
+    }
+    let total = (LIST_PROBABILITY_SAMPLES + 1) as f64;
+    let mut before = 1.0;
+    let propensities = matches
+        .iter()
+        .map(|&m| {
+            let prefix = (1 + m) as f64 / total;
+            let p = (prefix / before).min(1.0);
+            before = prefix;
+            p
+        })
+        .collect();
+    RankedList::from_conditionals(arms, propensities)
+}
+
+/// `p` restricted to `remaining` and renormalized (zero elsewhere); uniform over
+/// `remaining` when it holds no mass.
+pub(crate) fn restrict(mut p: Vec<f64>, remaining: &[bool]) -> Vec<f64> {
+    let mut mass = 0.0;
+    for (x, &r) in p.iter_mut().zip(remaining) {
+        if r {
+            mass += *x;
+        } else {
+            *x = 0.0;
+        }
+    }
+    if mass > 0.0 {
+        p.iter_mut().for_each(|x| *x /= mass);
+    } else {
+        let n = remaining.iter().filter(|&&r| r).count() as f64;
+        for (x, &r) in p.iter_mut().zip(remaining) {
+            *x = if r { 1.0 / n } else { 0.0 };
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_without_ties_is_the_sorted_prefix_with_propensity_one() {
+        let keys = [0.3, 0.9, f64::NAN, 0.1, 0.5, f64::INFINITY];
+        let mut rng = Rng::seed_from_u64(1);
+        let before = rng.clone();
+        let l = top_k_random_ties(&keys, 3, &mut rng);
+        assert_eq!(l.arms, vec![5, 1, 4]);
+        assert_eq!(l.propensities, vec![1.0; 3]);
+        assert_eq!(l.list_propensity, 1.0);
+        assert_eq!(rng, before, "no tie, no draw");
+        // NaN ranks last.
+        let l = top_k_random_ties(&keys, 6, &mut rng);
+        assert_eq!(l.arms, vec![5, 1, 4, 0, 3, 2]);
+    }
+
+    #[test]
+    fn ties_are_uniform_and_propensities_match_frequencies() {
+        // Groups: {1, 3} at 2.0, {0, 2, 4} at 1.0, {5} at 0.
+        let keys = [1.0, 2.0, 1.0, 2.0, 1.0, 0.0];
+        let mut rng = Rng::seed_from_u64(7);
+        let mut freq = std::collections::HashMap::new();
+        let n = 60_000;
+        for _ in 0..n {
+            let l = top_k_random_ties(&keys, 3, &mut rng);
+            // 2 of the top group (2 orders), 1 of 3 at the boundary: 1/2 * 1/3.
+            assert!((l.list_propensity - 1.0 / 6.0).abs() < 1e-15);
+            assert_eq!(l.propensities, vec![0.5, 1.0, 1.0 / 3.0]);
+            *freq.entry(l.arms).or_insert(0u32) += 1;
+        }
+        assert_eq!(freq.len(), 6);
+        for (arms, &c) in &freq {
+            let f = c as f64 / n as f64;
+            assert!((f - 1.0 / 6.0).abs() < 0.01, "{arms:?}: {f}");
+        }
+    }
+
+    #[test]
+    fn sequential_sampling_list_probability_matches_frequencies() {
+        let w = [0.5, 0.3, 0.15, 0.05];
+        let mut rng = Rng::seed_from_u64(3);
+        let n = 100_000;
+        let mut freq = std::collections::HashMap::new();
+        let mut prop = std::collections::HashMap::new();
+        for _ in 0..n {
+            let l = sample_sequential(4, 2, &mut rng, |r| restrict(w.to_vec(), r));
+            prop.insert(l.arms.clone(), l.list_propensity);
+            *freq.entry(l.arms).or_insert(0u32) += 1;
+        }
+        for (arms, &c) in &freq {
+            // Plackett-Luce: w_a / 1 * w_b / (1 - w_a).
+            let exact = w[arms[0]] * w[arms[1]] / (1.0 - w[arms[0]]);
+            assert!((prop[arms] - exact).abs() < 1e-12);
+            let f = c as f64 / n as f64;
+            let sd = (exact * (1.0 - exact) / n as f64).sqrt();
+            assert!(
+                (f - exact).abs() < 5.0 * sd + 1e-4,
+                "{arms:?}: {f} vs {exact}"
+            );
+        }
+    }
+}
