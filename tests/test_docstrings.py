@@ -50,6 +50,13 @@ PUBLIC_CLASSES = [
     ope.ReplayResult,
     logs.LoggedFeedback,
     datasets.LoggedBanditData,
+    regretless.PrimalDualBwK,
+    regretless.KnapsackEnv,
+    regretless.HATCH,
+    regretless.CascadingVI,
+    regretless.CascadingMDP,
+    regretless.allocate_rollouts,
+    regretless.best_perm,
 ]
 
 

@@ -30,6 +30,7 @@ from regretless._core import (
     EXP3IX,
     FORMAT_VERSION,
     GPUCB,
+    HATCH,
     KLUCB,
     MOSS,
     UCB1,
@@ -38,6 +39,8 @@ from regretless._core import (
     Bandit,
     BayesUCB,
     BernoulliEnv,
+    CascadingMDP,
+    CascadingVI,
     ContextualBandit,
     DiscountedThompsonSampling,
     DiscountedUCB,
@@ -49,6 +52,7 @@ from regretless._core import (
     HybridLinUCB,
     KernelBandit,
     KLRegularizedUCB,
+    KnapsackEnv,
     LinGreedy,
     LinTS,
     LinUCB,
@@ -56,6 +60,7 @@ from regretless._core import (
     LogisticUCB,
     NaiveEpsilonBest,
     PiecewiseBernoulliEnv,
+    PrimalDualBwK,
     SketchedLinTS,
     SketchedLinUCB,
     SlidingWindowUCB,
@@ -66,6 +71,8 @@ from regretless._core import (
     ThompsonSampling,
     UniformExploration,
     __version__,
+    allocate_rollouts,
+    best_perm,
 )
 from regretless.contextual import CONTEXTUAL_POLICIES, gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
@@ -163,4 +170,11 @@ __all__ = [
     "simulate",
     "simulate_stream",
     "tmps",
+    "HATCH",
+    "CascadingMDP",
+    "CascadingVI",
+    "KnapsackEnv",
+    "PrimalDualBwK",
+    "allocate_rollouts",
+    "best_perm",
 ]

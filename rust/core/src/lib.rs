@@ -15,6 +15,8 @@
 //! assert!(p.counts()[2] > 80);
 //! ```
 
+pub mod budget;
+pub mod cascading_rl;
 pub mod contextual;
 pub mod env;
 pub mod error;
