@@ -185,8 +185,9 @@ def test_primal_dual_beats_greedy_and_nears_the_lp_optimum():
         assert (env.spent() <= BWK_B).all() and policy.stopped
     greedy = np.mean([greedy_reward(seed) for seed in range(4)])
     # The LP bounds every policy's expected reward; BKS guarantee OPT - O(OPT sqrt(K/B)).
-    assert np.mean(pd) > 1.3 * greedy
-    assert 0.75 * opt < np.mean(pd) < opt + 3 * np.sqrt(opt)
+    # Measured: LP 2003, primal-dual 1919 (0.96 of it), greedy 403.
+    assert np.mean(pd) > 3 * greedy
+    assert 0.9 * opt < np.mean(pd) < opt + 3 * np.sqrt(opt)
 
 
 @pytest.mark.parametrize("seed", range(15))
@@ -312,9 +313,10 @@ def test_hatch_tracks_the_rate_and_beats_linucb_until_the_budget_is_gone():
         baseline.append(linucb_until_budget_gone(n, budget, seed))
     # The oracle serves classes 0 and 1 only with arm 1: 0.9 * 0.2 n + 0.7 * 0.1 n.
     oracle = 0.9 * 0.2 * n + 0.7 * 0.1 * n
-    assert np.mean(ours) > 1.4 * np.mean(baseline)
+    # Measured: HATCH about 978, LinUCB until the budget is gone about 583, oracle 1000.
+    assert np.mean(ours) > 1.5 * np.mean(baseline)
     assert np.mean(ours) < oracle + 3 * np.sqrt(oracle)
-    assert np.mean(ours) > 0.8 * oracle
+    assert np.mean(ours) > 0.9 * oracle
 
 
 @pytest.mark.parametrize("seed", range(10))
