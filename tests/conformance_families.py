@@ -18,12 +18,17 @@ import numpy as np
 import regretless
 from conftest import (
     ACCUMULATOR_FACTORIES,
+    BWK_BUDGETS,
+    BWK_FACTORIES,
     CASCADE_FACTORIES,
     CASCADE_ITEMS,
+    CASCADING_RL_FACTORIES,
     CONTEXTUAL_ARMS,
     CONTEXTUAL_DIM,
     CONTEXTUAL_FACTORIES,
     CONTEXTUAL_SHARED_DIM,
+    HATCH_CENTERS,
+    HATCH_FACTORIES,
     KERNEL_FACTORIES,
     NOT_MERGEABLE,
     POLICY_FACTORIES,
@@ -31,6 +36,7 @@ from conftest import (
     STREAM_FACTORIES,
     UNIT_REWARDS,
     bernoulli_stream,
+    cascading_rewards,
     play,
     play_kernel,
 )
@@ -1036,6 +1042,296 @@ class RankedAccumulator(Accumulator):
         }
 
 
+# ---- budgets and cascading RL ---------------------------------------------------------------
+
+
+class Knapsack(Family):
+    """PrimalDualBwK: rows (arm, reward, consumption vector); it has no merge (budgets spent
+    do not add up)."""
+
+    label = "bwk"
+    factories = BWK_FACTORIES
+    not_mergeable = dict.fromkeys(BWK_FACTORIES)
+    batch_learning = False
+    k, d = 3, len(BWK_BUDGETS)
+    means = np.array([0.3, 0.6, 0.5])
+    costs = np.array([[0.2, 0.5], [0.9, 0.1], [0.3, 0.3]])
+
+    def repr_prefix(self, obj: Any) -> str:
+        return "PrimalDualBwK(n_arms=3"
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(steps):
+            arm = obj.select()
+            out.append(arm)
+            if arm is None:
+                break
+            c = (rng.random(self.d) < self.costs[arm]).astype(float)
+            obj.update(arm, float(rng.random() < self.means[arm]), c)
+        return out
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        return {
+            "counts": obj.counts(),
+            "reward_means": obj.reward_means(),
+            "spent": obj.spent(),
+            "prices": obj.prices(),
+            "scores": obj.scores(),
+            "n_pulls": obj.n_pulls,
+        }
+
+    def data(self, n: int, seed: int) -> Any:
+        rng = np.random.default_rng(seed)
+        arms = rng.integers(0, self.k, n)
+        return (
+            arms,
+            (rng.random(n) < self.means[arms]) * 1.0,
+            (rng.random((n, self.d)) < self.costs[arms]) * 1.0,
+        )
+
+    def split(self, data: Any, at: int) -> tuple[Any, Any]:
+        return tuple(a[:at] for a in data), tuple(a[at:] for a in data)
+
+    def learn(self, obj: Any, data: Any, batched: bool) -> None:
+        for arm, r, c in zip(*data, strict=True):
+            obj.update(arm, r, c)
+
+    def counts(self, obj: Any) -> np.ndarray | None:
+        return obj.counts()
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        ok = [0.5, 0.5]
+        return [
+            ("arm out of range", lambda: obj.update(3, 1.0, ok), regretless.ArmError),
+            ("negative arm", lambda: obj.update(-1, 1.0, ok), regretless.ArmError),
+            ("float arm", lambda: obj.update(0.5, 1.0, ok), regretless.DTypeError),
+            ("reward above 1", lambda: obj.update(0, 1.5, ok), regretless.RewardError),
+            ("NaN reward", lambda: obj.update(0, np.nan, ok), regretless.RewardError),
+            ("short consumption", lambda: obj.update(0, 1.0, [0.5]), regretless.ShapeError),
+            (
+                "consumption above 1",
+                lambda: obj.update(0, 1.0, [0.5, 2.0]),
+                regretless.InvalidParameterError,
+            ),
+        ]
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        for i in range(50):
+            obj.update((thread + i) % self.k, 1.0, [0.5, 0.25])
+            obj.select()
+        obj.to_bytes()
+        return 50
+
+    def n_learned(self, obj: Any) -> int:
+        return obj.n_pulls
+
+    def check_hammered(self, obj: Any, name: str) -> None:
+        np.testing.assert_allclose(obj.spent(), [0.5 * obj.n_pulls, 0.25 * obj.n_pulls])
+
+    def check_consistent(self, obj: Any) -> None:
+        assert obj.counts().sum() == obj.n_pulls
+
+
+class BudgetedContextual(Family):
+    """HATCH: select(x) serves (an arm) or skips (None); update(x, arm, reward) learns a
+    served user. No merge: spending does not add up."""
+
+    label = "hatch"
+    factories = HATCH_FACTORIES
+    randomized = frozenset(HATCH_FACTORIES)  # serving is a draw
+    not_mergeable = dict.fromkeys(HATCH_FACTORIES)
+    batch_learning = False
+    centers = np.array(HATCH_CENTERS)
+
+    def repr_prefix(self, obj: Any) -> str:
+        return "HATCH(n_arms=2, dim=3, n_classes=3"
+
+    def _users(self, n: int, seed: int) -> tuple[np.ndarray, np.random.Generator]:
+        rng = np.random.default_rng(seed)
+        X = self.centers[rng.integers(0, 3, n)] + [0, 0.05, 0.05] * rng.standard_normal((n, 3))
+        return X, rng
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        X, rng = self._users(steps, seed)
+        out = []
+        for x in X:
+            arm = obj.select(x)
+            out.append(arm)
+            if arm is not None:
+                obj.update(x, arm, float(rng.random() < 0.2 + 0.3 * arm * x[1]))
+        return out
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        return {
+            "counts": obj.counts(),
+            "arrivals": obj.arrivals(),
+            "spent": obj.spent,
+            "users": obj.n_users,
+            "class_values": obj.class_values(),
+            "serve_probabilities": obj.serve_probabilities(),
+        }
+
+    def data(self, n: int, seed: int) -> Any:
+        X, rng = self._users(n, seed)
+        return X, rng.integers(0, 2, n), rng.random(n)
+
+    def split(self, data: Any, at: int) -> tuple[Any, Any]:
+        return tuple(a[:at] for a in data), tuple(a[at:] for a in data)
+
+    def learn(self, obj: Any, data: Any, batched: bool) -> None:
+        for x, arm, r in zip(*data, strict=True):
+            obj.update(x, arm, r)
+
+    def counts(self, obj: Any) -> np.ndarray | None:
+        return obj.counts()
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        x = self.centers[0]
+        return [
+            ("short context", lambda: obj.select(x[:2]), regretless.ShapeError),
+            ("NaN context", lambda: obj.select([np.nan, 0, 0]), regretless.InvalidParameterError),
+            ("string context", lambda: obj.select(["a", "b", "c"]), regretless.DTypeError),
+            ("arm out of range", lambda: obj.update(x, 2, 1.0), regretless.ArmError),
+            ("infinite reward", lambda: obj.update(x, 0, np.inf), regretless.RewardError),
+            ("long context", lambda: obj.update(np.ones(4), 0, 1.0), regretless.ShapeError),
+        ]
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        X, _ = self._users(40, thread)
+        for i, x in enumerate(X):
+            obj.update(x, i % 2, 0.5)
+            obj.select(x)
+        obj.to_bytes()
+        return 40
+
+    def n_learned(self, obj: Any) -> int:
+        return int(obj.counts().sum())
+
+    def check_consistent(self, obj: Any) -> None:
+        assert obj.arrivals().sum() == obj.n_users
+        assert obj.spent <= obj.rate * obj.n_users + 1e-9
+
+
+class CascadingRL(Family):
+    """CascadingVI: rows (state, step, items, click, next state) from a seeded cascading MDP;
+    deterministic (no seed); merge adds the counts."""
+
+    label = "cascading-rl"
+    factories = CASCADING_RL_FACTORIES
+    batch_learning = False
+    merge_rtol = 0.0  # counts add exactly, so the merged plan is the same plan
+
+    def _env(self, seed: int, list_len: int) -> Any:
+        rng = np.random.default_rng(77)
+        P = rng.random((3, 5, 3)) + 0.1
+        P /= P.sum(axis=2, keepdims=True)
+        q = 0.2 + 0.5 * rng.random((3, 4))
+        return regretless.CascadingMDP(
+            P, q, cascading_rewards(), horizon=3, list_len=list_len, seed=seed
+        )
+
+    def repr_prefix(self, obj: Any) -> str:
+        return "CascadingVI(n_states=3, n_items=4, horizon=3"
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        env = self._env(seed, obj.list_len)
+        out: list = []
+        while len(out) < steps:
+            s = env.reset()
+            for h in range(obj.horizon):
+                items = obj.select_list(s, h)
+                click, _, nxt = env.step(s, items)
+                obj.update(s, h, items, click, nxt)
+                out.append(tuple(items))
+                s = nxt
+        return out
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        return {
+            "examined": obj.examined_counts(),
+            "clicks": obj.click_counts(),
+            "transitions": obj.transition_counts(),
+            "episodes": obj.n_episodes,
+            "plan": str(obj.plan()),
+            "plan_values": obj.plan_values(),
+        }
+
+    def data(self, n: int, seed: int) -> Any:
+        env = self._env(seed, 1)
+        rng = np.random.default_rng(seed)
+        rows: list = []
+        while len(rows) < n:
+            s = env.reset()
+            for h in range(3):
+                items = [int(rng.integers(0, 4))]
+                click, _, nxt = env.step(s, items)
+                rows.append((s, h, items, click, nxt))
+                s = nxt
+        return rows[:n]
+
+    def split(self, data: Any, at: int) -> tuple[Any, Any]:
+        return data[:at], data[at:]
+
+    def learn(self, obj: Any, data: Any, batched: bool) -> None:
+        for row in data:
+            obj.update(*row)
+
+    def mismatched(self, name: str) -> list[tuple[Any, type[Exception], str]]:
+        other_len = 1 if name == "CascadingVI" else 2
+        other = regretless.CascadingVI(cascading_rewards(), horizon=3, list_len=other_len)
+        other_rewards = regretless.CascadingVI(
+            cascading_rewards() * 0.5, horizon=3, list_len=3 - other_len
+        )
+        return [
+            (other, regretless.IncompatibleError, "list_len"),
+            (other_rewards, regretless.IncompatibleError, "cannot merge"),
+            (regretless.UCB1(3), regretless.DTypeError, "other"),
+        ]
+
+    def interrupt(self, obj: Any) -> None:
+        env = self._env(3, obj.list_len)
+        s = env.reset()
+        items = obj.select_list(s, 0)
+        click, _, nxt = env.step(s, items)
+        obj.update(s, 0, items, click, nxt)  # the episode goes on: its plan is kept
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        return [
+            ("state out of range", lambda: obj.select_list(3, 0), regretless.InvalidParameterError),
+            ("step out of range", lambda: obj.select_list(0, 3), regretless.InvalidParameterError),
+            ("float state", lambda: obj.select_list(0.5, 0), regretless.DTypeError),
+            ("item out of range", lambda: obj.update(0, 0, [4], None, 0), regretless.ArmError),
+            ("too many items", lambda: obj.update(0, 0, [0, 1, 2], None, 0), regretless.ShapeError),
+            (
+                "click beyond list",
+                lambda: obj.update(0, 0, [0], 1, 0),
+                regretless.InvalidParameterError,
+            ),
+            (
+                "bad next state",
+                lambda: obj.update(0, 0, [0], 0, -1),
+                regretless.InvalidParameterError,
+            ),
+            ("float items", lambda: obj.update(0, 0, [0.5], None, 0), regretless.DTypeError),
+        ]
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        rows = self.data(40, seed=thread)
+        for row in rows:
+            obj.update(*row)
+            obj.select_list(row[0], row[1])
+        obj.to_bytes()
+        return len(rows)
+
+    def n_learned(self, obj: Any) -> int:
+        return int(obj.transition_counts().sum())
+
+    def check_consistent(self, obj: Any) -> None:
+        assert (obj.click_counts() <= obj.examined_counts()).all()
+
+
 # ---- cascading bandits ----------------------------------------------------------------------
 
 
@@ -1183,6 +1479,9 @@ FAMILIES: list[Family] = [
     Stream(),
     Accumulator(),
     RankedAccumulator(),
+    Knapsack(),
+    BudgetedContextual(),
+    CascadingRL(),
     Cascade(),
 ]
 CASES = [(family, name) for family in FAMILIES for name in sorted(family.factories)]

@@ -251,3 +251,33 @@ CASCADE_FACTORIES: dict[str, Callable[[int | None], object]] = {
         CASCADE_FEATURES, alpha=0.3, lam=2.0, seed=s
     ),
 }
+
+
+# Budgeted and cascading-RL classes (each driven by its own adapter in conformance_families).
+BWK_BUDGETS = [1e6, 1e6]
+BWK_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "PrimalDualBwK": lambda s: regretless.PrimalDualBwK(3, BWK_BUDGETS, 10**6, seed=s),
+}
+HATCH_CENTERS = [[1.0, 1.0, 0.0], [1.0, 0.5, 0.0], [1.0, 0.0, 0.0]]
+HATCH_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "HATCH": lambda s: regretless.HATCH(2, 3, HATCH_CENTERS, rate=0.5, seed=s),
+    "HATCH-budget-alpha-lam": lambda s: regretless.HATCH(
+        2, 3, HATCH_CENTERS, rate=0.7, budget=20.0, alpha=0.3, lam=2.0, seed=s
+    ),
+}
+
+
+def cascading_rewards() -> np.ndarray:
+    """Rewards (3 states, 4 items + default) of the conformance suite's cascading MDP."""
+    r = np.random.default_rng(123).random((3, 5))
+    r[:, 4] = 0.0
+    return r
+
+
+# CascadingVI is deterministic: the seed is ignored.
+CASCADING_RL_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "CascadingVI": lambda s: regretless.CascadingVI(cascading_rewards(), horizon=3, list_len=2),
+    "CascadingVI-bonus-delta": lambda s: regretless.CascadingVI(
+        cascading_rewards(), horizon=3, list_len=1, bonus=0.3, delta=0.2
+    ),
+}

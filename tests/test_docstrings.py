@@ -57,6 +57,13 @@ PUBLIC_CLASSES = [
     service.DecisionService,
     service.Decision,
     service.ReplayReport,
+    regretless.PrimalDualBwK,
+    regretless.KnapsackEnv,
+    regretless.HATCH,
+    regretless.CascadingVI,
+    regretless.CascadingMDP,
+    regretless.allocate_rollouts,
+    regretless.best_perm,
 ]
 
 

@@ -15,7 +15,9 @@
 //! assert!(p.counts()[2] > 80);
 //! ```
 
+pub mod budget;
 pub mod cascade;
+pub mod cascading_rl;
 pub mod contextual;
 pub mod env;
 pub mod error;

@@ -5,7 +5,9 @@
 use pyo3::prelude::*;
 
 mod bandit;
+mod budget;
 mod cascade;
+mod cascading_rl;
 mod contextual_class;
 mod convert;
 mod drift;
@@ -63,6 +65,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cascade::PyCascadeKLUCB>()?;
     m.add_class::<cascade::PyCascadeLinUCB>()?;
     m.add_function(wrap_pyfunction!(cascade::simulate_cascade_py, m)?)?;
+    m.add_function(wrap_pyfunction!(budget::allocate_rollouts, m)?)?;
+    m.add_class::<budget::PyPrimalDualBwK>()?;
+    m.add_class::<budget::PyKnapsackEnv>()?;
+    m.add_class::<budget::PyHATCH>()?;
+    m.add_function(wrap_pyfunction!(cascading_rl::best_perm, m)?)?;
+    m.add_class::<cascading_rl::PyCascadingVI>()?;
+    m.add_class::<cascading_rl::PyCascadingMDP>()?;
     // The class names of each family's core registry, which Python's lists derive from.
     let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
     m.add(
