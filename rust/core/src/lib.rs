@@ -16,6 +16,7 @@
 //! ```
 
 pub mod contextual;
+pub mod eligible;
 pub mod env;
 pub mod error;
 pub mod kernel;

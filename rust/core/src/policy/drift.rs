@@ -9,7 +9,8 @@
 //! two separate streams do not define.
 
 use super::thompson::{beta as beta_draw, monte_carlo_probabilities};
-use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use super::{finite_positive, persist_policy, require, sample_among, Core, Policy, RewardDomain};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::stats::{argmax_random_ties, RandomTieArgmax};
 use serde::{Deserialize, Serialize};
@@ -499,6 +500,13 @@ impl DiscountedThompsonSampling {
             self.params.prior_beta + (w - s),
         )
     }
+
+    fn monte_carlo(&self, eligible: Option<&Eligible>) -> Vec<f64> {
+        let post: Vec<(f64, f64)> = (0..self.n_arms()).map(|i| self.posterior(i)).collect();
+        monte_carlo_probabilities(self.n_arms(), &self.core.rng, eligible, |i, r| {
+            beta_draw(post[i].0, post[i].1, r)
+        })
+    }
 }
 
 impl Policy for DiscountedThompsonSampling {
@@ -543,10 +551,19 @@ impl Policy for DiscountedThompsonSampling {
             .collect()
     }
     fn probabilities(&self) -> Vec<f64> {
-        let post: Vec<(f64, f64)> = (0..self.n_arms()).map(|i| self.posterior(i)).collect();
-        monte_carlo_probabilities(self.n_arms(), &self.core.rng, |i, r| {
-            beta_draw(post[i].0, post[i].1, r)
-        })
+        self.monte_carlo(None)
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        let mut rng = self.core.rng.clone();
+        let i = sample_among(&mut rng, eligible, |i, r| {
+            let (a, b) = self.posterior(i);
+            beta_draw(a, b, r)
+        });
+        self.core.rng = rng;
+        i
+    }
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        self.monte_carlo(Some(eligible))
     }
     fn observe(&mut self, arm: usize, reward: f64) {
         self.core.arms[arm].push(reward);
