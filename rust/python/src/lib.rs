@@ -8,6 +8,7 @@ mod bandit;
 mod contextual_class;
 mod convert;
 mod drift;
+mod eligible;
 mod elimination;
 mod env;
 mod errors;
