@@ -31,6 +31,15 @@ use std::sync::Mutex;
 /// True
 /// >>> regretless.Bandit.from_bytes(policy.to_bytes())
 /// UCB1(n_arms=3, alpha=1)
+///
+/// ``eligible=`` restricts one decision to some arms (a boolean mask or arm indices); the
+/// probabilities are then those of the restricted draw:
+///
+/// >>> exp3 = regretless.EXP3(4, gamma=0.2, seed=0)
+/// >>> exp3.select(eligible=[0, 2]) in (0, 2)
+/// True
+/// >>> exp3.probabilities(eligible=[True, False, True, False])
+/// array([0.5, 0. , 0.5, 0. ])
 #[pyclass(subclass, frozen, name = "Bandit", module = "regretless")]
 pub struct Bandit {
     pub(crate) inner: Mutex<AnyPolicy>,

@@ -11,6 +11,17 @@ use std::sync::Mutex;
 /// The base class of the linear contextual policies (LinUCB, LinTS, LinGreedy, LogisticUCB,
 /// LogisticTS, KLRegularizedUCB, GibbsGreedy): ``isinstance(p, ContextualBandit)`` holds for
 /// each of them. It has no constructor; ``ContextualBandit.from_bytes`` restores any of them.
+///
+/// ``eligible=`` restricts decisions to some arms (a mask or indices for every row, or an
+/// (n, n_arms) mask, one row per decision):
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.LinGreedy(3, 2, epsilon=0.3, seed=0)
+/// >>> x = np.array([1.0, 0.5])
+/// >>> policy.select(x, eligible=[1, 2]) in (1, 2)
+/// True
+/// >>> policy.probabilities(x[None], eligible=[False, True, True])
+/// array([[0.  , 0.5 , 0.5 ]])
 #[pyo3::pyclass(name = "ContextualBandit", module = "regretless", subclass, frozen)]
 pub struct PyContextualBandit {
     pub(crate) inner: Mutex<AnyContextual>,

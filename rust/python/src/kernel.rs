@@ -55,6 +55,16 @@ type Posterior<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
 /// The base class of the kernel bandits (GPUCB, BKB), which choose among the rows of a
 /// candidate matrix: ``isinstance(p, KernelBandit)`` holds for each of them. It has no
 /// constructor; ``KernelBandit.from_bytes`` restores any of them.
+///
+/// ``eligible=`` (a boolean mask over the candidates or candidate indices) restricts a
+/// decision, or a batch of distinct candidates, to those candidates:
+///
+/// >>> import numpy as np, regretless
+/// >>> gp = regretless.GPUCB(np.linspace(0, 1, 5)[:, None], "rbf", seed=0)
+/// >>> int(gp.select(eligible=[3]))
+/// 3
+/// >>> sorted(gp.select_batch(2, eligible=[0, 4]).tolist())
+/// [0, 4]
 #[pyclass(name = "KernelBandit", module = "regretless", subclass, frozen)]
 pub struct PyKernelBandit {
     inner: Mutex<AnyKernelBandit>,
