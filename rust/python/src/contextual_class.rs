@@ -21,7 +21,7 @@ use std::sync::Mutex;
 /// >>> policy.select(x, eligible=[1, 2]) in (1, 2)
 /// True
 /// >>> policy.probabilities(x[None], eligible=[False, True, True])
-/// array([[0.  , 0.5 , 0.5 ]])
+/// array([[0. , 0.5, 0.5]])
 #[pyo3::pyclass(name = "ContextualBandit", module = "regretless", subclass, frozen)]
 pub struct PyContextualBandit {
     pub(crate) inner: Mutex<AnyContextual>,
