@@ -182,7 +182,7 @@ impl Bandit {
     /// InvalidParameterError when no arm is eligible; learned state is not affected.
     #[pyo3(signature = (*, eligible = None))]
     fn select(&self, py: Python<'_>, eligible: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
-        match crate::eligible::eligible_arg(eligible, self.n_arms(py))? {
+        match crate::eligible::eligible_arg(eligible, || self.n_arms(py))? {
             None => Ok(with_lock(py, &self.inner, |p| p.select())),
             Some(e) => with_lock(py, &self.inner, |p| p.select_eligible(&e)).py_err(py),
         }
@@ -211,7 +211,7 @@ impl Bandit {
         eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let n = crate::convert::batch_count_arg(n, "n")?;
-        let eligible = crate::eligible::eligible_rows_arg(eligible, n, self.n_arms(py))?;
+        let eligible = crate::eligible::eligible_rows_arg(eligible, n, || self.n_arms(py))?;
         let arms = with_lock_detached(py, &self.inner, |p| match &eligible {
             None => Ok(p.select_batch(n)),
             Some(e) => p.select_batch_eligible(n, e),
@@ -249,7 +249,7 @@ impl Bandit {
         py: Python<'py>,
         eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let v = match crate::eligible::eligible_arg(eligible, self.n_arms(py))? {
+        let v = match crate::eligible::eligible_arg(eligible, || self.n_arms(py))? {
             None => with_lock(py, &self.inner, |p| p.scores()),
             Some(e) => with_lock(py, &self.inner, |p| p.scores_eligible(&e)).py_err(py)?,
         };
@@ -266,7 +266,7 @@ impl Bandit {
         py: Python<'py>,
         eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let v = match crate::eligible::eligible_arg(eligible, self.n_arms(py))? {
+        let v = match crate::eligible::eligible_arg(eligible, || self.n_arms(py))? {
             None => with_lock(py, &self.inner, |p| p.probabilities()),
             Some(e) => with_lock(py, &self.inner, |p| p.probabilities_eligible(&e)).py_err(py)?,
         };

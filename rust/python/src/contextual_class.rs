@@ -74,7 +74,7 @@ impl PyContextualBandit {
         let ro = x.readonly();
         let xs = ro.as_slice()?;
         let n = xs.len() / self.dim;
-        let rows = crate::eligible::eligible_rows_arg(eligible, n, self.n_arms(py))?;
+        let rows = crate::eligible::eligible_rows_arg(eligible, n, || self.n_arms(py))?;
         let out = crate::convert::with_lock_detached(py, &self.inner, |p| f(p, xs, rows.as_ref()))
             .py_err(py)?;
         numpy::PyArray1::from_vec(py, out).reshape([n, cols])
@@ -134,7 +134,7 @@ impl PyContextualBandit {
     ) -> pyo3::PyResult<usize> {
         use crate::errors::IntoPyResult;
         let pi_ref = pi_ref.filter(|p| !p.is_none());
-        if let Some(e) = crate::eligible::eligible_arg(eligible, self.n_arms(py))? {
+        if let Some(e) = crate::eligible::eligible_arg(eligible, || self.n_arms(py))? {
             let x = crate::convert::owned_float64_vector(x, "x", self.dim)?;
             let ro = x.readonly();
             let xs = ro.as_slice()?;
@@ -226,7 +226,7 @@ impl PyContextualBandit {
             Some(r) => Some(r.as_slice()?),
             None => None,
         };
-        let rows = crate::eligible::eligible_rows_arg(eligible, xs.len() / self.dim, k)?;
+        let rows = crate::eligible::eligible_rows_arg(eligible, xs.len() / self.dim, || k)?;
         let arms = crate::convert::with_lock_detached(py, &self.inner, |p| match &rows {
             None => p.select_batch_ref(xs, rs),
             Some(e) => p.select_batch_eligible(xs, rs, e),

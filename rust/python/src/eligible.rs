@@ -73,12 +73,16 @@ fn one(py: Python<'_>, v: Values, n_arms: usize) -> PyResult<Eligible> {
 }
 
 /// `eligible=` of a single decision (or of calls whose rows share one set): None when absent.
-pub fn eligible_arg(obj: Option<&Bound<'_, PyAny>>, n_arms: usize) -> PyResult<Option<Eligible>> {
+/// `n_arms` is asked for only when a mask is given (it takes the policy's lock).
+pub fn eligible_arg(
+    obj: Option<&Bound<'_, PyAny>>,
+    n_arms: impl FnOnce() -> usize,
+) -> PyResult<Option<Eligible>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(None);
     };
     let (v, _) = values(obj, 1)?;
-    one(obj.py(), v, n_arms).map(Some)
+    one(obj.py(), v, n_arms()).map(Some)
 }
 
 /// `eligible=` of a batch of `n_rows` decisions: one set for all rows, or an
@@ -86,11 +90,12 @@ pub fn eligible_arg(obj: Option<&Bound<'_, PyAny>>, n_arms: usize) -> PyResult<O
 pub fn eligible_rows_arg(
     obj: Option<&Bound<'_, PyAny>>,
     n_rows: usize,
-    n_arms: usize,
+    n_arms: impl FnOnce() -> usize,
 ) -> PyResult<Option<EligibleRows>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(None);
     };
+    let n_arms = n_arms();
     let py = obj.py();
     let (v, shape) = values(obj, 2)?;
     if shape.len() == 2 {

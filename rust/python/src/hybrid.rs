@@ -173,7 +173,7 @@ impl PyHybridLinUCB {
             None => &[],
         };
         let k = self.n_arms(py);
-        let rows = crate::eligible::eligible_rows_arg(eligible, n, k)?;
+        let rows = crate::eligible::eligible_rows_arg(eligible, n, || k)?;
         let out =
             with_lock_detached(py, &self.inner, |p| f(p, xs, zs, n, rows.as_ref())).py_err(py)?;
         PyArray1::from_vec(py, out).reshape([n, k])
@@ -209,7 +209,7 @@ impl PyHybridLinUCB {
         z: Option<&Bound<'_, PyAny>>,
         eligible: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
-        let eligible = crate::eligible::eligible_arg(eligible, self.n_arms(py))?;
+        let eligible = crate::eligible::eligible_arg(eligible, || self.n_arms(py))?;
         let (xa, za, _) = self.features(py, x, z, true)?;
         let xr = xa.readonly();
         let zr = za.as_ref().map(|z| z.readonly());
@@ -272,7 +272,7 @@ impl PyHybridLinUCB {
             Some(z) => z.as_slice()?,
             None => &[],
         };
-        let rows = crate::eligible::eligible_rows_arg(eligible, n, self.n_arms(py))?;
+        let rows = crate::eligible::eligible_rows_arg(eligible, n, || self.n_arms(py))?;
         let arms = with_lock_detached(py, &self.inner, |p| match &rows {
             None => p.select_batch(xs, zs, n),
             Some(e) => p.select_batch_eligible(xs, zs, n, e),
@@ -398,7 +398,7 @@ impl PyHybridLinUCB {
             Some(z) => z.as_slice()?,
             None => &[],
         };
-        let rows = crate::eligible::eligible_rows_arg(eligible, n, self.n_arms(py))?;
+        let rows = crate::eligible::eligible_rows_arg(eligible, n, || self.n_arms(py))?;
         let out = with_lock_detached(py, &self.inner, |p| match &rows {
             None => p.top_k(xs, zs, n, k),
             Some(e) => p.top_k_eligible(xs, zs, n, k, e),

@@ -113,7 +113,7 @@ impl PyKernelBandit {
     /// the argmax over those candidates only.
     #[pyo3(signature = (*, eligible = None))]
     fn select(&self, py: Python<'_>, eligible: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
-        match crate::eligible::eligible_arg(eligible, self.n_candidates(py))? {
+        match crate::eligible::eligible_arg(eligible, || self.n_candidates(py))? {
             None => Ok(with_lock_detached(py, &self.inner, |p| {
                 install(|| p.select())
             })),
@@ -144,7 +144,7 @@ impl PyKernelBandit {
         eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let b = count_arg(b, "b")?;
-        let e = crate::eligible::eligible_arg(eligible, self.n_candidates(py))?;
+        let e = crate::eligible::eligible_arg(eligible, || self.n_candidates(py))?;
         let v = with_lock_detached(py, &self.inner, |p| {
             install(|| match &e {
                 None => p.select_batch(b),
@@ -188,7 +188,7 @@ impl PyKernelBandit {
         py: Python<'py>,
         eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let v = match crate::eligible::eligible_arg(eligible, self.n_candidates(py))? {
+        let v = match crate::eligible::eligible_arg(eligible, || self.n_candidates(py))? {
             None => with_lock(py, &self.inner, |p| p.scores()),
             Some(e) => with_lock(py, &self.inner, |p| p.scores_eligible(&e)).py_err(py)?,
         };
