@@ -452,7 +452,8 @@ def test_direct_methods_keep_signature_and_docstring() -> None:
 
     for cls in (regretless.UCB1, regretless.ThompsonSampling):
         assert list(inspect.signature(cls.update).parameters) == ["self", "arm", "reward"]
-        assert list(inspect.signature(cls.select).parameters) == ["self"]
+        assert list(inspect.signature(cls.select).parameters) == ["self", "eligible"]
+        assert inspect.signature(cls.select).parameters["eligible"].kind.name == "KEYWORD_ONLY"
         assert cls.update.__doc__ and "reward" in cls.update.__doc__
         assert cls.select.__doc__
 
