@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,23 @@ from conftest import (
 )
 
 InvalidCall = tuple[str, Callable[[], object], type[Exception]]
+
+
+@dataclass
+class EligibleCalls:
+    """A family's decisions for one fixed context, each taking `eligible=` (None for all)."""
+
+    n_arms: int
+    select: Callable[[Any], int]
+    # n decisions; eligible is one set for all of them or (per_row_masks) an (n, n_arms) mask.
+    select_batch: Callable[[Any, int], np.ndarray]
+    scores: Callable[[Any], np.ndarray]
+    probabilities: Callable[[Any], np.ndarray] | None = None
+    # Draws behind Monte Carlo probabilities (0: exact).
+    monte_carlo: int = 0
+    per_row_masks: bool = True
+    # select_batch returns n distinct arms (kernel batches) instead of n decisions.
+    distinct_batch: bool = False
 
 
 class Family:
@@ -138,6 +156,11 @@ class Family:
     def check_consistent(self, obj: Any) -> None:
         """The object's invariants (its counters agree with each other)."""
 
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        """The decisions of `obj` with `eligible=`, or None when the family makes no choice
+        among arms (streams choose by protocol, accumulators not at all)."""
+        return None
+
 
 def assert_same(a: dict[str, Any], b: dict[str, Any], rtol: float = 0.0, atol: float = 0.0):
     """Each observed quantity equal, exactly (rtol == 0) or to the tolerances."""
@@ -214,6 +237,17 @@ class MultiArmed(Family):
         batch = p.select_batch(50)
         assert batch.dtype == np.int64 and batch.shape == (50,)
         return batch.tolist(), [q.select() for _ in range(50)]
+
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        thompson = "ThompsonSampling" in type(obj).__name__
+        return EligibleCalls(
+            n_arms=obj.n_arms,
+            select=lambda e: obj.select(eligible=e),
+            select_batch=lambda e, n: obj.select_batch(n, eligible=e),
+            scores=lambda e: obj.scores(eligible=e),
+            probabilities=lambda e: obj.probabilities(eligible=e),
+            monte_carlo=10_000 if thompson else 0,
+        )
 
     def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
         k = self.n_arms
@@ -449,6 +483,28 @@ class Contextual(Family):
 
     def counts(self, obj: Any) -> np.ndarray | None:
         return obj.counts()
+
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        X, Z, _, _, _ = self.data(1, seed=53)
+        sampled = type(obj).__name__ in {"LinTS", "LogisticTS", "SketchedLinTS"}
+
+        def rows(n: int) -> tuple[np.ndarray, ...]:
+            Xn = np.repeat(X, n, axis=0)
+            if self.hybrid(obj):
+                return Xn, np.repeat(self._z(obj, Z), n, axis=0)
+            if self.takes_reference(obj):
+                return Xn, np.repeat(self.pi_ref[None], n, axis=0)
+            return (Xn,)
+
+        return EligibleCalls(
+            n_arms=obj.n_arms,
+            select=lambda e: obj.select(*(r[0] for r in rows(1)), eligible=e),
+            select_batch=lambda e, n: obj.select_batch(*rows(n), eligible=e),
+            # Scores do not depend on a reference policy.
+            scores=lambda e: obj.scores(*rows(1)[: 2 if self.hybrid(obj) else 1], eligible=e)[0],
+            probabilities=lambda e: obj.probabilities(*rows(1), eligible=e)[0],
+            monte_carlo=4096 if sampled else 0,
+        )
 
     def select_batch_and_loop(self, p: Any, q: Any) -> tuple[list, list]:
         X, Z, _, _, _ = self.data(60, seed=31)
@@ -705,6 +761,16 @@ class Kernel(Family):
 
     def check_consistent(self, obj: Any) -> None:
         assert obj.counts().sum() == obj.t
+
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        return EligibleCalls(
+            n_arms=obj.n_candidates,
+            select=lambda e: obj.select(eligible=e),
+            select_batch=lambda e, n: obj.select_batch(n, eligible=e),
+            scores=lambda e: obj.scores(eligible=e),
+            per_row_masks=False,
+            distinct_batch=True,
+        )
 
 
 # ---- single-pass streaming ------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pickle
 import numpy as np
 import pytest
 import regretless
-from conformance_families import CASES, Family, assert_same, case_id
+from conformance_families import CASES, EligibleCalls, Family, assert_same, case_id
 from conftest import (
     KERNEL_FACTORIES,
     bernoulli_stream,
@@ -203,6 +203,110 @@ def test_oversized_requests_raise_before_allocating(family: Family, name: str) -
         assert p.to_bytes() == before, label
 
 
+def _has_eligible(family: Family, name: str) -> bool:
+    return type(family).eligible_calls is not Family.eligible_calls
+
+
+def _frequencies_match(draws: np.ndarray, probs: np.ndarray, monte_carlo: int) -> None:
+    """Draws against the reported probabilities: every arm's count within 4.5 standard
+    deviations of n p on either side, and the chi-square statistic below its 1e-4 upper
+    quantile (Wilson-Hilferty); arms reported at 0 are never drawn. Monte Carlo probabilities
+    carry their own noise: the variance of observed - n p_hat is n p (1 - p) (1 + n / mc)."""
+    n = len(draws)
+    observed = np.bincount(draws, minlength=len(probs))
+    assert np.all(observed[probs == 0] == 0), (observed, probs)
+    support = probs > 0
+    inflation = 1 + n / monte_carlo if monte_carlo else 1.0
+    p = probs[support]
+    deviation = np.abs(observed[support] - n * p)
+    assert np.all(deviation <= 4.5 * np.sqrt(n * p * (1 - p) * inflation) + 1e-9), (observed, probs)
+    df = int(support.sum()) - 1
+    if df >= 1:
+        statistic = float(np.sum((observed[support] - n * p) ** 2 / (n * p)) / inflation)
+        h = 2 / (9 * df)
+        critical = df * (1 - h + 3.719 * np.sqrt(h)) ** 3
+        assert statistic < critical, (observed, probs, statistic, critical)
+
+
+@pytest.mark.parametrize("family, name", _cases(_has_eligible))
+def test_eligible_arms_are_honoured(family: Family, name: str) -> None:
+    """eligible= (mask or indices) restricts every decision; probabilities are the law of the
+    restricted draw; scores are -inf outside; bad masks raise naming `eligible` and change
+    nothing; learned state is untouched."""
+    p = family.make(name, seed=3)
+    family.play(p, 40)
+    calls = family.eligible_calls(p)
+    assert isinstance(calls, EligibleCalls)
+    k = calls.n_arms
+    allowed = [1, k - 1]
+    mask = np.zeros(k, dtype=bool)
+    mask[allowed] = True
+    indices = np.array(allowed[::-1])
+    counts = family.counts(p)
+
+    full = calls.scores(None)
+    masked = calls.scores(mask)
+    assert np.all(masked[~mask] == -np.inf)
+    np.testing.assert_array_equal(masked[mask], full[mask])
+    np.testing.assert_array_equal(calls.scores(indices), masked)
+    np.testing.assert_array_equal(calls.scores(list(mask)), masked)
+
+    probs = None
+    if calls.probabilities is not None:
+        probs = calls.probabilities(mask)
+        np.testing.assert_array_equal(calls.probabilities(indices), probs)
+        assert np.all(probs[~mask] == 0) and np.all(probs >= 0)
+        assert abs(probs.sum() - 1) < 1e-12
+
+    draws = np.array([calls.select(mask if i % 2 else indices) for i in range(3000)])
+    assert set(draws.tolist()) <= set(allowed)
+    if probs is not None:
+        _frequencies_match(draws, probs, calls.monte_carlo)
+
+    if calls.distinct_batch:
+        batch = calls.select_batch(mask, 2)
+        assert sorted(batch.tolist()) == allowed
+    else:
+        batch = calls.select_batch(indices, 50)
+        assert batch.dtype == np.int64 and set(batch.tolist()) <= set(allowed)
+    if calls.per_row_masks:
+        rows = np.zeros((40, k), dtype=bool)
+        rows[np.arange(40), np.arange(40) % k] = True
+        rows[:, 0] = True
+        batch = calls.select_batch(rows, 40)
+        assert all(rows[i, a] for i, a in enumerate(batch.tolist()))
+    # Learned state is untouched by restricted decisions.
+    if counts is not None:
+        np.testing.assert_array_equal(family.counts(p), counts)
+
+    state = p.to_bytes()
+    bad = [
+        (np.ones(k + 1, dtype=bool), regretless.ShapeError),
+        (np.zeros(k, dtype=bool), regretless.InvalidParameterError),
+        ([], regretless.InvalidParameterError),
+        (np.array([1, 1]), regretless.InvalidParameterError),
+        (np.array([k]), regretless.ArmError),
+        (np.array([-1, 0]), regretless.ArmError),
+        (np.array([0.0, 1.0]), regretless.DTypeError),
+        (["a"], regretless.DTypeError),
+        (np.ones((2, k), dtype=bool), regretless.ShapeError),
+    ]
+    for eligible, error in bad:
+        for call in (calls.select, calls.scores, calls.probabilities):
+            if call is not None:
+                with pytest.raises(error, match="eligible"):
+                    call(eligible)
+        assert p.to_bytes() == state, eligible
+    if calls.per_row_masks:
+        rows = np.ones((3, k), dtype=bool)
+        rows[1] = False
+        with pytest.raises(regretless.InvalidParameterError, match="eligible: no arm .* row 1"):
+            calls.select_batch(rows, 3)
+        with pytest.raises(regretless.ShapeError, match="eligible"):
+            calls.select_batch(np.ones((2, k), dtype=bool), 3)
+        assert p.to_bytes() == state
+
+
 def test_concurrent_use_from_threads_never_corrupts_state(case) -> None:
     family, name = case
     p = family.make(name, seed=1)
@@ -348,7 +452,8 @@ def test_direct_methods_keep_signature_and_docstring() -> None:
 
     for cls in (regretless.UCB1, regretless.ThompsonSampling):
         assert list(inspect.signature(cls.update).parameters) == ["self", "arm", "reward"]
-        assert list(inspect.signature(cls.select).parameters) == ["self"]
+        assert list(inspect.signature(cls.select).parameters) == ["self", "eligible"]
+        assert inspect.signature(cls.select).parameters["eligible"].kind.name == "KEYWORD_ONLY"
         assert cls.update.__doc__ and "reward" in cls.update.__doc__
         assert cls.select.__doc__
 

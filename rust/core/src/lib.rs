@@ -19,6 +19,7 @@ pub mod budget;
 pub mod cascade;
 pub mod cascading_rl;
 pub mod contextual;
+pub mod eligible;
 pub mod env;
 pub mod error;
 pub mod kernel;

@@ -31,6 +31,15 @@ use std::sync::Mutex;
 /// True
 /// >>> regretless.Bandit.from_bytes(policy.to_bytes())
 /// UCB1(n_arms=3, alpha=1)
+///
+/// ``eligible=`` restricts one decision to some arms (a boolean mask or arm indices); the
+/// probabilities are then those of the restricted draw:
+///
+/// >>> exp3 = regretless.EXP3(4, gamma=0.2, seed=0)
+/// >>> exp3.select(eligible=[0, 2]) in (0, 2)
+/// True
+/// >>> exp3.probabilities(eligible=[True, False, True, False])
+/// array([0.5, 0. , 0.5, 0. ])
 #[pyclass(subclass, frozen, name = "Bandit", module = "regretless")]
 pub struct Bandit {
     pub(crate) inner: Mutex<AnyPolicy>,
@@ -178,9 +187,17 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 #[pymethods]
 impl Bandit {
-    /// Choose an arm for the next decision.
-    fn select(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.select())
+    /// Choose an arm for the next decision; with ``eligible`` (a boolean mask of length
+    /// n_arms or distinct arm indices) only among those arms: index rules take the argmax
+    /// of their index over them, randomized rules draw from their distribution restricted
+    /// to them and renormalized (what ``probabilities(eligible=...)`` reports). Raises
+    /// InvalidParameterError when no arm is eligible; learned state is not affected.
+    #[pyo3(signature = (*, eligible = None))]
+    fn select(&self, py: Python<'_>, eligible: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+        match crate::eligible::eligible_arg(eligible, || self.n_arms(py))? {
+            None => Ok(with_lock(py, &self.inner, |p| p.select())),
+            Some(e) => with_lock(py, &self.inner, |p| p.select_eligible(&e)).py_err(py),
+        }
     }
 
     /// Record the reward observed after playing `arm`.
@@ -196,19 +213,26 @@ impl Bandit {
     }
 
     /// `n` decisions made with no feedback between them, as int64 array.
+    /// ``eligible``: one set of arms for every decision (mask or indices), or a boolean
+    /// mask of shape (n, n_arms), one row per decision.
+    #[pyo3(signature = (n, *, eligible = None))]
     fn select_batch<'py>(
         &self,
         py: Python<'py>,
         n: &Bound<'py, PyAny>,
+        eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let n = crate::convert::batch_count_arg(n, "n")?;
-        let arms = with_lock_detached(py, &self.inner, |p| {
-            p.select_batch(n)
-                .into_iter()
-                .map(|a| a as i64)
-                .collect::<Vec<i64>>()
-        });
-        Ok(PyArray1::from_vec(py, arms))
+        let eligible = crate::eligible::eligible_rows_arg(eligible, n, || self.n_arms(py))?;
+        let arms = with_lock_detached(py, &self.inner, |p| match &eligible {
+            None => Ok(p.select_batch(n)),
+            Some(e) => p.select_batch_eligible(n, e),
+        })
+        .py_err(py)?;
+        Ok(PyArray1::from_vec(
+            py,
+            arms.into_iter().map(|a| a as i64).collect(),
+        ))
     }
 
     /// Record many (arm, reward) pairs at once. The arrays are copied once (other
@@ -270,17 +294,36 @@ impl Bandit {
         Ok(ranked_list_tuple(py, list))
     }
 
-    /// Per-arm index of the decision rule (+inf for arms it must try first).
-    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        let v = with_lock(py, &self.inner, |p| p.scores());
-        PyArray1::from_vec(py, v)
+    /// Per-arm index of the decision rule (+inf for arms it must try first); with
+    /// ``eligible``, -inf for the arms outside it.
+    #[pyo3(signature = (*, eligible = None))]
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = match crate::eligible::eligible_arg(eligible, || self.n_arms(py))? {
+            None => with_lock(py, &self.inner, |p| p.scores()),
+            Some(e) => with_lock(py, &self.inner, |p| p.scores_eligible(&e)).py_err(py)?,
+        };
+        Ok(PyArray1::from_vec(py, v))
     }
 
     /// Probability of each arm at the next `select()` (exact, except Monte Carlo
-    /// with 10,000 draws for Thompson sampling). Does not consume randomness.
-    fn probabilities<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        let v = with_lock(py, &self.inner, |p| p.probabilities());
-        PyArray1::from_vec(py, v)
+    /// with 10,000 draws for Thompson sampling). Does not consume randomness. With
+    /// ``eligible``, the law of ``select(eligible=...)``: 0 outside it, renormalized
+    /// over it.
+    #[pyo3(signature = (*, eligible = None))]
+    fn probabilities<'py>(
+        &self,
+        py: Python<'py>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = match crate::eligible::eligible_arg(eligible, || self.n_arms(py))? {
+            None => with_lock(py, &self.inner, |p| p.probabilities()),
+            Some(e) => with_lock(py, &self.inner, |p| p.probabilities_eligible(&e)).py_err(py)?,
+        };
+        Ok(PyArray1::from_vec(py, v))
     }
 
     /// Number of rewards recorded per arm (int64).

@@ -11,6 +11,17 @@ use std::sync::Mutex;
 /// The base class of the linear contextual policies (LinUCB, LinTS, LinGreedy, LogisticUCB,
 /// LogisticTS, KLRegularizedUCB, GibbsGreedy): ``isinstance(p, ContextualBandit)`` holds for
 /// each of them. It has no constructor; ``ContextualBandit.from_bytes`` restores any of them.
+///
+/// ``eligible=`` restricts decisions to some arms (a mask or indices for every row, or an
+/// (n, n_arms) mask, one row per decision):
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.LinGreedy(3, 2, epsilon=0.3, seed=0)
+/// >>> x = np.array([1.0, 0.5])
+/// >>> policy.select(x, eligible=[1, 2]) in (1, 2)
+/// True
+/// >>> policy.probabilities(x[None], eligible=[False, True, True])
+/// array([[0. , 0.5, 0.5]])
 #[pyo3::pyclass(name = "ContextualBandit", module = "regretless", subclass, frozen)]
 pub struct PyContextualBandit {
     pub(crate) inner: Mutex<AnyContextual>,
@@ -40,6 +51,32 @@ impl PyContextualBandit {
         let xs = ro.as_slice()?;
         let n = xs.len() / self.dim;
         let out = crate::convert::with_lock_detached(py, &self.inner, |p| f(p, xs)).py_err(py)?;
+        numpy::PyArray1::from_vec(py, out).reshape([n, cols])
+    }
+    /// [`Self::matrix_op`] with the rows' `eligible=` argument converted for the n rows of
+    /// `x` (None when absent).
+    fn matrix_op_eligible<'py, T: numpy::Element + Send>(
+        &self,
+        py: pyo3::Python<'py>,
+        x: &pyo3::Bound<'py, pyo3::PyAny>,
+        eligible: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
+        cols: usize,
+        f: impl FnOnce(
+                &AnyContextual,
+                &[f64],
+                Option<&regretless_core::eligible::EligibleRows>,
+            ) -> regretless_core::Result<Vec<T>>
+            + Send,
+    ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<T>>> {
+        use crate::errors::IntoPyResult;
+        use numpy::PyArrayMethods;
+        let x = crate::convert::owned_float64_matrix(x, "X", self.dim)?;
+        let ro = x.readonly();
+        let xs = ro.as_slice()?;
+        let n = xs.len() / self.dim;
+        let rows = crate::eligible::eligible_rows_arg(eligible, n, || self.n_arms(py))?;
+        let out = crate::convert::with_lock_detached(py, &self.inner, |p| f(p, xs, rows.as_ref()))
+            .py_err(py)?;
         numpy::PyArray1::from_vec(py, out).reshape([n, cols])
     }
 }
@@ -83,16 +120,35 @@ impl PyContextualBandit {
 impl PyContextualBandit {
     /// Choose an arm for one context ``x`` (1-D, ``dim`` features). KL-regularized
     /// policies take the reference probabilities ``pi_ref`` (n_arms,) of this
-    /// decision (uniform when None).
-    #[pyo3(signature = (x, pi_ref = None))]
+    /// decision (uniform when None). ``eligible`` (a boolean mask of length n_arms or
+    /// distinct arm indices) restricts the choice to those arms: index rules take their
+    /// argmax over them, randomized rules draw from their distribution restricted and
+    /// renormalized (as ``probabilities(..., eligible=...)`` reports).
+    #[pyo3(signature = (x, pi_ref = None, *, eligible = None))]
     fn select(
         &self,
         py: pyo3::Python<'_>,
         x: &pyo3::Bound<'_, pyo3::PyAny>,
         pi_ref: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
+        eligible: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
     ) -> pyo3::PyResult<usize> {
         use crate::errors::IntoPyResult;
         let pi_ref = pi_ref.filter(|p| !p.is_none());
+        if let Some(e) = crate::eligible::eligible_arg(eligible, || self.n_arms(py))? {
+            let x = crate::convert::owned_float64_vector(x, "x", self.dim)?;
+            let ro = x.readonly();
+            let xs = ro.as_slice()?;
+            let r = pi_ref
+                .map(|r| crate::convert::owned_float64(r, "pi_ref"))
+                .transpose()?;
+            let rr = r.as_ref().map(|r| r.readonly());
+            let rs = match &rr {
+                Some(r) => Some(r.as_slice()?),
+                None => None,
+            };
+            return crate::convert::with_lock(py, &self.inner, |p| p.select_eligible(xs, rs, &e))
+                .py_err(py);
+        }
         if pi_ref.is_none() {
             if let Some(r) = crate::convert::with_f64_vector_copy(x, self.dim, |xs| {
                 crate::convert::with_lock(py, &self.inner, |p| p.select(xs))
@@ -145,13 +201,16 @@ impl PyContextualBandit {
 
     /// One decision per row of ``X`` (n, dim), no feedback between them; int64 (n,).
     /// KL-regularized policies take reference probabilities ``pi_ref`` (n, n_arms).
-    #[pyo3(signature = (X, pi_ref = None))]
+    /// ``eligible``: one set of arms for every row (mask or indices), or a boolean mask
+    /// (n, n_arms), one row per decision.
+    #[pyo3(signature = (X, pi_ref = None, *, eligible = None))]
     #[allow(non_snake_case)]
     fn select_batch<'py>(
         &self,
         py: pyo3::Python<'py>,
         X: &pyo3::Bound<'py, pyo3::PyAny>,
         pi_ref: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
+        eligible: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray1<i64>>> {
         use crate::errors::IntoPyResult;
         let x = crate::convert::owned_float64_matrix(X, "X", self.dim)?;
@@ -167,9 +226,12 @@ impl PyContextualBandit {
             Some(r) => Some(r.as_slice()?),
             None => None,
         };
-        let arms =
-            crate::convert::with_lock_detached(py, &self.inner, |p| p.select_batch_ref(xs, rs))
-                .py_err(py)?;
+        let rows = crate::eligible::eligible_rows_arg(eligible, xs.len() / self.dim, || k)?;
+        let arms = crate::convert::with_lock_detached(py, &self.inner, |p| match &rows {
+            None => p.select_batch_ref(xs, rs),
+            Some(e) => p.select_batch_eligible(xs, rs, e),
+        })
+        .py_err(py)?;
         Ok(numpy::PyArray1::from_vec(
             py,
             arms.into_iter().map(|a| a as i64).collect(),
@@ -209,15 +271,21 @@ impl PyContextualBandit {
             .py_err(py)
     }
 
-    /// The decision rule's score of every arm for every row of ``X``: (n, n_arms).
+    /// The decision rule's score of every arm for every row of ``X``: (n, n_arms);
+    /// with ``eligible`` (as in ``select_batch``), -inf for each row's ineligible arms.
+    #[pyo3(signature = (X, *, eligible = None))]
     #[allow(non_snake_case)]
     fn scores<'py>(
         &self,
         py: pyo3::Python<'py>,
         X: &pyo3::Bound<'py, pyo3::PyAny>,
+        eligible: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
         let k = self.n_arms(py);
-        self.matrix_op(py, X, k, |p, xs| p.scores_batch(xs))
+        self.matrix_op_eligible(py, X, eligible, k, |p, xs, e| match e {
+            None => p.scores_batch(xs),
+            Some(e) => p.scores_batch_eligible(xs, e),
+        })
     }
 
     /// Estimated mean reward ``x^T theta_a`` of every arm for every row: (n, n_arms).
@@ -245,13 +313,16 @@ impl PyContextualBandit {
     /// Probability of each arm at the next decision, for every row: (n, n_arms).
     /// The propensity to log with a decision for off-policy evaluation.
     /// KL-regularized policies take reference probabilities ``pi_ref`` (n, n_arms).
-    #[pyo3(signature = (X, pi_ref = None))]
+    /// With ``eligible`` (as in ``select_batch``), each row is the law of the restricted
+    /// decision: 0 for ineligible arms, renormalized over the eligible ones.
+    #[pyo3(signature = (X, pi_ref = None, *, eligible = None))]
     #[allow(non_snake_case)]
     fn probabilities<'py>(
         &self,
         py: pyo3::Python<'py>,
         X: &pyo3::Bound<'py, pyo3::PyAny>,
         pi_ref: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
+        eligible: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
         let k = self.n_arms(py);
         let r = pi_ref
@@ -263,21 +334,31 @@ impl PyContextualBandit {
             Some(r) => Some(r.as_slice()?),
             None => None,
         };
-        self.matrix_op(py, X, k, move |p, xs| p.probabilities_batch_ref(xs, rs))
+        self.matrix_op_eligible(py, X, eligible, k, move |p, xs, e| match e {
+            None => p.probabilities_batch_ref(xs, rs),
+            Some(e) => p.probabilities_batch_eligible(xs, rs, e),
+        })
     }
 
-    /// The ``k`` best arms of each row by score, best first: int64 (n, k).
+    /// The ``k`` best arms of each row by score, best first: int64 (n, k). With
+    /// ``eligible`` (as in ``select_batch``), the ``k`` best eligible arms; ``k`` may not
+    /// exceed any row's number of eligible arms.
+    #[pyo3(signature = (X, k, *, eligible = None))]
     #[allow(non_snake_case)]
     fn top_k<'py>(
         &self,
         py: pyo3::Python<'py>,
         X: &pyo3::Bound<'py, pyo3::PyAny>,
         k: &pyo3::Bound<'py, pyo3::PyAny>,
+        eligible: Option<&pyo3::Bound<'py, pyo3::PyAny>>,
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<i64>>> {
         let k = crate::convert::top_k_arg(k, self.n_arms(py))?;
-        self.matrix_op(py, X, k.max(1), move |p, xs| {
-            p.top_k(xs, k)
-                .map(|v| v.into_iter().map(|a| a as i64).collect())
+        self.matrix_op_eligible(py, X, eligible, k.max(1), move |p, xs, e| {
+            match e {
+                None => p.top_k(xs, k),
+                Some(e) => p.top_k_eligible(xs, k, e),
+            }
+            .map(|v| v.into_iter().map(|a| a as i64).collect())
         })
     }
 

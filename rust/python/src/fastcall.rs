@@ -1,5 +1,5 @@
 //! Direct CPython entry points for the two calls a serving loop makes per decision on a
-//! multi-armed policy: `select()` and `update(arm, reward)`. They are installed once on the
+//! multi-armed policy: `select()` (without `eligible=`) and `update(arm, reward)`. They are installed once on the
 //! base class `Bandit` and inherited by every policy class; each call dispatches on the
 //! registry enum with one `match`.
 //!
@@ -46,9 +46,9 @@ pub fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         c"select",
         &select,
         ffi::PyMethodDefPointer {
-            PyCFunction: fast_select,
+            PyCFunctionFastWithKeywords: fast_select,
         },
-        ffi::METH_NOARGS,
+        ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
     )?;
     let update_fast = descriptor(
         ty,
@@ -157,8 +157,15 @@ fn panic_to_error() -> *mut ffi::PyObject {
 
 unsafe extern "C" fn fast_select(
     slf: *mut ffi::PyObject,
-    _unused: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
+    let nargs = nargsf & ffi::Py_ssize_t::MAX;
+    if nargs != 0 || !kwnames.is_null() {
+        // `eligible=` (or a wrong call): the PyO3 method parses it and words any error.
+        return unsafe { call_checked(slf, SLOW_SELECT, args, nargs, kwnames) };
+    }
     // SAFETY: CPython checked that `slf` is a `Bandit` (or a subclass) before calling
     // (method descriptor), and the thread is attached; the borrowed handle creates and
     // releases no reference.

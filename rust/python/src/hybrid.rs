@@ -6,6 +6,7 @@ use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use regretless_core::contextual::HybridLinUCB;
+use regretless_core::eligible::EligibleRows;
 use std::sync::Mutex;
 
 /// Hybrid LinUCB (Li, Chu, Langford and Schapire 2010, Algorithm 2): shared coefficients
@@ -146,6 +147,37 @@ impl PyHybridLinUCB {
         let out = with_lock_detached(py, &self.inner, |p| f(p, xs, zs, n)).py_err(py)?;
         PyArray1::from_vec(py, out).reshape([n, k])
     }
+    /// [`Self::matrix`] with the rows' `eligible=` argument (None when absent).
+    #[allow(clippy::type_complexity)]
+    fn matrix_eligible<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        z: Option<&Bound<'py, PyAny>>,
+        eligible: Option<&Bound<'py, PyAny>>,
+        f: impl FnOnce(
+                &HybridLinUCB,
+                &[f64],
+                &[f64],
+                usize,
+                Option<&EligibleRows>,
+            ) -> regretless_core::Result<Vec<f64>>
+            + Send,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let (xa, za, n) = self.features(py, x, z, false)?;
+        let xr = xa.readonly();
+        let zr = za.as_ref().map(|z| z.readonly());
+        let xs = xr.as_slice()?;
+        let zs: &[f64] = match &zr {
+            Some(z) => z.as_slice()?,
+            None => &[],
+        };
+        let k = self.n_arms(py);
+        let rows = crate::eligible::eligible_rows_arg(eligible, n, || k)?;
+        let out =
+            with_lock_detached(py, &self.inner, |p| f(p, xs, zs, n, rows.as_ref())).py_err(py)?;
+        PyArray1::from_vec(py, out).reshape([n, k])
+    }
 }
 
 #[pymethods]
@@ -167,14 +199,17 @@ impl PyHybridLinUCB {
     }
 
     /// Choose an arm: ``x`` of shape (dim,) or (n_arms, dim), ``z`` of shape
-    /// (shared_dim,) or (n_arms, shared_dim).
-    #[pyo3(signature = (x, z = None))]
+    /// (shared_dim,) or (n_arms, shared_dim). ``eligible`` (a boolean mask of length
+    /// n_arms or distinct arm indices) restricts the choice to the argmax over those arms.
+    #[pyo3(signature = (x, z = None, *, eligible = None))]
     fn select(
         &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         z: Option<&Bound<'_, PyAny>>,
+        eligible: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<usize> {
+        let eligible = crate::eligible::eligible_arg(eligible, || self.n_arms(py))?;
         let (xa, za, _) = self.features(py, x, z, true)?;
         let xr = xa.readonly();
         let zr = za.as_ref().map(|z| z.readonly());
@@ -183,7 +218,11 @@ impl PyHybridLinUCB {
             Some(z) => z.as_slice()?,
             None => &[],
         };
-        with_lock(py, &self.inner, |p| p.select(xs, zs)).py_err(py)
+        with_lock(py, &self.inner, |p| match &eligible {
+            None => p.select(xs, zs),
+            Some(e) => p.select_eligible(xs, zs, e),
+        })
+        .py_err(py)
     }
 
     /// Record the reward of ``arm`` for its features ``x`` (dim,) and ``z`` (shared_dim,).
@@ -215,13 +254,15 @@ impl PyHybridLinUCB {
     }
 
     /// One decision per row: ``X`` (n, dim) or (n, n_arms, dim), ``Z`` likewise.
-    #[pyo3(signature = (X, Z = None))]
+    /// ``eligible``: one set of arms for every row, or a boolean mask (n, n_arms).
+    #[pyo3(signature = (X, Z = None, *, eligible = None))]
     #[allow(non_snake_case)]
     fn select_batch<'py>(
         &self,
         py: Python<'py>,
         X: &Bound<'py, PyAny>,
         Z: Option<&Bound<'py, PyAny>>,
+        eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let (xa, za, n) = self.features(py, X, Z, false)?;
         let xr = xa.readonly();
@@ -231,7 +272,12 @@ impl PyHybridLinUCB {
             Some(z) => z.as_slice()?,
             None => &[],
         };
-        let arms = with_lock_detached(py, &self.inner, |p| p.select_batch(xs, zs, n)).py_err(py)?;
+        let rows = crate::eligible::eligible_rows_arg(eligible, n, || self.n_arms(py))?;
+        let arms = with_lock_detached(py, &self.inner, |p| match &rows {
+            None => p.select_batch(xs, zs, n),
+            Some(e) => p.select_batch_eligible(xs, zs, n, e),
+        })
+        .py_err(py)?;
         Ok(PyArray1::from_vec(
             py,
             arms.into_iter().map(|a| a as i64).collect(),
@@ -273,16 +319,21 @@ impl PyHybridLinUCB {
         with_lock_detached(py, &self.inner, |p| p.update_batch(xs, zs, a, r, w)).py_err(py)
     }
 
-    /// Scores ``mean + alpha * width`` of every arm for every row: (n, n_arms).
-    #[pyo3(signature = (X, Z = None))]
+    /// Scores ``mean + alpha * width`` of every arm for every row: (n, n_arms); with
+    /// ``eligible`` (as in ``select_batch``), -inf for each row's ineligible arms.
+    #[pyo3(signature = (X, Z = None, *, eligible = None))]
     #[allow(non_snake_case)]
     fn scores<'py>(
         &self,
         py: Python<'py>,
         X: &Bound<'py, PyAny>,
         Z: Option<&Bound<'py, PyAny>>,
+        eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        self.matrix(py, X, Z, |p, x, z, n| p.scores_batch(x, z, n))
+        self.matrix_eligible(py, X, Z, eligible, |p, x, z, n, e| match e {
+            None => p.scores_batch(x, z, n),
+            Some(e) => p.scores_batch_eligible(x, z, n, e),
+        })
     }
 
     /// Estimated mean reward ``z^T beta + x^T theta_a`` for every row: (n, n_arms).
@@ -309,20 +360,26 @@ impl PyHybridLinUCB {
         self.matrix(py, X, Z, |p, x, z, n| p.width_batch(x, z, n))
     }
 
-    /// Selection probabilities (the argmax with random ties): (n, n_arms).
-    #[pyo3(signature = (X, Z = None))]
+    /// Selection probabilities (the argmax with random ties): (n, n_arms); with
+    /// ``eligible``, uniform over each row's best eligible arms, 0 elsewhere.
+    #[pyo3(signature = (X, Z = None, *, eligible = None))]
     #[allow(non_snake_case)]
     fn probabilities<'py>(
         &self,
         py: Python<'py>,
         X: &Bound<'py, PyAny>,
         Z: Option<&Bound<'py, PyAny>>,
+        eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        self.matrix(py, X, Z, |p, x, z, n| p.probabilities_batch(x, z, n))
+        self.matrix_eligible(py, X, Z, eligible, |p, x, z, n, e| match e {
+            None => p.probabilities_batch(x, z, n),
+            Some(e) => p.probabilities_batch_eligible(x, z, n, e),
+        })
     }
 
-    /// The ``k`` best arms of each row by score, best first: int64 (n, k).
-    #[pyo3(signature = (X, k, Z = None))]
+    /// The ``k`` best arms of each row by score, best first: int64 (n, k); with
+    /// ``eligible``, the ``k`` best eligible arms (``k`` at most each row's count).
+    #[pyo3(signature = (X, k, Z = None, *, eligible = None))]
     #[allow(non_snake_case)]
     fn top_k<'py>(
         &self,
@@ -330,6 +387,7 @@ impl PyHybridLinUCB {
         X: &Bound<'py, PyAny>,
         k: &Bound<'py, PyAny>,
         Z: Option<&Bound<'py, PyAny>>,
+        eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let k = top_k_arg(k, self.n_arms(py))?;
         let (xa, za, n) = self.features(py, X, Z, false)?;
@@ -340,7 +398,12 @@ impl PyHybridLinUCB {
             Some(z) => z.as_slice()?,
             None => &[],
         };
-        let out = with_lock_detached(py, &self.inner, |p| p.top_k(xs, zs, n, k)).py_err(py)?;
+        let rows = crate::eligible::eligible_rows_arg(eligible, n, || self.n_arms(py))?;
+        let out = with_lock_detached(py, &self.inner, |p| match &rows {
+            None => p.top_k(xs, zs, n, k),
+            Some(e) => p.top_k_eligible(xs, zs, n, k, e),
+        })
+        .py_err(py)?;
         PyArray1::from_vec(py, out.into_iter().map(|a| a as i64).collect()).reshape([n, k])
     }
 

@@ -55,6 +55,16 @@ type Posterior<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
 /// The base class of the kernel bandits (GPUCB, BKB), which choose among the rows of a
 /// candidate matrix: ``isinstance(p, KernelBandit)`` holds for each of them. It has no
 /// constructor; ``KernelBandit.from_bytes`` restores any of them.
+///
+/// ``eligible=`` (a boolean mask over the candidates or candidate indices) restricts a
+/// decision, or a batch of distinct candidates, to those candidates:
+///
+/// >>> import numpy as np, regretless
+/// >>> gp = regretless.GPUCB(np.linspace(0, 1, 5)[:, None], "rbf", seed=0)
+/// >>> int(gp.select(eligible=[3]))
+/// 3
+/// >>> sorted(gp.select_batch(2, eligible=[0, 4]).tolist())
+/// [0, 4]
 #[pyclass(name = "KernelBandit", module = "regretless", subclass, frozen)]
 pub struct PyKernelBandit {
     inner: Mutex<AnyKernelBandit>,
@@ -98,9 +108,17 @@ base_state_methods!(PyKernelBandit);
 
 #[pymethods]
 impl PyKernelBandit {
-    /// The candidate to evaluate next (the UCB argmax, ties broken at random).
-    fn select(&self, py: Python<'_>) -> usize {
-        with_lock_detached(py, &self.inner, |p| install(|| p.select()))
+    /// The candidate to evaluate next (the UCB argmax, ties broken at random); with
+    /// ``eligible`` (a boolean mask over the candidates or distinct candidate indices),
+    /// the argmax over those candidates only.
+    #[pyo3(signature = (*, eligible = None))]
+    fn select(&self, py: Python<'_>, eligible: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+        match crate::eligible::eligible_arg(eligible, || self.n_candidates(py))? {
+            None => Ok(with_lock_detached(py, &self.inner, |p| {
+                install(|| p.select())
+            })),
+            Some(e) => with_lock_detached(py, &self.inner, |p| p.select_eligible(&e)).py_err(py),
+        }
     }
 
     /// Record ``reward`` observed at candidate ``index``.
@@ -116,15 +134,24 @@ impl PyKernelBandit {
     }
 
     /// ``b`` distinct candidates for parallel evaluation (int64), chosen one by one
-    /// with the posterior variance updated as if each had been observed.
+    /// with the posterior variance updated as if each had been observed; with
+    /// ``eligible``, among those candidates only (``b`` at most their number).
+    #[pyo3(signature = (b, *, eligible = None))]
     fn select_batch<'py>(
         &self,
         py: Python<'py>,
         b: &Bound<'py, PyAny>,
+        eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let b = count_arg(b, "b")?;
-        let v =
-            with_lock_detached(py, &self.inner, |p| install(|| p.select_batch(b))).py_err(py)?;
+        let e = crate::eligible::eligible_arg(eligible, || self.n_candidates(py))?;
+        let v = with_lock_detached(py, &self.inner, |p| {
+            install(|| match &e {
+                None => p.select_batch(b),
+                Some(e) => p.select_batch_eligible(b, e),
+            })
+        })
+        .py_err(py)?;
         Ok(PyArray1::from_vec(
             py,
             v.into_iter().map(|i| i as i64).collect(),
@@ -154,9 +181,18 @@ impl PyKernelBandit {
         Ok((PyArray1::from_vec(py, m), PyArray1::from_vec(py, v)))
     }
 
-    /// The UCB score of every candidate.
-    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.scores()))
+    /// The UCB score of every candidate; with ``eligible``, -inf for the others.
+    #[pyo3(signature = (*, eligible = None))]
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = match crate::eligible::eligible_arg(eligible, || self.n_candidates(py))? {
+            None => with_lock(py, &self.inner, |p| p.scores()),
+            Some(e) => with_lock(py, &self.inner, |p| p.scores_eligible(&e)).py_err(py)?,
+        };
+        Ok(PyArray1::from_vec(py, v))
     }
 
     /// The candidate matrix (A, d) (a copy).

@@ -6,6 +6,7 @@
 //! KL term alone. Everything is computed in log space.
 
 use super::{persist_contextual, ContextualPolicy, LinearBase};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::stats::sample_discrete;
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,35 @@ fn gibbs_row(
     for o in out.iter_mut() {
         *o /= total;
     }
+}
+
+/// [`gibbs_row`] restricted to the eligible arms (0 elsewhere), renormalized. When pi_ref
+/// gives every eligible arm probability 0 the restriction is undefined; the eligible arms
+/// are then played uniformly.
+#[allow(clippy::too_many_arguments)]
+fn gibbs_row_among(
+    base: &LinearBase,
+    params: &GibbsParams,
+    optimistic: bool,
+    x: &[f64],
+    log_ref: Option<&[f64]>,
+    eligible: &Eligible,
+    out: &mut [f64],
+    scratch: &mut [f64],
+) {
+    let uniform = -(out.len() as f64).ln();
+    let masked: Vec<f64> = (0..out.len())
+        .map(|a| match (eligible.contains(a), log_ref) {
+            (false, _) => f64::NEG_INFINITY,
+            (true, Some(l)) => l[a],
+            (true, None) => uniform,
+        })
+        .collect();
+    if eligible.indices().all(|a| masked[a] == f64::NEG_INFINITY) {
+        out.copy_from_slice(&eligible.renormalize(&vec![1.0; out.len()]));
+        return;
+    }
+    gibbs_row(base, params, optimistic, x, Some(&masked), out, scratch);
 }
 
 /// KL-regularized UCB: Gibbs policy on the optimistic estimate min(1, mean + beta_t width).
@@ -211,6 +241,28 @@ macro_rules! gibbs_policy_impls {
                     $optimistic,
                     x,
                     Some(log_ref),
+                    out,
+                    scratch,
+                );
+            }
+            /// The Gibbs policy over the eligible arms alone: log pi_ref of the others set
+            /// to -inf, so their weight is exactly 0 and no underflow of the others' total
+            /// can occur.
+            fn probability_row_among(
+                &self,
+                x: &[f64],
+                log_ref: Option<&[f64]>,
+                eligible: &Eligible,
+                out: &mut [f64],
+                scratch: &mut [f64],
+            ) {
+                gibbs_row_among(
+                    &self.base,
+                    &self.params,
+                    $optimistic,
+                    x,
+                    log_ref,
+                    eligible,
                     out,
                     scratch,
                 );

@@ -15,6 +15,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::{CONTEXT_LIMIT, LAM_RANGE, REFACTOR_EVERY, WEIGHT_LIMIT};
+use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{Error, Result};
 use crate::linalg;
 use crate::policy::{check_room, REWARD_LIMIT};
@@ -690,6 +691,97 @@ impl HybridLinUCB {
         self.n_updates = n_updates;
         self.refresh_shared();
         Ok(())
+    }
+
+    /// One decision among the eligible arms: the argmax of the scores over them, ties at
+    /// random (see [`crate::eligible`]).
+    pub fn select_eligible(&mut self, x: &[f64], z: &[f64], eligible: &Eligible) -> Result<usize> {
+        let ctx = self.context(x, z, 1)?;
+        self.check_row(&ctx)?;
+        eligible.check_arms(self.arms.len())?;
+        let mut scores = vec![0.0; self.arms.len()];
+        let mut scratch = Scratch::new(self.dim, self.shared_dim);
+        self.score_row(&ctx, &mut scores, &mut scratch);
+        Ok(eligible.argmax(scores.iter().copied(), &mut self.rng))
+    }
+
+    /// `select_batch` restricted to each row's eligible arms (validated first).
+    pub fn select_batch_eligible(
+        &mut self,
+        x: &[f64],
+        z: &[f64],
+        n: usize,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<usize>> {
+        let ctx = self.context(x, z, n)?;
+        self.check_row(&ctx)?;
+        eligible.check(n, self.arms.len())?;
+        let mut scores = vec![0.0; self.arms.len()];
+        let mut scratch = Scratch::new(self.dim, self.shared_dim);
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let row = self.row(&ctx, i);
+            self.score_row(&row, &mut scores, &mut scratch);
+            out.push(
+                eligible
+                    .row(i)
+                    .argmax(scores.iter().copied(), &mut self.rng),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Scores with -inf for each row's ineligible arms.
+    pub fn scores_batch_eligible(
+        &self,
+        x: &[f64],
+        z: &[f64],
+        n: usize,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<f64>> {
+        eligible.check(n, self.arms.len())?;
+        let mut s = self.scores_batch(x, z, n)?;
+        for (i, row) in s.chunks_exact_mut(self.arms.len()).enumerate() {
+            eligible.row(i).mask_scores(row);
+        }
+        Ok(s)
+    }
+
+    /// The law of the restricted decisions: uniform over each row's eligible maximizers.
+    pub fn probabilities_batch_eligible(
+        &self,
+        x: &[f64],
+        z: &[f64],
+        n: usize,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<f64>> {
+        eligible.check(n, self.arms.len())?;
+        let mut s = self.scores_batch(x, z, n)?;
+        for (i, row) in s.chunks_exact_mut(self.arms.len()).enumerate() {
+            let p = eligible.row(i).argmax_distribution(row);
+            row.copy_from_slice(&p);
+        }
+        Ok(s)
+    }
+
+    /// The `k` best eligible arms of each row; `k` may not exceed any row's eligible count.
+    pub fn top_k_eligible(
+        &self,
+        x: &[f64],
+        z: &[f64],
+        n: usize,
+        k: usize,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<usize>> {
+        let kk = self.arms.len();
+        eligible.check(n, kk)?;
+        super::check_top_k(k, n, kk, eligible)?;
+        Ok(super::top_k_rows_eligible(
+            &self.scores_batch(x, z, n)?,
+            kk,
+            k,
+            eligible,
+        ))
     }
 
     pub fn top_k(&self, x: &[f64], z: &[f64], n: usize, k: usize) -> Result<Vec<usize>> {

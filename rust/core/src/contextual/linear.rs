@@ -2,6 +2,7 @@
 //! Goyal 2013) and epsilon-greedy on the ridge estimates.
 
 use super::{persist_contextual, pick, with_buffer, ContextualPolicy, LinearBase};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sample::normal_rand_distr_05;
@@ -200,6 +201,20 @@ impl ContextualPolicy for LinTS {
     fn width_coefficient(&self) -> f64 {
         0.0
     }
+    fn sampling_moments(
+        &self,
+        x: &[f64],
+        means: &mut [f64],
+        sds: &mut [f64],
+        _scratch: &mut [f64],
+    ) -> bool {
+        for (a, m) in self.base.arms.iter().enumerate() {
+            let (mean, width) = m.mean_width(x);
+            means[a] = mean;
+            sds[a] = self.params.v * width;
+        }
+        true
+    }
 }
 persist_contextual!(LinTS, "LinTS");
 
@@ -273,6 +288,28 @@ impl ContextualPolicy for LinGreedy {
         let g = argmax_distribution(out);
         for (o, gi) in out.iter_mut().zip(g) {
             *o = eps / k + (1.0 - eps) * gi;
+        }
+    }
+    /// Exploration uniform over the eligible arms (epsilon / |eligible| each), the greedy
+    /// share on the best eligible estimate.
+    fn probability_row_among(
+        &self,
+        x: &[f64],
+        _log_ref: Option<&[f64]>,
+        eligible: &Eligible,
+        out: &mut [f64],
+        scratch: &mut [f64],
+    ) {
+        self.score_row(x, out, scratch);
+        let k = eligible.count() as f64;
+        let eps = self.params.epsilon;
+        let g = eligible.argmax_distribution(out);
+        for (i, (o, gi)) in out.iter_mut().zip(g).enumerate() {
+            *o = if eligible.contains(i) {
+                eps / k + (1.0 - eps) * gi
+            } else {
+                0.0
+            };
         }
     }
     fn check_params(&self) -> Result<()> {

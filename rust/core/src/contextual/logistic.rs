@@ -203,5 +203,18 @@ impl ContextualPolicy for LogisticTS {
     fn width_coefficient(&self) -> f64 {
         0.0
     }
+    fn sampling_moments(
+        &self,
+        x: &[f64],
+        means: &mut [f64],
+        sds: &mut [f64],
+        scratch: &mut [f64],
+    ) -> bool {
+        for (a, m) in self.base.arms.iter().enumerate() {
+            means[a] = m.mean(x);
+            sds[a] = self.params.v * m.width(x, scratch);
+        }
+        true
+    }
 }
 persist_contextual!(LogisticTS, "LogisticTS");

@@ -5,6 +5,7 @@
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
+use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{Error, Result};
 use crate::linalg;
 use crate::rng::Rng;
@@ -535,7 +536,172 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         self.probability_row(x, out, scratch)
     }
 
+    /// For Thompson-sampling rules, whose sampled score of arm a is mean_a + sd_a z_a with
+    /// independent standard normals z_a: writes every arm's (mean_a, sd_a) for one
+    /// validated context and returns true. Other rules return false.
+    fn sampling_moments(
+        &self,
+        _x: &[f64],
+        _means: &mut [f64],
+        _sds: &mut [f64],
+        _scratch: &mut [f64],
+    ) -> bool {
+        false
+    }
+
+    /// One decision among the `eligible` arms for a validated context (and, for
+    /// KL-regularized rules, the row's log pi_ref). Written once for the three kinds of
+    /// rule: index rules (`deterministic`) take the argmax of `score_row` over the eligible
+    /// arms, ties at random; sampling rules draw each eligible arm's score and take the
+    /// argmax; others draw from `probability_row_among`.
+    fn decide_among(&mut self, x: &[f64], log_ref: Option<&[f64]>, eligible: &Eligible) -> usize {
+        let k = self.n_arms();
+        let mut scratch = vec![0.0; self.dim()];
+        let (mut a, mut b) = (vec![0.0; k], vec![0.0; k]);
+        let mut rng = self.base().rng.clone();
+        let i = if self.deterministic() {
+            self.score_row(x, &mut a, &mut scratch);
+            eligible.argmax(a.iter().copied(), &mut rng)
+        } else if self.sampling_moments(x, &mut a, &mut b, &mut scratch) {
+            let mut argmax = crate::stats::RandomTieArgmax::new();
+            for i in eligible.indices() {
+                let z = crate::sample::normal_rand_distr_05(&mut rng);
+                argmax.push(i, a[i] + b[i] * z, &mut rng);
+            }
+            argmax.finish()
+        } else {
+            self.probability_row_among(x, log_ref, eligible, &mut a, &mut scratch);
+            crate::stats::sample_discrete(&a, &mut rng)
+        };
+        self.base_mut().rng = rng;
+        i
+    }
+
+    /// The distribution `decide_among` draws from, into `out` (0 for ineligible arms).
+    /// Index rules: uniform over the eligible maximizers; sampling rules: a Monte Carlo
+    /// estimate over the eligible arms as `probability_row`'s; other rules: their
+    /// distribution renormalized over the eligible arms, exact for rules whose odds between
+    /// two arms do not depend on the other arms (override otherwise).
+    fn probability_row_among(
+        &self,
+        x: &[f64],
+        log_ref: Option<&[f64]>,
+        eligible: &Eligible,
+        out: &mut [f64],
+        scratch: &mut [f64],
+    ) {
+        let k = out.len();
+        let p = if self.deterministic() {
+            self.score_row(x, out, scratch);
+            eligible.argmax_distribution(out)
+        } else {
+            let (mut means, mut sds) = (vec![0.0; k], vec![0.0; k]);
+            if self.sampling_moments(x, &mut means, &mut sds, scratch) {
+                sampling_probabilities(&self.base().rng, x, &means, &sds, eligible)
+            } else {
+                match log_ref {
+                    None => self.probability_row(x, out, scratch),
+                    Some(l) => self.probability_row_ref(x, l, out, scratch),
+                }
+                eligible.renormalize(out)
+            }
+        };
+        out.copy_from_slice(&p);
+    }
+
     // ---- provided ----
+
+    /// `select_ref` restricted to the eligible arms.
+    fn select_eligible(
+        &mut self,
+        x: &[f64],
+        pi_ref: Option<&[f64]>,
+        eligible: &Eligible,
+    ) -> Result<usize> {
+        if x.len() != self.dim() {
+            return Err(Error::shape(
+                "x",
+                format!("expected {} features, got {}", self.dim(), x.len()),
+            ));
+        }
+        check_contexts("x", x, self.dim())?;
+        eligible.check_arms(self.n_arms())?;
+        let log_ref = pi_ref.map(|p| self.log_reference(p, 1)).transpose()?;
+        Ok(self.decide_among(x, log_ref.as_deref(), eligible))
+    }
+
+    /// `select_batch_ref` restricted to the eligible arms of each row (all validated first).
+    fn select_batch_eligible(
+        &mut self,
+        x: &[f64],
+        pi_ref: Option<&[f64]>,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<usize>> {
+        let n = check_contexts("X", x, self.dim())?;
+        let (d, k) = (self.dim(), self.n_arms());
+        eligible.check(n, k)?;
+        let log_ref = pi_ref.map(|p| self.log_reference(p, n)).transpose()?;
+        Ok((0..n)
+            .map(|i| {
+                let l = log_ref.as_ref().map(|l| &l[i * k..(i + 1) * k]);
+                self.decide_among(&x[i * d..(i + 1) * d], l, eligible.row(i))
+            })
+            .collect())
+    }
+
+    /// `scores_batch` with -inf for each row's ineligible arms.
+    fn scores_batch_eligible(&self, x: &[f64], eligible: &EligibleRows) -> Result<Vec<f64>> {
+        let n = check_contexts("X", x, self.dim())?;
+        let k = self.n_arms();
+        eligible.check(n, k)?;
+        let mut s = self.scores_batch(x)?;
+        for (i, row) in s.chunks_exact_mut(k).enumerate() {
+            eligible.row(i).mask_scores(row);
+        }
+        Ok(s)
+    }
+
+    /// `probabilities_batch_ref` of the restricted decisions: each row is the law of
+    /// `select(eligible=...)` for that row.
+    fn probabilities_batch_eligible(
+        &self,
+        x: &[f64],
+        pi_ref: Option<&[f64]>,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<f64>> {
+        let n = check_contexts("X", x, self.dim())?;
+        let (d, k) = (self.dim(), self.n_arms());
+        crate::limits::check_alloc("X", &[n, k], 16)?;
+        eligible.check(n, k)?;
+        let log_ref = pi_ref.map(|p| self.log_reference(p, n)).transpose()?;
+        let mut out = vec![0.0; n * k];
+        let mut scratch = vec![0.0; d];
+        for (i, row) in out.chunks_exact_mut(k).enumerate() {
+            let l = log_ref.as_ref().map(|l| &l[i * k..(i + 1) * k]);
+            self.probability_row_among(
+                &x[i * d..(i + 1) * d],
+                l,
+                eligible.row(i),
+                row,
+                &mut scratch,
+            );
+        }
+        Ok(out)
+    }
+
+    /// `top_k` among each row's eligible arms; `k` may not exceed any row's eligible count.
+    fn top_k_eligible(&self, x: &[f64], k: usize, eligible: &EligibleRows) -> Result<Vec<usize>> {
+        let n = check_contexts("X", x, self.dim())?;
+        let n_arms = self.n_arms();
+        eligible.check(n, n_arms)?;
+        check_top_k(k, n, n_arms, eligible)?;
+        Ok(top_k_rows_eligible(
+            &self.scores_batch(x)?,
+            n_arms,
+            k,
+            eligible,
+        ))
+    }
 
     /// Validates reference probabilities for `n` rows (n x K, each row a distribution)
     /// and returns their logs.
@@ -1109,6 +1275,84 @@ pub(crate) fn top_k_rows(scores: &[f64], n_arms: usize, k: usize) -> Vec<usize> 
         idx.sort_unstable();
     }
     out
+}
+
+/// `Ok` when `k` is in [1, n_arms] and at most the eligible count of every row.
+pub(crate) fn check_top_k(
+    k: usize,
+    n: usize,
+    n_arms: usize,
+    eligible: &EligibleRows,
+) -> Result<()> {
+    if k == 0 || k > n_arms {
+        return Err(Error::param(
+            "k",
+            format!("must be in [1, {n_arms}], got {k}"),
+        ));
+    }
+    if let Some((r, c)) = (0..n)
+        .map(|r| (r, eligible.row(r).count()))
+        .find(|&(_, c)| c < k)
+    {
+        return Err(Error::param(
+            "k",
+            format!("must be at most the number of eligible arms, {c} in row {r}; got {k}"),
+        ));
+    }
+    Ok(())
+}
+
+/// [`top_k_rows`] over each row's eligible arms only.
+pub(crate) fn top_k_rows_eligible(
+    scores: &[f64],
+    n_arms: usize,
+    k: usize,
+    eligible: &EligibleRows,
+) -> Vec<usize> {
+    let mut out = Vec::with_capacity(scores.len() / n_arms * k);
+    for (r, row) in scores.chunks_exact(n_arms).enumerate() {
+        let mut idx: Vec<usize> = eligible.row(r).indices().collect();
+        idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        out.extend_from_slice(&idx[..k]);
+    }
+    out
+}
+
+/// Monte Carlo selection probabilities of a sampling rule (score mean_a + sd_a z_a) over
+/// the eligible arms, seeded from the policy's generator and the context as the rules'
+/// own `probability_row` (exact argmax distribution when every eligible sd is 0).
+pub(crate) fn sampling_probabilities(
+    policy_rng: &Rng,
+    x: &[f64],
+    means: &[f64],
+    sds: &[f64],
+    eligible: &Eligible,
+) -> Vec<f64> {
+    if eligible.indices().all(|i| sds[i] == 0.0) {
+        return eligible.argmax_distribution(means);
+    }
+    let mut h = policy_rng.clone().next_raw();
+    for v in x {
+        h = h.rotate_left(5) ^ v.to_bits();
+    }
+    let mut rng = Rng::seed_from_u64(h);
+    let arms: Vec<usize> = eligible.indices().collect();
+    let mut wins = vec![0u32; means.len()];
+    for _ in 0..linear::PROBABILITY_SAMPLES {
+        let mut best = f64::NEG_INFINITY;
+        let mut best_i = arms[0];
+        for &i in &arms {
+            let s = means[i] + sds[i] * crate::sample::normal_rand_distr_05(&mut rng);
+            if s > best {
+                best = s;
+                best_i = i;
+            }
+        }
+        wins[best_i] += 1;
+    }
+    wins.iter()
+        .map(|&w| w as f64 / linear::PROBABILITY_SAMPLES as f64)
+        .collect()
 }
 
 /// argmax with random ties over one row of scores.

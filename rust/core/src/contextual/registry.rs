@@ -12,6 +12,7 @@ use super::{
     LogisticTS, LogisticUCB,
 };
 use super::{SketchedLinTS, SketchedLinUCB};
+use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{Error, Result};
 use crate::state::{decode, encode, peek_kind, Persist};
 
@@ -182,6 +183,42 @@ impl AnyContextual {
     }
     pub fn top_k(&self, x: &[f64], k: usize) -> Result<Vec<usize>> {
         dispatch!(self, p => p.top_k(x, k))
+    }
+    /// One decision among the eligible arms (see [`crate::eligible`]).
+    pub fn select_eligible(
+        &mut self,
+        x: &[f64],
+        pi_ref: Option<&[f64]>,
+        eligible: &Eligible,
+    ) -> Result<usize> {
+        dispatch!(self, p => p.select_eligible(x, pi_ref, eligible))
+    }
+    pub fn select_batch_eligible(
+        &mut self,
+        x: &[f64],
+        pi_ref: Option<&[f64]>,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<usize>> {
+        dispatch!(self, p => p.select_batch_eligible(x, pi_ref, eligible))
+    }
+    pub fn scores_batch_eligible(&self, x: &[f64], eligible: &EligibleRows) -> Result<Vec<f64>> {
+        dispatch!(self, p => p.scores_batch_eligible(x, eligible))
+    }
+    pub fn probabilities_batch_eligible(
+        &self,
+        x: &[f64],
+        pi_ref: Option<&[f64]>,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<f64>> {
+        dispatch!(self, p => p.probabilities_batch_eligible(x, pi_ref, eligible))
+    }
+    pub fn top_k_eligible(
+        &self,
+        x: &[f64],
+        k: usize,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<usize>> {
+        dispatch!(self, p => p.top_k_eligible(x, k, eligible))
     }
     pub fn add_arm(&mut self) -> usize {
         dispatch!(self, p => p.add_arm())

@@ -828,6 +828,20 @@ impl ContextualPolicy for SketchedLinTS {
     fn width_coefficient(&self) -> f64 {
         0.0
     }
+    fn sampling_moments(
+        &self,
+        x: &[f64],
+        means: &mut [f64],
+        sds: &mut [f64],
+        _scratch: &mut [f64],
+    ) -> bool {
+        for a in 0..means.len() {
+            let (mean, width) = self.m.mean_width(a, x);
+            means[a] = mean;
+            sds[a] = self.params.v * width;
+        }
+        true
+    }
 }
 persist_contextual!(SketchedLinTS, "SketchedLinTS");
 

@@ -34,6 +34,7 @@
 //! number of threads), so a restored object continues bit for bit.
 
 use super::{check_index, check_points, check_reward, dense, gp_ucb_beta, Kernel, BLOCK};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::linalg;
 use crate::rng::Rng;
@@ -638,13 +639,30 @@ impl BKB {
     /// updated as if it had been pulled once more with the dictionary held fixed (rank-one
     /// update of `A_t`; the mean stays, as in batch-BKB's fantasized rewards).
     pub fn select_batch(&mut self, b: usize) -> Result<Vec<usize>> {
-        if b == 0 || b > self.a {
+        self.select_batch_among(b, None)
+    }
+
+    /// The generator of the tie breaks (for the registry's restricted decisions).
+    pub(crate) fn rng_mut(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
+    /// [`Self::select_batch`] among the `eligible` candidates only (all when None).
+    pub fn select_batch_among(
+        &mut self,
+        b: usize,
+        eligible: Option<&Eligible>,
+    ) -> Result<Vec<usize>> {
+        let available = eligible.map_or(self.a, Eligible::count);
+        if b == 0 || b > available {
+            let what = if eligible.is_some() {
+                "the number of eligible candidates"
+            } else {
+                "the number of candidates"
+            };
             return Err(Error::param(
                 "b",
-                format!(
-                    "must be in [1, {}] (the number of candidates), got {b}",
-                    self.a
-                ),
+                format!("must be in [1, {available}] ({what}), got {b}"),
             ));
         }
         let wf = self.width_factor();
@@ -657,7 +675,11 @@ impl BKB {
         if r > 0 {
             linalg::matmul(&lait, lai, &mut ainv, r, r, r);
         }
-        let mut chosen = vec![false; self.a];
+        // Ineligible candidates count as already chosen: never picked again.
+        let mut chosen: Vec<bool> = match eligible {
+            Some(e) => e.mask().iter().map(|&m| !m).collect(),
+            None => vec![false; self.a],
+        };
         let mut out = Vec::with_capacity(b);
         let linv_t = transpose(&self.der.linv, r, r);
         for k in 0..b {

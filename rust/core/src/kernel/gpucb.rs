@@ -8,6 +8,7 @@
 //! [`GPUCB::posterior`] needs for arbitrary query points.
 
 use super::{check_index, check_points, check_reward, gp_ucb_beta, Kernel, BLOCK};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::state::Persist;
@@ -288,13 +289,30 @@ impl GPUCB {
     /// which the variances are updated as if it had been observed (the mean, and so the
     /// fantasized reward, stays at the posterior mean; beta_t is that of the next step).
     pub fn select_batch(&mut self, b: usize) -> Result<Vec<usize>> {
-        if b == 0 || b > self.a {
+        self.select_batch_among(b, None)
+    }
+
+    /// The generator of the tie breaks (for the registry's restricted decisions).
+    pub(crate) fn rng_mut(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
+    /// [`Self::select_batch`] among the `eligible` candidates only (all when None).
+    pub fn select_batch_among(
+        &mut self,
+        b: usize,
+        eligible: Option<&Eligible>,
+    ) -> Result<Vec<usize>> {
+        let available = eligible.map_or(self.a, Eligible::count);
+        if b == 0 || b > available {
+            let what = if eligible.is_some() {
+                "the number of eligible candidates"
+            } else {
+                "the number of candidates"
+            };
             return Err(Error::param(
                 "b",
-                format!(
-                    "must be in [1, {}] (the number of candidates), got {b}",
-                    self.a
-                ),
+                format!("must be in [1, {available}] ({what}), got {b}"),
             ));
         }
         // One row of A values per chosen candidate but the last.
@@ -302,7 +320,11 @@ impl GPUCB {
         let sb = self.beta().sqrt();
         let mut var = self.var.clone();
         let mut extra: Vec<Vec<f64>> = Vec::new();
-        let mut chosen = vec![false; self.a];
+        // Ineligible candidates count as already chosen: never picked again.
+        let mut chosen: Vec<bool> = match eligible {
+            Some(e) => e.mask().iter().map(|&m| !m).collect(),
+            None => vec![false; self.a],
+        };
         let mut out = Vec::with_capacity(b);
         for k in 0..b {
             let (m, vr, ch) = (&self.mean, &var, &chosen);

@@ -4,6 +4,7 @@
 //! concrete type does. [`NAMES`] is the list Python reads (see CONTRIBUTING.md).
 
 use super::{BKB, GPUCB};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::state::{encode, peek_kind, Persist};
 
@@ -113,6 +114,26 @@ impl AnyKernelBandit {
     }
     pub fn posterior(&self, xq: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
         dispatch!(self, p => p.posterior(xq))
+    }
+
+    /// One decision among the eligible candidates: the argmax of `scores` over them, ties
+    /// at random (see [`crate::eligible`]).
+    pub fn select_eligible(&mut self, eligible: &Eligible) -> Result<usize> {
+        eligible.check_arms(self.n_candidates())?;
+        let scores = self.scores();
+        Ok(dispatch!(self, p => eligible.argmax(scores.into_iter(), p.rng_mut())))
+    }
+    /// `select_batch` among the eligible candidates (`b` at most their number).
+    pub fn select_batch_eligible(&mut self, b: usize, eligible: &Eligible) -> Result<Vec<usize>> {
+        eligible.check_arms(self.n_candidates())?;
+        dispatch!(self, p => p.select_batch_among(b, Some(eligible)))
+    }
+    /// `scores` with -inf for ineligible candidates.
+    pub fn scores_eligible(&self, eligible: &Eligible) -> Result<Vec<f64>> {
+        eligible.check_arms(self.n_candidates())?;
+        let mut s = self.scores();
+        eligible.mask_scores(&mut s);
+        Ok(s)
     }
 }
 

@@ -10,7 +10,8 @@
 
 use super::list::ListRule;
 use super::thompson::{beta as beta_draw, monte_carlo_probabilities};
-use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use super::{finite_positive, persist_policy, require, sample_among, Core, Policy, RewardDomain};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::stats::{argmax_random_ties, RandomTieArgmax};
@@ -501,6 +502,13 @@ impl DiscountedThompsonSampling {
             self.params.prior_beta + (w - s),
         )
     }
+
+    fn monte_carlo(&self, eligible: Option<&Eligible>) -> Vec<f64> {
+        let post: Vec<(f64, f64)> = (0..self.n_arms()).map(|i| self.posterior(i)).collect();
+        monte_carlo_probabilities(self.n_arms(), &self.core.rng, eligible, |i, r| {
+            beta_draw(post[i].0, post[i].1, r)
+        })
+    }
 }
 
 impl Policy for DiscountedThompsonSampling {
@@ -545,10 +553,19 @@ impl Policy for DiscountedThompsonSampling {
             .collect()
     }
     fn probabilities(&self) -> Vec<f64> {
-        let post: Vec<(f64, f64)> = (0..self.n_arms()).map(|i| self.posterior(i)).collect();
-        monte_carlo_probabilities(self.n_arms(), &self.core.rng, |i, r| {
-            beta_draw(post[i].0, post[i].1, r)
-        })
+        self.monte_carlo(None)
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        let mut rng = self.core.rng.clone();
+        let i = sample_among(&mut rng, eligible, |i, r| {
+            let (a, b) = self.posterior(i);
+            beta_draw(a, b, r)
+        });
+        self.core.rng = rng;
+        i
+    }
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        self.monte_carlo(Some(eligible))
     }
     fn list_rule(&self) -> ListRule {
         ListRule::Sampled

@@ -117,6 +117,15 @@ impl Policy for SuccessiveElimination {
     fn list_keys(&self) -> Vec<f64> {
         self.priority()
     }
+    /// The least-pulled eligible active arm; eligible arms that are all eliminated are
+    /// played uniformly (the mask overrides the elimination, which it does not undo).
+    fn select_among(&mut self, eligible: &crate::eligible::Eligible) -> usize {
+        let pr = self.priority();
+        eligible.argmax(pr.into_iter(), &mut self.core.rng)
+    }
+    fn probabilities_among(&self, eligible: &crate::eligible::Eligible) -> Vec<f64> {
+        eligible.argmax_distribution(&self.priority())
+    }
     fn observe(&mut self, arm: usize, reward: f64) {
         self.core.arms[arm].push(reward);
         self.core.t += 1;

@@ -2,16 +2,15 @@
 //! importance-weighted loss estimates with loss = 1 - reward.
 
 use super::list::{restrict, ListRule};
-use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use super::{draw_among, finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::stats::sample_discrete;
 use serde::{Deserialize, Serialize};
 
-/// p_i proportional to exp(-eta (L_i - min L)): the exponential weights, shifted so the
-/// largest weight is 1 and none overflows or underflows to a zero total.
 /// [`exponential_weights`] over the `remaining` arms only (zero elsewhere), relative to
 /// the smallest remaining loss so that the weights never all underflow.
-fn exponential_weights_among(losses: &[f64], eta: f64, remaining: &[bool]) -> Vec<f64> {
+fn exponential_weights_remaining(losses: &[f64], eta: f64, remaining: &[bool]) -> Vec<f64> {
     let m = losses
         .iter()
         .zip(remaining)
@@ -26,9 +25,36 @@ fn exponential_weights_among(losses: &[f64], eta: f64, remaining: &[bool]) -> Ve
     restrict(w, remaining)
 }
 
+/// p_i proportional to exp(-eta (L_i - min L)): the exponential weights, shifted so the
+/// largest weight is 1 and none overflows or underflows to a zero total.
 fn exponential_weights(losses: &[f64], eta: f64) -> Vec<f64> {
     let m = losses.iter().copied().fold(f64::INFINITY, f64::min);
     let mut w: Vec<f64> = losses.iter().map(|&l| (-eta * (l - m)).exp()).collect();
+    let s: f64 = w.iter().sum();
+    for x in &mut w {
+        *x /= s;
+    }
+    w
+}
+
+/// [`exponential_weights`] over the eligible arms alone (0 elsewhere), shifted by their
+/// own smallest loss: the restriction of the weights, renormalized, with no underflow.
+fn exponential_weights_among(losses: &[f64], eta: f64, eligible: &Eligible) -> Vec<f64> {
+    let m = eligible
+        .indices()
+        .map(|i| losses[i])
+        .fold(f64::INFINITY, f64::min);
+    let mut w: Vec<f64> = losses
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            if eligible.contains(i) {
+                (-eta * (l - m)).exp()
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let s: f64 = w.iter().sum();
     for x in &mut w {
         *x /= s;
@@ -170,10 +196,33 @@ impl Policy for Exp3 {
     fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
         let n = remaining.iter().filter(|&&r| r).count() as f64;
         let g = self.params.gamma;
-        exponential_weights_among(&self.losses, self.eta(), remaining)
+        exponential_weights_remaining(&self.losses, self.eta(), remaining)
             .into_iter()
             .zip(remaining)
             .map(|(w, &r)| if r { (1.0 - g) * w + g / n } else { 0.0 })
+            .collect()
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        draw_among(self, eligible)
+    }
+    /// The exponential weights restricted to the eligible arms and renormalized, mixed
+    /// with gamma / |eligible| uniform exploration over them (the uniform part is the
+    /// uniform distribution on the arms that may be played, as in sleeping-bandit EXP3);
+    /// eta follows the schedule of all arms. `update` weighs the loss by the unrestricted
+    /// probability, since it does not see the mask.
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        let k = eligible.count() as f64;
+        let g = self.params.gamma;
+        exponential_weights_among(&self.losses, self.eta(), eligible)
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if eligible.contains(i) {
+                    (1.0 - g) * w + g / k
+                } else {
+                    0.0
+                }
+            })
             .collect()
     }
     fn observe(&mut self, arm: usize, reward: f64) {
@@ -306,7 +355,14 @@ impl Policy for Exp3IX {
     }
     /// Exponential weights over the remaining arms (a Plackett-Luce list).
     fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
-        exponential_weights_among(&self.losses, self.eta(), remaining)
+        exponential_weights_remaining(&self.losses, self.eta(), remaining)
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        draw_among(self, eligible)
+    }
+    /// The exponential weights restricted to the eligible arms and renormalized.
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        exponential_weights_among(&self.losses, self.eta(), eligible)
     }
     fn observe(&mut self, arm: usize, reward: f64) {
         let p = self.probabilities()[arm];

@@ -1,7 +1,8 @@
 //! Value-based exploration: epsilon-greedy and Boltzmann (softmax) exploration.
 
 use super::list::{self, ListRule};
-use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use super::{draw_among, finite_positive, persist_policy, require, Core, Policy, RewardDomain};
+use crate::eligible::Eligible;
 use crate::error::Result;
 use crate::stats::{argmax_distribution, argmax_random_ties, sample_discrete};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,26 @@ fn untried_among(core: &Core, remaining: &[bool]) -> Option<Vec<f64>> {
             .iter()
             .zip(remaining)
             .map(|x| if untried(x) { 1.0 / n as f64 } else { 0.0 })
+            .collect(),
+    )
+}
+
+/// [`untried_distribution`] restricted to the eligible arms: uniform over the eligible
+/// arms never pulled, if there are any.
+fn untried_distribution_among(core: &Core, eligible: &Eligible) -> Option<Vec<f64>> {
+    let untried = eligible.indices().filter(|&i| core.arms[i].n == 0).count();
+    if untried == 0 {
+        return None;
+    }
+    Some(
+        (0..core.arms.len())
+            .map(|i| {
+                if eligible.contains(i) && core.arms[i].n == 0 {
+                    1.0 / untried as f64
+                } else {
+                    0.0
+                }
+            })
             .collect(),
     )
 }
@@ -166,6 +187,30 @@ impl Policy for EpsilonGreedy {
             .map(|(g, &r)| if r { eps / n + (1.0 - eps) * g } else { 0.0 })
             .collect()
     }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        draw_among(self, eligible)
+    }
+    /// Exploration uniform over the eligible arms (epsilon / |eligible| each), the greedy
+    /// share on the best eligible mean; epsilon_t itself does not depend on the mask.
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        if let Some(p) = untried_distribution_among(&self.core, eligible) {
+            return p;
+        }
+        let eps = self.current_epsilon();
+        let k = eligible.count() as f64;
+        eligible
+            .argmax_distribution(&self.means())
+            .into_iter()
+            .enumerate()
+            .map(|(i, g)| {
+                if eligible.contains(i) {
+                    eps / k + (1.0 - eps) * g
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
     fn check_extra(&self) -> Result<()> {
         require(
             (0.0..=1.0).contains(&self.params.epsilon),
@@ -208,18 +253,32 @@ impl Softmax {
     /// temperature: at 1e-308 the best arms (ties included) share the mass, at 1e308 the
     /// distribution is uniform. (Dividing first overflows to inf - inf = NaN.)
     fn boltzmann(&self) -> Vec<f64> {
+        self.boltzmann_over(|_| true)
+    }
+
+    /// The Boltzmann distribution over the eligible arms (0 elsewhere), from their means
+    /// alone: [`Softmax::boltzmann`] restricted and renormalized, computed without underflow.
+    fn boltzmann_among(&self, eligible: &Eligible) -> Vec<f64> {
+        self.boltzmann_over(|i| eligible.contains(i))
+    }
+
+    /// The Boltzmann distribution over the arms `keep` accepts (at least one).
+    #[inline(always)]
+    fn boltzmann_over(&self, keep: impl Fn(usize) -> bool) -> Vec<f64> {
         let tau = self.params.temperature;
-        let best = self
-            .core
-            .arms
-            .iter()
-            .map(|a| a.mean())
+        let arms = &self.core.arms;
+        let best = (0..arms.len())
+            .filter(|&i| keep(i))
+            .map(|i| arms[i].mean())
             .fold(f64::NEG_INFINITY, f64::max);
-        let mut w: Vec<f64> = self
-            .core
-            .arms
-            .iter()
-            .map(|a| ((a.mean() - best) / tau).exp())
+        let mut w: Vec<f64> = (0..arms.len())
+            .map(|i| {
+                if keep(i) {
+                    ((arms[i].mean() - best) / tau).exp()
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let s: f64 = w.iter().sum();
         for x in &mut w {
@@ -304,6 +363,13 @@ impl Policy for Softmax {
             })
             .collect();
         list::restrict(w, remaining)
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        draw_among(self, eligible)
+    }
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        untried_distribution_among(&self.core, eligible)
+            .unwrap_or_else(|| self.boltzmann_among(eligible))
     }
     fn check_extra(&self) -> Result<()> {
         finite_positive(self.params.temperature, "temperature")

@@ -2,6 +2,7 @@
 //! Garivier 2012): optimistic indices from a divergence or a posterior quantile.
 
 use super::{finite_positive, ln_t, persist_policy, require, Core, Policy, RewardDomain};
+use crate::eligible::Eligible;
 use crate::error::Result;
 use crate::special;
 use crate::stats::argmax_random_ties;
@@ -114,6 +115,12 @@ impl Policy for KLUCB {
     fn select(&mut self) -> usize {
         let idx = self.scores();
         let i = argmax_random_ties(idx.iter().copied(), &mut self.core.rng);
+        self.warm = warm_starts(idx);
+        i
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        let idx = self.scores();
+        let i = eligible.argmax(idx.iter().copied(), &mut self.core.rng);
         self.warm = warm_starts(idx);
         i
     }
@@ -237,6 +244,12 @@ impl Policy for BayesUCB {
     fn select(&mut self) -> usize {
         let idx = self.scores();
         let i = argmax_random_ties(idx.iter().copied(), &mut self.core.rng);
+        self.warm = warm_starts(idx);
+        i
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        let idx = self.scores();
+        let i = eligible.argmax(idx.iter().copied(), &mut self.core.rng);
         self.warm = warm_starts(idx);
         i
     }

@@ -2,6 +2,7 @@
 //! (random generator, per-arm statistics, step counter), its hyperparameters and any extra
 //! per-arm state; the [`Policy`] trait gives every one of them the same vocabulary.
 
+use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::state::Persist;
@@ -248,6 +249,21 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
     fn probabilities(&self) -> Vec<f64> {
         argmax_distribution(&self.scores())
     }
+    /// One decision among the `eligible` arms (a mask built for this policy's arm count).
+    /// The default is the index rule: the argmax of `scores` over the eligible arms, ties
+    /// at random as in `select`. Randomized rules override it with [`draw_among`] (an
+    /// explicit distribution) or [`sample_among`] (posterior sampling).
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        let scores = self.scores();
+        let mut rng = self.core().rng.clone();
+        let i = eligible.argmax(scores.into_iter(), &mut rng);
+        self.core_mut().rng = rng;
+        i
+    }
+    /// The distribution `select_among(eligible)` draws from: 0 for ineligible arms.
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        eligible.argmax_distribution(&self.scores())
+    }
     /// Record a reward that has already been validated.
     fn observe(&mut self, arm: usize, reward: f64) {
         let c = self.core_mut();
@@ -384,6 +400,33 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
         (0..n).map(|_| self.select()).collect()
     }
 
+    /// `select` restricted to `eligible` (checked against the arm count first).
+    fn select_eligible(&mut self, eligible: &Eligible) -> Result<usize> {
+        eligible.check_arms(self.n_arms())?;
+        Ok(self.select_among(eligible))
+    }
+
+    /// `n` decisions restricted to the eligible arms of each row (validated first, so a
+    /// bad mask changes nothing).
+    fn select_batch_eligible(&mut self, n: usize, eligible: &EligibleRows) -> Result<Vec<usize>> {
+        eligible.check(n, self.n_arms())?;
+        Ok((0..n).map(|i| self.select_among(eligible.row(i))).collect())
+    }
+
+    /// `scores` with -inf for ineligible arms.
+    fn scores_eligible(&self, eligible: &Eligible) -> Result<Vec<f64>> {
+        eligible.check_arms(self.n_arms())?;
+        let mut s = self.scores();
+        eligible.mask_scores(&mut s);
+        Ok(s)
+    }
+
+    /// `probabilities` of `select_eligible`: renormalized over the eligible arms.
+    fn probabilities_eligible(&self, eligible: &Eligible) -> Result<Vec<f64>> {
+        eligible.check_arms(self.n_arms())?;
+        Ok(self.probabilities_among(eligible))
+    }
+
     /// Appends an arm with no observations; returns its index.
     fn add_arm(&mut self) -> usize {
         self.core_mut().arms.push(ArmStats::default());
@@ -450,6 +493,28 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
         }
         self.check_extra()
     }
+}
+
+/// `select_among` of a rule that draws from an explicit distribution: one draw from
+/// `probabilities_among(eligible)`, so the reported probabilities are the draw's law.
+pub(crate) fn draw_among<P: Policy>(policy: &mut P, eligible: &Eligible) -> usize {
+    let p = policy.probabilities_among(eligible);
+    crate::stats::sample_discrete(&p, &mut policy.core_mut().rng)
+}
+
+/// `select_among` of a posterior-sampling rule: one draw of each eligible arm's value
+/// (`draw(arm, rng)`), then their argmax, ties at random.
+pub(crate) fn sample_among(
+    rng: &mut Rng,
+    eligible: &Eligible,
+    mut draw: impl FnMut(usize, &mut Rng) -> f64,
+) -> usize {
+    let mut argmax = crate::stats::RandomTieArgmax::new();
+    for i in eligible.indices() {
+        let v = draw(i, rng);
+        argmax.push(i, v, rng);
+    }
+    argmax.finish()
 }
 
 /// Implements [`Persist`] for a policy: its kind name and its invariants.

@@ -14,6 +14,7 @@ use super::{
     GaussianThompsonSampling, Policy, SlidingWindowUCB, Softmax, SuccessiveElimination,
     ThompsonSampling, KLUCB, MOSS, UCB1, UCBV,
 };
+use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{python_name, Error, Result};
 use crate::state::{self, Persist};
 
@@ -213,6 +214,27 @@ impl AnyPolicy {
         each_policy!(self, p => p.probabilities())
     }
 
+    /// One decision among the eligible arms (see [`crate::eligible`]).
+    pub fn select_eligible(&mut self, eligible: &Eligible) -> Result<usize> {
+        each_policy!(self, p => p.select_eligible(eligible))
+    }
+
+    pub fn select_batch_eligible(
+        &mut self,
+        n: usize,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<usize>> {
+        each_policy!(self, p => p.select_batch_eligible(n, eligible))
+    }
+
+    pub fn scores_eligible(&self, eligible: &Eligible) -> Result<Vec<f64>> {
+        each_policy!(self, p => p.scores_eligible(eligible))
+    }
+
+    pub fn probabilities_eligible(&self, eligible: &Eligible) -> Result<Vec<f64>> {
+        each_policy!(self, p => p.probabilities_eligible(eligible))
+    }
+
     pub fn counts(&self) -> Vec<u64> {
         each_policy!(self, p => p.counts())
     }
@@ -372,6 +394,73 @@ mod tests {
             err.to_string().starts_with("EXP3 does not support merge"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn eligible_decisions_follow_the_reported_restricted_probabilities() {
+        let eligible = Eligible::from_indices(&[2, 0], 3).unwrap();
+        let draws = 20_000;
+        for p in one_of_each() {
+            let probs = p.probabilities_eligible(&eligible).unwrap();
+            assert_eq!(probs[1], 0.0, "{}", p.name());
+            assert!(
+                (probs.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+                "{}",
+                p.name()
+            );
+            let mut q = p.clone();
+            let mut hist = [0usize; 3];
+            for _ in 0..draws {
+                hist[q.select_eligible(&eligible).unwrap()] += 1;
+            }
+            assert_eq!(hist[1], 0, "{}", p.name());
+            // Learned state is untouched: only the generator (and warm starts) moved.
+            assert_eq!(q.counts(), p.counts());
+            assert_eq!(q.n_updates(), p.n_updates());
+            for a in [0, 2] {
+                let f = hist[a] as f64 / draws as f64;
+                // Binomial noise of the draws plus that of a 10,000-draw Monte Carlo
+                // estimate (Thompson sampling), at five standard deviations.
+                let sd = (probs[a] * (1.0 - probs[a]) * (1.0 / draws as f64 + 1e-4)).sqrt();
+                assert!(
+                    (f - probs[a]).abs() <= 5.0 * sd + 1e-9,
+                    "{}: arm {a} drawn {f}, reported {}",
+                    p.name(),
+                    probs[a]
+                );
+            }
+            let scores = p.scores_eligible(&eligible).unwrap();
+            assert_eq!(scores[1], f64::NEG_INFINITY);
+            assert_eq!(scores[0], p.scores()[0]);
+        }
+    }
+
+    #[test]
+    fn all_eligible_is_the_unrestricted_distribution_and_bad_masks_change_nothing() {
+        for p in one_of_each() {
+            let all = Eligible::all(3);
+            if !matches!(
+                p,
+                AnyPolicy::ThompsonSampling(_)
+                    | AnyPolicy::GaussianThompsonSampling(_)
+                    | AnyPolicy::DiscountedThompsonSampling(_)
+            ) {
+                let (a, b) = (p.probabilities_eligible(&all).unwrap(), p.probabilities());
+                for (x, y) in a.iter().zip(&b) {
+                    assert!((x - y).abs() < 1e-12, "{}: {a:?} {b:?}", p.name());
+                }
+            }
+            let mut q = p.clone();
+            let wrong = Eligible::all(4);
+            assert!(matches!(
+                q.select_eligible(&wrong),
+                Err(Error::Shape { .. })
+            ));
+            let rows = EligibleRows::PerRow(vec![Eligible::all(3); 2]);
+            assert!(q.select_batch_eligible(3, &rows).is_err());
+            assert_eq!(q, p);
+            assert_eq!(q.select_batch_eligible(2, &rows).unwrap().len(), 2);
+        }
     }
 
     struct CountSteps;

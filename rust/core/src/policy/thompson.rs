@@ -1,7 +1,10 @@
 //! Thompson sampling: play the argmax of one draw from each arm's posterior.
 
 use super::list::ListRule;
-use super::{finite_positive, persist_policy, require, ArmCache, Core, Policy, RewardDomain};
+use super::{
+    finite_positive, persist_policy, require, sample_among, ArmCache, Core, Policy, RewardDomain,
+};
+use crate::eligible::Eligible;
 use crate::error::Result;
 use crate::rng::Rng;
 use crate::sample::{gamma, normal, tables, GammaSampler};
@@ -58,14 +61,19 @@ fn beta_ratio(x: f64, y: f64, mean: f64, rng: &mut Rng) -> f64 {
 pub(super) fn monte_carlo_probabilities(
     n_arms: usize,
     rng: &Rng,
+    eligible: Option<&Eligible>,
     mut draw: impl FnMut(usize, &mut Rng) -> f64,
 ) -> Vec<f64> {
+    let candidates: Vec<usize> = match eligible {
+        Some(e) => e.indices().collect(),
+        None => (0..n_arms).collect(),
+    };
     let mut fork = Rng::seed_from_u64(rng.clone().next_raw());
     let mut wins = vec![0u64; n_arms];
     for _ in 0..PROBABILITY_SAMPLES {
         let mut best = f64::NEG_INFINITY;
-        let mut best_i = 0;
-        for i in 0..n_arms {
+        let mut best_i = candidates[0];
+        for &i in &candidates {
             let v = draw(i, &mut fork);
             if v > best {
                 best = v;
@@ -126,6 +134,13 @@ impl ThompsonSampling {
     /// Posterior (alpha, beta) of arm i.
     pub fn posterior(&self, i: usize) -> (f64, f64) {
         self.params.posterior(&self.core.arms[i])
+    }
+
+    fn monte_carlo(&self, eligible: Option<&Eligible>) -> Vec<f64> {
+        let post: Vec<(f64, f64)> = (0..self.n_arms()).map(|i| self.posterior(i)).collect();
+        monte_carlo_probabilities(self.n_arms(), &self.core.rng, eligible, |i, r| {
+            beta(post[i].0, post[i].1, r)
+        })
     }
 }
 
@@ -204,10 +219,20 @@ impl Policy for ThompsonSampling {
             .collect()
     }
     fn probabilities(&self) -> Vec<f64> {
-        let post: Vec<(f64, f64)> = (0..self.n_arms()).map(|i| self.posterior(i)).collect();
-        monte_carlo_probabilities(self.n_arms(), &self.core.rng, |i, r| {
-            beta(post[i].0, post[i].1, r)
-        })
+        self.monte_carlo(None)
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        let (prior, arms) = (&self.params, &self.core.arms);
+        let mut rng = self.core.rng.clone();
+        let i = sample_among(&mut rng, eligible, |i, r| {
+            let (a, b) = prior.posterior(&arms[i]);
+            beta(a, b, r)
+        });
+        self.core.rng = rng;
+        i
+    }
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        self.monte_carlo(Some(eligible))
     }
     fn list_rule(&self) -> ListRule {
         ListRule::Sampled
@@ -279,6 +304,18 @@ impl GaussianThompsonSampling {
         Ok(p)
     }
 
+    fn monte_carlo(&self, eligible: Option<&Eligible>) -> Vec<f64> {
+        let post: Vec<_> = self
+            .core
+            .arms
+            .iter()
+            .map(|a| self.params.posterior(a))
+            .collect();
+        monte_carlo_probabilities(self.n_arms(), &self.core.rng, eligible, |i, r| {
+            Self::draw(post[i], r)
+        })
+    }
+
     fn draw(post: (f64, f64, f64, f64), rng: &mut Rng) -> f64 {
         let (mu, kappa, alpha, beta) = post;
         let tau = gamma(alpha, rng) / beta;
@@ -332,13 +369,19 @@ impl Policy for GaussianThompsonSampling {
             .collect()
     }
     fn probabilities(&self) -> Vec<f64> {
-        let post: Vec<_> = self
-            .core
-            .arms
-            .iter()
-            .map(|a| self.params.posterior(a))
-            .collect();
-        monte_carlo_probabilities(self.n_arms(), &self.core.rng, |i, r| Self::draw(post[i], r))
+        self.monte_carlo(None)
+    }
+    fn select_among(&mut self, eligible: &Eligible) -> usize {
+        let (prior, arms) = (&self.params, &self.core.arms);
+        let mut rng = self.core.rng.clone();
+        let i = sample_among(&mut rng, eligible, |i, r| {
+            Self::draw(prior.posterior(&arms[i]), r)
+        });
+        self.core.rng = rng;
+        i
+    }
+    fn probabilities_among(&self, eligible: &Eligible) -> Vec<f64> {
+        self.monte_carlo(Some(eligible))
     }
     fn list_rule(&self) -> ListRule {
         ListRule::Sampled
