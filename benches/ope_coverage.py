@@ -34,15 +34,22 @@ ESTIMATORS = {
     "DR": ope.DoublyRobust(),
     "SNDR": ope.SelfNormalizedDoublyRobust(),
 }
-# name: (behavior_beta, beta of the evaluation policy); ESS / n is about 0.9, 0.2, 0.08.
-REGIMES = {"large": (1.0, 3.0), "medium": (-1.0, 10.0), "small": (-2.0, 20.0)}
+# name: (behavior_beta, beta of the evaluation policy); ESS / n is about 0.9, 0.2, 0.08
+# and 0.015.
+REGIMES = {
+    "large": (1.0, 3.0),
+    "medium": (-1.0, 10.0),
+    "small": (-2.0, 20.0),
+    "tiny": (-6.0, 20.0),
+}
 INTERVALS = ("normal", "percentile", "studentized", "bernstein")
 N_ACTIONS = 10
 
 
-def run(ns: list[int], reps: int, n_bootstrap: int, alpha: float) -> list[dict]:
+def run(ns: list[int], reps: int, n_bootstrap: int, alpha: float, regimes: list[str]) -> list[dict]:
     rows = []
-    for regime, (behavior_beta, beta) in REGIMES.items():
+    for regime in regimes:
+        behavior_beta, beta = REGIMES[regime]
         for n in ns:
             hits = {(e, i): [] for e in ESTIMATORS for i in INTERVALS}
             widths = {(e, i): [] for e in ESTIMATORS for i in INTERVALS}
@@ -122,17 +129,19 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=500)
     ap.add_argument("--n-bootstrap", type=int, default=200)
     ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument("--regimes", nargs="+", choices=list(REGIMES), default=list(REGIMES))
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args()
     with warnings.catch_warnings():
         # Every small-ESS cell warns by design: the table is what the warning is about.
         warnings.simplefilter("ignore", regretless.SmallSampleWarning)
-        rows = run(args.n, args.reps, args.n_bootstrap, args.alpha)
+        rows = run(args.n, args.reps, args.n_bootstrap, args.alpha, args.regimes)
     table = markdown(rows)
     print(table)
     if not args.no_save:
         ns = "-".join(map(str, args.n))
-        name = f"ope-coverage-n{ns}-reps{args.reps}-{datetime.date.today()}.json"
+        tag = "-".join(args.regimes)
+        name = f"ope-coverage-{tag}-n{ns}-reps{args.reps}-{datetime.date.today()}.json"
         out = Path(__file__).parent / "results" / name
         out.write_text(
             json.dumps(
