@@ -330,8 +330,9 @@ def coverage_at_small_ess(est, reps, n_bootstrap):
 )
 def test_small_ess_intervals_keep_coverage_where_the_normal_one_loses_it(est) -> None:
     # At ESS ~15 the normal interval of the self-normalized estimators under-covers
-    # (0.65-0.75 on the coverage table); the Bernstein bound keeps 95 % (lower end of the
-    # binomial band) and the studentized bootstrap does better than the normal interval.
+    # (0.86-0.87 on the coverage table in benches/README.md); the Bernstein bound keeps
+    # 95 % (lower end of the binomial band) and the studentized bootstrap does better than
+    # the normal interval.
     reps = 120
     cover, ess = coverage_at_small_ess(est, reps, n_bootstrap=100)
     assert 10 < ess < 25, ess
@@ -357,7 +358,13 @@ def test_small_ess_coverage_long_run(est) -> None:
     cover, _ = coverage_at_small_ess(est, reps, n_bootstrap=200)
     low, _ = binomial_band(0.95, reps)
     assert cover["bernstein"] >= low, cover
-    assert cover["studentized"] >= cover["normal"] - 3 * math.sqrt(0.25 / reps), cover
+    if est.estimator_name == "dr":
+        # DR's normal interval holds here and its studentized one does not (0.92 on the
+        # coverage table): the documented exception.
+        assert cover["normal"] >= low, cover
+    else:
+        # Closer to 95 % than the normal interval, not at it for SNDR (0.90-0.92).
+        assert cover["studentized"] > cover["normal"] + 0.02, cover
 
 
 def test_effective_sample_size_is_reported_everywhere_and_warns_below_the_threshold(pa) -> None:
