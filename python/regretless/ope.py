@@ -475,7 +475,10 @@ class _Estimator:
     ) -> OffPolicyAccumulator:
         """An empty :class:`OffPolicyAccumulator` of this estimator: push batches with
         ``acc.push(reward, action, pscore, action_dist, position, estimated_rewards)``,
-        read ``acc.result(alpha)``, combine shards with ``acc.merge(other)``.
+        read ``acc.result(alpha)`` (an :class:`EstimateResult` with the ESS, warning below
+        :data:`SMALL_ESS_THRESHOLD`; ``acc.summary(alpha)`` is the same as a dict, without
+        the warning and the small-sample intervals, which need the rows in memory), combine
+        shards with ``acc.merge(other)``.
 
         Args:
             n_bootstrap, seed: as in :meth:`evaluate` (shards to merge need one seed).
