@@ -126,7 +126,7 @@ def test_help_is_plain_text_and_every_option_is_explained(
     assert "regretless run experiment.toml" in top
     parser = cli.build_parser()
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert sorted(commands.choices) == ["demo", "report", "run"]
+    assert sorted(commands.choices) == ["demo", "report", "run", "serve"]
     for name, sub in commands.choices.items():
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help"

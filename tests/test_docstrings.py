@@ -18,6 +18,8 @@ from regretless import (
     kernel,
     logs,
     ope,
+    serve,
+    service,
     simulation,
     stream,
 )
@@ -50,6 +52,9 @@ PUBLIC_CLASSES = [
     ope.ReplayResult,
     logs.LoggedFeedback,
     datasets.LoggedBanditData,
+    service.DecisionService,
+    service.Decision,
+    service.ReplayReport,
 ]
 
 
@@ -83,6 +88,8 @@ def test_class_docstring_has_a_passing_example(cls: type) -> None:
         sharded,
         _checks,
         _display,
+        service,
+        serve,
     ],
     ids=lambda m: m.__name__,
 )

@@ -20,17 +20,7 @@ LONG = {"state": 300_000, "arrays": 60_000, "scalars": 30_000}
 
 # Findings tolerated until their fix lands: id -> (kind, pattern over "where: detail").
 # Delete an entry once its fix is merged, so the fuzzer guards it from then on.
-ALLOWED: dict[str, tuple[str, str]] = {
-    # GPUCB stores its derived posterior (means, variances, the rows of L^-1 K): bytes
-    # mutated with a recomputed CRC can decode to finite derived values inconsistent with
-    # the recorded history, which the next valid update can overflow. States reached by
-    # accepted calls stay loadable (tests/test_state_invariant.py); closing this needs the
-    # derived state bounded or rebuilt on load (as BKB does). Open in issue 14's note.
-    "gpucb-mutated-derived-state": (
-        "unloadable-checkpoint",
-        r"^GPUCB loaded from mutated bytes after valid calls.*non-finite values",
-    ),
-}
+ALLOWED: dict[str, tuple[str, str]] = {}
 
 
 def allowed(f: FindingRecord) -> bool:

@@ -119,3 +119,80 @@ def test_row_index_past_2_64_is_refused_and_changes_nothing() -> None:
         old.push([1.0], [0], [0.5], [0.5])
     _words(info.value, ["first_row", "2**64 - 1", "1 rows"])
     assert old.to_bytes() == before and old.rows == 0
+
+
+def _gpucb(history: list[tuple[int, float]]) -> regretless.GPUCB:
+    p = regretless.GPUCB(
+        np.linspace(0.0, 1.0, 12)[:, None], regretless.RBF(0.3), noise=1e-6, seed=4
+    )
+    for i, y in history:
+        p.update(i, y)
+    return p
+
+
+def test_gpucb_bytes_with_a_posterior_foreign_to_their_history_load_as_that_history() -> None:
+    # GPUCB stores its posterior next to the (index, reward) history it derives from. Bytes
+    # with a recomputed CRC could hold a finite posterior another history (or none) gives;
+    # they loaded, and the next update overflowed: a checkpoint that would not load back.
+    # The posterior is now rebuilt from the history on load.
+    history = [(3, 0.5), (7, -0.25), (3, 0.75), (11, 1.0), (0, -1.0)]
+    p = _gpucb(history)
+    data = p.to_bytes()
+    assert regretless.GPUCB.from_bytes(data).to_bytes() == data
+    mean = p.posterior()[0]
+    body = data[:-4]
+    for v in mean[::3]:
+        packed = struct.pack("<d", v)
+        assert body.count(packed) == 1
+        body = body.replace(packed, struct.pack("<d", 1e300))
+    q = regretless.GPUCB.from_bytes(_with_crc(body))
+    assert q.to_bytes() == data
+    q.update(5, 1e100)
+    assert regretless.GPUCB.from_bytes(q.to_bytes()).to_bytes() == q.to_bytes()
+
+    # Another recorded reward: the loaded posterior is that history's, bit for bit.
+    reward = struct.pack("<d", -0.25)
+    assert data.count(reward) == 1
+    q = regretless.GPUCB.from_bytes(_with_crc(data[:-4].replace(reward, struct.pack("<d", 2.0))))
+    want = _gpucb([(i, 2.0 if y == -0.25 else y) for i, y in history])
+    np.testing.assert_array_equal(q.posterior()[0], want.posterior()[0])
+    assert q.to_bytes() == want.to_bytes()
+    # A recorded reward beyond the input limit is corrupt bytes.
+    with pytest.raises(ex.StateError) as info:
+        regretless.GPUCB.from_bytes(_with_crc(data[:-4].replace(reward, struct.pack("<d", 1e101))))
+    _words(info.value, ["GPUCB", "reward"])
+
+
+KERNEL_X = np.random.default_rng(123).uniform(size=(12, 2))
+
+
+def test_gpucb_with_a_noise_far_below_the_kernel_scale_stays_loadable() -> None:
+    # noise=1e-20 beside polynomial kernel values of order 1: rounding errors of the
+    # posterior rows grew until the 12th update overflowed and the bytes no longer loaded
+    # (fuzz: scalars 21 24839). The observation variance is now floored at 1e-10 max k(x, x).
+    p = regretless.GPUCB(KERNEL_X, regretless.Polynomial(0.3), noise=1e-20, seed=0)
+    rng = np.random.default_rng(0)
+    f = np.sin(5 * KERNEL_X[:, 0])
+    for _ in range(60):
+        i = p.select()
+        p.update(i, float(f[i] + 0.1 * rng.standard_normal()))
+        assert regretless.GPUCB.from_bytes(p.to_bytes()).to_bytes() == p.to_bytes()
+    mean, var = p.posterior()
+    assert np.isfinite(mean).all() and np.isfinite(var).all()
+    assert p.t == 60
+
+
+def test_bkb_with_a_candidate_scaled_to_1e33_keeps_updating() -> None:
+    # An accepted candidate of norm 1e33 (k(x, x) = 1e66 <= 1e100): the regularized design
+    # A_t = Z^T N Z + lam I lost lam beside entries of 1e66, its Cholesky factor failed and
+    # the 4th update raised "lam: the regularized design is not positive definite" (fuzz:
+    # state 21 723902). Every pivot of A_t is >= lam in exact arithmetic: floored at lam.
+    X = KERNEL_X.copy()
+    X[2, 0] = 1e33
+    p = regretless.BKB(X, regretless.Linear(), qbar=1.0, beta_scale=0.2, seed=0)
+    for i in [2, 0, 3, 4] * 3:
+        p.update(i, 0.5)
+    assert p.t == 12
+    mean, var = p.posterior()
+    assert np.isfinite(mean).all() and np.isfinite(var).all()
+    assert regretless.BKB.from_bytes(p.to_bytes()).to_bytes() == p.to_bytes()

@@ -90,6 +90,9 @@ from regretless.kernel import (
     Polynomial,
     optimize,
 )
+
+# After the policy classes: the service module reads them from this package.
+from regretless.service import Decision, DecisionService  # noqa: E402
 from regretless.simulation import SimulationResult, simulate
 from regretless.stream import STREAM_POLICIES, StreamSimulationResult, simulate_stream
 
@@ -161,6 +164,8 @@ __all__ = [
     "ThompsonSampling",
     "UniformExploration",
     "__version__",
+    "Decision",
+    "DecisionService",
     "gibbs_policy",
     "kl_regret",
     "optimize",

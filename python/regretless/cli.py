@@ -6,7 +6,9 @@ per step, and writes a regret-curve PNG when matplotlib is installed.
 
 ``regretless run experiment.toml [--backend ray] [--out DIR]`` runs an experiment grid
 (see :func:`regretless.experiment.load_grid`), resuming from the cells already in ``DIR``;
-``regretless report results.parquet [--plot PNG]`` prints its summary and plots it.
+``regretless report results.parquet [--plot PNG]`` prints its summary and plots it;
+``regretless serve service.toml [--port N]`` serves a decision service over HTTP
+(:mod:`regretless.serve`).
 """
 
 from __future__ import annotations
@@ -243,12 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (every option has a help text)."""
     parser = argparse.ArgumentParser(
         prog="regretless",
-        description="Bandit algorithms with a Rust core: demos, experiment grids and reports.",
+        description=(
+            "Bandit algorithms with a Rust core: demos, experiment grids, reports and a "
+            "decision service."
+        ),
         epilog=(
             "examples:\n"
             "  regretless demo --horizon 10000\n"
             "  regretless run experiment.toml --out results\n"
-            "  regretless report results --plot curves.png"
+            "  regretless report results --plot curves.png\n"
+            "  regretless serve service.toml --port 8000"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -290,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="summarize the results of an experiment")
     report.add_argument("results", help="results.parquet (or a results directory)")
     report.add_argument("--plot", default=None, help="PNG path for the regret curves")
+    serve = sub.add_parser(
+        "serve", help="serve a DecisionService over HTTP (needs pip install 'regretless[serve]')"
+    )
+    serve.add_argument("config", help="service TOML file (see regretless.serve)")
+    serve.add_argument("--port", type=int, default=None, help="TCP port (default: config or 8000)")
+    serve.add_argument(
+        "--host", default=None, help="address to bind (default: config or 127.0.0.1)"
+    )
     return parser
 
 
@@ -299,6 +313,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_experiment(args)
     if args.command == "report":
         return report_results(args)
+    if args.command == "serve":
+        from regretless import serve
+
+        try:
+            return serve.run(args.config, args.port, args.host)
+        except (regretless.RegretlessError, OSError) as e:
+            print(f"regretless serve: {e}", file=sys.stderr)
+            return 2
     if args.command == "demo":
         try:
             run_demo(

@@ -260,6 +260,10 @@ def play_ope(acc, rng: Rng, steps: int) -> None:
 
 
 def exercise_ope(acc, rng: Rng) -> None:
+    if acc.rows == 0:
+        # Bytes whose row count was mutated to 0 hold an accumulator with no rows, which
+        # refuses a summary as a fresh one does ("no rows to evaluate"): push rows first.
+        play_ope(acc, rng, 0)
     try:
         acc.summary(0.05)
         acc.result(0.1)

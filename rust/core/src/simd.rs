@@ -8,6 +8,9 @@
 //! which is how CI tests them (`.ci/run`). The variable is read once, at the first call;
 //! changing it later in the process has no effect.
 
+// Only the x86_64 kernels ask: on other architectures there is no SIMD path to switch.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 use std::sync::atomic::{AtomicU8, Ordering};
 
 const PROBED: u8 = 1;
@@ -34,16 +37,23 @@ fn features() -> u8 {
 #[cold]
 fn probe() -> u8 {
     let disabled = std::env::var_os(NO_SIMD_VAR).is_some_and(|v| !v.is_empty() && v != "0");
-    let mut s = PROBED;
+    let s = PROBED;
     #[cfg(target_arch = "x86_64")]
-    if !disabled {
-        if std::is_x86_feature_detected!("avx2") {
-            s |= AVX2;
-        }
-        if std::is_x86_feature_detected!("fma") {
-            s |= FMA;
-        }
-    }
+    let s = if disabled {
+        s
+    } else {
+        let avx2 = if std::is_x86_feature_detected!("avx2") {
+            AVX2
+        } else {
+            0
+        };
+        let fma = if std::is_x86_feature_detected!("fma") {
+            FMA
+        } else {
+            0
+        };
+        s | avx2 | fma
+    };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = disabled;
     s

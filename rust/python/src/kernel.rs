@@ -227,6 +227,10 @@ fn with_bkb<R: Send>(slf: &Bound<'_, PyBKB>, f: impl FnOnce(&BKB) -> R + Send) -
 /// ``lengthscale`` and ``variance`` in [1e-100, 1e100], ``k(x, x) <= 1e100`` on every
 /// candidate, ``noise`` in [1e-30, 1e100] and rewards ``|r| <= 1e100``; beyond them
 /// ``InvalidParameterError`` / ``RewardError``, with nothing changed.
+/// An observation's variance is floored at ``1e-10 * max k(x, x)`` (a jitter, inactive for
+/// any larger ``noise``); an update that would still overflow raises ``RewardError``, with
+/// nothing changed. ``from_bytes`` rebuilds the posterior from the recorded history (at the
+/// cost of the updates that made it), so bytes cannot hold a posterior foreign to it.
 ///
 /// >>> import numpy as np, regretless
 /// >>> X = np.linspace(0, 1, 101)[:, None]

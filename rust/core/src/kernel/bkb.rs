@@ -546,9 +546,12 @@ impl BKB {
         for k in 0..r {
             at[k * r + k] += lam;
         }
-        let la = dense::cholesky(&at, r, 0.0).ok_or_else(|| {
-            Error::param("lam", "the regularized design is not positive definite")
-        })?;
+        // Every pivot of A_t is at least lam in exact arithmetic; beside embeddings of 1e33
+        // (accepted candidates scaled so) rounding can take one to 0. The plain factor
+        // first (whose bits restored states continue from), the floored one if it refuses.
+        let la = dense::cholesky(&at, r, 0.0)
+            .or_else(|| dense::cholesky_floored(&at, r, lam))
+            .ok_or_else(|| Error::param("lam", "the regularized design is not finite"))?;
         let lainv = dense::lower_inverse(&la, r);
         // A_t^{-1} = L_A^{-T} L_A^{-1}; w = A_t^{-1} b; u = L1^{-T} w (the mean is k_S1^T u).
         let ainv = dense::gram_lower(&lainv, r);

@@ -94,16 +94,31 @@ fn fits(len: usize, off: usize, rows: usize, cols: usize, rs: usize, cs: usize) 
 /// Lower Cholesky factor of the symmetric positive definite `a` (n x n), read from its
 /// lower triangle; `None` as soon as a pivot is not finite or not above `tol`.
 pub(crate) fn cholesky(a: &[f64], n: usize, tol: f64) -> Option<Vec<f64>> {
-    factor(a, n, tol, false)
+    factor(a, n, tol, Small::Fail)
 }
 
 /// Cholesky factor of the symmetric positive semidefinite `a`: a pivot at or below `tol`
 /// (rounding on a numerically singular direction) gives a zero column instead of failing.
 pub(crate) fn cholesky_psd(a: &[f64], n: usize, tol: f64) -> Vec<f64> {
-    factor(a, n, tol, true).unwrap_or_default()
+    factor(a, n, tol, Small::Zero).unwrap_or_default()
 }
 
-fn factor(a: &[f64], n: usize, tol: f64, psd: bool) -> Option<Vec<f64>> {
+/// Cholesky factor of `a = S + floor I` with `S` positive semidefinite, whose pivots are
+/// all at least `floor` in exact arithmetic: a pivot that rounding put at or below `floor`
+/// is raised to `floor`; `None` only for a non-finite pivot.
+pub(crate) fn cholesky_floored(a: &[f64], n: usize, floor: f64) -> Option<Vec<f64>> {
+    factor(a, n, floor, Small::Floor)
+}
+
+/// What [`factor`] does with a pivot at or below its tolerance.
+#[derive(Clone, Copy, PartialEq)]
+enum Small {
+    Fail,
+    Zero,
+    Floor,
+}
+
+fn factor(a: &[f64], n: usize, tol: f64, small: Small) -> Option<Vec<f64>> {
     assert!(a.len() >= n * n);
     let mut l = a[..n * n].to_vec();
     let mut k = 0;
@@ -112,15 +127,20 @@ fn factor(a: &[f64], n: usize, tol: f64, psd: bool) -> Option<Vec<f64>> {
         // Diagonal block (already updated for the columns before k).
         for j in k..e {
             let row = &l[j * n + k..j * n + j];
-            let djj = l[j * n + j] - linalg::dot(row, row);
+            let mut djj = l[j * n + j] - linalg::dot(row, row);
             if !(djj.is_finite() && djj > tol) {
-                if !psd || djj.is_nan() {
-                    return None;
+                match small {
+                    Small::Fail => return None,
+                    _ if djj.is_nan() => return None,
+                    Small::Zero => {
+                        for i in j..n {
+                            l[i * n + j] = 0.0;
+                        }
+                        continue;
+                    }
+                    Small::Floor if djj.is_finite() => djj = tol,
+                    Small::Floor => return None,
                 }
-                for i in j..n {
-                    l[i * n + j] = 0.0;
-                }
-                continue;
             }
             let s = djj.sqrt();
             l[j * n + j] = s;
@@ -514,5 +534,16 @@ mod tests {
         assert_eq!(l, vec![2.0, 0.0, 1.0, 0.0]);
         // Not positive definite: refused.
         assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2, 0.0).is_none());
+        // [[1e32, 1e16], [1e16, 1 + 1e-20]] = v v^T + 1e-20 I: the second pivot (1e-20 in
+        // exact arithmetic) rounds to 0, is refused by the plain factor and floored.
+        let a = [1e32 + 1e-20, 1e16, 1e16, 1.0 + 1e-20];
+        assert!(cholesky(&a, 2, 0.0).is_none());
+        let l = cholesky_floored(&a, 2, 1e-20).unwrap();
+        assert_eq!(l, vec![1e16, 0.0, 1.0, 1e-20f64.sqrt()]);
+        // Pivots above the floor are those of the plain factor, bit for bit.
+        let a = spd(70, 5);
+        assert_eq!(cholesky_floored(&a, 70, 1e-12), cholesky(&a, 70, 1e-12));
+        assert!(cholesky_floored(&[f64::NAN], 1, 1.0).is_none());
+        assert!(cholesky_floored(&[f64::INFINITY], 1, 1.0).is_none());
     }
 }

@@ -5,7 +5,7 @@
 
 use super::{BKB, GPUCB};
 use crate::error::{Error, Result};
-use crate::state::{decode, encode, peek_kind, Persist};
+use crate::state::{encode, peek_kind, Persist};
 
 /// Any kernel bandit over a finite candidate set.
 #[derive(Clone, Debug)]
@@ -61,7 +61,7 @@ impl AnyKernelBandit {
     /// Decodes a state that must be of kind `kind` (the concrete type's decoding and errors).
     pub fn decode_as(kind: &str, bytes: &[u8]) -> Result<Self> {
         Ok(match kind {
-            "GPUCB" => AnyKernelBandit::GPUCB(decode(bytes)?),
+            "GPUCB" => AnyKernelBandit::GPUCB(GPUCB::from_bytes(bytes)?),
             "BKB" => AnyKernelBandit::BKB(BKB::from_bytes(bytes)?),
             other => {
                 let held = peek_kind(bytes).map(|(_, k)| k).unwrap_or_default();
