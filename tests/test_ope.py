@@ -129,8 +129,9 @@ def test_obp_style_interval_and_round_rewards() -> None:
     args = dict(reward=logs.reward, action=logs.action, pscore=logs.pscore, action_dist=pi)
     est = ope.SelfNormalizedInverseProbabilityWeighting()
     ci = est.estimate_interval(**args, alpha=0.1, n_bootstrap_samples=300, random_state=3)
-    assert set(ci) == {"mean", "90.0% CI (lower)", "90.0% CI (upper)"}
+    assert set(ci) == {"mean", "90.0% CI (lower)", "90.0% CI (upper)", "ess"}
     value = est.estimate_policy_value(**args)
+    assert ci["ess"] == value.ess == est.evaluate(**args).ess
     assert ci["90.0% CI (lower)"] < value < ci["90.0% CI (upper)"]
     assert ci == est.estimate_interval(**args, alpha=0.1, n_bootstrap_samples=300, random_state=3)
     rr = est.estimate_round_rewards(**args)
@@ -207,13 +208,36 @@ def test_normal_intervals_cover_about_95_percent(est) -> None:
     assert 0.90 <= np.mean(covered) <= 0.99, np.mean(covered)
 
 
+Z_975 = 1.959963984540054
+
+
+def binomial_band(p: float, reps: int) -> tuple[float, float]:
+    """Three binomial standard deviations around a coverage of ``p`` over ``reps``."""
+    sd = math.sqrt(p * (1 - p) / reps)
+    return p - 3 * sd, p + 3 * sd
+
+
+def sd_ratio_band(reps: int) -> tuple[float, float]:
+    """Three standard deviations of a sample SD's ratio to the true one, over ``reps``
+    roughly normal estimates: ``1 / sqrt(2 (reps - 1))`` each."""
+    sd = 1 / math.sqrt(2 * (reps - 1))
+    return 1 - 3 * sd, 1 + 3 * sd
+
+
 @pytest.mark.parametrize(
     "est", [ope.InverseProbabilityWeighting(), ope.SelfNormalizedDoublyRobust()], ids=repr
 )
 def test_bootstrap_intervals_cover_about_95_percent(est) -> None:
-    covered = []
+    # Two-sided: the coverage within three binomial SDs of 95 % (its upper end is above 1
+    # at 120 replications, so it cannot catch intervals that are too wide), and the width
+    # against the true sampling SD: the RMS of the bootstrap half-widths over z must be
+    # the SD of the errors over the replications, to within three SDs of a sample SD.
+    # (Mutation check: Poisson(0.5) bootstrap weights widen the interval by sqrt(2); the
+    # coverage stays in the band, the width ratio fails.)
+    reps = 120
+    covered, errors, half_widths = [], [], []
     for i, (logs, pi, q, truth) in enumerate(
-        replications(120, 1500, 5000, lambda lg: lg.expected_reward * 0.8)
+        replications(reps, 1500, 5000, lambda lg: lg.expected_reward * 0.8)
     ):
         r = est.evaluate(
             reward=logs.reward,
@@ -225,8 +249,191 @@ def test_bootstrap_intervals_cover_about_95_percent(est) -> None:
             seed=i,
         )
         assert r.n_bootstrap == 200
-        covered.append(r.bootstrap_ci[0] <= truth <= r.bootstrap_ci[1])
-    assert 0.88 <= np.mean(covered) <= 1.0, np.mean(covered)
+        lo, hi = r.bootstrap_ci
+        covered.append(lo <= truth <= hi)
+        errors.append(r.estimate - truth)
+        half_widths.append((hi - lo) / 2)
+    low, _ = binomial_band(0.95, reps)
+    assert low <= np.mean(covered) <= 1.0, np.mean(covered)
+    ratio = np.sqrt(np.mean(np.square(half_widths))) / Z_975 / np.std(errors, ddof=1)
+    lo_ratio, hi_ratio = sd_ratio_band(reps)
+    assert lo_ratio <= ratio <= hi_ratio, ratio
+
+
+@pytest.mark.parametrize(
+    "est",
+    [ope.SelfNormalizedInverseProbabilityWeighting(), ope.SelfNormalizedDoublyRobust()],
+    ids=repr,
+)
+def test_self_normalized_standard_errors_match_the_monte_carlo_sd(est) -> None:
+    # One problem (one seed's coefficients), cut into disjoint data sets of n rows: the
+    # SD of the estimates over them is the true sampling SD, which the delta-method
+    # standard error (RMS over the data sets) must match within three SDs of a sample SD.
+    # (Mutation check: doubling the diagonal terms of the delta-method variance, a factor
+    # of sqrt(2) on the standard error, fails it; so does dropping them.)
+    reps, n = 200, 2000
+    logs = datasets.synthetic_logs(reps * n, n_actions=5, seed=7)
+    pi = logs.softmax_policy(3.0)
+    q = np.clip(logs.expected_reward - 0.1, 0, 1)
+    estimates, std_errs = [], []
+    for c in range(reps):
+        rows = slice(c * n, (c + 1) * n)
+        r = est.evaluate(
+            reward=logs.reward[rows],
+            action=logs.action[rows],
+            pscore=logs.pscore[rows],
+            action_dist=pi[rows],
+            estimated_rewards_by_reg_model=q[rows],
+        )
+        estimates.append(r.estimate)
+        std_errs.append(r.std_err)
+    ratio = np.sqrt(np.mean(np.square(std_errs))) / np.std(estimates, ddof=1)
+    low, high = sd_ratio_band(reps)
+    assert low <= ratio <= high, ratio
+
+
+def small_ess_replications(reps, n=200, seed0=0):
+    """The issue's regime: a logger far from a peaked evaluation policy, ESS about 15 of
+    200 rows (``benches/ope_coverage.py``'s "small" regime)."""
+    for r in range(reps):
+        logs = datasets.synthetic_logs(n, n_actions=10, behavior_beta=-2.0, seed=seed0 + r)
+        pi = logs.softmax_policy(20.0)
+        yield logs, pi, np.clip(logs.expected_reward - 0.1, 0, 1), logs.policy_value(pi)
+
+
+def coverage_at_small_ess(est, reps, n_bootstrap):
+    hits = {"normal": [], "percentile": [], "studentized": [], "bernstein": []}
+    ess = []
+    for i, (logs, pi, q, truth) in enumerate(small_ess_replications(reps)):
+        with pytest.warns(regretless.SmallSampleWarning, match=r"effective sample size"):
+            r = est.evaluate(
+                reward=logs.reward,
+                action=logs.action,
+                pscore=logs.pscore,
+                action_dist=pi,
+                estimated_rewards_by_reg_model=q,
+                n_bootstrap=n_bootstrap,
+                seed=i,
+                small_sample_intervals=True,
+            )
+        ess.append(r.ess)
+        cis = (r.ci, r.bootstrap_ci, r.studentized_ci, r.bernstein_ci)
+        for key, ci in zip(hits, cis, strict=True):
+            hits[key].append(ci[0] <= truth <= ci[1])
+    return {k: float(np.mean(v)) for k, v in hits.items()}, float(np.median(ess))
+
+
+@pytest.mark.parametrize(
+    "est",
+    [ope.SelfNormalizedInverseProbabilityWeighting(), ope.SelfNormalizedDoublyRobust()],
+    ids=repr,
+)
+def test_small_ess_intervals_keep_coverage_where_the_normal_one_loses_it(est) -> None:
+    # At ESS ~15 the normal interval of the self-normalized estimators under-covers
+    # (0.86-0.87 on the coverage table in benches/README.md); the Bernstein bound keeps
+    # 95 % (lower end of the binomial band) and the studentized bootstrap does better than
+    # the normal interval.
+    reps = 120
+    cover, ess = coverage_at_small_ess(est, reps, n_bootstrap=100)
+    assert 10 < ess < 25, ess
+    low, _ = binomial_band(0.95, reps)
+    assert cover["normal"] < low, cover  # the regime is the one the issue describes
+    assert cover["bernstein"] >= low, cover
+    assert cover["studentized"] >= cover["normal"], cover
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "est",
+    [
+        ope.InverseProbabilityWeighting(),
+        ope.SelfNormalizedInverseProbabilityWeighting(),
+        ope.DoublyRobust(),
+        ope.SelfNormalizedDoublyRobust(),
+    ],
+    ids=repr,
+)
+def test_small_ess_coverage_long_run(est) -> None:
+    reps = 1000
+    cover, _ = coverage_at_small_ess(est, reps, n_bootstrap=200)
+    low, _ = binomial_band(0.95, reps)
+    assert cover["bernstein"] >= low, cover
+    if est.estimator_name == "dr":
+        # DR's normal interval holds here and its studentized one does not (0.92 on the
+        # coverage table): the documented exception.
+        assert cover["normal"] >= low, cover
+    else:
+        # Closer to 95 % than the normal interval, not at it for SNDR (0.90-0.92).
+        assert cover["studentized"] > cover["normal"] + 0.02, cover
+
+
+def test_effective_sample_size_is_reported_everywhere_and_warns_below_the_threshold(pa) -> None:
+    # Kish's ESS of w = pi_e(a|x) / pscore, the weights of the DR and SNDR residuals too.
+    logs = datasets.synthetic_logs(3000, n_actions=5, seed=4)
+    pi = logs.softmax_policy(3.0)
+    q = logs.expected_reward
+    w = pi[np.arange(3000), logs.action] / logs.pscore
+    kish = w.sum() ** 2 / (w**2).sum()
+    assert 100 < kish < 3000  # above the threshold: no warning (warnings are errors here)
+    args = dict(reward=logs.reward, action=logs.action, pscore=logs.pscore, action_dist=pi)
+    for est in [ope.DoublyRobust(), ope.SelfNormalizedDoublyRobust(), ope.DoublyRobust(2.0)]:
+        r = est.evaluate(**args, estimated_rewards_by_reg_model=q)
+        assert r.ess == pytest.approx(kish, rel=1e-12)
+        v = est.estimate_policy_value(**args, estimated_rewards_by_reg_model=q)
+        assert isinstance(v, float) and v == r.estimate and v.ess == r.ess
+        for method in ("percentile", "studentized", "bernstein", "normal"):
+            ci = est.estimate_interval(
+                **args,
+                estimated_rewards_by_reg_model=q,
+                method=method,
+                n_bootstrap_samples=50,
+                random_state=1,
+            )
+            assert ci["ess"] == r.ess
+        acc = est.accumulator()
+        acc.push(**{**args, "estimated_rewards": q})
+        assert acc.summary(0.05)["ess"] == pytest.approx(kish, rel=1e-12)
+    assert math.isnan(
+        ope.DirectMethod().evaluate(action_dist=pi, estimated_rewards_by_reg_model=q).ess
+    )
+    # The intervals estimate_interval selects are the result's fields.
+    ipw = ope.InverseProbabilityWeighting()
+    full = ipw.evaluate(**args, n_bootstrap=50, seed=1, small_sample_intervals=True)
+    for method, field in [
+        ("percentile", full.bootstrap_ci),
+        ("studentized", full.studentized_ci),
+        ("bernstein", full.bernstein_ci),
+        ("normal", full.ci),
+    ]:
+        ci = ipw.estimate_interval(**args, method=method, n_bootstrap_samples=50, random_state=1)
+        assert (ci["95.0% CI (lower)"], ci["95.0% CI (upper)"]) == field, method
+    assert full.bernstein_ci[0] < full.ci[0] and full.ci[1] < full.bernstein_ci[1]
+    with pytest.raises(regretless.InvalidParameterError, match="method"):
+        ipw.estimate_interval(**args, method="bca")
+    with pytest.raises(regretless.InvalidParameterError, match="small_sample_intervals"):
+        ipw.evaluate(**args, small_sample_intervals=1)
+    # Below the threshold: every kind of result warns, naming the ESS and the threshold.
+    small = dict(args, reward=args["reward"][:60], action=args["action"][:60])
+    small.update(pscore=args["pscore"][:60], action_dist=pi[:60])
+    pattern = rf"effective sample size of \d+\.\d.*threshold {ope.SMALL_ESS_THRESHOLD:g}"
+    with pytest.warns(regretless.SmallSampleWarning, match=pattern) as caught:
+        ess60 = ipw.evaluate(**small).ess
+    assert f"{ess60:.1f}" in str(caught[0].message)
+    assert caught[0].filename == __file__  # points at the caller
+    with pytest.warns(regretless.SmallSampleWarning, match=pattern) as caught:
+        ipw.estimate_policy_value(**small)
+    assert caught[0].filename == __file__
+    with pytest.warns(regretless.SmallSampleWarning, match=pattern):
+        ipw.estimate_interval(**small, n_bootstrap_samples=20)
+    acc = ipw.accumulator()
+    acc.push(small["reward"], small["action"], small["pscore"], small["action_dist"])
+    with pytest.warns(regretless.SmallSampleWarning, match=pattern):
+        acc.result()
+    table = logs.to_arrow(action_dist=pi).slice(0, 60)
+    with pytest.warns(regretless.SmallSampleWarning, match=pattern):
+        ope.estimate_stream(table, ipw, action_dist="action_dist")
+    assert issubclass(regretless.SmallSampleWarning, regretless.RegretlessWarning)
+    assert issubclass(regretless.RegretlessWarning, UserWarning)
 
 
 def same(a: ope.EstimateResult, b: ope.EstimateResult) -> bool:

@@ -619,6 +619,7 @@ def _ope_estimate(
     seed: int,
     return_round_rewards: bool,
     validate: bool = True,
+    small_sample_intervals: bool = False,
 ) -> dict[str, Any]: ...
 
 @final

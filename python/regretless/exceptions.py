@@ -24,6 +24,8 @@ __all__ = [
     "StateError",
     "IncompatibleError",
     "AllocationError",
+    "RegretlessWarning",
+    "SmallSampleWarning",
 ]
 
 
@@ -67,3 +69,25 @@ class IncompatibleError(RegretlessError, ValueError):
 class AllocationError(RegretlessError, MemoryError):
     """A size whose buffers cannot be allocated (e.g. ``UCB1(10**12)``), refused before
     anything is allocated; the message names the argument."""
+
+
+class RegretlessWarning(UserWarning):
+    """Base class of every warning issued by regretless."""
+
+
+class SmallSampleWarning(RegretlessWarning):
+    """An off-policy estimate whose importance weights leave fewer effective samples than
+    :data:`regretless.ope.SMALL_ESS_THRESHOLD`: its normal and percentile-bootstrap
+    intervals cover the true value less often than they claim. The message names the
+    effective sample size and the threshold.
+
+    >>> import warnings
+    >>> import regretless
+    >>> from regretless import ope
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = ope.InverseProbabilityWeighting().evaluate(
+    ...         reward=[1.0, 0.0], action=[0, 1], pscore=[0.5, 0.5], action_dist=[0.5, 0.5])
+    >>> caught[0].category is regretless.SmallSampleWarning
+    True
+    """

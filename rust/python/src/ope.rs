@@ -15,8 +15,9 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use regretless_core::ope::{
-    evaluate_with, replay, round_rewards, ActionDist, Actions, Batch, Estimator,
-    OffPolicyAccumulator, ReplayOutput, Rewards, Summary, Table,
+    evaluate_with, replay, round_rewards, small_sample_intervals as compute_small_sample,
+    ActionDist, Actions, Batch, Estimator, OffPolicyAccumulator, ReplayOutput, Rewards,
+    SmallSampleIntervals, Summary, Table,
 };
 use regretless_core::policy::{PolicyVisitor, Registered};
 use std::sync::Mutex;
@@ -233,7 +234,7 @@ fn summary_dict<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDict
 
 /// In-memory estimate; `regretless.ope` wraps it.
 #[pyfunction]
-#[pyo3(signature = (estimator, lambda_, reward, action, pscore, action_dist, position, estimated_rewards, alpha, n_bootstrap, seed, return_round_rewards, validate = true))]
+#[pyo3(signature = (estimator, lambda_, reward, action, pscore, action_dist, position, estimated_rewards, alpha, n_bootstrap, seed, return_round_rewards, validate = true, small_sample_intervals = false))]
 #[allow(clippy::too_many_arguments)]
 pub fn _ope_estimate<'py>(
     py: Python<'py>,
@@ -250,6 +251,7 @@ pub fn _ope_estimate<'py>(
     seed: u64,
     return_round_rewards: bool,
     validate: bool,
+    small_sample_intervals: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let est = Estimator::from_name(estimator, lambda_).py_err(py)?;
     let inputs = Inputs::new(
@@ -261,16 +263,35 @@ pub fn _ope_estimate<'py>(
         position,
         estimated_rewards,
     )?;
-    let (summary, rounds) = with_batch(py, &inputs, |b| {
+    let wanted = small_sample_intervals;
+    let (summary, rounds, small) = with_batch(py, &inputs, |b| {
         let s = evaluate_with(est, b, alpha, n_bootstrap, seed, validate)?;
         let r = if return_round_rewards {
             Some(round_rewards(est, b, s.mean_weight)?)
         } else {
             None
         };
-        Ok((s, r))
+        let small = if wanted && est.uses_logged_feedback() {
+            Some(compute_small_sample(
+                est,
+                b,
+                validate,
+                &s,
+                n_bootstrap,
+                seed,
+            )?)
+        } else {
+            None
+        };
+        Ok((s, r, small))
     })?;
     let d = summary_dict(py, &summary)?;
+    let small: Option<SmallSampleIntervals> = small;
+    d.set_item("bernstein_ci", small.as_ref().map(|x| x.bernstein_ci))?;
+    d.set_item(
+        "studentized_ci",
+        small.as_ref().and_then(|x| x.studentized_ci),
+    )?;
     d.set_item("round_rewards", rounds.map(|r| PyArray1::from_vec(py, r)))?;
     Ok(d)
 }

@@ -86,10 +86,10 @@ impl Moments {
 }
 
 /// Inverse CDF of Poisson(1) on 32-bit uniforms: `thresholds[k] = P(K <= k) 2^32`.
-struct PoissonTable([u64; 16]);
+pub(crate) struct PoissonTable([u64; 16]);
 
 impl PoissonTable {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut t = [0u64; 16];
         let mut pk = (-1.0f64).exp();
         let mut cdf = 0.0;
@@ -214,6 +214,33 @@ fn bootstrap_row(reps: &mut [f64], x: [f64; 3], row: u64, seed: u64, table: &Poi
                 r[3] += m * x[2];
             }
         }
+    }
+}
+
+/// Calls `f(b, m)` with replicate `b`'s Poisson(1) weight `m > 0` of stream row `row`:
+/// the same draws as [`bootstrap_row`] (which stays a separate loop, being the hot one).
+#[inline(always)]
+pub(crate) fn poisson_weights(
+    row: u64,
+    seed: u64,
+    table: &PoissonTable,
+    n_bootstrap: usize,
+    mut f: impl FnMut(usize, f64),
+) {
+    let mut key = seed ^ row.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut state = splitmix64(&mut key);
+    let mut b = 0;
+    while b < n_bootstrap {
+        let z = splitmix64(&mut state);
+        for half in 0..2 {
+            if b + half < n_bootstrap {
+                let m = table.draw((z >> (32 * half)) as u32);
+                if m > 0.0 {
+                    f(b + half, m);
+                }
+            }
+        }
+        b += 2;
     }
 }
 

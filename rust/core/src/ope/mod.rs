@@ -30,6 +30,7 @@
 mod accumulate;
 mod interval;
 pub mod replay;
+mod small_sample;
 mod terms;
 
 use crate::error::{Error, Result};
@@ -39,6 +40,7 @@ pub use accumulate::{
 };
 pub use interval::{normal_quantile, percentile_sorted};
 pub use replay::{replay, ReplayOutput};
+pub use small_sample::{small_sample_intervals, SmallSampleIntervals};
 
 /// Tolerance on `|sum_a pi_e(a|x) - 1|`: numpy's `allclose(s, 1)` (rtol 1e-5, atol 1e-8),
 /// the check Open Bandit Pipeline applies, so every input obp accepts is accepted here.
