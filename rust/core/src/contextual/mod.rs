@@ -243,14 +243,63 @@ impl RidgeModel {
     /// row by row in the order given, the Gram matrix's upper triangle by a symmetric
     /// rank-k update of blocks of gathered rows (`xs`, `wxs`: reusable buffers). The lower
     /// triangle and the inverse are left for [`RidgeModel::finish_rows`].
+    ///
+    /// Each value of `x`, `rewards` and `weights` is read once (into the block buffer or a
+    /// local), then checked and used from there: the inputs may be written by another
+    /// thread meanwhile (see [`ContextualPolicy::update_batch`]). Returns false when a value
+    /// was out of range (a context beyond [`CONTEXT_LIMIT`], a reward beyond
+    /// `policy::REWARD_LIMIT`, a weight outside [0, [`WEIGHT_LIMIT`]]); the sums then hold
+    /// it, and the caller restores them ([`RidgeModel::restore_sums`]).
     pub fn accumulate_rows(
         &mut self,
         x: &[f64],
         idx: &[u32],
         rewards: &[f64],
         weights: Option<&[f64]>,
+        bufs: (&mut Vec<f64>, &mut Vec<f64>),
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::avx2() {
+            // SAFETY: the CPU has AVX2 (checked above), the function's only requirement
+            // (its body is safe code compiled for AVX2).
+            return unsafe { self.accumulate_rows_avx2(x, idx, rewards, weights, bufs) };
+        }
+        self.accumulate_rows_with(x, idx, rewards, weights, bufs, linalg::gather_row)
+    }
+
+    /// [`RidgeModel::accumulate_rows`] compiled for AVX2, with the AVX2 row kernel.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn accumulate_rows_avx2(
+        &mut self,
+        x: &[f64],
+        idx: &[u32],
+        rewards: &[f64],
+        weights: Option<&[f64]>,
+        bufs: (&mut Vec<f64>, &mut Vec<f64>),
+    ) -> bool {
+        let gather = |dst: &mut [f64], b: &mut [f64], row: &[f64], wr, limit, excess: &mut _| {
+            // SAFETY: this function runs only on CPUs with AVX2, the kernel's requirement.
+            unsafe { linalg::gather_row_avx2(dst, b, row, wr, limit, excess) }
+        };
+        self.accumulate_rows_with(x, idx, rewards, weights, bufs, gather)
+    }
+
+    /// The body of [`RidgeModel::accumulate_rows`], with the row kernel `gather` (see
+    /// [`linalg::gather_row`]).
+    #[inline(always)]
+    fn accumulate_rows_with(
+        &mut self,
+        x: &[f64],
+        idx: &[u32],
+        rewards: &[f64],
+        weights: Option<&[f64]>,
         (xs, wxs): (&mut Vec<f64>, &mut Vec<f64>),
-    ) {
+        gather: impl Fn(&mut [f64], &mut [f64], &[f64], f64, i64, &mut [i64; 4]),
+    ) -> bool {
         let d = self.dim();
         // Blocks of rows padded to a multiple of 4 features (zeros), in cache.
         let dp = d.div_ceil(4) * 4;
@@ -261,6 +310,11 @@ impl RidgeModel {
         if weights.is_some() {
             wxs.resize(block * dp, 0.0);
         }
+        // ORed range excesses of the contexts (negative once one is out of range), and the
+        // checks of the rewards and weights.
+        let context_bits = CONTEXT_LIMIT.to_bits() as i64;
+        let mut excess = [0i64; 4];
+        let mut scalars_ok = true;
         for (c, chunk) in idx.chunks(block).enumerate() {
             for (k, &i) in chunk.iter().enumerate() {
                 // The rows are scattered over x: ask for a row a few ahead.
@@ -268,19 +322,17 @@ impl RidgeModel {
                     prefetch_row(&x[ahead as usize * d..(ahead as usize + 1) * d]);
                 }
                 let i = i as usize;
-                let row = &x[i * d..(i + 1) * d];
-                let w = weights.map_or(1.0, |w| w[i]);
+                let w = weights.map_or(1.0, |w| linalg::read_once(w, i));
+                let r = linalg::read_once(rewards, i);
+                scalars_ok &=
+                    (r.abs() <= crate::policy::REWARD_LIMIT) & (0.0..=WEIGHT_LIMIT).contains(&w);
                 self.n += 1;
                 self.weight_sum += w;
-                let wr = w * rewards[i];
-                // Copy and accumulate b in one loop (no call to memcpy per row).
                 let dst = &mut xs[k * dp..k * dp + d];
-                for ((o, b), v) in dst.iter_mut().zip(self.b.iter_mut()).zip(row) {
-                    *o = *v;
-                    *b += wr * v;
-                }
+                let row = &x[i * d..(i + 1) * d];
+                gather(dst, &mut self.b, row, w * r, context_bits, &mut excess);
                 if weights.is_some() {
-                    for (o, v) in wxs[k * dp..k * dp + d].iter_mut().zip(row) {
+                    for (o, v) in wxs[k * dp..k * dp + d].iter_mut().zip(dst.iter()) {
                         *o = w * v;
                     }
                 }
@@ -288,6 +340,25 @@ impl RidgeModel {
             let wx: &[f64] = if weights.is_some() { wxs } else { xs };
             linalg::syrk_upper_add(&mut self.gram, d, xs, wx, chunk.len(), dp);
         }
+        excess.iter().fold(0, |a, e| a | e) >= 0 && scalars_ok
+    }
+
+    /// The sums [`RidgeModel::accumulate_rows`] adds to, to put back with
+    /// [`RidgeModel::restore_sums`] when a batch is refused.
+    pub fn sums(&self) -> RidgeSums {
+        RidgeSums {
+            gram: self.gram.clone(),
+            b: self.b.clone(),
+            n: self.n,
+            weight_sum: self.weight_sum,
+        }
+    }
+
+    pub fn restore_sums(&mut self, s: RidgeSums) {
+        self.gram = s.gram;
+        self.b = s.b;
+        self.n = s.n;
+        self.weight_sum = s.weight_sum;
     }
 
     /// After [`RidgeModel::accumulate_rows`]: the upper triangle mirrored (exactly
@@ -366,6 +437,15 @@ impl RidgeModel {
     }
 }
 
+/// A saved copy of the sums of a [`RidgeModel`] (see [`RidgeModel::sums`]).
+#[derive(Clone, Debug)]
+pub struct RidgeSums {
+    gram: Vec<f64>,
+    b: Vec<f64>,
+    n: u64,
+    weight_sum: f64,
+}
+
 /// State shared by the linear policies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinearBase {
@@ -420,6 +500,171 @@ impl LinearBase {
     }
 }
 
+impl LinearBase {
+    /// The ridge batch fit of validated sizes (see [`ContextualPolicy::update_batch`]):
+    /// true when every row was recorded; false, with the state unchanged, when a value was
+    /// out of range.
+    ///
+    /// Rows are taken in chunks of ~1 MB (in the shared cache; few enough that the threads
+    /// rarely wait for each other, and ~64 rows per arm on average). In each, the arms are
+    /// read once into a private buffer and checked, the row indices counting-sorted by arm
+    /// (stable: every arm sees its rows in order), then each arm's rows gathered
+    /// (prefetched, checked) into its sums, arms in parallel; an arm's sums are saved before
+    /// its first row. Each arm's arithmetic is sequential and the chunks are fixed, so the
+    /// result does not depend on the number of threads.
+    fn fit_ridge_rows(
+        &mut self,
+        x: &[f64],
+        arms: &[i64],
+        rewards: &[f64],
+        weights: Option<&[f64]>,
+    ) -> bool {
+        let (d, k, n) = (self.dim, self.arms.len(), arms.len());
+        // One hop into the pool for the whole fit: the sections below then split among
+        // awake workers.
+        crate::parallel::install(|| {
+            let chunk = (131_072 / d.max(1)).max(64 * k).max(1);
+            // Arm a's rows of a chunk at order[start[a]..start[a + 1]]; one more entry
+            // counts refused arm indices.
+            let mut start = vec![0usize; k + 2];
+            let mut order = vec![0u32; chunk.min(n)];
+            let mut chunk_arms = vec![0u32; chunk.min(n)];
+            let mut saved: Vec<Option<RidgeSums>> = vec![None; k];
+            let mut recorded = true;
+            for c0 in (0..n).step_by(chunk) {
+                let ca = &mut chunk_arms[..(c0 + chunk).min(n) - c0];
+                start.fill(0);
+                if !copy_and_count_arms(&arms[c0..c0 + ca.len()], ca, &mut start, k) {
+                    recorded = false;
+                    break;
+                }
+                for a in 0..k {
+                    start[a + 1] += start[a];
+                }
+                let mut next = start.clone();
+                for (i, &a) in ca.iter().enumerate() {
+                    let s = &mut next[a as usize];
+                    order[*s] = (c0 + i) as u32;
+                    *s += 1;
+                }
+                let (start, order) = (&start, &order);
+                recorded = self
+                    .arms
+                    .par_iter_mut()
+                    .zip(saved.par_iter_mut())
+                    .enumerate()
+                    .filter(|(a, _)| start[a + 1] > start[*a])
+                    .map_init(
+                        || (Vec::new(), Vec::new()),
+                        |(xs, wxs), (a, (model, saved))| {
+                            saved.get_or_insert_with(|| model.sums());
+                            let idx = &order[start[a]..start[a + 1]];
+                            model.accumulate_rows(x, idx, rewards, weights, (xs, wxs))
+                        },
+                    )
+                    .reduce(|| true, |p, q| p & q);
+                if !recorded {
+                    break;
+                }
+            }
+            if !recorded {
+                for (model, s) in self.arms.iter_mut().zip(saved) {
+                    if let Some(s) = s {
+                        model.restore_sums(s);
+                    }
+                }
+                return false;
+            }
+            self.arms
+                .par_iter_mut()
+                .zip(saved.par_iter())
+                .filter(|(_, s)| s.is_some())
+                .for_each(|(model, _)| model.finish_rows());
+            self.t += n as u64;
+            true
+        })
+    }
+
+    /// Fits validated rows of a private copy one arm at a time, each arm's rows in order
+    /// (logistic models, whose online posterior is sequential, and batches beyond the ridge
+    /// fit's u32 row indices).
+    fn fit_rows_in_order(&mut self, batch: &PrivateBatch) {
+        let (d, k, link) = (self.dim, self.arms.len(), self.link);
+        let n = batch.arms.len();
+        let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
+        for i in 0..n {
+            rows[batch.arms[i] as usize].push((
+                &batch.x[i * d..(i + 1) * d],
+                batch.rewards[i],
+                batch.weights().map_or(1.0, |w| w[i]),
+            ));
+        }
+        let models = &mut self.arms;
+        crate::parallel::install(|| {
+            models
+                .par_iter_mut()
+                .zip(rows.par_iter())
+                .filter(|(_, r)| !r.is_empty())
+                .for_each(|(model, r)| model.update_many(r, link))
+        });
+        self.t += n as u64;
+    }
+}
+
+/// Copies a chunk's arm indices into `dst`, each read once, counting them per arm in
+/// `count[a + 1]` (`count` has k + 2 entries); false when one is outside [0, k) (those are
+/// counted in `count[k + 1]` and stored as k).
+#[inline]
+fn copy_and_count_arms(src: &[i64], dst: &mut [u32], count: &mut [usize], k: usize) -> bool {
+    for (i, o) in dst[..src.len()].iter_mut().enumerate() {
+        let a = linalg::read_once(src, i);
+        let a = if (a as u64) < k as u64 {
+            a as u32
+        } else {
+            k as u32
+        };
+        *o = a;
+        count[a as usize + 1] += 1;
+    }
+    count[k + 1] == 0
+}
+
+/// A private copy of a batch's inputs, each value read once: for the fits that read a row
+/// more than once (see [`ContextualPolicy::update_batch`]).
+pub(crate) struct PrivateBatch {
+    pub x: Vec<f64>,
+    pub arms: Vec<i64>,
+    pub rewards: Vec<f64>,
+    weights: Option<Vec<f64>>,
+}
+
+impl PrivateBatch {
+    pub fn copy(x: &[f64], arms: &[i64], rewards: &[f64], weights: Option<&[f64]>) -> Result<Self> {
+        Ok(PrivateBatch {
+            x: private_copy("X", x)?,
+            arms: private_copy("arms", arms)?,
+            rewards: private_copy("rewards", rewards)?,
+            weights: weights.map(|w| private_copy("weights", w)).transpose()?,
+        })
+    }
+
+    pub fn weights(&self) -> Option<&[f64]> {
+        self.weights.as_deref()
+    }
+}
+
+fn private_copy<T: Copy>(name: &str, src: &[T]) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(src.len()).map_err(|_| {
+        Error::memory(
+            name,
+            format!("{} values for a private copy of the batch", src.len()),
+        )
+    })?;
+    v.extend_from_slice(src);
+    Ok(v)
+}
+
 /// Hints the CPU to fetch the cache lines of `row` (no effect on results).
 #[inline(always)]
 fn prefetch_row(row: &[f64]) {
@@ -468,7 +713,7 @@ pub fn check_contexts(argument: &str, x: &[f64], dim: usize) -> Result<usize> {
     let within = |v: &f64| v.abs() <= CONTEXT_LIMIT;
     let bad_chunk = x
         .chunks(4096)
-        .position(|c| !(linalg::all_finite(c) && c.iter().fold(true, |ok, v| ok & within(v))));
+        .position(|c| !linalg::all_within(c, CONTEXT_LIMIT));
     if let Some(i) = bad_chunk.and_then(|c| {
         x[c * 4096..]
             .iter()
@@ -716,9 +961,17 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Validates every row, then fits each arm's rows at once (Gram accumulation and one
-    /// refactorization per arm, arms in parallel). Equal to the loop of single updates up
-    /// to rounding.
+    /// Records a batch: every row, or none when any is refused (the error then names the
+    /// first bad value as [`ContextualPolicy::check_update`] does). Ridge models fit each
+    /// arm's rows at once (Gram accumulation and one refactorization per arm, arms in
+    /// parallel), equal to the loop of single updates up to rounding.
+    ///
+    /// The slices may be borrowed from buffers another thread writes meanwhile (numpy
+    /// arrays read with Python's GIL released): every value is read once, into a local or a
+    /// private buffer, and checked and recorded from there, so such a writer can change
+    /// which values are recorded but cannot get one past the checks. The ridge fit checks
+    /// each row as it adds it, into sums saved beforehand and restored if any row is
+    /// refused; other models fit from private copies ([`PrivateBatch`]).
     fn update_batch(
         &mut self,
         x: &[f64],
@@ -726,78 +979,51 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         rewards: &[f64],
         weights: Option<&[f64]>,
     ) -> Result<()> {
-        let n = self.check_update(x, arms, rewards, weights)?;
-        crate::policy::check_room(self.n_updates(), n as u64)?;
         let d = self.dim();
-        let k = self.n_arms();
-        let b = self.base_mut();
-        let link = b.link;
-        // One hop into the pool for the whole fit: the sections below then split among
-        // awake workers.
-        crate::parallel::install(|| {
-            if link == Link::Logistic || n > u32::MAX as usize {
-                let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
-                for i in 0..n {
-                    rows[arms[i] as usize].push((
-                        &x[i * d..(i + 1) * d],
-                        rewards[i],
-                        weights.map_or(1.0, |w| w[i]),
-                    ));
-                }
-                b.arms
-                    .par_iter_mut()
-                    .zip(rows.par_iter())
-                    .filter(|(_, r)| !r.is_empty())
-                    .for_each(|(model, r)| model.update_many(r, link));
-            } else {
-                // Rows are taken in chunks of ~1 MB (in the shared cache; few enough that the
-                // threads rarely wait for each other, and ~64 rows per arm on average); in
-                // each, a counting sort of the row indices by arm (stable: every arm sees its
-                // rows in order), then each arm's rows gathered (prefetched) into its Gram
-                // matrix, arms in parallel. Each arm's arithmetic is sequential and the chunks
-                // are fixed, so the result does not depend on the number of threads.
-                let chunk = (131_072 / d.max(1)).max(64 * k).max(1);
-                let mut start = vec![0usize; k + 1];
-                let mut order = vec![0u32; chunk.min(n)];
-                let mut touched = vec![false; k];
-                for c0 in (0..n).step_by(chunk) {
-                    let ca = &arms[c0..(c0 + chunk).min(n)];
-                    start.fill(0);
-                    for &a in ca {
-                        start[a as usize + 1] += 1;
-                    }
-                    for a in 0..k {
-                        start[a + 1] += start[a];
-                        touched[a] |= start[a + 1] > start[a];
-                    }
-                    let mut next = start.clone();
-                    for (i, &a) in ca.iter().enumerate() {
-                        let s = &mut next[a as usize];
-                        order[*s] = (c0 + i) as u32;
-                        *s += 1;
-                    }
-                    let (start, order) = (&start, &order);
-                    b.arms
-                        .par_iter_mut()
-                        .enumerate()
-                        .filter(|(a, _)| start[a + 1] > start[*a])
-                        .for_each_init(
-                            || (Vec::new(), Vec::new()),
-                            |(xs, wxs), (a, model)| {
-                                let idx = &order[start[a]..start[a + 1]];
-                                model.accumulate_rows(x, idx, rewards, weights, (xs, wxs))
-                            },
-                        );
-                }
-                b.arms
-                    .par_iter_mut()
-                    .zip(touched.par_iter())
-                    .filter(|(_, t)| **t)
-                    .for_each(|(model, _)| model.finish_rows());
-            }
-        });
-        b.t += n as u64;
-        Ok(())
+        let n = x.len() / d;
+        // Sizes first, reading no values.
+        let sized = x.len() % d == 0
+            && arms.len() == n
+            && rewards.len() == n
+            && weights.is_none_or(|w| w.len() == n);
+        if !sized {
+            return Err(self.refusal(x, arms, rewards, weights, None));
+        }
+        if let Err(e) = crate::policy::check_room(self.n_updates(), n as u64) {
+            return Err(self.refusal(x, arms, rewards, weights, Some(e)));
+        }
+        if self.base().link == Link::Logistic || n > u32::MAX as usize {
+            let batch = PrivateBatch::copy(x, arms, rewards, weights)?;
+            self.check_update(&batch.x, &batch.arms, &batch.rewards, batch.weights())?;
+            self.base_mut().fit_rows_in_order(&batch);
+            return Ok(());
+        }
+        if self.base_mut().fit_ridge_rows(x, arms, rewards, weights) {
+            Ok(())
+        } else {
+            Err(self.refusal(x, arms, rewards, weights, None))
+        }
+    }
+
+    /// The error of a refused batch: the first bad value as [`ContextualPolicy::check_update`]
+    /// finds it, else `fallback`, else (the values changed since they were read) a race.
+    fn refusal(
+        &self,
+        x: &[f64],
+        arms: &[i64],
+        rewards: &[f64],
+        weights: Option<&[f64]>,
+        fallback: Option<Error>,
+    ) -> Error {
+        match self.check_update(x, arms, rewards, weights) {
+            Err(e) => e,
+            Ok(_) => fallback.unwrap_or_else(|| {
+                Error::param(
+                    "X/arms/rewards/weights",
+                    "a value was out of range when read, and another thread has changed it since; nothing was recorded",
+                )
+            }),
+        }
     }
 
     /// The batch scoring engine. Rows are processed in parallel blocks; a block is
@@ -1190,6 +1416,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_refused_batch_changes_nothing_whichever_chunk_holds_the_bad_value() {
+        // d = 16: chunks of 8192 rows, so 20k rows span three chunks.
+        let (d, k, n) = (16, 5, 20_000);
+        let (x, arms, r, w) = data(n, d, k, 4);
+        let mut fitted = LinUCB::new(k, d, 0.7, 1.0, Some(1)).unwrap();
+        fitted
+            .update_batch(&x[..300 * d], &arms[..300], &r[..300], None)
+            .unwrap();
+        for row in [0, 8191, 8192, 19_999] {
+            for what in 0..7 {
+                let (mut x, mut arms, mut r, mut w) =
+                    (x.clone(), arms.clone(), r.clone(), w.clone());
+                match what {
+                    0 => x[row * d + 3] = f64::NAN,
+                    1 => x[row * d + d - 1] = -1.0000001e30,
+                    2 => arms[row] = k as i64,
+                    3 => arms[row] = -1,
+                    4 => r[row] = f64::INFINITY,
+                    5 => w[row] = -1e-300,
+                    _ => w[row] = f64::NAN,
+                }
+                let mut p = fitted.clone();
+                let err = p.update_batch(&x, &arms, &r, Some(&w)).unwrap_err();
+                assert_eq!(p, fitted, "row {row} case {what}");
+                // The message is the one validation alone gives.
+                let want = fitted.check_update(&x, &arms, &r, Some(&w)).unwrap_err();
+                assert_eq!(err.to_string(), want.to_string());
+                assert!(err.to_string().contains(&row.to_string()), "{err}");
+            }
+        }
+        // Bounds are inclusive: contexts of 1e30, rewards of 1e100, weights of 0 and 1e30.
+        let mut x = x.clone();
+        let (mut r, mut w) = (r.clone(), w.clone());
+        x[5] = -1e30;
+        r[9] = 1e100;
+        w[10] = 0.0;
+        w[11] = 1e30;
+        w[12] = -0.0;
+        let mut p = fitted.clone();
+        p.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        assert_eq!(p.n_updates(), 300 + n as u64);
     }
 
     #[test]
