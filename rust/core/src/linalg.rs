@@ -497,6 +497,153 @@ unsafe fn all_finite_avx2(x: &[f64]) -> bool {
     all_finite_lanes(x)
 }
 
+/// `limit_bits - |v|'s bits` for `limit_bits` = the bits of a finite `limit` >= 0: negative
+/// exactly when |v| > limit or v is NaN (the bit patterns of non-negative numbers are ordered
+/// as the numbers, and NaN's lie above infinity's). ORed over many values, the result is
+/// negative when any of them is out of range: a range check without branches or float
+/// compares, which vectorizes.
+#[inline(always)]
+pub fn range_excess(v: f64, limit_bits: i64) -> i64 {
+    limit_bits - (v.to_bits() & 0x7fff_ffff_ffff_ffff) as i64
+}
+
+/// True when |v| <= `limit` for every value (NaN refused); `limit` is finite and >= 0.
+/// Branch-free in eight lanes, with AVX2 where the CPU has it.
+#[inline]
+pub fn all_within(x: &[f64], limit: f64) -> bool {
+    let limit_bits = limit.to_bits() as i64;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::simd::avx2() {
+            // SAFETY: the CPU has AVX2 (checked above), the function's only requirement
+            // (its body is safe code compiled for AVX2).
+            return unsafe { all_within_avx2(x, limit_bits) };
+        }
+    }
+    all_within_lanes(x, limit_bits)
+}
+
+#[inline(always)]
+fn all_within_lanes(x: &[f64], limit_bits: i64) -> bool {
+    let mut acc = [0i64; 8];
+    let mut it = x.chunks_exact(8);
+    for v in &mut it {
+        for k in 0..8 {
+            acc[k] |= range_excess(v[k], limit_bits);
+        }
+    }
+    let tail = it
+        .remainder()
+        .iter()
+        .fold(0, |a, v| a | range_excess(*v, limit_bits));
+    acc.iter().fold(tail, |a, b| a | b) >= 0
+}
+
+/// [`all_within_lanes`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn all_within_avx2(x: &[f64], limit_bits: i64) -> bool {
+    all_within_lanes(x, limit_bits)
+}
+
+/// `s[i]`, read exactly once: a volatile read, which the compiler neither repeats nor
+/// merges with another, for memory that another thread may write meanwhile (the value is
+/// then checked and used from the one read). Panics when `i` is out of bounds.
+#[inline(always)]
+pub fn read_once<T: Copy>(s: &[T], i: usize) -> T {
+    // SAFETY: `&s[i]` is a valid, aligned reference (bounds-checked).
+    unsafe { std::ptr::read_volatile(&s[i]) }
+}
+
+/// Copies `row` into `dst` and adds `wr * row` to `b` (the first `row.len()` entries of
+/// each); ORs the range excesses of the values against `limit_bits` (see
+/// [`range_excess`]) into `excess`, lane `j % 4` for value j. The batch fit's row kernel:
+/// each value of `row` is read exactly once ([`read_once`]), and the copy, the sum and the
+/// check all use that read, however another thread writes the source meanwhile.
+#[inline]
+pub fn gather_row(
+    dst: &mut [f64],
+    b: &mut [f64],
+    row: &[f64],
+    wr: f64,
+    limit_bits: i64,
+    excess: &mut [i64; 4],
+) {
+    for (j, (o, b)) in dst[..row.len()]
+        .iter_mut()
+        .zip(&mut b[..row.len()])
+        .enumerate()
+    {
+        let v = read_once(row, j);
+        *o = v;
+        *b += wr * v;
+        excess[j % 4] |= range_excess(v, limit_bits);
+    }
+}
+
+/// [`gather_row`] with AVX2, four values per instruction, with the same results bit for bit
+/// (a multiply then an add, as the portable loop). Each group of four is read by one
+/// load written in assembly, which the compiler can neither repeat nor replace (an
+/// intrinsic load may be turned into a second pass over the source, e.g. a `memcpy` for the
+/// copy: two reads that a concurrent writer could make disagree).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub unsafe fn gather_row_avx2(
+    dst: &mut [f64],
+    b: &mut [f64],
+    row: &[f64],
+    wr: f64,
+    limit_bits: i64,
+    excess: &mut [i64; 4],
+) {
+    use std::arch::x86_64::*;
+    let d = row.len();
+    assert!(dst.len() >= d && b.len() >= d, "gather_row: short buffers");
+    let full = d / 4 * 4;
+    let (rp, dp, bp) = (row.as_ptr(), dst.as_mut_ptr(), b.as_mut_ptr());
+    let w = _mm256_set1_pd(wr);
+    let abs = _mm256_set1_epi64x(0x7fff_ffff_ffff_ffff);
+    let limit = _mm256_set1_epi64x(limit_bits);
+    // SAFETY: `excess` is 4 i64 (32 bytes); unaligned loads and stores need no alignment.
+    let mut acc = unsafe { _mm256_loadu_si256(excess.as_ptr() as *const __m256i) };
+    let mut j = 0;
+    while j < full {
+        let v: __m256d;
+        // SAFETY: j + 4 <= d, and `row`, `dst` and `b` hold at least d values (asserted);
+        // the assembly reads the 32 bytes at `rp + j` (unaligned is allowed) and touches
+        // nothing else (no stack, no flags).
+        unsafe {
+            std::arch::asm!(
+                "vmovupd {v}, ymmword ptr [{p}]",
+                p = in(reg) rp.add(j),
+                v = out(ymm_reg) v,
+                options(nostack, preserves_flags, readonly),
+            );
+            _mm256_storeu_pd(dp.add(j), v);
+            let sum = _mm256_add_pd(_mm256_loadu_pd(bp.add(j)), _mm256_mul_pd(w, v));
+            _mm256_storeu_pd(bp.add(j), sum);
+        }
+        let bits = _mm256_and_si256(_mm256_castpd_si256(v), abs);
+        acc = _mm256_or_si256(acc, _mm256_sub_epi64(limit, bits));
+        j += 4;
+    }
+    // SAFETY: as above.
+    unsafe { _mm256_storeu_si256(excess.as_mut_ptr() as *mut __m256i, acc) };
+    for j in full..d {
+        let v = read_once(row, j);
+        dst[j] = v;
+        b[j] += wr * v;
+        excess[j % 4] |= range_excess(v, limit_bits);
+    }
+}
+
 /// Rows per group of the batched quadratic forms: one AVX2 register holds 4 rows, two hold
 /// a group.
 pub const GROUP: usize = 8;
@@ -1058,6 +1205,65 @@ mod tests {
             }
         }
         assert!(all_finite(&[f64::MAX, f64::MIN, -0.0, f64::MIN_POSITIVE]));
+    }
+
+    #[test]
+    fn all_within_refuses_exactly_the_values_beyond_the_limit() {
+        let limit: f64 = 1e30;
+        let above = f64::from_bits(limit.to_bits() + 1);
+        for n in [0, 1, 7, 8, 9, 31, 100] {
+            let mut x: Vec<f64> = (0..n).map(|i| (i as f64 - 3.5) * 1e27).collect();
+            assert!(all_within(&x, limit) && all_within_lanes(&x, limit.to_bits() as i64));
+            for i in 0..n {
+                let keep = x[i];
+                for edge in [limit, -limit, 0.0, -0.0, f64::MIN_POSITIVE] {
+                    x[i] = edge;
+                    assert!(all_within(&x, limit), "n={n} i={i} {edge}");
+                }
+                for bad in [above, -above, f64::NAN, -f64::NAN, f64::INFINITY, f64::MIN] {
+                    x[i] = bad;
+                    assert!(!all_within(&x, limit), "n={n} i={i} {bad}");
+                    assert!(!all_within_lanes(&x, limit.to_bits() as i64));
+                }
+                x[i] = keep;
+            }
+        }
+        assert!(all_within(&[f64::MAX, f64::MIN], f64::MAX));
+        assert!(!all_within(&[f64::INFINITY], f64::MAX));
+    }
+
+    #[test]
+    fn gather_row_kernels_agree_bit_for_bit() {
+        let mut rng = crate::rng::Rng::seed_from_u64(9);
+        let limit = 1e30f64.to_bits() as i64;
+        for d in [1, 3, 4, 5, 8, 20, 23] {
+            let row: Vec<f64> = (0..d).map(|_| rng.uniform() * 8.0 - 4.0).collect();
+            let b0: Vec<f64> = (0..d).map(|_| rng.uniform()).collect();
+            let (mut dst, mut b, mut excess) = (vec![0.0; d + 2], b0.clone(), [0i64; 4]);
+            gather_row(&mut dst, &mut b, &row, 0.3, limit, &mut excess);
+            assert_eq!(&dst[..d], &row[..]);
+            for j in 0..d {
+                assert_eq!(b[j], b0[j] + 0.3 * row[j]);
+            }
+            assert!(excess.iter().all(|e| *e >= 0));
+            let mut bad = row.clone();
+            bad[d - 1] = f64::NAN;
+            gather_row(&mut dst, &mut b, &bad, 0.3, limit, &mut excess);
+            assert!(excess.iter().any(|e| *e < 0));
+            #[cfg(target_arch = "x86_64")]
+            if crate::simd::avx2() {
+                let (mut dst2, mut b2, mut excess2) = (vec![0.0; d + 2], b0.clone(), [0i64; 4]);
+                // SAFETY: the CPU has AVX2 (checked above).
+                unsafe { gather_row_avx2(&mut dst2, &mut b2, &row, 0.3, limit, &mut excess2) };
+                let mut b1 = b0.clone();
+                let (mut dst1, mut excess1) = (vec![0.0; d + 2], [0i64; 4]);
+                gather_row(&mut dst1, &mut b1, &row, 0.3, limit, &mut excess1);
+                assert_eq!((dst1, b1, excess1), (dst2.clone(), b2.clone(), excess2));
+                // SAFETY: as above.
+                unsafe { gather_row_avx2(&mut dst2, &mut b2, &bad, 0.3, limit, &mut excess2) };
+                assert!(excess2.iter().any(|e| *e < 0));
+            }
+        }
     }
 
     #[test]

@@ -253,12 +253,16 @@ impl PyContextualBandit {
         weights: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
     ) -> pyo3::PyResult<()> {
         use crate::errors::IntoPyResult;
-        let x = crate::convert::owned_float64_matrix(X, "X", self.dim)?;
-        let arms = crate::convert::owned_int64(arms, "arms")?;
-        let rewards = crate::convert::owned_float64(rewards, "rewards")?;
+        use numpy::PyArrayMethods;
+        // Borrowed, not copied: the core reads each value once and checks and records it
+        // from its own memory, so another thread writing these arrays meanwhile cannot get
+        // a value past the checks (see `ContextualPolicy::update_batch`).
+        let x = crate::convert::float64_matrix(X, "X", self.dim)?;
+        let arms = crate::convert::int64_array(arms, "arms")?;
+        let rewards = crate::convert::float64_array(rewards, "rewards")?;
         let weights = weights
             .filter(|w| !w.is_none())
-            .map(|w| crate::convert::owned_float64(w, "weights"))
+            .map(|w| crate::convert::float64_array(w, "weights"))
             .transpose()?;
         let (xr, ar, rr) = (x.readonly(), arms.readonly(), rewards.readonly());
         let wr = weights.as_ref().map(|w| w.readonly());

