@@ -37,4 +37,7 @@ pub mod state;
 pub mod stats;
 pub mod stream;
 
+#[cfg(all(test, feature = "faer-comparison"))]
+mod faer_comparison;
+
 pub use error::{Error, Result};

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub mod bkb;
-mod dense;
+pub(crate) mod dense;
 pub mod gpucb;
 pub mod registry;
 pub use bkb::BKB;
