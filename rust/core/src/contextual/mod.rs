@@ -19,7 +19,7 @@ pub mod linear;
 pub mod logistic;
 pub mod registry;
 pub mod sketch;
-pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
+pub use gibbs::{GibbsGreedy, GibbsWidth, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};
