@@ -35,7 +35,9 @@ def regret(cls, T: int, batch: int, seed: int, update_time_propensity: bool = Fa
         total += float((means.max() - means[arms]).sum())
         if update_time_propensity:
             for a, r in zip(arms, rewards, strict=True):
-                policy.update(int(a), float(r), propensity=float(policy.probabilities()[a]))
+                # (floored at 1e-12 as the old rule was)
+                q = max(float(policy.probabilities()[a]), 1e-12)
+                policy.update(int(a), float(r), propensity=q)
         else:
             policy.update_batch(arms, rewards)
         t += b

@@ -64,7 +64,7 @@ def test_propensities_are_validated_and_a_refused_call_changes_nothing() -> None
     np.testing.assert_allclose(p.loss_estimates()[:2], [4.0, 2.0])
 
 
-def bandit_regret(cls, T, batch, seed, update_time_propensity=False):
+def bandit_regret(cls, T, batch, seed):
     """Pseudo-regret on K Bernoulli arms (means linspace(0.3, 0.7)), decisions in batches."""
     rng = np.random.default_rng(seed)
     means = rng.permutation(np.linspace(0.3, 0.7, K))
@@ -75,11 +75,7 @@ def bandit_regret(cls, T, batch, seed, update_time_propensity=False):
         arms = policy.select_batch(b)
         rewards = (rng.random(b) < means[arms]).astype(float)
         total += float((means.max() - means[arms]).sum())
-        if update_time_propensity:  # the pre-fix rule, emulated
-            for a, r in zip(arms, rewards, strict=True):
-                policy.update(int(a), float(r), propensity=float(policy.probabilities()[a]))
-        else:
-            policy.update_batch(arms, rewards)
+        policy.update_batch(arms, rewards)
         t += b
     return total
 

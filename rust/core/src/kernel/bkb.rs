@@ -189,7 +189,7 @@ pub struct BKB {
 
 fn check_noise_variance(noise_variance: Option<f64>) -> Result<()> {
     match noise_variance {
-        Some(v) if !(v.is_finite() && v >= 0.0 && v <= 1e100) => Err(Error::param(
+        Some(v) if !(0.0..=1e100).contains(&v) => Err(Error::param(
             "noise_variance",
             format!(
                 "must be None or a number in [0, 1e100], got {}",

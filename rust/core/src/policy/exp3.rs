@@ -555,6 +555,7 @@ impl Exp3IX {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // per-arm loops index several parallel vectors
 mod tests {
     use super::*;
 
