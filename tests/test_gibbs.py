@@ -69,7 +69,7 @@ def test_default_bonus_is_ofuls_radius(dim: int) -> None:
     p = rl.KLRegularizedUCB(2, dim, eta=1.0, lam=lam, seed=0)
     p.update_batch(X, arms, r)
     beta = np.sqrt(2 * np.log(2 * t) + dim * np.log1p(t / (dim * lam))) / 2 + np.sqrt(lam)
-    Xq = rng.standard_normal((5, dim))
+    Xq = rng.standard_normal((5, dim)) / np.sqrt(dim)
     expected = np.empty((5, 2))
     for a in range(2):
         A = lam * np.eye(dim) + X[arms == a].T @ X[arms == a]
@@ -171,10 +171,11 @@ def mean_curve(cls, eta, horizon, seeds, **kw):
 
 def test_kl_regret_at_eta_10_matches_the_reference_table() -> None:
     # ALGORITHMS.md section 3 [sim], eta = 10 (5 seeds there, 3 here): mean KL-regret
-    # 67 / 189 with the (tabular) bonus at t = 1e3 / 1e4 (this gives about 58 / 167).
+    # 67 / 189 with the (tabular) bonus at t = 1e3 / 1e4 (this gives about 60 / 170; a
+    # Gibbs policy at eta / 2 gives 73 / 345).
     c = mean_curve(rl.KLRegularizedUCB, 10.0, 10_000, 3, width="tabular")
     for got, want in zip((c[999], c[9999]), (67.0, 189.0), strict=True):
-        assert 0.5 * want < got < 2.0 * want, (got, want)
+        assert 0.6 * want < got < 1.5 * want, (got, want)
 
 
 @pytest.mark.slow

@@ -32,6 +32,9 @@ where
     .py_err(slf.py())
 }
 
+/// A policy's `update_batch_with_propensities(arms, rewards, propensities)`.
+type BatchWithPropensities<P> = fn(&mut P, &[i64], &[f64], &[f64]) -> regretless_core::Result<()>;
+
 /// `update_batch(arms, rewards, propensities=None)`, validated row by row before any
 /// row is recorded.
 fn update_batch_with<S, P>(
@@ -39,7 +42,7 @@ fn update_batch_with<S, P>(
     arms: &Bound<'_, PyAny>,
     rewards: &Bound<'_, PyAny>,
     propensities: Option<&Bound<'_, PyAny>>,
-    with_propensities: fn(&mut P, &[i64], &[f64], &[f64]) -> regretless_core::Result<()>,
+    with_propensities: BatchWithPropensities<P>,
 ) -> PyResult<()>
 where
     S: pyo3::PyClass<BaseType = Bandit>,
