@@ -26,6 +26,17 @@ pub trait Persist: Serialize + DeserializeOwned {
         let _ = version;
         read_payload(payload)
     }
+    /// The version and payload written for this value: kinds with a newer layout write the
+    /// oldest one that still represents the value, so states that use nothing new keep
+    /// their bytes (and stay readable by older releases).
+    fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+        Ok((Self::VERSION, write_payload(self)?))
+    }
+}
+
+/// The postcard bytes of `value`.
+pub fn write_payload<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    postcard::to_allocvec(value).map_err(|e| Error::state(format!("encode: {e}")))
 }
 
 /// The postcard value at the start of `payload` and the unread rest.
@@ -34,11 +45,11 @@ pub fn read_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<(T, &[u8])> {
 }
 
 pub fn encode<T: Persist>(value: &T) -> Result<Vec<u8>> {
-    let payload = postcard::to_allocvec(value).map_err(|e| Error::state(format!("encode: {e}")))?;
+    let (version, payload) = value.encode_payload()?;
     let kind = T::KIND.as_bytes();
     let mut out = Vec::with_capacity(4 + 2 + 1 + kind.len() + payload.len() + 4);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&T::VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.push(kind.len() as u8);
     out.extend_from_slice(kind);
     out.extend_from_slice(&payload);
@@ -74,16 +85,16 @@ pub fn decode<T: Persist>(bytes: &[u8]) -> Result<T> {
             "checksum mismatch: the bytes are corrupt or truncated",
         ));
     }
+    if kind != T::KIND {
+        return Err(Error::state(format!(
+            "the bytes hold a {kind}, not a {}",
+            T::KIND
+        )));
+    }
     if version == 0 || version > T::VERSION {
         return Err(Error::state(format!(
             "format version {version} is not supported by this build (reads 1..={} for {}); upgrade regretless",
             T::VERSION,
-            T::KIND
-        )));
-    }
-    if kind != T::KIND {
-        return Err(Error::state(format!(
-            "the bytes hold a {kind}, not a {}",
             T::KIND
         )));
     }

@@ -15,7 +15,7 @@
 
 use super::{ContextualPolicy, LinearBase};
 use crate::error::{Error, Result};
-use crate::state::{read_payload, Persist};
+use crate::state::{read_payload, write_payload, Persist};
 use crate::stats::sample_discrete;
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +59,7 @@ pub struct GibbsParams {
 }
 
 /// The parameters as version 1 payloads wrote them (before `width`).
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct GibbsParamsV1 {
     eta: f64,
     beta: Option<f64>,
@@ -170,6 +170,13 @@ macro_rules! gibbs_policy_impls {
                 width: GibbsWidth,
                 seed: Option<u64>,
             ) -> Result<Self> {
+                // The greedy policy has no bonus: its width is fixed (so that its
+                // parameters, and bytes, do not depend on an unused choice).
+                let width = if $optimistic {
+                    width
+                } else {
+                    GibbsWidth::Tabular
+                };
                 let p = $ty {
                     base: LinearBase::new(n_arms, dim, lam, seed)?,
                     params: GibbsParams { eta, beta, width },
@@ -317,6 +324,17 @@ macro_rules! gibbs_policy_impls {
                     },
                     rest,
                 ))
+            }
+            /// Version 1 (no width) when the width is the tabular one it implied.
+            fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+                if self.params.width == GibbsWidth::Tabular {
+                    let params = GibbsParamsV1 {
+                        eta: self.params.eta,
+                        beta: self.params.beta,
+                    };
+                    return Ok((1, write_payload(&(&self.base, &params))?));
+                }
+                Ok((2, write_payload(self)?))
             }
         }
     };

@@ -814,6 +814,29 @@ impl Persist for BKB {
         };
         Ok((p, rest))
     }
+    /// Version 1 when `noise_variance` is unset (the width version 1 states had).
+    fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+        if self.noise_variance.is_none() {
+            let v1 = (
+                &self.kernel,
+                &self.x,
+                self.d,
+                self.a,
+                self.lam,
+                self.qbar,
+                self.fnorm,
+                self.delta,
+                self.beta_scale,
+                &self.counts,
+                &self.sums,
+                self.t,
+                &self.dict,
+                &self.rng,
+            );
+            return Ok((1, crate::state::write_payload(&v1)?));
+        }
+        Ok((2, crate::state::write_payload(self)?))
+    }
     fn check_invariants(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::state(format!("BKB: {m}")));
         self.kernel.validate()?;

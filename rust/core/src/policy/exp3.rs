@@ -15,7 +15,7 @@
 
 use super::{finite_positive, require, Core, Policy, RewardDomain};
 use crate::error::{Error, Result};
-use crate::state::{read_payload, Persist};
+use crate::state::{read_payload, write_payload, Persist};
 use crate::stats::sample_discrete;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -113,7 +113,8 @@ fn check_propensity_batch<P: Policy>(
 }
 
 /// `Persist` for a policy with a [`Pending`] queue: payload version 2, and version 1
-/// (the same fields without the queue) decoded with empty queues.
+/// (the same fields without the queue), which is also what a state with no unanswered
+/// decision writes.
 macro_rules! persist_with_pending {
     ($ty:ident, $params:ty, $kind:literal) => {
         impl Persist for $ty {
@@ -141,6 +142,13 @@ macro_rules! persist_with_pending {
                     pending,
                 };
                 Ok((value, rest))
+            }
+            fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+                if self.pending.queues.iter().all(VecDeque::is_empty) {
+                    let v1 = (&self.core, &self.params, &self.losses);
+                    return Ok((1, write_payload(&v1)?));
+                }
+                Ok((2, write_payload(self)?))
             }
         }
     };
@@ -680,6 +688,11 @@ mod tests {
         let arms: Vec<i64> = p.select_batch(7).into_iter().map(|a| a as i64).collect();
         let bytes = crate::state::encode(&p).unwrap();
         assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 2);
+        let idle = crate::state::encode(&Exp3IX::new(3, None, None, None, Some(4)).unwrap());
+        assert_eq!(
+            u16::from_le_bytes([idle.as_ref().unwrap()[4], idle.unwrap()[5]]),
+            1
+        );
         let mut back: Exp3IX = crate::state::decode(&bytes).unwrap();
         assert_eq!(back, p);
         p.update_batch(&arms, &[0.5; 7]).unwrap();
