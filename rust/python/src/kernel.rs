@@ -313,10 +313,11 @@ type Posterior2<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
 /// where ``noise_variance`` (default: ``lam``) is kept apart from ``lam`` as in the
 /// authors' code, so raising ``lam`` to shrink the dictionary does not also widen the
 /// bound. Why the default is not the reference width: on the kernel bench
-/// (benches/kernel_scaling.py, A = 1000, RBF, noise sd 0.1) the reference width's
-/// ``sum_i n_i sigma_i^2 log t`` term makes it explore 80-110x more regret than exact
-/// GP-UCB at T = 5000, while the shared width stays within 1.5x of it (benches/README.md,
-/// "BKB width"). Pulls of one candidate
+/// (benches/kernel_scaling.py, A = 1000, RBF lengthscales 0.2 and 0.5, noise sd 0.1) the
+/// reference width's ``sum_i n_i sigma_i^2 log t`` term made BKB's regret 80-110x exact
+/// GP-UCB's at T = 5000 (benches/results/kernel-scaling-2026-11-23*.txt), while with the
+/// shared width it stays within 1.5x of GPUCB's at T = 2000, both with their defaults
+/// (tests/test_kernel.py, slow). Pulls of one candidate
 /// aggregate. ``seed`` drives the dictionary sampling and ties. The default ``qbar = 4``
 /// follows the reference docstring's "2-10 seems to work" (the paper's accuracy guarantee
 /// needs ``qbar`` of order ``log(T) / eps^2``, far above 1). With ``qbar = 1`` a pulled arm
