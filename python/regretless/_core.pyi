@@ -698,7 +698,7 @@ class BKB(KernelBandit):
         qbar: float = 4.0,
         fnorm: float = 1.0,
         delta: float = 0.5,
-        beta_scale: float | None = 1.0,
+        beta_scale: float | None = ...,  # 1.0 (pyo3 shows an Option default as Ellipsis)
         noise_variance: float | None = None,
         seed: int | None = None,
     ) -> Self: ...
