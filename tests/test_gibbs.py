@@ -46,15 +46,39 @@ def test_probabilities_match_the_gibbs_formula(with_ref: bool) -> None:
     )
 
 
-def test_default_bonus_is_the_tabular_one() -> None:
+def test_tabular_bonus() -> None:
     # One constant feature: width = 1 / sqrt(n + lam), beta_t = sqrt(2 ln(2t)).
-    p = rl.KLRegularizedUCB(2, 1, eta=1.0, lam=1.0, seed=0)
+    p = rl.KLRegularizedUCB(2, 1, eta=1.0, lam=1.0, width="tabular", seed=0)
     p.update_batch(np.ones((10, 1)), [0] * 4 + [1] * 6, [0.1] * 10)
     t = 10
     width = 1 / np.sqrt(np.array([4, 6]) + 1.0)
     mean = 0.1 * np.array([4, 6]) / (np.array([4, 6]) + 1.0)
     expected = np.clip(mean + np.sqrt(2 * np.log(2 * t)) * width, 0, 1)
     np.testing.assert_allclose(p.scores([[1.0]])[0], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [1, 5])
+def test_default_bonus_is_ofuls_radius(dim: int) -> None:
+    # beta_t = sqrt(2 ln(2t) + d ln(1 + t / (d lam))) / 2 + sqrt(lam), on OFUL's width
+    # sqrt(x^T A_a^{-1} x): checked against a numpy ridge fit, two dimensions, lam = 0.5.
+    rng = np.random.default_rng(dim)
+    X = rng.standard_normal((40, dim)) / np.sqrt(dim)
+    arms = rng.integers(0, 2, 40)
+    r = rng.random(40)
+    lam, t = 0.5, 40
+    p = rl.KLRegularizedUCB(2, dim, eta=1.0, lam=lam, seed=0)
+    p.update_batch(X, arms, r)
+    beta = np.sqrt(2 * np.log(2 * t) + dim * np.log1p(t / (dim * lam))) / 2 + np.sqrt(lam)
+    Xq = rng.standard_normal((5, dim)) / np.sqrt(dim)
+    expected = np.empty((5, 2))
+    for a in range(2):
+        A = lam * np.eye(dim) + X[arms == a].T @ X[arms == a]
+        theta = np.linalg.solve(A, X[arms == a].T @ r[arms == a])
+        width = np.sqrt(np.einsum("nd,de,ne->n", Xq, np.linalg.inv(A), Xq))
+        expected[:, a] = np.clip(Xq @ theta + beta * width, 0, 1)
+    np.testing.assert_allclose(p.scores(Xq), expected, rtol=1e-10, atol=1e-12)
+    with pytest.raises(rl.InvalidParameterError, match="width"):
+        rl.KLRegularizedUCB(2, dim, width="oracle")
 
 
 def test_sampling_follows_the_probabilities_with_a_reference() -> None:
@@ -134,6 +158,43 @@ def test_kl_regret_grows_logarithmically_at_small_eta(cls) -> None:
     # Logarithmic: each decade adds a bounded amount, far less than linear growth would.
     assert r4 - r3 < 1.5 * (r3 - r2) + 2.0, (r2, r3, r4)
     assert r4 < 3 * r3
+
+
+def mean_curve(cls, eta, horizon, seeds, **kw):
+    curves = []
+    for seed in range(seeds):
+        means = np.random.default_rng(100 + seed).uniform(0.2, 0.8, 10)
+        policy = cls(10, 1, eta=eta, seed=seed, **kw)
+        curves.append(kl_regret_curve(policy, means, eta, horizon, seed))
+    return np.mean(curves, axis=0)
+
+
+def test_kl_regret_at_eta_10_matches_the_reference_table() -> None:
+    # ALGORITHMS.md section 3 [sim], eta = 10 (5 seeds there, 3 here): mean KL-regret
+    # 67 / 189 with the (tabular) bonus at t = 1e3 / 1e4 (this gives about 60 / 170; a
+    # Gibbs policy at eta / 2 gives 73 / 345).
+    c = mean_curve(rl.KLRegularizedUCB, 10.0, 10_000, 3, width="tabular")
+    for got, want in zip((c[999], c[9999]), (67.0, 189.0), strict=True):
+        assert 0.6 * want < got < 1.5 * want, (got, want)
+
+
+@pytest.mark.slow
+def test_kl_regret_at_eta_100_grows_sublinearly_with_the_bonus() -> None:
+    # Large eta (weak regularization), where the bonus matters: with OFUL's width the
+    # KL-regret grows like sqrt(T) (ratio about 2 from T to 4T, linear would be 4), while
+    # greedy Gibbs locks onto a wrong arm on some seeds and grows faster.
+    T = 5000
+    ucb = mean_curve(rl.KLRegularizedUCB, 100.0, 4 * T, 4)
+    ratio = ucb[4 * T - 1] / ucb[T - 1]
+    assert 1.3 < ratio < 3.0, ratio
+
+
+def test_kl_regret_at_eta_100_grows_sublinearly_moderate_size() -> None:
+    T = 1500
+    ucb = mean_curve(rl.KLRegularizedUCB, 100.0, 4 * T, 3)
+    ratio = ucb[4 * T - 1] / ucb[T - 1]
+    assert 1.3 < ratio < 3.2, ratio
+    assert ucb[4 * T - 1] < 0.25 * 4 * T  # far below linear (about 0.45 per round at t = 0)
 
 
 def test_tmps_learns_the_regularized_optimum_with_a_reference() -> None:

@@ -86,6 +86,34 @@ def test_matches_the_paper_algorithm(per_arm: bool) -> None:
     )
 
 
+@pytest.mark.parametrize("per_arm", [False, True])
+def test_probabilities_and_top_k_match_the_paper_algorithm(per_arm: bool) -> None:
+    # Probabilities: all mass on the argmax of Algorithm 2's scores; top_k: the k best of
+    # them in decreasing order (ties to the lower arm).
+    X, Z, arms, r, xa, za = data(120, seed=11, per_arm=per_arm)
+    alpha = 0.9
+    p = rl.HybridLinUCB(K, D, S, alpha=alpha, seed=0)
+    ref = PaperHybrid(K, D, S, alpha)
+    for a, x, z, y in zip(arms, xa, za, r, strict=True):
+        ref.update(int(a), x, z, y)
+        p.update(x, int(a), float(y), z=z)
+    Xq, Zq = X[:12], Z[:12]
+    scores = np.array(
+        [
+            ref.scores(
+                Xq[i] if per_arm else np.tile(Xq[i], (K, 1)),
+                Zq[i] if per_arm else np.tile(Zq[i], (K, 1)),
+            )
+            for i in range(12)
+        ]
+    )
+    np.testing.assert_allclose(p.scores(Xq, Zq), scores, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(p.probabilities(Xq, Zq), np.eye(K)[scores.argmax(axis=1)])
+    for k in (1, 2, 3):
+        want = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(p.top_k(Xq, k, Zq), want)
+
+
 def test_without_shared_features_it_is_disjoint_linucb() -> None:
     X, _, arms, r, _, _ = data(400, seed=2)
     hybrid = rl.HybridLinUCB(K, D, 0, alpha=0.6, seed=3)

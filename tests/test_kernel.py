@@ -245,3 +245,50 @@ def test_optimize_finds_the_maximum_with_a_progress_bar(capsys) -> None:
     assert res.indices.shape == (40,)
     with pytest.raises(regretless.InvalidParameterError):
         regretless.optimize(f, X, 5, policy="random", progress=False)
+
+
+def test_bkb_noise_variance_is_apart_from_lam() -> None:
+    # The reference width beta = sqrt(lam) F + sqrt(noise_variance (sum_i n_i s_i^2 ln t +
+    # ln 1/delta)); noise_variance defaults to lam, and changing it leaves the posterior.
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(60, 2))
+    pulls = rng.integers(0, 60, 25)
+    y = np.sin(4 * X[pulls, 0])
+    kw = dict(lam=0.1, qbar=3.0, fnorm=0.7, delta=0.3, beta_scale=None, seed=1)
+    a, b = BKB(X, RBF(0.3), **kw), BKB(X, RBF(0.3), noise_variance=0.004, **kw)
+    for i, v in zip(pulls, y, strict=True):
+        a.update(int(i), float(v))
+        b.update(int(i), float(v))
+    assert a.noise_variance == 0.1 and b.noise_variance == 0.004
+    for p, nv in ((a, 0.1), (b, 0.004)):
+        logdet = p.effective_dimension * np.log(25)
+        want = np.sqrt(0.1) * 0.7 + np.sqrt(nv * (logdet + np.log(1 / 0.3)))
+        assert p.beta == pytest.approx(want, rel=1e-12)
+    np.testing.assert_array_equal(a.posterior()[0], b.posterior()[0])
+    np.testing.assert_array_equal(a.posterior()[1], b.posterior()[1])
+    with pytest.raises(regretless.InvalidParameterError, match="noise_variance"):
+        BKB(X, RBF(0.3), noise_variance=-1.0)
+
+
+def kernel_bench_regret(T: int, A: int, seed: int, ls: float = 0.2) -> tuple[float, float]:
+    """benches/kernel_scaling.py's instance (A points in [0, 1]^3, RBF, a GP-prior draw,
+    noise sd 0.1): cumulative regret of GPUCB and BKB, both with their defaults."""
+    X = np.random.default_rng(seed).uniform(size=(A, 3))
+    d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    K = np.exp(-0.5 * d2 / ls**2) + 1e-8 * np.eye(A)
+    f = np.linalg.cholesky(K) @ np.random.default_rng(seed + 1).standard_normal(A)
+    gp = run(GPUCB(X, RBF(ls), seed=seed), f, np.random.default_rng(seed + 2), T)
+    bk = run(BKB(X, RBF(ls), seed=seed), f, np.random.default_rng(seed + 2), T)
+    return gp[-1], bk[-1]
+
+
+def test_bkb_defaults_stay_close_to_exact_gp_ucb() -> None:
+    gp, bk = kernel_bench_regret(T=500, A=300, seed=0)
+    assert 0.5 * gp < bk < 1.5 * gp, (gp, bk)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ls", [0.2, 0.5])
+def test_bkb_defaults_within_1_5x_of_gp_ucb_on_the_kernel_bench(ls: float) -> None:
+    gp, bk = kernel_bench_regret(T=2000, A=1000, seed=0, ls=ls)
+    assert 0.5 * gp < bk < 1.5 * gp, (gp, bk)

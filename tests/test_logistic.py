@@ -84,6 +84,47 @@ def test_batch_equals_loop_persistence_and_bad_input(cls) -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
 
 
+def test_probabilities_and_top_k_match_a_numpy_reference() -> None:
+    # LogisticUCB: the argmax of the logit x^T m_a + alpha sqrt(x^T S_a x) with (m_a, S_a) the
+    # numpy Laplace fit; top_k the k best scores (ties to the lower arm). LogisticTS: each
+    # arm's probability of the largest sampled logit N(x^T m_a, v^2 x^T S_a x), by quadrature,
+    # against the policy's 4096-draw estimate (3.5 binomial standard errors).
+    X, arms, clicks, _ = logistic_data(200, seed=4)
+    Xq = np.random.default_rng(9).standard_normal((15, D)) * 0.5
+    fits = [
+        laplace_reference(X[arms == a], clicks[arms == a], np.ones((arms == a).sum()), 1.5)
+        for a in range(K)
+    ]
+    logit = np.stack([Xq @ m for m, _ in fits], axis=1)
+    sd = np.stack([np.sqrt(np.einsum("nd,de,ne->n", Xq, S, Xq)) for _, S in fits], axis=1)
+    ucb = rl.LogisticUCB(K, D, alpha=0.8, lam=1.5, seed=0)
+    ucb.update_batch(X, arms, clicks)
+    scores = logit + 0.8 * sd
+    np.testing.assert_allclose(ucb.scores(Xq), scores, rtol=1e-8)
+    np.testing.assert_array_equal(ucb.probabilities(Xq), np.eye(K)[scores.argmax(axis=1)])
+    for k in (1, 2, 3):
+        want = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(ucb.top_k(Xq, k), want)
+    v = 1.3
+    ts = rl.LogisticTS(K, D, v=v, lam=1.5, seed=0)
+    ts.update_batch(X, arms, clicks)
+    grid = np.linspace(-10, 10, 1001)
+    from math import erf, sqrt
+
+    cdf = np.vectorize(lambda z: 0.5 * (1 + erf(z / sqrt(2))))
+    for row in range(6):
+        mu, s = logit[row], v * sd[row]
+        win = np.empty(K)
+        for a in range(K):
+            y = mu[a] + s[a] * grid
+            dens = np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi)
+            others = np.prod([cdf((y - mu[b]) / s[b]) for b in range(K) if b != a], axis=0)
+            win[a] = np.trapezoid(dens * others, grid)
+        got = ts.probabilities(Xq[row : row + 1])[0]
+        tol = 3.5 * np.sqrt(win * (1 - win) / 4096) + 1e-3
+        assert (np.abs(got - win) <= tol).all(), (row, got, win)
+
+
 def click_regret(policy, theta, n_steps, seed):
     rng = np.random.default_rng(seed)
     regret = 0.0

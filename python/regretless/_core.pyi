@@ -214,6 +214,13 @@ class EXP3(Bandit):
     @property
     def eta(self) -> float: ...
     def loss_estimates(self) -> NDArray[np.float64]: ...
+    def update(
+        self, arm: SupportsIndex, reward: SupportsFloat, *, propensity: SupportsFloat | None = None
+    ) -> None: ...
+    def update_batch(
+        self, arms: ArrayLike, rewards: ArrayLike, *, propensities: ArrayLike | None = None
+    ) -> None: ...
+    def pending_counts(self) -> NDArray[np.int64]: ...
 
 @final
 class EXP3IX(Bandit):
@@ -229,6 +236,13 @@ class EXP3IX(Bandit):
     @property
     def eta(self) -> float: ...
     def loss_estimates(self) -> NDArray[np.float64]: ...
+    def update(
+        self, arm: SupportsIndex, reward: SupportsFloat, *, propensity: SupportsFloat | None = None
+    ) -> None: ...
+    def update_batch(
+        self, arms: ArrayLike, rewards: ArrayLike, *, propensities: ArrayLike | None = None
+    ) -> None: ...
+    def pending_counts(self) -> NDArray[np.int64]: ...
 
 @final
 class SuccessiveElimination(Bandit):
@@ -381,6 +395,7 @@ class KLRegularizedUCB(ContextualBandit):
         eta: float = 1.0,
         beta: float | None = None,
         lam: float = 1.0,
+        width: Literal["oful", "tabular"] = "oful",
         seed: int | None = None,
     ) -> Self: ...
 
@@ -724,7 +739,8 @@ class BKB(KernelBandit):
         qbar: float = 4.0,
         fnorm: float = 1.0,
         delta: float = 0.5,
-        beta_scale: float | None = None,
+        beta_scale: float | None = ...,  # 1.0 (pyo3 shows an Option default as Ellipsis)
+        noise_variance: float | None = None,
         seed: int | None = None,
     ) -> Self: ...
     @property
@@ -735,6 +751,8 @@ class BKB(KernelBandit):
     def effective_dimension(self) -> float: ...
     @property
     def beta(self) -> float: ...
+    @property
+    def noise_variance(self) -> float: ...
     def counts(self) -> NDArray[np.int64]: ...
 
 # Ranked lists and budgets: Knapsack RL's allocation, bandits with knapsacks, HATCH,

@@ -111,23 +111,70 @@ fn simulation_rejects_mismatched_reward_domains() {
     ));
 }
 
+/// Pulls of the worse arm by an independent transcription of UCB1 (Auer et al. 2002):
+/// play each arm once, then argmax mean + sqrt(2 ln t / n) (ties to the lower index).
+fn reference_ucb1_bad_pulls(means: &[f64], horizon: usize, seed: u64) -> f64 {
+    let mut rng = regretless_core::rng::Rng::seed_from_u64(seed);
+    let (mut n, mut s) = ([0.0f64; 2], [0.0f64; 2]);
+    for t in 0..horizon {
+        let a = if t < 2 {
+            t
+        } else {
+            let index = |i: usize| s[i] / n[i] + (2.0 * (t as f64).ln() / n[i]).sqrt();
+            usize::from(index(1) > index(0))
+        };
+        n[a] += 1.0;
+        s[a] += if rng.uniform() < means[a] { 1.0 } else { 0.0 };
+    }
+    n[0]
+}
+
 #[test]
 fn ucb1_regret_is_logarithmic_on_a_two_arm_problem() {
-    // With gap 0.4, UCB1's bound is 8 ln T / 0.4 + O(1) pulls of the bad arm: regret far
-    // below a linear 0.4 T / 2.
-    let env = Environment::bernoulli(vec![0.3, 0.7]).unwrap();
+    // Gap 0.4: UCB1 pulls the worse arm about 2 alpha^2 ln T / gap^2 times (its index
+    // meets the better arm's when alpha sqrt(2 ln T / n) = gap). The mean count over runs
+    // must match an independent transcription of the algorithm within 4 standard errors,
+    // and lie within 0.5-1.25x of 2 ln T / gap^2: alpha = 0.5 or 2 (a factor 4 in the count)
+    // fails both, as a wrong constant in the index does. The upper bound of Auer et al.
+    // (8 ln T / gap^2 + 1 + pi^2/3 pulls) holds per run.
+    let means = [0.3, 0.7];
+    let env = Environment::bernoulli(means.to_vec()).unwrap();
     let p = UCB1::new(2, 1.0, Some(0)).unwrap();
+    let (horizon, runs) = (20_000usize, 40usize);
     let config = SimulationConfig {
-        horizon: 20_000,
-        n_runs: 4,
+        horizon,
+        n_runs: runs,
         seed: 1,
-        record_every: 20_000,
+        record_every: horizon,
     };
     let out = simulate(&p, &env, &config, None).unwrap();
-    let bound =
-        0.4 * (8.0 * (20_000f64).ln() / (0.4 * 0.4) + 1.0 + std::f64::consts::PI.powi(2) / 3.0);
-    for r in out.regret {
-        assert!(r < bound, "{r} >= {bound}");
-        assert!(r > 1.0);
+    let gap = 0.4;
+    let ln_t = (horizon as f64).ln();
+    let bound = gap * (8.0 * ln_t / (gap * gap) + 1.0 + std::f64::consts::PI.powi(2) / 3.0);
+    let bad: Vec<f64> = out.counts.chunks(2).map(|c| c[0] as f64).collect();
+    for (r, b) in out.regret.iter().zip(&bad) {
+        assert!(*r < bound, "{r} >= {bound}");
+        assert!(
+            (r - gap * b).abs() < 1e-9 * bound,
+            "regret {r} is not gap x {b} pulls"
+        );
     }
+    let reference: Vec<f64> = (0..runs)
+        .map(|s| reference_ucb1_bad_pulls(&means, horizon, 1000 + s as u64))
+        .collect();
+    let stats = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0);
+        (m, var / v.len() as f64)
+    };
+    let ((m, v), (mr, vr)) = (stats(&bad), stats(&reference));
+    assert!(
+        (m - mr).abs() < 4.0 * (v + vr).sqrt(),
+        "worse-arm pulls {m} vs reference {mr}"
+    );
+    let predicted = 2.0 * ln_t / (gap * gap);
+    assert!(
+        (0.5 * predicted..1.25 * predicted).contains(&m),
+        "worse-arm pulls {m} vs 2 ln T / gap^2 = {predicted}"
+    );
 }

@@ -5,7 +5,62 @@ use crate::convert::{positive_opt, seed_arg};
 use crate::errors::IntoPyResult;
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use regretless_core::policy::{Exp3, Exp3IX};
+use regretless_core::policy::{Exp3, Exp3IX, Registered};
+
+/// `update(arm, reward, propensity=None)` of a policy with recorded selection
+/// probabilities: without `propensity`, the shared update; with it, `with_propensity`.
+fn update_with<S, P>(
+    slf: &Bound<'_, S>,
+    arm: &Bound<'_, PyAny>,
+    reward: &Bound<'_, PyAny>,
+    propensity: Option<&Bound<'_, PyAny>>,
+    with_propensity: fn(&mut P, i64, f64, f64) -> regretless_core::Result<()>,
+) -> PyResult<()>
+where
+    S: pyo3::PyClass<BaseType = Bandit>,
+    P: Registered,
+{
+    let arm = crate::convert::arm_arg(arm, "arm")?;
+    let reward = crate::convert::real_arg(reward, "reward")?;
+    let propensity = propensity
+        .map(|q| crate::convert::real_arg(q, "propensity"))
+        .transpose()?;
+    with_policy(slf, |p: &mut P| match propensity {
+        Some(q) => with_propensity(p, arm, reward, q),
+        None => p.update(arm, reward),
+    })?
+    .py_err(slf.py())
+}
+
+/// A policy's `update_batch_with_propensities(arms, rewards, propensities)`.
+type BatchWithPropensities<P> = fn(&mut P, &[i64], &[f64], &[f64]) -> regretless_core::Result<()>;
+
+/// `update_batch(arms, rewards, propensities=None)`, validated row by row before any
+/// row is recorded.
+fn update_batch_with<S, P>(
+    slf: &Bound<'_, S>,
+    arms: &Bound<'_, PyAny>,
+    rewards: &Bound<'_, PyAny>,
+    propensities: Option<&Bound<'_, PyAny>>,
+    with_propensities: BatchWithPropensities<P>,
+) -> PyResult<()>
+where
+    S: pyo3::PyClass<BaseType = Bandit>,
+    P: Registered,
+{
+    let arms = crate::convert::owned_int64(arms, "arms")?;
+    let rewards = crate::convert::owned_float64(rewards, "rewards")?;
+    let propensities = propensities
+        .map(|q| crate::convert::owned_float64(q, "propensities"))
+        .transpose()?;
+    let (a, r) = (arms.as_slice()?, rewards.as_slice()?);
+    let q = propensities.as_ref().map(|q| q.as_slice()).transpose()?;
+    with_policy(slf, |p: &mut P| match q {
+        Some(q) => with_propensities(p, a, r, q),
+        None => p.update_batch(a, r),
+    })?
+    .py_err(slf.py())
+}
 
 /// EXP3 (Auer, Cesa-Bianchi, Freund and Schapire 2002) for adversarial rewards.
 ///
@@ -14,6 +69,13 @@ use regretless_core::policy::{Exp3, Exp3IX};
 /// if given, else ``sqrt(2 ln K / (K horizon))`` for a known horizon (expected regret
 /// at most ``sqrt(2 K T ln K)``), else the anytime ``sqrt(ln K / (K t))``.
 /// Rewards in [0, 1]. Not mergeable: its estimates depend on its own play.
+///
+/// Every decision of ``select``/``select_batch`` records the probability its arm was
+/// drawn with; an update of an arm answers that arm's oldest unanswered decision and
+/// divides by its recorded probability (first in, first out per arm), so batches and
+/// delayed feedback are weighted by the probabilities they were drawn with. Pass
+/// ``propensity=`` (``propensities=`` to ``update_batch``) to give it yourself, e.g. for
+/// logged decisions; an update with neither uses the current probability.
 ///
 /// >>> import regretless
 /// >>> policy = regretless.EXP3(3, horizon=1000, seed=0)
@@ -52,6 +114,46 @@ impl PyExp3 {
         let v = with_policy(slf, |p: &mut Exp3| p.cumulative_loss_estimates().to_vec())?;
         Ok(PyArray1::from_vec(slf.py(), v))
     }
+
+    /// Record the reward observed after playing `arm`, drawn with probability
+    /// `propensity` (default: the probability recorded when it was selected).
+    #[pyo3(signature = (arm, reward, *, propensity = None))]
+    fn update(
+        slf: &Bound<'_, Self>,
+        arm: &Bound<'_, PyAny>,
+        reward: &Bound<'_, PyAny>,
+        propensity: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        update_with(slf, arm, reward, propensity, Exp3::update_with_propensity)
+    }
+
+    /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
+    /// with (default: the probabilities recorded at selection). Every row is validated
+    /// before any is recorded.
+    #[pyo3(signature = (arms, rewards, *, propensities = None))]
+    fn update_batch(
+        slf: &Bound<'_, Self>,
+        arms: &Bound<'_, PyAny>,
+        rewards: &Bound<'_, PyAny>,
+        propensities: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        update_batch_with(
+            slf,
+            arms,
+            rewards,
+            propensities,
+            Exp3::update_batch_with_propensities,
+        )
+    }
+
+    /// Number of decisions per arm still waiting for their update (int64).
+    fn pending_counts<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let v = with_policy(slf, |p: &mut Exp3| p.pending_counts())?;
+        Ok(PyArray1::from_vec(
+            slf.py(),
+            v.into_iter().map(|n| n as i64).collect(),
+        ))
+    }
 }
 
 /// EXP3-IX (Neu 2015): EXP3 with implicit exploration, regret bounded with high
@@ -59,6 +161,8 @@ impl PyExp3 {
 ///
 /// Exponential weights on loss estimates ``(1 - r) / (p_i + gamma)``; ``gamma``
 /// defaults to ``eta / 2``. Learning rate as for :class:`EXP3`. Rewards in [0, 1].
+/// The probability ``p_i`` is the one the arm was drawn with, recorded at selection as
+/// for :class:`EXP3` (or given as ``propensity=``).
 ///
 /// >>> import regretless
 /// >>> policy = regretless.EXP3IX(2, eta=0.5, seed=0)
@@ -97,5 +201,45 @@ impl PyExp3IX {
     fn loss_estimates<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let v = with_policy(slf, |p: &mut Exp3IX| p.cumulative_loss_estimates().to_vec())?;
         Ok(PyArray1::from_vec(slf.py(), v))
+    }
+
+    /// Record the reward observed after playing `arm`, drawn with probability
+    /// `propensity` (default: the probability recorded when it was selected).
+    #[pyo3(signature = (arm, reward, *, propensity = None))]
+    fn update(
+        slf: &Bound<'_, Self>,
+        arm: &Bound<'_, PyAny>,
+        reward: &Bound<'_, PyAny>,
+        propensity: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        update_with(slf, arm, reward, propensity, Exp3IX::update_with_propensity)
+    }
+
+    /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
+    /// with (default: the probabilities recorded at selection). Every row is validated
+    /// before any is recorded.
+    #[pyo3(signature = (arms, rewards, *, propensities = None))]
+    fn update_batch(
+        slf: &Bound<'_, Self>,
+        arms: &Bound<'_, PyAny>,
+        rewards: &Bound<'_, PyAny>,
+        propensities: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        update_batch_with(
+            slf,
+            arms,
+            rewards,
+            propensities,
+            Exp3IX::update_batch_with_propensities,
+        )
+    }
+
+    /// Number of decisions per arm still waiting for their update (int64).
+    fn pending_counts<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let v = with_policy(slf, |p: &mut Exp3IX| p.pending_counts())?;
+        Ok(PyArray1::from_vec(
+            slf.py(),
+            v.into_iter().map(|n| n as i64).collect(),
+        ))
     }
 }

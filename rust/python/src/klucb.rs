@@ -15,7 +15,8 @@ use regretless_core::policy::{BayesUCB, Divergence, KLUCB};
 /// [-1e100, 1e100], with known ``variance``) or ``"poisson"`` (rewards in [0, 1e100]);
 /// the 1e100 limit keeps every sum finite, so a checkpoint always loads. The solve
 /// is bracketed and bounded (at most 200 evaluations) at any mean. ``plus=True`` gives
-/// KL-UCB+, which uses ``ln(t / n_i)``. ``c = 0`` is the practical default (3 in the
+/// KL-UCB+ (Garivier and Cappe, COLT 2011; asymptotic optimality by Kaufmann, Annals of
+/// Statistics 2018), which uses ``ln(t / n_i)``. ``c = 0`` is the practical default (3 in the
 /// proofs).
 ///
 /// >>> import regretless

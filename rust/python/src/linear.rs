@@ -7,7 +7,8 @@ use crate::errors::IntoPyResult;
 use pyo3::prelude::*;
 use pyo3::PyClass;
 use regretless_core::contextual::{
-    AnyContextual, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS, LogisticUCB,
+    AnyContextual, GibbsGreedy, GibbsWidth, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS,
+    LogisticUCB,
 };
 use regretless_core::contextual::{SketchedLinTS, SketchedLinUCB};
 
@@ -174,9 +175,15 @@ impl PyLinGreedy {
 /// Gibbs policy ``pi(a|x) ~ pi_ref(a|x) exp(eta * f(x, a))`` with the optimistic estimate
 /// ``f = min(1, max(0, x^T theta_a + beta_t sqrt(x^T A_a^{-1} x)))`` (computed in log
 /// space). ``pi_ref`` is uniform unless given per decision (e.g. a language model's or
-/// the production policy's probabilities); ``beta=None`` uses ``sqrt(2 ln(2t))``, the
-/// tabular bonus when the context is one constant feature. Rewards are expected in
-/// [0, 1]. ``regretless.kl_regret`` scores the decisions exactly.
+/// the production policy's probabilities). ``beta`` fixes the multiplier; ``beta=None``
+/// uses ``width``'s ``beta_t``: ``"oful"`` (default) is OFUL's confidence radius
+/// (Abbasi-Yadkori et al. 2011), the linear bonus of the paper's analysis,
+/// ``beta_t = sqrt(2 ln(2t) + d ln(1 + t / (d lam))) / 2 + sqrt(lam)`` (rewards in [0, 1],
+/// so 1/2-sub-Gaussian noise; ``|theta| <= 1``; ``delta = 1 / (2t)``), which grows with
+/// the dimension ``d``; ``"tabular"`` is ``sqrt(2 ln(2t))`` for every ``d``, the
+/// tabular bonus ``sqrt(2 ln(2t) / n_a)`` when the context is one constant feature (the
+/// default of earlier releases; states saved by them keep it). Rewards are expected in [0, 1].
+/// ``regretless.kl_regret`` scores the decisions exactly.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
 /// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
@@ -196,7 +203,8 @@ pub struct PyKLRegularizedUCB;
 #[pymethods]
 impl PyKLRegularizedUCB {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, eta = 1.0, beta = None, lam = 1.0, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, eta = 1.0, beta = None, lam = 1.0, width = "oful", seed = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -204,12 +212,16 @@ impl PyKLRegularizedUCB {
         eta: f64,
         beta: Option<f64>,
         lam: f64,
+        width: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
+        let width = GibbsWidth::parse(width).py_err(py)?;
+        let seed = seed_arg(seed)?;
         Ok((
             Self,
             PyContextualBandit::wrap(
-                KLRegularizedUCB::new(n_arms, dim, eta, beta, lam, seed_arg(seed)?).py_err(py)?,
+                KLRegularizedUCB::with_width(n_arms, dim, eta, beta, lam, width, seed)
+                    .py_err(py)?,
             ),
         ))
     }

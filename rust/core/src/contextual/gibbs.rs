@@ -4,20 +4,66 @@
 //! optimistic f = min(1, mean + beta_t width) (Zhao, Ye, Xiong, Gu and Zhang 2025);
 //! `GibbsGreedy` uses the plain estimate (no bonus), the variant argued to suffice by the
 //! KL term alone. Everything is computed in log space.
+//!
+//! The bonus width defaults to OFUL's confidence radius (Abbasi-Yadkori, Pal and
+//! Szepesvari 2011), the linear instantiation in the seed's analysis:
+//! `beta_t = R sqrt(2 ln(2t) + d ln(1 + t / (d lam))) + sqrt(lam) S` with R = 1/2 (rewards in
+//! [0, 1]), S = 1 and delta = 1 / (2t), so it grows with the dimension; `GibbsWidth::Tabular`
+//! keeps the dimension-free `sqrt(2 ln(2t))` of the multi-armed instance. Payload version 2
+//! stores the choice; version 1 bytes (which predate it) load with the tabular width they
+//! were made with.
 
-use super::{persist_contextual, ContextualPolicy, LinearBase};
+use super::{ContextualPolicy, LinearBase};
 use crate::eligible::Eligible;
 use crate::error::{Error, Result};
+use crate::state::{read_payload, write_payload, Persist};
 use crate::stats::sample_discrete;
 use serde::{Deserialize, Serialize};
+
+/// The bonus multiplier beta_t used when no fixed `beta` is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GibbsWidth {
+    /// OFUL's radius `sqrt(2 ln(2t) + d ln(1 + t / (d lam))) / 2 + sqrt(lam)`.
+    Oful,
+    /// `sqrt(2 ln(2t))`: with one constant feature, the tabular bonus
+    /// `sqrt(2 ln(2t) / n_a)` of the paper's MAB instance, for every dimension.
+    Tabular,
+}
+
+impl GibbsWidth {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "oful" => Ok(GibbsWidth::Oful),
+            "tabular" => Ok(GibbsWidth::Tabular),
+            _ => Err(Error::param(
+                "width",
+                format!("must be 'oful' or 'tabular', got {name:?}"),
+            )),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            GibbsWidth::Oful => "oful",
+            GibbsWidth::Tabular => "tabular",
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GibbsParams {
     /// Inverse temperature eta: large values mean weak regularization.
     pub eta: f64,
-    /// Bonus multiplier beta_t; None uses sqrt(2 ln(2t)), which with one constant feature
-    /// reproduces the tabular bonus sqrt(2 ln(2t) / n_a) of the paper's MAB instance.
+    /// Fixed bonus multiplier; None uses `width`'s beta_t.
     pub beta: Option<f64>,
+    /// The beta_t rule when `beta` is None (unused by the greedy policy).
+    pub width: GibbsWidth,
+}
+
+/// The parameters as version 1 payloads wrote them (before `width`).
+#[derive(Serialize, Deserialize)]
+struct GibbsParamsV1 {
+    eta: f64,
+    beta: Option<f64>,
 }
 
 impl GibbsParams {
@@ -33,9 +79,19 @@ impl GibbsParams {
         Ok(())
     }
 
-    fn beta_t(&self, t: u64) -> f64 {
-        self.beta
-            .unwrap_or_else(|| (2.0 * (2.0 * t.max(1) as f64).ln()).sqrt())
+    /// The bonus multiplier after `t` updates, for contexts of dimension `dim` and ridge `lam`.
+    fn beta_t(&self, t: u64, dim: usize, lam: f64) -> f64 {
+        if let Some(b) = self.beta {
+            return b;
+        }
+        let log_term = 2.0 * (2.0 * t.max(1) as f64).ln();
+        match self.width {
+            GibbsWidth::Tabular => log_term.sqrt(),
+            GibbsWidth::Oful => {
+                let d = dim as f64;
+                0.5 * (log_term + d * (t as f64 / (d * lam)).ln_1p()).sqrt() + lam.sqrt()
+            }
+        }
     }
 }
 
@@ -51,7 +107,7 @@ fn gibbs_row(
 ) {
     let k = out.len();
     let beta = if optimistic {
-        params.beta_t(base.t)
+        params.beta_t(base.t, base.dim, base.lam)
     } else {
         0.0
     };
@@ -131,9 +187,29 @@ macro_rules! gibbs_policy_impls {
                 lam: f64,
                 seed: Option<u64>,
             ) -> Result<Self> {
+                Self::with_width(n_arms, dim, eta, beta, lam, GibbsWidth::Oful, seed)
+            }
+
+            /// As `new`, with the beta_t rule `width` (used when `beta` is None).
+            pub fn with_width(
+                n_arms: usize,
+                dim: usize,
+                eta: f64,
+                beta: Option<f64>,
+                lam: f64,
+                width: GibbsWidth,
+                seed: Option<u64>,
+            ) -> Result<Self> {
+                // The greedy policy has no bonus: its width is fixed (so that its
+                // parameters, and bytes, do not depend on an unused choice).
+                let width = if $optimistic {
+                    width
+                } else {
+                    GibbsWidth::Tabular
+                };
                 let p = $ty {
                     base: LinearBase::new(n_arms, dim, lam, seed)?,
-                    params: GibbsParams { eta, beta },
+                    params: GibbsParams { eta, beta, width },
                 };
                 p.check_params()?;
                 Ok(p)
@@ -158,8 +234,10 @@ macro_rules! gibbs_policy_impls {
                     .map_or("None".to_string(), |b| b.to_string());
                 if $optimistic {
                     format!(
-                        "eta={}, beta={beta}, lam={}",
-                        self.params.eta, self.base.lam
+                        "eta={}, beta={beta}, lam={}, width='{}'",
+                        self.params.eta,
+                        self.base.lam,
+                        self.params.width.name()
                     )
                 } else {
                     format!("eta={}, lam={}", self.params.eta, self.base.lam)
@@ -168,7 +246,8 @@ macro_rules! gibbs_policy_impls {
             /// The (optimistic, clipped) reward estimate f(x, a) the Gibbs policy uses.
             fn score_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) {
                 let beta = if $optimistic {
-                    self.params.beta_t(self.base.t)
+                    self.params
+                        .beta_t(self.base.t, self.base.dim, self.base.lam)
                 } else {
                     0.0
                 };
@@ -203,7 +282,8 @@ macro_rules! gibbs_policy_impls {
             }
             fn width_coefficient(&self) -> f64 {
                 if $optimistic {
-                    self.params.beta_t(self.base.t)
+                    self.params
+                        .beta_t(self.base.t, self.base.dim, self.base.lam)
                 } else {
                     0.0
                 }
@@ -268,7 +348,47 @@ macro_rules! gibbs_policy_impls {
                 );
             }
         }
-        persist_contextual!($ty, $kind);
+        impl Persist for $ty {
+            const KIND: &'static str = $kind;
+            const VERSION: u16 = 2;
+            fn check_invariants(&self) -> Result<()> {
+                self.check_policy()
+            }
+            fn decode_payload(version: u16, payload: &[u8]) -> Result<(Self, &[u8])> {
+                if version >= 2 {
+                    return read_payload(payload);
+                }
+                #[derive(Deserialize)]
+                struct V1 {
+                    base: LinearBase,
+                    params: GibbsParamsV1,
+                }
+                let (v1, rest): (V1, &[u8]) = read_payload(payload)?;
+                let params = GibbsParams {
+                    eta: v1.params.eta,
+                    beta: v1.params.beta,
+                    width: GibbsWidth::Tabular,
+                };
+                Ok((
+                    $ty {
+                        base: v1.base,
+                        params,
+                    },
+                    rest,
+                ))
+            }
+            /// Version 1 (no width) when the width is the tabular one it implied.
+            fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+                if self.params.width == GibbsWidth::Tabular {
+                    let params = GibbsParamsV1 {
+                        eta: self.params.eta,
+                        beta: self.params.beta,
+                    };
+                    return Ok((1, write_payload(&(&self.base, &params))?));
+                }
+                Ok((2, write_payload(self)?))
+            }
+        }
     };
 }
 

@@ -24,7 +24,7 @@ pub mod registry;
 mod ridge;
 pub mod sketch;
 pub(crate) use batch::PrivateBatch;
-pub use gibbs::{GibbsGreedy, KLRegularizedUCB};
+pub use gibbs::{GibbsGreedy, GibbsWidth, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};

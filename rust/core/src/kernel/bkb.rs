@@ -178,12 +178,27 @@ pub struct BKB {
     /// The sampled dictionary (sorted arm indices).
     dict: Vec<usize>,
     rng: Rng,
+    /// The noise variance sigma_n^2 of the width beta~ (None: `lam`, as before it existed).
+    noise_variance: Option<f64>,
     #[serde(skip)]
     kdiag: Vec<f64>,
     #[serde(skip)]
     der: Derived,
     #[serde(skip)]
     columns: Columns,
+}
+
+fn check_noise_variance(noise_variance: Option<f64>) -> Result<()> {
+    match noise_variance {
+        Some(v) if !(0.0..=1e100).contains(&v) => Err(Error::param(
+            "noise_variance",
+            format!(
+                "must be None or a number in [0, 1e100], got {}",
+                crate::error::show(v)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_params(
@@ -327,6 +342,7 @@ impl BKB {
             t: 0,
             dict: Vec::new(),
             rng: Rng::from_optional_seed(seed),
+            noise_variance: None,
             kdiag: Vec::new(),
             der: Derived::default(),
             columns: Columns::default(),
@@ -351,6 +367,21 @@ impl BKB {
     }
     pub fn lam(&self) -> f64 {
         self.lam
+    }
+
+    /// Sets the noise variance `sigma_n^2` of the width `beta~ = sqrt(lam) F +
+    /// sqrt(sigma_n^2 (logdet + ln(1/delta)))` (None: `lam`), as the authors' code keeps it
+    /// apart from the regularization `lam`.
+    pub fn with_noise_variance(mut self, noise_variance: Option<f64>) -> Result<Self> {
+        check_noise_variance(noise_variance)?;
+        self.noise_variance = noise_variance;
+        self.rebuild()?;
+        Ok(self)
+    }
+
+    /// The noise variance of the width (`lam` unless set).
+    pub fn noise_variance(&self) -> f64 {
+        self.noise_variance.unwrap_or(self.lam)
     }
     pub fn counts(&self) -> &[u64] {
         &self.counts
@@ -390,7 +421,7 @@ impl BKB {
     }
     pub fn describe_params(&self) -> String {
         format!(
-            "kernel={}, lam={}, qbar={}, fnorm={}, delta={}, beta_scale={}",
+            "kernel={}, lam={}, qbar={}, fnorm={}, delta={}, beta_scale={}, noise_variance={}",
             self.kernel.describe(),
             self.lam,
             self.qbar,
@@ -398,6 +429,10 @@ impl BKB {
             self.delta,
             match self.beta_scale {
                 Some(b) => b.to_string(),
+                None => "None".into(),
+            },
+            match self.noise_variance {
+                Some(v) => v.to_string(),
                 None => "None".into(),
             }
         )
@@ -620,7 +655,8 @@ impl BKB {
             .map(|(&n, v)| n as f64 * v)
             .sum();
         let logdet = deff * (self.t.max(1) as f64).ln();
-        let beta = lam.sqrt() * self.fnorm + (lam * (logdet + (1.0 / self.delta).ln())).sqrt();
+        let noise = self.noise_variance.unwrap_or(lam);
+        let beta = lam.sqrt() * self.fnorm + (noise * (logdet + (1.0 / self.delta).ln())).sqrt();
         self.der = Derived {
             dict: self.dict.clone(),
             kept,
@@ -753,12 +789,84 @@ impl BKB {
     }
 }
 
+/// The fields of a version 1 payload (before `noise_variance`), in order.
+#[derive(Deserialize)]
+struct BkbV1 {
+    kernel: Kernel,
+    x: Vec<f64>,
+    d: usize,
+    a: usize,
+    lam: f64,
+    qbar: f64,
+    fnorm: f64,
+    delta: f64,
+    beta_scale: Option<f64>,
+    counts: Vec<u64>,
+    sums: Vec<f64>,
+    t: u64,
+    dict: Vec<usize>,
+    rng: Rng,
+}
+
 impl Persist for BKB {
     const KIND: &'static str = "BKB";
+    /// 2: `noise_variance` (version 1 bytes load with None, the width they were made with).
+    const VERSION: u16 = 2;
+    fn decode_payload(version: u16, payload: &[u8]) -> Result<(Self, &[u8])> {
+        if version >= 2 {
+            return crate::state::read_payload(payload);
+        }
+        let (v1, rest): (BkbV1, &[u8]) = crate::state::read_payload(payload)?;
+        let p = BKB {
+            kernel: v1.kernel,
+            x: v1.x,
+            d: v1.d,
+            a: v1.a,
+            lam: v1.lam,
+            qbar: v1.qbar,
+            fnorm: v1.fnorm,
+            delta: v1.delta,
+            beta_scale: v1.beta_scale,
+            counts: v1.counts,
+            sums: v1.sums,
+            t: v1.t,
+            dict: v1.dict,
+            rng: v1.rng,
+            noise_variance: None,
+            kdiag: Vec::new(),
+            der: Derived::default(),
+            columns: Columns::default(),
+        };
+        Ok((p, rest))
+    }
+    /// Version 1 when `noise_variance` is unset (the width version 1 states had).
+    fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+        if self.noise_variance.is_none() {
+            let v1 = (
+                &self.kernel,
+                &self.x,
+                self.d,
+                self.a,
+                self.lam,
+                self.qbar,
+                self.fnorm,
+                self.delta,
+                self.beta_scale,
+                &self.counts,
+                &self.sums,
+                self.t,
+                &self.dict,
+                &self.rng,
+            );
+            return Ok((1, crate::state::write_payload(&v1)?));
+        }
+        Ok((2, crate::state::write_payload(self)?))
+    }
     fn check_invariants(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::state(format!("BKB: {m}")));
         self.kernel.validate()?;
         check_params(self.lam, self.qbar, self.fnorm, self.delta, self.beta_scale)?;
+        check_noise_variance(self.noise_variance)?;
         if self.d == 0 || self.a == 0 || self.x.len() != self.a.saturating_mul(self.d) {
             return bad("candidate matrix and its shape disagree");
         }

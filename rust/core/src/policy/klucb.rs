@@ -20,8 +20,10 @@ pub enum Divergence {
 }
 
 /// KL-UCB: the index of arm i is max{q >= mean_i : n_i kl(mean_i, q) <= ln t + c ln ln t}.
-/// With `plus = true` it is KL-UCB+ (Garivier, Menard, Stoltz 2018 style): ln(t / n_i) in
-/// place of ln t. The default c = 0 is the value recommended in practice (c = 3 in the
+/// With `plus = true` it is KL-UCB+: ln(t / n_i) in place of ln t, proposed by Garivier and
+/// Cappe (COLT 2011) as a practical variant, proved asymptotically optimal by Kaufmann
+/// ("On Bayesian index policies for sequential resource allocation", Annals of Statistics
+/// 2018; also Honda 2019). The default c = 0 is the value recommended in practice (c = 3 in the
 /// proofs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KLUCB {

@@ -185,7 +185,7 @@ impl AnyPolicy {
     // Always inlined: the serving loop's two calls (fastcall.rs) then pay only the match.
     #[inline(always)]
     pub fn select(&mut self) -> usize {
-        each_policy!(self, p => p.select())
+        each_policy!(self, p => p.decide())
     }
 
     #[inline(always)]
