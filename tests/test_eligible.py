@@ -247,3 +247,22 @@ def test_kernel_batches_pick_distinct_eligible_candidates() -> None:
     assert sorted(batch.tolist()) == eligible.tolist()
     with pytest.raises(regretless.InvalidParameterError, match="eligible candidates"):
         p.select_batch(len(eligible) + 1, eligible=eligible)
+
+
+@pytest.mark.parametrize("cls", ["EXP3", "EXP3IX"])
+def test_exp3_masked_decision_records_the_restricted_propensity(cls: str) -> None:
+    # The loss estimate of a masked decision divides by the probability the arm was drawn
+    # with, the restricted one, not by its unrestricted probability.
+    policy = getattr(regretless, cls)(3, eta=0.2, seed=3)
+    policy.update_batch([0, 1, 2] * 4, [0.9, 0.1, 0.5] * 4)
+    restricted = policy.probabilities(eligible=[1, 2])
+    unrestricted = policy.probabilities()
+    arm = policy.select(eligible=[1, 2])
+    assert arm in (1, 2) and policy.pending_counts().tolist()[arm] == 1
+    assert abs(restricted[arm] - unrestricted[arm]) > 0.05  # the two rules differ here
+    before = policy.scores()[arm]
+    policy.update(arm, 0.0)  # loss 1
+    gamma = 0.1 if cls == "EXP3IX" else 0.0  # EXP3-IX's implicit exploration: eta / 2
+    expected = 1.0 / (restricted[arm] + gamma)
+    assert policy.scores()[arm] == pytest.approx(before - expected, rel=1e-12)
+    assert policy.pending_counts().tolist() == [0, 0, 0]
