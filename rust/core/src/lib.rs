@@ -16,8 +16,10 @@
 //! ```
 
 pub mod contextual;
+pub mod curriculum;
 pub mod env;
 pub mod error;
+pub mod identify;
 pub mod kernel;
 pub mod limits;
 pub mod linalg;
@@ -28,6 +30,7 @@ pub mod rng;
 pub mod sample;
 pub mod simd;
 pub mod simulate;
+pub mod sparse_linear;
 pub mod special;
 pub mod state;
 pub mod stats;

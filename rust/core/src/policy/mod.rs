@@ -15,6 +15,7 @@ pub mod greedy;
 pub mod klucb;
 pub mod registry;
 pub mod thompson;
+pub mod tsallis;
 pub mod ucb;
 
 pub use drift::{DiscountedThompsonSampling, DiscountedUCB, SlidingWindowUCB};
@@ -24,6 +25,7 @@ pub use greedy::{EpsilonGreedy, Softmax};
 pub use klucb::{BayesUCB, Divergence, KLUCB};
 pub use registry::{AnyPolicy, PolicyVisitor, Registered};
 pub use thompson::{GaussianThompsonSampling, ThompsonSampling};
+pub use tsallis::TsallisINF;
 pub use ucb::{MOSS, UCB1, UCBV};
 
 /// The set of rewards a policy's model is defined on. Rewards outside it are rejected
@@ -240,6 +242,13 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
 
     /// One decision (may draw from the generator).
     fn select(&mut self) -> usize;
+    /// One decision for a caller who will answer it later with `update` (the public
+    /// `select` and `select_batch`): a policy that weights its updates by the probability
+    /// of the draw records that probability here. Loops that update right after the draw
+    /// (simulation, replay) call [`Policy::select`].
+    fn decide(&mut self) -> usize {
+        self.select()
+    }
     /// Per-arm index of the decision rule (+inf for arms the rule must try first).
     fn scores(&self) -> Vec<f64>;
     /// Probability of each arm at the next `select`, for the current state.
@@ -337,7 +346,7 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
 
     /// `n` decisions with no feedback between them (as a batched deployment makes).
     fn select_batch(&mut self, n: usize) -> Vec<usize> {
-        (0..n).map(|_| self.select()).collect()
+        (0..n).map(|_| self.decide()).collect()
     }
 
     /// Appends an arm with no observations; returns its index.
