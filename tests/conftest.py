@@ -36,6 +36,7 @@ POLICY_FACTORIES: dict[str, Callable[[int, int | None], object]] = {
     "DiscountedUCB": lambda k, s: regretless.DiscountedUCB(k, gamma=0.95, seed=s),
     "DiscountedUCB-horizon": lambda k, s: regretless.DiscountedUCB(k, horizon=1000, xi=0.3, seed=s),
     "DiscountedThompsonSampling": lambda k, s: regretless.DiscountedThompsonSampling(k, seed=s),
+    "TsallisINF": lambda k, s: regretless.TsallisINF(k, seed=s),
 }
 
 NOT_MERGEABLE = {
@@ -48,6 +49,7 @@ NOT_MERGEABLE = {
     "DiscountedUCB",
     "DiscountedUCB-horizon",
     "DiscountedThompsonSampling",
+    "TsallisINF",
 }
 # Policies whose model only accepts rewards in [0, 1].
 UNIT_REWARDS = {
@@ -68,6 +70,7 @@ UNIT_REWARDS = {
     "DiscountedUCB",
     "DiscountedUCB-horizon",
     "DiscountedThompsonSampling",
+    "TsallisINF",
 }
 
 

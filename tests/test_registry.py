@@ -40,6 +40,10 @@ def test_the_demo_runs_every_registered_policy() -> None:
         assert type(factory()).__name__ == label.split("(")[0]
 
 
+# Policies whose update weights by the selection probability, which it takes as an argument.
+WITH_PROPENSITY = {regretless.TsallisINF}
+
+
 def test_shared_methods_live_once_on_the_base() -> None:
     shared = ["select", "update", "select_batch", "update_batch", "scores", "to_bytes"]
     shared += ["from_bytes", "merge", "copy", "__reduce__", "fit_logs", "__repr__"]
@@ -49,8 +53,13 @@ def test_shared_methods_live_once_on_the_base() -> None:
     extended |= {("EXP3IX", "update"), ("EXP3IX", "update_batch")}
     for cls in regretless.POLICIES:
         for method in shared:
-            if (cls.__name__, method) not in extended:
-                assert method not in vars(cls), (cls.__name__, method)
+            if method in ("update", "update_batch") and (
+                cls in WITH_PROPENSITY or (cls.__name__, method) in extended
+            ):
+                # Their update also takes the probability the arm was drawn with.
+                assert "propensit" in vars(cls)[method].__text_signature__, (cls.__name__, method)
+                continue
+            assert method not in vars(cls), (cls.__name__, method)
             assert hasattr(cls, method)
     # The direct entry points are installed once, on the base, and inherited.
     assert type(vars(Bandit)["select"]).__name__ == "method_descriptor"

@@ -12,6 +12,7 @@ use crate::exp3::{PyExp3, PyExp3IX};
 use crate::greedy::{PyEpsilonGreedy, PySoftmax};
 use crate::klucb::{PyBayesUCB, PyKLUCB};
 use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
+use crate::tsallis::PyTsallisINF;
 use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
 use numpy::PyArray1;
 use pyo3::exceptions::PyRuntimeError;
@@ -129,6 +130,7 @@ pub(crate) fn new_object(py: Python<'_>, policy: AnyPolicy) -> PyResult<Bound<'_
         AnyPolicy::DiscountedThompsonSampling(_) => {
             subclass_object(py, PyDiscountedThompsonSampling, policy)
         }
+        AnyPolicy::TsallisINF(_) => subclass_object(py, PyTsallisINF, policy),
     }
 }
 
@@ -155,6 +157,7 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<PySlidingWindowUCB>(),
         py.get_type::<PyDiscountedUCB>(),
         py.get_type::<PyDiscountedThompsonSampling>(),
+        py.get_type::<PyTsallisINF>(),
     ];
     let mut names = Vec::with_capacity(classes.len());
     for class in classes {

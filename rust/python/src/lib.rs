@@ -10,6 +10,7 @@ mod cascade;
 mod cascading_rl;
 mod contextual_class;
 mod convert;
+mod curriculum;
 mod drift;
 mod eligible;
 mod elimination;
@@ -20,19 +21,25 @@ mod family;
 mod fastcall;
 mod greedy;
 mod hybrid;
+mod identify;
 mod kernel;
 mod klucb;
 mod linear;
 mod ope;
 mod persist;
 mod simulate;
+mod sparse_linear;
 mod stream;
 mod thompson;
+mod tsallis;
 mod ucb;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bandit::add_classes(m)?;
+    identify::add_classes(m)?;
+    m.add_class::<curriculum::PyBinSampler>()?;
+    m.add_class::<sparse_linear::PySparseLinearBaseline>()?;
     m.add_class::<contextual_class::PyContextualBandit>()?;
     m.add_class::<linear::PyLinUCB>()?;
     m.add_class::<linear::PyLinTS>()?;

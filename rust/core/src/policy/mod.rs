@@ -17,6 +17,7 @@ pub mod klucb;
 pub mod list;
 pub mod registry;
 pub mod thompson;
+pub mod tsallis;
 pub mod ucb;
 
 pub use drift::{DiscountedThompsonSampling, DiscountedUCB, SlidingWindowUCB};
@@ -27,6 +28,7 @@ pub use klucb::{BayesUCB, Divergence, KLUCB};
 pub use list::{ListRule, RankedList};
 pub use registry::{AnyPolicy, PolicyVisitor, Registered};
 pub use thompson::{GaussianThompsonSampling, ThompsonSampling};
+pub use tsallis::TsallisINF;
 pub use ucb::{MOSS, UCB1, UCBV};
 
 /// The set of rewards a policy's model is defined on. Rewards outside it are rejected

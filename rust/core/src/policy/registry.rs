@@ -12,7 +12,7 @@
 use super::{
     BayesUCB, DiscountedThompsonSampling, DiscountedUCB, EpsilonGreedy, Exp3, Exp3IX,
     GaussianThompsonSampling, Policy, SlidingWindowUCB, Softmax, SuccessiveElimination,
-    ThompsonSampling, KLUCB, MOSS, UCB1, UCBV,
+    ThompsonSampling, TsallisINF, KLUCB, MOSS, UCB1, UCBV,
 };
 use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{python_name, Error, Result};
@@ -36,6 +36,7 @@ pub enum AnyPolicy {
     SlidingWindowUCB(SlidingWindowUCB),
     DiscountedUCB(DiscountedUCB),
     DiscountedThompsonSampling(DiscountedThompsonSampling),
+    TsallisINF(TsallisINF),
 }
 
 /// `each_policy!(value, p => body)`: `body` with `p` bound to the policy inside `value`
@@ -58,6 +59,7 @@ macro_rules! each_policy {
             AnyPolicy::SlidingWindowUCB($p) => $body,
             AnyPolicy::DiscountedUCB($p) => $body,
             AnyPolicy::DiscountedThompsonSampling($p) => $body,
+            AnyPolicy::TsallisINF($p) => $body,
         }
     };
 }
@@ -142,6 +144,7 @@ registered!(
     SlidingWindowUCB,
     DiscountedUCB,
     DiscountedThompsonSampling,
+    TsallisINF,
 );
 
 /// `merge` of two policies of the same type `P`; an incompatible error otherwise.
@@ -310,6 +313,7 @@ mod tests {
             DiscountedThompsonSampling::new(3, 0.9, 1.0, 1.0, Some(15))
                 .unwrap()
                 .into(),
+            TsallisINF::new(3, 1.0, Some(16)).unwrap().into(),
         ];
         for p in &mut all {
             p.update_batch(&[0, 1, 2, 1], &[1.0, 0.0, 0.5, 1.0])

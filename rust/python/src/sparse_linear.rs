@@ -1,0 +1,202 @@
+//! `SparseLinearBaseline`: the support-enumeration baseline for sparse misspecified linear
+//! bandits.
+
+use crate::convert::{bytes_arg, with_lock, with_lock_detached};
+use crate::errors::IntoPyResult;
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyType};
+use regretless_core::sparse_linear::SparseLinearBaseline;
+use std::sync::Mutex;
+
+/// A baseline for sparse misspecified linear bandits (the setting of Dong and Yang, ICML
+/// 2023): ``|mu(a) - <theta, phi(a)>| <= epsilon`` with ``theta`` ``sparsity``-sparse.
+///
+/// **A baseline, not the paper's algorithm**: it does not reach the paper's
+/// ``O(epsilon)``-optimality. For each support of size ``sparsity`` it runs phased
+/// elimination with a G-optimal design (Frank-Wolfe) on those coordinates, widths
+/// inflated by ``epsilon sqrt(sparsity)``; then it pulls each support's winner
+/// ``O(ln(1/delta) / epsilon^2)`` times and recommends the best, which is
+/// ``O(epsilon sqrt(sparsity))``-optimal with probability ``1 - delta``. Cost:
+/// ``C(dim, sparsity) poly(sparsity / epsilon)`` pulls. Rewards are real, with noise of
+/// variance proxy ``noise``. ``select()`` / ``update(arm, reward)`` (and batch forms)
+/// until ``should_stop()``, then ``recommend()`` gives ``(arm, estimated mean)``. The
+/// schedule is deterministic (no seed).
+///
+/// >>> import numpy as np, regretless
+/// >>> features = np.eye(4)[:, :3] + 0.0   # 4 arms in dimension 3; arm 3 is all zeros
+/// >>> b = regretless.SparseLinearBaseline(features, sparsity=1, epsilon=0.2)
+/// >>> rng = np.random.default_rng(0)
+/// >>> mu = np.array([0.1, 0.9, 0.3, 0.0])
+/// >>> while not b.should_stop():
+/// ...     arm = b.select()
+/// ...     b.update(arm, mu[arm] + 0.1 * rng.standard_normal())
+/// >>> b.recommend()[0]
+/// 1
+#[pyclass(frozen, name = "SparseLinearBaseline", module = "regretless")]
+pub struct PySparseLinearBaseline {
+    inner: Mutex<SparseLinearBaseline>,
+}
+
+#[pymethods]
+impl PySparseLinearBaseline {
+    #[new]
+    #[pyo3(signature = (features, *, sparsity, epsilon, delta = 0.05, noise = 1.0))]
+    fn new(
+        py: Python<'_>,
+        features: &Bound<'_, PyAny>,
+        sparsity: usize,
+        epsilon: f64,
+        delta: f64,
+        noise: f64,
+    ) -> PyResult<Self> {
+        let (data, shape) = crate::convert::owned_float64_nd(features, "features")?;
+        if shape.len() != 2 {
+            return Err(regretless_core::Error::shape(
+                "features",
+                format!(
+                    "expected a 2-D (n_arms, dim) array, got {} dimensions",
+                    shape.len()
+                ),
+            ))
+            .py_err(py);
+        }
+        let flat = data.as_slice()?;
+        let b =
+            SparseLinearBaseline::new(flat, shape[0], shape[1], sparsity, epsilon, delta, noise)
+                .py_err(py)?;
+        Ok(PySparseLinearBaseline {
+            inner: Mutex::new(b),
+        })
+    }
+
+    /// The next arm to pull.
+    fn select(&self, py: Python<'_>) -> usize {
+        with_lock(py, &self.inner, |b| b.select())
+    }
+
+    /// `n` pulls handed out at once (int64).
+    fn select_batch<'py>(
+        &self,
+        py: Python<'py>,
+        n: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let n = crate::convert::batch_count_arg(n, "n")?;
+        let v = with_lock_detached(py, &self.inner, |b| {
+            b.select_batch(n)
+                .into_iter()
+                .map(|a| a as i64)
+                .collect::<Vec<i64>>()
+        });
+        Ok(PyArray1::from_vec(py, v))
+    }
+
+    /// Record the reward observed after pulling `arm`.
+    fn update(
+        &self,
+        py: Python<'_>,
+        arm: &Bound<'_, PyAny>,
+        reward: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let arm = crate::convert::arm_arg(arm, "arm")?;
+        let reward = crate::convert::real_arg(reward, "reward")?;
+        with_lock(py, &self.inner, |b| b.update(arm, reward)).py_err(py)
+    }
+
+    /// Record many (arm, reward) pairs; every row is validated before any is recorded.
+    fn update_batch(
+        &self,
+        py: Python<'_>,
+        arms: &Bound<'_, PyAny>,
+        rewards: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let arms = crate::convert::owned_int64(arms, "arms")?;
+        let rewards = crate::convert::owned_float64(rewards, "rewards")?;
+        let (a, r) = (arms.as_slice()?, rewards.as_slice()?);
+        with_lock_detached(py, &self.inner, |b| b.update_batch(a, r)).py_err(py)
+    }
+
+    /// Whether every support has been searched and the winners evaluated.
+    fn should_stop(&self, py: Python<'_>) -> bool {
+        with_lock(py, &self.inner, |b| b.should_stop())
+    }
+
+    /// ``(arm, estimated mean)`` once stopped, else None.
+    fn recommend(&self, py: Python<'_>) -> Option<(usize, f64)> {
+        with_lock(py, &self.inner, |b| b.recommend())
+    }
+
+    /// The winner of each support searched so far (int64).
+    fn support_winners<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let v = with_lock(py, &self.inner, |b| b.support_winners().to_vec());
+        PyArray1::from_vec(py, v.into_iter().map(|a| a as i64).collect())
+    }
+
+    #[getter]
+    fn n_arms(&self, py: Python<'_>) -> usize {
+        with_lock(py, &self.inner, |b| b.n_arms())
+    }
+
+    /// Rewards recorded.
+    #[getter]
+    fn n_samples(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |b| b.n_samples())
+    }
+
+    /// Serialize the whole state to versioned, checksummed bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = with_lock(py, &self.inner, |b| regretless_core::state::encode(b)).py_err(py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Restore from ``to_bytes()`` output. Raises StateError on corrupt or foreign bytes.
+    #[classmethod]
+    fn from_bytes(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let bytes = bytes_arg(data, "data")?;
+        let b: SparseLinearBaseline = py
+            .detach(|| regretless_core::state::decode(&bytes))
+            .py_err(py)?;
+        Ok(PySparseLinearBaseline {
+            inner: Mutex::new(b),
+        })
+    }
+
+    /// Pickle as ``(SparseLinearBaseline.from_bytes, (bytes,))``.
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let restore = slf.as_any().get_type().getattr("from_bytes")?;
+        Ok((restore, (slf.get().to_bytes(py)?,)))
+    }
+
+    /// An independent copy.
+    fn copy(&self, py: Python<'_>) -> Self {
+        PySparseLinearBaseline {
+            inner: Mutex::new(with_lock(py, &self.inner, |b| b.clone())),
+        }
+    }
+
+    fn __copy__(&self, py: Python<'_>) -> Self {
+        self.copy(py)
+    }
+
+    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
+        self.copy(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        with_lock(py, &self.inner, |b| {
+            format!(
+                "SparseLinearBaseline(n_arms={}, n_samples={})",
+                b.n_arms(),
+                b.n_samples()
+            )
+        })
+    }
+}
