@@ -266,3 +266,16 @@ def test_exp3_masked_decision_records_the_restricted_propensity(cls: str) -> Non
     expected = 1.0 / (restricted[arm] + gamma)
     assert policy.scores()[arm] == pytest.approx(before - expected, rel=1e-12)
     assert policy.pending_counts().tolist() == [0, 0, 0]
+
+
+def test_tsallis_masked_decision_renormalizes_and_records() -> None:
+    policy = regretless.TsallisINF(3, seed=5)
+    policy.update_batch([0, 1, 2] * 4, [0.9, 0.1, 0.5] * 4)
+    full = policy.probabilities()
+    restricted = policy.probabilities(eligible=[0, 2])
+    np.testing.assert_allclose(restricted, [full[0], 0.0, full[2]] / (full[0] + full[2]))
+    arm = policy.select(eligible=[0, 2])
+    assert arm in (0, 2) and policy.pending_counts().tolist()[arm] == 1
+    before = policy.scores()[arm]
+    policy.update(arm, 0.0)
+    assert policy.scores()[arm] == pytest.approx(before - 1.0 / restricted[arm], rel=1e-12)

@@ -251,6 +251,26 @@ impl Policy for TsallisINF {
     fn probabilities(&self) -> Vec<f64> {
         tsallis_probabilities(&self.losses, self.eta())
     }
+    /// A decision among the eligible arms, drawn from the Tsallis probabilities
+    /// renormalized over them and recorded with that probability (as `decide` records).
+    fn select_among(&mut self, eligible: &crate::eligible::Eligible) -> usize {
+        let p = self.probabilities_among(eligible);
+        let arm = sample_discrete(&p, &mut self.core.rng);
+        self.pending.record(arm, p[arm]);
+        arm
+    }
+    fn list_rule(&self) -> super::list::ListRule {
+        super::list::ListRule::Sequential
+    }
+    /// Slot after slot from the Tsallis probabilities renormalized over the arms not yet
+    /// listed (sampling without replacement), the restriction `select_among` uses.
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        super::list::restrict(self.probabilities(), remaining)
+    }
+    /// The Tsallis probabilities renormalized over the eligible arms (0 elsewhere).
+    fn probabilities_among(&self, eligible: &crate::eligible::Eligible) -> Vec<f64> {
+        eligible.renormalize(&self.probabilities())
+    }
     fn observe(&mut self, arm: usize, reward: f64) {
         let p = match self.pending.answer(arm) {
             Some(p) => p,
