@@ -15,6 +15,10 @@ and so are their estimates on the same inputs (to floating-point precision):
 :class:`DoublyRobustWithShrinkage`           DR with ``lambda_ w / (w^2 + lambda_)``
 ==========================================  ===========================================
 
+``lambda_`` (obp's name) is the threshold on the importance weight ``w``: IPW and DR clip
+``w`` at it, Switch-DR switches to the direct method above it, DRos shrinks ``w`` with it.
+It is not the ridge regularization ``lam`` of the learners.
+
 ``action_dist`` is the evaluation policy's distribution, shape ``(n, n_actions)`` or
 obp's ``(n, n_actions, len_list)`` (then ``position`` gives each row's slot); for IPW
 and SNIPW it can also be just ``pi_e(a_i | x_i)``, shape ``(n,)``; a table with a first
@@ -488,7 +492,7 @@ class _Estimator:
         >>> from regretless import ope
         >>> acc = ope.InverseProbabilityWeighting().accumulator()
         >>> acc.push([1.0, 0.0], [0, 1], [0.5, 0.5], [0.5, 0.5])
-        >>> acc.result().estimate, acc.rows
+        >>> acc.result().estimate, acc.n_rounds
         (0.5, 2)
         """
         return OffPolicyAccumulator(

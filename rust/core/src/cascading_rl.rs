@@ -320,6 +320,13 @@ impl CascadingVI {
     pub fn n_episodes(&self) -> u64 {
         self.episodes
     }
+
+    /// Steps learned: each successful `update` adds one transition count.
+    pub fn n_updates(&self) -> u64 {
+        self.transitions
+            .iter()
+            .fold(0u64, |sum, &c| sum.saturating_add(c))
+    }
     pub fn rewards(&self) -> &[f64] {
         &self.rewards
     }

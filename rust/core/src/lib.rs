@@ -2,8 +2,9 @@
 //!
 //! Every policy implements [`policy::Policy`] (select / update / batch forms / arm
 //! management / merge) and [`state::Persist`] (versioned bytes); the single-pass streaming
-//! policies of [`stream`] speak offer / next_pull / update / finish instead. Nothing here depends on
-//! Python; the `regretless-py` crate wraps these types for the `regretless` package.
+//! policies of [`stream`] speak offer / next_pull / update / finish instead. Nothing here
+//! depends on Python; the `regretless-py` crate wraps these types for the `regretless`
+//! package.
 //!
 //! ```
 //! use regretless_core::policy::{Policy, UCB1};

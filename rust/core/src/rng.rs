@@ -11,9 +11,9 @@
 //! with `=` in the workspace `Cargo.toml`) and on rand 0.9's uniform floats (value-stable
 //! within 0.9 by rand's policy; locked by `Cargo.lock`). The normal draws of LinTS,
 //! LogisticTS, the Gaussian environment and the binomial's normal approximation (beyond
-//! 2^53 trials) were `rand_distr` 0.5's `StandardNormal`; they
-//! are now [`crate::sample::normal_rand_distr_05`], which reproduces it bit for bit (tested
-//! against the pinned crate), so states saved before continue identically.
+//! 2^53 trials) use [`crate::sample::normal_rand_distr_05`], which reproduces `rand_distr`
+//! 0.5's `StandardNormal` bit for bit (tested against the pinned crate), so saved states of
+//! these classes continue identically.
 
 use rand_core::{impls, RngCore};
 use serde::{Deserialize, Serialize};

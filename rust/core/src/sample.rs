@@ -5,9 +5,9 @@
 //! The normal comes in two variants that differ only in the uniform of the rare tail branch
 //! (one draw in about 3,900): [`normal`] (Thompson sampling's, which can also be fed a
 //! pre-drawn first word, [`normal_from`]) and [`normal_rand_distr_05`], which reproduces
-//! `rand_distr` 0.5's `StandardNormal` bit for bit. The latter keeps the streams that LinTS,
-//! LogisticTS and the environments drew from `rand_distr` before, so saved states continue
-//! identically. Gamma draws need a normal whose first word is drawn ahead and per-arm
+//! `rand_distr` 0.5's `StandardNormal` bit for bit: LinTS, LogisticTS and the environments
+//! draw from it, so that their saved states keep the streams they were written with. Gamma
+//! draws need a normal whose first word is drawn ahead and per-arm
 //! constants kept between decisions, which `rand_distr`'s objects do not offer.
 //!
 //! Exactness: every draw is an exact sample (up to floating-point rounding, as for any

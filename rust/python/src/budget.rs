@@ -196,7 +196,13 @@ impl PyPrimalDualBwK {
         with_lock(py, &self.inner, |p| p.horizon())
     }
 
-    /// Pulls recorded.
+    /// Pulls learned (``update`` calls that succeeded).
+    #[getter]
+    fn n_updates(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.n_pulls())
+    }
+
+    /// Alias of ``n_updates``, kept for compatibility.
     #[getter]
     fn n_pulls(&self, py: Python<'_>) -> u64 {
         with_lock(py, &self.inner, |p| p.n_pulls())
@@ -498,6 +504,12 @@ impl PyHATCH {
     #[getter]
     fn spent(&self, py: Python<'_>) -> u64 {
         with_lock(py, &self.inner, |p| p.spent())
+    }
+
+    /// Rewards learned (``update`` calls that succeeded; users served and rewarded).
+    #[getter]
+    fn n_updates(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.n_updates())
     }
 
     /// Users seen.

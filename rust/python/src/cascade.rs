@@ -172,7 +172,13 @@ impl PyCascadeBandit {
         with_lock(py, &self.inner, |p| p.n_items())
     }
 
-    /// Number of lists recorded.
+    /// Number of lists learned (one per list with its click feedback).
+    #[getter]
+    fn n_updates(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.n_rounds())
+    }
+
+    /// Alias of ``n_updates``, kept for compatibility.
     #[getter]
     fn n_rounds(&self, py: Python<'_>) -> u64 {
         with_lock(py, &self.inner, |p| p.n_rounds())

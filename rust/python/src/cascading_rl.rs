@@ -197,6 +197,12 @@ impl PyCascadingVI {
         reshape_u64(py, v, &[sh.n_states, sh.n_items + 1, sh.n_states])
     }
 
+    /// Steps learned (``update`` calls that succeeded, one per step of an episode).
+    #[getter]
+    fn n_updates(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.n_updates())
+    }
+
     /// Episodes completed (updates at the last step).
     #[getter]
     fn n_episodes(&self, py: Python<'_>) -> u64 {

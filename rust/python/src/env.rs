@@ -1,3 +1,6 @@
+//! The simulated environments of `regretless_core::env` as Python classes: BernoulliEnv,
+//! GaussianEnv, TableEnv and PiecewiseBernoulliEnv.
+
 use crate::convert::float64_array;
 use crate::errors::{shape_error, IntoPyResult};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};

@@ -1,7 +1,7 @@
 //! Direct CPython entry points for the two calls a serving loop makes per decision on a
-//! multi-armed policy: `select()` (without `eligible=`) and `update(arm, reward)`. They are installed once on the
-//! base class `Bandit` and inherited by every policy class; each call dispatches on the
-//! registry enum with one `match`.
+//! multi-armed policy: `select()` (without `eligible=`) and `update(arm, reward)`. They are
+//! installed once on the base class `Bandit` and inherited by every policy class; each call
+//! dispatches on the registry enum with one `match`.
 //!
 //! Why: the calls themselves cost tens of nanoseconds, while PyO3's generic method
 //! trampoline (thread-attachment bookkeeping in thread-local storage, argument-description

@@ -1,3 +1,7 @@
+//! `regretless.HybridLinUCB`: LinUCB with coefficients shared by all arms beside the per-arm
+//! ones (its own class, outside the `ContextualBandit` registry, since it takes shared
+//! features too).
+
 use crate::convert::{
     arm_arg, owned_float64, owned_float64_nd, owned_int64, real_arg, seed_arg, top_k_arg,
     u64_to_i64, with_lock, with_lock_detached, Owned,

@@ -215,7 +215,13 @@ impl PyKernelBandit {
         self.dim
     }
 
-    /// Number of observations recorded.
+    /// Number of observations learned (``update`` calls that succeeded).
+    #[getter]
+    fn n_updates(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.t())
+    }
+
+    /// Alias of ``n_updates``, kept for compatibility.
     #[getter]
     fn t(&self, py: Python<'_>) -> u64 {
         with_lock(py, &self.inner, |p| p.t())

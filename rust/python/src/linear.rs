@@ -99,7 +99,7 @@ impl PyLinUCB {
 /// ``probabilities`` is a Monte Carlo estimate (4096 draws) for logging propensities.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
-/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
 /// stays finite, so a checkpoint always loads. Beyond them the call raises
 /// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
@@ -136,7 +136,7 @@ impl PyLinTS {
 /// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random).
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
-/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
 /// stays finite, so a checkpoint always loads. Beyond them the call raises
 /// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
@@ -233,7 +233,7 @@ impl PyKLRegularizedUCB {
 /// :class:`KLRegularizedUCB`.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
-/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
+/// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
 /// stays finite, so a checkpoint always loads. Beyond them the call raises
 /// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
@@ -317,8 +317,8 @@ impl PyLogisticUCB {
 /// ``probabilities`` is a Monte Carlo estimate (4096 draws).
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
-/// (in [0, 1] for the logistic models) and ``lam`` in [1e-30, 1e30]; then every sum
-/// stays finite, so a checkpoint always loads. Beyond them the call raises
+/// (in [0, 1] for the logistic models) and the prior precision ``lam`` in [1e-30, 1e30];
+/// then every sum stays finite, so a checkpoint always loads. Beyond them the call raises
 /// (``InvalidParameterError`` / ``RewardError``) and changes nothing.
 ///
 /// >>> import numpy as np, regretless

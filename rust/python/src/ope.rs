@@ -367,7 +367,13 @@ impl PyOffPolicyAccumulator {
         })
     }
 
-    /// Rows accumulated so far.
+    /// Rows accumulated so far (obp's and ``EstimateResult``'s name).
+    #[getter]
+    fn n_rounds(&self) -> u64 {
+        self.lock().rows()
+    }
+
+    /// Alias of ``n_rounds``, kept for compatibility.
     #[getter]
     fn rows(&self) -> u64 {
         self.lock().rows()

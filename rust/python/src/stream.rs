@@ -197,7 +197,13 @@ impl PyStreamBandit {
         with_lock(py, &self.inner, |p| p.n_offered())
     }
 
-    /// Pulls recorded so far, exploration and commit.
+    /// Rewards learned so far (one per pull recorded, exploration and commit).
+    #[getter]
+    fn n_updates(&self, py: Python<'_>) -> u64 {
+        with_lock(py, &self.inner, |p| p.n_pulls())
+    }
+
+    /// Alias of ``n_updates``, kept for compatibility.
     #[getter]
     fn n_pulls(&self, py: Python<'_>) -> u64 {
         with_lock(py, &self.inner, |p| p.n_pulls())

@@ -11,9 +11,9 @@
 //! min(rate * users, budget). The LP is solved at the paced rate
 //! rate + (rate * users - spent) / PACING_WINDOW (clipped to [0, 1]), the infinite-horizon
 //! form of HATCH's B_tau / (T - tau): a shortfall is made up over the next users, which
-//! keeps the spending on the line rate * users. Class frequencies phi_j are counted online (with one prior
-//! arrival per class); class values u_j are optimistic ridge estimates on the centers
-//! (x_j^T theta + alpha ||x_j||_{A^-1}) from the served users' rewards.
+//! keeps the spending on the line rate * users. Class frequencies phi_j are counted online
+//! (with one prior arrival per class); class values u_j are optimistic ridge estimates on
+//! the centers (x_j^T theta + alpha ||x_j||_{A^-1}) from the served users' rewards.
 
 use crate::contextual::{ContextualPolicy, LinUCB};
 use crate::error::{show, Error, Result};
@@ -129,6 +129,10 @@ impl HATCH {
     }
     pub fn n_users(&self) -> u64 {
         self.users
+    }
+    /// Rewards learned (successful `update` calls; the arm and class models learn each one).
+    pub fn n_updates(&self) -> u64 {
+        self.personal.n_updates()
     }
     pub fn arrivals(&self) -> &[u64] {
         &self.arrivals

@@ -22,8 +22,8 @@
 //! The ill-conditioning of `K_SS` stays confined to `L1^{-1}`; `A_t` is well conditioned
 //! (eigenvalues >= lam) and `I - lam A_t^{-1}` has eigenvalues in [0, 1).
 //!
-//! Two alternatives were measured and not kept (a gathered Gram matrix, and kept
-//! dictionary arms' embeddings read off `L1`): benches/README.md, "Kernel bandits".
+//! The alternatives measured against these choices (a gathered Gram matrix; kept dictionary
+//! arms' embeddings read off `L1`) are in benches/README.md, section "Kernel bandits".
 //!
 //! The kernel columns `k(X, x_s)` of pulled candidates are cached between steps (within a
 //! memory budget beyond the current dictionary's columns), so a step evaluates the kernel
