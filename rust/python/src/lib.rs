@@ -21,6 +21,7 @@ mod klucb;
 mod linear;
 mod ope;
 mod persist;
+mod service;
 mod simulate;
 mod stream;
 mod thompson;
@@ -57,6 +58,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ope::PyOffPolicyAccumulator>()?;
     m.add_function(wrap_pyfunction!(ope::_ope_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(ope::_replay, m)?)?;
+    m.add_class::<service::PyServiceCore>()?;
     // The class names of each family's core registry, which Python's lists derive from.
     let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
     m.add(

@@ -186,6 +186,12 @@ impl JoinTable {
         Some(p)
     }
 
+    /// The oldest pending decision if its window has run out by `now` (left pending).
+    pub fn oldest_due(&mut self, now: f64) -> Option<&Pending> {
+        let (_, p) = self.pending.front()?;
+        (p.deadline <= now).then_some(p)
+    }
+
     /// The oldest pending decision if its window has run out by `now`, closed (without a
     /// reward) and returned; None when the oldest is still open.
     pub fn expire_next(&mut self, now: f64) -> Option<(Box<str>, Pending)> {

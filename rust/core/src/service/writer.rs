@@ -13,7 +13,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -76,7 +76,30 @@ struct Queue {
 struct Progress {
     durable: u64,
     handled: u64,
-    error: Option<(io::ErrorKind, String)>,
+    error: Option<StoredError>,
+}
+
+/// A write error kept to be returned to every waiter (io::Error is not Clone).
+struct StoredError {
+    os_code: Option<i32>,
+    kind: io::ErrorKind,
+    message: String,
+}
+
+impl StoredError {
+    fn new(e: &io::Error) -> Self {
+        Self {
+            os_code: e.raw_os_error(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+    fn rebuild(&self) -> io::Error {
+        match self.os_code {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(self.kind, self.message.clone()),
+        }
+    }
 }
 
 struct Shared {
@@ -88,6 +111,8 @@ struct Shared {
     dropped: AtomicU64,
     bytes_written: AtomicU64,
     fsyncs: AtomicU64,
+    /// An OS error code every write fails with from now on (0: none), for fault tests.
+    injected: AtomicI32,
     config: WriterConfig,
     wake_at: usize,
 }
@@ -97,14 +122,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn rebuild(e: &(io::ErrorKind, String)) -> io::Error {
-    io::Error::new(e.0, e.1.clone())
-}
-
 /// The writer thread of one log directory.
 pub struct LogWriter {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl LogWriter {
@@ -135,6 +156,7 @@ impl LogWriter {
             dropped: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            injected: AtomicI32::new(0),
             config,
             wake_at,
         });
@@ -145,7 +167,7 @@ impl LogWriter {
             .spawn(move || run(&thread_shared, dir, file, last))?;
         Ok(Self {
             shared,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
         })
     }
 
@@ -200,7 +222,7 @@ impl LogWriter {
         while p.durable < seq {
             if let Some(e) = &p.error {
                 if p.handled >= seq {
-                    return Err(rebuild(e));
+                    return Err(e.rebuild());
                 }
             }
             p = s.durable_changed.wait(p).unwrap_or_else(|e| e.into_inner());
@@ -221,7 +243,10 @@ impl LogWriter {
 
     /// The first write error, if any.
     pub fn error(&self) -> Option<io::Error> {
-        lock(&self.shared.progress).error.as_ref().map(rebuild)
+        lock(&self.shared.progress)
+            .error
+            .as_ref()
+            .map(StoredError::rebuild)
     }
 
     /// Records dropped after a write error.
@@ -237,15 +262,27 @@ impl LogWriter {
         self.shared.fsyncs.load(Ordering::Relaxed)
     }
 
+    /// Makes every later write fail with OS error `code` (e.g. 28, no space left), as a
+    /// full disk would: for tests of the service's behaviour on write errors.
+    pub fn fail_writes_with(&self, code: i32) {
+        self.shared.injected.store(code, Ordering::Relaxed);
+    }
+
+    /// Whether the writer thread has stopped (after `close`).
+    pub fn is_stopped(&self) -> bool {
+        lock(&self.thread).as_ref().is_none_or(|t| t.is_finished())
+    }
+
     /// Writes what is queued, fsyncs, closes the file and stops the thread. Idempotent.
-    pub fn close(&mut self) {
+    pub fn close(&self) {
         {
             let mut q = lock(&self.shared.queue);
             q.closing = true;
             self.shared.work.notify_all();
             self.shared.space.notify_all();
         }
-        if let Some(t) = self.thread.take() {
+        let thread = lock(&self.thread).take();
+        if let Some(t) = thread {
             let _ = t.join(); // the thread records its errors in `progress`
         }
     }
@@ -284,6 +321,10 @@ impl Segment {
     }
 
     fn write(&mut self, s: &Shared, data: &[u8], last_seq: u64) -> io::Result<()> {
+        let injected = s.injected.load(Ordering::Relaxed);
+        if injected != 0 {
+            return Err(io::Error::from_raw_os_error(injected));
+        }
         self.file()?.write_all(data)?;
         s.bytes_written
             .fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -379,7 +420,7 @@ fn run(s: &Shared, dir: PathBuf, file: File, first_handled: u64) {
                     if !(n > 0 && failed) {
                         s.dropped.fetch_add(n as u64, Ordering::Relaxed);
                         if p.error.is_none() {
-                            p.error = Some((e.kind(), e.to_string()));
+                            p.error = Some(StoredError::new(&e));
                         }
                     }
                     dirty = false; // nothing more will reach the disk
@@ -451,7 +492,7 @@ mod tests {
             durability: Durability::Commit,
             ..WriterConfig::default()
         };
-        let mut w = LogWriter::start(&dir, 5, cfg).unwrap();
+        let w = LogWriter::start(&dir, 5, cfg).unwrap();
         for seq in 5..25 {
             w.submit(seq, &publish(seq).encode().unwrap());
             w.wait_durable(seq).unwrap();
@@ -495,7 +536,6 @@ mod tests {
         w.flush().unwrap();
         assert_eq!(w.durable_seq(), 800);
         assert!(w.fsyncs() <= 800);
-        let mut w = w;
         w.close();
         let recs: Vec<Record> = read_all(&dir).into_iter().flat_map(|s| s.1).collect();
         assert_eq!(recs, (1..=800).map(publish).collect::<Vec<_>>());
@@ -511,7 +551,7 @@ mod tests {
             segment_bytes: SEGMENT_MAGIC.len() as u64 + 3 * rec_len,
             ..WriterConfig::default()
         };
-        let mut w = LogWriter::start(&dir, 1, cfg).unwrap();
+        let w = LogWriter::start(&dir, 1, cfg).unwrap();
         for seq in 1..=7 {
             w.submit(seq, &publish(seq).encode().unwrap());
             w.flush().unwrap(); // one record per batch: rolls after every third
@@ -534,7 +574,7 @@ mod tests {
             fsync_interval: Duration::from_secs(3600),
             ..WriterConfig::default()
         };
-        let mut w = LogWriter::start(&dir, 1, cfg).unwrap();
+        let w = LogWriter::start(&dir, 1, cfg).unwrap();
         w.submit(1, &publish(1).encode().unwrap());
         w.flush().unwrap();
         assert_eq!(w.durable_seq(), 1);
@@ -551,7 +591,7 @@ mod tests {
     #[test]
     fn a_failed_encoder_submits_nothing() {
         let dir = temp_dir("enc");
-        let mut w = LogWriter::start(&dir, 1, WriterConfig::default()).unwrap();
+        let w = LogWriter::start(&dir, 1, WriterConfig::default()).unwrap();
         let r: Result<(), &str> = w.submit_with(1, |_| Err("no"));
         assert_eq!(r, Err("no"));
         w.submit(1, &publish(1).encode().unwrap());
