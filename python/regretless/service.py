@@ -684,6 +684,9 @@ class DecisionService:
         self._check_open()
         with self._snapshot_lock:
             state = self._capture()
+            # The log must hold every record the snapshot covers before the snapshot
+            # exists: a crash in between would leave a gap in the log after recovery.
+            self._core.flush()
             self._write_snapshot(state)
             return state[0]["seq"]
 
