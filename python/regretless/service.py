@@ -623,8 +623,9 @@ class DecisionService:
         """
         self._check_open()
         ids = list(event_ids)
-        for eid in ids:
-            self._check_event_id(eid)
+        if not all(type(eid) is str for eid in ids):  # the core checks strings' lengths
+            for eid in ids:
+                self._check_event_id(eid)
         try:
             vals = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
