@@ -5,7 +5,8 @@ Every figure is measured in the same run as its baseline, so read the ratios:
 
 - ``decide``: per-call latency percentiles (p50, p99) of ``service.decide()`` against bare
   ``policy.select()`` and ``policy.probabilities()`` (the service draws from the latter);
-- ``reward join``: decide a batch, then time ``reward(event_id, value)`` over it (events/s);
+- ``reward join``: decide a batch, then time ``reward(event_id, value)`` over it, and
+  ``reward_many(event_ids, values)`` over another in one call (events/s);
 - ``commit``: 1, 4 and 16 threads deciding with ``durability="commit"`` (each call waits
   for its fsync; group commit shares one fsync among the calls that arrived meanwhile),
   against a loop of ``write + fsync`` of 100 bytes on the same disk.
@@ -81,8 +82,13 @@ def bench_join(name: str, k: int, n: int) -> dict[str, float]:
         for eid in ids:
             svc.reward(eid, 1.0)
         dt = time.perf_counter() - t0
+        ids = [svc.decide().event_id for _ in range(n)]
+        values = [1.0] * n
+        t0 = time.perf_counter()
+        svc.reward_many(ids, values)
+        dt_many = time.perf_counter() - t0
         svc.close()
-    return {"events_per_s": n / dt}
+    return {"events_per_s": n / dt, "reward_many_events_per_s": n / dt_many}
 
 
 def fsync_rate(directory: str, seconds: float = 1.0) -> float:

@@ -92,6 +92,36 @@ def test_reward_statuses_follow_the_documented_rules(tmp_path):
     assert kinds.count(ev.EXPIRE) == 2 and kinds.count(ev.PUBLISH) == 1
 
 
+def test_reward_many_equals_the_loop_of_reward_calls(tmp_path):
+    # Same decisions, same rewards (joined, duplicate, unknown, refused-value checks): the
+    # batch answers, learns and logs what the loop does.
+    services = [_service(tmp_path / name, publish_every=3) for name in ("loop", "many")]
+    ids = [[svc.decide(event_id=f"e{i}").event_id for i in range(30)] for svc in services][0]
+    batch = ids[::2] + ids[:4] + ["never-decided"] + ids[1::4]
+    values = [float(i % 3) / 2 for i in range(len(batch))]
+    loop = [services[0].reward(e, v) for e, v in zip(batch, values, strict=True)]
+    assert services[1].reward_many(batch, values) == loop
+    assert loop.count("duplicate") == 3 and loop.count("unknown") == 1  # e0, e2, e1
+    stats = [svc.stats() for svc in services]
+    for k in ("joined", "duplicate", "unknown", "pending", "model_version", "last_seq"):
+        assert stats[0][k] == stats[1][k], k
+    assert services[0].policy.to_bytes() == services[1].policy.to_bytes()
+    with pytest.raises(RewardError):
+        services[1].reward_many(ids[1:3], [1.0, float("nan")])
+    with pytest.raises(ShapeError):
+        services[1].reward_many(ids[1:3], [1.0])
+    with pytest.raises(InvalidParameterError):
+        services[1].reward_many(ids[1:2] + [""], [1.0, 1.0])
+    assert services[1].stats()["last_seq"] == stats[1]["last_seq"]  # refused: nothing done
+    for svc in services:
+        svc.close()
+    logged = [
+        [(r.kind, r.seq, r.event_id, r.value, r.status) for r in _records(svc)] for svc in services
+    ]
+    assert logged[0] == logged[1]
+    assert replay(services[1].log_dir).ok
+
+
 def test_default_reward_is_learned_when_the_window_closes(tmp_path):
     policy = regretless.EpsilonGreedy(3, epsilon=0.3, seed=1)
     svc = _service(tmp_path, policy, reward_wait=1.0, default_reward=0.25)
@@ -658,23 +688,15 @@ def test_exports_match_the_log(tmp_path):
     assert sum(line["p"]) == pytest.approx(1.0)
 
 
-class _FullDisk:
-    """A segment file on a full disk: every write fails."""
-
-    def __init__(self, real):
-        self.real = real
-
-    def write(self, data):
-        raise OSError(28, "No space left on device")
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
+def _fill_disk(svc):
+    """From now on every write of the service's log fails as on a full disk (ENOSPC)."""
+    svc._core.fail_writes_with(28)
 
 
 def test_a_full_disk_keeps_deciding_counts_drops_and_fails_commits(tmp_path):
     svc = _service(tmp_path)
     svc.flush()
-    svc._writer._file = _FullDisk(svc._writer._file)
+    _fill_disk(svc)
     ids = [svc.decide().event_id for _ in range(10)]  # batch durability: deciding goes on
     with pytest.raises(OSError, match="No space"):
         svc.flush()  # raises once the writer has dealt with every record
@@ -684,11 +706,11 @@ def test_a_full_disk_keeps_deciding_counts_drops_and_fails_commits(tmp_path):
     assert s["decisions"] == 10 and "No space" in s["log_error"]
     with pytest.raises(OSError, match="No space"):
         svc.close()
-    assert not svc._writer._thread.is_alive()
+    assert svc._core.writer_stopped()
 
     commit = _service(tmp_path / "c", durability="commit")
     commit.decide()
-    commit._writer._file = _FullDisk(commit._writer._file)
+    _fill_disk(commit)
     with pytest.raises(OSError, match="No space"):
         commit.decide()  # not acknowledged: it never reached the disk
     with pytest.raises(OSError):

@@ -55,6 +55,7 @@ __all__ = [
     "OffPolicyAccumulator",
     "_ope_estimate",
     "_replay",
+    "_ServiceCore",
     "CONTEXTUAL_NAMES",
     "KERNEL_NAMES",
     "STREAM_NAMES",
@@ -727,6 +728,66 @@ def _replay(
     rewards: ArrayLike,
     seed: int | None = None,
 ) -> dict[str, Any]: ...
+
+@final
+class _ServiceCore:
+    """The hot path of ``regretless.DecisionService`` (internal)."""
+
+    def __new__(
+        cls,
+        *,
+        log_dir: str,
+        contextual: bool,
+        learner: bytes,
+        published: bytes,
+        version: int,
+        seq: int,
+        since_publish: int,
+        counts: dict[str, int],
+        pending: list[tuple[str, int, list[float] | None, float]],
+        closed: list[tuple[str, float, bool]],
+        clock: float,
+        key: int,
+        n_arms: int,
+        dim: int | None,
+        reward_wait: float,
+        default_reward: float | None,
+        publish_every: int,
+        durability: str,
+        segment_bytes: int,
+        fsync_interval: float,
+        id_prefix: str,
+    ) -> Self: ...
+    def decide(
+        self, context: NDArray[np.float64] | None = None, event_id: str | None = None
+    ) -> tuple[str, int, NDArray[np.float64], int]: ...
+    def log_decision(
+        self,
+        version: int,
+        event_id: str,
+        action: int,
+        probabilities: NDArray[np.float64],
+        context: NDArray[np.float64] | None,
+        eligible: list[int] | None,
+    ) -> int | None: ...
+    def new_event_id(self) -> str: ...
+    def published(self) -> tuple[int, bytes]: ...
+    def reward(self, event_id: str, value: float) -> str: ...
+    def reward_many(self, event_ids: list[str], values: list[float]) -> list[str]: ...
+    def sweep(self) -> None: ...
+    def capture(self) -> tuple[dict[str, Any], bytes, bytes]: ...
+    def learner_bytes(self) -> bytes: ...
+    @property
+    def model_version(self) -> int: ...
+    @property
+    def last_seq(self) -> int: ...
+    def clock_now(self) -> float: ...
+    def set_clock(self, clock: float) -> None: ...
+    def stats(self) -> dict[str, Any]: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+    def writer_stopped(self) -> bool: ...
+    def fail_writes_with(self, code: int) -> None: ...
 
 @disjoint_base
 class KernelBandit:

@@ -20,7 +20,12 @@ the log stops.
 
 Deciding threads read the model through one reference (``(version, policy)``) that the
 learner replaces with a fresh copy of the learned policy every ``publish_every`` learned
-rewards (an atomic swap: a reference store), so a decision never waits for learning.
+rewards (an atomic swap of an ``Arc``), so a decision never waits for learning.
+
+The live service's hot path (``decide``, ``reward``, the windows, the log writer) runs in
+Rust (``regretless._core._ServiceCore``), in one call per decision or reward; this module
+validates unusual inputs and does recovery, replay, snapshots and exports, and is the
+reference the Rust side logs byte for byte the same records as.
 
 >>> import tempfile, regretless
 >>> log_dir = tempfile.mkdtemp()
@@ -42,7 +47,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import itertools
 import json
 import math
 import os
@@ -59,6 +63,7 @@ from typing import Any
 import numpy as np
 
 import regretless
+from regretless import _core
 from regretless import _eventlog as ev
 from regretless.exceptions import (
     ArmError,
@@ -388,16 +393,44 @@ class DecisionService:
         self._replayed = 0
         # Fresh event ids: a random prefix per process (no clash across restarts) + a count.
         self._id_prefix = uuid.uuid4().hex[:16]
-        self._id_count = itertools.count()
+        self._policy_cls = type(learner)
+        self._extra_counts: dict[str, int] = {}
 
     def _start(self, first_seq: int) -> None:
-        self._writer = ev.LogWriter(
-            self.log_dir,
-            first_seq,
-            self._durability,
+        """Hand the state to the Rust core, which appends to the log from ``first_seq``."""
+        assert first_seq == self._seq + 1
+        version, model = self._model
+        names = ("decisions", "joined", "late", "duplicate", "unknown", "defaulted", "unlearned")
+        self._extra_counts = {k: v for k, v in self._counts.items() if k not in names}
+        self._core = _core._ServiceCore(
+            log_dir=self.log_dir,
+            contextual=self._dim is not None,
+            learner=self._learner.to_bytes(),
+            published=model.to_bytes(),
+            version=version,
+            seq=self._seq,
+            since_publish=self._since_publish,
+            counts={k: v for k, v in self._counts.items() if k in names},
+            pending=[
+                (eid, p.action, None if p.context is None else p.context.tolist(), p.deadline)
+                for eid, p in self._pending.items()
+            ],
+            closed=[(eid, t, by_reward) for eid, (t, by_reward) in self._closed.items()],
+            clock=self._clock(),
+            key=int(self._config["seed"]),
+            n_arms=self._n_arms,
+            dim=self._dim,
+            reward_wait=self._reward_wait,
+            default_reward=self._default,
+            publish_every=self._config["publish_every"],
+            durability=self._durability,
             segment_bytes=self._config["segment_bytes"],
             fsync_interval=self._config["fsync_interval"],
+            id_prefix=self._id_prefix,
         )
+        # The core holds the state from now on.
+        del self._learner, self._model, self._pending, self._closed, self._counts
+        del self._seq, self._since_publish
         self._open = True
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="regretless-service", daemon=True)
@@ -408,10 +441,11 @@ class DecisionService:
         while not self._stop.wait(min(0.05, self._reward_wait / 4)):
             try:
                 self._sweep()
-                if every and self._seq - self._snapshot_seq >= every:
+                if every and self._core.last_seq - self._snapshot_seq >= every:
                     self.snapshot()
             except Exception:  # noqa: BLE001 - the next tick retries; errors show in stats
-                self._counts["maintenance_errors"] = self._counts.get("maintenance_errors", 0) + 1
+                errors = self._extra_counts.get("maintenance_errors", 0) + 1
+                self._extra_counts["maintenance_errors"] = errors
 
     # -- properties
 
@@ -423,16 +457,32 @@ class DecisionService:
     @property
     def policy(self) -> Any:
         """A copy of the learned policy."""
-        with self._learn_lock:
-            return self._learner.copy()
+        return self._policy_cls.from_bytes(self._core.learner_bytes())
 
     @property
     def model_version(self) -> int:
         """The version of the model deciding now (0, then +1 per publication)."""
-        return self._model[0]
+        return int(self._core.model_version)
 
     def _clock(self) -> float:
         return time.monotonic() - self._clock_origin
+
+    # The service clock is ``time.monotonic() - _clock_origin``; once the core runs, it
+    # keeps the clock and this reads and moves it (tests move time forward this way).
+    @property
+    def _clock_origin(self) -> float:
+        core = self.__dict__.get("_core")
+        if core is None:
+            return float(self.__dict__["_origin"])
+        return time.monotonic() - core.clock_now()
+
+    @_clock_origin.setter
+    def _clock_origin(self, origin: float) -> None:
+        core = self.__dict__.get("_core")
+        if core is None:
+            self.__dict__["_origin"] = origin
+        else:
+            core.set_clock(time.monotonic() - origin)
 
     # -- validation
 
@@ -494,9 +544,6 @@ class DecisionService:
             raise InvalidParameterError(f"event_id: at most {ev.MAX_EVENT_ID_BYTES} bytes of UTF-8")
         return event_id
 
-    def _new_event_id(self) -> str:
-        return f"{self._id_prefix}-{next(self._id_count)}"
-
     def _action_out(self, i: int) -> int | str:
         return i if self._arms is None else self._arms[i]
 
@@ -520,35 +567,27 @@ class DecisionService:
         """
         self._check_open()
         x = self._check_context(context)
+        if eligible is None:  # the hot path: one call into the core
+            if event_id is not None:
+                self._check_event_id(event_id)
+            eid, action, probs, version = self._core.decide(x, event_id)
+            return Decision(eid, self._action_out(action), probs, version)
         elig = self._check_eligible(eligible)
-        eid = self._new_event_id() if event_id is None else self._check_event_id(event_id)
+        eid = self._core.new_event_id() if event_id is None else self._check_event_id(event_id)
         u = _uniform(self._key, eid)
         while True:
-            version, model = self._model
+            version, blob = self._core.published()
+            model = self._policy_cls.from_bytes(blob)
             probs = _policy_probabilities(model, x, elig)
             if probs.shape != (self._n_arms,):
                 raise RegretlessError(f"the policy returned {probs.shape} probabilities")
             action = _draw(probs, u, elig)
             probs.setflags(write=False)  # the logged vector: the caller gets it read-only
-            with self._order_lock:
-                if self._model[0] != version:  # a new model came out meanwhile: decide again
-                    continue
-                if eid in self._pending or eid in self._closed:
-                    raise InvalidParameterError(f"event_id: {eid!r} is already in use")
-                self._seq += 1
-                seq = self._seq
-                clock = self._clock()
-                self._writer.submit(
-                    ev.Record(
-                        ev.DECISION, seq, clock, time.time(), eid, action, version, probs, x, elig
-                    )
-                )
-                self._pending[eid] = _Pending(action, x, clock + self._reward_wait)
-                self._counts["decisions"] += 1
-            break
-        if self._durability == "commit":
-            self._writer.wait_durable(seq)
-        return Decision(eid, self._action_out(action), probs, version)
+            logged = self._core.log_decision(
+                version, eid, action, probs, x, None if elig is None else elig.tolist()
+            )
+            if logged is not None:  # else a new model came out meanwhile: decide again
+                return Decision(eid, self._action_out(action), probs, version)
 
     # -- learning
 
@@ -562,110 +601,60 @@ class DecisionService:
         :class:`~regretless.exceptions.RewardError` and changes nothing.
         """
         self._check_open()
-        eid = self._check_event_id(event_id)
+        if type(event_id) is not str:
+            self._check_event_id(event_id)
+        return str(self._core.reward(event_id, _check_value(value)))
+
+    def reward_many(self, event_ids: Sequence[str], values: Any) -> list[str]:
+        """Report many rewards in one call: the same as ``[reward(e, v) for e, v in
+        zip(event_ids, values)]`` (answered, logged and learned in that order), at a
+        fraction of the per-call cost. Every id and value is checked before any is used;
+        a value the policy refuses raises :class:`~regretless.exceptions.RewardError`,
+        the rewards before it standing. With ``durability="commit"`` it returns once all
+        of them are fsynced.
+
+        >>> import tempfile, regretless
+        >>> svc = regretless.DecisionService(regretless.UCB1(n_arms=2), tempfile.mkdtemp(),
+        ...     reward_wait=60.0, seed=0)
+        >>> ids = [svc.decide().event_id for _ in range(3)]
+        >>> svc.reward_many(ids + ["nope"], [1.0, 0.0, 1.0, 1.0])
+        ['joined', 'joined', 'joined', 'unknown']
+        >>> svc.close()
+        """
+        self._check_open()
+        ids = list(event_ids)
+        if not all(type(eid) is str for eid in ids):  # the core checks strings' lengths
+            for eid in ids:
+                self._check_event_id(eid)
         try:
-            v = float(value)
+            vals = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
-            raise RewardError(f"value: expected a number, got {value!r}") from None
-        if not math.isfinite(v):
-            raise RewardError(f"value: expected a finite number, got {v}")
-        with self._learn_lock:
-            self._sweep_locked()
-            pending = self._pending.get(eid)
-            if pending is not None:
-                _learn(self._learner, pending.action, pending.context, v)  # raises: no change
-                status = "joined"
-            elif eid in self._closed:
-                status = "duplicate" if self._closed[eid][1] else "late"
-            else:
-                self._counts["unknown"] += 1
-                return "unknown"
-            with self._order_lock:
-                if status == "joined":
-                    del self._pending[eid]
-                    self._closed[eid] = (self._clock(), True)
-                self._seq += 1
-                seq = self._seq
-                self._writer.submit(
-                    ev.Record(
-                        ev.REWARD, seq, self._clock(), time.time(), eid, value=v, status=status
-                    )
-                )
-                self._counts[status] += 1
-            if status == "joined":
-                self._learned()
-        if self._durability == "commit":
-            self._writer.wait_durable(seq)
-        return status
-
-    def _learned(self) -> None:
-        """Count a learned reward; publish a new model when due (learn lock held)."""
-        self._since_publish += 1
-        if self._since_publish >= self._config["publish_every"]:
-            self._publish()
-
-    def _publish(self) -> None:
-        model = self._learner.copy()
-        with self._order_lock:
-            version = self._model[0] + 1
-            self._seq += 1
-            self._writer.submit(
-                ev.Record(ev.PUBLISH, self._seq, self._clock(), time.time(), model_version=version)
+            raise RewardError("values: expected numbers") from None
+        if vals.shape != (len(ids),):
+            raise ShapeError(
+                f"values: expected {len(ids)} values (one per event id), got shape {vals.shape}"
             )
-            self._model = (version, model)
-            self._since_publish = 0
+        if not np.all(np.isfinite(vals)):
+            raise RewardError("values: expected finite numbers")
+        return [str(s) for s in self._core.reward_many(ids, vals.tolist())]
 
     def _sweep(self) -> None:
-        with self._learn_lock:
-            self._sweep_locked()
-
-    def _sweep_locked(self) -> None:
-        """Close the windows that have run out (learn lock held)."""
-        now = self._clock()
-        while True:
-            with self._order_lock:
-                if not self._pending:
-                    break
-                eid, p = next(iter(self._pending.items()))
-                if p.deadline > now:
-                    break
-            applied = self._default is not None
-            if applied:
-                _learn(self._learner, p.action, p.context, self._default)
-            with self._order_lock:
-                del self._pending[eid]
-                self._closed[eid] = (now, False)
-                self._seq += 1
-                self._writer.submit(
-                    ev.Record(
-                        ev.EXPIRE,
-                        self._seq,
-                        now,
-                        time.time(),
-                        eid,
-                        value=self._default or 0.0,
-                        applied=applied,
-                    )
-                )
-                self._counts["defaulted" if applied else "unlearned"] += 1
-            if applied:
-                self._learned()
-        # Closed ids are remembered for one more window (late and duplicate rewards).
-        with self._order_lock:
-            while self._closed:
-                eid, (t, _) = next(iter(self._closed.items()))
-                if t + self._reward_wait > now:
-                    break
-                del self._closed[eid]
+        """Close the windows that have run out."""
+        self._core.sweep()
 
     # -- durability and state
 
     def flush(self) -> None:
         """Write and fsync every record so far."""
         self._check_open()
-        self._writer.flush()
+        self._core.flush()
 
     def _capture(self) -> tuple[dict[str, Any], bytes, bytes]:
+        core = self.__dict__.get("_core")
+        if core is not None:
+            header, learner, published = core.capture()
+            header["counts"].update(self._extra_counts)
+            return header, bytes(learner), bytes(published)
         with self._learn_lock, self._order_lock:
             version, model = self._model
             header = {
@@ -696,6 +685,9 @@ class DecisionService:
         self._check_open()
         with self._snapshot_lock:
             state = self._capture()
+            # The log must hold every record the snapshot covers before the snapshot
+            # exists: a crash in between would leave a gap in the log after recovery.
+            self._core.flush()
             self._write_snapshot(state)
             return state[0]["seq"]
 
@@ -705,20 +697,18 @@ class DecisionService:
         (last record, last fsynced, last snapshot), log bytes, fsyncs, records dropped after
         a write error (``log_error``), and the log records replayed by :meth:`recover`.
         """
-        with self._order_lock:
-            out: dict[str, Any] = dict(self._counts)
-            out.update(
-                pending=len(self._pending),
-                model_version=self._model[0],
-                last_seq=self._seq,
-                durable_seq=self._writer.durable_seq,
-                snapshot_seq=self._snapshot_seq,
-                log_bytes=self._writer.bytes_written,
-                fsyncs=self._writer.fsyncs,
-                dropped=self._writer.dropped,
-                log_error=None if self._writer.error is None else str(self._writer.error),
-                replayed_on_recovery=self._replayed,
-            )
+        core = self._core.stats()
+        out: dict[str, Any] = {
+            k: core[k] for k in ("decisions", "joined", "late", "duplicate", "unknown", "defaulted")
+        }
+        out["unlearned"] = core["unlearned"]
+        out.update(self._extra_counts)
+        for k in ("pending", "model_version", "last_seq", "durable_seq"):
+            out[k] = core[k]
+        out["snapshot_seq"] = self._snapshot_seq
+        for k in ("log_bytes", "fsyncs", "dropped", "log_error"):
+            out[k] = core[k]
+        out["replayed_on_recovery"] = self._replayed
         return out
 
     def close(self) -> None:
@@ -729,9 +719,9 @@ class DecisionService:
         self._ticker.join()
         self._open = False
         try:
-            self._writer.flush()
+            self._core.flush()
         finally:
-            self._writer.close()  # raises nothing; a failed write was re-raised by flush
+            self._core.close()  # raises nothing; a failed write was re-raised by flush
 
     def __enter__(self) -> DecisionService:
         return self
@@ -843,6 +833,18 @@ def _check_count(x: Any, name: str, *, zero_ok: bool = False) -> int:
         bound = "a non-negative" if zero_ok else "a positive"
         raise InvalidParameterError(f"{name}: expected {bound} integer, got {x!r}")
     return int(x)
+
+
+def _check_value(value: Any) -> float:
+    if type(value) is float and math.isfinite(value):
+        return value
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise RewardError(f"value: expected a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise RewardError(f"value: expected a finite number, got {v}")
+    return v
 
 
 def _check_seed(x: Any) -> int:

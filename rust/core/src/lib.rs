@@ -33,6 +33,7 @@ pub mod parallel;
 pub mod policy;
 pub mod rng;
 pub mod sample;
+pub mod service;
 pub mod simd;
 pub mod simulate;
 pub mod sparse_linear;

@@ -27,6 +27,7 @@ mod klucb;
 mod linear;
 mod ope;
 mod persist;
+mod service;
 mod simulate;
 mod sparse_linear;
 mod stream;
@@ -80,6 +81,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cascading_rl::best_perm, m)?)?;
     m.add_class::<cascading_rl::PyCascadingVI>()?;
     m.add_class::<cascading_rl::PyCascadingMDP>()?;
+    m.add_class::<service::PyServiceCore>()?;
     // The class names of each family's core registry, which Python's lists derive from.
     let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
     m.add(

@@ -1,0 +1,361 @@
+//! The reward join table: decisions waiting for their reward, and recently closed event
+//! ids (to tell a late or duplicate reward from an unknown one).
+//!
+//! Both are kept in insertion order, as the Python service's `OrderedDict`s: a decision's
+//! window runs out when it is the oldest open one and its deadline has passed, and a closed
+//! id is forgotten one `reward_wait` after it closed. Removal from the middle (a joined
+//! reward) is O(1): the order queues hold tickets, and a ticket whose entry is gone or was
+//! replaced is skipped when it reaches the front.
+
+use std::collections::{HashMap, VecDeque};
+
+/// A decision waiting for its reward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub action: u32,
+    pub context: Option<Box<[f64]>>,
+    /// Service time at which the window closes.
+    pub deadline: f64,
+}
+
+/// What the table knows of an event id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lookup<'a> {
+    /// Waiting for its reward.
+    Pending(&'a Pending),
+    /// Closed: by a learned reward (`by_reward`) or by its window running out.
+    Closed { by_reward: bool },
+    /// Never seen, or forgotten.
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+struct Slot<T> {
+    value: T,
+    ticket: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Ordered<T> {
+    map: HashMap<Box<str>, Slot<T>>,
+    order: VecDeque<(Box<str>, u64)>,
+    next_ticket: u64,
+}
+
+impl<T> Ordered<T> {
+    fn new() -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            next_ticket: 0,
+        }
+    }
+
+    /// Inserts at the end; a key already present keeps its place (as `OrderedDict`).
+    fn insert(&mut self, key: &str, value: T) {
+        if let Some(slot) = self.map.get_mut(key) {
+            slot.value = value;
+            return;
+        }
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.map.insert(key.into(), Slot { value, ticket });
+        self.order.push_back((key.into(), ticket));
+    }
+
+    fn remove(&mut self, key: &str) -> Option<T> {
+        self.map.remove(key).map(|s| s.value)
+    }
+
+    /// The oldest live entry (dropping stale tickets off the front).
+    fn front(&mut self) -> Option<(&str, &T)> {
+        while let Some((key, ticket)) = self.order.front() {
+            match self.map.get(key) {
+                Some(slot) if slot.ticket == *ticket => break,
+                _ => {
+                    self.order.pop_front();
+                }
+            }
+        }
+        let (key, _) = self.order.front()?;
+        let slot = self.map.get(key)?;
+        Some((key, &slot.value))
+    }
+
+    fn pop_front(&mut self) -> Option<(Box<str>, T)> {
+        self.front()?;
+        let (key, _) = self.order.pop_front()?;
+        let slot = self.map.remove(&key)?;
+        Some((key, slot.value))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.order.iter().filter_map(|(key, ticket)| {
+            let slot = self.map.get(key)?;
+            (slot.ticket == *ticket).then_some((&**key, &slot.value))
+        })
+    }
+}
+
+/// Pending decisions and closed ids of a decision service, on the service's clock.
+#[derive(Debug, Clone)]
+pub struct JoinTable {
+    reward_wait: f64,
+    pending: Ordered<Pending>,
+    closed: Ordered<(f64, bool)>,
+}
+
+impl JoinTable {
+    /// An empty table whose decisions wait `reward_wait` seconds for their reward.
+    pub fn new(reward_wait: f64) -> Self {
+        Self {
+            reward_wait,
+            pending: Ordered::new(),
+            closed: Ordered::new(),
+        }
+    }
+
+    pub fn reward_wait(&self) -> f64 {
+        self.reward_wait
+    }
+
+    /// Number of decisions waiting for their reward.
+    pub fn n_pending(&self) -> usize {
+        self.pending.map.len()
+    }
+
+    /// Number of closed ids remembered.
+    pub fn n_closed(&self) -> usize {
+        self.closed.map.len()
+    }
+
+    /// Whether the id is pending or remembered as closed (a new decision may not take it).
+    pub fn in_use(&self, event_id: &str) -> bool {
+        self.pending.map.contains_key(event_id) || self.closed.map.contains_key(event_id)
+    }
+
+    pub fn lookup(&self, event_id: &str) -> Lookup<'_> {
+        if let Some(slot) = self.pending.map.get(event_id) {
+            return Lookup::Pending(&slot.value);
+        }
+        match self.closed.map.get(event_id) {
+            Some(slot) => Lookup::Closed {
+                by_reward: slot.value.1,
+            },
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// Opens the window of a decision made at service time `now`. Returns false (and
+    /// changes nothing) when the id is in use.
+    pub fn open(&mut self, event_id: &str, action: u32, context: Option<&[f64]>, now: f64) -> bool {
+        if self.in_use(event_id) {
+            return false;
+        }
+        let deadline = now + self.reward_wait;
+        self.insert_pending(event_id, action, context, deadline);
+        true
+    }
+
+    /// Puts back a pending decision with its deadline (recovery from a snapshot).
+    pub fn insert_pending(
+        &mut self,
+        event_id: &str,
+        action: u32,
+        context: Option<&[f64]>,
+        deadline: f64,
+    ) {
+        let p = Pending {
+            action,
+            context: context.map(Box::from),
+            deadline,
+        };
+        self.pending.insert(event_id, p);
+    }
+
+    /// Puts back a closed id (recovery from a snapshot).
+    pub fn insert_closed(&mut self, event_id: &str, closed_at: f64, by_reward: bool) {
+        self.closed.insert(event_id, (closed_at, by_reward));
+    }
+
+    /// Closes a pending decision by its reward at service time `now`; returns it, or None
+    /// when the id is not pending (nothing changes).
+    pub fn join(&mut self, event_id: &str, now: f64) -> Option<Pending> {
+        let p = self.pending.remove(event_id)?;
+        self.closed.insert(event_id, (now, true));
+        Some(p)
+    }
+
+    /// The oldest pending decision if its window has run out by `now` (left pending).
+    pub fn oldest_due(&mut self, now: f64) -> Option<&Pending> {
+        let (_, p) = self.pending.front()?;
+        (p.deadline <= now).then_some(p)
+    }
+
+    /// The oldest pending decision if its window has run out by `now`, closed (without a
+    /// reward) and returned; None when the oldest is still open.
+    pub fn expire_next(&mut self, now: f64) -> Option<(Box<str>, Pending)> {
+        let (_, p) = self.pending.front()?;
+        if p.deadline > now {
+            return None;
+        }
+        let (event_id, p) = self.pending.pop_front()?;
+        self.closed.insert(&event_id, (now, false));
+        Some((event_id, p))
+    }
+
+    /// Forgets the ids closed `reward_wait` or more before `now`; returns how many.
+    pub fn forget_closed(&mut self, now: f64) -> usize {
+        let mut n = 0;
+        while let Some((_, &(t, _))) = self.closed.front() {
+            if t + self.reward_wait > now {
+                break;
+            }
+            self.closed.pop_front();
+            n += 1;
+        }
+        n
+    }
+
+    /// Pending decisions, oldest first (for snapshots).
+    pub fn pending(&self) -> impl Iterator<Item = (&str, &Pending)> {
+        self.pending.iter()
+    }
+
+    /// Closed ids with (service time closed, closed by a reward), oldest first.
+    pub fn closed(&self) -> impl Iterator<Item = (&str, f64, bool)> {
+        self.closed.iter().map(|(k, &(t, b))| (k, t, b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reward_inside_the_window_joins_once_then_is_a_duplicate() {
+        let mut t = JoinTable::new(10.0);
+        assert!(t.open("a", 2, Some(&[1.0, 2.0]), 0.0));
+        assert!(!t.open("a", 1, None, 0.5), "an id in use is refused");
+        let Lookup::Pending(p) = t.lookup("a") else {
+            panic!("a is pending")
+        };
+        assert_eq!((p.action, p.deadline), (2, 10.0));
+        let p = t.join("a", 3.0).unwrap();
+        assert_eq!(p.context.as_deref(), Some(&[1.0, 2.0][..]));
+        assert_eq!(t.lookup("a"), Lookup::Closed { by_reward: true });
+        assert!(t.join("a", 4.0).is_none());
+        assert!(!t.open("a", 0, None, 4.0), "a closed id stays in use");
+        assert_eq!(t.lookup("b"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn windows_run_out_in_order_at_their_deadline_not_before() {
+        let mut t = JoinTable::new(10.0);
+        for (i, eid) in ["a", "b", "c"].iter().enumerate() {
+            assert!(t.open(eid, i as u32, None, i as f64));
+        }
+        t.join("a", 0.5); // joined: no longer pending, skipped by the expiry
+        assert!(t.expire_next(10.9).is_none(), "b's deadline is 11");
+        let (eid, p) = t.expire_next(11.0).unwrap();
+        assert_eq!((&*eid, p.action), ("b", 1));
+        assert_eq!(t.lookup("b"), Lookup::Closed { by_reward: false });
+        assert!(t.expire_next(11.5).is_none());
+        assert_eq!(&*t.expire_next(12.0).unwrap().0, "c");
+        assert_eq!(t.n_pending(), 0);
+    }
+
+    #[test]
+    fn closed_ids_are_forgotten_one_window_after_closing() {
+        let mut t = JoinTable::new(5.0);
+        t.open("a", 0, None, 0.0);
+        t.open("b", 0, None, 0.0);
+        t.join("a", 1.0);
+        t.join("b", 2.0);
+        assert_eq!(t.forget_closed(5.9), 0);
+        assert_eq!(t.forget_closed(6.0), 1);
+        assert_eq!(t.lookup("a"), Lookup::Unknown);
+        assert_eq!(t.lookup("b"), Lookup::Closed { by_reward: true });
+        assert_eq!(t.forget_closed(7.0), 1);
+        assert_eq!(t.n_closed(), 0);
+        assert!(
+            t.open("a", 1, None, 7.0),
+            "a forgotten id can be used again"
+        );
+    }
+
+    #[test]
+    fn iteration_is_insertion_order_without_removed_entries() {
+        let mut t = JoinTable::new(1.0);
+        for eid in ["d", "a", "c", "b"] {
+            t.open(eid, 0, None, 0.0);
+        }
+        t.join("c", 0.5);
+        t.join("d", 0.6);
+        let pending: Vec<&str> = t.pending().map(|(k, _)| k).collect();
+        assert_eq!(pending, ["a", "b"]);
+        let closed: Vec<(&str, f64, bool)> = t.closed().collect();
+        assert_eq!(closed, [("c", 0.5, true), ("d", 0.6, true)]);
+        // Restoring from a snapshot keeps the order and the given deadlines.
+        let mut r = JoinTable::new(1.0);
+        for (k, p) in t.pending() {
+            r.insert_pending(k, p.action, p.context.as_deref(), p.deadline);
+        }
+        assert_eq!(
+            r.expire_next(1.0).map(|(k, _)| k.to_string()),
+            Some("a".into())
+        );
+    }
+
+    #[test]
+    fn matches_a_reference_model_on_a_long_random_sequence() {
+        // Reference: linear scans over Vecs in insertion order (what the OrderedDicts do).
+        let mut t = JoinTable::new(3.0);
+        let mut pend: Vec<(String, f64)> = Vec::new();
+        let mut closed: Vec<(String, f64, bool)> = Vec::new();
+        let mut x: u64 = 12345;
+        let mut now = 0.0;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let id = format!("e{}", (x >> 33) % 300);
+            now += ((x >> 20) % 100) as f64 / 100.0;
+            match (x >> 60) % 3 {
+                0 => {
+                    let used = pend.iter().any(|p| p.0 == id) || closed.iter().any(|c| c.0 == id);
+                    assert_eq!(t.open(&id, 0, None, now), !used);
+                    if !used {
+                        pend.push((id, now + 3.0));
+                    }
+                }
+                1 => {
+                    let i = pend.iter().position(|p| p.0 == id);
+                    assert_eq!(t.join(&id, now).is_some(), i.is_some());
+                    if let Some(i) = i {
+                        pend.remove(i);
+                        closed.push((id, now, true));
+                    }
+                }
+                _ => {
+                    while let Some(p) = pend.first().filter(|p| p.1 <= now).cloned() {
+                        assert_eq!(
+                            t.expire_next(now).map(|e| e.0.to_string()),
+                            Some(p.0.clone())
+                        );
+                        pend.remove(0);
+                        closed.push((p.0, now, false));
+                    }
+                    assert!(t.expire_next(now).is_none());
+                    let n = closed.iter().take_while(|c| c.1 + 3.0 <= now).count();
+                    assert_eq!(t.forget_closed(now), n);
+                    closed.drain(..n);
+                }
+            }
+            assert_eq!(t.n_pending(), pend.len());
+            assert_eq!(t.n_closed(), closed.len());
+        }
+        let ids: Vec<String> = t.pending().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(ids, pend.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
+    }
+}
