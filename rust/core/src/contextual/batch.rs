@@ -2,7 +2,7 @@
 //! value of a (possibly shared) input once and records a batch whole or not at all, and the
 //! private copies for the fits that read a row more than once.
 
-use super::{LinearBase, RidgeSums};
+use super::{LinearBase, Link, RidgeSums};
 use crate::error::{Error, Result};
 use crate::linalg;
 use rayon::prelude::*;
@@ -95,7 +95,8 @@ impl LinearBase {
     /// Fits validated rows of a private copy one arm at a time, each arm's rows in order
     /// (logistic models, whose online posterior is sequential, and batches beyond the ridge
     /// fit's u32 row indices).
-    pub(super) fn fit_rows_in_order(&mut self, batch: &PrivateBatch) {
+    /// A refused row (see [`RidgeModel::update`]) refuses the batch, nothing changed.
+    pub(super) fn fit_rows_in_order(&mut self, batch: &PrivateBatch) -> Result<()> {
         let (d, k, link) = (self.dim, self.arms.len(), self.link);
         let n = batch.arms.len();
         let mut rows: Vec<Vec<(&[f64], f64, f64)>> = vec![Vec::new(); k];
@@ -106,15 +107,24 @@ impl LinearBase {
                 batch.weights().map_or(1.0, |w| w[i]),
             ));
         }
+        let saved = (link == Link::Logistic).then(|| self.arms.clone());
         let models = &mut self.arms;
-        crate::parallel::install(|| {
+        let fitted = crate::parallel::install(|| {
             models
                 .par_iter_mut()
                 .zip(rows.par_iter())
                 .filter(|(_, r)| !r.is_empty())
-                .for_each(|(model, r)| model.update_many(r, link))
+                .map(|(model, r)| model.update_many(r, link))
+                .collect::<Result<Vec<()>>>()
         });
+        if let Err(e) = fitted {
+            if let Some(saved) = saved {
+                self.arms = saved;
+            }
+            return Err(e);
+        }
         self.t += n as u64;
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
-use super::{CONTEXT_LIMIT, LAM_RANGE, REFACTOR_EVERY, WEIGHT_LIMIT};
+use super::{ridge, CONTEXT_LIMIT, LAM_RANGE, REFACTOR_EVERY, WEIGHT_LIMIT};
 use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{Error, Result};
 use crate::linalg;
@@ -513,6 +513,7 @@ impl HybridLinUCB {
             }
         }
         check_room(self.n_updates, n as u64)?;
+        let saved = self.clone();
         let (d, k) = (self.dim, self.shared_dim);
         let mut touched = vec![false; kk];
         for i in 0..n {
@@ -536,7 +537,7 @@ impl HybridLinUCB {
         });
         self.n_updates += n as u64;
         self.refresh_shared();
-        Ok(())
+        self.keep_if_loadable(saved, "X")
     }
 
     /// One observation: O(d^2 + d^2 k + d k^2 + K k^2 + k^3).
@@ -590,6 +591,7 @@ impl HybridLinUCB {
             z,
             z_per_arm: false,
         })?;
+        let saved = self.clone();
         let (d, k) = (self.dim, self.shared_dim);
         let a = arm as usize;
         let arm_state = &mut self.arms[a];
@@ -608,7 +610,25 @@ impl HybridLinUCB {
         arm_state.refresh(d, k);
         self.n_updates += 1;
         self.refresh_shared();
-        Ok(())
+        self.keep_if_loadable(saved, "x")
+    }
+
+    /// Keeps the result of an update or merge only when it is a state that loads (every
+    /// matrix finite, as the decoder checks); otherwise puts `saved` back and refuses.
+    /// Rows within the limits only overflow from a state whose derived matrices hold huge
+    /// values (bytes that decode but no update produces), so this never refuses a state
+    /// that reasonable data led to; it makes the set of loadable states closed under
+    /// accepted calls.
+    fn keep_if_loadable(&mut self, saved: HybridLinUCB, argument: &str) -> Result<()> {
+        if self.check_invariants().is_ok() {
+            return Ok(());
+        }
+        *self = saved;
+        Err(Error::param(
+            argument,
+            "this call would overflow the model's matrices (its state is ill-conditioned); \
+             nothing was recorded",
+        ))
     }
 
     pub fn add_arm(&mut self) -> usize {
@@ -664,6 +684,7 @@ impl HybridLinUCB {
         }
         let n_updates =
             crate::error::checked_count(self.n_updates, other.n_updates, "update count")?;
+        let saved = self.clone();
         let (d, k, lam) = (self.dim, self.shared_dim, self.lam);
         for (a, o) in self.arms.iter_mut().zip(&other.arms) {
             for (i, (g, og)) in a.gram.iter_mut().zip(&o.gram).enumerate() {
@@ -690,7 +711,7 @@ impl HybridLinUCB {
         }
         self.n_updates = n_updates;
         self.refresh_shared();
-        Ok(())
+        self.keep_if_loadable(saved, "other")
     }
 
     /// One decision among the eligible arms: the argmax of the scores over them, ties at
@@ -840,6 +861,20 @@ impl Persist for HybridLinUCB {
                     // Not positive definiteness (see `RidgeModel`'s check): a positive
                     // diagonal, which every accepted update keeps.
                     && (0..d).all(|i| a.gram[i * d + i] > 0.0)
+                    // The sums' bounds in the arm's row count, as for `RidgeModel` (a row
+                    // adds w x x^T, w x z^T, w z z^T: 1e90; w r x, w r z: 1e160), and the
+                    // inverse's limit, which updates and merges keep by refusal
+                    // (`keep_if_loadable` applies this check to their results).
+                    && {
+                        let quad = ridge::sum_limit(a.n, ridge::GRAM_ROW_LIMIT);
+                        let lin = ridge::sum_limit(a.n, ridge::B_ROW_LIMIT);
+                        a.gram.iter().enumerate().all(|(i, g)| {
+                            let prior = if i % (d + 1) == 0 { self.lam } else { 0.0 };
+                            (g - prior).abs() <= quad
+                        }) && a.cross.iter().chain(&a.zz).all(|v| v.abs() <= quad)
+                            && a.b.iter().chain(&a.rz).all(|v| v.abs() <= lin)
+                            && a.a_inv.iter().all(|v| v.abs() <= ridge::INVERSE_LIMIT)
+                    }
             });
         let shared_ok = self.a0_inv.len() == k * k
             && self.beta.len() == k
@@ -853,5 +888,58 @@ impl Persist for HybridLinUCB {
             return Err(Error::state("HybridLinUCB state is inconsistent"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fitted() -> HybridLinUCB {
+        let mut p = HybridLinUCB::new(2, 2, 1, 1.0, 1.0, Some(0)).unwrap();
+        for i in 0..6 {
+            let x = [1.0, i as f64 * 0.5];
+            p.update(&x, &[0.5], i % 2, 1.0, 1.0).unwrap();
+        }
+        p
+    }
+
+    #[test]
+    fn sums_beyond_the_row_count_and_an_inverse_beyond_its_limit_do_not_decode() {
+        let p = fitted();
+        p.check_invariants().unwrap();
+        let broken = |f: &dyn Fn(&mut HybridArm)| {
+            let mut b = p.clone();
+            f(&mut b.arms[0]);
+            b.check_invariants().is_err()
+        };
+        let quad = ridge::sum_limit(3, ridge::GRAM_ROW_LIMIT);
+        assert!(broken(&|a| a.gram[1] = f64::MAX));
+        assert!(broken(&|a| a.gram[1] = 1.01 * quad));
+        assert!(!broken(&|a| a.gram[1] = 0.99 * quad));
+        assert!(broken(&|a| a.cross[0] = 1.01 * quad));
+        assert!(broken(&|a| a.zz[0] = 1.01 * quad));
+        assert!(broken(
+            &|a| a.rz[0] = 1.01 * ridge::sum_limit(3, ridge::B_ROW_LIMIT)
+        ));
+        assert!(broken(&|a| a.a_inv[0] = 1.01 * ridge::INVERSE_LIMIT));
+    }
+
+    #[test]
+    fn an_update_that_would_overflow_is_refused_and_changes_nothing() {
+        // A decodable but indefinite inverse diag(L, -L) at its limit L: for x = (1, 1),
+        // x^T A^-1 x = 0 and the Sherman-Morrison step subtracts v v^T with v = (L, -L),
+        // taking the inverse to -1e72; the update is refused and the state kept.
+        let mut p = fitted();
+        let l = ridge::INVERSE_LIMIT;
+        p.arms[0].a_inv = vec![l, 0.0, 0.0, -l];
+        p.check_invariants().unwrap();
+        let before = p.clone();
+        let err = p.update(&[1.0, 1.0], &[0.5], 0, 1.0, 1.0).unwrap_err();
+        assert!(err.to_string().contains("overflow"), "{err}");
+        assert_eq!(p, before);
+        // An ordinary row is still accepted.
+        p.update(&[0.1, 0.2], &[0.3], 1, 1.0, 1.0).unwrap();
+        p.check_invariants().unwrap();
     }
 }

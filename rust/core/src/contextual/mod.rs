@@ -29,7 +29,7 @@ pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};
 pub use registry::AnyContextual;
-pub use ridge::{sigmoid, Link, RidgeModel, RidgeSums, REFACTOR_EVERY};
+pub use ridge::{sigmoid, Link, RidgeModel, RidgeSums, INVERSE_LIMIT, REFACTOR_EVERY, THETA_LIMIT};
 pub use sketch::{FrequentDirections, SketchedLinTS, SketchedLinUCB};
 
 /// The largest context entry magnitude accepted. With weights up to [`WEIGHT_LIMIT`],
@@ -87,7 +87,7 @@ impl LinearBase {
             return Err(Error::state("generator state is all zeros"));
         }
         for a in &self.arms {
-            a.check(self.dim)?;
+            a.check(self.dim, self.lam)?;
         }
         if self.arms.iter().map(|a| a.n).sum::<u64>() != self.t {
             return Err(Error::state("step counter disagrees with the arm counts"));
@@ -528,7 +528,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let link = b.link;
         with_buffer(b.dim, |scratch| {
             b.arms[arm as usize].update(x, reward, weight, scratch, link)
-        });
+        })?;
         b.t += 1;
         Ok(())
     }
@@ -567,8 +567,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         if self.base().link == Link::Logistic || n > u32::MAX as usize {
             let batch = PrivateBatch::copy(x, arms, rewards, weights)?;
             self.check_update(&batch.x, &batch.arms, &batch.rewards, batch.weights())?;
-            self.base_mut().fit_rows_in_order(&batch);
-            return Ok(());
+            return self.base_mut().fit_rows_in_order(&batch);
         }
         if self.base_mut().fit_ridge_rows(x, arms, rewards, weights) {
             Ok(())
@@ -854,11 +853,22 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let other_arms = o.arms.clone();
         let ot = o.t;
         let b = self.base_mut();
+        let saved = b.arms.clone();
         for (m, om) in b.arms.iter_mut().zip(&other_arms) {
             m.merge(om, lam);
         }
         debug_assert_eq!(t, b.t + ot);
-        b.t = t;
+        let saved_t = std::mem::replace(&mut b.t, t);
+        // The merged sums of two loadable states stay within the decoder's bounds up to
+        // rounding; a state at their very edge is refused rather than saved unloadable.
+        if b.check().is_err() {
+            b.arms = saved;
+            b.t = saved_t;
+            return Err(Error::param(
+                "other",
+                "merging would put the models beyond the bounds a saved state must satisfy",
+            ));
+        }
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
-use super::{CONTEXT_LIMIT, WEIGHT_LIMIT};
+use super::{CONTEXT_LIMIT, LAM_RANGE, WEIGHT_LIMIT};
 use crate::error::{Error, Result};
 use crate::linalg;
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,65 @@ use serde::{Deserialize, Serialize};
 /// Sherman-Morrison drift after a thousand updates is far below 1e-12 relative; the
 /// refactorization costs O(d^3), amortized to O(d^3 / 1024) per update.
 pub const REFACTOR_EVERY: u64 = 1024;
+
+// Bounds on a saved model, checked on decoding, which every state reached by accepted
+// calls satisfies (so its bytes load) and from which every accepted call stays within them:
+// - Sums: a row adds at most WEIGHT_LIMIT * CONTEXT_LIMIT^2 = 1e90 to a Gram entry (beside
+//   lam I), 1e30 * 1e30 * 1e100 = 1e160 to an entry of b and 1e30 to the weight sum, and `n`
+//   counts every row. A rounded addition moves a sum by at most twice its addend (the exact
+//   sum is at distance |addend| from the old value, and rounding to nearest goes no
+//   farther), blocked sums (batch fits) at most 4 times, so |gram - lam I|, |b| and the
+//   weight sum stay below SUM_MARGIN * n times those per-row limits: sound by construction,
+//   and finite for n <= 2^64 (1.5e110, 3e180, 3e50), so merges and batches cannot overflow.
+// - The inverse and theta are derived, so they are bounded by refusal instead: a
+//   Sherman-Morrison step is taken only when its denominator 1 + w x^T A^{-1} x is finite
+//   and at least 0.5 (a positive definite inverse gives at least 1) and when it keeps every
+//   A^{-1} entry within INVERSE_LIMIT and theta within THETA_LIMIT; otherwise the row goes
+//   into the exact sums and the inverse is refactorized from them (a logistic update whose
+//   coefficients would leave THETA_LIMIT is refused, nothing changed). A refactorization
+//   keeps the previous inverse and theta when the new ones would not be within them. The
+//   exact inverse of lam I + sum w x x^T has entries below 1 / lam <= 1e30 (lam >= 1e-30),
+//   so the 1e6 margin only turns away steps that rounding has already made meaningless
+//   (near-singular Gram matrices).
+//   THETA_LIMIT keeps x^T theta and w (r - x^T theta) finite for any accepted x, w, r.
+const SUM_MARGIN: f64 = 16.0;
+pub(super) const GRAM_ROW_LIMIT: f64 = WEIGHT_LIMIT * CONTEXT_LIMIT * CONTEXT_LIMIT;
+pub(super) const B_ROW_LIMIT: f64 = WEIGHT_LIMIT * CONTEXT_LIMIT * crate::policy::REWARD_LIMIT;
+
+/// The bound on a sum over `n` rows of terms each at most `per_row` (see SUM_MARGIN).
+pub(super) fn sum_limit(n: u64, per_row: f64) -> f64 {
+    SUM_MARGIN * n as f64 * per_row
+}
+/// The largest |entry| of an arm's inverse Gram matrix (see the bounds above).
+pub const INVERSE_LIMIT: f64 = 1e6 / LAM_RANGE.0;
+/// The largest |entry| of an arm's coefficient vector theta (see the bounds above).
+pub const THETA_LIMIT: f64 = 1e150;
+/// Relative slack for the rounding of one Sherman-Morrison step in the inverse's bound.
+const STEP_ROUNDING: f64 = 1.0 + 1e-12;
+
+/// An upper bound on max |A^{-1}| kept beside the inverse, so that an update checks its
+/// step against [`INVERSE_LIMIT`] in O(d) and reads the whole inverse only when the bound
+/// is near the limit. Not saved (a decoded model starts with no bound, +inf) and ignored by
+/// equality: updates decide from the exact maximum whenever the bound does not suffice, so
+/// a model and its decoded copy take the same decisions.
+#[derive(Clone, Copy, Debug)]
+pub struct InverseBound(f64);
+
+impl Default for InverseBound {
+    fn default() -> Self {
+        InverseBound(f64::INFINITY)
+    }
+}
+
+impl PartialEq for InverseBound {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
 
 /// The model linking an arm's linear predictor z = x^T theta to its expected reward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +108,8 @@ pub struct RidgeModel {
     pub n: u64,
     pub weight_sum: f64,
     pub since_refactor: u64,
+    #[serde(skip)]
+    pub inverse_bound: InverseBound,
 }
 
 impl RidgeModel {
@@ -67,6 +128,7 @@ impl RidgeModel {
             n: 0,
             weight_sum: 0.0,
             since_refactor: 0,
+            inverse_bound: InverseBound(1.0 / lam),
         }
     }
 
@@ -78,45 +140,106 @@ impl RidgeModel {
     /// logistic model's `theta` is its MAP estimate, kept as is).
     pub fn refactor(&mut self, link: Link) {
         let d = self.dim();
+        // A new inverse or theta beyond the limits (a near-singular Gram matrix) is not
+        // taken: the previous ones are within them.
         if let Some(inv) = linalg::spd_inverse(&self.gram, d) {
-            self.a_inv = inv;
-            if link == Link::Identity {
-                let mut theta = vec![0.0; d];
-                linalg::matvec(&self.a_inv, &self.b, &mut theta);
-                self.theta = theta;
+            let inv_max = max_abs(&inv);
+            if inv_max <= INVERSE_LIMIT {
+                if link == Link::Identity {
+                    let mut theta = vec![0.0; d];
+                    linalg::matvec(&inv, &self.b, &mut theta);
+                    if max_abs(&theta) <= THETA_LIMIT && theta.iter().all(|t| t.is_finite()) {
+                        self.a_inv = inv;
+                        self.theta = theta;
+                        self.inverse_bound = InverseBound(inv_max);
+                    }
+                } else {
+                    self.a_inv = inv;
+                    self.inverse_bound = InverseBound(inv_max);
+                }
             }
         }
         self.since_refactor = 0;
     }
 
-    /// One weighted observation, O(d^2).
-    pub fn update(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64], link: Link) {
+    /// One weighted observation, O(d^2). A Sherman-Morrison step that would leave the
+    /// limits (see [`INVERSE_LIMIT`]) is replaced by a refactorization from the exact sums.
+    pub fn update(
+        &mut self,
+        x: &[f64],
+        reward: f64,
+        weight: f64,
+        scratch: &mut [f64],
+        link: Link,
+    ) -> Result<()> {
         if link == Link::Logistic {
-            self.update_logistic(x, reward, weight, scratch);
-            return;
+            return self.update_logistic(x, reward, weight, scratch);
         }
         self.n += 1;
         if weight == 0.0 {
-            return;
+            return Ok(());
         }
+        // v = A^{-1} x (into scratch), q = x^T v and x . theta in one pass over A^{-1}
+        // (which the sums below do not change).
+        let (q, mean) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
+        // theta_new = theta + w (r - x.theta) / (1 + w q) * A^{-1} x (before the update).
+        let den = 1.0 + weight * q;
+        let gain = weight * (reward - mean) / den;
+        let (theta_ok, vv) = self.theta_step_within_limit(scratch, gain);
+        let bound = if theta_ok {
+            self.inverse_step_bound(den, weight / den, vv)
+        } else {
+            None
+        };
         self.weight_sum += weight;
         linalg::add_sym_outer(&mut self.gram, x, weight);
         let wr = weight * reward;
         for (b, v) in self.b.iter_mut().zip(x) {
             *b += wr * v;
         }
-        // v = A^{-1} x (into scratch), q = x^T v and x . theta in one pass over A^{-1}.
-        let (q, mean) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
-        // theta_new = theta + w (r - x.theta) / (1 + w q) * A^{-1} x (before the update).
-        let gain = weight * (reward - mean) / (1.0 + weight * q);
+        let Some(bound) = bound else {
+            self.refactor(Link::Identity);
+            return Ok(());
+        };
         for (t, v) in self.theta.iter_mut().zip(scratch.iter()) {
             *t += gain * v;
         }
         linalg::sherman_morrison(&mut self.a_inv, scratch, q, weight);
+        self.inverse_bound = InverseBound(bound);
         self.since_refactor += 1;
         if self.since_refactor >= REFACTOR_EVERY {
             self.refactor(Link::Identity);
         }
+        Ok(())
+    }
+
+    /// Whether theta + step v stays within [`THETA_LIMIT`], and |v|^2. By the triangle
+    /// inequality on Euclidean norms, which bound every entry: two vectorized dot products
+    /// instead of a pass of per-entry maxima. NaN-safe: a NaN or infinite norm fails.
+    #[inline]
+    fn theta_step_within_limit(&self, v: &[f64], step: f64) -> (bool, f64) {
+        let vv = linalg::dot(v, v);
+        let tt = linalg::dot(&self.theta, &self.theta);
+        (tt.sqrt() + step.abs() * vv.sqrt() <= THETA_LIMIT, vv)
+    }
+
+    /// The bound on max |A^{-1}| after the step A^{-1} -= c v v^T (denominator `den`,
+    /// `vv` = |v|^2, at least max |v_i v_j|), or None when the step may leave [`INVERSE_LIMIT`] or its
+    /// denominator is below 0.5 (at least 1 for a positive definite inverse). The answer
+    /// depends on the saved state only: the exact maximum is read when the kept bound is
+    /// too loose to decide.
+    #[inline]
+    fn inverse_step_bound(&mut self, den: f64, c: f64, vv: f64) -> Option<f64> {
+        if !(den >= 0.5 && den.is_finite()) {
+            return None;
+        }
+        let growth = c * vv;
+        let mut bound = (self.inverse_bound.0 + growth) * STEP_ROUNDING;
+        if bound.is_nan() || bound > INVERSE_LIMIT {
+            self.inverse_bound = InverseBound(max_abs(&self.a_inv));
+            bound = (self.inverse_bound.0 + growth) * STEP_ROUNDING;
+        }
+        (bound <= INVERSE_LIMIT).then_some(bound)
     }
 
     /// Online Laplace update of a logistic model with prior N(theta, A^{-1}) and one
@@ -124,12 +247,17 @@ impl RidgeModel {
     /// the likelihood's curvature there. The MAP lies on theta + s A^{-1} x, so it reduces to
     /// the scalar equation z = x^T theta + w q (r - sigmoid(z)) in the new predictor z,
     /// solved by Newton's method inside a bracket that always holds the root.
-    fn update_logistic(&mut self, x: &[f64], reward: f64, weight: f64, scratch: &mut [f64]) {
-        self.n += 1;
+    fn update_logistic(
+        &mut self,
+        x: &[f64],
+        reward: f64,
+        weight: f64,
+        scratch: &mut [f64],
+    ) -> Result<()> {
         if weight == 0.0 {
-            return;
+            self.n += 1;
+            return Ok(());
         }
-        self.weight_sum += weight;
         let (q, z0) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
         let wq = weight * q;
         let z1 = z0 + wq * (reward - sigmoid(z0));
@@ -157,31 +285,55 @@ impl RidgeModel {
         }
         let p = sigmoid(z);
         let step = weight * (reward - p);
+        let (theta_ok, vv) = self.theta_step_within_limit(scratch, step);
+        if !theta_ok {
+            return Err(Error::param(
+                "x",
+                "this update would take the model's coefficients beyond 1e150 (its state is \
+                 ill-conditioned); the observation was not recorded",
+            ));
+        }
+        let curvature = weight * p * (1.0 - p);
+        let den = 1.0 + curvature * q;
+        let bound = if curvature > 0.0 {
+            self.inverse_step_bound(den, curvature / den, vv)
+        } else {
+            Some(self.inverse_bound.0)
+        };
+        self.n += 1;
+        self.weight_sum += weight;
         for (t, v) in self.theta.iter_mut().zip(scratch.iter()) {
             *t += step * v;
         }
-        let curvature = weight * p * (1.0 - p);
         if curvature > 0.0 {
             linalg::add_sym_outer(&mut self.gram, x, curvature);
+            let Some(bound) = bound else {
+                // A step beyond the limits: the inverse from the exact Gram matrix instead.
+                self.refactor(Link::Logistic);
+                return Ok(());
+            };
             linalg::sherman_morrison(&mut self.a_inv, scratch, q, curvature);
+            self.inverse_bound = InverseBound(bound);
         }
         self.since_refactor += 1;
         if self.since_refactor >= REFACTOR_EVERY {
             self.refactor(Link::Logistic);
         }
+        Ok(())
     }
 
     /// Many observations: accumulate the Gram matrix and b, then refactor once
-    /// (O(n d^2 + d^3) instead of n Sherman-Morrison steps).
-    pub fn update_many(&mut self, rows: &[(&[f64], f64, f64)], link: Link) {
+    /// (O(n d^2 + d^3) instead of n Sherman-Morrison steps). Logistic models take the rows
+    /// one by one and stop at the first refused one (the caller restores the model).
+    pub fn update_many(&mut self, rows: &[(&[f64], f64, f64)], link: Link) -> Result<()> {
         let d = self.dim();
         if link == Link::Logistic {
             // The online Laplace posterior is sequential by construction.
             let mut scratch = vec![0.0; d];
             for &(x, r, w) in rows {
-                self.update_logistic(x, r, w, &mut scratch);
+                self.update_logistic(x, r, w, &mut scratch)?;
             }
-            return;
+            return Ok(());
         }
         // Gather the rows into blocks and add X^T (W X) with one matrix product per block.
         const BLOCK: usize = 2048;
@@ -211,6 +363,7 @@ impl RidgeModel {
             }
         }
         self.refactor(Link::Identity);
+        Ok(())
     }
 
     /// Adds the rows `idx` of the row-major (n x d) `x` (ridge models): b and the counts
@@ -382,7 +535,7 @@ impl RidgeModel {
         self.refactor(Link::Identity);
     }
 
-    pub(super) fn check(&self, dim: usize) -> Result<()> {
+    pub(super) fn check(&self, dim: usize, lam: f64) -> Result<()> {
         // Positive definiteness of the Gram matrix is not required: sums of many
         // near-parallel contexts make it singular in floating point (lam I is lost beside
         // entries of 1e16), which every update path handles (refactorization then keeps the
@@ -401,11 +554,29 @@ impl RidgeModel {
                 .chain(&self.theta)
                 .all(|v| v.is_finite())
             && (0..dim).all(|i| self.gram[i * dim + i] > 0.0);
-        if ok {
+        if !ok {
+            return Err(Error::state(
+                "a ridge model is inconsistent (sizes, finiteness or a non-positive Gram diagonal)",
+            ));
+        }
+        // The bounds every reachable state satisfies (see SUM_MARGIN).
+        let (b_limit, gram_limit) = (
+            sum_limit(self.n, B_ROW_LIMIT),
+            sum_limit(self.n, GRAM_ROW_LIMIT),
+        );
+        let sums_ok = self.weight_sum <= sum_limit(self.n, WEIGHT_LIMIT)
+            && self.b.iter().all(|v| v.abs() <= b_limit)
+            && self.gram.iter().enumerate().all(|(i, g)| {
+                let prior = if i % (dim + 1) == 0 { lam } else { 0.0 };
+                (g - prior).abs() <= gram_limit
+            });
+        let derived_ok = self.a_inv.iter().all(|v| v.abs() <= INVERSE_LIMIT)
+            && self.theta.iter().all(|v| v.abs() <= THETA_LIMIT);
+        if sums_ok && derived_ok {
             Ok(())
         } else {
             Err(Error::state(
-                "a ridge model is inconsistent (sizes, finiteness or a non-positive Gram diagonal)",
+                "a ridge model's sums or derived values are beyond what its updates can produce",
             ))
         }
     }
@@ -442,4 +613,102 @@ fn prefetch_row(row: &[f64]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = row;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fed(dim: usize, lam: f64, rows: &[(&[f64], f64, f64)]) -> RidgeModel {
+        let mut m = RidgeModel::new(dim, lam);
+        let mut scratch = vec![0.0; dim];
+        for &(x, r, w) in rows {
+            m.update(x, r, w, &mut scratch, Link::Identity).unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn rows_at_the_input_limits_stay_within_the_decoder_bounds() {
+        let big = [CONTEXT_LIMIT, -CONTEXT_LIMIT];
+        let r = crate::policy::REWARD_LIMIT;
+        let rows: Vec<(&[f64], f64, f64)> = (0..50)
+            .map(|i| (&big[..], if i % 2 == 0 { r } else { -r }, WEIGHT_LIMIT))
+            .collect();
+        let m = fed(2, LAM_RANGE.0, &rows);
+        m.check(2, LAM_RANGE.0).unwrap();
+        assert_eq!(m.n, 50);
+        // The Gram entries are 50 rows of 1e90, within 16 n 1e90 and beyond 1 n 1e90 / 2.
+        assert!(m.gram[1].abs() <= sum_limit(50, GRAM_ROW_LIMIT));
+        assert!(m.gram[1].abs() > 0.5 * 50.0 * GRAM_ROW_LIMIT);
+        assert!(m.a_inv.iter().all(|v| v.abs() <= INVERSE_LIMIT));
+    }
+
+    #[test]
+    fn sums_beyond_the_row_count_and_derived_values_beyond_their_limits_do_not_decode() {
+        let m = fed(2, 1.0, &[(&[1.0, 2.0], 0.5, 1.0)]);
+        m.check(2, 1.0).unwrap();
+        let broken = |f: &dyn Fn(&mut RidgeModel)| {
+            let mut b = m.clone();
+            f(&mut b);
+            b.check(2, 1.0).is_err()
+        };
+        assert!(broken(&|b| b.gram[1] = f64::MAX));
+        assert!(broken(&|b| b.gram[1] = 1.01 * sum_limit(1, GRAM_ROW_LIMIT)));
+        assert!(!broken(&|b| b.gram[1] = 0.99 * sum_limit(1, GRAM_ROW_LIMIT)));
+        assert!(broken(&|b| b.b[0] = 1.01 * sum_limit(1, B_ROW_LIMIT)));
+        assert!(broken(&|b| b.weight_sum = 1.01 * sum_limit(1, WEIGHT_LIMIT)));
+        assert!(broken(&|b| b.a_inv[3] = 1.01 * INVERSE_LIMIT));
+        assert!(!broken(&|b| b.a_inv[3] = 0.99 * INVERSE_LIMIT));
+        assert!(broken(&|b| b.theta[0] = -1.01 * THETA_LIMIT));
+        // A fresh model carries exactly lam I.
+        assert!(broken(&|b| {
+            *b = RidgeModel::new(2, 1.0);
+            b.gram[0] = 1.0 + 1e-9;
+        }));
+    }
+
+    #[test]
+    fn a_step_that_would_leave_the_inverse_limit_refactorizes_instead() {
+        // A decodable inverse near its limit: the Sherman-Morrison step would take it past
+        // the limit, so the row goes into the sums and the inverse is rebuilt from them.
+        let mut m = RidgeModel::new(2, 1.0);
+        m.a_inv = vec![0.9 * INVERSE_LIMIT, 0.0, 0.0, -0.9 * INVERSE_LIMIT];
+        m.inverse_bound = InverseBound::default();
+        m.check(2, 1.0).unwrap();
+        let mut scratch = vec![0.0; 2];
+        m.update(&[1.0, 1.0], 2.0, 1.0, &mut scratch, Link::Identity)
+            .unwrap();
+        m.check(2, 1.0).unwrap();
+        // The exact ridge solution of lam = 1 and one row (1, 1) -> 2.
+        let exact = [[2.0 / 3.0, -1.0 / 3.0], [-1.0 / 3.0, 2.0 / 3.0]];
+        for i in 0..2 {
+            for j in 0..2 {
+                assert!((m.a_inv[i * 2 + j] - exact[i][j]).abs() < 1e-12);
+            }
+            assert!((m.theta[i] - 2.0 / 3.0).abs() < 1e-12);
+        }
+        assert_eq!(m.since_refactor, 0);
+    }
+
+    #[test]
+    fn the_kept_inverse_bound_does_not_change_decisions_or_equality() {
+        let rows: Vec<(&[f64], f64, f64)> = vec![(&[1.0, 0.5], 1.0, 1.0), (&[0.2, -1.0], 0.0, 2.0)];
+        let m = fed(2, 1.0, &rows);
+        let mut decoded = m.clone();
+        decoded.inverse_bound = InverseBound::default();
+        assert_eq!(m, decoded);
+        let (mut a, mut b) = (m.clone(), decoded);
+        let mut scratch = vec![0.0; 2];
+        for k in 0..2000 {
+            let x = [(k as f64).sin(), (k as f64 * 0.7).cos()];
+            a.update(&x, 0.3, 1.0, &mut scratch, Link::Identity)
+                .unwrap();
+            b.update(&x, 0.3, 1.0, &mut scratch, Link::Identity)
+                .unwrap();
+        }
+        assert_eq!(a.a_inv, b.a_inv);
+        assert_eq!(a.theta, b.theta);
+        assert!(a.inverse_bound.0 >= max_abs(&a.a_inv));
+    }
 }
