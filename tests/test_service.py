@@ -632,8 +632,10 @@ def test_ope_of_the_service_log_recovers_values(tmp_path):
     svc = _service(tmp_path, regretless.EpsilonGreedy(3, epsilon=0.5, seed=0), durability="none")
     rng = np.random.default_rng(4)
     truth = []
-    for _ in range(6000):
-        d = svc.decide()
+    # Fixed event ids: the draws (seeded from them) and so the check are reproducible; fresh
+    # ids carry a per-process random prefix, which would make it fail 5-10% of the runs.
+    for i in range(6000):
+        d = svc.decide(event_id=f"ope-{i}")
         truth.append(float(d.probabilities @ MEANS))
         svc.reward(d.event_id, float(rng.random() < MEANS[d.action]))
     svc.close()
@@ -647,14 +649,14 @@ def test_ope_of_the_service_log_recovers_values(tmp_path):
         read_decisions(svc.log_dir).column("probabilities").to_numpy(zero_copy_only=False)
     )
     own = ipw.evaluate(
-        reward=data.reward, action=data.action, pscore=data.pscore, action_dist=probs
+        reward=data.reward, action=data.action, pscore=data.pscore, action_dist=probs, alpha=0.01
     )
     assert own.ci[0] < np.mean(truth) < own.ci[1]
     # Another policy's value (always arm 0, which the service rarely plays): mu_0.
     arm0 = np.zeros((1, 3))
     arm0[0, 0] = 1.0
     other = ipw.evaluate(
-        reward=data.reward, action=data.action, pscore=data.pscore, action_dist=arm0
+        reward=data.reward, action=data.action, pscore=data.pscore, action_dist=arm0, alpha=0.01
     )
     assert other.ci[0] < MEANS[0] < other.ci[1]
     assert not other.ci[0] < MEANS[2] < other.ci[1]
