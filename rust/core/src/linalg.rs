@@ -1,7 +1,7 @@
 //! Small dense linear algebra on row-major `Vec<f64>` matrices: what the ridge models need
 //! (Cholesky, SPD inverse, Sherman-Morrison), written out because d is small (tens to a
 //! few hundred) and the state must stay plain serializable vectors. Against faer 0.22 at
-//! W2's d = 20 the Cholesky here is 1.23x and the SPD inverse 2.2x faster (faer's fixed
+//! W2's d = 20 the Cholesky here is 1.24x and the SPD inverse 1.27x faster (faer's fixed
 //! costs); from d = 64 faer is faster (benches/README.md, "faer against the hand-written
 //! kernels").
 //!
