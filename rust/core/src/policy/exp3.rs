@@ -14,105 +14,14 @@
 //! load with empty queues).
 
 use super::list::{restrict, ListRule};
+pub use super::propensity::MAX_PENDING_PER_ARM;
+use super::propensity::{check_propensity, check_propensity_batch, Pending};
 use super::{finite_positive, require, Core, Policy, RewardDomain};
 use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::state::{read_payload, write_payload, Persist};
 use crate::stats::sample_discrete;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
-
-/// Unanswered decisions kept per arm; beyond it the oldest is forgotten (its update, if it
-/// ever comes, then uses the next recorded or the current probability).
-pub const MAX_PENDING_PER_ARM: usize = 4096;
-
-/// The probabilities of decisions not yet answered by an update, per arm, oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
-    queues: Vec<VecDeque<f64>>,
-}
-
-impl Pending {
-    fn new(n_arms: usize) -> Self {
-        Pending {
-            queues: vec![VecDeque::new(); n_arms],
-        }
-    }
-
-    fn record(&mut self, arm: usize, p: f64) {
-        let q = &mut self.queues[arm];
-        if q.len() == MAX_PENDING_PER_ARM {
-            q.pop_front();
-        }
-        q.push_back(p);
-    }
-
-    /// The probability of `arm`'s oldest unanswered decision, now answered.
-    fn answer(&mut self, arm: usize) -> Option<f64> {
-        self.queues[arm].pop_front()
-    }
-
-    /// Number of unanswered decisions per arm.
-    pub fn counts(&self) -> Vec<usize> {
-        self.queues.iter().map(VecDeque::len).collect()
-    }
-
-    fn check(&self, n_arms: usize) -> Result<()> {
-        let ok = self.queues.len() == n_arms
-            && self
-                .queues
-                .iter()
-                .all(|q| q.len() <= MAX_PENDING_PER_ARM && q.iter().all(|&p| p > 0.0 && p <= 1.0));
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::state(
-                "recorded selection probabilities are inconsistent with the arms",
-            ))
-        }
-    }
-}
-
-/// A propensity given by the caller: the probability the arm was drawn with, in (0, 1].
-fn check_propensity(argument: &str, p: f64, position: Option<usize>) -> Result<()> {
-    if p > 0.0 && p <= 1.0 {
-        return Ok(());
-    }
-    let at = position.map_or(String::new(), |i| format!(" at position {i}"));
-    Err(Error::param(
-        argument,
-        format!(
-            "must be a probability in (0, 1]{at}, got {}",
-            crate::error::show(p)
-        ),
-    ))
-}
-
-/// Validates `update_batch(arms, rewards, propensities)` before anything is recorded.
-fn check_propensity_batch<P: Policy>(
-    policy: &P,
-    arms: &[i64],
-    rewards: &[f64],
-    propensities: &[f64],
-) -> Result<()> {
-    for (name, len) in [
-        ("rewards", rewards.len()),
-        ("propensities", propensities.len()),
-    ] {
-        if len != arms.len() {
-            return Err(Error::shape(
-                name,
-                format!("length {len} does not match arms (length {})", arms.len()),
-            ));
-        }
-    }
-    for (i, ((&a, &r), &p)) in arms.iter().zip(rewards).zip(propensities).enumerate() {
-        policy.check_arm("arms", a, Some(i))?;
-        policy.check_reward("rewards", r, Some(i))?;
-        check_propensity("propensities", p, Some(i))?;
-    }
-    super::check_room(policy.core().t, arms.len() as u64)
-}
 
 /// `Persist` for a policy with a [`Pending`] queue: payload version 2, and version 1
 /// (the same fields without the queue), which is also what a state with no unanswered
@@ -146,7 +55,7 @@ macro_rules! persist_with_pending {
                 Ok((value, rest))
             }
             fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
-                if self.pending.queues.iter().all(VecDeque::is_empty) {
+                if self.pending.is_empty() {
                     let v1 = (&self.core, &self.params, &self.losses);
                     return Ok((1, write_payload(&v1)?));
                 }
@@ -428,11 +337,11 @@ impl Policy for Exp3 {
     fn on_add_arm(&mut self) {
         let l = new_arm_loss(&self.losses);
         self.losses.push(l);
-        self.pending.queues.push(VecDeque::new());
+        self.pending.add_arm();
     }
     fn on_remove_arm(&mut self, i: usize) {
         self.losses.remove(i);
-        self.pending.queues.remove(i);
+        self.pending.remove_arm(i);
     }
     fn not_mergeable(&self) -> Option<&'static str> {
         Some("its loss estimates are weighted by the probabilities of its own history")
@@ -625,11 +534,11 @@ impl Policy for Exp3IX {
     fn on_add_arm(&mut self) {
         let l = new_arm_loss(&self.losses);
         self.losses.push(l);
-        self.pending.queues.push(VecDeque::new());
+        self.pending.add_arm();
     }
     fn on_remove_arm(&mut self, i: usize) {
         self.losses.remove(i);
-        self.pending.queues.remove(i);
+        self.pending.remove_arm(i);
     }
     fn not_mergeable(&self) -> Option<&'static str> {
         Some("its loss estimates are weighted by the probabilities of its own history")
@@ -669,6 +578,7 @@ impl Exp3IX {
 #[allow(clippy::needless_range_loop)] // per-arm loops index several parallel vectors
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
 
     /// The loss of arm `i` at round `t` of a fixed (oblivious) adversarial sequence.
     fn loss(t: usize, i: usize) -> f64 {

@@ -15,6 +15,7 @@ pub mod exp3;
 pub mod greedy;
 pub mod klucb;
 pub mod list;
+pub mod propensity;
 pub mod registry;
 pub mod thompson;
 pub mod tsallis;

@@ -10,14 +10,12 @@
 //! update answers its arm's oldest unanswered decision (or uses `propensity` when given;
 //! the current probability when nothing was recorded). The same design as EXP3's.
 
+pub use super::propensity::MAX_PENDING_PER_ARM;
+use super::propensity::{check_propensity, check_propensity_batch, Pending};
 use super::{finite_positive, persist_policy, Core, Policy, RewardDomain};
 use crate::error::{Error, Result};
 use crate::stats::sample_discrete;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
-
-/// Unanswered decisions kept per arm; beyond it the oldest is forgotten.
-pub const MAX_PENDING_PER_ARM: usize = 4096;
 
 /// Floor on the probability an importance weight divides by (updates may come from
 /// elsewhere for arms whose probability is negligible): keeps the estimates finite.
@@ -57,66 +55,6 @@ pub fn tsallis_probabilities(losses: &[f64], eta: f64) -> Vec<f64> {
         *pi /= total;
     }
     p
-}
-
-/// The probabilities of decisions not yet answered by an update, per arm, oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct Pending {
-    queues: Vec<VecDeque<f64>>,
-}
-
-impl Pending {
-    fn new(n_arms: usize) -> Self {
-        Pending {
-            queues: vec![VecDeque::new(); n_arms],
-        }
-    }
-
-    fn record(&mut self, arm: usize, p: f64) {
-        let q = &mut self.queues[arm];
-        if q.len() == MAX_PENDING_PER_ARM {
-            q.pop_front();
-        }
-        q.push_back(p);
-    }
-
-    fn answer(&mut self, arm: usize) -> Option<f64> {
-        self.queues[arm].pop_front()
-    }
-
-    fn counts(&self) -> Vec<usize> {
-        self.queues.iter().map(VecDeque::len).collect()
-    }
-
-    fn check(&self, n_arms: usize) -> Result<()> {
-        let ok = self.queues.len() == n_arms
-            && self
-                .queues
-                .iter()
-                .all(|q| q.len() <= MAX_PENDING_PER_ARM && q.iter().all(|&p| p > 0.0 && p <= 1.0));
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::state(
-                "recorded selection probabilities are inconsistent with the arms",
-            ))
-        }
-    }
-}
-
-/// A propensity given by the caller: the probability the arm was drawn with, in (0, 1].
-fn check_propensity(argument: &str, p: f64, position: Option<usize>) -> Result<()> {
-    if p > 0.0 && p <= 1.0 {
-        return Ok(());
-    }
-    let at = position.map_or(String::new(), |i| format!(" at position {i}"));
-    Err(Error::param(
-        argument,
-        format!(
-            "must be a probability in (0, 1]{at}, got {}",
-            crate::error::show(p)
-        ),
-    ))
 }
 
 /// 1/2-Tsallis-INF: p_i = 4 (eta_t (L_i - x))^-2 over importance-weighted cumulative loss
@@ -185,23 +123,7 @@ impl TsallisINF {
         rewards: &[f64],
         propensities: &[f64],
     ) -> Result<()> {
-        for (name, len) in [
-            ("rewards", rewards.len()),
-            ("propensities", propensities.len()),
-        ] {
-            if len != arms.len() {
-                return Err(Error::shape(
-                    name,
-                    format!("length {len} does not match arms (length {})", arms.len()),
-                ));
-            }
-        }
-        for (i, ((&a, &r), &p)) in arms.iter().zip(rewards).zip(propensities).enumerate() {
-            self.check_arm("arms", a, Some(i))?;
-            self.check_reward("rewards", r, Some(i))?;
-            check_propensity("propensities", p, Some(i))?;
-        }
-        super::check_room(self.core.t, arms.len() as u64)?;
+        check_propensity_batch(self, arms, rewards, propensities)?;
         for ((&a, &r), &p) in arms.iter().zip(rewards).zip(propensities) {
             self.pending.answer(a as usize);
             self.learn(a as usize, r, p);
@@ -287,11 +209,11 @@ impl Policy for TsallisINF {
             .fold(f64::INFINITY, f64::min)
             .clamp(0.0, f64::MAX);
         self.losses.push(l);
-        self.pending.queues.push(VecDeque::new());
+        self.pending.add_arm();
     }
     fn on_remove_arm(&mut self, i: usize) {
         self.losses.remove(i);
-        self.pending.queues.remove(i);
+        self.pending.remove_arm(i);
     }
     fn not_mergeable(&self) -> Option<&'static str> {
         Some("its loss estimates are weighted by the probabilities of its own history")
