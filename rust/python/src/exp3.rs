@@ -9,7 +9,7 @@ use regretless_core::policy::{Exp3, Exp3IX, Registered};
 
 /// `update(arm, reward, propensity=None)` of a policy with recorded selection
 /// probabilities: without `propensity`, the shared update; with it, `with_propensity`.
-fn update_with<S, P>(
+pub(crate) fn update_with<S, P>(
     slf: &Bound<'_, S>,
     arm: &Bound<'_, PyAny>,
     reward: &Bound<'_, PyAny>,
@@ -33,11 +33,12 @@ where
 }
 
 /// A policy's `update_batch_with_propensities(arms, rewards, propensities)`.
-type BatchWithPropensities<P> = fn(&mut P, &[i64], &[f64], &[f64]) -> regretless_core::Result<()>;
+pub(crate) type BatchWithPropensities<P> =
+    fn(&mut P, &[i64], &[f64], &[f64]) -> regretless_core::Result<()>;
 
 /// `update_batch(arms, rewards, propensities=None)`, validated row by row before any
 /// row is recorded.
-fn update_batch_with<S, P>(
+pub(crate) fn update_batch_with<S, P>(
     slf: &Bound<'_, S>,
     arms: &Bound<'_, PyAny>,
     rewards: &Bound<'_, PyAny>,

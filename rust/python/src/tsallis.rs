@@ -79,16 +79,13 @@ impl PyTsallisINF {
         reward: &Bound<'_, PyAny>,
         propensity: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let arm = crate::convert::arm_arg(arm, "arm")?;
-        let reward = crate::convert::real_arg(reward, "reward")?;
-        let propensity = propensity
-            .map(|q| crate::convert::real_arg(q, "propensity"))
-            .transpose()?;
-        with_policy(slf, |p: &mut TsallisINF| match propensity {
-            Some(q) => p.update_with_propensity(arm, reward, q),
-            None => regretless_core::policy::Policy::update(p, arm, reward),
-        })?
-        .py_err(slf.py())
+        crate::exp3::update_with(
+            slf,
+            arm,
+            reward,
+            propensity,
+            TsallisINF::update_with_propensity,
+        )
     }
 
     /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
@@ -101,20 +98,13 @@ impl PyTsallisINF {
         rewards: &Bound<'_, PyAny>,
         propensities: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let arms = crate::convert::owned_int64(arms, "arms")?;
-        let rewards = crate::convert::owned_float64(rewards, "rewards")?;
-        let propensities = propensities
-            .map(|q| crate::convert::owned_float64(q, "propensities"))
-            .transpose()?;
-        let (arms_ro, rewards_ro) = (arms.readonly(), rewards.readonly());
-        let (a, r) = (arms_ro.as_slice()?, rewards_ro.as_slice()?);
-        let q_ro = propensities.as_ref().map(|q| q.readonly());
-        let q = q_ro.as_ref().map(|q| q.as_slice()).transpose()?;
-        with_policy(slf, |p: &mut TsallisINF| match q {
-            Some(q) => p.update_batch_with_propensities(a, r, q),
-            None => regretless_core::policy::Policy::update_batch(p, a, r),
-        })?
-        .py_err(slf.py())
+        crate::exp3::update_batch_with(
+            slf,
+            arms,
+            rewards,
+            propensities,
+            TsallisINF::update_batch_with_propensities,
+        )
     }
 
     /// Number of decisions per arm still waiting for their update (int64).
