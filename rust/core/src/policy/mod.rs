@@ -9,6 +9,7 @@ use crate::state::Persist;
 use crate::stats::{argmax_distribution, ArmStats};
 use serde::{Deserialize, Serialize};
 
+pub mod detect;
 pub mod drift;
 pub mod elimination;
 pub mod exp3;
@@ -21,6 +22,7 @@ pub mod thompson;
 pub mod tsallis;
 pub mod ucb;
 
+pub use detect::{Restart, CUSUMUCB, GLRUCB};
 pub use drift::{DiscountedThompsonSampling, DiscountedUCB, SlidingWindowUCB};
 pub use elimination::SuccessiveElimination;
 pub use exp3::{Exp3, Exp3IX};
