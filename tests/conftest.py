@@ -37,6 +37,16 @@ POLICY_FACTORIES: dict[str, Callable[[int, int | None], object]] = {
     "DiscountedUCB-horizon": lambda k, s: regretless.DiscountedUCB(k, horizon=1000, xi=0.3, seed=s),
     "DiscountedThompsonSampling": lambda k, s: regretless.DiscountedThompsonSampling(k, seed=s),
     "TsallisINF": lambda k, s: regretless.TsallisINF(k, seed=s),
+    "CUSUMUCB": lambda k, s: regretless.CUSUMUCB(k, h=3.0, warmup=5, alpha=0.1, seed=s),
+    "CUSUMUCB-horizon-global": lambda k, s: regretless.CUSUMUCB(
+        k, horizon=1000, n_changes=2, restart="global", seed=s
+    ),
+    "GLRUCB": lambda k, s: regretless.GLRUCB(
+        k, delta=0.05, alpha=0.1, test_every=1, split_every=1, seed=s
+    ),
+    "GLRUCB-horizon-global": lambda k, s: regretless.GLRUCB(
+        k, horizon=1000, restart="global", seed=s
+    ),
 }
 
 NOT_MERGEABLE = {
@@ -50,6 +60,10 @@ NOT_MERGEABLE = {
     "DiscountedUCB-horizon",
     "DiscountedThompsonSampling",
     "TsallisINF",
+    "CUSUMUCB",
+    "CUSUMUCB-horizon-global",
+    "GLRUCB",
+    "GLRUCB-horizon-global",
 }
 # Policies whose model only accepts rewards in [0, 1].
 UNIT_REWARDS = {
@@ -71,6 +85,10 @@ UNIT_REWARDS = {
     "DiscountedUCB-horizon",
     "DiscountedThompsonSampling",
     "TsallisINF",
+    "CUSUMUCB",
+    "CUSUMUCB-horizon-global",
+    "GLRUCB",
+    "GLRUCB-horizon-global",
 }
 
 

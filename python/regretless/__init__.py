@@ -32,9 +32,11 @@ from regretless import _core
 from regretless import identify as identify  # the module, as regretless.identify
 from regretless._core import (
     BKB,
+    CUSUMUCB,
     EXP3,
     EXP3IX,
     FORMAT_VERSION,
+    GLRUCB,
     GPUCB,
     HATCH,
     KLUCB,
@@ -223,4 +225,6 @@ __all__ = [
     "PrimalDualBwK",
     "allocate_rollouts",
     "best_perm",
+    "CUSUMUCB",
+    "GLRUCB",
 ]

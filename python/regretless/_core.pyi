@@ -26,6 +26,8 @@ __all__ = [
     "DiscountedUCB",
     "DiscountedThompsonSampling",
     "TsallisINF",
+    "CUSUMUCB",
+    "GLRUCB",
     "POLICY_NAMES",
     "ContextualBandit",
     "LinUCB",
@@ -331,6 +333,58 @@ class TsallisINF(Bandit):
         propensities: ArrayLike | None = None,
     ) -> None: ...
     def pending_counts(self) -> NDArray[np.int64]: ...
+
+@final
+class CUSUMUCB(Bandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        *,
+        horizon: int | None = None,
+        n_changes: int | None = None,
+        h: float | None = None,
+        epsilon: float = 0.1,
+        warmup: int | None = None,
+        alpha: float | None = None,
+        xi: float = 1.0,
+        restart: Literal["local", "global"] = "local",
+        seed: int | None = None,
+    ) -> Self: ...
+    @property
+    def h(self) -> float: ...
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def change_points(self) -> list[int]: ...
+    @property
+    def n_restarts(self) -> int: ...
+    def counts_since_restart(self) -> NDArray[np.int64]: ...
+    def cusum_statistics(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+
+@final
+class GLRUCB(Bandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        *,
+        horizon: int | None = None,
+        delta: float | None = None,
+        alpha: float | None = None,
+        restart: Literal["local", "global"] = "local",
+        test_every: int | None = None,
+        split_every: int | None = None,
+        seed: int | None = None,
+    ) -> Self: ...
+    @property
+    def delta(self) -> float: ...
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def change_points(self) -> list[int]: ...
+    @property
+    def n_restarts(self) -> int: ...
+    def counts_since_restart(self) -> NDArray[np.int64]: ...
+    def glr_statistics(self) -> NDArray[np.float64]: ...
 
 @disjoint_base
 class ContextualBandit:

@@ -5,6 +5,7 @@
 //! docstring, constructor and extra accessors; [`new_object`] and [`add_classes`] list them.
 
 use crate::convert::{bytes_arg, with_lock, with_lock_detached};
+use crate::detect::{PyCUSUMUCB, PyGLRUCB};
 use crate::drift::{PyDiscountedThompsonSampling, PyDiscountedUCB, PySlidingWindowUCB};
 use crate::elimination::PySuccessiveElimination;
 use crate::errors::{dtype_error, IntoPyResult};
@@ -131,6 +132,8 @@ pub(crate) fn new_object(py: Python<'_>, policy: AnyPolicy) -> PyResult<Bound<'_
             subclass_object(py, PyDiscountedThompsonSampling, policy)
         }
         AnyPolicy::TsallisINF(_) => subclass_object(py, PyTsallisINF, policy),
+        AnyPolicy::CUSUMUCB(_) => subclass_object(py, PyCUSUMUCB, policy),
+        AnyPolicy::GLRUCB(_) => subclass_object(py, PyGLRUCB, policy),
     }
 }
 
@@ -158,6 +161,8 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<PyDiscountedUCB>(),
         py.get_type::<PyDiscountedThompsonSampling>(),
         py.get_type::<PyTsallisINF>(),
+        py.get_type::<PyCUSUMUCB>(),
+        py.get_type::<PyGLRUCB>(),
     ];
     let mut names = Vec::with_capacity(classes.len());
     for class in classes {

@@ -11,6 +11,7 @@ mod cascading_rl;
 mod contextual_class;
 mod convert;
 mod curriculum;
+mod detect;
 mod drift;
 mod eligible;
 mod elimination;
