@@ -517,6 +517,7 @@ pub struct GlrParams {
 impl GLRUCB {
     /// `delta` defaults to 1 / sqrt(T) and `alpha` to sqrt(K ln T / T) for `horizon` T;
     /// without a horizon both are required.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         n_arms: usize,
         delta: Option<f64>,
