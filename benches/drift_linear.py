@@ -64,14 +64,18 @@ def rotating(T: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 INSTANCES = {"abrupt": abrupt, "rotating": rotating}
 
 
-def lineup(k: int, d: int, gammas: list[float]) -> dict[str, object]:
+def lineup(k: int, d: int, gammas: list[float], seed: int) -> dict[str, object]:
     out: dict[str, object] = {
-        "LinUCB(alpha=0.5)": regretless.LinUCB(k, d, alpha=0.5),
-        "LinTS(v=0.2)": regretless.LinTS(k, d, v=0.2),
+        "LinUCB(alpha=0.5)": regretless.LinUCB(k, d, alpha=0.5, seed=seed),
+        "LinTS(v=0.2)": regretless.LinTS(k, d, v=0.2, seed=seed),
     }
     for g in gammas:
-        out[f"LinUCB(alpha=0.5, decay={g})"] = regretless.LinUCB(k, d, alpha=0.5, decay=g)
-    out[f"LinTS(v=0.2, decay={gammas[0]})"] = regretless.LinTS(k, d, v=0.2, decay=gammas[0])
+        out[f"LinUCB(alpha=0.5, decay={g})"] = regretless.LinUCB(
+            k, d, alpha=0.5, decay=g, seed=seed
+        )
+    out[f"LinTS(v=0.2, decay={gammas[0]})"] = regretless.LinTS(
+        k, d, v=0.2, decay=gammas[0], seed=seed
+    )
     return out
 
 
@@ -93,8 +97,7 @@ def run(instance: str, horizon: int, seeds: int, gammas: list[float]) -> dict[st
     for s in range(seeds):
         X, theta = INSTANCES[instance](horizon, s)
         _, k, d = theta.shape
-        for name, policy in lineup(k, d, gammas).items():
-            policy.reseed(s)
+        for name, policy in lineup(k, d, gammas, s).items():
             curves.setdefault(name, []).append(run_one(policy, X, theta, s))
     return {name: np.array(c) for name, c in curves.items()}
 

@@ -93,9 +93,7 @@ def test_coefficients_and_widths_equal_the_discounted_sums_written_out(gamma: fl
     Q = X[:50]
     want_w = np.sqrt(np.stack([np.einsum("ni,ij,nj->n", Q, M, Q) for M in width_mats], axis=1))
     np.testing.assert_allclose(p.width(Q), want_w, rtol=1e-9)
-    np.testing.assert_allclose(
-        p.scores(Q), Q @ theta.T + 0.5 * want_w, rtol=1e-9, atol=1e-12
-    )
+    np.testing.assert_allclose(p.scores(Q), Q @ theta.T + 0.5 * want_w, rtol=1e-9, atol=1e-12)
     # The idle arm has faded towards the prior (gamma < 1): wider than when it last played.
     if gamma < 1.0:
         fresh = regretless.LinUCB(k, d, lam=lam, decay=gamma)

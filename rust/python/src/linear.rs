@@ -109,7 +109,9 @@ impl PyLinUCB {
         Ok((
             Self,
             PyContextualBandit::wrap(
-                LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?).and_then(|p| p.with_decay(decay)).py_err(py)?,
+                LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?)
+                    .and_then(|p| p.with_decay(decay))
+                    .py_err(py)?,
             ),
         ))
     }
@@ -166,7 +168,11 @@ impl PyLinTS {
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
             Self,
-            PyContextualBandit::wrap(LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?).and_then(|p| p.with_decay(decay)).py_err(py)?),
+            PyContextualBandit::wrap(
+                LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?)
+                    .and_then(|p| p.with_decay(decay))
+                    .py_err(py)?,
+            ),
         ))
     }
 
@@ -212,7 +218,9 @@ impl PyLinGreedy {
         Ok((
             Self,
             PyContextualBandit::wrap(
-                LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?).and_then(|p| p.with_decay(decay)).py_err(py)?,
+                LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?)
+                    .and_then(|p| p.with_decay(decay))
+                    .py_err(py)?,
             ),
         ))
     }

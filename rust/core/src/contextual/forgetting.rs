@@ -370,25 +370,45 @@ mod tests {
     fn a_million_rounds_keep_every_matrix_finite_and_positive_definite() {
         // Contexts along two directions mostly, with long idle spans for arm 1, and a
         // strong discount: the data parts shrink towards the prior and back, 1e6 times.
+        // A fifth of the rounds are single updates, the rest batches of 1000 rows.
         let (k, d, lam, gamma) = (2, 3, 1.0, 0.9);
         let mut b = base(k, d, lam);
         let mut f = Forgetting::new(gamma, &b).unwrap();
         let mut rng = Rng::seed_from_u64(9);
         let n = 1_000_000u64;
-        for i in 0..n {
+        let mut row = |i: u64| {
             let a = usize::from(i % 100_000 < 10);
-            let x = [
+            let x = vec![
                 1.0 + 1e-3 * rng.uniform(),
                 rng.uniform() * 1e-6,
                 if i % 2 == 0 { 5.0 } else { 0.0 },
             ];
-            f.update(&mut b, a, &x, rng.uniform(), 1.0);
+            (a, x, rng.uniform())
+        };
+        let mut i = 0;
+        while i < n {
+            if i < n / 5 {
+                let (a, x, r) = row(i);
+                f.update(&mut b, a, &x, r, 1.0);
+                i += 1;
+            } else {
+                let rows: Vec<_> = (i..i + 1000).map(&mut row).collect();
+                let view: Vec<(usize, &[f64], f64, f64)> =
+                    rows.iter().map(|(a, x, r)| (*a, &x[..], *r, 1.0)).collect();
+                f.update_rows(&mut b, &view);
+                i += 1000;
+            }
         }
         assert_eq!(b.t, n);
         b.check().unwrap();
         f.check(&b).unwrap();
         for (a, m) in b.arms.iter().enumerate() {
-            assert!(m.gram.iter().chain(&m.a_inv).chain(&m.theta).all(|v| v.is_finite()));
+            assert!(m
+                .gram
+                .iter()
+                .chain(&m.a_inv)
+                .chain(&m.theta)
+                .all(|v| v.is_finite()));
             assert!(linalg::cholesky(&m.gram, d).is_some(), "arm {a}");
             assert!(linalg::cholesky(&f.gram2[a], d).is_some(), "arm {a}");
             assert!(linalg::cholesky(&m.a_inv, d).is_some(), "arm {a}");

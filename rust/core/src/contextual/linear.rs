@@ -38,8 +38,7 @@ macro_rules! persist_linear {
                 if version >= 2 {
                     return read_payload(payload);
                 }
-                let ((base, params), rest): ((LinearBase, $params), &[u8]) =
-                    read_payload(payload)?;
+                let ((base, params), rest): ((LinearBase, $params), &[u8]) = read_payload(payload)?;
                 Ok((
                     $ty {
                         base,
