@@ -78,8 +78,9 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
 /// sqrt(2 ln(1/delta) + d ln(1 + L^2 (1 - gamma^{2(t-1)}) / (lam d (1 - gamma^2))))``
 /// (noise sigma-sub-Gaussian, ``|theta| <= S``, ``|x| <= L``; ``d`` = n_arms * dim for these
 /// disjoint models), which is conservative in practice, as OFUL's is for LinUCB. The
-/// memory is about ``1 / (1 - gamma)`` rounds; the paper's tuning for ``B_T`` breakpoints
-/// over ``T`` rounds is ``gamma = 1 - (B_T / (d T))^{2/3}``. Each update refactorizes every
+/// memory is about ``1 / (1 - gamma)`` rounds; the paper's tuning for a total variation
+/// ``B_T = sum_t |theta_{t+1} - theta_t|`` over ``T`` rounds is ``gamma = 1 - (B_T / (d
+/// T))^{2/3}``. Each update refactorizes every
 /// arm with data, O(n_arms dim^3) instead of O(dim^2) (a batch: O(n dim^2 + n_arms dim^3)).
 /// ``counts`` and ``n_updates`` stay lifetime counts. Not mergeable: a discounted sum
 /// weights rows by their age, and two replicas' rows have no common order. ``LinTS`` and
