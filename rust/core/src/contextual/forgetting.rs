@@ -1,6 +1,7 @@
 //! Forgetting for the disjoint linear policies (`decay=` on LinUCB, LinTS and LinGreedy):
 //! the discounted ridge regression of D-LinUCB (Russac, Vernade and Cappe, NeurIPS 2019,
-//! "Weighted Linear Bandits for Non-Stationary Environments", Algorithm 1).
+//! "Weighted Linear Bandits for Non-Stationary Environments", Algorithm 1; notes in
+//! docs/ALGORITHMS.md section 11).
 //!
 //! The paper weights round s by gamma^{-s} and regularizes with lam gamma^{-t}, so its
 //! matrices grow without bound; divided by gamma^{-t} (gamma^{-2t} for the second one) they
