@@ -1,7 +1,8 @@
 //! Contextual bandits on per-arm ridge-regression models ("disjoint" linear models):
 //! LinUCB, linear Thompson sampling and linear epsilon-greedy share the [`RidgeModel`]
 //! state (`ridge.rs`) and the [`ContextualPolicy`] vocabulary defined here, with its batch
-//! scoring engine; `batch.rs` holds the batch fit.
+//! scoring engine; `batch.rs` holds the batch fit, `forgetting.rs` the discounted sums of
+//! `decay=` (D-LinUCB).
 
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
