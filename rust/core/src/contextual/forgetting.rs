@@ -25,8 +25,9 @@
 //! prior and its width grows back towards sqrt(|x|^2 / lam): a drifting arm that was
 //! abandoned is tried again. (Discounting an arm only when it is played would keep a stale
 //! estimate with a small width forever.) A round is one recorded row (`update`, or a row of
-//! `update_batch` in order). An idle arm's sums are brought to the current round lazily,
-//! scaled by gamma^{dt} at its next touch (exact), but its inverse is not a rescaling:
+//! `update_batch` in order). Within a batch an idle arm's sums are brought to the current
+//! round lazily, scaled by gamma^{dt} at its next row (exact); a single update scales every
+//! arm's sums by gamma, O(K d^2). The inverse is not a rescaling, though:
 //! V = gamma^{dt} G + lam I changes its eigenvalues unequally, so after every call that
 //! records rows each arm with data gets one exact refactorization from its sums, O(K d^3)
 //! per call (O(n d^2 + K d^3) for a batch of n rows) instead of LinUCB's O(d^2)
