@@ -358,6 +358,14 @@ class Contextual(Family):
             if name.startswith("Sketched")
         }
     )
+    # Discounted sums weight each row by its age: two replicas' rows have no common order.
+    not_mergeable.update(
+        {
+            name: (regretless.IncompatibleError, "decay")
+            for name in CONTEXTUAL_FACTORIES
+            if name.endswith("-decay")
+        }
+    )
     select_batch_is_loop = True
     # The batch engine sums the Gram matrices in another order than the loop of rank-one
     # updates, and merge adds them: equal to rounding, read through solved quantities

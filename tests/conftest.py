@@ -187,6 +187,9 @@ CONTEXTUAL_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "LinTS-v-lam": lambda s: regretless.LinTS(_K, _D, v=0.5, lam=2.0, seed=s),
     "LinGreedy": lambda s: regretless.LinGreedy(_K, _D, seed=s),
     "LinGreedy-epsilon": lambda s: regretless.LinGreedy(_K, _D, epsilon=0.4, lam=0.5, seed=s),
+    "LinUCB-decay": lambda s: regretless.LinUCB(_K, _D, alpha=0.5, decay=0.95, seed=s),
+    "LinTS-decay": lambda s: regretless.LinTS(_K, _D, decay=0.9, lam=0.5, seed=s),
+    "LinGreedy-decay": lambda s: regretless.LinGreedy(_K, _D, decay=0.99, seed=s),
     "KLRegularizedUCB": lambda s: regretless.KLRegularizedUCB(_K, _D, seed=s),
     "KLRegularizedUCB-beta": lambda s: regretless.KLRegularizedUCB(
         _K, _D, eta=3.0, beta=0.7, lam=0.5, seed=s

@@ -440,14 +440,26 @@ class LinUCB(ContextualBandit):
         *,
         alpha: float = 1.0,
         lam: float = 1.0,
+        decay: float | None = None,
         seed: int | None = None,
     ) -> Self: ...
+    @property
+    def decay(self) -> float | None: ...
 
 @final
 class LinTS(ContextualBandit):
     def __new__(
-        cls, n_arms: int, dim: int, *, v: float = 0.2, lam: float = 1.0, seed: int | None = None
+        cls,
+        n_arms: int,
+        dim: int,
+        *,
+        v: float = 0.2,
+        lam: float = 1.0,
+        decay: float | None = None,
+        seed: int | None = None,
     ) -> Self: ...
+    @property
+    def decay(self) -> float | None: ...
 
 @final
 class LinGreedy(ContextualBandit):
@@ -458,8 +470,11 @@ class LinGreedy(ContextualBandit):
         *,
         epsilon: float = 0.1,
         lam: float = 1.0,
+        decay: float | None = None,
         seed: int | None = None,
     ) -> Self: ...
+    @property
+    def decay(self) -> float | None: ...
 
 @final
 class LogisticUCB(ContextualBandit):

@@ -124,6 +124,10 @@ impl AnyContextual {
     pub fn base(&self) -> &LinearBase {
         dispatch!(self, p => p.base())
     }
+    /// The discount factor of a policy with forgetting (`decay`), None otherwise.
+    pub fn decay(&self) -> Option<f64> {
+        dispatch!(self, p => p.forgetting().map(|f| f.gamma))
+    }
     pub fn describe_params(&self) -> String {
         dispatch!(self, p => p.describe_params())
     }
