@@ -116,6 +116,15 @@ from regretless.kernel import (
     Polynomial,
     optimize,
 )
+from regretless.reactive import (
+    LSDEnv,
+    LSDExploreCommit,
+    PeriodicUCB,
+    RecoveringEnv,
+    TallyingElimination,
+    TallyingEnv,
+    simulate_reactive,
+)
 
 # After the policy classes: the service module reads them from this package.
 from regretless.service import Decision, DecisionService  # noqa: E402
@@ -223,4 +232,11 @@ __all__ = [
     "PrimalDualBwK",
     "allocate_rollouts",
     "best_perm",
+    "LSDEnv",
+    "LSDExploreCommit",
+    "PeriodicUCB",
+    "RecoveringEnv",
+    "TallyingElimination",
+    "TallyingEnv",
+    "simulate_reactive",
 ]
