@@ -362,7 +362,7 @@ impl PyRecoveringEnv {
 /// >>> env = regretless.LSDEnv([[0.9, 0.2], [0.6, 0.5]], [[0.3, 0.9], [0.4, 0.6]], seed=0)
 /// >>> policy = regretless.LSDExploreCommit(2, tau_max=2, horizon=5000, seed=0)
 /// >>> run = regretless.simulate_reactive(policy, env, 5000, seed=1)
-/// >>> bool(run["benchmark_regret"][-1] < 0.1 * run["benchmark"][-1])
+/// >>> bool(run["benchmark_regret"][-1] < 0.15 * run["benchmark"][-1])  # T^(2/3) exploring
 /// True
 #[pyclass(name = "LSDExploreCommit", module = "regretless", frozen)]
 pub struct PyLSDExploreCommit {

@@ -122,8 +122,7 @@ impl TallyingEnv {
             .iter()
             .zip(&self.weights)
             .filter(|(&a, _)| a == arm)
-            .map(|(_, w)| w)
-            .sum()
+            .fold(0.0, |acc, (_, w)| acc + w)
     }
 
     /// The weighted tally of each arm now.
