@@ -33,6 +33,8 @@ from conftest import (
     KERNEL_FACTORIES,
     NOT_MERGEABLE,
     POLICY_FACTORIES,
+    REACTIVE_ARMS,
+    REACTIVE_FACTORIES,
     STREAM_ARMS,
     STREAM_FACTORIES,
     UNIT_REWARDS,
@@ -1545,6 +1547,101 @@ class Cascade(Family):
         assert np.all(obj.click_rates() <= 1.0)
 
 
+# ---- reactive rewards -----------------------------------------------------------------------
+
+
+class Reactive(Family):
+    """PeriodicUCB, LSDExploreCommit, TallyingElimination: select() hands out the pulls of a
+    period (PeriodicUCB: an array of arms) and advances the clock; update(arm, reward) answers
+    one. No merge and no batch learning: the statistics are tied to one schedule."""
+
+    label = "reactive"
+    factories = REACTIVE_FACTORIES
+    # The first target arm (LSD) and the phase order (tallying) are drawn; PeriodicUCB draws
+    # only among arms equally overdue, which its plans (ties to the lowest index) rarely make.
+    randomized = frozenset(n for n in REACTIVE_FACTORIES if not n.startswith("PeriodicUCB"))
+    not_mergeable = dict.fromkeys(REACTIVE_FACTORIES)
+    batch_learning = False
+    means = np.array([0.3, 0.6, 0.5])
+
+    def repr_prefix(self, obj: Any) -> str:
+        return f"{type(obj).__name__}(n_arms={REACTIVE_ARMS}"
+
+    @staticmethod
+    def _arms(decision: Any) -> list[int]:
+        return [int(a) for a in np.atleast_1d(decision)]
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(steps):
+            arms = self._arms(obj.select())
+            out.append(tuple(arms))
+            for a in arms:
+                obj.update(a, float(rng.random() < self.means[a]))
+        return out
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        out = {"counts": obj.counts(), "means": obj.means(), "n_updates": obj.n_updates}
+        if isinstance(obj, regretless.PeriodicUCB):
+            out.update(periods=obj.periods(), ucb=obj.ucb(), n_periods=obj.n_periods)
+        elif isinstance(obj, regretless.LSDExploreCommit):
+            out["cycle"] = obj.cycle
+        else:
+            out.update(active=obj.active(), phase=obj.phase)
+        return out
+
+    def data(self, n: int, seed: int) -> Any:
+        return n, seed
+
+    def split(self, data: Any, at: int) -> tuple[Any, Any]:
+        n, seed = data
+        return (at, seed), (n - at, seed + 1)
+
+    def learn(self, obj: Any, data: Any, batched: bool) -> None:
+        n, seed = data
+        self.play(obj, n, seed)
+
+    def counts(self, obj: Any) -> np.ndarray | None:
+        return obj.counts()
+
+    def interrupt(self, obj: Any) -> None:
+        obj.select()  # pulls handed out and not yet answered are part of the state
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        # An update of an arm with no pull waiting is refused too (tests/test_reactive.py).
+        return [
+            ("arm out of range", lambda: obj.update(3, 1.0), regretless.ArmError),
+            ("negative arm", lambda: obj.update(-1, 1.0), regretless.ArmError),
+            ("float arm", lambda: obj.update(0.5, 1.0), regretless.DTypeError),
+            ("reward above 1", lambda: obj.update(0, 1.5), regretless.RewardError),
+            ("NaN reward", lambda: obj.update(0, np.nan), regretless.RewardError),
+            ("string reward", lambda: obj.update(0, "a"), regretless.DTypeError),
+        ]
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        rng = np.random.default_rng(thread)
+        learned = 0
+        for _ in range(40):
+            for a in self._arms(obj.select()):
+                try:
+                    obj.update(a, float(rng.random() < 0.5))
+                    learned += 1
+                except regretless.ArmError:
+                    pass  # another thread answered this arm's pull first
+        obj.to_bytes()
+        return learned
+
+    def n_learned(self, obj: Any) -> int:
+        return obj.n_updates
+
+    def check_consistent(self, obj: Any) -> None:
+        if isinstance(obj, regretless.TallyingElimination):
+            assert obj.counts().sum() <= obj.n_updates
+        else:
+            assert obj.counts().sum() == obj.n_updates
+
+
 FAMILIES: list[Family] = [
     MultiArmed(),
     Contextual(),
@@ -1557,6 +1654,7 @@ FAMILIES: list[Family] = [
     BudgetedContextual(),
     CascadingRL(),
     Cascade(),
+    Reactive(),
 ]
 CASES = [(family, name) for family in FAMILIES for name in sorted(family.factories)]
 

@@ -305,3 +305,18 @@ CASCADING_RL_FACTORIES: dict[str, Callable[[int | None], object]] = {
         cascading_rewards(), horizon=3, list_len=1, bonus=0.3, delta=0.2
     ),
 }
+
+
+# ---- Reactive rewards (issue 18) ------------------------------------------------------------
+# Stateful policies outside the multi-armed registry (select() hands out the pulls, update()
+# answers them); 3 arms each. LSDExploreCommit-n0 commits to a cycle within the suite's plays.
+REACTIVE_ARMS = 3
+REACTIVE_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "PeriodicUCB": lambda s: regretless.PeriodicUCB(3, 4, horizon=1000, seed=s),
+    "PeriodicUCB-per-period": lambda s: regretless.PeriodicUCB(
+        3, 4, horizon=1000, per_period=2, seed=s
+    ),
+    "LSDExploreCommit": lambda s: regretless.LSDExploreCommit(3, 2, horizon=1000, seed=s),
+    "LSDExploreCommit-n0": lambda s: regretless.LSDExploreCommit(3, 2, horizon=1000, n0=1, seed=s),
+    "TallyingElimination": lambda s: regretless.TallyingElimination(3, 2, horizon=1000, seed=s),
+}

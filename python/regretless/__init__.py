@@ -118,6 +118,15 @@ from regretless.kernel import (
     Polynomial,
     optimize,
 )
+from regretless.reactive import (
+    LSDEnv,
+    LSDExploreCommit,
+    PeriodicUCB,
+    RecoveringEnv,
+    TallyingElimination,
+    TallyingEnv,
+    simulate_reactive,
+)
 
 # After the policy classes: the service module reads them from this package.
 from regretless.service import Decision, DecisionService  # noqa: E402
@@ -227,4 +236,11 @@ __all__ = [
     "best_perm",
     "CUSUMUCB",
     "GLRUCB",
+    "LSDEnv",
+    "LSDExploreCommit",
+    "PeriodicUCB",
+    "RecoveringEnv",
+    "TallyingElimination",
+    "TallyingEnv",
+    "simulate_reactive",
 ]

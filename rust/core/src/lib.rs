@@ -31,6 +31,7 @@ pub mod linalg;
 pub mod ope;
 pub mod parallel;
 pub mod policy;
+pub mod reactive;
 pub mod rng;
 pub mod sample;
 pub mod service;

@@ -28,6 +28,7 @@ mod klucb;
 mod linear;
 mod ope;
 mod persist;
+mod reactive;
 mod service;
 mod simulate;
 mod sparse_linear;
@@ -83,6 +84,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cascading_rl::PyCascadingVI>()?;
     m.add_class::<cascading_rl::PyCascadingMDP>()?;
     m.add_class::<service::PyServiceCore>()?;
+    reactive::add_classes(m)?;
     // The class names of each family's core registry, which Python's lists derive from.
     let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
     m.add(
