@@ -57,6 +57,8 @@ from regretless._core import (
     ContextualBandit,
     DiscountedThompsonSampling,
     DiscountedUCB,
+    DynamicalLinearEnv,
+    DynLinUCB,
     EpsilonGreedy,
     GameOfArms,
     GaussianEnv,
@@ -71,6 +73,7 @@ from regretless._core import (
     LinUCB,
     LogisticTS,
     LogisticUCB,
+    MyopicLinUCB,
     NaiveEpsilonBest,
     PiecewiseBernoulliEnv,
     PrimalDualBwK,
@@ -92,6 +95,7 @@ from regretless._core import (
     allocate_rollouts,
     best_perm,
     simulate_cascade,
+    simulate_dynlin,
 )
 from regretless.contextual import CONTEXTUAL_POLICIES, gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
@@ -223,4 +227,8 @@ __all__ = [
     "PrimalDualBwK",
     "allocate_rollouts",
     "best_perm",
+    "DynLinUCB",
+    "MyopicLinUCB",
+    "DynamicalLinearEnv",
+    "simulate_dynlin",
 ]
