@@ -975,7 +975,7 @@ impl DynamicalLinearEnv {
         };
         finite_nonneg(sigma, "sigma")?;
         let rho = spectral_radius(a, n);
-        if !(rho < 1.0) {
+        if rho.is_nan() || rho >= 1.0 {
             return Err(Error::param(
                 "a",
                 format!(
@@ -1333,7 +1333,7 @@ mod tests {
             let a = p.select();
             for _ in 0..epoch_length(j, 0.2) {
                 assert_eq!(p.select(), a);
-                let y = env.step(&p.ridge.action(a).to_vec()).unwrap();
+                let y = env.step(p.ridge.action(a)).unwrap();
                 p.update(a as i64, y).unwrap();
                 rounds += 1;
             }
@@ -1355,7 +1355,8 @@ mod tests {
         // MyopicLinUCB stuck on (0.5, 1, 0): exactly 0.03125 per round in the second half.
         let actions = budget_splits(3, 1.5, 1.0, 0.0).unwrap();
         let t = 200_000;
-        for seed in [1] {
+        {
+            let seed = 1;
             let env = DynamicalLinearEnv::synthetic(0.01, Some(seed)).unwrap();
             let b = env.bounds();
             let mut p = DynLinUCB::new(&actions, 3, t as u64, b, 1.0, 1.0, Some(seed)).unwrap();
