@@ -28,6 +28,8 @@ from conftest import (
     CONTEXTUAL_DIM,
     CONTEXTUAL_FACTORIES,
     CONTEXTUAL_SHARED_DIM,
+    DYNLIN_ACTIONS,
+    DYNLIN_FACTORIES,
     HATCH_CENTERS,
     HATCH_FACTORIES,
     KERNEL_FACTORIES,
@@ -1290,6 +1292,81 @@ class BudgetedContextual(Family):
         assert obj.spent <= obj.rate * obj.n_users + 1e-9
 
 
+class DynamicalLinear(Family):
+    """DynLinUCB and MyopicLinUCB: select() picks a row of the action set (DynLinUCB holds
+    it for an epoch), update(action, reward) records the round; played against the authors'
+    synthetic system. No merge: an epoch schedule is one stream."""
+
+    label = "dynlin"
+    factories = DYNLIN_FACTORIES
+    # The first action is drawn at random.
+    randomized = frozenset(DYNLIN_FACTORIES)
+    not_mergeable = dict.fromkeys(DYNLIN_FACTORIES)
+    batch_learning = False
+
+    def repr_prefix(self, obj: Any) -> str:
+        return f"{type(obj).__name__}(n_actions=6, dim=3"
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        env = regretless.DynamicalLinearEnv.synthetic(0.05, seed=seed)
+        out = []
+        for _ in range(steps):
+            a = obj.select()
+            obj.update(a, env.step(DYNLIN_ACTIONS[a]))
+            out.append(a)
+        return out
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        return {
+            "estimate": obj.estimate(),
+            "gram": obj.gram(),
+            "scores": obj.scores(),
+            "beta": obj.beta,
+            "n_updates": obj.n_updates,
+        }
+
+    def interrupt(self, obj: Any) -> None:
+        obj.select()  # DynLinUCB: an epoch's action held, with rounds to go
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        held = obj.select()
+        calls = [
+            ("action out of range", lambda: obj.update(6, 0.5), regretless.ArmError),
+            ("negative action", lambda: obj.update(-1, 0.5), regretless.ArmError),
+            ("float action", lambda: obj.update(0.5, 0.5), regretless.DTypeError),
+            ("NaN reward", lambda: obj.update(held, np.nan), regretless.RewardError),
+            ("infinite reward", lambda: obj.update(held, np.inf), regretless.RewardError),
+        ]
+        if isinstance(obj, regretless.DynLinUCB):
+            other = (held + 1) % 6
+            calls.append(
+                ("not the held action", lambda: obj.update(other, 0.5), regretless.ArmError)
+            )
+        return calls
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        learned = 0
+        for i in range(40):
+            a = obj.select()
+            try:
+                obj.update(a, 0.1 * ((thread + i) % 7))
+            except regretless.ArmError:
+                continue  # another thread ended the epoch between the two calls
+            learned += 1
+        obj.to_bytes()
+        return learned
+
+    def n_learned(self, obj: Any) -> int:
+        return obj.n_updates
+
+    def check_consistent(self, obj: Any) -> None:
+        if isinstance(obj, regretless.DynLinUCB):
+            assert obj.n_epochs == obj.epoch - 1 <= obj.n_updates
+        # The Gram matrix's trace: lam * dim plus ||u||^2 = 1.25 per regressed round.
+        rows = obj.n_epochs if isinstance(obj, regretless.DynLinUCB) else obj.n_updates
+        assert np.isclose(np.trace(obj.gram()), obj.lam * 3 + 1.25 * rows)
+
+
 class CascadingRL(Family):
     """CascadingVI: rows (state, step, items, click, next state) from a seeded cascading MDP;
     deterministic (no seed); merge adds the counts."""
@@ -1652,6 +1729,7 @@ FAMILIES: list[Family] = [
     RankedAccumulator(),
     Knapsack(),
     BudgetedContextual(),
+    DynamicalLinear(),
     CascadingRL(),
     Cascade(),
     Reactive(),

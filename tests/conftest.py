@@ -290,6 +290,24 @@ HATCH_FACTORIES: dict[str, Callable[[int | None], object]] = {
     ),
 }
 
+# Dynamical linear bandits (issue 18): the authors' synthetic system's budget splits; the
+# policies play against DynamicalLinearEnv.synthetic in conformance_families.
+DYNLIN_ACTIONS = regretless.DynamicalLinearEnv.budget_splits(3)
+DYNLIN_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "DynLinUCB": lambda s: regretless.DynLinUCB(
+        DYNLIN_ACTIONS, 1000, **regretless.DynamicalLinearEnv.synthetic().bounds(), seed=s
+    ),
+    "DynLinUCB-rho0-lam-scale": lambda s: regretless.DynLinUCB(
+        DYNLIN_ACTIONS, 1000, rho_bar=0.0, sigma=0.05, lam=2.0, scale=0.05, seed=s
+    ),
+    "MyopicLinUCB": lambda s: regretless.MyopicLinUCB(
+        DYNLIN_ACTIONS, 1000, theta=0.5, sigma=0.01, seed=s
+    ),
+    "MyopicLinUCB-lam-scale": lambda s: regretless.MyopicLinUCB(
+        DYNLIN_ACTIONS, 1000, theta=0.5, sigma=0.05, lam=2.0, scale=0.3, seed=s
+    ),
+}
+
 
 def cascading_rewards() -> np.ndarray:
     """Rewards (3 states, 4 items + default) of the conformance suite's cascading MDP."""

@@ -59,6 +59,8 @@ from regretless._core import (
     ContextualBandit,
     DiscountedThompsonSampling,
     DiscountedUCB,
+    DynamicalLinearEnv,
+    DynLinUCB,
     EpsilonGreedy,
     GameOfArms,
     GaussianEnv,
@@ -73,6 +75,7 @@ from regretless._core import (
     LinUCB,
     LogisticTS,
     LogisticUCB,
+    MyopicLinUCB,
     NaiveEpsilonBest,
     PiecewiseBernoulliEnv,
     PrimalDualBwK,
@@ -94,6 +97,7 @@ from regretless._core import (
     allocate_rollouts,
     best_perm,
     simulate_cascade,
+    simulate_dynlin,
 )
 from regretless.contextual import CONTEXTUAL_POLICIES, gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
@@ -243,4 +247,8 @@ __all__ = [
     "TallyingElimination",
     "TallyingEnv",
     "simulate_reactive",
+    "DynLinUCB",
+    "MyopicLinUCB",
+    "DynamicalLinearEnv",
+    "simulate_dynlin",
 ]

@@ -21,6 +21,7 @@ pub mod cascade;
 pub mod cascading_rl;
 pub mod contextual;
 pub mod curriculum;
+pub mod dynlin;
 pub mod eligible;
 pub mod env;
 pub mod error;

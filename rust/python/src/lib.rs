@@ -13,6 +13,7 @@ mod convert;
 mod curriculum;
 mod detect;
 mod drift;
+mod dynlin;
 mod eligible;
 mod elimination;
 mod env;
@@ -80,6 +81,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<budget::PyPrimalDualBwK>()?;
     m.add_class::<budget::PyKnapsackEnv>()?;
     m.add_class::<budget::PyHATCH>()?;
+    m.add_class::<dynlin::PyDynLinUCB>()?;
+    m.add_class::<dynlin::PyMyopicLinUCB>()?;
+    m.add_class::<dynlin::PyDynamicalLinearEnv>()?;
+    m.add_function(wrap_pyfunction!(dynlin::simulate_dynlin, m)?)?;
     m.add_function(wrap_pyfunction!(cascading_rl::best_perm, m)?)?;
     m.add_class::<cascading_rl::PyCascadingVI>()?;
     m.add_class::<cascading_rl::PyCascadingMDP>()?;
