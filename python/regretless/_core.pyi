@@ -1125,11 +1125,15 @@ class CascadeBandit:
 
 @final
 class CascadeUCB1(CascadeBandit):
-    def __new__(cls, n_items: int, *, c: float = 1.5, seed: int | None = None) -> Self: ...
+    def __new__(
+        cls, n_items: int, *, c: float = 1.5, seed: int | None = None
+    ) -> Self: ...
 
 @final
 class CascadeKLUCB(CascadeBandit):
-    def __new__(cls, n_items: int, *, c: float = 3.0, seed: int | None = None) -> Self: ...
+    def __new__(
+        cls, n_items: int, *, c: float = 3.0, seed: int | None = None
+    ) -> Self: ...
 
 @final
 class CascadeLinUCB(CascadeBandit):
