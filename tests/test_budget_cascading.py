@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
+import pathlib
 import pickle
 
 import numpy as np
@@ -584,3 +586,29 @@ def test_hatch_serves_eligible_arms_and_skips_as_without_a_mask() -> None:
     with pytest.raises(regretless.ArmError, match="eligible"):
         a.probabilities(x, eligible=[3])
     assert a.to_bytes() == state  # refused before the user was counted
+
+
+# ---- golden state files ----------------------------------------------------------------------
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+
+def budget_golden_cases():
+    manifest = json.loads((GOLDEN / "budget-manifest.json").read_text())
+    return [(version, entry) for version, entries in manifest.items() for entry in entries]
+
+
+@pytest.mark.parametrize(
+    "version, entry", budget_golden_cases(), ids=lambda c: c if isinstance(c, str) else c["file"]
+)
+def test_budget_golden_files_still_decode_and_continue_identically(version, entry) -> None:
+    from golden.make_golden_budget import plain, scenarios
+
+    stem = pathlib.Path(entry["file"]).stem
+    _, _, observe, cont = next(s for s in scenarios() if s[0] == stem)
+    cls = getattr(regretless, entry["class"])
+    obj = cls.from_bytes((GOLDEN / version / entry["file"]).read_bytes())
+    assert obj.to_bytes() == (GOLDEN / version / entry["file"]).read_bytes()
+    assert plain(observe(obj)) == entry["observed"]
+    assert cont(obj) == entry["continuation"]
+    assert plain(observe(obj)) == entry["after"]
