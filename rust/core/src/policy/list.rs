@@ -447,6 +447,75 @@ mod tests {
         }
     }
 
+    /// Every ordered list of k arms, slot by slot from `next`: the marginals by brute force.
+    fn enumerate(n: usize, k: usize, next: &dyn Fn(&[bool]) -> Vec<f64>) -> Vec<f64> {
+        fn go(
+            prefix: &mut Vec<usize>,
+            p: f64,
+            n: usize,
+            k: usize,
+            next: &dyn Fn(&[bool]) -> Vec<f64>,
+            m: &mut [f64],
+        ) {
+            if prefix.len() == k {
+                for (j, &a) in prefix.iter().enumerate() {
+                    m[a * k + j] += p;
+                }
+                return;
+            }
+            let remaining: Vec<bool> = (0..n).map(|a| !prefix.contains(&a)).collect();
+            let q = next(&remaining);
+            for a in (0..n).filter(|&a| remaining[a] && q[a] > 0.0) {
+                prefix.push(a);
+                go(prefix, p * q[a], n, k, next, m);
+                prefix.pop();
+            }
+        }
+        let mut m = vec![0.0; n * k];
+        go(&mut Vec::new(), 1.0, n, k, next, &mut m);
+        m
+    }
+
+    #[test]
+    fn exact_marginals_equal_enumeration_and_large_cases_decline() {
+        let w = [0.4, 0.25, 0.15, 0.1, 0.06, 0.04];
+        // A mixture with uniform exploration redone on each slot (EXP3's rule): not
+        // Plackett-Luce, still a function of the remaining set.
+        let next = |r: &[bool]| {
+            let n = r.iter().filter(|&&x| x).count() as f64;
+            let p = restrict(w.to_vec(), r);
+            p.iter()
+                .zip(r)
+                .map(|(q, &x)| if x { 0.7 * q + 0.3 / n } else { 0.0 })
+                .collect::<Vec<_>>()
+        };
+        for k in 1..=4 {
+            let got = sequential_marginals(6, k, next).unwrap();
+            let want = enumerate(6, k, &next);
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-14, "k={k}: {got:?} vs {want:?}");
+            }
+        }
+        assert!(sequential_marginals(65, 1, |r| restrict(vec![1.0; 65], r)).is_none());
+        assert!(sequential_marginals(40, 6, |r| restrict(vec![1.0; 40], r)).is_none());
+        assert_eq!(prefix_sets(40, 6), 1 + 40 + 780 + 9880 + 91390 + 658008);
+        // Index marginals: {1, 3} tied on top, then {0, 2, 4} tied across the boundary.
+        let keys = [1.0, 2.0, 1.0, 2.0, 1.0, f64::NAN];
+        let m = index_marginals(&keys, 3);
+        let third = 1.0 / 3.0;
+        assert_eq!(
+            m,
+            vec![
+                0., 0., third, 0.5, 0.5, 0., 0., 0., third, 0.5, 0.5, 0., 0., 0., third, 0., 0., 0.
+            ]
+        );
+        let e = crate::eligible::Eligible::from_indices(&[0, 2, 5], 6).unwrap();
+        let mut rng = Rng::seed_from_u64(2);
+        let l = top_k_random_ties_among(&keys, 3, &e, &mut rng);
+        assert_eq!(&l.arms[2..], &[5]);
+        assert_eq!(l.propensities, vec![0.5, 1.0, 1.0]);
+    }
+
     #[test]
     fn sequential_sampling_list_probability_matches_frequencies() {
         let w = [0.5, 0.3, 0.15, 0.05];
