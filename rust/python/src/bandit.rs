@@ -273,9 +273,8 @@ impl Bandit {
     /// their product, that of the whole ordered list. Exact for every policy except the
     /// Thompson samplers, whose prefix probabilities are estimated from 10,000 extra
     /// posterior draws plus the decision itself (never zero). Position-wise marginals
-    /// P(slot j shows arms[j]) whatever the slots above are not returned: for index
-    /// policies they are 1 / (number of arms tied with arms[j]) and 1 without ties; for
-    /// the sampled lists they have no closed form.
+    /// P(slot j shows arm a) whatever the slots above show are given by
+    /// ``list_marginals(k)``.
     ///
     /// With ``k = 1`` the list is distributed as ``select()``. Draws from the generator
     /// like ``select``; changes no statistic. Raises InvalidParameterError unless
