@@ -64,6 +64,9 @@ class EligibleCalls:
     per_row_masks: bool = True
     # select_batch returns n distinct arms (kernel batches) instead of n decisions.
     distinct_batch: bool = False
+    # A decision may be None (a budgeted policy skipping a user); probabilities are then
+    # the law of the arm given that one is chosen.
+    may_skip: bool = False
 
 
 class Family:
@@ -1205,6 +1208,18 @@ class Knapsack(Family):
     def n_learned(self, obj: Any) -> int:
         return obj.n_pulls
 
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        return EligibleCalls(
+            n_arms=obj.n_arms,
+            select=lambda e: obj.select(eligible=e),
+            select_batch=lambda e, n: np.array(
+                [obj.select(eligible=e) for _ in range(n)], dtype=np.int64
+            ),
+            scores=lambda e: obj.scores(eligible=e),
+            probabilities=lambda e: obj.probabilities(eligible=e),
+            per_row_masks=False,
+        )
+
     def check_hammered(self, obj: Any, name: str) -> None:
         np.testing.assert_allclose(obj.spent(), [0.5 * obj.n_pulls, 0.25 * obj.n_pulls])
 
@@ -1286,6 +1301,23 @@ class BudgetedContextual(Family):
 
     def n_learned(self, obj: Any) -> int:
         return int(obj.counts().sum())
+
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        x = self.centers[1]
+
+        def served(e: Any, n: int) -> np.ndarray:
+            arms = [obj.select(x, eligible=e) for _ in range(n)]
+            return np.array([a for a in arms if a is not None], dtype=np.int64)
+
+        return EligibleCalls(
+            n_arms=obj.n_arms,
+            select=lambda e: obj.select(x, eligible=e),
+            select_batch=served,
+            scores=lambda e: obj.scores(x, eligible=e),
+            probabilities=lambda e: obj.probabilities(x, eligible=e),
+            per_row_masks=False,
+            may_skip=True,
+        )
 
     def check_consistent(self, obj: Any) -> None:
         assert obj.arrivals().sum() == obj.n_users
@@ -1601,6 +1633,16 @@ class Cascade(Family):
     def oversized_calls(self, obj: Any) -> list[InvalidCall]:
         refused = regretless.AllocationError
         return [("select_list_batch(2**62, 2)", lambda: obj.select_list_batch(2**62, 2), refused)]
+
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        # A decision is the top slot of a one-item list; the lists of several slots are
+        # checked in test_cascade.py.
+        return EligibleCalls(
+            n_arms=obj.n_items,
+            select=lambda e: int(obj.select_list(1, eligible=e)[0][0]),
+            select_batch=lambda e, n: obj.select_list_batch(n, 1, eligible=e)[:, 0],
+            scores=lambda e: obj.scores(eligible=e),
+        )
 
     def hammer(self, obj: Any, thread: int) -> int:
         rng = np.random.default_rng(thread)

@@ -211,6 +211,15 @@ impl AnyPolicy {
         each_policy!(self, p => p.select_list(k))
     }
 
+    /// Position-wise marginals of `select_list(k)` (see [`Policy::list_marginals`]).
+    pub fn list_marginals(
+        &self,
+        k: usize,
+        samples: usize,
+    ) -> Result<(super::list::Marginals, bool)> {
+        each_policy!(self, p => p.list_marginals(k, samples))
+    }
+
     pub fn update_batch(&mut self, arms: &[i64], rewards: &[f64]) -> Result<()> {
         each_policy!(self, p => p.update_batch(arms, rewards))
     }
