@@ -23,6 +23,7 @@ from regretless._core import (
     LogisticUCB,
     SketchedLinTS,
     SketchedLinUCB,
+    DiagonalLinUCB,
 )
 from regretless.exceptions import InvalidParameterError, ShapeError
 
@@ -39,6 +40,7 @@ __all__ = [
     "LogisticUCB",
     "SketchedLinTS",
     "SketchedLinUCB",
+    "DiagonalLinUCB",
     "gibbs_policy",
     "kl_regret",
     "tmps",

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 mod batch;
+pub mod diagonal;
 pub mod gibbs;
 pub mod hybrid;
 pub mod linear;
@@ -24,6 +25,7 @@ pub mod registry;
 mod ridge;
 pub mod sketch;
 pub(crate) use batch::PrivateBatch;
+pub use diagonal::DiagonalLinUCB;
 pub use gibbs::{GibbsGreedy, GibbsWidth, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
