@@ -13,6 +13,7 @@ from regretless import _core
 from regretless._checks import check_nonnegative_int
 from regretless._core import (
     ContextualBandit,
+    DiagonalLinUCB,
     GibbsGreedy,
     HybridLinUCB,
     KLRegularizedUCB,
@@ -23,7 +24,6 @@ from regretless._core import (
     LogisticUCB,
     SketchedLinTS,
     SketchedLinUCB,
-    DiagonalLinUCB,
 )
 from regretless.exceptions import InvalidParameterError, ShapeError
 
