@@ -211,6 +211,10 @@ CONTEXTUAL_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "SketchedLinTS-exact-v-lam": lambda s: regretless.SketchedLinTS(
         _K, _D, sketch_size=_D, v=0.5, lam=2.0, seed=s
     ),
+    "DiagonalLinUCB": lambda s: regretless.DiagonalLinUCB(_K, _D, seed=s),
+    "DiagonalLinUCB-alpha-lam": lambda s: regretless.DiagonalLinUCB(
+        _K, _D, alpha=0.3, lam=0.5, seed=s
+    ),
     "HybridLinUCB": lambda s: regretless.HybridLinUCB(_K, _D, _S, seed=s),
     "HybridLinUCB-alpha-lam": lambda s: regretless.HybridLinUCB(
         _K, _D, _S, alpha=0.3, lam=0.5, seed=s

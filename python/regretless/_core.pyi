@@ -39,6 +39,7 @@ __all__ = [
     "LogisticTS",
     "SketchedLinUCB",
     "SketchedLinTS",
+    "DiagonalLinUCB",
     "HybridLinUCB",
     "KernelBandit",
     "GPUCB",
@@ -553,6 +554,18 @@ class SketchedLinTS(ContextualBandit):
         v: float = 0.2,
         lam: float = 1.0,
         robust: bool = False,
+        seed: int | None = None,
+    ) -> Self: ...
+
+@final
+class DiagonalLinUCB(ContextualBandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        dim: int,
+        *,
+        alpha: float = 1.0,
+        lam: float = 1.0,
         seed: int | None = None,
     ) -> Self: ...
 

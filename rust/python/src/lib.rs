@@ -54,6 +54,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLogisticTS>()?;
     m.add_class::<linear::PySketchedLinUCB>()?;
     m.add_class::<linear::PySketchedLinTS>()?;
+    m.add_class::<linear::PyDiagonalLinUCB>()?;
     m.add_class::<hybrid::PyHybridLinUCB>()?;
     m.add_class::<kernel::PyKernelBandit>()?;
     m.add_class::<kernel::PyGPUCB>()?;

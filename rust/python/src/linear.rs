@@ -6,6 +6,7 @@ use crate::convert::seed_arg;
 use crate::errors::IntoPyResult;
 use pyo3::prelude::*;
 use pyo3::PyClass;
+use regretless_core::contextual::DiagonalLinUCB;
 use regretless_core::contextual::{
     AnyContextual, GibbsGreedy, GibbsWidth, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS,
     LogisticUCB,
@@ -35,6 +36,7 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
         AnyContextual::LogisticTS(_) => |py, init| make(py, init, PyLogisticTS),
         AnyContextual::SketchedLinUCB(_) => |py, init| make(py, init, PySketchedLinUCB),
         AnyContextual::SketchedLinTS(_) => |py, init| make(py, init, PySketchedLinTS),
+        AnyContextual::DiagonalLinUCB(_) => |py, init| make(py, init, PyDiagonalLinUCB),
     };
     subclass(
         py,
@@ -507,6 +509,49 @@ impl PySketchedLinTS {
             Self,
             PyContextualBandit::wrap(
                 SketchedLinTS::new(n_arms, dim, sketch_size, robust, v, lam, seed).py_err(py)?,
+            ),
+        ))
+    }
+}
+
+/// Diagonal LinUCB: the cheapest linear baseline for high-dimensional contexts, O(d) per
+/// decision and update (the exact :class:`LinUCB` is O(d^2) per arm).
+///
+/// Each arm keeps only the diagonal of LinUCB's ``A_a``: ``D_a = lam + sum w x^2``
+/// (coordinate-wise), ``b_a = sum w r x``, ``theta_a = b_a / D_a``, and scores
+/// ``x^T theta_a + alpha sqrt(sum_i x_i^2 / D_a,i)``. Every coordinate is its own
+/// one-dimensional ridge regression, so it equals :class:`LinUCB` when each arm's contexts
+/// have disjoint supports (one-hot rows) and otherwise ignores the correlations between
+/// features: a baseline, not an approximation with a guarantee (its widths are not
+/// confidence widths of the ridge estimate). Mergeable (its sums add up).
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.DiagonalLinUCB(n_arms=2, dim=3, alpha=0.5, seed=0)
+/// >>> X = np.eye(3)[np.arange(60) % 3]
+/// >>> arms = np.arange(60) % 2
+/// >>> policy.update_batch(X, arms, np.where(arms == 0, X[:, 0], X[:, 1]))
+/// >>> policy.select_batch(np.eye(3)[:2]).tolist()
+/// [0, 1]
+#[pyclass(extends = PyContextualBandit, frozen, name = "DiagonalLinUCB", module = "regretless")]
+pub struct PyDiagonalLinUCB;
+
+#[pymethods]
+impl PyDiagonalLinUCB {
+    #[new]
+    #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        alpha: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        let seed = seed_arg(seed)?;
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                DiagonalLinUCB::new(n_arms, dim, alpha, lam, seed).py_err(py)?,
             ),
         ))
     }

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 mod batch;
+pub mod diagonal;
 pub mod forgetting;
 pub mod gibbs;
 pub mod hybrid;
@@ -26,6 +27,7 @@ pub mod registry;
 mod ridge;
 pub mod sketch;
 pub(crate) use batch::PrivateBatch;
+pub use diagonal::DiagonalLinUCB;
 pub use forgetting::{check_decay, Forgetting};
 pub use gibbs::{GibbsGreedy, GibbsWidth, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
