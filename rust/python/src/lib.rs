@@ -31,6 +31,7 @@ mod service;
 mod simulate;
 mod sparse_linear;
 mod stream;
+mod switching;
 mod thompson;
 mod tsallis;
 mod ucb;

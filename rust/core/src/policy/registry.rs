@@ -9,6 +9,7 @@
 //! cover every variant, each of its arms needs the [`Registered`] impl that `registered!`
 //! writes, and `registered!` names variants that must exist.
 
+use super::{BatchedExp3, ShrinkingDartboard, UCB2};
 use super::{
     BayesUCB, DiscountedThompsonSampling, DiscountedUCB, EpsilonGreedy, Exp3, Exp3IX,
     GaussianThompsonSampling, Policy, SlidingWindowUCB, Softmax, SuccessiveElimination,
@@ -37,6 +38,9 @@ pub enum AnyPolicy {
     DiscountedUCB(DiscountedUCB),
     DiscountedThompsonSampling(DiscountedThompsonSampling),
     TsallisINF(TsallisINF),
+    BatchedExp3(BatchedExp3),
+    ShrinkingDartboard(ShrinkingDartboard),
+    UCB2(UCB2),
 }
 
 /// `each_policy!(value, p => body)`: `body` with `p` bound to the policy inside `value`
@@ -60,6 +64,9 @@ macro_rules! each_policy {
             AnyPolicy::DiscountedUCB($p) => $body,
             AnyPolicy::DiscountedThompsonSampling($p) => $body,
             AnyPolicy::TsallisINF($p) => $body,
+            AnyPolicy::BatchedExp3($p) => $body,
+            AnyPolicy::ShrinkingDartboard($p) => $body,
+            AnyPolicy::UCB2($p) => $body,
         }
     };
 }
@@ -145,6 +152,9 @@ registered!(
     DiscountedUCB,
     DiscountedThompsonSampling,
     TsallisINF,
+    BatchedExp3,
+    ShrinkingDartboard,
+    UCB2,
 );
 
 /// `merge` of two policies of the same type `P`; an incompatible error otherwise.
@@ -314,6 +324,13 @@ mod tests {
                 .unwrap()
                 .into(),
             TsallisINF::new(3, 1.0, Some(16)).unwrap().into(),
+            BatchedExp3::new(3, Some(2), None, None, Some(17))
+                .unwrap()
+                .into(),
+            ShrinkingDartboard::new(3, None, Some(100), Some(18))
+                .unwrap()
+                .into(),
+            UCB2::new(3, 0.5, Some(19)).unwrap().into(),
         ];
         for p in &mut all {
             p.update_batch(&[0, 1, 2, 1], &[1.0, 0.0, 0.5, 1.0])
