@@ -164,11 +164,15 @@ impl PyBatchedExp3 {
 /// decision is distributed as Hedge's ``p_t``, and with full information (``update_full``)
 /// the expected number of switches is at most ``eta L* + 1``, so the regret including a
 /// unit cost per switch is ``O(sqrt(T ln K))`` with ``eta = min(1/2, sqrt(ln K / T))`` for
-/// ``horizon=T`` (``sqrt(ln K / t)`` at round t without). With bandit feedback
-/// (``update``, and ``simulate``) the played arm's loss is EXP3's importance-weighted
-/// estimate ``(1 - r) / p`` (lazy EXP3): far fewer switches than EXP3, but without the
-/// full-information guarantee (no bandit algorithm has both ``O(sqrt(T))`` regret and
-/// ``O(sqrt(T))`` switches; see :class:`BatchedExp3`). Rewards in [0, 1]. Not mergeable.
+/// ``horizon=T`` (``sqrt(ln K / t)`` at round t without). This is a full-information
+/// algorithm. With bandit feedback (``update``, and ``simulate``) the played arm's loss is
+/// EXP3's importance-weighted estimate ``(1 - r) / p`` (lazy EXP3): it switches far less
+/// than EXP3, but the held arm is the arm being charged, so the estimates are biased and
+/// its regret can grow linearly (``benches/README.md``: 0.16 per step on Bernoulli
+/// 0.8 / 0.5 / 0.2). No bandit algorithm has both ``O(sqrt(T))`` regret and
+/// ``O(sqrt(T))`` switches; for bandit feedback with switching costs use
+/// :class:`BatchedExp3` (adversarial) or :class:`UCB2` (stochastic). Rewards in [0, 1].
+/// Not mergeable.
 ///
 /// Between updates every decision is the held arm (the first update draws it); with
 /// ``eligible=`` excluding it, the decision is drawn from Hedge's distribution restricted to
@@ -269,6 +273,25 @@ impl PyShrinkingDartboard {
             ShrinkingDartboard::update_with_propensity,
         )
     }
+
+    /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
+    /// with (default: the probabilities recorded at selection). Every row is validated
+    /// before any is recorded.
+    #[pyo3(signature = (arms, rewards, *, propensities = None))]
+    fn update_batch(
+        slf: &Bound<'_, Self>,
+        arms: &Bound<'_, PyAny>,
+        rewards: &Bound<'_, PyAny>,
+        propensities: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        update_batch_with(
+            slf,
+            arms,
+            rewards,
+            propensities,
+            ShrinkingDartboard::update_batch_with_propensities,
+        )
+    }
 }
 
 /// UCB2 (Auer, Cesa-Bianchi and Fischer 2002): UCB played in epochs of geometrically
@@ -312,6 +335,7 @@ impl PyUCB2 {
         ))
     }
 
+    /// The epoch growth rate: ``tau(r) = ceil((1 + alpha)^r)``.
     #[getter]
     fn alpha(slf: &Bound<'_, Self>) -> PyResult<f64> {
         with_policy(slf, |p: &mut UCB2| p.alpha())

@@ -410,7 +410,8 @@ persist_policy!(BatchedExp3, "BatchedExp3");
 /// eta = min(1/2, sqrt(ln K / T)) for a known horizon (sqrt(ln K / t) at round t without).
 /// `update_full` gives the full information; `update` (bandit feedback) adds EXP3's
 /// importance-weighted estimate (1 - r) / p of the played arm instead (lazy EXP3: fewer
-/// switches than EXP3, without the full-information guarantee).
+/// switches than EXP3, but the held arm is the one being charged, so the estimates are
+/// biased and the regret can grow linearly; no guarantee is claimed for it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShrinkingDartboard {
     core: Core,
@@ -558,6 +559,22 @@ impl ShrinkingDartboard {
         super::check_room(self.core.t, 1)?;
         self.pending.answer(a);
         self.learn(a, reward, propensity);
+        Ok(())
+    }
+
+    /// `update_batch` with the probability each arm was drawn with; validates every row
+    /// before recording any.
+    pub fn update_batch_with_propensities(
+        &mut self,
+        arms: &[i64],
+        rewards: &[f64],
+        propensities: &[f64],
+    ) -> Result<()> {
+        check_propensity_batch(self, arms, rewards, propensities)?;
+        for ((&a, &r), &p) in arms.iter().zip(rewards).zip(propensities) {
+            self.pending.answer(a as usize);
+            self.learn(a as usize, r, p);
+        }
         Ok(())
     }
 }
