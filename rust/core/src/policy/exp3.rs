@@ -67,7 +67,11 @@ macro_rules! persist_with_pending {
 
 /// [`exponential_weights`] over the `remaining` arms only (zero elsewhere), relative to
 /// the smallest remaining loss so that the weights never all underflow.
-fn exponential_weights_remaining(losses: &[f64], eta: f64, remaining: &[bool]) -> Vec<f64> {
+pub(super) fn exponential_weights_remaining(
+    losses: &[f64],
+    eta: f64,
+    remaining: &[bool],
+) -> Vec<f64> {
     let m = losses
         .iter()
         .zip(remaining)

@@ -14,8 +14,10 @@
 //! `n_switches` counts decisions whose arm differs from the decision before.
 
 use super::exp3::{
-    check_losses, exponential_weights, exponential_weights_among, new_arm_loss, MIN_PROBABILITY,
+    check_losses, exponential_weights, exponential_weights_among, exponential_weights_remaining,
+    new_arm_loss, MIN_PROBABILITY,
 };
+use super::list::ListRule;
 use super::propensity::{check_propensity, check_propensity_batch, Pending};
 use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
 use crate::eligible::Eligible;
@@ -347,6 +349,16 @@ impl Policy for BatchedExp3 {
             _ => exponential_weights_among(&self.losses, self.eta(), eligible),
         }
     }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sequential
+    }
+    /// The held arm first (the law of `select`), then EXP3's weights over the rest.
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        match &self.held {
+            Some(h) if remaining[h.arm] => point_mass(self.losses.len(), h.arm),
+            _ => exponential_weights_remaining(&self.losses, self.eta(), remaining),
+        }
+    }
     fn observe(&mut self, arm: usize, reward: f64) {
         let p = match self.pending.answer(arm) {
             Some(p) => p,
@@ -648,6 +660,16 @@ impl Policy for ShrinkingDartboard {
             _ => exponential_weights_among(&self.losses, -(1.0 - self.eta()).ln(), eligible),
         }
     }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sequential
+    }
+    /// The held arm first (the law of `select`), then Hedge's weights over the rest.
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        match self.held {
+            Some(h) if remaining[h] => point_mass(self.losses.len(), h),
+            _ => exponential_weights_remaining(&self.losses, -(1.0 - self.eta()).ln(), remaining),
+        }
+    }
     fn observe(&mut self, arm: usize, reward: f64) {
         let p = match self.pending.answer(arm) {
             Some(p) => p,
@@ -849,6 +871,24 @@ impl Policy for UCB2 {
             _ => eligible.argmax_distribution(&self.scores()),
         }
     }
+    fn list_rule(&self) -> ListRule {
+        ListRule::Sequential
+    }
+    /// The epoch's arm first (the law of `select`), then the best indices of the rest.
+    fn next_slot_probabilities(&self, remaining: &[bool]) -> Vec<f64> {
+        match &self.held {
+            Some(h) if remaining[h.arm] => point_mass(self.epochs.len(), h.arm),
+            _ => {
+                let mut s = self.scores();
+                for (x, &r) in s.iter_mut().zip(remaining) {
+                    if !r {
+                        *x = f64::NEG_INFINITY;
+                    }
+                }
+                argmax_distribution(&s)
+            }
+        }
+    }
     fn observe(&mut self, arm: usize, reward: f64) {
         self.core.arms[arm].push(reward);
         self.core.t += 1;
@@ -897,6 +937,7 @@ impl Policy for UCB2 {
 persist_policy!(UCB2, "UCB2");
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // per-arm loops index several parallel vectors
 mod tests {
     use super::*;
 
