@@ -192,6 +192,7 @@ class MultiArmed(Family):
         "UCB1", "UCBV", "MOSS", "MOSS-horizon", "KLUCB", "KLUCB-plus", "KLUCB-gaussian",
         "KLUCB-poisson", "BayesUCB", "SuccessiveElimination", "SlidingWindowUCB",
         "SlidingWindowUCB-horizon", "DiscountedUCB", "DiscountedUCB-horizon",
+        "UCB2", "UCB2-alpha",
     }  # fmt: skip
     not_mergeable = {
         name: (regretless.IncompatibleError, "does not support merge") for name in NOT_MERGEABLE

@@ -47,6 +47,13 @@ POLICY_FACTORIES: dict[str, Callable[[int, int | None], object]] = {
     "GLRUCB-horizon-global": lambda k, s: regretless.GLRUCB(
         k, horizon=1000, restart="global", seed=s
     ),
+    "BatchedExp3": lambda k, s: regretless.BatchedExp3(k, tau=3, seed=s),
+    "BatchedExp3-horizon": lambda k, s: regretless.BatchedExp3(k, horizon=2000, seed=s),
+    "BatchedExp3-anytime-eta": lambda k, s: regretless.BatchedExp3(k, eta=0.3, seed=s),
+    "ShrinkingDartboard": lambda k, s: regretless.ShrinkingDartboard(k, seed=s),
+    "ShrinkingDartboard-eta": lambda k, s: regretless.ShrinkingDartboard(k, eta=0.3, seed=s),
+    "UCB2": lambda k, s: regretless.UCB2(k, seed=s),
+    "UCB2-alpha": lambda k, s: regretless.UCB2(k, alpha=0.1, seed=s),
 }
 
 NOT_MERGEABLE = {
@@ -64,6 +71,13 @@ NOT_MERGEABLE = {
     "CUSUMUCB-horizon-global",
     "GLRUCB",
     "GLRUCB-horizon-global",
+    "BatchedExp3",
+    "BatchedExp3-horizon",
+    "BatchedExp3-anytime-eta",
+    "ShrinkingDartboard",
+    "ShrinkingDartboard-eta",
+    "UCB2",
+    "UCB2-alpha",
 }
 # Policies whose model only accepts rewards in [0, 1].
 UNIT_REWARDS = {
@@ -89,6 +103,13 @@ UNIT_REWARDS = {
     "CUSUMUCB-horizon-global",
     "GLRUCB",
     "GLRUCB-horizon-global",
+    "BatchedExp3",
+    "BatchedExp3-horizon",
+    "BatchedExp3-anytime-eta",
+    "ShrinkingDartboard",
+    "ShrinkingDartboard-eta",
+    "UCB2",
+    "UCB2-alpha",
 }
 
 

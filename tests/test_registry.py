@@ -42,6 +42,7 @@ def test_the_demo_runs_every_registered_policy() -> None:
 
 # Policies whose update weights by the selection probability, which it takes as an argument.
 WITH_PROPENSITY = {regretless.TsallisINF}
+WITH_PROPENSITY |= {regretless.BatchedExp3, regretless.ShrinkingDartboard}
 
 
 def test_shared_methods_live_once_on_the_base() -> None:

@@ -28,6 +28,9 @@ __all__ = [
     "TsallisINF",
     "CUSUMUCB",
     "GLRUCB",
+    "BatchedExp3",
+    "ShrinkingDartboard",
+    "UCB2",
     "POLICY_NAMES",
     "ContextualBandit",
     "LinUCB",
@@ -400,6 +403,93 @@ class GLRUCB(Bandit):
     def n_restarts(self) -> int: ...
     def counts_since_restart(self) -> NDArray[np.int64]: ...
     def glr_statistics(self) -> NDArray[np.float64]: ...
+
+@final
+class BatchedExp3(Bandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        *,
+        tau: int | None = None,
+        eta: float | None = None,
+        horizon: int | None = None,
+        seed: int | None = None,
+    ) -> Self: ...
+    @property
+    def block_length(self) -> int: ...
+    @property
+    def eta(self) -> float: ...
+    @property
+    def block_arm(self) -> int | None: ...
+    @property
+    def block_propensity(self) -> float | None: ...
+    @property
+    def n_blocks(self) -> int: ...
+    @property
+    def n_switches(self) -> int: ...
+    def block_probabilities(self) -> NDArray[np.float64]: ...
+    def loss_estimates(self) -> NDArray[np.float64]: ...
+    def update(
+        self,
+        arm: SupportsIndex,
+        reward: SupportsFloat,
+        *,
+        propensity: SupportsFloat | None = None,
+    ) -> None: ...
+    def update_batch(
+        self,
+        arms: ArrayLike,
+        rewards: ArrayLike,
+        *,
+        propensities: ArrayLike | None = None,
+    ) -> None: ...
+
+@final
+class ShrinkingDartboard(Bandit):
+    def __new__(
+        cls,
+        n_arms: int,
+        *,
+        eta: float | None = None,
+        horizon: int | None = None,
+        seed: int | None = None,
+    ) -> Self: ...
+    @property
+    def eta(self) -> float: ...
+    @property
+    def held_arm(self) -> int | None: ...
+    @property
+    def n_switches(self) -> int: ...
+    @property
+    def n_rounds(self) -> int: ...
+    def hedge_probabilities(self) -> NDArray[np.float64]: ...
+    def loss_estimates(self) -> NDArray[np.float64]: ...
+    def update_full(self, rewards: ArrayLike) -> None: ...
+    def update(
+        self,
+        arm: SupportsIndex,
+        reward: SupportsFloat,
+        *,
+        propensity: SupportsFloat | None = None,
+    ) -> None: ...
+    def update_batch(
+        self,
+        arms: ArrayLike,
+        rewards: ArrayLike,
+        *,
+        propensities: ArrayLike | None = None,
+    ) -> None: ...
+
+@final
+class UCB2(Bandit):
+    def __new__(cls, n_arms: int, *, alpha: float = 0.5, seed: int | None = None) -> Self: ...
+    @property
+    def alpha(self) -> float: ...
+    def epochs(self) -> NDArray[np.int64]: ...
+    @property
+    def epoch_arm(self) -> int | None: ...
+    @property
+    def n_switches(self) -> int: ...
 
 @disjoint_base
 class ContextualBandit:

@@ -51,6 +51,8 @@ DEMO_CONFIGS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "DiscountedUCB": [("(horizon=T)", {"horizon": HORIZON})],
     "CUSUMUCB": [("(horizon=T)", {"horizon": HORIZON})],
     "GLRUCB": [("(horizon=T)", {"horizon": HORIZON})],
+    "BatchedExp3": [("(horizon=T)", {"horizon": HORIZON})],
+    "ShrinkingDartboard": [("(horizon=T)", {"horizon": HORIZON})],
 }
 
 

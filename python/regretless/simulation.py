@@ -12,6 +12,7 @@ import numpy as np
 
 from regretless import _core
 from regretless._checks import check_positive_int, resolve_seed
+from regretless.exceptions import DTypeError, InvalidParameterError
 
 __all__ = ["SimulationResult", "simulate"]
 
@@ -27,12 +28,18 @@ class SimulationResult:
             stochastic environments the pseudo-regret ``sum_t (mu* - mu[a_t])``; for a
             :class:`~regretless.TableEnv` the realized regret against the best fixed arm
             in hindsight over the horizon; for a :class:`~regretless.PiecewiseBernoulliEnv`
-            the dynamic regret, against the best arm of the segment in force.
+            the dynamic regret, against the best arm of the segment in force. With
+            ``switching_cost=c > 0``, ``c`` times the switches so far is added (the regret
+            with switching costs); with the default 0 it is the regret alone.
         counts: pulls of each arm in each run, shape ``(n_runs, n_arms)``.
         total_reward: reward collected in each run, shape ``(n_runs,)``.
         best_arm: the comparator arm.
         seed: the seed the runs were derived from (reproduces the result exactly).
         elapsed_seconds: wall-clock time of the simulation.
+        switches: cumulative number of switches (steps whose arm differs from the step
+            before; the first step is none) at the recorded steps, shape
+            ``(n_runs, n_points)`` (int64), for every policy.
+        switching_cost: the cost charged per switch in ``regret`` (0 by default).
     """
 
     policy: str
@@ -43,6 +50,8 @@ class SimulationResult:
     best_arm: int
     seed: int
     elapsed_seconds: float
+    switches: np.ndarray | None = None
+    switching_cost: float = 0.0
 
     @property
     def n_runs(self) -> int:
@@ -51,6 +60,13 @@ class SimulationResult:
     @property
     def horizon(self) -> int:
         return int(self.steps[-1])
+
+    @property
+    def n_switches(self) -> np.ndarray:
+        """Switches over the whole horizon, one value per run (int64)."""
+        if self.switches is None:
+            return np.zeros(self.n_runs, dtype=np.int64)
+        return self.switches[:, -1]
 
     def final_regret(self) -> np.ndarray:
         """Cumulative regret at the horizon, one value per run."""
@@ -98,6 +114,7 @@ def simulate(
     *,
     record_every: int = 1,
     progress: bool | Callable[[int], None] = False,
+    switching_cost: float = 0.0,
 ) -> SimulationResult:
     """Run ``policy`` in ``env`` for ``horizon`` steps, ``n_runs`` times, entirely in Rust.
 
@@ -117,6 +134,9 @@ def simulate(
             to keep long curves small.
         progress: ``True`` for a progress bar on stderr, or a callable receiving the number
             of finished runs.
+        switching_cost: cost ``c >= 0`` charged per switch of arm: the reported ``regret``
+            is the regret plus ``c`` times the switches so far (``switches`` holds the
+            counts, whatever ``c``).
 
     >>> import regretless
     >>> env = regretless.BernoulliEnv([0.2, 0.5, 0.8])
@@ -125,11 +145,19 @@ def simulate(
     (4, 2000)
     >>> bool(res.final_regret().mean() < 100)
     True
+    >>> res.switches.shape, bool(res.n_switches.max() < 2000)
+    ((4, 2000), True)
+    >>> charged = regretless.simulate(
+    ...     regretless.UCB1(3), env, horizon=2000, n_runs=4, seed=1, switching_cost=1.0
+    ... )
+    >>> bool((charged.regret == res.regret + res.switches).all())
+    True
     """
     horizon = check_positive_int(horizon, "horizon")
     n_runs = check_positive_int(n_runs, "n_runs")
     record_every = check_positive_int(record_every, "record_every")
     seed = resolve_seed(seed)
+    switching_cost = _check_switching_cost(switching_cost)
     bar = None
     callback: Callable[[int], None] | None
     if progress is True:
@@ -148,13 +176,29 @@ def simulate(
         bar.close()
     elif callback is not None:
         callback(n_runs)
+    switches = out["switches"]
+    regret = out["regret"]
+    if switching_cost > 0:
+        regret = regret + switching_cost * switches
     return SimulationResult(
         policy=repr(policy),
         steps=out["steps"],
-        regret=out["regret"],
+        regret=regret,
         counts=out["counts"],
         total_reward=out["total_reward"],
         best_arm=int(out["best_arm"]),
         seed=int(seed),
         elapsed_seconds=elapsed,
+        switches=switches,
+        switching_cost=switching_cost,
     )
+
+
+def _check_switching_cost(c: Any) -> float:
+    """A finite number >= 0 (not a bool)."""
+    if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)):
+        raise DTypeError(f"switching_cost: expected a number >= 0, got {type(c).__name__}")
+    v = float(c)
+    if not (np.isfinite(v) and v >= 0):
+        raise InvalidParameterError(f"switching_cost: must be a finite number >= 0, got {v}")
+    return v

@@ -216,10 +216,10 @@ class Grid:
     take an environment's rewards (:class:`~regretless.IncompatibleError`) raises an error
     naming the cell before anything runs.
 
-    >>> Grid(["UCB2"], [EnvSpec("e", means=[0.1, 0.2])], seeds=[0], horizon=10)
+    >>> Grid(["UCB9"], [EnvSpec("e", means=[0.1, 0.2])], seeds=[0], horizon=10)
     Traceback (most recent call last):
     ...
-    regretless.exceptions.InvalidParameterError: cell UCB2 x env 'e' x seed 0: unknown policy ...
+    regretless.exceptions.InvalidParameterError: cell UCB9 x env 'e' x seed 0: unknown policy ...
     """
 
     def __init__(

@@ -28,6 +28,9 @@ pub struct SimulationOutput {
     /// Total reward collected in each run.
     pub total_reward: Vec<f64>,
     pub best_arm: usize,
+    /// Cumulative number of switches (steps whose arm differs from the step before) at
+    /// the recorded steps, row-major (n_runs, steps.len()), for every policy.
+    pub switches: Vec<u64>,
 }
 
 /// Salt separating the environment's stream from the policy's within a run.
@@ -145,7 +148,7 @@ pub fn simulate<P: Policy>(
     };
     // One run stays on the calling thread: handing it to the rayon pool costs a thread
     // wake-up, which dominates short runs (a grid of many small cells) on a busy machine.
-    let runs: Vec<(Vec<f64>, Vec<u64>, f64)> = if n_runs == 1 {
+    let runs: Vec<RunOutput> = if n_runs == 1 {
         vec![run_one(0)]
     } else {
         crate::parallel::install(|| {
@@ -163,14 +166,19 @@ pub fn simulate<P: Policy>(
         counts: Vec::with_capacity(n_runs * k),
         total_reward: Vec::with_capacity(n_runs),
         best_arm: best,
+        switches: Vec::with_capacity(n_runs * runs[0].0.len()),
     };
-    for (curve, counts, total) in runs {
+    for (curve, counts, total, switches) in runs {
         out.regret.extend_from_slice(&curve);
         out.counts.extend_from_slice(&counts);
         out.total_reward.push(total);
+        out.switches.extend_from_slice(&switches);
     }
     Ok(out)
 }
+
+/// One run's (regret curve, pulls per arm, total reward, switch-count curve).
+type RunOutput = (Vec<f64>, Vec<u64>, f64, Vec<u64>);
 
 /// The shape of one simulated run.
 struct Run {
@@ -181,7 +189,7 @@ struct Run {
 
 impl Run {
     /// The select / draw / update loop of one run: (regret curve, pulls per arm, total
-    /// reward).
+    /// reward, switch-count curve).
     #[inline(always)]
     fn play<P: Policy>(
         &self,
@@ -190,8 +198,12 @@ impl Run {
         mut curve: Vec<f64>,
         draw: impl Fn(usize, usize, &mut Rng) -> f64,
         step_regret: impl Fn(usize, usize) -> f64,
-    ) -> (Vec<f64>, Vec<u64>, f64) {
+    ) -> RunOutput {
         let mut counts = vec![0u64; self.k];
+        let mut switch_curve = Vec::with_capacity(curve.capacity());
+        let mut switches = 0u64;
+        // No arm before the first step: the first decision is not a switch.
+        let mut previous = usize::MAX;
         let mut cum = 0.0;
         let mut total = 0.0;
         // A countdown rather than `(t + 1) % record_every`: an integer division per step
@@ -199,6 +211,8 @@ impl Run {
         let mut until_record = self.record_every;
         for t in 0..self.horizon {
             let arm = p.select();
+            switches += u64::from(arm != previous && previous != usize::MAX);
+            previous = arm;
             let r = draw(t, arm, &mut env_rng);
             p.observe(arm, r);
             counts[arm] += 1;
@@ -207,9 +221,10 @@ impl Run {
             until_record -= 1;
             if until_record == 0 || t + 1 == self.horizon {
                 curve.push(cum);
+                switch_curve.push(switches);
                 until_record = self.record_every;
             }
         }
-        (curve, counts, total)
+        (curve, counts, total, switch_curve)
     }
 }

@@ -12,6 +12,7 @@ use crate::errors::{dtype_error, IntoPyResult};
 use crate::exp3::{PyExp3, PyExp3IX};
 use crate::greedy::{PyEpsilonGreedy, PySoftmax};
 use crate::klucb::{PyBayesUCB, PyKLUCB};
+use crate::switching::{PyBatchedExp3, PyShrinkingDartboard, PyUCB2};
 use crate::thompson::{PyGaussianThompsonSampling, PyThompsonSampling};
 use crate::tsallis::PyTsallisINF;
 use crate::ucb::{PyMOSS, PyUCB1, PyUCBV};
@@ -134,6 +135,9 @@ pub(crate) fn new_object(py: Python<'_>, policy: AnyPolicy) -> PyResult<Bound<'_
         AnyPolicy::TsallisINF(_) => subclass_object(py, PyTsallisINF, policy),
         AnyPolicy::CUSUMUCB(_) => subclass_object(py, PyCUSUMUCB, policy),
         AnyPolicy::GLRUCB(_) => subclass_object(py, PyGLRUCB, policy),
+        AnyPolicy::BatchedExp3(_) => subclass_object(py, PyBatchedExp3, policy),
+        AnyPolicy::ShrinkingDartboard(_) => subclass_object(py, PyShrinkingDartboard, policy),
+        AnyPolicy::UCB2(_) => subclass_object(py, PyUCB2, policy),
     }
 }
 
@@ -163,6 +167,9 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<PyTsallisINF>(),
         py.get_type::<PyCUSUMUCB>(),
         py.get_type::<PyGLRUCB>(),
+        py.get_type::<PyBatchedExp3>(),
+        py.get_type::<PyShrinkingDartboard>(),
+        py.get_type::<PyUCB2>(),
     ];
     let mut names = Vec::with_capacity(classes.len());
     for class in classes {

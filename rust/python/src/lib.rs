@@ -34,6 +34,7 @@ mod service;
 mod simulate;
 mod sparse_linear;
 mod stream;
+mod switching;
 mod thompson;
 mod tsallis;
 mod ucb;

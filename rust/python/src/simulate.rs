@@ -123,5 +123,9 @@ pub fn _simulate<'py>(
     )?;
     d.set_item("total_reward", PyArray1::from_vec(py, out.total_reward))?;
     d.set_item("best_arm", out.best_arm)?;
+    d.set_item(
+        "switches",
+        PyArray1::from_vec(py, u64_to_i64(out.switches)).reshape([n_runs, n_points])?,
+    )?;
     Ok(d)
 }

@@ -67,7 +67,11 @@ macro_rules! persist_with_pending {
 
 /// [`exponential_weights`] over the `remaining` arms only (zero elsewhere), relative to
 /// the smallest remaining loss so that the weights never all underflow.
-fn exponential_weights_remaining(losses: &[f64], eta: f64, remaining: &[bool]) -> Vec<f64> {
+pub(super) fn exponential_weights_remaining(
+    losses: &[f64],
+    eta: f64,
+    remaining: &[bool],
+) -> Vec<f64> {
     let m = losses
         .iter()
         .zip(remaining)
@@ -84,7 +88,7 @@ fn exponential_weights_remaining(losses: &[f64], eta: f64, remaining: &[bool]) -
 
 /// p_i proportional to exp(-eta (L_i - min L)): the exponential weights, shifted so the
 /// largest weight is 1 and none overflows or underflows to a zero total.
-fn exponential_weights(losses: &[f64], eta: f64) -> Vec<f64> {
+pub(super) fn exponential_weights(losses: &[f64], eta: f64) -> Vec<f64> {
     let m = losses.iter().copied().fold(f64::INFINITY, f64::min);
     let mut w: Vec<f64> = losses.iter().map(|&l| (-eta * (l - m)).exp()).collect();
     let s: f64 = w.iter().sum();
@@ -96,7 +100,7 @@ fn exponential_weights(losses: &[f64], eta: f64) -> Vec<f64> {
 
 /// [`exponential_weights`] over the eligible arms alone (0 elsewhere), shifted by their
 /// own smallest loss: the restriction of the weights, renormalized, with no underflow.
-fn exponential_weights_among(losses: &[f64], eta: f64, eligible: &Eligible) -> Vec<f64> {
+pub(super) fn exponential_weights_among(losses: &[f64], eta: f64, eligible: &Eligible) -> Vec<f64> {
     let m = eligible
         .indices()
         .map(|i| losses[i])
@@ -134,9 +138,9 @@ fn learning_rate(eta: Option<f64>, horizon: Option<u64>, n_arms: usize, t: u64) 
 /// arms with non-negligible probability, but updates may also come from elsewhere (logs,
 /// other replicas) for arms whose weight has underflowed to 0; capping the weight at 1e12
 /// keeps the estimates finite instead of turning them into inf and then NaN.
-const MIN_PROBABILITY: f64 = 1e-12;
+pub(super) const MIN_PROBABILITY: f64 = 1e-12;
 
-fn check_losses(losses: &[f64], n_arms: usize) -> Result<()> {
+pub(super) fn check_losses(losses: &[f64], n_arms: usize) -> Result<()> {
     if losses.len() != n_arms || !losses.iter().all(|l| l.is_finite() && *l >= 0.0) {
         return Err(Error::state(
             "loss estimates are inconsistent with the arms",
@@ -147,7 +151,7 @@ fn check_losses(losses: &[f64], n_arms: usize) -> Result<()> {
 
 /// The value a new arm's cumulative loss estimate starts from: the current minimum, so it
 /// joins with the weight of the leader and gets explored.
-fn new_arm_loss(losses: &[f64]) -> f64 {
+pub(super) fn new_arm_loss(losses: &[f64]) -> f64 {
     losses
         .iter()
         .copied()

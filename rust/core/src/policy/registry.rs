@@ -9,6 +9,7 @@
 //! cover every variant, each of its arms needs the [`Registered`] impl that `registered!`
 //! writes, and `registered!` names variants that must exist.
 
+use super::{BatchedExp3, ShrinkingDartboard, UCB2};
 use super::{
     BayesUCB, DiscountedThompsonSampling, DiscountedUCB, EpsilonGreedy, Exp3, Exp3IX,
     GaussianThompsonSampling, Policy, SlidingWindowUCB, Softmax, SuccessiveElimination,
@@ -39,6 +40,9 @@ pub enum AnyPolicy {
     TsallisINF(TsallisINF),
     CUSUMUCB(CUSUMUCB),
     GLRUCB(GLRUCB),
+    BatchedExp3(BatchedExp3),
+    ShrinkingDartboard(ShrinkingDartboard),
+    UCB2(UCB2),
 }
 
 /// `each_policy!(value, p => body)`: `body` with `p` bound to the policy inside `value`
@@ -64,6 +68,9 @@ macro_rules! each_policy {
             AnyPolicy::TsallisINF($p) => $body,
             AnyPolicy::CUSUMUCB($p) => $body,
             AnyPolicy::GLRUCB($p) => $body,
+            AnyPolicy::BatchedExp3($p) => $body,
+            AnyPolicy::ShrinkingDartboard($p) => $body,
+            AnyPolicy::UCB2($p) => $body,
         }
     };
 }
@@ -151,6 +158,9 @@ registered!(
     TsallisINF,
     CUSUMUCB,
     GLRUCB,
+    BatchedExp3,
+    ShrinkingDartboard,
+    UCB2,
 );
 
 /// `merge` of two policies of the same type `P`; an incompatible error otherwise.
@@ -355,6 +365,13 @@ mod tests {
             )
             .unwrap()
             .into(),
+            BatchedExp3::new(3, Some(2), None, None, Some(17))
+                .unwrap()
+                .into(),
+            ShrinkingDartboard::new(3, None, Some(100), Some(18))
+                .unwrap()
+                .into(),
+            UCB2::new(3, 0.5, Some(19)).unwrap().into(),
         ];
         for p in &mut all {
             p.update_batch(&[0, 1, 2, 1], &[1.0, 0.0, 0.5, 1.0])
