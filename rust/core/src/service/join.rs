@@ -6,8 +6,13 @@
 //! id is forgotten one `reward_wait` after it closed. Removal from the middle (a joined
 //! reward) is O(1): the order queues hold tickets, and a ticket whose entry is gone or was
 //! replaced is skipped when it reaches the front.
+//!
+//! An event id is stored once per table (an `Arc<str>` shared by the map and its order
+//! queue) and moves from the pending table to the closed one without a copy, so a decision
+//! costs one allocation for its id and a join or an expiry none.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// A decision waiting for its reward.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +42,8 @@ struct Slot<T> {
 
 #[derive(Debug, Clone)]
 struct Ordered<T> {
-    map: HashMap<Box<str>, Slot<T>>,
-    order: VecDeque<(Box<str>, u64)>,
+    map: HashMap<Arc<str>, Slot<T>>,
+    order: VecDeque<(Arc<str>, u64)>,
     next_ticket: u64,
 }
 
@@ -57,14 +62,24 @@ impl<T> Ordered<T> {
             slot.value = value;
             return;
         }
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        self.map.insert(key.into(), Slot { value, ticket });
-        self.order.push_back((key.into(), ticket));
+        self.push(Arc::from(key), value);
     }
 
-    fn remove(&mut self, key: &str) -> Option<T> {
-        self.map.remove(key).map(|s| s.value)
+    /// Inserts at the end an id known to be absent (no lookup, no copy of the id).
+    fn insert_new(&mut self, key: Arc<str>, value: T) {
+        debug_assert!(!self.map.contains_key(&*key));
+        self.push(key, value);
+    }
+
+    fn push(&mut self, key: Arc<str>, value: T) {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.order.push_back((Arc::clone(&key), ticket));
+        self.map.insert(key, Slot { value, ticket });
+    }
+
+    fn remove(&mut self, key: &str) -> Option<(Arc<str>, T)> {
+        self.map.remove_entry(key).map(|(k, s)| (k, s.value))
     }
 
     /// The oldest live entry (dropping stale tickets off the front).
@@ -82,10 +97,10 @@ impl<T> Ordered<T> {
         Some((key, &slot.value))
     }
 
-    fn pop_front(&mut self) -> Option<(Box<str>, T)> {
+    fn pop_front(&mut self) -> Option<(Arc<str>, T)> {
         self.front()?;
         let (key, _) = self.order.pop_front()?;
-        let slot = self.map.remove(&key)?;
+        let (key, slot) = self.map.remove_entry(&key)?;
         Some((key, slot.value))
     }
 
@@ -152,9 +167,19 @@ impl JoinTable {
         if self.in_use(event_id) {
             return false;
         }
-        let deadline = now + self.reward_wait;
-        self.insert_pending(event_id, action, context, deadline);
+        let p = Pending {
+            action,
+            context: context.map(Box::from),
+            deadline: now + self.reward_wait,
+        };
+        self.pending.insert_new(Arc::from(event_id), p);
         true
+    }
+
+    /// Withdraws a pending decision as if it had never been made (its log record could
+    /// not be written); returns it, or None when the id is not pending.
+    pub fn cancel(&mut self, event_id: &str) -> Option<Pending> {
+        self.pending.remove(event_id).map(|(_, p)| p)
     }
 
     /// Puts back a pending decision with its deadline (recovery from a snapshot).
@@ -181,8 +206,8 @@ impl JoinTable {
     /// Closes a pending decision by its reward at service time `now`; returns it, or None
     /// when the id is not pending (nothing changes).
     pub fn join(&mut self, event_id: &str, now: f64) -> Option<Pending> {
-        let p = self.pending.remove(event_id)?;
-        self.closed.insert(event_id, (now, true));
+        let (key, p) = self.pending.remove(event_id)?;
+        self.closed.insert_new(key, (now, true));
         Some(p)
     }
 
@@ -194,13 +219,13 @@ impl JoinTable {
 
     /// The oldest pending decision if its window has run out by `now`, closed (without a
     /// reward) and returned; None when the oldest is still open.
-    pub fn expire_next(&mut self, now: f64) -> Option<(Box<str>, Pending)> {
+    pub fn expire_next(&mut self, now: f64) -> Option<(Arc<str>, Pending)> {
         let (_, p) = self.pending.front()?;
         if p.deadline > now {
             return None;
         }
         let (event_id, p) = self.pending.pop_front()?;
-        self.closed.insert(&event_id, (now, false));
+        self.closed.insert_new(Arc::clone(&event_id), (now, false));
         Some((event_id, p))
     }
 
