@@ -645,6 +645,7 @@ def test_threads_of_mixed_calls_give_consistent_totals(tmp_path, n_calls):
     assert s["joined"] == calls.count("joined") and s["duplicate"] == calls.count("duplicate")
     assert s["joined"] + s["pending"] == s["decisions"]
     assert svc.policy.n_updates == s["joined"]
+    print(f"\n{n_threads} threads x {n_calls} calls: {s}")  # shown with -s
     back = DecisionService.recover(svc.log_dir)
     assert back.policy.to_bytes() == svc.policy.to_bytes()
     back.close()
