@@ -4,8 +4,8 @@
 //! Both are kept in insertion order, as the Python service's `OrderedDict`s: a decision's
 //! window runs out when it is the oldest open one and its deadline has passed, and a closed
 //! id is forgotten one `reward_wait` after it closed. Removal from the middle (a joined
-//! reward) is O(1): the order queues hold tickets, and a ticket whose entry is gone or was
-//! replaced is skipped when it reaches the front.
+//! reward) is O(1): the order queues hold slots indexed by ticket, emptied on removal and
+//! dropped when they reach the front, so the front is found without a lookup.
 //!
 //! An event id is stored once per table (an `Arc<str>` shared by the map and its order
 //! queue) and moves from the pending table to the closed one without a copy, so a decision
@@ -34,81 +34,88 @@ pub enum Lookup<'a> {
     Unknown,
 }
 
-#[derive(Debug, Clone)]
-struct Slot<T> {
-    value: T,
-    ticket: u64,
-}
-
+/// Entries in insertion order: a queue of slots (None once removed) indexed by ticket,
+/// and a map from id to ticket. The front is found without hashing (removed slots are
+/// popped off it); an id is hashed once per lookup, insertion or removal.
 #[derive(Debug, Clone)]
 struct Ordered<T> {
-    map: HashMap<Arc<str>, Slot<T>>,
-    order: VecDeque<(Arc<str>, u64)>,
-    next_ticket: u64,
+    map: HashMap<Arc<str>, u64>,
+    entries: VecDeque<Option<(Arc<str>, T)>>,
+    /// The ticket of `entries[0]`.
+    first: u64,
 }
 
 impl<T> Ordered<T> {
     fn new() -> Self {
         Self {
             map: HashMap::new(),
-            order: VecDeque::new(),
-            next_ticket: 0,
+            entries: VecDeque::new(),
+            first: 0,
         }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    fn slot(&self, ticket: u64) -> Option<&(Arc<str>, T)> {
+        self.entries.get((ticket - self.first) as usize)?.as_ref()
+    }
+
+    fn get(&self, key: &str) -> Option<&T> {
+        let t = *self.map.get(key)?;
+        self.slot(t).map(|(_, v)| v)
     }
 
     /// Inserts at the end; a key already present keeps its place (as `OrderedDict`).
     fn insert(&mut self, key: &str, value: T) {
-        if let Some(slot) = self.map.get_mut(key) {
-            slot.value = value;
+        if let Some(&t) = self.map.get(key) {
+            if let Some(Some((_, v))) = self.entries.get_mut((t - self.first) as usize) {
+                *v = value;
+            }
             return;
         }
-        self.push(Arc::from(key), value);
+        self.insert_new(Arc::from(key), value);
     }
 
-    /// Inserts at the end an id known to be absent (no lookup, no copy of the id).
+    /// Inserts at the end an id known to be absent (no copy of the id).
     fn insert_new(&mut self, key: Arc<str>, value: T) {
-        debug_assert!(!self.map.contains_key(&*key));
-        self.push(key, value);
-    }
-
-    fn push(&mut self, key: Arc<str>, value: T) {
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        self.order.push_back((Arc::clone(&key), ticket));
-        self.map.insert(key, Slot { value, ticket });
+        let ticket = self.first + self.entries.len() as u64;
+        let previous = self.map.insert(Arc::clone(&key), ticket);
+        debug_assert!(previous.is_none());
+        self.entries.push_back(Some((key, value)));
     }
 
     fn remove(&mut self, key: &str) -> Option<(Arc<str>, T)> {
-        self.map.remove_entry(key).map(|(k, s)| (k, s.value))
+        let t = self.map.remove(key)?;
+        let i = (t - self.first) as usize;
+        self.entries.get_mut(i)?.take()
     }
 
-    /// The oldest live entry (dropping stale tickets off the front).
+    /// The oldest entry (dropping removed slots off the front).
     fn front(&mut self) -> Option<(&str, &T)> {
-        while let Some((key, ticket)) = self.order.front() {
-            match self.map.get(key) {
-                Some(slot) if slot.ticket == *ticket => break,
-                _ => {
-                    self.order.pop_front();
-                }
-            }
+        while let Some(None) = self.entries.front() {
+            self.entries.pop_front();
+            self.first += 1;
         }
-        let (key, _) = self.order.front()?;
-        let slot = self.map.get(key)?;
-        Some((key, &slot.value))
+        let (key, value) = self.entries.front()?.as_ref()?;
+        Some((key, value))
     }
 
     fn pop_front(&mut self) -> Option<(Arc<str>, T)> {
         self.front()?;
-        let (key, _) = self.order.pop_front()?;
-        let (key, slot) = self.map.remove_entry(&key)?;
-        Some((key, slot.value))
+        let (key, value) = self.entries.pop_front()??;
+        self.first += 1;
+        self.map.remove(&*key);
+        Some((key, value))
     }
 
     fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.order.iter().filter_map(|(key, ticket)| {
-            let slot = self.map.get(key)?;
-            (slot.ticket == *ticket).then_some((&**key, &slot.value))
-        })
+        self.entries.iter().flatten().map(|(k, v)| (&**k, v))
     }
 }
 
@@ -136,27 +143,25 @@ impl JoinTable {
 
     /// Number of decisions waiting for their reward.
     pub fn n_pending(&self) -> usize {
-        self.pending.map.len()
+        self.pending.len()
     }
 
     /// Number of closed ids remembered.
     pub fn n_closed(&self) -> usize {
-        self.closed.map.len()
+        self.closed.len()
     }
 
     /// Whether the id is pending or remembered as closed (a new decision may not take it).
     pub fn in_use(&self, event_id: &str) -> bool {
-        self.pending.map.contains_key(event_id) || self.closed.map.contains_key(event_id)
+        self.pending.contains(event_id) || self.closed.contains(event_id)
     }
 
     pub fn lookup(&self, event_id: &str) -> Lookup<'_> {
-        if let Some(slot) = self.pending.map.get(event_id) {
-            return Lookup::Pending(&slot.value);
+        if let Some(p) = self.pending.get(event_id) {
+            return Lookup::Pending(p);
         }
-        match self.closed.map.get(event_id) {
-            Some(slot) => Lookup::Closed {
-                by_reward: slot.value.1,
-            },
+        match self.closed.get(event_id) {
+            Some(&(_, by_reward)) => Lookup::Closed { by_reward },
             None => Lookup::Unknown,
         }
     }
