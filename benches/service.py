@@ -4,7 +4,8 @@ join throughput, and commit-durability events/s against the disk's fsync rate (i
 Every figure is measured in the same run as its baseline, so read the ratios:
 
 - ``decide``: per-call latency percentiles (p50, p99) of ``service.decide()`` against bare
-  ``policy.select()`` and ``policy.probabilities()`` (the service draws from the latter);
+  ``policy.select()`` and ``policy.probabilities()`` (the service draws from the latter),
+  and of ``decide(eligible=...)`` (every other arm) against ``select(eligible=...)``;
 - ``reward join``: decide a batch, then time ``reward(event_id, value)`` over it, and
   ``reward_many(event_ids, values)`` over another in one call (events/s);
 - ``commit``: 1, 4 and 16 threads deciding with ``durability="commit"`` (each call waits
@@ -50,20 +51,26 @@ def make_policy(name: str, k: int):
 
 def bench_decide(name: str, k: int, n: int, durability: str) -> dict[str, object]:
     policy = make_policy(name, k)
+    mask = list(range(0, k, 2))  # every other arm eligible
     bare_select = time_calls(policy.select, n)
     bare_probs = time_calls(policy.probabilities, n)
+    bare_masked = time_calls(lambda: policy.select(eligible=mask), n)
     with tempfile.TemporaryDirectory() as d:
         svc = DecisionService(
             make_policy(name, k), d, reward_wait=3600.0, durability=durability, snapshot_every=0
         )
         svc.decide()  # warm up
         decide = time_calls(svc.decide, n)
+        masked = time_calls(lambda: svc.decide(eligible=mask), n)
         svc.close()
     return {
         "select": bare_select,
         "probabilities": bare_probs,
+        "select_masked": bare_masked,
         "decide": decide,
+        "decide_masked": masked,
         "ratio_p50_vs_select": decide["p50_us"] / bare_select["p50_us"],
+        "ratio_masked_p50_vs_select_masked": masked["p50_us"] / bare_masked["p50_us"],
     }
 
 
@@ -141,6 +148,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50_000, help="calls per latency measurement")
     parser.add_argument("--commit-seconds", type=float, default=2.0, help="per thread count")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--skip-commit", action="store_true", help="no durability=commit runs")
     args = parser.parse_args()
     results = {
         "policy": args.policy,
@@ -148,8 +156,9 @@ def main() -> None:
         "decide_batch": bench_decide(args.policy, args.arms, args.n, "batch"),
         "decide_none": bench_decide(args.policy, args.arms, args.n, "none"),
         "reward_join": bench_join(args.policy, args.arms, args.n),
-        "commit": bench_commit(args.policy, args.arms, args.commit_seconds),
     }
+    if not args.skip_commit:
+        results["commit"] = bench_commit(args.policy, args.arms, args.commit_seconds)
     print(json.dumps(results, indent=1))
     if args.out:
         with open(args.out, "w") as f:

@@ -329,37 +329,63 @@ def test_masks_are_honoured_and_logged(tmp_path, policy):
     assert replay(svc.log_dir).ok
 
 
-def test_mask_plumbing_with_a_stand_in_for_policy_masks(tmp_path, monkeypatch):
-    # Until the policies take eligible=, a stand-in renormalizes their distribution over
-    # the eligible arms: the service's side (forms, logging, replay, recovery) is tested now.
-    import regretless.service as service_module
-
-    real = service_module._policy_probabilities
-
-    def masked(policy, context, eligible):
-        p = real(policy, context, None)
-        if eligible is None:
-            return p
-        out = np.zeros_like(p)
-        out[eligible] = p[eligible] if p[eligible].sum() > 0 else 1.0  # untried arms first
-        return out / out.sum()
-
-    monkeypatch.setattr(service_module, "_policy_probabilities", masked)
-    svc = _service(tmp_path, regretless.EpsilonGreedy(4, epsilon=0.5, seed=0), arms=list("abcd"))
-    for form in ([False, True, False, True], [1, 3], ["b", "d"], np.array([3, 1, 1])):
-        for _ in range(40):
-            d = svc.decide(eligible=form)
-            assert d.action in ("b", "d") and d.probabilities[[0, 2]].tolist() == [0.0, 0.0]
-            svc.reward(d.event_id, 1.0)
-    d = svc.decide()  # no mask: the untried arms come first again
-    assert d.probabilities[[0, 2]].tolist() == [0.5, 0.5]
+@needs_eligible
+@pytest.mark.parametrize("name", ["EpsilonGreedy", "ThompsonSampling", "LinUCB"])
+def test_masked_and_unmasked_decisions_are_the_published_models_distributions(tmp_path, name):
+    # Decisions with and without masks interleaved with learning (a new model every
+    # reward): each returned vector is the published model's probabilities(eligible=...)
+    # at that moment (the core caches them per model version and mask: a stale cache
+    # entry would show here), the log replays and recovers.
+    contextual = name == "LinUCB"
+    svc = _service(tmp_path, FAMILIES[name](), arms=["a", "b", "c"], publish_every=1)
+    rng = np.random.default_rng(2)
+    masks = [None, [0, 2], [True, True, False], ["c", "b"], np.array([1]), (2, 0, 0)]
+    expected_idx = [None, [0, 2], [0, 1], [1, 2], [1], [0, 2]]
+    for i in range(120):
+        j = i % len(masks)
+        x = rng.normal(size=2) if contextual else None
+        published = svc._policy_cls.from_bytes(svc._core.capture()[2])
+        idx = expected_idx[j]
+        if contextual:
+            want = published.probabilities(x[None, :], eligible=idx)[0]
+        else:
+            want = published.probabilities(eligible=idx)
+        d = svc.decide(x, eligible=masks[j])
+        assert d.probabilities.tobytes() == np.asarray(want, dtype=np.float64).tobytes()
+        assert not d.probabilities.flags.writeable
+        if idx is not None:
+            assert svc.arms.index(d.action) in idx
+        if rng.random() < 0.6:
+            svc.reward(d.event_id, float(rng.random() < 0.5))
+    if not contextual:  # a shared vector of the model version: cannot be made writeable
+        with pytest.raises(ValueError):
+            d.probabilities.flags.writeable = True
     svc.close()
     logged = [r for r in _records(svc) if r.kind == ev.DECISION]
-    assert all(r.eligible.tolist() == [1, 3] for r in logged[:-1]) and logged[-1].eligible is None
+    got = [None if r.eligible is None else r.eligible.tolist() for r in logged]
+    assert got == [expected_idx[i % len(masks)] for i in range(120)]
     assert replay(svc.log_dir).ok
     back = DecisionService.recover(svc.log_dir)
     assert back.policy.to_bytes() == svc.policy.to_bytes()
     back.close()
+
+
+def test_decision_objects(tmp_path):
+    import pickle
+
+    svc = _service(tmp_path, arms=["x", "y", "z"])
+    d = svc.decide(event_id="e-1")
+    assert (d.event_id, d.model_version) == ("e-1", 0) and d.action in ("x", "y", "z")
+    back = pickle.loads(pickle.dumps(d))
+    assert (back.event_id, back.action, back.model_version) == (d.event_id, d.action, 0)
+    assert np.array_equal(back.probabilities, d.probabilities)
+    assert repr(d).startswith("Decision(event_id='e-1', action=")
+    with pytest.raises(AttributeError):
+        d.action = "x"  # type: ignore[misc]
+    fresh = [svc.decide().event_id for _ in range(3)]
+    prefix = fresh[0].rsplit("-", 1)[0]
+    assert fresh == [f"{prefix}-{i}" for i in range(3)]
+    svc.close()
 
 
 def test_masks_without_policy_support_raise_incompatible(tmp_path):
@@ -586,7 +612,7 @@ def test_sigkill_hundreds_of_times(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "n_calls", [600, pytest.param(100_000, marks=pytest.mark.slow)], ids=["600", "100k"]
+    "n_calls", [600, pytest.param(1_000_000, marks=pytest.mark.slow)], ids=["600", "1M"]
 )
 def test_threads_of_mixed_calls_give_consistent_totals(tmp_path, n_calls):
     svc = _service(
@@ -619,6 +645,7 @@ def test_threads_of_mixed_calls_give_consistent_totals(tmp_path, n_calls):
     assert s["joined"] == calls.count("joined") and s["duplicate"] == calls.count("duplicate")
     assert s["joined"] + s["pending"] == s["decisions"]
     assert svc.policy.n_updates == s["joined"]
+    print(f"\n{n_threads} threads x {n_calls} calls: {s}")  # shown with -s
     back = DecisionService.recover(svc.log_dir)
     assert back.policy.to_bytes() == svc.policy.to_bytes()
     back.close()

@@ -91,27 +91,11 @@ _META = "service.json"
 _SNAPSHOT_MAGIC = b"RGLSNP01"
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What :meth:`DecisionService.decide` chose.
-
-    Attributes:
-        event_id: the id to send the reward with.
-        action: the arm chosen (its name when the service has ``arms=``, else its index).
-        probabilities: the distribution the arm was drawn from, over every arm in order
-            (0 for ineligible arms), exactly as logged.
-        model_version: the version of the model that decided.
-
-    >>> import numpy as np
-    >>> from regretless import Decision
-    >>> Decision("e1", 0, np.array([1.0]), 0).action
-    0
-    """
-
-    event_id: str
-    action: int | str
-    probabilities: np.ndarray
-    model_version: int
+#: What :meth:`DecisionService.decide` returns (a frozen class of the Rust core): the
+#: ``event_id`` to send the reward with, the ``action`` (arm name or index), the
+#: ``probabilities`` it was drawn from (read-only, exactly as logged) and the
+#: ``model_version`` that decided.
+Decision = _core.Decision
 
 
 # ---------------------------------------------------------------------------- policy access
@@ -427,7 +411,15 @@ class DecisionService:
             segment_bytes=self._config["segment_bytes"],
             fsync_interval=self._config["fsync_interval"],
             id_prefix=self._id_prefix,
+            arms=self._config["arms"],
         )
+        # The per-request calls go straight to the core (no Python frame in between);
+        # a subclass that overrides them keeps its own.
+        cls = type(self)
+        if cls.decide is DecisionService.decide:
+            self.decide = self._core.decide  # type: ignore[method-assign]
+        if cls.reward is DecisionService.reward:
+            self.reward = self._core.reward  # type: ignore[method-assign]
         # The core holds the state from now on.
         del self._learner, self._model, self._pending, self._closed, self._counts
         del self._seq, self._since_publish
@@ -490,63 +482,6 @@ class DecisionService:
         if not self._open:
             raise InvalidParameterError("the service is closed")
 
-    def _check_context(self, context: Any) -> np.ndarray | None:
-        if self._dim is None:
-            if context is not None:
-                raise ShapeError("context: this service's policy takes no context (give None)")
-            return None
-        if context is None:
-            raise ShapeError(f"context: expected {self._dim} features, got None")
-        try:
-            x = np.array(context, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ShapeError(f"context: expected {self._dim} numbers ({e})") from e
-        if x.shape != (self._dim,):
-            raise ShapeError(f"context: expected {self._dim} features, got shape {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise InvalidParameterError("context: every feature must be finite")
-        return x
-
-    def _check_eligible(self, eligible: Any) -> np.ndarray | None:
-        """Sorted distinct arm indices (None: every arm)."""
-        if eligible is None:
-            return None
-        items = list(eligible) if not isinstance(eligible, np.ndarray) else eligible
-        arr = np.asarray(items)
-        if arr.dtype == bool:
-            if arr.shape != (self._n_arms,):
-                raise ShapeError(
-                    f"eligible: a mask needs {self._n_arms} booleans, got shape {arr.shape}"
-                )
-            idx = np.flatnonzero(arr)
-        elif arr.size and arr.dtype.kind in "US":
-            if self._arm_index is None:
-                raise ArmError("eligible: arm names need a service created with arms=")
-            try:
-                idx = np.array([self._arm_index[str(a)] for a in arr.ravel()], dtype=np.int64)
-            except KeyError as e:
-                raise ArmError(f"eligible: unknown arm {e.args[0]!r}") from None
-        elif arr.size == 0 or arr.dtype.kind in "iu":
-            idx = arr.astype(np.int64).ravel()
-            if idx.size and (idx.min() < 0 or idx.max() >= self._n_arms):
-                raise ArmError(f"eligible: arm indices must be in [0, {self._n_arms})")
-        else:
-            raise ShapeError("eligible: expected a boolean mask, arm indices or arm names")
-        idx = np.unique(idx)
-        if idx.size == 0:
-            raise ArmError("eligible: no eligible arm")
-        return idx
-
-    def _check_event_id(self, event_id: Any) -> str:
-        if not isinstance(event_id, str) or not event_id:
-            raise InvalidParameterError("event_id: expected a non-empty string")
-        if len(event_id.encode()) > ev.MAX_EVENT_ID_BYTES:
-            raise InvalidParameterError(f"event_id: at most {ev.MAX_EVENT_ID_BYTES} bytes of UTF-8")
-        return event_id
-
-    def _action_out(self, i: int) -> int | str:
-        return i if self._arms is None else self._arms[i]
-
     # -- deciding
 
     def decide(
@@ -563,31 +498,11 @@ class DecisionService:
 
         The arm is drawn from the model's probabilities (renormalized over the eligible
         arms by the policy) with a uniform derived from ``(seed, event_id)``; no disk I/O
-        happens here unless ``durability="commit"``, which waits for the fsync.
+        happens here unless ``durability="commit"``, which waits for the fsync. The whole
+        call runs in the Rust core (this method is replaced by the core's on the instance).
         """
         self._check_open()
-        x = self._check_context(context)
-        if eligible is None:  # the hot path: one call into the core
-            if event_id is not None:
-                self._check_event_id(event_id)
-            eid, action, probs, version = self._core.decide(x, event_id)
-            return Decision(eid, self._action_out(action), probs, version)
-        elig = self._check_eligible(eligible)
-        eid = self._core.new_event_id() if event_id is None else self._check_event_id(event_id)
-        u = _uniform(self._key, eid)
-        while True:
-            version, blob = self._core.published()
-            model = self._policy_cls.from_bytes(blob)
-            probs = _policy_probabilities(model, x, elig)
-            if probs.shape != (self._n_arms,):
-                raise RegretlessError(f"the policy returned {probs.shape} probabilities")
-            action = _draw(probs, u, elig)
-            probs.setflags(write=False)  # the logged vector: the caller gets it read-only
-            logged = self._core.log_decision(
-                version, eid, action, probs, x, None if elig is None else elig.tolist()
-            )
-            if logged is not None:  # else a new model came out meanwhile: decide again
-                return Decision(eid, self._action_out(action), probs, version)
+        return self._core.decide(context, eligible=eligible, event_id=event_id)
 
     # -- learning
 
@@ -601,9 +516,7 @@ class DecisionService:
         :class:`~regretless.exceptions.RewardError` and changes nothing.
         """
         self._check_open()
-        if type(event_id) is not str:
-            self._check_event_id(event_id)
-        return str(self._core.reward(event_id, _check_value(value)))
+        return str(self._core.reward(event_id, value))
 
     def reward_many(self, event_ids: Sequence[str], values: Any) -> list[str]:
         """Report many rewards in one call: the same as ``[reward(e, v) for e, v in
@@ -622,10 +535,7 @@ class DecisionService:
         >>> svc.close()
         """
         self._check_open()
-        ids = list(event_ids)
-        if not all(type(eid) is str for eid in ids):  # the core checks strings' lengths
-            for eid in ids:
-                self._check_event_id(eid)
+        ids = event_ids if type(event_ids) is list else list(event_ids)
         try:
             vals = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
@@ -636,7 +546,7 @@ class DecisionService:
             )
         if not np.all(np.isfinite(vals)):
             raise RewardError("values: expected finite numbers")
-        return [str(s) for s in self._core.reward_many(ids, vals.tolist())]
+        return self._core.reward_many(ids, vals)  # the core checks the ids
 
     def _sweep(self) -> None:
         """Close the windows that have run out."""
@@ -816,6 +726,50 @@ class DecisionService:
 
 
 # ---------------------------------------------------------------------------- checks
+# The core reads the common forms of its arguments itself and calls these for the rest
+# (and for the errors), so both give the same answers.
+
+
+def _context_arg(context: Any, dim: int) -> np.ndarray:
+    """A decision's context as a float64 vector of ``dim`` finite features."""
+    if context is None:
+        raise ShapeError(f"context: expected {dim} features, got None")
+    try:
+        x = np.array(context, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ShapeError(f"context: expected {dim} numbers ({e})") from e
+    if x.shape != (dim,):
+        raise ShapeError(f"context: expected {dim} features, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InvalidParameterError("context: every feature must be finite")
+    return x
+
+
+def _eligible_arg(eligible: Any, n_arms: int, arm_index: dict[str, int] | None) -> np.ndarray:
+    """A decision's eligible arms as sorted distinct int64 indices."""
+    items = list(eligible) if not isinstance(eligible, np.ndarray) else eligible
+    arr = np.asarray(items)
+    if arr.dtype == bool:
+        if arr.shape != (n_arms,):
+            raise ShapeError(f"eligible: a mask needs {n_arms} booleans, got shape {arr.shape}")
+        idx = np.flatnonzero(arr)
+    elif arr.size and arr.dtype.kind in "US":
+        if arm_index is None:
+            raise ArmError("eligible: arm names need a service created with arms=")
+        try:
+            idx = np.array([arm_index[str(a)] for a in arr.ravel()], dtype=np.int64)
+        except KeyError as e:
+            raise ArmError(f"eligible: unknown arm {e.args[0]!r}") from None
+    elif arr.size == 0 or arr.dtype.kind in "iu":
+        idx = arr.astype(np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= n_arms):
+            raise ArmError(f"eligible: arm indices must be in [0, {n_arms})")
+    else:
+        raise ShapeError("eligible: expected a boolean mask, arm indices or arm names")
+    idx = np.unique(idx).astype(np.int64)
+    if idx.size == 0:
+        raise ArmError("eligible: no eligible arm")
+    return idx
 
 
 def _check_wait(x: Any, name: str = "reward_wait") -> float:

@@ -92,6 +92,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cascading_rl::PyCascadingMDP>()?;
     m.add_class::<service::PyServiceCore>()?;
     reactive::add_classes(m)?;
+    m.add_class::<service::PyDecision>()?;
     // The class names of each family's core registry, which Python's lists derive from.
     let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
     m.add(

@@ -42,10 +42,22 @@ fn mix(v: &mut [u64; 16], a: usize, b: usize, c: usize, d: usize, x: u64, y: u64
     v[b] = (v[b] ^ v[c]).rotate_right(63);
 }
 
+#[inline(always)]
+fn round(v: &mut [u64; 16], m: &[u64; 16], s: &[usize; 16]) {
+    mix(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
+    mix(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
+    mix(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
+    mix(v, 3, 7, 11, 15, m[s[6]], m[s[7]]);
+    mix(v, 0, 5, 10, 15, m[s[8]], m[s[9]]);
+    mix(v, 1, 6, 11, 12, m[s[10]], m[s[11]]);
+    mix(v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
+    mix(v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
+}
+
 fn compress(h: &mut [u64; 8], block: &[u8; 128], counter: u128, last: bool) {
     let mut m = [0u64; 16];
-    for (i, w) in m.iter_mut().enumerate() {
-        *w = u64::from_le_bytes(block[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+    for (w, b) in m.iter_mut().zip(block.chunks_exact(8)) {
+        *w = u64::from_le_bytes(b.try_into().expect("8 bytes"));
     }
     let mut v = [0u64; 16];
     v[..8].copy_from_slice(h);
@@ -55,17 +67,20 @@ fn compress(h: &mut [u64; 8], block: &[u8; 128], counter: u128, last: bool) {
     if last {
         v[14] = !v[14];
     }
-    for round in 0..12 {
-        let s = &SIGMA[round % 10];
-        mix(&mut v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
-        mix(&mut v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
-        mix(&mut v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
-        mix(&mut v, 3, 7, 11, 15, m[s[6]], m[s[7]]);
-        mix(&mut v, 0, 5, 10, 15, m[s[8]], m[s[9]]);
-        mix(&mut v, 1, 6, 11, 12, m[s[10]], m[s[11]]);
-        mix(&mut v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
-        mix(&mut v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
+    // Twelve rounds written out: the message schedule's indices are constants, so the
+    // loads need no bounds checks (a loop over `SIGMA[round % 10]` checks each one).
+    round(&mut v, &m, &SIGMA[0]);
+    round(&mut v, &m, &SIGMA[1]);
+    round(&mut v, &m, &SIGMA[2]);
+    round(&mut v, &m, &SIGMA[3]);
+    round(&mut v, &m, &SIGMA[4]);
+    round(&mut v, &m, &SIGMA[5]);
+    round(&mut v, &m, &SIGMA[6]);
+    round(&mut v, &m, &SIGMA[7]);
+    round(&mut v, &m, &SIGMA[8]);
+    round(&mut v, &m, &SIGMA[9]);
+    round(&mut v, &m, &SIGMA[0]);
+    round(&mut v, &m, &SIGMA[1]);
     for i in 0..8 {
         h[i] ^= v[i] ^ v[i + 8];
     }
@@ -73,30 +88,68 @@ fn compress(h: &mut [u64; 8], block: &[u8; 128], counter: u128, last: bool) {
 
 /// BLAKE2b with an 8-byte key and an 8-byte digest (RFC 7693), as a little-endian u64.
 pub fn blake2b_64(key: &[u8; 8], message: &[u8]) -> u64 {
-    let mut h = IV;
-    h[0] ^= 0x0101_0000 ^ ((key.len() as u64) << 8) ^ 8;
-    let mut block = [0u8; 128];
-    block[..8].copy_from_slice(key);
-    // The key block is the first block; it is the last only for an empty message.
-    let mut counter: u128 = 128;
-    if message.is_empty() {
-        compress(&mut h, &block, counter, true);
-        return h[0];
+    Keyed::new(u64::from_le_bytes(*key)).hash(message)
+}
+
+/// BLAKE2b-64 under one 8-byte key, with the key block compressed once: hashing a
+/// message of up to 128 bytes then takes one compression instead of two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keyed {
+    /// The state after the key block (used when the message is not empty).
+    after_key: [u64; 8],
+    /// The parameter block's state (for the empty message, whose key block is the last).
+    initial: [u64; 8],
+    key: [u8; 8],
+}
+
+impl Keyed {
+    /// The hasher of key `key` (8 bytes little-endian, as `key.to_bytes(8, "little")`).
+    pub fn new(key: u64) -> Self {
+        let key = key.to_le_bytes();
+        let mut initial = IV;
+        initial[0] ^= 0x0101_0000 ^ ((key.len() as u64) << 8) ^ 8;
+        let mut block = [0u8; 128];
+        block[..8].copy_from_slice(&key);
+        let mut after_key = initial;
+        compress(&mut after_key, &block, 128, false);
+        Self {
+            after_key,
+            initial,
+            key,
+        }
     }
-    compress(&mut h, &block, counter, false);
-    let mut chunks = message.chunks(128).peekable();
-    while let Some(chunk) = chunks.next() {
-        block = [0u8; 128];
-        block[..chunk.len()].copy_from_slice(chunk);
-        counter += chunk.len() as u128;
-        compress(&mut h, &block, counter, chunks.peek().is_none());
+
+    /// The keyed hash of `message` as a little-endian u64.
+    pub fn hash(&self, message: &[u8]) -> u64 {
+        let mut block = [0u8; 128];
+        // The key block is the first block; it is the last only for an empty message.
+        let mut counter: u128 = 128;
+        if message.is_empty() {
+            let mut h = self.initial;
+            block[..8].copy_from_slice(&self.key);
+            compress(&mut h, &block, counter, true);
+            return h[0];
+        }
+        let mut h = self.after_key;
+        let mut chunks = message.chunks(128).peekable();
+        while let Some(chunk) = chunks.next() {
+            block = [0u8; 128];
+            block[..chunk.len()].copy_from_slice(chunk);
+            counter += chunk.len() as u128;
+            compress(&mut h, &block, counter, chunks.peek().is_none());
+        }
+        h[0]
     }
-    h[0]
+
+    /// The decision's uniform in [0, 1) for `event_id` (see [`uniform`]).
+    pub fn uniform(&self, event_id: &str) -> f64 {
+        (self.hash(event_id.as_bytes()) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
 }
 
 /// The decision's uniform in [0, 1): the top 53 bits of the keyed hash of the event id.
 pub fn uniform(key: u64, event_id: &str) -> f64 {
-    (blake2b_64(&key.to_le_bytes(), event_id.as_bytes()) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    Keyed::new(key).uniform(event_id)
 }
 
 /// The arm whose cumulative-probability interval holds `u` (never a 0-probability arm),
@@ -166,6 +219,9 @@ mod tests {
             let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(hex, digest, "seed {seed}");
             assert_eq!(uniform(seed, eid).to_bits(), u.to_bits(), "seed {seed}");
+            let keyed = Keyed::new(seed);
+            assert_eq!(keyed.uniform(eid).to_bits(), u.to_bits(), "seed {seed}");
+            assert_eq!(keyed.hash(eid.as_bytes()).to_le_bytes(), h);
         }
     }
 

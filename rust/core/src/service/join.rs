@@ -4,10 +4,15 @@
 //! Both are kept in insertion order, as the Python service's `OrderedDict`s: a decision's
 //! window runs out when it is the oldest open one and its deadline has passed, and a closed
 //! id is forgotten one `reward_wait` after it closed. Removal from the middle (a joined
-//! reward) is O(1): the order queues hold tickets, and a ticket whose entry is gone or was
-//! replaced is skipped when it reaches the front.
+//! reward) is O(1): the order queues hold slots indexed by ticket, emptied on removal and
+//! dropped when they reach the front, so the front is found without a lookup.
+//!
+//! An event id is stored once per table (an `Arc<str>` shared by the map and its order
+//! queue) and moves from the pending table to the closed one without a copy, so a decision
+//! costs one allocation for its id and a join or an expiry none.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// A decision waiting for its reward.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,71 +34,88 @@ pub enum Lookup<'a> {
     Unknown,
 }
 
-#[derive(Debug, Clone)]
-struct Slot<T> {
-    value: T,
-    ticket: u64,
-}
-
+/// Entries in insertion order: a queue of slots (None once removed) indexed by ticket,
+/// and a map from id to ticket. The front is found without hashing (removed slots are
+/// popped off it); an id is hashed once per lookup, insertion or removal.
 #[derive(Debug, Clone)]
 struct Ordered<T> {
-    map: HashMap<Box<str>, Slot<T>>,
-    order: VecDeque<(Box<str>, u64)>,
-    next_ticket: u64,
+    map: HashMap<Arc<str>, u64>,
+    entries: VecDeque<Option<(Arc<str>, T)>>,
+    /// The ticket of `entries[0]`.
+    first: u64,
 }
 
 impl<T> Ordered<T> {
     fn new() -> Self {
         Self {
             map: HashMap::new(),
-            order: VecDeque::new(),
-            next_ticket: 0,
+            entries: VecDeque::new(),
+            first: 0,
         }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    fn slot(&self, ticket: u64) -> Option<&(Arc<str>, T)> {
+        self.entries.get((ticket - self.first) as usize)?.as_ref()
+    }
+
+    fn get(&self, key: &str) -> Option<&T> {
+        let t = *self.map.get(key)?;
+        self.slot(t).map(|(_, v)| v)
     }
 
     /// Inserts at the end; a key already present keeps its place (as `OrderedDict`).
     fn insert(&mut self, key: &str, value: T) {
-        if let Some(slot) = self.map.get_mut(key) {
-            slot.value = value;
+        if let Some(&t) = self.map.get(key) {
+            if let Some(Some((_, v))) = self.entries.get_mut((t - self.first) as usize) {
+                *v = value;
+            }
             return;
         }
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        self.map.insert(key.into(), Slot { value, ticket });
-        self.order.push_back((key.into(), ticket));
+        self.insert_new(Arc::from(key), value);
     }
 
-    fn remove(&mut self, key: &str) -> Option<T> {
-        self.map.remove(key).map(|s| s.value)
+    /// Inserts at the end an id known to be absent (no copy of the id).
+    fn insert_new(&mut self, key: Arc<str>, value: T) {
+        let ticket = self.first + self.entries.len() as u64;
+        let previous = self.map.insert(Arc::clone(&key), ticket);
+        debug_assert!(previous.is_none());
+        self.entries.push_back(Some((key, value)));
     }
 
-    /// The oldest live entry (dropping stale tickets off the front).
+    fn remove(&mut self, key: &str) -> Option<(Arc<str>, T)> {
+        let t = self.map.remove(key)?;
+        let i = (t - self.first) as usize;
+        self.entries.get_mut(i)?.take()
+    }
+
+    /// The oldest entry (dropping removed slots off the front).
     fn front(&mut self) -> Option<(&str, &T)> {
-        while let Some((key, ticket)) = self.order.front() {
-            match self.map.get(key) {
-                Some(slot) if slot.ticket == *ticket => break,
-                _ => {
-                    self.order.pop_front();
-                }
-            }
+        while let Some(None) = self.entries.front() {
+            self.entries.pop_front();
+            self.first += 1;
         }
-        let (key, _) = self.order.front()?;
-        let slot = self.map.get(key)?;
-        Some((key, &slot.value))
+        let (key, value) = self.entries.front()?.as_ref()?;
+        Some((key, value))
     }
 
-    fn pop_front(&mut self) -> Option<(Box<str>, T)> {
+    fn pop_front(&mut self) -> Option<(Arc<str>, T)> {
         self.front()?;
-        let (key, _) = self.order.pop_front()?;
-        let slot = self.map.remove(&key)?;
-        Some((key, slot.value))
+        let (key, value) = self.entries.pop_front()??;
+        self.first += 1;
+        self.map.remove(&*key);
+        Some((key, value))
     }
 
     fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.order.iter().filter_map(|(key, ticket)| {
-            let slot = self.map.get(key)?;
-            (slot.ticket == *ticket).then_some((&**key, &slot.value))
-        })
+        self.entries.iter().flatten().map(|(k, v)| (&**k, v))
     }
 }
 
@@ -121,27 +143,25 @@ impl JoinTable {
 
     /// Number of decisions waiting for their reward.
     pub fn n_pending(&self) -> usize {
-        self.pending.map.len()
+        self.pending.len()
     }
 
     /// Number of closed ids remembered.
     pub fn n_closed(&self) -> usize {
-        self.closed.map.len()
+        self.closed.len()
     }
 
     /// Whether the id is pending or remembered as closed (a new decision may not take it).
     pub fn in_use(&self, event_id: &str) -> bool {
-        self.pending.map.contains_key(event_id) || self.closed.map.contains_key(event_id)
+        self.pending.contains(event_id) || self.closed.contains(event_id)
     }
 
     pub fn lookup(&self, event_id: &str) -> Lookup<'_> {
-        if let Some(slot) = self.pending.map.get(event_id) {
-            return Lookup::Pending(&slot.value);
+        if let Some(p) = self.pending.get(event_id) {
+            return Lookup::Pending(p);
         }
-        match self.closed.map.get(event_id) {
-            Some(slot) => Lookup::Closed {
-                by_reward: slot.value.1,
-            },
+        match self.closed.get(event_id) {
+            Some(&(_, by_reward)) => Lookup::Closed { by_reward },
             None => Lookup::Unknown,
         }
     }
@@ -152,9 +172,19 @@ impl JoinTable {
         if self.in_use(event_id) {
             return false;
         }
-        let deadline = now + self.reward_wait;
-        self.insert_pending(event_id, action, context, deadline);
+        let p = Pending {
+            action,
+            context: context.map(Box::from),
+            deadline: now + self.reward_wait,
+        };
+        self.pending.insert_new(Arc::from(event_id), p);
         true
+    }
+
+    /// Withdraws a pending decision as if it had never been made (its log record could
+    /// not be written); returns it, or None when the id is not pending.
+    pub fn cancel(&mut self, event_id: &str) -> Option<Pending> {
+        self.pending.remove(event_id).map(|(_, p)| p)
     }
 
     /// Puts back a pending decision with its deadline (recovery from a snapshot).
@@ -181,8 +211,8 @@ impl JoinTable {
     /// Closes a pending decision by its reward at service time `now`; returns it, or None
     /// when the id is not pending (nothing changes).
     pub fn join(&mut self, event_id: &str, now: f64) -> Option<Pending> {
-        let p = self.pending.remove(event_id)?;
-        self.closed.insert(event_id, (now, true));
+        let (key, p) = self.pending.remove(event_id)?;
+        self.closed.insert_new(key, (now, true));
         Some(p)
     }
 
@@ -194,13 +224,13 @@ impl JoinTable {
 
     /// The oldest pending decision if its window has run out by `now`, closed (without a
     /// reward) and returned; None when the oldest is still open.
-    pub fn expire_next(&mut self, now: f64) -> Option<(Box<str>, Pending)> {
+    pub fn expire_next(&mut self, now: f64) -> Option<(Arc<str>, Pending)> {
         let (_, p) = self.pending.front()?;
         if p.deadline > now {
             return None;
         }
         let (event_id, p) = self.pending.pop_front()?;
-        self.closed.insert(&event_id, (now, false));
+        self.closed.insert_new(Arc::clone(&event_id), (now, false));
         Some((event_id, p))
     }
 

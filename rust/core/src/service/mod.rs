@@ -11,7 +11,7 @@ pub mod join;
 pub mod record;
 pub mod writer;
 
-pub use draw::{draw, uniform};
+pub use draw::{draw, uniform, Keyed};
 pub use join::{JoinTable, Lookup, Pending};
 pub use record::{Body, Record, RewardStatus, SEGMENT_MAGIC};
 pub use writer::{Durability, LogWriter, WriterConfig};

@@ -165,6 +165,55 @@ pub fn encode_decision(
     Ok(())
 }
 
+/// Appends the framed bytes of a reward record (see [`encode_decision`]).
+pub fn encode_reward(
+    out: &mut Vec<u8>,
+    seq: u64,
+    clock: f64,
+    wall: f64,
+    event_id: &str,
+    value: f64,
+    status: RewardStatus,
+) -> Result<()> {
+    let start = begin(out, KIND_REWARD, seq, clock, wall);
+    if let Err(e) = put_event_id(out, event_id) {
+        out.truncate(start);
+        return Err(e);
+    }
+    out.extend_from_slice(&value.to_le_bytes());
+    out.push(status as u8);
+    finish(out, start);
+    Ok(())
+}
+
+/// Appends the framed bytes of an expiry record (see [`encode_decision`]).
+pub fn encode_expire(
+    out: &mut Vec<u8>,
+    seq: u64,
+    clock: f64,
+    wall: f64,
+    event_id: &str,
+    applied: bool,
+    value: f64,
+) -> Result<()> {
+    let start = begin(out, KIND_EXPIRE, seq, clock, wall);
+    if let Err(e) = put_event_id(out, event_id) {
+        out.truncate(start);
+        return Err(e);
+    }
+    out.push(u8::from(applied));
+    out.extend_from_slice(&value.to_le_bytes());
+    finish(out, start);
+    Ok(())
+}
+
+/// Appends the framed bytes of a publication record.
+pub fn encode_publish(out: &mut Vec<u8>, seq: u64, clock: f64, wall: f64, model_version: u64) {
+    let start = begin(out, KIND_PUBLISH, seq, clock, wall);
+    out.extend_from_slice(&model_version.to_le_bytes());
+    finish(out, start);
+}
+
 impl Record {
     /// Appends the record's framed bytes to `out` (exactly `_eventlog.encode(record)`).
     /// An event id that is empty or longer than [`MAX_EVENT_ID_BYTES`] is refused and
@@ -195,36 +244,14 @@ impl Record {
                 event_id,
                 value,
                 status,
-            } => {
-                let start = begin(out, KIND_REWARD, seq, clock, wall);
-                if let Err(e) = put_event_id(out, event_id) {
-                    out.truncate(start);
-                    return Err(e);
-                }
-                out.extend_from_slice(&value.to_le_bytes());
-                out.push(*status as u8);
-                finish(out, start);
-                Ok(())
-            }
+            } => encode_reward(out, seq, clock, wall, event_id, *value, *status),
             Body::Expire {
                 event_id,
                 applied,
                 value,
-            } => {
-                let start = begin(out, KIND_EXPIRE, seq, clock, wall);
-                if let Err(e) = put_event_id(out, event_id) {
-                    out.truncate(start);
-                    return Err(e);
-                }
-                out.push(u8::from(*applied));
-                out.extend_from_slice(&value.to_le_bytes());
-                finish(out, start);
-                Ok(())
-            }
+            } => encode_expire(out, seq, clock, wall, event_id, *applied, *value),
             Body::Publish { model_version } => {
-                let start = begin(out, KIND_PUBLISH, seq, clock, wall);
-                out.extend_from_slice(&model_version.to_le_bytes());
-                finish(out, start);
+                encode_publish(out, seq, clock, wall, *model_version);
                 Ok(())
             }
         }

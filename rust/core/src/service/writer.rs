@@ -182,6 +182,27 @@ impl LogWriter {
         let Ok(()) = appended;
     }
 
+    /// Hands over `n_records` framed records at once, the last with sequence number
+    /// `last_seq` (one lock for a batch; in sequence order as for [`submit`](Self::submit)).
+    pub fn submit_many(&self, last_seq: u64, n_records: usize, framed: &[u8]) {
+        if n_records == 0 {
+            return;
+        }
+        let s = &*self.shared;
+        let mut q = lock(&s.queue);
+        while q.n_records >= s.config.max_queue && !q.closing {
+            q.blocked += 1;
+            q = s.space.wait(q).unwrap_or_else(|e| e.into_inner());
+            q.blocked -= 1;
+        }
+        q.buf.extend_from_slice(framed);
+        q.n_records += n_records;
+        q.submitted = last_seq;
+        if q.idle && (s.config.durability == Durability::Commit || q.n_records >= s.wake_at) {
+            s.work.notify_one();
+        }
+    }
+
     /// As [`submit`](Self::submit), encoding straight into the shared buffer (no copy).
     /// `encode` must append exactly one framed record, or nothing and return the error.
     pub fn submit_with<E>(
