@@ -1,6 +1,6 @@
-"""Drift: regret of the forgetting policies against UCB1 and Thompson sampling on the
-piecewise-stationary instance of ALGORITHMS.md section 9 (K = 3 Bernoulli arms, the best arm
-changes at T/3 and 2T/3).
+"""Drift: regret of the forgetting and change-detecting policies against UCB1 and Thompson
+sampling on the piecewise-stationary instance of ALGORITHMS.md section 9 (K = 3 Bernoulli
+arms, the best arm changes at T/3 and 2T/3).
 
 Regret is dynamic: each step is charged against the best arm of the segment in force. Prints
 a table of mean regret (with standard errors) per segment and in total, writes it to
@@ -35,6 +35,9 @@ def lineup(horizon: int) -> dict[str, regretless.Bandit]:
         "DiscountedThompsonSampling(gamma=0.99)": regretless.DiscountedThompsonSampling(
             3, gamma=0.99
         ),
+        # Change detection with restarts, tuned with the horizon and the 2 change points.
+        "CUSUMUCB(horizon=T, n_changes=2)": regretless.CUSUMUCB(3, horizon=horizon, n_changes=2),
+        "GLRUCB(horizon=T)": regretless.GLRUCB(3, horizon=horizon),
     }
 
 

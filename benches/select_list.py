@@ -9,7 +9,10 @@ replacement, O(L k)), ``CascadeUCB1`` and ``CascadeKLUCB``; and ``numpy`` on the
 Every policy first learns from ``--warm`` random (item, reward) pairs so the indices differ.
 Thompson samplers are left out: their propensities take 10,000 posterior draws per list.
 
-The machine is shared: run alone, quote medians and ratios. Writes
+Each row also gives ``ratio_to_numpy`` (select_list time / the numpy reference's time in the
+same run), the figure to quote on a loaded machine, and ``ranking_ratio_to_numpy`` (the same
+less the ``scores()`` time, which numpy gets for free); the run records the 1-minute load
+average before and after. The machine is shared: run alone, quote medians and ratios. Writes
 ``benches/results/select-list-<date>.json`` unless ``--no-save``.
 
     python benches/select_list.py
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import time
 from pathlib import Path
 
@@ -61,15 +65,15 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=300_000)
     ap.add_argument("--repeat", type=int, default=200)
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument(
+        "--policies",
+        default="UCB1,KLUCB,EXP3,CascadeUCB1,CascadeKLUCB",
+        help="comma-separated subset (EXP3's warm-up costs O(L) per update: a smaller --warm)",
+    )
     args = ap.parse_args()
     rows = []
-    for cls in (
-        regretless.UCB1,
-        regretless.KLUCB,
-        regretless.EXP3,
-        regretless.CascadeUCB1,
-        regretless.CascadeKLUCB,
-    ):
+    load_before = os.getloadavg()[0]
+    for cls in (getattr(regretless, name) for name in args.policies.split(",")):
         policy = warmed(cls, args.items, args.warm, seed=0)
         scores = policy.scores()
         ours = policy.select_list(args.k)[0]
@@ -81,21 +85,34 @@ def main() -> None:
             "policy": cls.__name__,
             "items": args.items,
             "k": args.k,
+            "warm": args.warm,
             "select_list_us": median_us(lambda p=policy: p.select_list(args.k), args.repeat),
             "scores_us": median_us(lambda p=policy: p.scores(), args.repeat),
             "numpy_argpartition_us": median_us(
                 lambda s=scores: numpy_top_k(s, args.k), args.repeat
             ),
         }
+        row["ratio_to_numpy"] = row["select_list_us"] / row["numpy_argpartition_us"]
+        # The ranking alone: select_list less the index computation numpy is given for free.
+        row["ranking_ratio_to_numpy"] = (row["select_list_us"] - row["scores_us"]) / row[
+            "numpy_argpartition_us"
+        ]
         rows.append(row)
         print(
             f"{row['policy']:>14}  select_list {row['select_list_us']:9.1f} us   "
             f"scores() {row['scores_us']:9.1f} us   numpy top-k of scores "
-            f"{row['numpy_argpartition_us']:9.1f} us"
+            f"{row['numpy_argpartition_us']:9.1f} us   ratio {row['ratio_to_numpy']:6.2f}"
         )
+    load = {"load_1min_before": load_before, "load_1min_after": os.getloadavg()[0]}
+    print(f"1-minute load average: {load['load_1min_before']:.2f} -> {load['load_1min_after']:.2f}")
     if not args.no_save:
-        out = Path(__file__).parent / "results" / f"select-list-{datetime.date.today()}.json"
-        out.write_text(json.dumps(rows, indent=2))
+        tag = (
+            ""
+            if args.policies == ap.get_default("policies")
+            else "-" + args.policies.replace(",", "-")
+        )
+        out = Path(__file__).parent / "results" / f"select-list-{datetime.date.today()}{tag}.json"
+        out.write_text(json.dumps({"rows": rows, **load}, indent=2))
         print("wrote", out)
 
 

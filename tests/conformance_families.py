@@ -28,11 +28,15 @@ from conftest import (
     CONTEXTUAL_DIM,
     CONTEXTUAL_FACTORIES,
     CONTEXTUAL_SHARED_DIM,
+    DYNLIN_ACTIONS,
+    DYNLIN_FACTORIES,
     HATCH_CENTERS,
     HATCH_FACTORIES,
     KERNEL_FACTORIES,
     NOT_MERGEABLE,
     POLICY_FACTORIES,
+    REACTIVE_ARMS,
+    REACTIVE_FACTORIES,
     STREAM_ARMS,
     STREAM_FACTORIES,
     UNIT_REWARDS,
@@ -60,6 +64,9 @@ class EligibleCalls:
     per_row_masks: bool = True
     # select_batch returns n distinct arms (kernel batches) instead of n decisions.
     distinct_batch: bool = False
+    # A decision may be None (a budgeted policy skipping a user); probabilities are then
+    # the law of the arm given that one is chosen.
+    may_skip: bool = False
 
 
 class Family:
@@ -356,6 +363,14 @@ class Contextual(Family):
             name: (regretless.IncompatibleError, "merge")
             for name in CONTEXTUAL_FACTORIES
             if name.startswith("Sketched")
+        }
+    )
+    # Discounted sums weight each row by its age: two replicas' rows have no common order.
+    not_mergeable.update(
+        {
+            name: (regretless.IncompatibleError, "decay")
+            for name in CONTEXTUAL_FACTORIES
+            if name.endswith("-decay")
         }
     )
     select_batch_is_loop = True
@@ -1193,6 +1208,18 @@ class Knapsack(Family):
     def n_learned(self, obj: Any) -> int:
         return obj.n_pulls
 
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        return EligibleCalls(
+            n_arms=obj.n_arms,
+            select=lambda e: obj.select(eligible=e),
+            select_batch=lambda e, n: np.array(
+                [obj.select(eligible=e) for _ in range(n)], dtype=np.int64
+            ),
+            scores=lambda e: obj.scores(eligible=e),
+            probabilities=lambda e: obj.probabilities(eligible=e),
+            per_row_masks=False,
+        )
+
     def check_hammered(self, obj: Any, name: str) -> None:
         np.testing.assert_allclose(obj.spent(), [0.5 * obj.n_pulls, 0.25 * obj.n_pulls])
 
@@ -1275,9 +1302,101 @@ class BudgetedContextual(Family):
     def n_learned(self, obj: Any) -> int:
         return int(obj.counts().sum())
 
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        x = self.centers[1]
+
+        def served(e: Any, n: int) -> np.ndarray:
+            arms = [obj.select(x, eligible=e) for _ in range(n)]
+            return np.array([a for a in arms if a is not None], dtype=np.int64)
+
+        return EligibleCalls(
+            n_arms=obj.n_arms,
+            select=lambda e: obj.select(x, eligible=e),
+            select_batch=served,
+            scores=lambda e: obj.scores(x, eligible=e),
+            probabilities=lambda e: obj.probabilities(x, eligible=e),
+            per_row_masks=False,
+            may_skip=True,
+        )
+
     def check_consistent(self, obj: Any) -> None:
         assert obj.arrivals().sum() == obj.n_users
         assert obj.spent <= obj.rate * obj.n_users + 1e-9
+
+
+class DynamicalLinear(Family):
+    """DynLinUCB and MyopicLinUCB: select() picks a row of the action set (DynLinUCB holds
+    it for an epoch), update(action, reward) records the round; played against the authors'
+    synthetic system. No merge: an epoch schedule is one stream."""
+
+    label = "dynlin"
+    factories = DYNLIN_FACTORIES
+    # The first action is drawn at random.
+    randomized = frozenset(DYNLIN_FACTORIES)
+    not_mergeable = dict.fromkeys(DYNLIN_FACTORIES)
+    batch_learning = False
+
+    def repr_prefix(self, obj: Any) -> str:
+        return f"{type(obj).__name__}(n_actions=6, dim=3"
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        env = regretless.DynamicalLinearEnv.synthetic(0.05, seed=seed)
+        out = []
+        for _ in range(steps):
+            a = obj.select()
+            obj.update(a, env.step(DYNLIN_ACTIONS[a]))
+            out.append(a)
+        return out
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        return {
+            "estimate": obj.estimate(),
+            "gram": obj.gram(),
+            "scores": obj.scores(),
+            "beta": obj.beta,
+            "n_updates": obj.n_updates,
+        }
+
+    def interrupt(self, obj: Any) -> None:
+        obj.select()  # DynLinUCB: an epoch's action held, with rounds to go
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        held = obj.select()
+        calls = [
+            ("action out of range", lambda: obj.update(6, 0.5), regretless.ArmError),
+            ("negative action", lambda: obj.update(-1, 0.5), regretless.ArmError),
+            ("float action", lambda: obj.update(0.5, 0.5), regretless.DTypeError),
+            ("NaN reward", lambda: obj.update(held, np.nan), regretless.RewardError),
+            ("infinite reward", lambda: obj.update(held, np.inf), regretless.RewardError),
+        ]
+        if isinstance(obj, regretless.DynLinUCB):
+            other = (held + 1) % 6
+            calls.append(
+                ("not the held action", lambda: obj.update(other, 0.5), regretless.ArmError)
+            )
+        return calls
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        learned = 0
+        for i in range(40):
+            a = obj.select()
+            try:
+                obj.update(a, 0.1 * ((thread + i) % 7))
+            except regretless.ArmError:
+                continue  # another thread ended the epoch between the two calls
+            learned += 1
+        obj.to_bytes()
+        return learned
+
+    def n_learned(self, obj: Any) -> int:
+        return obj.n_updates
+
+    def check_consistent(self, obj: Any) -> None:
+        if isinstance(obj, regretless.DynLinUCB):
+            assert obj.n_epochs == obj.epoch - 1 <= obj.n_updates
+        # The Gram matrix's trace: lam * dim plus ||u||^2 = 1.25 per regressed round.
+        rows = obj.n_epochs if isinstance(obj, regretless.DynLinUCB) else obj.n_updates
+        assert np.isclose(np.trace(obj.gram()), obj.lam * 3 + 1.25 * rows)
 
 
 class CascadingRL(Family):
@@ -1515,6 +1634,16 @@ class Cascade(Family):
         refused = regretless.AllocationError
         return [("select_list_batch(2**62, 2)", lambda: obj.select_list_batch(2**62, 2), refused)]
 
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        # A decision is the top slot of a one-item list; the lists of several slots are
+        # checked in test_cascade.py.
+        return EligibleCalls(
+            n_arms=obj.n_items,
+            select=lambda e: int(obj.select_list(1, eligible=e)[0][0]),
+            select_batch=lambda e, n: obj.select_list_batch(n, 1, eligible=e)[:, 0],
+            scores=lambda e: obj.scores(eligible=e),
+        )
+
     def hammer(self, obj: Any, thread: int) -> int:
         rng = np.random.default_rng(thread)
         learned = 0
@@ -1537,6 +1666,101 @@ class Cascade(Family):
         assert np.all(obj.click_rates() <= 1.0)
 
 
+# ---- reactive rewards -----------------------------------------------------------------------
+
+
+class Reactive(Family):
+    """PeriodicUCB, LSDExploreCommit, TallyingElimination: select() hands out the pulls of a
+    period (PeriodicUCB: an array of arms) and advances the clock; update(arm, reward) answers
+    one. No merge and no batch learning: the statistics are tied to one schedule."""
+
+    label = "reactive"
+    factories = REACTIVE_FACTORIES
+    # The first target arm (LSD) and the phase order (tallying) are drawn; PeriodicUCB draws
+    # only among arms equally overdue, which its plans (ties to the lowest index) rarely make.
+    randomized = frozenset(n for n in REACTIVE_FACTORIES if not n.startswith("PeriodicUCB"))
+    not_mergeable = dict.fromkeys(REACTIVE_FACTORIES)
+    batch_learning = False
+    means = np.array([0.3, 0.6, 0.5])
+
+    def repr_prefix(self, obj: Any) -> str:
+        return f"{type(obj).__name__}(n_arms={REACTIVE_ARMS}"
+
+    @staticmethod
+    def _arms(decision: Any) -> list[int]:
+        return [int(a) for a in np.atleast_1d(decision)]
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(steps):
+            arms = self._arms(obj.select())
+            out.append(tuple(arms))
+            for a in arms:
+                obj.update(a, float(rng.random() < self.means[a]))
+        return out
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        out = {"counts": obj.counts(), "means": obj.means(), "n_updates": obj.n_updates}
+        if isinstance(obj, regretless.PeriodicUCB):
+            out.update(periods=obj.periods(), ucb=obj.ucb(), n_periods=obj.n_periods)
+        elif isinstance(obj, regretless.LSDExploreCommit):
+            out["cycle"] = obj.cycle
+        else:
+            out.update(active=obj.active(), phase=obj.phase)
+        return out
+
+    def data(self, n: int, seed: int) -> Any:
+        return n, seed
+
+    def split(self, data: Any, at: int) -> tuple[Any, Any]:
+        n, seed = data
+        return (at, seed), (n - at, seed + 1)
+
+    def learn(self, obj: Any, data: Any, batched: bool) -> None:
+        n, seed = data
+        self.play(obj, n, seed)
+
+    def counts(self, obj: Any) -> np.ndarray | None:
+        return obj.counts()
+
+    def interrupt(self, obj: Any) -> None:
+        obj.select()  # pulls handed out and not yet answered are part of the state
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        # An update of an arm with no pull waiting is refused too (tests/test_reactive.py).
+        return [
+            ("arm out of range", lambda: obj.update(3, 1.0), regretless.ArmError),
+            ("negative arm", lambda: obj.update(-1, 1.0), regretless.ArmError),
+            ("float arm", lambda: obj.update(0.5, 1.0), regretless.DTypeError),
+            ("reward above 1", lambda: obj.update(0, 1.5), regretless.RewardError),
+            ("NaN reward", lambda: obj.update(0, np.nan), regretless.RewardError),
+            ("string reward", lambda: obj.update(0, "a"), regretless.DTypeError),
+        ]
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        rng = np.random.default_rng(thread)
+        learned = 0
+        for _ in range(40):
+            for a in self._arms(obj.select()):
+                try:
+                    obj.update(a, float(rng.random() < 0.5))
+                    learned += 1
+                except regretless.ArmError:
+                    pass  # another thread answered this arm's pull first
+        obj.to_bytes()
+        return learned
+
+    def n_learned(self, obj: Any) -> int:
+        return obj.n_updates
+
+    def check_consistent(self, obj: Any) -> None:
+        if isinstance(obj, regretless.TallyingElimination):
+            assert obj.counts().sum() <= obj.n_updates
+        else:
+            assert obj.counts().sum() == obj.n_updates
+
+
 FAMILIES: list[Family] = [
     MultiArmed(),
     Contextual(),
@@ -1547,8 +1771,10 @@ FAMILIES: list[Family] = [
     RankedAccumulator(),
     Knapsack(),
     BudgetedContextual(),
+    DynamicalLinear(),
     CascadingRL(),
     Cascade(),
+    Reactive(),
 ]
 CASES = [(family, name) for family in FAMILIES for name in sorted(family.factories)]
 

@@ -37,6 +37,16 @@ POLICY_FACTORIES: dict[str, Callable[[int, int | None], object]] = {
     "DiscountedUCB-horizon": lambda k, s: regretless.DiscountedUCB(k, horizon=1000, xi=0.3, seed=s),
     "DiscountedThompsonSampling": lambda k, s: regretless.DiscountedThompsonSampling(k, seed=s),
     "TsallisINF": lambda k, s: regretless.TsallisINF(k, seed=s),
+    "CUSUMUCB": lambda k, s: regretless.CUSUMUCB(k, h=3.0, warmup=5, alpha=0.1, seed=s),
+    "CUSUMUCB-horizon-global": lambda k, s: regretless.CUSUMUCB(
+        k, horizon=1000, n_changes=2, restart="global", seed=s
+    ),
+    "GLRUCB": lambda k, s: regretless.GLRUCB(
+        k, delta=0.05, alpha=0.1, test_every=1, split_every=1, seed=s
+    ),
+    "GLRUCB-horizon-global": lambda k, s: regretless.GLRUCB(
+        k, horizon=1000, restart="global", seed=s
+    ),
 }
 
 NOT_MERGEABLE = {
@@ -50,6 +60,10 @@ NOT_MERGEABLE = {
     "DiscountedUCB-horizon",
     "DiscountedThompsonSampling",
     "TsallisINF",
+    "CUSUMUCB",
+    "CUSUMUCB-horizon-global",
+    "GLRUCB",
+    "GLRUCB-horizon-global",
 }
 # Policies whose model only accepts rewards in [0, 1].
 UNIT_REWARDS = {
@@ -71,6 +85,10 @@ UNIT_REWARDS = {
     "DiscountedUCB-horizon",
     "DiscountedThompsonSampling",
     "TsallisINF",
+    "CUSUMUCB",
+    "CUSUMUCB-horizon-global",
+    "GLRUCB",
+    "GLRUCB-horizon-global",
 }
 
 
@@ -169,6 +187,9 @@ CONTEXTUAL_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "LinTS-v-lam": lambda s: regretless.LinTS(_K, _D, v=0.5, lam=2.0, seed=s),
     "LinGreedy": lambda s: regretless.LinGreedy(_K, _D, seed=s),
     "LinGreedy-epsilon": lambda s: regretless.LinGreedy(_K, _D, epsilon=0.4, lam=0.5, seed=s),
+    "LinUCB-decay": lambda s: regretless.LinUCB(_K, _D, alpha=0.5, decay=0.95, seed=s),
+    "LinTS-decay": lambda s: regretless.LinTS(_K, _D, decay=0.9, lam=0.5, seed=s),
+    "LinGreedy-decay": lambda s: regretless.LinGreedy(_K, _D, decay=0.99, seed=s),
     "KLRegularizedUCB": lambda s: regretless.KLRegularizedUCB(_K, _D, seed=s),
     "KLRegularizedUCB-beta": lambda s: regretless.KLRegularizedUCB(
         _K, _D, eta=3.0, beta=0.7, lam=0.5, seed=s
@@ -189,6 +210,10 @@ CONTEXTUAL_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "SketchedLinTS": lambda s: regretless.SketchedLinTS(_K, _D, sketch_size=2, seed=s),
     "SketchedLinTS-exact-v-lam": lambda s: regretless.SketchedLinTS(
         _K, _D, sketch_size=_D, v=0.5, lam=2.0, seed=s
+    ),
+    "DiagonalLinUCB": lambda s: regretless.DiagonalLinUCB(_K, _D, seed=s),
+    "DiagonalLinUCB-alpha-lam": lambda s: regretless.DiagonalLinUCB(
+        _K, _D, alpha=0.3, lam=0.5, seed=s
     ),
     "HybridLinUCB": lambda s: regretless.HybridLinUCB(_K, _D, _S, seed=s),
     "HybridLinUCB-alpha-lam": lambda s: regretless.HybridLinUCB(
@@ -269,6 +294,24 @@ HATCH_FACTORIES: dict[str, Callable[[int | None], object]] = {
     ),
 }
 
+# Dynamical linear bandits (issue 18): the authors' synthetic system's budget splits; the
+# policies play against DynamicalLinearEnv.synthetic in conformance_families.
+DYNLIN_ACTIONS = regretless.DynamicalLinearEnv.budget_splits(3)
+DYNLIN_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "DynLinUCB": lambda s: regretless.DynLinUCB(
+        DYNLIN_ACTIONS, 1000, **regretless.DynamicalLinearEnv.synthetic().bounds(), seed=s
+    ),
+    "DynLinUCB-rho0-lam-scale": lambda s: regretless.DynLinUCB(
+        DYNLIN_ACTIONS, 1000, rho_bar=0.0, sigma=0.05, lam=2.0, scale=0.05, seed=s
+    ),
+    "MyopicLinUCB": lambda s: regretless.MyopicLinUCB(
+        DYNLIN_ACTIONS, 1000, theta=0.5, sigma=0.01, seed=s
+    ),
+    "MyopicLinUCB-lam-scale": lambda s: regretless.MyopicLinUCB(
+        DYNLIN_ACTIONS, 1000, theta=0.5, sigma=0.05, lam=2.0, scale=0.3, seed=s
+    ),
+}
+
 
 def cascading_rewards() -> np.ndarray:
     """Rewards (3 states, 4 items + default) of the conformance suite's cascading MDP."""
@@ -283,4 +326,19 @@ CASCADING_RL_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "CascadingVI-bonus-delta": lambda s: regretless.CascadingVI(
         cascading_rewards(), horizon=3, list_len=1, bonus=0.3, delta=0.2
     ),
+}
+
+
+# ---- Reactive rewards (issue 18) ------------------------------------------------------------
+# Stateful policies outside the multi-armed registry (select() hands out the pulls, update()
+# answers them); 3 arms each. LSDExploreCommit-n0 commits to a cycle within the suite's plays.
+REACTIVE_ARMS = 3
+REACTIVE_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "PeriodicUCB": lambda s: regretless.PeriodicUCB(3, 4, horizon=1000, seed=s),
+    "PeriodicUCB-per-period": lambda s: regretless.PeriodicUCB(
+        3, 4, horizon=1000, per_period=2, seed=s
+    ),
+    "LSDExploreCommit": lambda s: regretless.LSDExploreCommit(3, 2, horizon=1000, seed=s),
+    "LSDExploreCommit-n0": lambda s: regretless.LSDExploreCommit(3, 2, horizon=1000, n0=1, seed=s),
+    "TallyingElimination": lambda s: regretless.TallyingElimination(3, 2, horizon=1000, seed=s),
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
+import pathlib
 import pickle
 
 import numpy as np
@@ -511,3 +513,102 @@ def test_cascading_vi_errors_leave_state_unchanged():
         with pytest.raises(exc, match=pattern):
             call()
     assert agent.to_bytes() == before
+
+
+# ---- eligible arms -------------------------------------------------------------------------
+
+
+def test_primal_dual_decides_among_the_eligible_arms_only() -> None:
+    env = KnapsackEnv([0.9, 0.5, 0.4, 0.6], [[1.0], [0.1], [0.05], [0.3]], [400.0], 4000, seed=1)
+    p = PrimalDualBwK(4, [400.0], 4000, seed=2)
+    for _ in range(200):
+        arm = p.select()
+        r, c = env.pull(arm)
+        p.update(arm, r, c)
+    scores, counts, spent = p.scores(), p.counts(), p.spent()
+    for eligible in ([0, 3], [2], [1, 2, 3]):
+        best = eligible[int(np.argmax(scores[eligible]))]
+        assert {p.select(eligible=eligible) for _ in range(20)} == {best}
+        expected = np.zeros(4)
+        expected[best] = 1.0
+        np.testing.assert_array_equal(p.probabilities(eligible=eligible), expected)
+        masked = p.scores(eligible=eligible)
+        assert np.all(np.isneginf(np.delete(masked, eligible)))
+    np.testing.assert_array_equal(p.counts(), counts)
+    np.testing.assert_array_equal(p.spent(), spent)
+    # Ties (arms never pulled) split uniformly over the eligible ones.
+    fresh = PrimalDualBwK(4, [400.0], 4000, seed=3)
+    np.testing.assert_array_equal(fresh.probabilities(eligible=[1, 3]), [0, 0.5, 0, 0.5])
+    draws = np.bincount([fresh.select(eligible=[1, 3]) for _ in range(2000)], minlength=4)
+    assert draws[0] == draws[2] == 0 and 880 <= draws[1] <= 1120, draws
+    with pytest.raises(regretless.InvalidParameterError, match="eligible: no arm"):
+        fresh.select(eligible=[])
+    # A stopped policy stops whatever the mask.
+    stopped = PrimalDualBwK(2, [1.0], 10, seed=0)
+    stopped.update(0, 1.0, [0.5])
+    assert stopped.select(eligible=[1]) is None
+
+
+def test_hatch_serves_eligible_arms_and_skips_as_without_a_mask() -> None:
+    centers = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    a = HATCH(3, 2, centers, rate=0.4, seed=8)
+    b = HATCH(3, 2, centers, rate=0.4, seed=8)
+    rng = np.random.default_rng(9)
+    X = centers[rng.integers(0, 3, 300)] + 0.1 * rng.standard_normal((300, 2))
+    served_a, served_b = [], []
+    for x in X:
+        served_a.append(a.select(x, eligible=[0, 2]))
+        served_b.append(b.select(x))
+    # Serving is decided by the class and the budget, never by the mask.
+    assert [s is None for s in served_a] == [s is None for s in served_b]
+    assert {s for s in served_a if s is not None} <= {0, 2}
+    assert a.spent == b.spent and a.n_users == b.n_users
+    np.testing.assert_array_equal(a.counts(), b.counts())
+    # The served arm is LinUCB's argmax over the eligible arms.
+    for i, (x, arm) in enumerate(zip(X[:100], rng.integers(0, 3, 100), strict=True)):
+        a.update(x, int(arm), float(arm == 1) * 0.5 + 0.1 * (i % 3))
+    x = centers[1]
+    s = a.scores(x)
+    masked = a.scores(x, eligible=[0, 2])
+    np.testing.assert_array_equal(masked, np.where(np.isin(np.arange(3), [0, 2]), s, -np.inf))
+    best = [0, 2][int(np.argmax(s[[0, 2]]))]
+    expected = np.zeros(3)
+    expected[best] = 1.0
+    np.testing.assert_array_equal(a.probabilities(x, eligible=[0, 2]), expected)
+    np.testing.assert_array_equal(a.probabilities(x), np.eye(3)[int(np.argmax(s))])
+    picks = {a.select(x, eligible=[0, 2]) for _ in range(40)} - {None}
+    assert picks == {best}
+    state = a.to_bytes()
+    with pytest.raises(regretless.InvalidParameterError, match="eligible: no arm"):
+        a.select(x, eligible=np.zeros(3, dtype=bool))
+    with pytest.raises(regretless.ShapeError, match="eligible"):
+        a.select(x, eligible=np.ones(4, dtype=bool))
+    with pytest.raises(regretless.ArmError, match="eligible"):
+        a.probabilities(x, eligible=[3])
+    assert a.to_bytes() == state  # refused before the user was counted
+
+
+# ---- golden state files ----------------------------------------------------------------------
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+
+
+def budget_golden_cases():
+    manifest = json.loads((GOLDEN / "budget-manifest.json").read_text())
+    return [(version, entry) for version, entries in manifest.items() for entry in entries]
+
+
+@pytest.mark.parametrize(
+    "version, entry", budget_golden_cases(), ids=lambda c: c if isinstance(c, str) else c["file"]
+)
+def test_budget_golden_files_still_decode_and_continue_identically(version, entry) -> None:
+    from golden.make_golden_budget import plain, scenarios
+
+    stem = pathlib.Path(entry["file"]).stem
+    _, _, observe, cont = next(s for s in scenarios() if s[0] == stem)
+    cls = getattr(regretless, entry["class"])
+    obj = cls.from_bytes((GOLDEN / version / entry["file"]).read_bytes())
+    assert obj.to_bytes() == (GOLDEN / version / entry["file"]).read_bytes()
+    assert plain(observe(obj)) == entry["observed"]
+    assert cont(obj) == entry["continuation"]
+    assert plain(observe(obj)) == entry["after"]

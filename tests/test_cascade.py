@@ -220,3 +220,87 @@ def test_golden_files_still_decode_and_continue_identically(version: str, entry:
     assert p.counts().tolist() == entry["counts"]
     np.testing.assert_array_equal(p.scores(), entry["scores"])
     assert p.select_list_batch(5, 3).tolist() == entry["next_lists"]
+
+
+# ---- eligible items --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: regretless.CascadeUCB1(8, seed=3),
+        lambda: regretless.CascadeKLUCB(8, seed=3),
+        lambda: regretless.CascadeLinUCB(np.random.default_rng(0).random((8, 3)), seed=3),
+    ],
+)
+def test_eligible_lists_are_the_top_k_of_the_eligible_indices(make) -> None:
+    policy = make()
+    lists, clicks = random_feedback(8, 3, 300, seed=4)
+    policy.update_list_batch(lists, clicks)
+    scores = policy.scores()
+    eligible = np.array([6, 0, 3, 5, 2])
+    order = eligible[np.argsort(-scores[eligible], kind="stable")]
+    assert len(np.unique(scores[eligible])) == len(eligible)  # no ties: one list
+    items, props, p = policy.select_list(3, eligible=eligible)
+    assert items.tolist() == order[:3].tolist() and props.tolist() == [1.0] * 3 and p == 1.0
+    mask = np.isin(np.arange(8), eligible)
+    assert policy.select_list(3, eligible=mask)[0].tolist() == order[:3].tolist()
+    np.testing.assert_array_equal(policy.scores(eligible=mask), np.where(mask, scores, -np.inf))
+    batch = policy.select_list_batch(4, 3, eligible=eligible)
+    assert batch.tolist() == [order[:3].tolist()] * 4
+    rows = np.zeros((2, 8), dtype=bool)
+    rows[0, [1, 4, 7]] = True
+    rows[1, [0, 2, 3, 5]] = True
+    per_row = policy.select_list_batch(2, 3, eligible=rows)
+    for r in range(2):
+        allowed = np.flatnonzero(rows[r])
+        best = allowed[np.argsort(-scores[allowed], kind="stable")][:3]
+        assert per_row[r].tolist() == best.tolist()
+
+
+def test_eligible_ties_are_uniform_over_the_eligible_items_only() -> None:
+    # A fresh policy: every index is +inf, so the list is a uniform draw among the eligible.
+    policy = regretless.CascadeUCB1(6, seed=5)
+    eligible = [1, 3, 5]
+    n = 6000
+    seen: dict[tuple, int] = {}
+    for _ in range(n):
+        items, props, p = policy.select_list(2, eligible=eligible)
+        assert props.tolist() == [1 / 3, 1 / 2] and p == pytest.approx(1 / 6)
+        seen[tuple(items.tolist())] = seen.get(tuple(items.tolist()), 0) + 1
+    assert set(seen) == {(a, b) for a in eligible for b in eligible if a != b}
+    observed = np.array(list(seen.values()))
+    chi2 = float(np.sum((observed - n / 6) ** 2 / (n / 6)))
+    assert chi2 < 25.7, seen  # chi-square(5) 1e-4 upper quantile
+
+
+def test_eligible_lists_leave_state_alone_and_refuse_bad_masks() -> None:
+    policy = regretless.CascadeKLUCB(6, seed=6)
+    lists, clicks = random_feedback(6, 2, 40, seed=7)
+    policy.update_list_batch(lists, clicks)
+    twin = regretless.CascadeKLUCB.from_bytes(policy.to_bytes())
+    for _ in range(50):
+        policy.select_list(2, eligible=[0, 4])
+        policy.select_list_batch(3, 1, eligible=[2])
+    for attr in ("counts", "click_rates", "scores"):
+        np.testing.assert_array_equal(getattr(policy, attr)(), getattr(twin, attr)())
+    # Ineligible items still learn from the feedback they get.
+    policy.update_list([5, 1], 1)
+    twin.update_list([5, 1], 1)
+    np.testing.assert_array_equal(policy.counts(), twin.counts())
+    state = policy.to_bytes()
+    with pytest.raises(
+        regretless.InvalidParameterError, match="k: must be at most the number of eligible items, 2"
+    ):
+        policy.select_list(3, eligible=[0, 1])
+    with pytest.raises(regretless.InvalidParameterError, match="eligible: no arm is eligible"):
+        policy.select_list(1, eligible=np.zeros(6, dtype=bool))
+    rows = np.ones((3, 6), dtype=bool)
+    rows[2, 1:] = False
+    with pytest.raises(regretless.InvalidParameterError, match="eligible items, 1 in row 2; got 2"):
+        policy.select_list_batch(3, 2, eligible=rows)
+    with pytest.raises(regretless.ShapeError, match="eligible"):
+        policy.select_list_batch(2, 2, eligible=rows)
+    with pytest.raises(regretless.ArmError, match="eligible"):
+        policy.scores(eligible=[6])
+    assert policy.to_bytes() == state

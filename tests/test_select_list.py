@@ -125,3 +125,135 @@ def test_same_seed_same_lists_and_restored_state_continues() -> None:
         assert a.select_list(3)[0].tolist() == b.select_list(3)[0].tolist()
     c = regretless.Bandit.from_bytes(a.to_bytes())
     assert a.select_list(4)[0].tolist() == c.select_list(4)[0].tolist()
+
+
+# ---- position-wise marginals ---------------------------------------------------------------
+
+
+def warmed6(name: str, seed: int = 0):
+    """Six arms, arms 1 and 2 with identical statistics (ties for the index rules)."""
+    policy = make(name, 6, seed)
+    arms = np.tile(np.arange(6), 3)
+    rewards = np.tile([0.9, 0.5, 0.5, 0.3, 0.7, 0.1], 3)
+    policy.update_batch(arms, rewards)
+    return policy
+
+
+def slot_frequencies_match(lists: np.ndarray, m: np.ndarray, samples: int = 0) -> None:
+    """Each slot's arm counts against n m[:, j]: every count within 4.5 sd on either side and
+    the chi-square statistic below its 1e-4 upper quantile (Wilson-Hilferty); arms with
+    marginal 0 never shown there. Monte Carlo marginals add their own variance: observed -
+    n m_hat has variance n m (1 - m) (1 + n / samples)."""
+    n = len(lists)
+    inflation = 1 + n / samples if samples else 1.0
+    for j in range(m.shape[1]):
+        observed = np.bincount(lists[:, j], minlength=m.shape[0])
+        p = m[:, j]
+        assert np.all(observed[p == 0] == 0), (j, observed, p)
+        s = p > 0
+        dev = np.abs(observed[s] - n * p[s])
+        assert np.all(dev <= 4.5 * np.sqrt(n * p[s] * (1 - p[s]) * inflation) + 1e-9), (
+            j,
+            observed,
+            p,
+        )
+        df = int(s.sum()) - 1
+        if df >= 1:
+            stat = float(np.sum((observed[s] - n * p[s]) ** 2 / (n * p[s])) / inflation)
+            h = 2 / (9 * df)
+            assert stat < df * (1 - h + 3.719 * np.sqrt(h)) ** 3, (j, stat, observed, p)
+
+
+@pytest.mark.parametrize("name", sorted(POLICY_FACTORIES))
+def test_marginals_match_the_slot_frequencies_of_select_list(name: str) -> None:
+    policy = warmed6(name)
+    before = policy.to_bytes()
+    m = policy.list_marginals(3)
+    assert policy.to_bytes() == before  # no draw, no statistic
+    assert m.shape == (6, 3) and m.dtype == np.float64
+    np.testing.assert_allclose(m.sum(axis=0), 1.0, rtol=1e-12)
+    assert np.all(m >= 0) and np.all(m.sum(axis=1) <= 1 + 1e-12)
+    sampled = name.split("-")[0] in SAMPLED
+    n = 250 if sampled else 6000
+    lists = np.array([policy.select_list(3)[0] for _ in range(n)])
+    slot_frequencies_match(lists, m, 10_000 if sampled else 0)
+
+
+def test_index_marginals_split_ties_exactly() -> None:
+    policy = warmed6("UCB1")
+    s = policy.scores()
+    assert s[1] == s[2] and s[0] > s[4] > s[1]
+    m = policy.list_marginals(3)
+    expected = np.zeros((6, 3))
+    expected[0, 0] = expected[4, 1] = 1.0
+    expected[[1, 2], 2] = 0.5  # one slot for the tied pair
+    np.testing.assert_array_equal(m, expected)
+    m4 = policy.list_marginals(4)
+    np.testing.assert_array_equal(m4[[1, 2]][:, 2:], 0.5)
+
+
+def brute_force_marginals(n_arms: int, k: int, next_slot) -> np.ndarray:
+    """Every ordered list of k distinct arms with its probability, slot by slot."""
+    from itertools import permutations
+
+    m = np.zeros((n_arms, k))
+    for lst in permutations(range(n_arms), k):
+        left = np.ones(n_arms, dtype=bool)
+        p = 1.0
+        for a in lst:
+            p *= next_slot(left)[a]
+            left[a] = False
+        for j, a in enumerate(lst):
+            m[a, j] += p
+    return m
+
+
+def test_softmax_marginals_are_the_exact_plackett_luce_marginals() -> None:
+    policy = warmed6("Softmax")
+    w = np.exp((policy.means() - policy.means().max()) / 0.2)
+    expected = brute_force_marginals(6, 3, lambda left: np.where(left, w, 0) / w[left].sum())
+    np.testing.assert_allclose(policy.list_marginals(3), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_exp3_marginals_include_the_uniform_exploration_of_each_slot() -> None:
+    gamma = 0.3
+    policy = regretless.EXP3(6, gamma=gamma, eta=0.5, seed=1)
+    policy.update_batch(np.tile(np.arange(6), 3), np.tile([0.9, 0.5, 0.5, 0.3, 0.7, 0.1], 3))
+    loss = policy.loss_estimates()
+    w = np.exp(-policy.eta * (loss - loss.min()))
+
+    def next_slot(left):
+        return np.where(left, (1 - gamma) * w / w[left].sum() + gamma / left.sum(), 0)
+
+    expected = brute_force_marginals(6, 3, next_slot)
+    np.testing.assert_allclose(policy.list_marginals(3), expected, rtol=1e-12, atol=1e-15)
+    # Not Plackett-Luce on the slot-0 probabilities (the mixture is redone on each slot).
+    p0 = policy.probabilities()
+    pl = brute_force_marginals(6, 3, lambda left: np.where(left, p0, 0) / p0[left].sum())
+    assert np.abs(pl - expected).max() > 1e-3
+
+
+def test_large_lists_fall_back_to_monte_carlo_within_its_error() -> None:
+    # 80 arms: beyond the exact dynamic program (more than 64 arms).
+    n_arms, tau = 80, 0.1
+    policy = regretless.Softmax(n_arms, temperature=tau, seed=4)
+    means = np.linspace(0, 0.5, n_arms)
+    policy.update_batch(np.arange(n_arms), means)
+    m = policy.list_marginals(2, samples=20_000)
+    assert policy.list_marginals(2, samples=20_000).tolist() == m.tolist()  # same state
+    w = np.exp((means - means.max()) / tau)
+    p0 = w / w.sum()
+    # Slot 1 of a Plackett-Luce list: sum_b p0[b] w[a] / (W - w[b]), b != a.
+    ratio = w[None, :] / (w.sum() - w[:, None])
+    np.fill_diagonal(ratio, 0.0)
+    p1 = p0 @ ratio
+    for j, p in enumerate((p0, p1)):
+        sd = np.sqrt(p * (1 - p) / 20_000)
+        assert np.all(np.abs(m[:, j] - p) <= 4.5 * sd + 1e-12), j
+
+
+@pytest.mark.parametrize("k, samples", [(0, 10), (7, 10), (2, 0), (2, -1)])
+def test_invalid_marginal_arguments_raise(k: int, samples: int) -> None:
+    policy = warmed6("EXP3")
+    with pytest.raises(regretless.exceptions.InvalidParameterError, match="k: must|samples"):
+        policy.list_marginals(k, samples=samples)

@@ -24,6 +24,8 @@ ACCUMULATORS = {"ope", "ope-ranked"}
 MAY_SKIP = {"bwk", "hatch"}
 # The streaming driver feeds a variable number of pulls per arriving arm.
 PULLS_NOT_DECISIONS = {"stream"}
+# PeriodicUCB hands out a set of pulls per decision (a period).
+PULLS_NOT_DECISIONS.add("reactive")
 
 STEPS = 30
 

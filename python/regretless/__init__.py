@@ -32,9 +32,11 @@ from regretless import _core
 from regretless import identify as identify  # the module, as regretless.identify
 from regretless._core import (
     BKB,
+    CUSUMUCB,
     EXP3,
     EXP3IX,
     FORMAT_VERSION,
+    GLRUCB,
     GPUCB,
     HATCH,
     KLUCB,
@@ -55,8 +57,11 @@ from regretless._core import (
     CascadingMDP,
     CascadingVI,
     ContextualBandit,
+    DiagonalLinUCB,
     DiscountedThompsonSampling,
     DiscountedUCB,
+    DynamicalLinearEnv,
+    DynLinUCB,
     EpsilonGreedy,
     GameOfArms,
     GaussianEnv,
@@ -71,6 +76,7 @@ from regretless._core import (
     LinUCB,
     LogisticTS,
     LogisticUCB,
+    MyopicLinUCB,
     NaiveEpsilonBest,
     PiecewiseBernoulliEnv,
     PrimalDualBwK,
@@ -92,6 +98,7 @@ from regretless._core import (
     allocate_rollouts,
     best_perm,
     simulate_cascade,
+    simulate_dynlin,
 )
 from regretless.contextual import CONTEXTUAL_POLICIES, gibbs_policy, kl_regret, tmps
 from regretless.exceptions import (
@@ -115,6 +122,15 @@ from regretless.kernel import (
     OptimizeResult,
     Polynomial,
     optimize,
+)
+from regretless.reactive import (
+    LSDEnv,
+    LSDExploreCommit,
+    PeriodicUCB,
+    RecoveringEnv,
+    TallyingElimination,
+    TallyingEnv,
+    simulate_reactive,
 )
 
 # After the policy classes: the service module reads them from this package.
@@ -183,6 +199,7 @@ __all__ = [
     "SimulationResult",
     "SketchedLinTS",
     "SketchedLinUCB",
+    "DiagonalLinUCB",
     "Softmax",
     "SmallSampleWarning",
     "StateError",
@@ -223,4 +240,17 @@ __all__ = [
     "PrimalDualBwK",
     "allocate_rollouts",
     "best_perm",
+    "CUSUMUCB",
+    "GLRUCB",
+    "LSDEnv",
+    "LSDExploreCommit",
+    "PeriodicUCB",
+    "RecoveringEnv",
+    "TallyingElimination",
+    "TallyingEnv",
+    "simulate_reactive",
+    "DynLinUCB",
+    "MyopicLinUCB",
+    "DynamicalLinearEnv",
+    "simulate_dynlin",
 ]

@@ -49,6 +49,8 @@ DEMO_CONFIGS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "EXP3IX": [("(horizon=T)", {"horizon": HORIZON})],
     "SlidingWindowUCB": [("(horizon=T)", {"horizon": HORIZON})],
     "DiscountedUCB": [("(horizon=T)", {"horizon": HORIZON})],
+    "CUSUMUCB": [("(horizon=T)", {"horizon": HORIZON})],
+    "GLRUCB": [("(horizon=T)", {"horizon": HORIZON})],
 }
 
 

@@ -13,6 +13,7 @@ from regretless import _core
 from regretless._checks import check_nonnegative_int
 from regretless._core import (
     ContextualBandit,
+    DiagonalLinUCB,
     GibbsGreedy,
     HybridLinUCB,
     KLRegularizedUCB,
@@ -39,6 +40,7 @@ __all__ = [
     "LogisticUCB",
     "SketchedLinTS",
     "SketchedLinUCB",
+    "DiagonalLinUCB",
     "gibbs_policy",
     "kl_regret",
     "tmps",

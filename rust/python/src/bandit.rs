@@ -5,6 +5,7 @@
 //! docstring, constructor and extra accessors; [`new_object`] and [`add_classes`] list them.
 
 use crate::convert::{bytes_arg, with_lock, with_lock_detached};
+use crate::detect::{PyCUSUMUCB, PyGLRUCB};
 use crate::drift::{PyDiscountedThompsonSampling, PyDiscountedUCB, PySlidingWindowUCB};
 use crate::elimination::PySuccessiveElimination;
 use crate::errors::{dtype_error, IntoPyResult};
@@ -131,6 +132,8 @@ pub(crate) fn new_object(py: Python<'_>, policy: AnyPolicy) -> PyResult<Bound<'_
             subclass_object(py, PyDiscountedThompsonSampling, policy)
         }
         AnyPolicy::TsallisINF(_) => subclass_object(py, PyTsallisINF, policy),
+        AnyPolicy::CUSUMUCB(_) => subclass_object(py, PyCUSUMUCB, policy),
+        AnyPolicy::GLRUCB(_) => subclass_object(py, PyGLRUCB, policy),
     }
 }
 
@@ -158,6 +161,8 @@ pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<PyDiscountedUCB>(),
         py.get_type::<PyDiscountedThompsonSampling>(),
         py.get_type::<PyTsallisINF>(),
+        py.get_type::<PyCUSUMUCB>(),
+        py.get_type::<PyGLRUCB>(),
     ];
     let mut names = Vec::with_capacity(classes.len());
     for class in classes {
@@ -273,9 +278,8 @@ impl Bandit {
     /// their product, that of the whole ordered list. Exact for every policy except the
     /// Thompson samplers, whose prefix probabilities are estimated from 10,000 extra
     /// posterior draws plus the decision itself (never zero). Position-wise marginals
-    /// P(slot j shows arms[j]) whatever the slots above are not returned: for index
-    /// policies they are 1 / (number of arms tied with arms[j]) and 1 without ties; for
-    /// the sampled lists they have no closed form.
+    /// P(slot j shows arm a) whatever the slots above show are given by
+    /// ``list_marginals(k)``.
     ///
     /// With ``k = 1`` the list is distributed as ``select()``. Draws from the generator
     /// like ``select``; changes no statistic. Raises InvalidParameterError unless
@@ -295,6 +299,52 @@ impl Bandit {
         let k = crate::convert::top_k_arg(k, self.n_arms(py))?;
         let list = with_lock_detached(py, &self.inner, |p| p.select_list(k)).py_err(py)?;
         Ok(ranked_list_tuple(py, list))
+    }
+
+    /// Position-wise marginals of ``select_list(k)`` in the current state: an
+    /// (n_arms, k) float64 array ``m`` with ``m[a, j]`` the probability that slot ``j``
+    /// shows arm ``a`` (whatever the other slots show). Each column sums to 1 and
+    /// ``m.sum(axis=1)`` is each arm's probability of being listed at all; the layout is
+    /// the ``action_dist`` (n_actions, n_slots) of one row of ranked logs, so
+    /// position-based / independent IPS can weight a click at slot ``j`` by
+    /// ``m[a, j]`` of the logging and target policies.
+    ///
+    /// Exact for the index policies (ties at random: ``1 / g`` in each slot a tie group of
+    /// ``g`` arms covers) and for the policies that draw slot after slot (EpsilonGreedy,
+    /// Softmax, EXP3, EXP3IX, TsallisINF) by a dynamic program over the sets of arms
+    /// listed above each slot, when there are at most 64 arms and at most 2**15 such sets
+    /// (``sum_{j<k} C(n_arms, j)``). Otherwise, and always for the Thompson samplers, the
+    /// slot frequencies of ``samples`` lists (default 10,000) drawn from a generator forked from the
+    /// policy's (standard error ``sqrt(m (1 - m) / samples)``; the same state gives the
+    /// same estimate). Cost: O(sets * n_arms) exact, O(samples * k * n_arms) by sampling.
+    /// Draws nothing from the policy's generator and changes no statistic. Raises
+    /// InvalidParameterError unless ``1 <= k <= n_arms`` and ``samples >= 1``.
+    ///
+    /// >>> import regretless
+    /// >>> policy = regretless.UCB1(3, seed=0)
+    /// >>> policy.update_batch([0, 1, 2], [0.5, 0.5, 0.1])
+    /// >>> policy.list_marginals(2).tolist()
+    /// [[0.5, 0.5], [0.5, 0.5], [0.0, 0.0]]
+    #[pyo3(signature = (k, *, samples = None))]
+    fn list_marginals<'py>(
+        &self,
+        py: Python<'py>,
+        k: &Bound<'py, PyAny>,
+        samples: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+        use numpy::PyArrayMethods;
+        let n = self.n_arms(py);
+        let k = crate::convert::top_k_arg(k, n)?;
+        let samples = match samples.filter(|s| !s.is_none()) {
+            Some(s) => crate::convert::u64_arg(s, "samples", 1)?,
+            None => 10_000,
+        };
+        let samples = usize::try_from(samples).unwrap_or(usize::MAX);
+        let (m, _exact) =
+            with_lock_detached(py, &self.inner, |p| p.list_marginals(k, samples)).py_err(py)?;
+        // Rows from the result: arms may have been added since `n` was read.
+        let rows = m.len() / k;
+        PyArray1::from_vec(py, m).reshape([rows, k])
     }
 
     /// Per-arm index of the decision rule (+inf for arms it must try first); with

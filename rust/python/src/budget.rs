@@ -4,6 +4,7 @@
 use crate::convert::{
     arm_arg, owned_float64, owned_int64, real_arg, seed_arg, u64_arg, with_lock, with_lock_detached,
 };
+use crate::eligible::eligible_arg;
 use crate::errors::{invalid_parameter, IntoPyResult};
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -116,9 +117,33 @@ impl PyPrimalDualBwK {
         ))
     }
 
-    /// The arm to pull, or None once play must stop.
-    fn select(&self, py: Python<'_>) -> Option<usize> {
-        with_lock(py, &self.inner, |p| p.select())
+    /// The arm to pull, or None once play must stop. With ``eligible`` (a boolean mask of
+    /// length n_arms or distinct arm indices) the argmax of the index over those arms only,
+    /// ties at random; raises InvalidParameterError when no arm is eligible. Learned state
+    /// is not affected by the mask.
+    #[pyo3(signature = (*, eligible = None))]
+    fn select(
+        &self,
+        py: Python<'_>,
+        eligible: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<usize>> {
+        match eligible_arg(eligible, || with_lock(py, &self.inner, |p| p.n_arms()))? {
+            None => Ok(with_lock(py, &self.inner, |p| p.select())),
+            Some(e) => with_lock(py, &self.inner, |p| p.select_eligible(&e)).py_err(py),
+        }
+    }
+
+    /// The law of the arm ``select(eligible=...)`` returns while play goes on: uniform over
+    /// the maximizers of the index (its only randomness is the tie-break), 0 elsewhere.
+    #[pyo3(signature = (*, eligible = None))]
+    fn probabilities<'py>(
+        &self,
+        py: Python<'py>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let e = eligible_arg(eligible, || with_lock(py, &self.inner, |p| p.n_arms()))?;
+        let v = with_lock(py, &self.inner, |p| p.probabilities(e.as_ref())).py_err(py)?;
+        Ok(PyArray1::from_vec(py, v))
     }
 
     /// Record a pull: ``reward`` in [0, 1] and ``consumption`` (n_resources,) in [0, 1].
@@ -135,9 +160,19 @@ impl PyPrimalDualBwK {
         with_lock(py, &self.inner, |p| p.update(arm, reward, &c)).py_err(py)
     }
 
-    /// The index ``UCB(r) / (LCB(c) . y)`` of every arm (inf for arms never pulled).
-    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.scores()))
+    /// The index ``UCB(r) / (LCB(c) . y)`` of every arm (inf for arms never pulled); with
+    /// ``eligible``, -inf for the arms outside it.
+    #[pyo3(signature = (*, eligible = None))]
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = match eligible_arg(eligible, || with_lock(py, &self.inner, |p| p.n_arms()))? {
+            None => with_lock(py, &self.inner, |p| p.scores()),
+            Some(e) => with_lock(py, &self.inner, |p| p.scores_eligible(&e)).py_err(py)?,
+        };
+        Ok(PyArray1::from_vec(py, v))
     }
 
     /// Resource prices, normalized to sum to 1 (the last is time's).
@@ -452,10 +487,54 @@ impl PyHATCH {
     }
 
     /// One arriving user with context ``x`` (dim,): the arm to serve, or None to skip. A
-    /// serve spends one unit at once.
-    fn select(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+    /// serve spends one unit at once. With ``eligible`` (a boolean mask of length n_arms or
+    /// distinct arm indices) a served user gets the best of those arms only (LinUCB's
+    /// argmax over them, ties at random); whether the user is served does not depend on
+    /// the mask. Raises InvalidParameterError when no arm is eligible, before anything
+    /// changes; learned state is not affected by the mask.
+    #[pyo3(signature = (x, *, eligible = None))]
+    fn select(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        eligible: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<usize>> {
         let x = self.context(x)?;
-        with_lock(py, &self.inner, |p| p.select(&x)).py_err(py)
+        let e = eligible_arg(eligible, || with_lock(py, &self.inner, |p| p.n_arms()))?;
+        with_lock(py, &self.inner, |p| p.select_eligible(&x, e.as_ref())).py_err(py)
+    }
+
+    /// The index of each arm for a served user with context ``x`` (LinUCB's upper
+    /// confidence bound); with ``eligible``, -inf for the arms outside it.
+    #[pyo3(signature = (x, *, eligible = None))]
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let x = self.context(x)?;
+        let e = eligible_arg(eligible, || with_lock(py, &self.inner, |p| p.n_arms()))?;
+        let v = with_lock(py, &self.inner, |p| p.scores(&x, e.as_ref())).py_err(py)?;
+        Ok(PyArray1::from_vec(py, v))
+    }
+
+    /// The law of the arm served to a user with context ``x``, given that the user is
+    /// served (restricted to ``eligible`` when given): uniform over the maximizers of
+    /// ``scores(x)``, 0 elsewhere. A logged serve's propensity is this times the serve
+    /// probability of the user's class (``serve_probabilities()[class_of(x)]``, read
+    /// before ``select``).
+    #[pyo3(signature = (x, *, eligible = None))]
+    fn probabilities<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let x = self.context(x)?;
+        let e = eligible_arg(eligible, || with_lock(py, &self.inner, |p| p.n_arms()))?;
+        let v = with_lock(py, &self.inner, |p| p.probabilities(&x, e.as_ref())).py_err(py)?;
+        Ok(PyArray1::from_vec(py, v))
     }
 
     /// Record the reward of a served user (context ``x``, the ``arm`` served).

@@ -7,6 +7,7 @@ use crate::convert::{
     arm_arg, count_arg, owned_float64, owned_float64_nd, owned_int64, seed_arg, top_k_arg,
     with_lock, with_lock_detached,
 };
+use crate::eligible::{eligible_arg, eligible_rows_arg};
 use crate::errors::{shape_error, IntoPyResult};
 use crate::family::{base_state_methods, FamilyBase};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
@@ -82,26 +83,48 @@ impl PyCascadeBandit {
     /// ``(items, propensities, list_propensity)`` (the propensities as for
     /// ``Bandit.select_list``: 1.0 except where ties are broken at random). Raises
     /// InvalidParameterError unless ``1 <= k <= n_items``.
+    ///
+    /// ``eligible`` (a boolean mask of length n_items or distinct item indices) lists only
+    /// those items: the top ``k`` of their indices, ties at random among them (the
+    /// propensities count ties among eligible items only). A list is never shortened: with
+    /// fewer than ``k`` eligible items it raises InvalidParameterError naming ``k``, and
+    /// with none eligible one naming ``eligible``. Learned state is not affected.
+    #[pyo3(signature = (k, *, eligible = None))]
     fn select_list<'py>(
         &self,
         py: Python<'py>,
         k: &Bound<'py, PyAny>,
+        eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<RankedListTuple<'py>> {
         let k = top_k_arg(k, self.item_count(py))?;
-        let list = with_lock_detached(py, &self.inner, |p| p.select_list(k)).py_err(py)?;
+        let eligible = eligible_arg(eligible, || self.item_count(py))?;
+        let list = with_lock_detached(py, &self.inner, |p| match &eligible {
+            None => p.select_list(k),
+            Some(e) => p.select_list_eligible(k, e),
+        })
+        .py_err(py)?;
         Ok(ranked_list_tuple(py, list))
     }
 
     /// ``n`` lists of ``k`` items with no feedback between them, an (n, k) int64 array.
+    /// ``eligible``: one set of items for every list (mask or indices), or a boolean mask
+    /// of shape (n, n_items), one row per list; every row needs ``k`` eligible items.
+    #[pyo3(signature = (n, k, *, eligible = None))]
     fn select_list_batch<'py>(
         &self,
         py: Python<'py>,
         n: &Bound<'py, PyAny>,
         k: &Bound<'py, PyAny>,
+        eligible: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let n = count_arg(n, "n")?;
         let k = top_k_arg(k, self.item_count(py))?;
-        let v = with_lock_detached(py, &self.inner, |p| p.select_list_batch(n, k)).py_err(py)?;
+        let eligible = eligible_rows_arg(eligible, n, || self.item_count(py))?;
+        let v = with_lock_detached(py, &self.inner, |p| match &eligible {
+            None => p.select_list_batch(n, k),
+            Some(e) => p.select_list_batch_eligible(n, k, e),
+        })
+        .py_err(py)?;
         let v: Vec<i64> = v.into_iter().map(|e| e as i64).collect();
         PyArray1::from_vec(py, v).reshape([n, k])
     }
@@ -150,9 +173,19 @@ impl PyCascadeBandit {
         .py_err(py)
     }
 
-    /// The index of every item (+inf for items never examined).
-    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock_detached(py, &self.inner, |p| p.scores()))
+    /// The index of every item (+inf for items never examined); with ``eligible``, -inf
+    /// for the items outside it.
+    #[pyo3(signature = (*, eligible = None))]
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let v = match eligible_arg(eligible, || self.item_count(py))? {
+            None => with_lock_detached(py, &self.inner, |p| p.scores()),
+            Some(e) => with_lock_detached(py, &self.inner, |p| p.scores_eligible(&e)).py_err(py)?,
+        };
+        Ok(PyArray1::from_vec(py, v))
     }
 
     /// Times each item was examined (int64).

@@ -11,7 +11,9 @@ mod cascading_rl;
 mod contextual_class;
 mod convert;
 mod curriculum;
+mod detect;
 mod drift;
+mod dynlin;
 mod eligible;
 mod elimination;
 mod env;
@@ -27,6 +29,7 @@ mod klucb;
 mod linear;
 mod ope;
 mod persist;
+mod reactive;
 mod service;
 mod simulate;
 mod sparse_linear;
@@ -51,6 +54,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLogisticTS>()?;
     m.add_class::<linear::PySketchedLinUCB>()?;
     m.add_class::<linear::PySketchedLinTS>()?;
+    m.add_class::<linear::PyDiagonalLinUCB>()?;
     m.add_class::<hybrid::PyHybridLinUCB>()?;
     m.add_class::<kernel::PyKernelBandit>()?;
     m.add_class::<kernel::PyGPUCB>()?;
@@ -78,10 +82,15 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<budget::PyPrimalDualBwK>()?;
     m.add_class::<budget::PyKnapsackEnv>()?;
     m.add_class::<budget::PyHATCH>()?;
+    m.add_class::<dynlin::PyDynLinUCB>()?;
+    m.add_class::<dynlin::PyMyopicLinUCB>()?;
+    m.add_class::<dynlin::PyDynamicalLinearEnv>()?;
+    m.add_function(wrap_pyfunction!(dynlin::simulate_dynlin, m)?)?;
     m.add_function(wrap_pyfunction!(cascading_rl::best_perm, m)?)?;
     m.add_class::<cascading_rl::PyCascadingVI>()?;
     m.add_class::<cascading_rl::PyCascadingMDP>()?;
     m.add_class::<service::PyServiceCore>()?;
+    reactive::add_classes(m)?;
     // The class names of each family's core registry, which Python's lists derive from.
     let names = |list: &[&str]| pyo3::types::PyTuple::new(m.py(), list);
     m.add(

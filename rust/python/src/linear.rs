@@ -6,6 +6,7 @@ use crate::convert::seed_arg;
 use crate::errors::IntoPyResult;
 use pyo3::prelude::*;
 use pyo3::PyClass;
+use regretless_core::contextual::DiagonalLinUCB;
 use regretless_core::contextual::{
     AnyContextual, GibbsGreedy, GibbsWidth, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LogisticTS,
     LogisticUCB,
@@ -35,6 +36,7 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
         AnyContextual::LogisticTS(_) => |py, init| make(py, init, PyLogisticTS),
         AnyContextual::SketchedLinUCB(_) => |py, init| make(py, init, PySketchedLinUCB),
         AnyContextual::SketchedLinTS(_) => |py, init| make(py, init, PySketchedLinTS),
+        AnyContextual::DiagonalLinUCB(_) => |py, init| make(py, init, PyDiagonalLinUCB),
     };
     subclass(
         py,
@@ -65,27 +67,63 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
 /// >>> policy.update_batch(X, arms, rewards)
 /// >>> policy.select(np.array([1.0, 0.0]))
 /// 0
+///
+/// ``decay`` (a discount factor gamma in (0, 1]; None, the default, keeps every row) turns
+/// it into D-LinUCB (Russac, Vernade and Cappe, NeurIPS 2019), for rewards that drift:
+/// each recorded row is one round, and every round multiplies the weight of all past rows
+/// of every arm by gamma (played or not, as in the paper, so an abandoned arm's estimate
+/// fades back to the prior and it is tried again). The model is the paper's Algorithm 1,
+/// kept in its rescaled form, which cannot overflow: ``V = gamma V + w x x^T +
+/// (1 - gamma) lam I``, ``W = gamma^2 W + w^2 x x^T + (1 - gamma^2) lam I``, ``b = gamma b
+/// + w r x``, ``theta = V^{-1} b``, and the score ``x^T theta_a + alpha sqrt(x^T V_a^{-1}
+/// W_a V_a^{-1} x)``. ``alpha`` plays the paper's ``beta_{t-1} = sqrt(lam) S + sigma
+/// sqrt(2 ln(1/delta) + d ln(1 + L^2 (1 - gamma^{2(t-1)}) / (lam d (1 - gamma^2))))``
+/// (noise sigma-sub-Gaussian, ``|theta| <= S``, ``|x| <= L``; ``d`` = n_arms * dim for these
+/// disjoint models), which is conservative in practice, as OFUL's is for LinUCB. The
+/// memory is about ``1 / (1 - gamma)`` rounds; the paper's tuning for a total variation
+/// ``B_T = sum_t |theta_{t+1} - theta_t|`` over ``T`` rounds is ``gamma = 1 - (B_T / (d
+/// T))^{2/3}``. Each update refactorizes every
+/// arm with data, O(n_arms dim^3) instead of O(dim^2) (a batch: O(n dim^2 + n_arms dim^3)).
+/// ``counts`` and ``n_updates`` stay lifetime counts. Not mergeable: a discounted sum
+/// weights rows by their age, and two replicas' rows have no common order. ``LinTS`` and
+/// ``LinGreedy`` take the same ``decay``.
+///
+/// >>> policy = regretless.LinUCB(n_arms=2, dim=1, alpha=0.1, decay=0.9, seed=0)
+/// >>> policy.update_batch([[1.0]] * 100 + [[1.0]] * 100, [0] * 100 + [1] * 100,
+/// ...                     [1.0] * 100 + [0.5] * 100)
+/// >>> policy.coefficients().round(3).ravel().tolist()  # arm 0's rows have faded
+/// [0.0, 0.455]
 #[pyclass(extends = PyContextualBandit, frozen, name = "LinUCB", module = "regretless")]
 pub struct PyLinUCB;
 
 #[pymethods]
 impl PyLinUCB {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, decay = None, seed = None))]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         alpha: f64,
         lam: f64,
+        decay: Option<f64>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
             Self,
             PyContextualBandit::wrap(
-                LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?).py_err(py)?,
+                LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?)
+                    .and_then(|p| p.with_decay(decay))
+                    .py_err(py)?,
             ),
         ))
+    }
+
+    /// The discount factor of the forgetting (``decay``), None without it.
+    #[getter]
+    fn decay(slf: &Bound<'_, Self>) -> Option<f64> {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
     }
 }
 
@@ -97,6 +135,11 @@ impl PyLinUCB {
 /// distribution with one normal per arm. ``v`` in [0.05, 1] works in practice (the
 /// theory's value is much larger). ``scores`` returns posterior means;
 /// ``probabilities`` is a Monte Carlo estimate (4096 draws) for logging propensities.
+///
+/// ``decay`` (gamma in (0, 1], None by default) discounts the models as in
+/// :class:`LinUCB`'s D-LinUCB and samples ``theta_a ~ N(theta_hat_a, v^2 V_a^{-1} W_a
+/// V_a^{-1})``, the covariance of the discounted estimate (in the spirit of Kim and
+/// Tewari's D-LinTS, UAI 2020, whose exact covariance was not checked); not mergeable then.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
 /// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
@@ -116,24 +159,38 @@ pub struct PyLinTS;
 #[pymethods]
 impl PyLinTS {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, decay = None, seed = None))]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         v: f64,
         lam: f64,
+        decay: Option<f64>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
             Self,
-            PyContextualBandit::wrap(LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?).py_err(py)?),
+            PyContextualBandit::wrap(
+                LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?)
+                    .and_then(|p| p.with_decay(decay))
+                    .py_err(py)?,
+            ),
         ))
+    }
+
+    /// The discount factor of the forgetting (``decay``), None without it.
+    #[getter]
+    fn decay(slf: &Bound<'_, Self>) -> Option<f64> {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
     }
 }
 
 /// Epsilon-greedy on per-arm ridge estimates: with probability ``epsilon`` a uniformly
-/// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random).
+/// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random). ``decay`` (gamma in
+/// (0, 1], None by default) discounts the models as in :class:`LinUCB`'s D-LinUCB (not
+/// mergeable then).
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
 /// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
@@ -151,21 +208,31 @@ pub struct PyLinGreedy;
 #[pymethods]
 impl PyLinGreedy {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, decay = None, seed = None))]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
         #[pyo3(from_py_with = crate::convert::size::dim)] dim: usize,
         epsilon: f64,
         lam: f64,
+        decay: Option<f64>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
             Self,
             PyContextualBandit::wrap(
-                LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?).py_err(py)?,
+                LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?)
+                    .and_then(|p| p.with_decay(decay))
+                    .py_err(py)?,
             ),
         ))
+    }
+
+    /// The discount factor of the forgetting (``decay``), None without it.
+    #[getter]
+    fn decay(slf: &Bound<'_, Self>) -> Option<f64> {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
     }
 }
 
@@ -442,6 +509,49 @@ impl PySketchedLinTS {
             Self,
             PyContextualBandit::wrap(
                 SketchedLinTS::new(n_arms, dim, sketch_size, robust, v, lam, seed).py_err(py)?,
+            ),
+        ))
+    }
+}
+
+/// Diagonal LinUCB: the cheapest linear baseline for high-dimensional contexts, O(d) per
+/// decision and update (the exact :class:`LinUCB` is O(d^2) per arm).
+///
+/// Each arm keeps only the diagonal of LinUCB's ``A_a``: ``D_a = lam + sum w x^2``
+/// (coordinate-wise), ``b_a = sum w r x``, ``theta_a = b_a / D_a``, and scores
+/// ``x^T theta_a + alpha sqrt(sum_i x_i^2 / D_a,i)``. Every coordinate is its own
+/// one-dimensional ridge regression, so it equals :class:`LinUCB` when each arm's contexts
+/// have disjoint supports (one-hot rows) and otherwise ignores the correlations between
+/// features: a baseline, not an approximation with a guarantee (its widths are not
+/// confidence widths of the ridge estimate). Mergeable (its sums add up).
+///
+/// >>> import numpy as np, regretless
+/// >>> policy = regretless.DiagonalLinUCB(n_arms=2, dim=3, alpha=0.5, seed=0)
+/// >>> X = np.eye(3)[np.arange(60) % 3]
+/// >>> arms = np.arange(60) % 2
+/// >>> policy.update_batch(X, arms, np.where(arms == 0, X[:, 0], X[:, 1]))
+/// >>> policy.select_batch(np.eye(3)[:2]).tolist()
+/// [0, 1]
+#[pyclass(extends = PyContextualBandit, frozen, name = "DiagonalLinUCB", module = "regretless")]
+pub struct PyDiagonalLinUCB;
+
+#[pymethods]
+impl PyDiagonalLinUCB {
+    #[new]
+    #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, seed = None))]
+    fn new(
+        py: Python<'_>,
+        n_arms: usize,
+        dim: usize,
+        alpha: f64,
+        lam: f64,
+        seed: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Self, PyContextualBandit)> {
+        let seed = seed_arg(seed)?;
+        Ok((
+            Self,
+            PyContextualBandit::wrap(
+                DiagonalLinUCB::new(n_arms, dim, alpha, lam, seed).py_err(py)?,
             ),
         ))
     }

@@ -16,6 +16,7 @@
 //! the centers (x_j^T theta + alpha ||x_j||_{A^-1}) from the served users' rewards.
 
 use crate::contextual::{ContextualPolicy, LinUCB};
+use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{show, Error, Result};
 use crate::rng::Rng;
 use crate::state::Persist;
@@ -219,7 +220,22 @@ impl HATCH {
     /// One arriving user with context `x`: the arm to serve, or None to skip (free). A serve
     /// spends one unit at once.
     pub fn select(&mut self, x: &[f64]) -> Result<Option<usize>> {
+        self.select_eligible(x, None)
+    }
+
+    /// `select` with the served arm chosen among the `eligible` arms only (LinUCB's argmax
+    /// over them, ties at random). Whether the user is served does not depend on the mask
+    /// (the class and the budget decide it); a mask is validated before anything changes,
+    /// and the learned models are never touched by it.
+    pub fn select_eligible(
+        &mut self,
+        x: &[f64],
+        eligible: Option<&Eligible>,
+    ) -> Result<Option<usize>> {
         self.check_x("x", x)?;
+        if let Some(e) = eligible {
+            e.check_arms(self.n_arms())?;
+        }
         if self.users == u64::MAX {
             return Err(Error::param("x", "the user count would exceed 2**64 - 1"));
         }
@@ -231,10 +247,43 @@ impl HATCH {
         self.arrivals[j] += 1;
         if can_pay && draw < p {
             self.spent += 1;
-            Ok(Some(self.personal.select(x)?))
+            match eligible {
+                None => Ok(Some(self.personal.select(x)?)),
+                Some(e) => Ok(Some(self.personal.select_eligible(x, None, e)?)),
+            }
         } else {
             Ok(None)
         }
+    }
+
+    /// The served arm's index for context `x` (LinUCB's upper confidence bound per arm),
+    /// -inf outside `eligible` when given.
+    pub fn scores(&self, x: &[f64], eligible: Option<&Eligible>) -> Result<Vec<f64>> {
+        self.check_x("x", x)?;
+        match eligible {
+            None => self.personal.scores_batch(x),
+            Some(e) => self
+                .personal
+                .scores_batch_eligible(x, &EligibleRows::Shared(e.clone())),
+        }
+    }
+
+    /// The law of the arm served to a user with context `x` given that the user is served
+    /// (restricted to `eligible` when given): uniform over the maximizers of `scores`, 0
+    /// elsewhere. The propensity of a logged serve is this times the serve probability of
+    /// the user's class (`serve_probabilities`) at that moment.
+    pub fn probabilities(&self, x: &[f64], eligible: Option<&Eligible>) -> Result<Vec<f64>> {
+        self.check_x("x", x)?;
+        let all;
+        let e = match eligible {
+            Some(e) => e,
+            None => {
+                all = Eligible::all(self.n_arms());
+                &all
+            }
+        };
+        self.personal
+            .probabilities_batch_eligible(x, None, &EligibleRows::Shared(e.clone()))
     }
 
     /// Record the reward of a served user: the arm model and the class model learn it.

@@ -9,6 +9,7 @@
 //! the best optimistic bang-per-buck UCB(r_i) / (LCB(c_i) . y). Confidence radius
 //! rad(v, n) = sqrt(C v / n) + C / n with C = ln((d+1) T K), as in the paper.
 
+use crate::eligible::Eligible;
 use crate::error::{show, Error, Result};
 use crate::rng::Rng;
 use crate::state::Persist;
@@ -205,6 +206,39 @@ impl PrimalDualBwK {
             scores.iter().copied(),
             &mut self.rng,
         ))
+    }
+
+    /// `select` among the `eligible` arms: the argmax of the index over them, ties at
+    /// random (None once play must stop, as `select`). Ineligible arms keep their state.
+    pub fn select_eligible(&mut self, eligible: &Eligible) -> Result<Option<usize>> {
+        eligible.check_arms(self.n_arms())?;
+        if self.stopped() {
+            return Ok(None);
+        }
+        let scores = self.scores();
+        Ok(Some(eligible.argmax(scores.into_iter(), &mut self.rng)))
+    }
+
+    /// `scores` with -inf for the arms outside `eligible`.
+    pub fn scores_eligible(&self, eligible: &Eligible) -> Result<Vec<f64>> {
+        eligible.check_arms(self.n_arms())?;
+        let mut s = self.scores();
+        eligible.mask_scores(&mut s);
+        Ok(s)
+    }
+
+    /// The law of the arm `select` (restricted to `eligible` when given) returns while
+    /// play goes on: uniform over the maximizers of the index (an index rule; its only
+    /// randomness is the tie-break), 0 elsewhere.
+    pub fn probabilities(&self, eligible: Option<&Eligible>) -> Result<Vec<f64>> {
+        let scores = self.scores();
+        match eligible {
+            None => Ok(crate::stats::argmax_distribution(&scores)),
+            Some(e) => {
+                e.check_arms(self.n_arms())?;
+                Ok(e.argmax_distribution(&scores))
+            }
+        }
     }
 
     /// Record a pull: its reward in [0, 1] and its consumption of each resource in [0, 1].

@@ -5,8 +5,9 @@
 //! their attraction probability; [`registry::AnyCascade`] holds any of them, and
 //! [`simulate`] plays one against a cascade click model.
 
+use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{Error, Result};
-use crate::policy::list::{top_k_random_ties, RankedList};
+use crate::policy::list::{top_k_random_ties, top_k_random_ties_among, RankedList};
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -159,6 +160,23 @@ pub fn check_k(k: usize, n_items: usize) -> Result<()> {
     Ok(())
 }
 
+/// `k` of a list over the eligible items: a list of k distinct eligible items needs k of
+/// them (a shorter list is not returned: the caller asked for k slots). `row` names the
+/// row of a batch.
+pub fn check_k_eligible(k: usize, eligible: &Eligible, row: Option<usize>) -> Result<()> {
+    if k > eligible.count() {
+        let at = row.map_or(String::new(), |r| format!(" in row {r}"));
+        return Err(Error::param(
+            "k",
+            format!(
+                "must be at most the number of eligible items, {}{at}; got {k}",
+                eligible.count()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The common behaviour of the cascade policies: an optimistic index per item, the top k
 /// of it as the list, and the cascade feedback rule for updates.
 pub trait CascadePolicy: crate::state::Persist + Clone + Send + Sync + 'static {
@@ -193,6 +211,56 @@ pub trait CascadePolicy: crate::state::Persist + Clone + Send + Sync + 'static {
             out.extend(top_k_random_ties(&scores, k, &mut self.core_mut().rng).arms);
         }
         Ok(out)
+    }
+
+    /// `select_list` among the `eligible` items only: the top `k` of their indices, ties
+    /// in random order (the same draws as the unrestricted list over those items alone).
+    /// Needs at least `k` eligible items.
+    fn select_list_eligible(&mut self, k: usize, eligible: &Eligible) -> Result<RankedList> {
+        check_k(k, self.n_items())?;
+        eligible.check_arms(self.n_items())?;
+        check_k_eligible(k, eligible, None)?;
+        let scores = self.scores();
+        Ok(top_k_random_ties_among(
+            &scores,
+            k,
+            eligible,
+            &mut self.core_mut().rng,
+        ))
+    }
+
+    /// `select_list_batch` with the eligible items of each row (all rows validated first).
+    fn select_list_batch_eligible(
+        &mut self,
+        n: usize,
+        k: usize,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<usize>> {
+        check_k(k, self.n_items())?;
+        crate::limits::check_alloc("n", &[n, k], 16)?;
+        eligible.check(n, self.n_items())?;
+        for r in 0..n {
+            let row = matches!(eligible, EligibleRows::PerRow(_)).then_some(r);
+            check_k_eligible(k, eligible.row(r), row)?;
+            if row.is_none() {
+                break;
+            }
+        }
+        let scores = self.scores();
+        let mut out = Vec::with_capacity(n * k);
+        for r in 0..n {
+            let rng = &mut self.core_mut().rng;
+            out.extend(top_k_random_ties_among(&scores, k, eligible.row(r), rng).arms);
+        }
+        Ok(out)
+    }
+
+    /// `scores` with -inf for the items outside `eligible`.
+    fn scores_eligible(&self, eligible: &Eligible) -> Result<Vec<f64>> {
+        eligible.check_arms(self.n_items())?;
+        let mut s = self.scores();
+        eligible.mask_scores(&mut s);
+        Ok(s)
     }
 
     /// Records a validated list: items above the click get label 0, the clicked item 1.

@@ -3,6 +3,7 @@
 //! dispatches on the kind name in the state header. [`NAMES`] is the list Python reads.
 
 use super::{CascadeKLUCB, CascadeLinUCB, CascadePolicy, CascadeUCB1};
+use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{python_name, Error, Result};
 use crate::policy::RankedList;
 use crate::state::{decode, encode, peek_kind, Persist};
@@ -107,6 +108,20 @@ impl AnyCascade {
     }
     pub fn select_list_batch(&mut self, n: usize, k: usize) -> Result<Vec<usize>> {
         dispatch!(self, p => p.select_list_batch(n, k))
+    }
+    pub fn select_list_eligible(&mut self, k: usize, eligible: &Eligible) -> Result<RankedList> {
+        dispatch!(self, p => p.select_list_eligible(k, eligible))
+    }
+    pub fn select_list_batch_eligible(
+        &mut self,
+        n: usize,
+        k: usize,
+        eligible: &EligibleRows,
+    ) -> Result<Vec<usize>> {
+        dispatch!(self, p => p.select_list_batch_eligible(n, k, eligible))
+    }
+    pub fn scores_eligible(&self, eligible: &Eligible) -> Result<Vec<f64>> {
+        dispatch!(self, p => p.scores_eligible(eligible))
     }
     pub fn update_list(&mut self, items: &[i64], click: Option<i64>) -> Result<()> {
         dispatch!(self, p => p.update_list(items, click))

@@ -1,11 +1,12 @@
 //! Disjoint linear policies: LinUCB (Li et al. 2010), linear Thompson sampling (Agrawal and
 //! Goyal 2013) and epsilon-greedy on the ridge estimates.
 
-use super::{persist_contextual, pick, with_buffer, ContextualPolicy, LinearBase};
+use super::{pick, with_buffer, ContextualPolicy, Forgetting, LinearBase};
 use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::sample::normal_rand_distr_05;
+use crate::state::{read_payload, write_payload, Persist};
 use crate::stats::argmax_distribution;
 use serde::{Deserialize, Serialize};
 
@@ -17,12 +18,77 @@ fn finite_nonneg(x: f64, name: &str) -> Result<()> {
     }
 }
 
+fn decay_suffix(f: &Option<Forgetting>) -> String {
+    f.as_ref()
+        .map_or(String::new(), |f| format!(", decay={}", f.gamma))
+}
+
+/// `Persist` for a disjoint linear policy: payload version 1 is (base, params), the layout
+/// before `decay`, still written for policies without it (their bytes are unchanged, and
+/// older releases read them); version 2 adds the forgetting state.
+macro_rules! persist_linear {
+    ($ty:ident, $kind:literal, $params:ident) => {
+        impl Persist for $ty {
+            const KIND: &'static str = $kind;
+            const VERSION: u16 = 2;
+            fn check_invariants(&self) -> Result<()> {
+                self.check_policy()
+            }
+            fn decode_payload(version: u16, payload: &[u8]) -> Result<(Self, &[u8])> {
+                if version >= 2 {
+                    return read_payload(payload);
+                }
+                let ((base, params), rest): ((LinearBase, $params), &[u8]) = read_payload(payload)?;
+                Ok((
+                    $ty {
+                        base,
+                        params,
+                        forgetting: None,
+                    },
+                    rest,
+                ))
+            }
+            fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+                if self.forgetting.is_none() {
+                    return Ok((1, write_payload(&(&self.base, &self.params))?));
+                }
+                Ok((2, write_payload(self)?))
+            }
+        }
+    };
+}
+
+/// Adds `decay` to a new policy (None leaves it unchanged).
+macro_rules! with_decay {
+    ($ty:ident) => {
+        impl $ty {
+            /// This policy with discounting by `decay` in (0, 1] (None: none), before any
+            /// update.
+            pub fn with_decay(mut self, decay: Option<f64>) -> Result<Self> {
+                super::check_decay(decay)?;
+                self.forgetting = decay.map(|g| Forgetting::new(g, &self.base)).transpose()?;
+                Ok(self)
+            }
+
+            /// The discount factor, None without forgetting.
+            pub fn decay(&self) -> Option<f64> {
+                self.forgetting.as_ref().map(|f| f.gamma)
+            }
+        }
+    };
+}
+with_decay!(LinUCB);
+with_decay!(LinTS);
+with_decay!(LinGreedy);
+
 /// LinUCB with disjoint models: score_a(x) = x^T theta_a + alpha sqrt(x^T A_a^{-1} x),
 /// A_a = lam I + sum x x^T over the rows of arm a. Li et al.'s alpha = 1 + sqrt(ln(2/delta)/2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinUCB {
     base: LinearBase,
     params: LinUCBParams,
+    /// Discounting (`decay`), None for the plain ridge regression.
+    forgetting: Option<Forgetting>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +101,7 @@ impl LinUCB {
         let p = LinUCB {
             base: LinearBase::new(n_arms, dim, lam, seed)?,
             params: LinUCBParams { alpha },
+            forgetting: None,
         };
         p.check_params()?;
         Ok(p)
@@ -46,6 +113,12 @@ impl ContextualPolicy for LinUCB {
     fn base(&self) -> &LinearBase {
         &self.base
     }
+    fn forgetting(&self) -> Option<&Forgetting> {
+        self.forgetting.as_ref()
+    }
+    fn forgetting_mut(&mut self) -> Option<(&mut LinearBase, &mut Forgetting)> {
+        self.forgetting.as_mut().map(|f| (&mut self.base, f))
+    }
     fn base_mut(&mut self) -> &mut LinearBase {
         &mut self.base
     }
@@ -53,7 +126,12 @@ impl ContextualPolicy for LinUCB {
         &self.params
     }
     fn describe_params(&self) -> String {
-        format!("alpha={}, lam={}", self.params.alpha, self.base.lam)
+        format!(
+            "alpha={}, lam={}{}",
+            self.params.alpha,
+            self.base.lam,
+            decay_suffix(&self.forgetting)
+        )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
         for (o, m) in out.iter_mut().zip(&self.base.arms) {
@@ -87,7 +165,7 @@ impl ContextualPolicy for LinUCB {
         true
     }
 }
-persist_contextual!(LinUCB, "LinUCB");
+persist_linear!(LinUCB, "LinUCB", LinUCBParams);
 
 /// Draws used by `LinTS::probabilities`, which has no closed form.
 pub const PROBABILITY_SAMPLES: usize = 4096;
@@ -101,6 +179,8 @@ pub const PROBABILITY_SAMPLES: usize = 4096;
 pub struct LinTS {
     base: LinearBase,
     params: LinTSParams,
+    /// Discounting (`decay`), None for the plain ridge regression.
+    forgetting: Option<Forgetting>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,6 +193,7 @@ impl LinTS {
         let p = LinTS {
             base: LinearBase::new(n_arms, dim, lam, seed)?,
             params: LinTSParams { v },
+            forgetting: None,
         };
         p.check_params()?;
         Ok(p)
@@ -132,6 +213,12 @@ impl ContextualPolicy for LinTS {
     fn base(&self) -> &LinearBase {
         &self.base
     }
+    fn forgetting(&self) -> Option<&Forgetting> {
+        self.forgetting.as_ref()
+    }
+    fn forgetting_mut(&mut self) -> Option<(&mut LinearBase, &mut Forgetting)> {
+        self.forgetting.as_mut().map(|f| (&mut self.base, f))
+    }
     fn base_mut(&mut self) -> &mut LinearBase {
         &mut self.base
     }
@@ -139,7 +226,12 @@ impl ContextualPolicy for LinTS {
         &self.params
     }
     fn describe_params(&self) -> String {
-        format!("v={}, lam={}", self.params.v, self.base.lam)
+        format!(
+            "v={}, lam={}{}",
+            self.params.v,
+            self.base.lam,
+            decay_suffix(&self.forgetting)
+        )
     }
     /// Posterior means x^T theta_hat_a.
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
@@ -216,7 +308,7 @@ impl ContextualPolicy for LinTS {
         true
     }
 }
-persist_contextual!(LinTS, "LinTS");
+persist_linear!(LinTS, "LinTS", LinTSParams);
 
 /// Epsilon-greedy on the ridge estimates: with probability epsilon a uniformly random arm,
 /// otherwise argmax_a x^T theta_a (ties at random).
@@ -224,6 +316,8 @@ persist_contextual!(LinTS, "LinTS");
 pub struct LinGreedy {
     base: LinearBase,
     params: LinGreedyParams,
+    /// Discounting (`decay`), None for the plain ridge regression.
+    forgetting: Option<Forgetting>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -242,6 +336,7 @@ impl LinGreedy {
         let p = LinGreedy {
             base: LinearBase::new(n_arms, dim, lam, seed)?,
             params: LinGreedyParams { epsilon },
+            forgetting: None,
         };
         p.check_params()?;
         Ok(p)
@@ -253,6 +348,12 @@ impl ContextualPolicy for LinGreedy {
     fn base(&self) -> &LinearBase {
         &self.base
     }
+    fn forgetting(&self) -> Option<&Forgetting> {
+        self.forgetting.as_ref()
+    }
+    fn forgetting_mut(&mut self) -> Option<(&mut LinearBase, &mut Forgetting)> {
+        self.forgetting.as_mut().map(|f| (&mut self.base, f))
+    }
     fn base_mut(&mut self) -> &mut LinearBase {
         &mut self.base
     }
@@ -260,7 +361,12 @@ impl ContextualPolicy for LinGreedy {
         &self.params
     }
     fn describe_params(&self) -> String {
-        format!("epsilon={}, lam={}", self.params.epsilon, self.base.lam)
+        format!(
+            "epsilon={}, lam={}{}",
+            self.params.epsilon,
+            self.base.lam,
+            decay_suffix(&self.forgetting)
+        )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
         for (o, m) in out.iter_mut().zip(&self.base.arms) {
@@ -323,4 +429,4 @@ impl ContextualPolicy for LinGreedy {
         0.0
     }
 }
-persist_contextual!(LinGreedy, "LinGreedy");
+persist_linear!(LinGreedy, "LinGreedy", LinGreedyParams);

@@ -1,7 +1,8 @@
 //! Contextual bandits on per-arm ridge-regression models ("disjoint" linear models):
 //! LinUCB, linear Thompson sampling and linear epsilon-greedy share the [`RidgeModel`]
 //! state (`ridge.rs`) and the [`ContextualPolicy`] vocabulary defined here, with its batch
-//! scoring engine; `batch.rs` holds the batch fit.
+//! scoring engine; `batch.rs` holds the batch fit, `forgetting.rs` the discounted sums of
+//! `decay=` (D-LinUCB).
 
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
@@ -16,6 +17,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 mod batch;
+pub mod diagonal;
+pub mod forgetting;
 pub mod gibbs;
 pub mod hybrid;
 pub mod linear;
@@ -24,6 +27,8 @@ pub mod registry;
 mod ridge;
 pub mod sketch;
 pub(crate) use batch::PrivateBatch;
+pub use diagonal::DiagonalLinUCB;
+pub use forgetting::{check_decay, Forgetting};
 pub use gibbs::{GibbsGreedy, GibbsWidth, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
 pub use linear::{LinGreedy, LinTS, LinUCB};
@@ -155,6 +160,15 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// Selection probabilities for one validated context.
     fn probability_row(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]);
     fn check_params(&self) -> Result<()>;
+    /// The forgetting state of a policy created with `decay` (see `forgetting.rs`); None for
+    /// the others, whose updates are the plain ridge regression.
+    fn forgetting(&self) -> Option<&Forgetting> {
+        None
+    }
+    /// The model and the forgetting state, borrowed together (None without `decay`).
+    fn forgetting_mut(&mut self) -> Option<(&mut LinearBase, &mut Forgetting)> {
+        None
+    }
     /// c in score = mean + c * width when the decision rule's score has that form (0 for
     /// rules scoring by the mean alone): lets batch scoring run on matrix products.
     fn width_coefficient(&self) -> f64;
@@ -524,6 +538,11 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         self.check_update(x, &[arm], &[reward], Some(&[weight]))
             .map_err(rename_single)?;
         crate::policy::check_room(self.n_updates(), 1)?;
+        if let Some((b, f)) = self.forgetting_mut() {
+            crate::policy::check_room(f.rounds, 1)?;
+            f.update(b, arm as usize, x, reward, weight);
+            return Ok(());
+        }
         let b = self.base_mut();
         let link = b.link;
         with_buffer(b.dim, |scratch| {
@@ -563,6 +582,27 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         }
         if let Err(e) = crate::policy::check_room(self.n_updates(), n as u64) {
             return Err(self.refusal(x, arms, rewards, weights, Some(e)));
+        }
+        if let Some(rounds) = self.forgetting().map(|f| f.rounds) {
+            // Discounted sums depend on the order of the rows: one round per row, from a
+            // private copy validated whole before anything changes.
+            crate::policy::check_room(rounds, n as u64)?;
+            let batch = PrivateBatch::copy(x, arms, rewards, weights)?;
+            self.check_update(&batch.x, &batch.arms, &batch.rewards, batch.weights())?;
+            let rows: Vec<(usize, &[f64], f64, f64)> = (0..n)
+                .map(|i| {
+                    (
+                        batch.arms[i] as usize,
+                        &batch.x[i * d..(i + 1) * d],
+                        batch.rewards[i],
+                        batch.weights().map_or(1.0, |w| w[i]),
+                    )
+                })
+                .collect();
+            if let Some((b, f)) = self.forgetting_mut() {
+                f.update_rows(b, &rows);
+            }
+            return Ok(());
         }
         if self.base().link == Link::Logistic || n > u32::MAX as usize {
             let batch = PrivateBatch::copy(x, arms, rewards, weights)?;
@@ -798,6 +838,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     }
 
     fn add_arm(&mut self) -> usize {
+        if let Some((b, f)) = self.forgetting_mut() {
+            f.on_add_arm(b);
+        }
         let b = self.base_mut();
         b.arms.push(RidgeModel::new(b.dim, b.lam));
         b.arms.len() - 1
@@ -816,6 +859,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         if k == 1 {
             return Err(Error::param("arm", "cannot remove the last remaining arm"));
         }
+        if let Some((_, f)) = self.forgetting_mut() {
+            f.on_remove_arm(i as usize);
+        }
         let b = self.base_mut();
         let removed = b.arms.remove(i as usize);
         b.t -= removed.n;
@@ -827,6 +873,12 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         if self.base().link == Link::Logistic {
             return Err(Error::incompatible(format!(
                 "{} does not support merge: an online Laplace posterior depends on the order of its updates",
+                Self::KIND
+            )));
+        }
+        if self.forgetting().is_some() || other.forgetting().is_some() {
+            return Err(Error::incompatible(format!(
+                "{} with decay does not support merge: a discounted sum weights each row by its age, and the rows of two replicas have no common order",
                 Self::KIND
             )));
         }
@@ -874,6 +926,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
 
     fn check_policy(&self) -> Result<()> {
         self.base().check()?;
+        if let Some(f) = self.forgetting() {
+            f.check(self.base())?;
+        }
         self.check_params()
     }
 }

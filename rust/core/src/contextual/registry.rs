@@ -7,6 +7,7 @@
 //! [`super::HybridLinUCB`] is not a member: it takes shared features beside the per-arm
 //! context, so it does not speak the [`ContextualPolicy`] vocabulary.
 
+use super::DiagonalLinUCB;
 use super::{
     ContextualPolicy, GibbsGreedy, KLRegularizedUCB, LinGreedy, LinTS, LinUCB, LinearBase,
     LogisticTS, LogisticUCB,
@@ -28,10 +29,11 @@ pub enum AnyContextual {
     LogisticTS(LogisticTS),
     SketchedLinUCB(SketchedLinUCB),
     SketchedLinTS(SketchedLinTS),
+    DiagonalLinUCB(DiagonalLinUCB),
 }
 
 /// The kind names of the registered policies, in the order Python lists them.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     LinUCB::KIND,
     LinTS::KIND,
     LinGreedy::KIND,
@@ -41,6 +43,7 @@ pub const NAMES: [&str; 9] = [
     GibbsGreedy::KIND,
     SketchedLinUCB::KIND,
     SketchedLinTS::KIND,
+    DiagonalLinUCB::KIND,
 ];
 
 /// `$body` with `$p` bound to the concrete policy inside `$any`.
@@ -56,6 +59,7 @@ macro_rules! dispatch {
             AnyContextual::LogisticTS($p) => $body,
             AnyContextual::SketchedLinUCB($p) => $body,
             AnyContextual::SketchedLinTS($p) => $body,
+            AnyContextual::DiagonalLinUCB($p) => $body,
         }
     };
 }
@@ -79,6 +83,7 @@ from_concrete!(
     LogisticTS
 );
 from_concrete!(SketchedLinUCB, SketchedLinTS);
+from_concrete!(DiagonalLinUCB);
 
 impl AnyContextual {
     /// The kind name (the class name, and the one in the state header).
@@ -112,6 +117,7 @@ impl AnyContextual {
             "LogisticTS" => AnyContextual::LogisticTS(decode(bytes)?),
             "SketchedLinUCB" => AnyContextual::SketchedLinUCB(decode(bytes)?),
             "SketchedLinTS" => AnyContextual::SketchedLinTS(decode(bytes)?),
+            "DiagonalLinUCB" => AnyContextual::DiagonalLinUCB(decode(bytes)?),
             other => {
                 let held = peek_kind(bytes).map(|(_, k)| k).unwrap_or_default();
                 return Err(Error::state(format!(
@@ -123,6 +129,10 @@ impl AnyContextual {
 
     pub fn base(&self) -> &LinearBase {
         dispatch!(self, p => p.base())
+    }
+    /// The discount factor of a policy with forgetting (`decay`), None otherwise.
+    pub fn decay(&self) -> Option<f64> {
+        dispatch!(self, p => p.forgetting().map(|f| f.gamma))
     }
     pub fn describe_params(&self) -> String {
         dispatch!(self, p => p.describe_params())
@@ -240,6 +250,7 @@ impl AnyContextual {
             (A::LogisticTS(a), A::LogisticTS(b)) => a.merge(b),
             (A::SketchedLinUCB(a), A::SketchedLinUCB(b)) => a.merge(b),
             (A::SketchedLinTS(a), A::SketchedLinTS(b)) => a.merge(b),
+            (A::DiagonalLinUCB(a), A::DiagonalLinUCB(b)) => a.merge(b),
             (a, b) => Err(Error::incompatible(format!(
                 "other: cannot merge {} into {} (the classes differ)",
                 b.kind(),
@@ -270,6 +281,9 @@ mod tests {
                 .unwrap()
                 .into(),
             SketchedLinTS::new(3, 2, 1, true, 0.3, 1.0, Some(9))
+                .unwrap()
+                .into(),
+            DiagonalLinUCB::new(3, 2, 0.7, 1.0, Some(10))
                 .unwrap()
                 .into(),
         ]

@@ -181,7 +181,7 @@ impl RidgeModel {
         }
         // v = A^{-1} x (into scratch), q = x^T v and x . theta in one pass over A^{-1}
         // (which the sums below do not change).
-        let (q, mean) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
+        let (q, mean) = self.inverse_times(x, scratch);
         // theta_new = theta + w (r - x.theta) / (1 + w q) * A^{-1} x (before the update).
         let den = 1.0 + weight * q;
         let gain = weight * (reward - mean) / den;
@@ -211,6 +211,20 @@ impl RidgeModel {
             self.refactor(Link::Identity);
         }
         Ok(())
+    }
+
+    /// A^{-1} x into `v`, and (x^T A^{-1} x, x . theta). From
+    /// [`linalg::UPPER_TRIANGLE_FROM`] on, by dot products of whole rows (streamed; A^{-1}
+    /// is symmetric); below it by the column-panel kernel (bit for bit the earlier results).
+    #[inline]
+    fn inverse_times(&self, x: &[f64], v: &mut [f64]) -> (f64, f64) {
+        if x.len() >= linalg::UPPER_TRIANGLE_FROM {
+            let v = &mut v[..x.len()];
+            linalg::matvec(&self.a_inv, x, v);
+            (linalg::dot(x, v), linalg::dot(x, &self.theta))
+        } else {
+            linalg::symv_dot(&self.a_inv, x, Some(&self.theta), v)
+        }
     }
 
     /// Whether theta + step v stays within [`THETA_LIMIT`], and |v|^2. By the triangle
@@ -258,7 +272,7 @@ impl RidgeModel {
             self.n += 1;
             return Ok(());
         }
-        let (q, z0) = linalg::symv_dot(&self.a_inv, x, Some(&self.theta), scratch);
+        let (q, z0) = self.inverse_times(x, scratch);
         let wq = weight * q;
         let z1 = z0 + wq * (reward - sigmoid(z0));
         let (mut lo, mut hi) = if z1 >= z0 { (z0, z1) } else { (z1, z0) };
@@ -503,7 +517,12 @@ impl RidgeModel {
     /// (x^T theta, sqrt(x^T A^{-1} x)) in one pass over A^{-1}: a decision's mean and width.
     #[inline]
     pub fn mean_width(&self, x: &[f64]) -> (f64, f64) {
-        let (q, mean) = linalg::quad_and_dot(&self.a_inv, x, &self.theta);
+        // From UPPER_TRIANGLE_FROM on, half of the symmetric inverse (half the bytes).
+        let (q, mean) = if x.len() >= linalg::UPPER_TRIANGLE_FROM {
+            linalg::quad_and_dot_upper(&self.a_inv, x, &self.theta)
+        } else {
+            linalg::quad_and_dot(&self.a_inv, x, &self.theta)
+        };
         (mean, q.max(0.0).sqrt())
     }
 
@@ -515,6 +534,9 @@ impl RidgeModel {
     /// sqrt(x^T A^{-1} x), the confidence width of the mean.
     #[inline]
     pub fn width(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
+        if x.len() >= linalg::UPPER_TRIANGLE_FROM {
+            return self.mean_width(x).1;
+        }
         linalg::quad_form(&self.a_inv, x, scratch).max(0.0).sqrt()
     }
 

@@ -247,6 +247,144 @@ pub fn top_k_of_draw(
     RankedList::from_conditionals(arms, propensities)
 }
 
+/// [`top_k_random_ties`] over the `eligible` arms only (the same draws as on the eligible
+/// keys alone); the listed arms are indices of `keys`. Requires 1 <= k <= eligible.count().
+pub fn top_k_random_ties_among(
+    keys: &[f64],
+    k: usize,
+    eligible: &crate::eligible::Eligible,
+    rng: &mut Rng,
+) -> RankedList {
+    let index: Vec<usize> = eligible.indices().collect();
+    let restricted: Vec<f64> = index.iter().map(|&i| keys[i]).collect();
+    let mut list = top_k_random_ties(&restricted, k, rng);
+    for a in &mut list.arms {
+        *a = index[*a];
+    }
+    list
+}
+
+/// Position-wise marginals of a ranked list: `m[a * k + j]` = P(slot j shows arm a), for
+/// `n_arms` arms and `k` slots (row-major n_arms x k). Each column sums to 1; each row's
+/// sum is the probability that the arm is listed at all.
+pub type Marginals = Vec<f64>;
+
+/// Prefix sets the exact computation of [`sequential_marginals`] may visit: sum over
+/// j < k of C(L, j) must not exceed it.
+pub const EXACT_MARGINAL_STATES: u64 = 1 << 15;
+
+/// The exact marginals of [`top_k_random_ties`]: the arms sorted by key in descending order
+/// fill the slots tie group by tie group, and a group of g arms whose first slot is s puts
+/// each of its arms in each slot of s..min(s + g, k) with probability 1 / g (the group's
+/// order is uniform, and at the boundary its listed subset too). O(L log L).
+pub fn index_marginals(keys: &[f64], k: usize) -> Marginals {
+    let n = keys.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| rank_key(keys[b]).total_cmp(&rank_key(keys[a])));
+    let mut m = vec![0.0; n * k];
+    let mut start = 0;
+    while start < n && start < k {
+        let key = rank_key(keys[order[start]]);
+        let end = start
+            + order[start..]
+                .iter()
+                .take_while(|&&i| rank_key(keys[i]) == key)
+                .count();
+        let g = (end - start) as f64;
+        for &a in &order[start..end] {
+            for slot in start..end.min(k) {
+                m[a * k + slot] = 1.0 / g;
+            }
+        }
+        start = end;
+    }
+    m
+}
+
+/// sum over j < k of C(n, j), saturating.
+fn prefix_sets(n: usize, k: usize) -> u64 {
+    let (mut total, mut c) = (0u64, 1u64);
+    for j in 0..k.min(n + 1) {
+        total = total.saturating_add(c);
+        // C(n, j + 1) = C(n, j) (n - j) / (j + 1), in u128 so the product cannot wrap.
+        c = u64::try_from(c as u128 * (n - j) as u128 / (j as u128 + 1)).unwrap_or(u64::MAX);
+    }
+    total
+}
+
+/// The exact marginals of [`sample_sequential`] with the same `next`, or None when they
+/// are not cheap (more than 64 arms, or more than [`EXACT_MARGINAL_STATES`] prefix sets).
+/// A dynamic program over the unordered sets of arms listed above each slot: the law of
+/// slot j given the slots above depends only on which arms they hold, so P(set S above
+/// slot |S|) accumulates over the sets one slot shorter, and slot j's marginal is the sum
+/// over the sets S of size j of P(S) next(not S)[a]. Works for any such rule (EXP3's
+/// mixture with uniform exploration is not Plackett-Luce, and epsilon-greedy neither).
+pub fn sequential_marginals(
+    n_arms: usize,
+    k: usize,
+    mut next: impl FnMut(&[bool]) -> Vec<f64>,
+) -> Option<Marginals> {
+    if n_arms > 64 || prefix_sets(n_arms, k) > EXACT_MARGINAL_STATES {
+        return None;
+    }
+    let mut m = vec![0.0; n_arms * k];
+    let mut level: std::collections::HashMap<u64, f64> = [(0u64, 1.0)].into_iter().collect();
+    let mut remaining = vec![false; n_arms];
+    for slot in 0..k {
+        let mut below = std::collections::HashMap::with_capacity(level.len() * 4);
+        // A fixed order of the sets, so the sums do not depend on the map's hashing.
+        let mut sets: Vec<(u64, f64)> = level.into_iter().collect();
+        sets.sort_unstable_by_key(|s| s.0);
+        for (set, mass) in sets {
+            for (a, r) in remaining.iter_mut().enumerate() {
+                *r = set >> a & 1 == 0;
+            }
+            let p = next(&remaining);
+            let total: f64 = (0..n_arms).filter(|&a| remaining[a]).map(|a| p[a]).sum();
+            let left = remaining.iter().filter(|&&r| r).count() as f64;
+            for a in (0..n_arms).filter(|&a| remaining[a]) {
+                // As sample_sequential: no mass left on the remaining arms means uniform.
+                let q = if total > 0.0 && total.is_finite() {
+                    p[a] / total
+                } else {
+                    1.0 / left
+                };
+                if q <= 0.0 {
+                    continue;
+                }
+                m[a * k + slot] += mass * q;
+                if slot + 1 < k {
+                    *below.entry(set | 1 << a).or_insert(0.0) += mass * q;
+                }
+            }
+        }
+        level = below;
+    }
+    Some(m)
+}
+
+/// Monte Carlo marginals: the slot frequencies of `samples` lists drawn by `draw` from a
+/// generator forked from `rng` (which does not move).
+pub fn monte_carlo_marginals(
+    n_arms: usize,
+    k: usize,
+    samples: usize,
+    rng: &Rng,
+    mut draw: impl FnMut(&mut Rng) -> Vec<usize>,
+) -> Marginals {
+    let mut fork = Rng::seed_from_u64(rng.clone().next_raw() ^ 0x9e37_79b9_7f4a_7c15);
+    let mut counts = vec![0u64; n_arms * k];
+    for _ in 0..samples {
+        for (slot, a) in draw(&mut fork).into_iter().enumerate() {
+            counts[a * k + slot] += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|c| c as f64 / samples as f64)
+        .collect()
+}
+
 /// `p` restricted to `remaining` and renormalized (zero elsewhere); uniform over
 /// `remaining` when it holds no mass.
 pub(crate) fn restrict(mut p: Vec<f64>, remaining: &[bool]) -> Vec<f64> {
@@ -307,6 +445,75 @@ mod tests {
             let f = c as f64 / n as f64;
             assert!((f - 1.0 / 6.0).abs() < 0.01, "{arms:?}: {f}");
         }
+    }
+
+    /// Every ordered list of k arms, slot by slot from `next`: the marginals by brute force.
+    fn enumerate(n: usize, k: usize, next: &dyn Fn(&[bool]) -> Vec<f64>) -> Vec<f64> {
+        fn go(
+            prefix: &mut Vec<usize>,
+            p: f64,
+            n: usize,
+            k: usize,
+            next: &dyn Fn(&[bool]) -> Vec<f64>,
+            m: &mut [f64],
+        ) {
+            if prefix.len() == k {
+                for (j, &a) in prefix.iter().enumerate() {
+                    m[a * k + j] += p;
+                }
+                return;
+            }
+            let remaining: Vec<bool> = (0..n).map(|a| !prefix.contains(&a)).collect();
+            let q = next(&remaining);
+            for a in (0..n).filter(|&a| remaining[a] && q[a] > 0.0) {
+                prefix.push(a);
+                go(prefix, p * q[a], n, k, next, m);
+                prefix.pop();
+            }
+        }
+        let mut m = vec![0.0; n * k];
+        go(&mut Vec::new(), 1.0, n, k, next, &mut m);
+        m
+    }
+
+    #[test]
+    fn exact_marginals_equal_enumeration_and_large_cases_decline() {
+        let w = [0.4, 0.25, 0.15, 0.1, 0.06, 0.04];
+        // A mixture with uniform exploration redone on each slot (EXP3's rule): not
+        // Plackett-Luce, still a function of the remaining set.
+        let next = |r: &[bool]| {
+            let n = r.iter().filter(|&&x| x).count() as f64;
+            let p = restrict(w.to_vec(), r);
+            p.iter()
+                .zip(r)
+                .map(|(q, &x)| if x { 0.7 * q + 0.3 / n } else { 0.0 })
+                .collect::<Vec<_>>()
+        };
+        for k in 1..=4 {
+            let got = sequential_marginals(6, k, next).unwrap();
+            let want = enumerate(6, k, &next);
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-14, "k={k}: {got:?} vs {want:?}");
+            }
+        }
+        assert!(sequential_marginals(65, 1, |r| restrict(vec![1.0; 65], r)).is_none());
+        assert!(sequential_marginals(40, 6, |r| restrict(vec![1.0; 40], r)).is_none());
+        assert_eq!(prefix_sets(40, 6), 1 + 40 + 780 + 9880 + 91390 + 658008);
+        // Index marginals: {1, 3} tied on top, then {0, 2, 4} tied across the boundary.
+        let keys = [1.0, 2.0, 1.0, 2.0, 1.0, f64::NAN];
+        let m = index_marginals(&keys, 3);
+        let third = 1.0 / 3.0;
+        assert_eq!(
+            m,
+            vec![
+                0., 0., third, 0.5, 0.5, 0., 0., 0., third, 0.5, 0.5, 0., 0., 0., third, 0., 0., 0.
+            ]
+        );
+        let e = crate::eligible::Eligible::from_indices(&[0, 2, 5], 6).unwrap();
+        let mut rng = Rng::seed_from_u64(2);
+        let l = top_k_random_ties_among(&keys, 3, &e, &mut rng);
+        assert_eq!(&l.arms[2..], &[5]);
+        assert_eq!(l.propensities, vec![0.5, 1.0, 1.0]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::state::Persist;
 use crate::stats::{argmax_distribution, ArmStats};
 use serde::{Deserialize, Serialize};
 
+pub mod detect;
 pub mod drift;
 pub mod elimination;
 pub mod exp3;
@@ -21,6 +22,7 @@ pub mod thompson;
 pub mod tsallis;
 pub mod ucb;
 
+pub use detect::{Restart, CUSUMUCB, GLRUCB};
 pub use drift::{DiscountedThompsonSampling, DiscountedUCB, SlidingWindowUCB};
 pub use elimination::SuccessiveElimination;
 pub use exp3::{Exp3, Exp3IX};
@@ -403,6 +405,49 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
         };
         self.core_mut().rng = rng;
         Ok(ranked)
+    }
+
+    /// Position-wise marginals of `select_list(k)` in the current state, `m[a * k + j]` =
+    /// P(slot j shows arm a) (see [`list::Marginals`]), and whether they are exact. Exact
+    /// for [`ListRule::Index`] (ties are uniform) and for [`ListRule::Sequential`] when
+    /// [`list::sequential_marginals`] is cheap; otherwise the slot frequencies of `samples`
+    /// lists drawn from a generator forked from the policy's (which does not move).
+    fn list_marginals(&self, k: usize, samples: usize) -> Result<(list::Marginals, bool)> {
+        let n = self.n_arms();
+        if k == 0 || k > n {
+            return Err(Error::param(
+                "k",
+                format!("must be an integer in [1, {n}] (the number of arms), got {k}"),
+            ));
+        }
+        if samples == 0 {
+            return Err(Error::param("samples", "must be at least 1"));
+        }
+        crate::limits::check_alloc("k", &[n, k], 16)?;
+        let rng = &self.core().rng;
+        Ok(match self.list_rule() {
+            ListRule::Index => (list::index_marginals(&self.list_keys(), k), true),
+            ListRule::Sequential => {
+                match list::sequential_marginals(n, k, |r| self.next_slot_probabilities(r)) {
+                    Some(m) => (m, true),
+                    None => {
+                        let m = list::monte_carlo_marginals(n, k, samples, rng, |g| {
+                            list::sample_sequential(n, k, g, |r| self.next_slot_probabilities(r))
+                                .arms
+                        });
+                        (m, false)
+                    }
+                }
+            }
+            ListRule::Sampled => {
+                let mut keys = Vec::with_capacity(n);
+                let m = list::monte_carlo_marginals(n, k, samples, rng, |g| {
+                    self.draw_keys(g, &mut keys);
+                    list::top_k_random_ties(&keys, k, g).arms
+                });
+                (m, false)
+            }
+        })
     }
 
     /// `n` decisions with no feedback between them (as a batched deployment makes).

@@ -12,7 +12,7 @@
 use super::{
     BayesUCB, DiscountedThompsonSampling, DiscountedUCB, EpsilonGreedy, Exp3, Exp3IX,
     GaussianThompsonSampling, Policy, SlidingWindowUCB, Softmax, SuccessiveElimination,
-    ThompsonSampling, TsallisINF, KLUCB, MOSS, UCB1, UCBV,
+    ThompsonSampling, TsallisINF, CUSUMUCB, GLRUCB, KLUCB, MOSS, UCB1, UCBV,
 };
 use crate::eligible::{Eligible, EligibleRows};
 use crate::error::{python_name, Error, Result};
@@ -37,6 +37,8 @@ pub enum AnyPolicy {
     DiscountedUCB(DiscountedUCB),
     DiscountedThompsonSampling(DiscountedThompsonSampling),
     TsallisINF(TsallisINF),
+    CUSUMUCB(CUSUMUCB),
+    GLRUCB(GLRUCB),
 }
 
 /// `each_policy!(value, p => body)`: `body` with `p` bound to the policy inside `value`
@@ -60,6 +62,8 @@ macro_rules! each_policy {
             AnyPolicy::DiscountedUCB($p) => $body,
             AnyPolicy::DiscountedThompsonSampling($p) => $body,
             AnyPolicy::TsallisINF($p) => $body,
+            AnyPolicy::CUSUMUCB($p) => $body,
+            AnyPolicy::GLRUCB($p) => $body,
         }
     };
 }
@@ -145,6 +149,8 @@ registered!(
     DiscountedUCB,
     DiscountedThompsonSampling,
     TsallisINF,
+    CUSUMUCB,
+    GLRUCB,
 );
 
 /// `merge` of two policies of the same type `P`; an incompatible error otherwise.
@@ -203,6 +209,15 @@ impl AnyPolicy {
     /// A ranked list of `k` arms and its propensities (see [`Policy::select_list`]).
     pub fn select_list(&mut self, k: usize) -> Result<super::RankedList> {
         each_policy!(self, p => p.select_list(k))
+    }
+
+    /// Position-wise marginals of `select_list(k)` (see [`Policy::list_marginals`]).
+    pub fn list_marginals(
+        &self,
+        k: usize,
+        samples: usize,
+    ) -> Result<(super::list::Marginals, bool)> {
+        each_policy!(self, p => p.list_marginals(k, samples))
     }
 
     pub fn update_batch(&mut self, arms: &[i64], rewards: &[f64]) -> Result<()> {
@@ -276,7 +291,7 @@ impl AnyPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Divergence;
+    use crate::policy::{Divergence, Restart};
 
     /// One policy of every registered type, in registry order, each having seen a few
     /// rewards.
@@ -314,6 +329,32 @@ mod tests {
                 .unwrap()
                 .into(),
             TsallisINF::new(3, 1.0, Some(16)).unwrap().into(),
+            CUSUMUCB::new(
+                3,
+                Some(4.0),
+                0.1,
+                2,
+                Some(0.2),
+                1.0,
+                Restart::Local,
+                None,
+                1,
+                Some(17),
+            )
+            .unwrap()
+            .into(),
+            GLRUCB::new(
+                3,
+                Some(0.05),
+                Some(0.2),
+                Restart::Local,
+                2,
+                1,
+                None,
+                Some(18),
+            )
+            .unwrap()
+            .into(),
         ];
         for p in &mut all {
             p.update_batch(&[0, 1, 2, 1], &[1.0, 0.0, 0.5, 1.0])
