@@ -1,5 +1,5 @@
-//! Measurement of faer against the hand-written dense kernels (issue 13): Cholesky, SPD
-//! inverse and triangular inverse at the sizes the library uses (d = 20 for W2's ridge
+//! Measurement of faer against the hand-written dense kernels (issue 13): Cholesky and SPD
+//! inverse at the sizes the library uses (d = 20 for W2's ridge
 //! models, up to a few hundred for sketches and BKB dictionaries, 1000 for GP-UCB-sized
 //! problems). Compiled only with `--features faer-comparison`; run with
 //! `cargo test -p regretless-core --release --features faer-comparison -- --ignored
@@ -7,7 +7,6 @@
 //! machine: load only ever adds time), one rayon thread and two, and checks that both
 //! sides compute the same matrices.
 
-use crate::kernel::dense;
 use crate::linalg;
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, MatRef, Par, Side};
@@ -124,38 +123,22 @@ fn faer_comparison() {
                 row("spd inverse (linalg.rs)", n, threads, ours, theirs);
             }
             for &n in &[80usize, 256, 1000] {
+                // The blocked factorization (unblocked diagonal blocks with the pivot rules
+                // BKB needs, faer's triangular solve and product for the rest) against
+                // faer's own LL^T.
                 let a = spd(n, n as u64);
                 let reps = if n >= 1000 { 5 } else { 15 };
                 let inner = (2_000_000 / (n * n)).max(1);
-                let l = dense::cholesky(&a, n, 0.0).unwrap();
+                let l = linalg::cholesky(&a, n).unwrap();
                 assert!(max_diff(&l, faer_lower(&a, n).as_ref(), n) < 1e-10);
                 let ours = time(reps, inner, || {
-                    black_box(dense::cholesky(black_box(&a), n, 0.0));
+                    black_box(linalg::cholesky(black_box(&a), n));
                 });
                 let theirs = time(reps, inner, || {
                     black_box(faer_lower(black_box(&a), n));
                 });
-                row("cholesky (kernel/dense.rs)", n, threads, ours, theirs);
-                let li = dense::lower_inverse(&l, n);
-                let lf = MatRef::from_row_major_slice(&l, n, n);
-                let mut out = Mat::<f64>::zeros(n, n);
-                faer::linalg::triangular_inverse::invert_lower_triangular(out.as_mut(), lf, par);
-                assert!(max_diff(&li, out.as_ref(), n) < 1e-10);
-                let ours = time(reps, inner, || {
-                    black_box(dense::lower_inverse(black_box(&l), n));
-                });
-                let theirs = time(reps, inner, || {
-                    let mut out = Mat::<f64>::zeros(n, n);
-                    let lf = MatRef::from_row_major_slice(black_box(&l), n, n);
-                    faer::linalg::triangular_inverse::invert_lower_triangular(
-                        out.as_mut(),
-                        lf,
-                        par,
-                    );
-                    black_box(out);
-                });
                 row(
-                    "triangular inverse (kernel/dense.rs)",
+                    "cholesky (linalg.rs, blocked on faer)",
                     n,
                     threads,
                     ours,

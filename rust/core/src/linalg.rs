@@ -1,9 +1,14 @@
 //! Small dense linear algebra on row-major `Vec<f64>` matrices: what the ridge models need
 //! (Cholesky, SPD inverse, Sherman-Morrison), written out because d is small (tens to a
-//! few hundred) and the state must stay plain serializable vectors. Against faer 0.22 at
-//! W2's d = 20 the Cholesky here is 1.24x and the SPD inverse 1.27x faster (faer's fixed
-//! costs); from d = 64 faer is faster (benches/README.md, "faer against the hand-written
-//! kernels").
+//! few hundred) and the state must stay plain serializable vectors.
+//!
+//! [`cholesky_with`] is the library's one Cholesky factorization (the ridge models, BKB's
+//! dictionary and design matrices, the cascade and sketch models all use it). Below
+//! [`BLOCKED_FROM`] = 64 it is the unblocked loop written here, which against faer 0.22 at
+//! W2's d = 20 is 1.24x faster for the factor and 1.27x for the SPD inverse (faer's fixed
+//! costs); from 64 on, where faer is 1.5-3.7x faster, faer's triangular solve and product
+//! run its panels and faer inverts the factor (benches/README.md, "faer against the
+//! hand-written kernels").
 //!
 //! The inner kernels (dot products, quadratic forms, rank-one and Gram updates) have an
 //! AVX2/FMA version chosen at run time and a portable one; [`crate::simd`] decides which
@@ -19,27 +24,122 @@
 // Index loops over register tiles read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
+/// What [`cholesky_with`] does with a pivot at or below its tolerance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmallPivot {
+    /// Refuse the matrix (`None`): it is not numerically positive definite.
+    Refuse,
+    /// A zero column (a positive semidefinite matrix's numerically singular direction).
+    Zero,
+    /// Raise the pivot to the tolerance (for `S + floor I`, whose pivots are all at least
+    /// `floor` in exact arithmetic); a non-finite pivot is still refused.
+    Floor,
+}
+
+/// Below this order the Cholesky factorization and the SPD inverse are the unblocked loops
+/// written here; from it on, faer's kernels run the blocked parts.
+pub const BLOCKED_FROM: usize = 64;
+
 /// Lower-triangular Cholesky factor of the symmetric positive definite `a` (d x d),
 /// or None if `a` is not numerically positive definite.
 pub fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; d * d];
-    for j in 0..d {
-        let mut diag = a[j * d + j];
-        for k in 0..j {
-            diag -= l[j * d + k] * l[j * d + k];
-        }
-        if diag.is_nan() || diag <= 0.0 || diag.is_infinite() {
-            return None;
-        }
-        let ljj = diag.sqrt();
-        l[j * d + j] = ljj;
-        for i in j + 1..d {
-            let mut s = a[i * d + j];
-            for k in 0..j {
-                s -= l[i * d + k] * l[j * d + k];
+    cholesky_with(a, d, 0.0, SmallPivot::Refuse)
+}
+
+/// The library's one Cholesky factorization: the lower factor of the symmetric `a` (n x n),
+/// read from its lower triangle, with `small` deciding what a pivot that is not finite or
+/// not above `tol` does; `None` when it refuses.
+///
+/// Right-looking by panels of [`BLOCKED_FROM`] columns: each diagonal block is factored
+/// by the unblocked loop (which alone runs below [`BLOCKED_FROM`], so the ridge models'
+/// factors are those of that loop, bit for bit), the panel below it by faer's triangular
+/// solve and the trailing lower triangle by faer's triangular matrix product. faer splits
+/// those products over output blocks, never over the summation, so the factor does not
+/// depend on the number of threads.
+pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option<Vec<f64>> {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    use faer::{Accum, MatMut, Par};
+    assert!(a.len() >= n * n);
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        l[i * n..i * n + i + 1].copy_from_slice(&a[i * n..i * n + i + 1]);
+    }
+    let mut zero_pivots = Vec::new();
+    let mut k = 0;
+    while k < n {
+        let e = (k + BLOCKED_FROM).min(n);
+        // Diagonal block (already updated for the columns before k).
+        for j in k..e {
+            let mut diag = l[j * n + j];
+            for q in k..j {
+                diag -= l[j * n + q] * l[j * n + q];
             }
-            l[i * d + j] = s / ljj;
+            if !(diag.is_finite() && diag > tol) {
+                match small {
+                    SmallPivot::Refuse => return None,
+                    _ if diag.is_nan() => return None,
+                    SmallPivot::Zero => {
+                        for i in j..e {
+                            l[i * n + j] = 0.0;
+                        }
+                        zero_pivots.push(j);
+                        continue;
+                    }
+                    SmallPivot::Floor if diag.is_finite() => diag = tol,
+                    SmallPivot::Floor => return None,
+                }
+            }
+            let ljj = diag.sqrt();
+            l[j * n + j] = ljj;
+            for i in j + 1..e {
+                let mut s = l[i * n + j];
+                for q in k..j {
+                    s -= l[i * n + q] * l[j * n + q];
+                }
+                l[i * n + j] = s / ljj;
+            }
         }
+        if e < n {
+            let whole = MatMut::from_row_major_slice_mut(&mut l, n, n);
+            let (top, bottom) = whole.split_at_row_mut(e);
+            let mut l11 = top.submatrix_mut(k, k, e - k, e - k);
+            let (_, rest) = bottom.split_at_col_mut(k);
+            let (mut panel, trailing) = rest.split_at_col_mut(e - k);
+            // A zero column of the block: solve with a unit pivot, then zero the panel's
+            // column (later columns multiply it by the block's zero entries only).
+            let block_zeros: Vec<usize> = zero_pivots
+                .iter()
+                .filter(|&&j| j >= k)
+                .map(|&j| j - k)
+                .collect();
+            for &j in &block_zeros {
+                l11[(j, j)] = 1.0;
+            }
+            // Panel: X L11^T = A21, i.e. L11 X^T = A21^T.
+            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                l11.as_ref(),
+                panel.as_mut().transpose_mut(),
+                Par::rayon(0),
+            );
+            for &j in &block_zeros {
+                l11[(j, j)] = 0.0;
+                panel.as_mut().col_mut(j).fill(0.0);
+            }
+            // Trailing lower triangle: A22 -= X X^T.
+            let mut a22 = trailing.subcols_mut(0, n - e);
+            matmul(
+                a22.as_mut(),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                panel.as_ref(),
+                BlockStructure::Rectangular,
+                panel.as_ref().transpose(),
+                BlockStructure::Rectangular,
+                -1.0,
+                Par::rayon(0),
+            );
+        }
+        k = e;
     }
     Some(l)
 }
@@ -109,6 +209,10 @@ fn spd_inverse_rows(a: &[f64], d: usize) -> Option<Vec<f64>> {
 /// [`spd_inverse`] for small d: scalar loops.
 fn spd_inverse_scalar(a: &[f64], d: usize) -> Option<Vec<f64>> {
     let l = cholesky(a, d)?;
+    if d >= BLOCKED_FROM {
+        let li = crate::kernel::dense::lower_inverse(&l, d);
+        return Some(crate::kernel::dense::gram_lower(&li, d));
+    }
     // Invert L (lower), then A^{-1} = L^{-T} L^{-1}.
     let mut li = vec![0.0; d * d];
     for j in 0..d {
@@ -1226,6 +1330,78 @@ mod tests {
             a[i * d + i] += 0.5;
         }
         a
+    }
+
+    #[test]
+    fn cholesky_pivot_rules_and_blocks() {
+        // The unblocked loop below BLOCKED_FROM, the blocked one above: both reproduce A.
+        for &n in &[1usize, 20, 63, 64, 65, 129, 200] {
+            let a = random_spd(n, n as u64);
+            let l = cholesky(&a, n).unwrap();
+            let mut llt = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    llt[i * n + j] = (0..n).map(|k| l[i * n + k] * l[j * n + k]).sum();
+                    if j > i {
+                        assert_eq!(l[i * n + j], 0.0);
+                    }
+                }
+            }
+            for (u, v) in llt.iter().zip(&a) {
+                assert!((u - v).abs() < 1e-10 * (1.0 + v.abs()), "{n}");
+            }
+        }
+        // A rank-one PSD matrix: the second column of its factor is zero.
+        let l = cholesky_with(&[4.0, 2.0, 2.0, 1.0], 2, 1e-12, SmallPivot::Zero).unwrap();
+        assert_eq!(l, vec![2.0, 0.0, 1.0, 0.0]);
+        // A zero pivot inside the blocked path: a rank-deficient 150 x 150 Gram matrix of
+        // rank 100 gives zero columns, and still L L^T = A.
+        let (n, rank) = (150, 100);
+        let mut state = 7u64;
+        let x: Vec<f64> = (0..n * rank)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect();
+        let mut g = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                g[i * n + j] = (0..rank).map(|k| x[i * rank + k] * x[j * rank + k]).sum();
+            }
+        }
+        let trace: f64 = (0..n).map(|i| g[i * n + i]).sum();
+        let l = cholesky_with(&g, n, 1e-9 * trace, SmallPivot::Zero).unwrap();
+        let zero_columns = (0..n)
+            .filter(|&j| (j..n).all(|i| l[i * n + j] == 0.0))
+            .count();
+        assert_eq!(zero_columns, n - rank);
+        for i in 0..n {
+            for j in 0..n {
+                let v: f64 = (0..n).map(|k| l[i * n + k] * l[j * n + k]).sum();
+                assert!((v - g[i * n + j]).abs() < 1e-7 * (1.0 + g[i * n + j].abs()));
+            }
+        }
+        assert!(cholesky_with(&g, n, 1e-9 * trace, SmallPivot::Refuse).is_none());
+        // Not positive definite: refused.
+        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+        // [[1e32, 1e16], [1e16, 1 + 1e-20]] = v v^T + 1e-20 I: the second pivot (1e-20 in
+        // exact arithmetic) rounds to 0, is refused by the plain factor and floored.
+        let a = [1e32 + 1e-20, 1e16, 1e16, 1.0 + 1e-20];
+        assert!(cholesky(&a, 2).is_none());
+        let l = cholesky_with(&a, 2, 1e-20, SmallPivot::Floor).unwrap();
+        assert_eq!(l, vec![1e16, 0.0, 1.0, 1e-20f64.sqrt()]);
+        // Pivots above the floor are those of the plain factor, bit for bit.
+        let a = random_spd(70, 5);
+        assert_eq!(
+            cholesky_with(&a, 70, 1e-12, SmallPivot::Floor),
+            cholesky_with(&a, 70, 1e-12, SmallPivot::Refuse)
+        );
+        assert!(cholesky_with(&[f64::NAN], 1, 1.0, SmallPivot::Floor).is_none());
+        assert!(cholesky_with(&[f64::INFINITY], 1, 1.0, SmallPivot::Floor).is_none());
+        assert!(cholesky_with(&[f64::NAN], 1, 1.0, SmallPivot::Zero).is_none());
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! multiply-adds), the pulled arms' embeddings and their Gram matrix (`P m^2`), and about
 //! `1.3 m^3` in the Cholesky factors of `K_SS`, `A_t` and the reversed `I - lam A_t^{-1}`,
 //! two triangular inverses, `A_t^{-1}` and `R^T`, all as blocked matrix products
-//! ([`super::dense`], `matrixmultiply`'s AVX2/FMA kernels chosen at run time) whose
+//! ([`crate::linalg::cholesky_with`] and [`super::dense`], on faer's kernels) whose
 //! independent panels run in parallel, as do the blocks of candidates and of pulled arms.
 //! The ill-conditioning of `K_SS` stays confined to `L1^{-1}`; `A_t` is well conditioned
 //! (eigenvalues >= lam) and `I - lam A_t^{-1}` has eigenvalues in [0, 1).
@@ -36,10 +36,11 @@
 use super::{check_index, check_points, check_reward, dense, gp_ucb_beta, Kernel, BLOCK};
 use crate::eligible::Eligible;
 use crate::error::{Error, Result};
-use crate::linalg;
+use crate::linalg::{self, SmallPivot};
 use crate::rng::Rng;
 use crate::state::Persist;
 use crate::stats::argmax_random_ties;
+use faer::MatRef;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -531,7 +532,7 @@ impl BKB {
             let tol = (m as f64) * f64::EPSILON * trace.abs();
             // A plain (blocked) Cholesky when every pivot clears the tolerance; otherwise
             // the pivoted one, which drops the numerically dependent points.
-            let (kept, l1) = match dense::cholesky(&kss, m, tol) {
+            let (kept, l1) = match linalg::cholesky_with(&kss, m, tol, SmallPivot::Refuse) {
                 Some(l) => (self.dict.clone(), l),
                 None => {
                     let (piv, l) = pivoted_cholesky(&kss, m);
@@ -562,7 +563,11 @@ impl BKB {
                 .for_each(|(zb, rows)| {
                     with_scratch(r * rows.len(), |kt| {
                         gather(rows, kt);
-                        dense::mul_lower_t(kt, 1, rows.len(), rows.len(), r, &linv, zb);
+                        dense::mul_lower_t(
+                            MatRef::from_column_major_slice(kt, rows.len(), r),
+                            &linv,
+                            zb,
+                        );
                     });
                 });
         }
@@ -584,9 +589,9 @@ impl BKB {
         }
         // Every pivot of A_t is at least lam in exact arithmetic; beside embeddings of 1e33
         // (accepted candidates scaled so) rounding can take one to 0. The plain factor
-        // first (whose bits restored states continue from), the floored one if it refuses.
-        let la = dense::cholesky(&at, r, 0.0)
-            .or_else(|| dense::cholesky_floored(&at, r, lam))
+        // first, the floored one if it refuses.
+        let la = linalg::cholesky(&at, r)
+            .or_else(|| linalg::cholesky_with(&at, r, lam, SmallPivot::Floor))
             .ok_or_else(|| Error::param("lam", "the regularized design is not finite"))?;
         let lainv = dense::lower_inverse(&la, r);
         // A_t^{-1} = L_A^{-T} L_A^{-1}; w = A_t^{-1} b; u = L1^{-T} w (the mean is k_S1^T u).
@@ -609,7 +614,8 @@ impl BKB {
                 brev[i * r + j] = if i == j { 1.0 + v } else { v };
             }
         }
-        let lrev = dense::cholesky_psd(&brev, r, (r as f64) * f64::EPSILON);
+        let lrev = linalg::cholesky_with(&brev, r, (r as f64) * f64::EPSILON, SmallPivot::Zero)
+            .unwrap_or_default();
         let mut vt = vec![0.0; r * r];
         for i in 0..r {
             for j in 0..=i {
@@ -633,7 +639,7 @@ impl BKB {
                         for (k, col) in cols.iter().enumerate() {
                             kt[k * n..(k + 1) * n].copy_from_slice(&col[j0..j0 + n]);
                         }
-                        dense::mul_lower_t(kt, 1, n, n, r, rt, q);
+                        dense::mul_lower_t(MatRef::from_column_major_slice(kt, n, r), rt, q);
                         mb.fill(0.0);
                         for (k, &uk) in u.iter().enumerate() {
                             for (mq, kq) in mb.iter_mut().zip(&kt[k * n..(k + 1) * n]) {
@@ -777,7 +783,11 @@ impl BKB {
         let kq = self.kernel.block(xq, &xs, d);
         let qdiag = self.kernel.diag(xq, d);
         let mut q = vec![0.0; n * r];
-        dense::mul_lower_t(&kq, r, 1, n, r, &self.der.rt, &mut q);
+        dense::mul_lower_t(
+            MatRef::from_row_major_slice(&kq, n, r),
+            &self.der.rt,
+            &mut q,
+        );
         let mut mean = vec![0.0; n];
         let mut var = vec![0.0; n];
         for j in 0..n {
