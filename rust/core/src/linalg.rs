@@ -7,8 +7,9 @@
 //! [`BLOCKED_FROM`] = 64 it is the unblocked loop written here, which against faer 0.22 at
 //! W2's d = 20 is 1.24x faster for the factor and 1.27x for the SPD inverse (faer's fixed
 //! costs); from 64 on, where faer is 1.5-3.7x faster, faer's triangular solve and product
-//! run its panels and faer inverts the factor (benches/README.md, "faer against the
-//! hand-written kernels").
+//! run its panels (benches/README.md, "faer against the hand-written kernels"). The SPD
+//! inverse inverts the factor by hand below [`FAER_INVERSE_FROM`] = 128 and with faer from
+//! it on, where each is the faster.
 //!
 //! The inner kernels (dot products, quadratic forms, rank-one and Gram updates) have an
 //! AVX2/FMA version chosen at run time and a portable one; [`crate::simd`] decides which
@@ -65,14 +66,21 @@ pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option
         l[i * n..i * n + i + 1].copy_from_slice(&a[i * n..i * n + i + 1]);
     }
     let mut zero_pivots = Vec::new();
+    // Below BLOCKED_FROM the scalar loops of the ridge models' factor (their bits); above,
+    // the diagonal blocks' sums as vectorized dot products.
+    let blocked = n >= BLOCKED_FROM;
     let mut k = 0;
     while k < n {
         let e = (k + BLOCKED_FROM).min(n);
         // Diagonal block (already updated for the columns before k).
         for j in k..e {
             let mut diag = l[j * n + j];
-            for q in k..j {
-                diag -= l[j * n + q] * l[j * n + q];
+            if blocked {
+                diag -= dot(&l[j * n + k..j * n + j], &l[j * n + k..j * n + j]);
+            } else {
+                for q in k..j {
+                    diag -= l[j * n + q] * l[j * n + q];
+                }
             }
             if !(diag.is_finite() && diag > tol) {
                 match small {
@@ -93,8 +101,12 @@ pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option
             l[j * n + j] = ljj;
             for i in j + 1..e {
                 let mut s = l[i * n + j];
-                for q in k..j {
-                    s -= l[i * n + q] * l[j * n + q];
+                if blocked {
+                    s -= dot(&l[i * n + k..i * n + j], &l[j * n + k..j * n + j]);
+                } else {
+                    for q in k..j {
+                        s -= l[i * n + q] * l[j * n + q];
+                    }
                 }
                 l[i * n + j] = s / ljj;
             }
@@ -144,38 +156,35 @@ pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option
     Some(l)
 }
 
-/// The dimension from which [`spd_inverse`] runs its row-oriented, vectorized version (at
-/// d = 384 about 10x faster than the scalar loops, which stride down columns). Below it the
-/// scalar version runs, bit for bit the results of earlier versions.
-pub const SPD_INVERSE_VECTORIZED_FROM: usize = 64;
-
 /// Inverse of an SPD matrix through its Cholesky factor, exactly symmetric.
+///
+/// Below [`BLOCKED_FROM`] the scalar loops (bit for bit the results of earlier versions);
+/// from it on the row-oriented version, about 10x faster at d = 384 (the scalar loops
+/// stride down columns).
 pub fn spd_inverse(a: &[f64], d: usize) -> Option<Vec<f64>> {
-    if d >= SPD_INVERSE_VECTORIZED_FROM {
+    if d >= BLOCKED_FROM {
         spd_inverse_rows(a, d)
     } else {
         spd_inverse_scalar(a, d)
     }
 }
 
-/// [`spd_inverse`] for large d: the Cholesky factor L by dot products of row prefixes, its
-/// inverse L^{-1} row by row as sums of earlier rows (contiguous multiply-adds), and
-/// A^{-1} = L^{-T} L^{-1} as one blocked matrix product, mirrored to exact symmetry. The same
-/// arithmetic as [`spd_inverse_scalar`] in another order: equal up to rounding.
+/// From this order on [`spd_inverse`] inverts the factor with faer's triangular inverse and
+/// product: in one process, alternating, on a loaded machine, the row-oriented inverse
+/// below took 0.40x faer's time at d = 64, 1.0x at 128, 1.3x at 256, 1.6x at 384 and
+/// 2.0x at 768 (medians).
+pub const FAER_INVERSE_FROM: usize = 128;
+
+/// [`spd_inverse`] for large d: the (blocked) Cholesky factor L, then for d below
+/// [`FAER_INVERSE_FROM`] its inverse L^{-1} row by row as sums of earlier rows (contiguous
+/// multiply-adds) and A^{-1} = L^{-T} L^{-1} as one blocked matrix product, mirrored to
+/// exact symmetry; from it on, faer's. The same arithmetic as [`spd_inverse_scalar`] in
+/// another order: equal up to rounding.
 fn spd_inverse_rows(a: &[f64], d: usize) -> Option<Vec<f64>> {
-    assert!(a.len() >= d * d);
-    let mut l = vec![0.0; d * d];
-    for j in 0..d {
-        let diag = a[j * d + j] - dot(&l[j * d..j * d + j], &l[j * d..j * d + j]);
-        if diag.is_nan() || diag <= 0.0 || diag.is_infinite() {
-            return None;
-        }
-        let ljj = diag.sqrt();
-        l[j * d + j] = ljj;
-        for i in j + 1..d {
-            let s = a[i * d + j] - dot(&l[i * d..i * d + j], &l[j * d..j * d + j]);
-            l[i * d + j] = s / ljj;
-        }
+    let l = cholesky(a, d)?;
+    if d >= FAER_INVERSE_FROM {
+        let li = crate::kernel::dense::lower_inverse(&l, d);
+        return Some(crate::kernel::dense::gram_lower(&li, d));
     }
     // Row i of L^{-1}: (e_i - sum_{k<i} L_ik (row k of L^{-1})) / L_ii; row k is zero
     // beyond column k.
@@ -209,10 +218,6 @@ fn spd_inverse_rows(a: &[f64], d: usize) -> Option<Vec<f64>> {
 /// [`spd_inverse`] for small d: scalar loops.
 fn spd_inverse_scalar(a: &[f64], d: usize) -> Option<Vec<f64>> {
     let l = cholesky(a, d)?;
-    if d >= BLOCKED_FROM {
-        let li = crate::kernel::dense::lower_inverse(&l, d);
-        return Some(crate::kernel::dense::gram_lower(&li, d));
-    }
     // Invert L (lower), then A^{-1} = L^{-T} L^{-1}.
     let mut li = vec![0.0; d * d];
     for j in 0..d {
