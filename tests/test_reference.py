@@ -826,7 +826,12 @@ def test_gaussian_thompson_selection_frequencies():
 
 
 # Hyperparameters without a default (they default only given a horizon).
-REQUIRED_ARGS = {"SlidingWindowUCB": {"window": 100}, "DiscountedUCB": {"gamma": 0.99}}
+REQUIRED_ARGS = {
+    "SlidingWindowUCB": {"window": 100},
+    "DiscountedUCB": {"gamma": 0.99},
+    "CUSUMUCB": {"horizon": 3000},
+    "GLRUCB": {"horizon": 3000},
+}
 
 
 @pytest.mark.parametrize("cls", rl.POLICIES, ids=lambda c: c.__name__)

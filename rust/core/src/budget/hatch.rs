@@ -28,8 +28,10 @@ pub const PACING_WINDOW: f64 = 100.0;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HATCH {
     /// Disjoint LinUCB on the full context: the arm of a served user.
+    #[serde(with = "crate::contextual::linear::undecayed_linucb")]
     personal: LinUCB,
     /// A one-arm LinUCB on the class centers: the optimistic class values.
+    #[serde(with = "crate::contextual::linear::undecayed_linucb")]
     classes: LinUCB,
     centers: Vec<f64>,
     arrivals: Vec<u64>,

@@ -91,6 +91,32 @@ pub struct LinUCB {
     forgetting: Option<Forgetting>,
 }
 
+/// Serde for a `LinUCB` that never forgets, as a field of another state (HATCH's models):
+/// the (base, params) layout from before `decay`, so the enclosing state's bytes did not
+/// change when `decay` arrived. Encoding a decayed policy this way is refused.
+pub(crate) mod undecayed_linucb {
+    use super::{LinUCB, LinUCBParams, LinearBase};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &LinUCB, serializer: S) -> Result<S::Ok, S::Error> {
+        if p.forgetting.is_some() {
+            return Err(serde::ser::Error::custom(
+                "a decayed LinUCB has no undecayed encoding",
+            ));
+        }
+        (&p.base, &p.params).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<LinUCB, D::Error> {
+        let (base, params) = <(LinearBase, LinUCBParams)>::deserialize(deserializer)?;
+        Ok(LinUCB {
+            base,
+            params,
+            forgetting: None,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinUCBParams {
     pub alpha: f64,
