@@ -84,12 +84,11 @@ fn prior(dim: usize, lam: f64) -> Vec<f64> {
 
 /// Scales the data part of `m` = data + lam I by `s`: m <- s (m - lam I) + lam I.
 fn scale_data(m: &mut [f64], d: usize, s: f64, lam: f64) {
-    for (i, v) in m.iter_mut().enumerate() {
-        if i % (d + 1) == 0 {
-            *v = lam + s * (*v - lam);
-        } else {
-            *v *= s;
-        }
+    // Row by row, the diagonal entry set apart (no index arithmetic per entry).
+    for (i, row) in m.chunks_exact_mut(d).enumerate() {
+        let diag = row[i];
+        row.iter_mut().for_each(|v| *v *= s);
+        row[i] = lam + s * (diag - lam);
     }
 }
 
@@ -189,13 +188,13 @@ impl Forgetting {
     /// ones stay.
     pub fn refresh(&self, base: &mut LinearBase) {
         let d = base.dim;
-        let mut p = vec![0.0; d * d];
-        let mut w = vec![0.0; d * d];
+        // One work space for every arm: no allocation per arm.
+        let mut work = Work::new(d);
         for (m, g2) in base.arms.iter_mut().zip(&self.gram2) {
             if m.n == 0 {
                 continue;
             }
-            refresh_model(m, g2, d, &mut p, &mut w);
+            refresh_model(m, g2, d, &mut work);
         }
     }
 
@@ -231,34 +230,94 @@ impl Forgetting {
     }
 }
 
-fn refresh_model(m: &mut RidgeModel, g2: &[f64], d: usize, p: &mut [f64], w: &mut [f64]) {
-    let Some(inv) = linalg::spd_inverse(&m.gram, d) else {
-        return;
-    };
-    let mut theta = vec![0.0; d];
-    linalg::matvec(&inv, &m.b, &mut theta);
-    // P = V^{-1} W, then V^{-1} W V^{-1} = P V^{-1}, made exactly symmetric.
-    linalg::matmul(&inv, g2, p, d, d, d);
-    linalg::matmul(p, &inv, w, d, d, d);
-    let mut max = 0.0f64;
-    for i in 0..d {
-        for j in 0..i {
-            let v = 0.5 * (w[i * d + j] + w[j * d + i]);
-            w[i * d + j] = v;
-            w[j * d + i] = v;
+/// The work space of [`Forgetting::refresh`]: V's Cholesky factor L, the transpose of
+/// L^{-1}, V^{-1}, V^{-1} W, the width matrix and theta (d x d each, d for theta).
+struct Work {
+    l: Vec<f64>,
+    lit: Vec<f64>,
+    inv: Vec<f64>,
+    p: Vec<f64>,
+    w: Vec<f64>,
+    theta: Vec<f64>,
+}
+
+impl Work {
+    fn new(d: usize) -> Self {
+        let z = vec![0.0; d * d];
+        Work {
+            l: z.clone(),
+            lit: z.clone(),
+            inv: z.clone(),
+            p: z.clone(),
+            w: z,
+            theta: vec![0.0; d],
         }
     }
-    let mut finite = true;
-    for v in w.iter() {
-        finite &= v.is_finite();
-        max = max.max(v.abs());
+}
+
+/// V^{-1} of the symmetric positive definite `a` (d x d) into `inv`, exactly symmetric,
+/// through its Cholesky factor (into `l`, lower) and the factor's inverse (transposed, into
+/// `lit`, upper), every inner sum a contiguous [`linalg::dot`]; false (and `inv` unspecified)
+/// when `a` is not numerically positive definite. The arithmetic of [`linalg::spd_inverse`]
+/// without its three allocations, summed in another order.
+fn spd_inverse_into(a: &[f64], d: usize, l: &mut [f64], lit: &mut [f64], inv: &mut [f64]) -> bool {
+    for j in 0..d {
+        let diag = a[j * d + j] - linalg::dot(&l[j * d..j * d + j], &l[j * d..j * d + j]);
+        if diag.is_nan() || diag <= 0.0 || diag.is_infinite() {
+            return false;
+        }
+        let ljj = diag.sqrt();
+        l[j * d + j] = ljj;
+        for i in j + 1..d {
+            let s = a[i * d + j] - linalg::dot(&l[i * d..i * d + j], &l[j * d..j * d + j]);
+            l[i * d + j] = s / ljj;
+        }
     }
-    let theta_ok = theta
+    // Row j of lit is column j of L^{-1}: L^{-1}[i][j] = -(sum_{k=j}^{i-1} L[i][k] L^{-1}[k][j]) / L[i][i].
+    for j in 0..d {
+        lit[j * d + j] = 1.0 / l[j * d + j];
+        for i in j + 1..d {
+            let s = linalg::dot(&l[i * d + j..i * d + i], &lit[j * d + j..j * d + i]);
+            lit[j * d + i] = -s / l[i * d + i];
+        }
+    }
+    // V^{-1} = L^{-T} L^{-1}: entry (i, j), i >= j, is sum_{k >= i} L^{-1}[k][i] L^{-1}[k][j].
+    for i in 0..d {
+        for j in 0..=i {
+            let s = linalg::dot(&lit[i * d + i..(i + 1) * d], &lit[j * d + i..(j + 1) * d]);
+            inv[i * d + j] = s;
+            inv[j * d + i] = s;
+        }
+    }
+    true
+}
+
+fn refresh_model(m: &mut RidgeModel, g2: &[f64], d: usize, k: &mut Work) {
+    if !spd_inverse_into(&m.gram, d, &mut k.l, &mut k.lit, &mut k.inv) {
+        return;
+    }
+    linalg::matvec(&k.inv, &m.b, &mut k.theta);
+    // P = V^{-1} W, then V^{-1} W V^{-1} = P V^{-1}: entry (i, j) is row i of P times row
+    // j of V^{-1} (symmetric), computed for i >= j and mirrored, so exactly symmetric.
+    linalg::matmul(&k.inv, g2, &mut k.p, d, d, d);
+    let mut max = 0.0f64;
+    let mut finite = true;
+    for i in 0..d {
+        for j in 0..=i {
+            let v = linalg::dot(&k.p[i * d..(i + 1) * d], &k.inv[j * d..(j + 1) * d]);
+            k.w[i * d + j] = v;
+            k.w[j * d + i] = v;
+            finite &= v.is_finite();
+            max = max.max(v.abs());
+        }
+    }
+    let theta_ok = k
+        .theta
         .iter()
         .all(|t| t.is_finite() && t.abs() <= THETA_LIMIT);
     if finite && max <= INVERSE_LIMIT && theta_ok {
-        m.a_inv.copy_from_slice(w);
-        m.theta = theta;
+        m.a_inv.copy_from_slice(&k.w);
+        m.theta.copy_from_slice(&k.theta);
         m.since_refactor = 0;
     }
 }
@@ -419,6 +478,31 @@ mod tests {
             assert!(m.gram.iter().all(|v| v.abs() <= bound));
             // Every eigenvalue of V is >= lam: the width matrix is <= 1 / lam.
             assert!((0..d).all(|i| m.a_inv[i * d + i] <= 1.0 / lam + 1e-12));
+        }
+    }
+
+    #[test]
+    fn the_allocation_free_inverse_is_the_spd_inverse() {
+        let mut rng = Rng::seed_from_u64(4);
+        for d in [1, 2, 7, 9, 20, 33] {
+            // B B^T + 0.1 I, with a wide spread of eigenvalues.
+            let bm: Vec<f64> = (0..d * d).map(|_| rng.uniform() * 2.0 - 1.0).collect();
+            let mut a = prior(d, 0.1);
+            for i in 0..d {
+                linalg::add_sym_outer(&mut a, &bm[i * d..(i + 1) * d], 10f64.powi(i as i32 % 5));
+            }
+            let want = linalg::spd_inverse(&a, d).unwrap();
+            let mut k = Work::new(d);
+            assert!(spd_inverse_into(&a, d, &mut k.l, &mut k.lit, &mut k.inv));
+            assert!(close(&k.inv, &want, 1e-9), "d = {d}");
+            for i in 0..d {
+                for j in 0..d {
+                    assert_eq!(k.inv[i * d + j], k.inv[j * d + i]);
+                }
+            }
+            // Not positive definite: refused.
+            a[0] = -1.0;
+            assert!(!spd_inverse_into(&a, d, &mut k.l, &mut k.lit, &mut k.inv));
         }
     }
 
