@@ -33,8 +33,9 @@
 //! per call (O(n d^2 + K d^3) for a batch of n rows) instead of LinUCB's O(d^2)
 //! Sherman-Morrison step.
 //!
-//! The refactorization runs in one work space per call, its inner sums on the dot kernel;
-//! measured per select + update at K = 10 in benches/README.md (forgetting section).
+//! The refactorization runs in one work space per call, the triangular steps on the dot
+//! kernel and the three products blocked; measured per select + update at K = 10 in
+//! benches/README.md (forgetting section).
 //!
 //! The width matrix V^{-1} W V^{-1} is kept in each model's `a_inv` (and V^{-1} b in
 //! `theta`), so scoring, batch scoring and sampling are LinUCB's and LinTS's code. Not
@@ -260,10 +261,18 @@ impl Work {
 
 /// V^{-1} of the symmetric positive definite `a` (d x d) into `inv`, exactly symmetric,
 /// through its Cholesky factor (into `l`, lower) and the factor's inverse (transposed, into
-/// `lit`, upper), every inner sum a contiguous [`linalg::dot`]; false (and `inv` unspecified)
-/// when `a` is not numerically positive definite. The arithmetic of [`linalg::spd_inverse`]
-/// without its three allocations, summed in another order.
-fn spd_inverse_into(a: &[f64], d: usize, l: &mut [f64], lit: &mut [f64], inv: &mut [f64]) -> bool {
+/// `lit`, upper; `li` is work space), their inner sums contiguous [`linalg::dot`]s and the
+/// product L^{-T} L^{-1} one blocked matrix product; false (and `inv` unspecified) when `a`
+/// is not numerically positive definite. The arithmetic of [`linalg::spd_inverse`] without
+/// its three allocations, summed in another order.
+fn spd_inverse_into(
+    a: &[f64],
+    d: usize,
+    l: &mut [f64],
+    lit: &mut [f64],
+    li: &mut [f64],
+    inv: &mut [f64],
+) -> bool {
     for j in 0..d {
         let diag = a[j * d + j] - linalg::dot(&l[j * d..j * d + j], &l[j * d..j * d + j]);
         if diag.is_nan() || diag <= 0.0 || diag.is_infinite() {
@@ -284,35 +293,45 @@ fn spd_inverse_into(a: &[f64], d: usize, l: &mut [f64], lit: &mut [f64], inv: &m
             lit[j * d + i] = -s / l[i * d + i];
         }
     }
-    // V^{-1} = L^{-T} L^{-1}: entry (i, j), i >= j, is sum_{k >= i} L^{-1}[k][i] L^{-1}[k][j].
+    // V^{-1} = L^{-T} L^{-1} = li^T li for li = L^{-1} (lit transposed; lit's lower part is
+    // zero), one blocked product, then made exactly symmetric.
     for i in 0..d {
-        for j in 0..=i {
-            let s = linalg::dot(&lit[i * d + i..(i + 1) * d], &lit[j * d + i..(j + 1) * d]);
-            inv[i * d + j] = s;
-            inv[j * d + i] = s;
+        for j in 0..d {
+            li[i * d + j] = lit[j * d + i];
         }
     }
+    inv.iter_mut().for_each(|v| *v = 0.0);
+    linalg::add_at_b(li, li, inv, d, d, d);
+    symmetrize(inv, d);
     true
 }
 
+/// m <- (m + m^T) / 2 for a d x d row-major m.
+fn symmetrize(m: &mut [f64], d: usize) {
+    for i in 0..d {
+        for j in 0..i {
+            let v = 0.5 * (m[i * d + j] + m[j * d + i]);
+            m[i * d + j] = v;
+            m[j * d + i] = v;
+        }
+    }
+}
+
 fn refresh_model(m: &mut RidgeModel, g2: &[f64], d: usize, k: &mut Work) {
-    if !spd_inverse_into(&m.gram, d, &mut k.l, &mut k.lit, &mut k.inv) {
+    if !spd_inverse_into(&m.gram, d, &mut k.l, &mut k.lit, &mut k.p, &mut k.inv) {
         return;
     }
     linalg::matvec(&k.inv, &m.b, &mut k.theta);
-    // P = V^{-1} W, then V^{-1} W V^{-1} = P V^{-1}: entry (i, j) is row i of P times row
-    // j of V^{-1} (symmetric), computed for i >= j and mirrored, so exactly symmetric.
+    // P = V^{-1} W, then V^{-1} W V^{-1} = P V^{-1}, two blocked products, made exactly
+    // symmetric.
     linalg::matmul(&k.inv, g2, &mut k.p, d, d, d);
+    linalg::matmul(&k.p, &k.inv, &mut k.w, d, d, d);
+    symmetrize(&mut k.w, d);
     let mut max = 0.0f64;
     let mut finite = true;
-    for i in 0..d {
-        for j in 0..=i {
-            let v = linalg::dot(&k.p[i * d..(i + 1) * d], &k.inv[j * d..(j + 1) * d]);
-            k.w[i * d + j] = v;
-            k.w[j * d + i] = v;
-            finite &= v.is_finite();
-            max = max.max(v.abs());
-        }
+    for v in k.w.iter() {
+        finite &= v.is_finite();
+        max = max.max(v.abs());
     }
     let theta_ok = k
         .theta
@@ -496,7 +515,9 @@ mod tests {
             }
             let want = linalg::spd_inverse(&a, d).unwrap();
             let mut k = Work::new(d);
-            assert!(spd_inverse_into(&a, d, &mut k.l, &mut k.lit, &mut k.inv));
+            assert!(spd_inverse_into(
+                &a, d, &mut k.l, &mut k.lit, &mut k.p, &mut k.inv
+            ));
             assert!(close(&k.inv, &want, 1e-9), "d = {d}");
             for i in 0..d {
                 for j in 0..d {
@@ -505,7 +526,9 @@ mod tests {
             }
             // Not positive definite: refused.
             a[0] = -1.0;
-            assert!(!spd_inverse_into(&a, d, &mut k.l, &mut k.lit, &mut k.inv));
+            assert!(!spd_inverse_into(
+                &a, d, &mut k.l, &mut k.lit, &mut k.p, &mut k.inv
+            ));
         }
     }
 
