@@ -33,6 +33,10 @@
 //! per call (O(n d^2 + K d^3) for a batch of n rows) instead of LinUCB's O(d^2)
 //! Sherman-Morrison step.
 //!
+//! The refactorization runs in one work space per call, the triangular steps on the dot
+//! kernel and the three products blocked; measured per select + update at K = 10 in
+//! benches/README.md (forgetting section).
+//!
 //! The width matrix V^{-1} W V^{-1} is kept in each model's `a_inv` (and V^{-1} b in
 //! `theta`), so scoring, batch scoring and sampling are LinUCB's and LinTS's code. Not
 //! mergeable: a discounted sum depends on the order of the rounds, and two replicas' rounds
@@ -84,12 +88,11 @@ fn prior(dim: usize, lam: f64) -> Vec<f64> {
 
 /// Scales the data part of `m` = data + lam I by `s`: m <- s (m - lam I) + lam I.
 fn scale_data(m: &mut [f64], d: usize, s: f64, lam: f64) {
-    for (i, v) in m.iter_mut().enumerate() {
-        if i % (d + 1) == 0 {
-            *v = lam + s * (*v - lam);
-        } else {
-            *v *= s;
-        }
+    // Row by row, the diagonal entry set apart (no index arithmetic per entry).
+    for (i, row) in m.chunks_exact_mut(d).enumerate() {
+        let diag = row[i];
+        row.iter_mut().for_each(|v| *v *= s);
+        row[i] = lam + s * (diag - lam);
     }
 }
 
@@ -189,13 +192,13 @@ impl Forgetting {
     /// ones stay.
     pub fn refresh(&self, base: &mut LinearBase) {
         let d = base.dim;
-        let mut p = vec![0.0; d * d];
-        let mut w = vec![0.0; d * d];
+        // One work space for every arm: no allocation per arm.
+        let mut work = Work::new(d);
         for (m, g2) in base.arms.iter_mut().zip(&self.gram2) {
             if m.n == 0 {
                 continue;
             }
-            refresh_model(m, g2, d, &mut p, &mut w);
+            refresh_model(m, g2, d, &mut work);
         }
     }
 
@@ -231,34 +234,112 @@ impl Forgetting {
     }
 }
 
-fn refresh_model(m: &mut RidgeModel, g2: &[f64], d: usize, p: &mut [f64], w: &mut [f64]) {
-    let Some(inv) = linalg::spd_inverse(&m.gram, d) else {
-        return;
-    };
-    let mut theta = vec![0.0; d];
-    linalg::matvec(&inv, &m.b, &mut theta);
-    // P = V^{-1} W, then V^{-1} W V^{-1} = P V^{-1}, made exactly symmetric.
-    linalg::matmul(&inv, g2, p, d, d, d);
-    linalg::matmul(p, &inv, w, d, d, d);
-    let mut max = 0.0f64;
-    for i in 0..d {
-        for j in 0..i {
-            let v = 0.5 * (w[i * d + j] + w[j * d + i]);
-            w[i * d + j] = v;
-            w[j * d + i] = v;
+/// The work space of [`Forgetting::refresh`]: V's Cholesky factor L, the transpose of
+/// L^{-1}, V^{-1}, V^{-1} W, the width matrix and theta (d x d each, d for theta).
+struct Work {
+    l: Vec<f64>,
+    lit: Vec<f64>,
+    inv: Vec<f64>,
+    p: Vec<f64>,
+    w: Vec<f64>,
+    theta: Vec<f64>,
+}
+
+impl Work {
+    fn new(d: usize) -> Self {
+        let z = vec![0.0; d * d];
+        Work {
+            l: z.clone(),
+            lit: z.clone(),
+            inv: z.clone(),
+            p: z.clone(),
+            w: z,
+            theta: vec![0.0; d],
         }
     }
+}
+
+/// V^{-1} of the symmetric positive definite `a` (d x d) into `inv`, exactly symmetric,
+/// through its Cholesky factor (into `l`, lower) and the factor's inverse (transposed, into
+/// `lit`, upper; `li` is work space), their inner sums contiguous [`linalg::dot`]s and the
+/// product L^{-T} L^{-1} one blocked matrix product; false (and `inv` unspecified) when `a`
+/// is not numerically positive definite. The arithmetic of [`linalg::spd_inverse`] without
+/// its three allocations, summed in another order.
+fn spd_inverse_into(
+    a: &[f64],
+    d: usize,
+    l: &mut [f64],
+    lit: &mut [f64],
+    li: &mut [f64],
+    inv: &mut [f64],
+) -> bool {
+    for j in 0..d {
+        let diag = a[j * d + j] - linalg::dot(&l[j * d..j * d + j], &l[j * d..j * d + j]);
+        if diag.is_nan() || diag <= 0.0 || diag.is_infinite() {
+            return false;
+        }
+        let ljj = diag.sqrt();
+        l[j * d + j] = ljj;
+        for i in j + 1..d {
+            let s = a[i * d + j] - linalg::dot(&l[i * d..i * d + j], &l[j * d..j * d + j]);
+            l[i * d + j] = s / ljj;
+        }
+    }
+    // Row j of lit is column j of L^{-1}: L^{-1}[i][j] = -(sum_{k=j}^{i-1} L[i][k] L^{-1}[k][j]) / L[i][i].
+    for j in 0..d {
+        lit[j * d + j] = 1.0 / l[j * d + j];
+        for i in j + 1..d {
+            let s = linalg::dot(&l[i * d + j..i * d + i], &lit[j * d + j..j * d + i]);
+            lit[j * d + i] = -s / l[i * d + i];
+        }
+    }
+    // V^{-1} = L^{-T} L^{-1} = li^T li for li = L^{-1} (lit transposed; lit's lower part is
+    // zero), one blocked product, then made exactly symmetric.
+    for i in 0..d {
+        for j in 0..d {
+            li[i * d + j] = lit[j * d + i];
+        }
+    }
+    inv.iter_mut().for_each(|v| *v = 0.0);
+    linalg::add_at_b(li, li, inv, d, d, d);
+    symmetrize(inv, d);
+    true
+}
+
+/// m <- (m + m^T) / 2 for a d x d row-major m.
+fn symmetrize(m: &mut [f64], d: usize) {
+    for i in 0..d {
+        for j in 0..i {
+            let v = 0.5 * (m[i * d + j] + m[j * d + i]);
+            m[i * d + j] = v;
+            m[j * d + i] = v;
+        }
+    }
+}
+
+fn refresh_model(m: &mut RidgeModel, g2: &[f64], d: usize, k: &mut Work) {
+    if !spd_inverse_into(&m.gram, d, &mut k.l, &mut k.lit, &mut k.p, &mut k.inv) {
+        return;
+    }
+    linalg::matvec(&k.inv, &m.b, &mut k.theta);
+    // P = V^{-1} W, then V^{-1} W V^{-1} = P V^{-1}, two blocked products, made exactly
+    // symmetric.
+    linalg::matmul(&k.inv, g2, &mut k.p, d, d, d);
+    linalg::matmul(&k.p, &k.inv, &mut k.w, d, d, d);
+    symmetrize(&mut k.w, d);
+    let mut max = 0.0f64;
     let mut finite = true;
-    for v in w.iter() {
+    for v in k.w.iter() {
         finite &= v.is_finite();
         max = max.max(v.abs());
     }
-    let theta_ok = theta
+    let theta_ok = k
+        .theta
         .iter()
         .all(|t| t.is_finite() && t.abs() <= THETA_LIMIT);
     if finite && max <= INVERSE_LIMIT && theta_ok {
-        m.a_inv.copy_from_slice(w);
-        m.theta = theta;
+        m.a_inv.copy_from_slice(&k.w);
+        m.theta.copy_from_slice(&k.theta);
         m.since_refactor = 0;
     }
 }
@@ -419,6 +500,35 @@ mod tests {
             assert!(m.gram.iter().all(|v| v.abs() <= bound));
             // Every eigenvalue of V is >= lam: the width matrix is <= 1 / lam.
             assert!((0..d).all(|i| m.a_inv[i * d + i] <= 1.0 / lam + 1e-12));
+        }
+    }
+
+    #[test]
+    fn the_allocation_free_inverse_is_the_spd_inverse() {
+        let mut rng = Rng::seed_from_u64(4);
+        for d in [1, 2, 7, 9, 20, 33] {
+            // B B^T + 0.1 I, with a wide spread of eigenvalues.
+            let bm: Vec<f64> = (0..d * d).map(|_| rng.uniform() * 2.0 - 1.0).collect();
+            let mut a = prior(d, 0.1);
+            for i in 0..d {
+                linalg::add_sym_outer(&mut a, &bm[i * d..(i + 1) * d], 10f64.powi(i as i32 % 5));
+            }
+            let want = linalg::spd_inverse(&a, d).unwrap();
+            let mut k = Work::new(d);
+            assert!(spd_inverse_into(
+                &a, d, &mut k.l, &mut k.lit, &mut k.p, &mut k.inv
+            ));
+            assert!(close(&k.inv, &want, 1e-9), "d = {d}");
+            for i in 0..d {
+                for j in 0..d {
+                    assert_eq!(k.inv[i * d + j], k.inv[j * d + i]);
+                }
+            }
+            // Not positive definite: refused.
+            a[0] = -1.0;
+            assert!(!spd_inverse_into(
+                &a, d, &mut k.l, &mut k.lit, &mut k.p, &mut k.inv
+            ));
         }
     }
 
