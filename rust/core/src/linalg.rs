@@ -58,24 +58,44 @@ pub fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
 /// those products over output blocks, never over the summation, so the factor does not
 /// depend on the number of threads.
 pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option<Vec<f64>> {
-    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
-    use faer::{Accum, MatMut, Par};
-    assert!(a.len() >= n * n);
     let mut l = vec![0.0; n * n];
-    for i in 0..n {
-        l[i * n..i * n + i + 1].copy_from_slice(&a[i * n..i * n + i + 1]);
-    }
-    let mut zero_pivots = Vec::new();
     // Below BLOCKED_FROM the scalar loops of the ridge models' factor (their bits); above,
     // the diagonal blocks' sums as vectorized dot products.
-    let blocked = n >= BLOCKED_FROM;
+    factor_into(a, n, tol, small, n >= BLOCKED_FROM, &mut l).then_some(l)
+}
+
+/// [`cholesky_with`] (refusing small pivots) into the caller's buffer `l` (n x n, every
+/// entry written), its sums always as vectorized dot products: for callers that factor
+/// many matrices in a row (the discounted models refactor every arm every round). False if
+/// `a` is not numerically positive definite.
+pub fn cholesky_into(a: &[f64], n: usize, l: &mut [f64]) -> bool {
+    factor_into(a, n, 0.0, SmallPivot::Refuse, true, l)
+}
+
+fn factor_into(
+    a: &[f64],
+    n: usize,
+    tol: f64,
+    small: SmallPivot,
+    vectorized: bool,
+    l: &mut [f64],
+) -> bool {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    use faer::{Accum, MatMut, Par};
+    assert!(a.len() >= n * n && l.len() >= n * n);
+    let l = &mut l[..n * n];
+    for i in 0..n {
+        l[i * n..i * n + i + 1].copy_from_slice(&a[i * n..i * n + i + 1]);
+        l[i * n + i + 1..(i + 1) * n].fill(0.0);
+    }
+    let mut zero_pivots = Vec::new();
     let mut k = 0;
     while k < n {
         let e = (k + BLOCKED_FROM).min(n);
         // Diagonal block (already updated for the columns before k).
         for j in k..e {
             let mut diag = l[j * n + j];
-            if blocked {
+            if vectorized {
                 diag -= dot(&l[j * n + k..j * n + j], &l[j * n + k..j * n + j]);
             } else {
                 for q in k..j {
@@ -84,8 +104,8 @@ pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option
             }
             if !(diag.is_finite() && diag > tol) {
                 match small {
-                    SmallPivot::Refuse => return None,
-                    _ if diag.is_nan() => return None,
+                    SmallPivot::Refuse => return false,
+                    _ if diag.is_nan() => return false,
                     SmallPivot::Zero => {
                         for i in j..e {
                             l[i * n + j] = 0.0;
@@ -94,14 +114,14 @@ pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option
                         continue;
                     }
                     SmallPivot::Floor if diag.is_finite() => diag = tol,
-                    SmallPivot::Floor => return None,
+                    SmallPivot::Floor => return false,
                 }
             }
             let ljj = diag.sqrt();
             l[j * n + j] = ljj;
             for i in j + 1..e {
                 let mut s = l[i * n + j];
-                if blocked {
+                if vectorized {
                     s -= dot(&l[i * n + k..i * n + j], &l[j * n + k..j * n + j]);
                 } else {
                     for q in k..j {
@@ -112,7 +132,7 @@ pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option
             }
         }
         if e < n {
-            let whole = MatMut::from_row_major_slice_mut(&mut l, n, n);
+            let whole = MatMut::from_row_major_slice_mut(&mut *l, n, n);
             let (top, bottom) = whole.split_at_row_mut(e);
             let mut l11 = top.submatrix_mut(k, k, e - k, e - k);
             let (_, rest) = bottom.split_at_col_mut(k);
@@ -153,7 +173,7 @@ pub fn cholesky_with(a: &[f64], n: usize, tol: f64, small: SmallPivot) -> Option
         }
         k = e;
     }
-    Some(l)
+    true
 }
 
 /// Inverse of an SPD matrix through its Cholesky factor, exactly symmetric.

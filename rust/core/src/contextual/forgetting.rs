@@ -273,17 +273,8 @@ fn spd_inverse_into(
     li: &mut [f64],
     inv: &mut [f64],
 ) -> bool {
-    for j in 0..d {
-        let diag = a[j * d + j] - linalg::dot(&l[j * d..j * d + j], &l[j * d..j * d + j]);
-        if diag.is_nan() || diag <= 0.0 || diag.is_infinite() {
-            return false;
-        }
-        let ljj = diag.sqrt();
-        l[j * d + j] = ljj;
-        for i in j + 1..d {
-            let s = a[i * d + j] - linalg::dot(&l[i * d..i * d + j], &l[j * d..j * d + j]);
-            l[i * d + j] = s / ljj;
-        }
+    if !linalg::cholesky_into(a, d, l) {
+        return false;
     }
     // Row j of lit is column j of L^{-1}: L^{-1}[i][j] = -(sum_{k=j}^{i-1} L[i][k] L^{-1}[k][j]) / L[i][i].
     for j in 0..d {
