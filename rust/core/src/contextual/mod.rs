@@ -2,7 +2,8 @@
 //! LinUCB, linear Thompson sampling and linear epsilon-greedy share the [`RidgeModel`]
 //! state (`ridge.rs`) and the [`ContextualPolicy`] vocabulary defined here, with its batch
 //! scoring engine; `batch.rs` holds the batch fit, `forgetting.rs` the discounted sums of
-//! `decay=` (D-LinUCB).
+//! `decay=` (D-LinUCB), `select.rs` the top-k and sampling helpers, `tests.rs` the engine's
+//! tests.
 
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
@@ -12,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::linalg;
 use crate::rng::Rng;
 use crate::state::Persist;
-use crate::stats::argmax_random_ties;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +25,7 @@ pub mod linear;
 pub mod logistic;
 pub mod registry;
 mod ridge;
+mod select;
 pub mod sketch;
 pub(crate) use batch::PrivateBatch;
 pub use diagonal::DiagonalLinUCB;
@@ -35,6 +36,10 @@ pub use linear::{LinGreedy, LinTS, LinUCB};
 pub use logistic::{LogisticTS, LogisticUCB};
 pub use registry::AnyContextual;
 pub use ridge::{sigmoid, Link, RidgeModel, RidgeSums, INVERSE_LIMIT, REFACTOR_EVERY, THETA_LIMIT};
+use select::rename_single;
+pub(crate) use select::{
+    check_top_k, pick, sampling_probabilities, top_k_rows, top_k_rows_eligible,
+};
 pub use sketch::{FrequentDirections, SketchedLinTS, SketchedLinUCB};
 
 /// The largest context entry magnitude accepted. With weights up to [`WEIGHT_LIMIT`],
@@ -933,130 +938,6 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     }
 }
 
-fn rename_single(e: Error) -> Error {
-    match e {
-        Error::ArmOutOfRange { arm, n_arms, .. } => Error::ArmOutOfRange {
-            argument: "arm".into(),
-            arm,
-            n_arms,
-            position: None,
-        },
-        Error::InvalidReward {
-            value, expected, ..
-        } => Error::InvalidReward {
-            argument: "reward".into(),
-            value,
-            position: None,
-            expected,
-        },
-        Error::InvalidParameter { name, message } if name == "weights" => Error::InvalidParameter {
-            name: "weight".into(),
-            message: message.replace("entry 0 is", "got"),
-        },
-        Error::InvalidParameter { name, message } if name == "X" => Error::InvalidParameter {
-            name: "x".into(),
-            message,
-        },
-        other => other,
-    }
-}
-
-/// The `k` best arms of every row of an (n x n_arms) score matrix, best first (ties by
-/// arm index), flattened (n x k). `k` must be in [1, n_arms].
-pub(crate) fn top_k_rows(scores: &[f64], n_arms: usize, k: usize) -> Vec<usize> {
-    let mut out = Vec::with_capacity(scores.len() / n_arms * k);
-    let mut idx: Vec<usize> = (0..n_arms).collect();
-    for row in scores.chunks_exact(n_arms) {
-        idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-        out.extend_from_slice(&idx[..k]);
-        idx.sort_unstable();
-    }
-    out
-}
-
-/// `Ok` when `k` is in [1, n_arms] and at most the eligible count of every row.
-pub(crate) fn check_top_k(
-    k: usize,
-    n: usize,
-    n_arms: usize,
-    eligible: &EligibleRows,
-) -> Result<()> {
-    if k == 0 || k > n_arms {
-        return Err(Error::param(
-            "k",
-            format!("must be in [1, {n_arms}], got {k}"),
-        ));
-    }
-    if let Some((r, c)) = (0..n)
-        .map(|r| (r, eligible.row(r).count()))
-        .find(|&(_, c)| c < k)
-    {
-        return Err(Error::param(
-            "k",
-            format!("must be at most the number of eligible arms, {c} in row {r}; got {k}"),
-        ));
-    }
-    Ok(())
-}
-
-/// [`top_k_rows`] over each row's eligible arms only.
-pub(crate) fn top_k_rows_eligible(
-    scores: &[f64],
-    n_arms: usize,
-    k: usize,
-    eligible: &EligibleRows,
-) -> Vec<usize> {
-    let mut out = Vec::with_capacity(scores.len() / n_arms * k);
-    for (r, row) in scores.chunks_exact(n_arms).enumerate() {
-        let mut idx: Vec<usize> = eligible.row(r).indices().collect();
-        idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-        out.extend_from_slice(&idx[..k]);
-    }
-    out
-}
-
-/// Monte Carlo selection probabilities of a sampling rule (score mean_a + sd_a z_a) over
-/// the eligible arms, seeded from the policy's generator and the context as the rules'
-/// own `probability_row` (exact argmax distribution when every eligible sd is 0).
-pub(crate) fn sampling_probabilities(
-    policy_rng: &Rng,
-    x: &[f64],
-    means: &[f64],
-    sds: &[f64],
-    eligible: &Eligible,
-) -> Vec<f64> {
-    if eligible.indices().all(|i| sds[i] == 0.0) {
-        return eligible.argmax_distribution(means);
-    }
-    let mut h = policy_rng.clone().next_raw();
-    for v in x {
-        h = h.rotate_left(5) ^ v.to_bits();
-    }
-    let mut rng = Rng::seed_from_u64(h);
-    let arms: Vec<usize> = eligible.indices().collect();
-    let mut wins = vec![0u32; means.len()];
-    for _ in 0..linear::PROBABILITY_SAMPLES {
-        let mut best = f64::NEG_INFINITY;
-        let mut best_i = arms[0];
-        for &i in &arms {
-            let s = means[i] + sds[i] * crate::sample::normal_rand_distr_05(&mut rng);
-            if s > best {
-                best = s;
-                best_i = i;
-            }
-        }
-        wins[best_i] += 1;
-    }
-    wins.iter()
-        .map(|&w| w as f64 / linear::PROBABILITY_SAMPLES as f64)
-        .collect()
-}
-
-/// argmax with random ties over one row of scores.
-pub(crate) fn pick(scores: &[f64], rng: &mut Rng) -> usize {
-    argmax_random_ties(scores.iter().copied(), rng)
-}
-
 macro_rules! persist_contextual {
     ($ty:ty, $kind:literal) => {
         impl $crate::state::Persist for $ty {
@@ -1070,138 +951,4 @@ macro_rules! persist_contextual {
 pub(crate) use persist_contextual;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn data(n: usize, d: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<i64>, Vec<f64>, Vec<f64>) {
-        let mut rng = Rng::seed_from_u64(seed);
-        let x: Vec<f64> = (0..n * d).map(|_| rng.uniform() - 0.5).collect();
-        let arms: Vec<i64> = (0..n).map(|_| rng.below(k as u64) as i64).collect();
-        let r: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
-        let w: Vec<f64> = (0..n).map(|_| 2.0 * rng.uniform()).collect();
-        (x, arms, r, w)
-    }
-
-    fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(f)
-    }
-
-    #[test]
-    fn batch_fit_and_scoring_do_not_depend_on_the_thread_count() {
-        for (d, k) in [(3, 2), (20, 10), (9, 40)] {
-            let (x, arms, r, w) = data(7_000, d, k, d as u64);
-            let fit = |threads| {
-                in_pool(threads, || {
-                    let mut p = LinUCB::new(k, d, 0.7, 1.0, Some(1)).unwrap();
-                    p.update_batch(&x, &arms, &r, Some(&w)).unwrap();
-                    p.update_batch(&x[..50 * d], &arms[..50], &r[..50], None)
-                        .unwrap();
-                    let s = p.scores_batch(&x).unwrap();
-                    let picks = p.select_batch(&x).unwrap();
-                    (p, s, picks)
-                })
-            };
-            let (p1, s1, c1) = fit(1);
-            let (p3, s3, c3) = fit(3);
-            assert_eq!(p1, p3);
-            assert_eq!(s1, s3);
-            assert_eq!(c1, c3);
-            // Each arm's Gram matrix is exactly symmetric and equals the sum it stands for.
-            for (a, m) in p1.base().arms.iter().enumerate() {
-                for i in 0..d {
-                    for j in 0..d {
-                        assert_eq!(m.gram[i * d + j], m.gram[j * d + i]);
-                        let mut e = if i == j { 1.0 } else { 0.0 };
-                        for row in 0..7_000 {
-                            if arms[row] == a as i64 {
-                                e += w[row] * x[row * d + i] * x[row * d + j];
-                            }
-                        }
-                        for row in 0..50 {
-                            if arms[row] == a as i64 {
-                                e += x[row * d + i] * x[row * d + j];
-                            }
-                        }
-                        assert!((m.gram[i * d + j] - e).abs() < 1e-9 * e.abs().max(1.0));
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_refused_batch_changes_nothing_whichever_chunk_holds_the_bad_value() {
-        // d = 16: chunks of 8192 rows, so 20k rows span three chunks.
-        let (d, k, n) = (16, 5, 20_000);
-        let (x, arms, r, w) = data(n, d, k, 4);
-        let mut fitted = LinUCB::new(k, d, 0.7, 1.0, Some(1)).unwrap();
-        fitted
-            .update_batch(&x[..300 * d], &arms[..300], &r[..300], None)
-            .unwrap();
-        for row in [0, 8191, 8192, 19_999] {
-            for what in 0..7 {
-                let (mut x, mut arms, mut r, mut w) =
-                    (x.clone(), arms.clone(), r.clone(), w.clone());
-                match what {
-                    0 => x[row * d + 3] = f64::NAN,
-                    1 => x[row * d + d - 1] = -1.0000001e30,
-                    2 => arms[row] = k as i64,
-                    3 => arms[row] = -1,
-                    4 => r[row] = f64::INFINITY,
-                    5 => w[row] = -1e-300,
-                    _ => w[row] = f64::NAN,
-                }
-                let mut p = fitted.clone();
-                let err = p.update_batch(&x, &arms, &r, Some(&w)).unwrap_err();
-                assert_eq!(p, fitted, "row {row} case {what}");
-                // The message is the one validation alone gives.
-                let want = fitted.check_update(&x, &arms, &r, Some(&w)).unwrap_err();
-                assert_eq!(err.to_string(), want.to_string());
-                assert!(err.to_string().contains(&row.to_string()), "{err}");
-            }
-        }
-        // Bounds are inclusive: contexts of 1e30, rewards of 1e100, weights of 0 and 1e30.
-        let mut x = x.clone();
-        let (mut r, mut w) = (r.clone(), w.clone());
-        x[5] = -1e30;
-        r[9] = 1e100;
-        w[10] = 0.0;
-        w[11] = 1e30;
-        w[12] = -0.0;
-        let mut p = fitted.clone();
-        p.update_batch(&x, &arms, &r, Some(&w)).unwrap();
-        assert_eq!(p.n_updates(), 300 + n as u64);
-    }
-
-    #[test]
-    fn batch_fit_equals_the_loop_of_single_updates_and_batch_scores_equal_single_rows() {
-        let (d, k) = (7, 4);
-        let (x, arms, r, w) = data(3_000, d, k, 11);
-        let mut batch = LinUCB::new(k, d, 0.5, 0.3, Some(2)).unwrap();
-        batch.update_batch(&x, &arms, &r, Some(&w)).unwrap();
-        let mut single = LinUCB::new(k, d, 0.5, 0.3, Some(2)).unwrap();
-        for i in 0..3_000 {
-            single
-                .update(&x[i * d..(i + 1) * d], arms[i], r[i], w[i])
-                .unwrap();
-        }
-        let (sb, ss) = (
-            batch.scores_batch(&x).unwrap(),
-            single.scores_batch(&x).unwrap(),
-        );
-        for (a, b) in sb.iter().zip(&ss) {
-            assert!((a - b).abs() < 1e-9, "{a} {b}");
-        }
-        let mut row = vec![0.0; k];
-        for i in 0..100 {
-            batch.score_row(&x[i * d..(i + 1) * d], &mut row, &mut []);
-            for (a, b) in row.iter().zip(&sb[i * k..(i + 1) * k]) {
-                assert!((a - b).abs() < 1e-12);
-            }
-        }
-    }
-}
+mod tests;
