@@ -48,7 +48,8 @@ class Curve:
 
 
 # Tableau's ten colours, then darker or distinct ones, each with its own marker and line
-# style, so that neighbouring curves differ in three ways (and in greyscale).
+# style, so that neighbouring curves differ in three ways (and in greyscale). 28 colours
+# against 18 markers: no two of the first 252 curves share both.
 _COLORS = (
     "#1f77b4",
     "#ff7f0e",
@@ -68,6 +69,16 @@ _COLORS = (
     "#ff1493",
     "#b8860b",
     "#2f4f4f",
+    "#ff4500",
+    "#4682b4",
+    "#9acd32",
+    "#c71585",
+    "#a0522d",
+    "#6a5acd",
+    "#20b2aa",
+    "#daa520",
+    "#556b2f",
+    "#1e90ff",
 )
 _MARKERS = (
     "o",
