@@ -5,6 +5,7 @@ use crate::convert::{positive_opt, seed_arg};
 use crate::errors::IntoPyResult;
 use numpy::PyArray1;
 use pyo3::prelude::*;
+use regretless_core::policy::RecordsPropensities;
 use regretless_core::policy::{Exp3, Exp3IX, Registered};
 
 /// `update(arm, reward, propensity=None)` of a policy with recorded selection

@@ -6,6 +6,7 @@ use crate::errors::IntoPyResult;
 use crate::exp3::{update_batch_with, update_with};
 use numpy::PyArray1;
 use pyo3::prelude::*;
+use regretless_core::policy::RecordsPropensities;
 use regretless_core::policy::{BatchedExp3, ShrinkingDartboard, UCB2};
 
 /// Batched EXP3 (Arora, Dekel and Tewari 2012): EXP3 played in blocks, for adversarial

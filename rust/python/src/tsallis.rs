@@ -5,6 +5,7 @@ use crate::convert::seed_arg;
 use crate::errors::IntoPyResult;
 use numpy::PyArray1;
 use pyo3::prelude::*;
+use regretless_core::policy::RecordsPropensities;
 use regretless_core::policy::TsallisINF;
 
 /// Tsallis-INF with the 1/2-Tsallis entropy (Zimmert and Seldin 2021): one policy for

@@ -15,7 +15,7 @@
 
 use super::list::{restrict, ListRule};
 pub use super::propensity::MAX_PENDING_PER_ARM;
-use super::propensity::{check_propensity, check_propensity_batch, Pending};
+use super::propensity::{Pending, RecordsPropensities};
 use super::{finite_positive, require, Core, Policy, RewardDomain};
 use crate::eligible::Eligible;
 use crate::error::{Error, Result};
@@ -216,34 +216,6 @@ impl Exp3 {
     pub fn pending_counts(&self) -> Vec<usize> {
         self.pending.counts()
     }
-
-    /// `update` of a decision whose arm was drawn with probability `propensity` (it answers
-    /// the arm's oldest unanswered decision, if any, in place of its recorded probability).
-    pub fn update_with_propensity(&mut self, arm: i64, reward: f64, propensity: f64) -> Result<()> {
-        let a = self.check_arm("arm", arm, None)?;
-        self.check_reward("reward", reward, None)?;
-        check_propensity("propensity", propensity, None)?;
-        super::check_room(self.core.t, 1)?;
-        self.pending.answer(a);
-        self.learn(a, reward, propensity);
-        Ok(())
-    }
-
-    /// `update_batch` with the probability each arm was drawn with; validates every row
-    /// before recording any.
-    pub fn update_batch_with_propensities(
-        &mut self,
-        arms: &[i64],
-        rewards: &[f64],
-        propensities: &[f64],
-    ) -> Result<()> {
-        check_propensity_batch(self, arms, rewards, propensities)?;
-        for ((&a, &r), &p) in arms.iter().zip(rewards).zip(propensities) {
-            self.pending.answer(a as usize);
-            self.learn(a as usize, r, p);
-        }
-        Ok(())
-    }
 }
 
 impl Policy for Exp3 {
@@ -336,7 +308,7 @@ impl Policy for Exp3 {
             Some(p) => p,
             None => self.probabilities()[arm],
         };
-        self.learn(arm, reward, p);
+        self.learn_weighted(arm, reward, p);
     }
     fn on_add_arm(&mut self) {
         let l = new_arm_loss(&self.losses);
@@ -372,7 +344,7 @@ persist_with_pending!(Exp3, Exp3Params, "Exp3");
 
 impl Exp3 {
     /// Adds the importance-weighted loss of a pull drawn with probability `p`.
-    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+    fn learn_weighted(&mut self, arm: usize, reward: f64, p: f64) {
         self.losses[arm] += (1.0 - reward) / p.max(MIN_PROBABILITY);
         self.core.arms[arm].push(reward);
         self.core.t += 1;
@@ -440,34 +412,6 @@ impl Exp3IX {
     pub fn pending_counts(&self) -> Vec<usize> {
         self.pending.counts()
     }
-
-    /// `update` of a decision whose arm was drawn with probability `propensity` (it answers
-    /// the arm's oldest unanswered decision, if any, in place of its recorded probability).
-    pub fn update_with_propensity(&mut self, arm: i64, reward: f64, propensity: f64) -> Result<()> {
-        let a = self.check_arm("arm", arm, None)?;
-        self.check_reward("reward", reward, None)?;
-        check_propensity("propensity", propensity, None)?;
-        super::check_room(self.core.t, 1)?;
-        self.pending.answer(a);
-        self.learn(a, reward, propensity);
-        Ok(())
-    }
-
-    /// `update_batch` with the probability each arm was drawn with; validates every row
-    /// before recording any.
-    pub fn update_batch_with_propensities(
-        &mut self,
-        arms: &[i64],
-        rewards: &[f64],
-        propensities: &[f64],
-    ) -> Result<()> {
-        check_propensity_batch(self, arms, rewards, propensities)?;
-        for ((&a, &r), &p) in arms.iter().zip(rewards).zip(propensities) {
-            self.pending.answer(a as usize);
-            self.learn(a as usize, r, p);
-        }
-        Ok(())
-    }
 }
 
 impl Policy for Exp3IX {
@@ -533,7 +477,7 @@ impl Policy for Exp3IX {
             Some(p) => p,
             None => self.probabilities()[arm],
         };
-        self.learn(arm, reward, p);
+        self.learn_weighted(arm, reward, p);
     }
     fn on_add_arm(&mut self) {
         let l = new_arm_loss(&self.losses);
@@ -571,10 +515,30 @@ persist_with_pending!(Exp3IX, Exp3IXParams, "Exp3IX");
 
 impl Exp3IX {
     /// Adds the implicit-exploration loss estimate of a pull drawn with probability `p`.
-    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+    fn learn_weighted(&mut self, arm: usize, reward: f64, p: f64) {
         self.losses[arm] += (1.0 - reward) / (p + self.gamma()).max(MIN_PROBABILITY);
         self.core.arms[arm].push(reward);
         self.core.t += 1;
+    }
+}
+
+impl RecordsPropensities for Exp3 {
+    fn pending_mut(&mut self) -> &mut Pending {
+        &mut self.pending
+    }
+
+    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+        self.learn_weighted(arm, reward, p);
+    }
+}
+
+impl RecordsPropensities for Exp3IX {
+    fn pending_mut(&mut self) -> &mut Pending {
+        &mut self.pending
+    }
+
+    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+        self.learn_weighted(arm, reward, p);
     }
 }
 

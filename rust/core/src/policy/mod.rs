@@ -30,6 +30,7 @@ pub use exp3::{Exp3, Exp3IX};
 pub use greedy::{EpsilonGreedy, Softmax};
 pub use klucb::{BayesUCB, Divergence, KLUCB};
 pub use list::{ListRule, RankedList};
+pub use propensity::RecordsPropensities;
 pub use registry::{AnyPolicy, PolicyVisitor, Registered};
 pub use switching::{BatchedExp3, ShrinkingDartboard, UCB2};
 pub use thompson::{GaussianThompsonSampling, ThompsonSampling};

@@ -113,3 +113,42 @@ pub(crate) fn check_propensity_batch<P: Policy>(
     }
     super::check_room(policy.core().t, arms.len() as u64)
 }
+
+/// A policy that learns from importance-weighted rewards and records the probability of
+/// each decision (EXP3, EXP3-IX, Tsallis-INF, batched EXP3, the shrinking dartboard): the
+/// updates with caller-given propensities, written once.
+pub trait RecordsPropensities: Policy {
+    /// The decisions still waiting for their update.
+    fn pending_mut(&mut self) -> &mut Pending;
+
+    /// Learns `reward` of `arm`, drawn with probability `p` (both already validated).
+    fn learn(&mut self, arm: usize, reward: f64, p: f64);
+
+    /// `update` of a decision whose arm was drawn with probability `propensity` (it answers
+    /// the arm's oldest unanswered decision, if any, in place of its recorded probability).
+    fn update_with_propensity(&mut self, arm: i64, reward: f64, propensity: f64) -> Result<()> {
+        let a = self.check_arm("arm", arm, None)?;
+        self.check_reward("reward", reward, None)?;
+        check_propensity("propensity", propensity, None)?;
+        super::check_room(self.core().t, 1)?;
+        self.pending_mut().answer(a);
+        self.learn(a, reward, propensity);
+        Ok(())
+    }
+
+    /// `update_batch` with the probability each arm was drawn with; validates every row
+    /// before recording any.
+    fn update_batch_with_propensities(
+        &mut self,
+        arms: &[i64],
+        rewards: &[f64],
+        propensities: &[f64],
+    ) -> Result<()> {
+        check_propensity_batch(self, arms, rewards, propensities)?;
+        for ((&a, &r), &p) in arms.iter().zip(rewards).zip(propensities) {
+            self.pending_mut().answer(a as usize);
+            self.learn(a as usize, r, p);
+        }
+        Ok(())
+    }
+}

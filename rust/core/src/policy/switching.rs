@@ -18,7 +18,7 @@ use super::exp3::{
     new_arm_loss, MIN_PROBABILITY,
 };
 use super::list::ListRule;
-use super::propensity::{check_propensity, check_propensity_batch, Pending};
+use super::propensity::{Pending, RecordsPropensities};
 use super::{finite_positive, persist_policy, require, Core, Policy, RewardDomain};
 use crate::eligible::Eligible;
 use crate::error::{Error, Result};
@@ -210,33 +210,6 @@ impl BatchedExp3 {
         self.pending.counts()
     }
 
-    /// `update` of a decision whose arm was drawn with probability `propensity`.
-    pub fn update_with_propensity(&mut self, arm: i64, reward: f64, propensity: f64) -> Result<()> {
-        let a = self.check_arm("arm", arm, None)?;
-        self.check_reward("reward", reward, None)?;
-        check_propensity("propensity", propensity, None)?;
-        super::check_room(self.core.t, 1)?;
-        self.pending.answer(a);
-        self.learn(a, reward, propensity);
-        Ok(())
-    }
-
-    /// `update_batch` with the probability each arm was drawn with; validates every row
-    /// before recording any.
-    pub fn update_batch_with_propensities(
-        &mut self,
-        arms: &[i64],
-        rewards: &[f64],
-        propensities: &[f64],
-    ) -> Result<()> {
-        check_propensity_batch(self, arms, rewards, propensities)?;
-        for ((&a, &r), &p) in arms.iter().zip(rewards).zip(propensities) {
-            self.pending.answer(a as usize);
-            self.learn(a as usize, r, p);
-        }
-        Ok(())
-    }
-
     /// Starts a block on an arm drawn from `p`.
     fn open_block(&mut self, p: &[f64]) {
         let arm = sample_discrete(p, &mut self.core.rng);
@@ -249,7 +222,7 @@ impl BatchedExp3 {
         self.n_blocks = self.n_blocks.saturating_add(1);
     }
 
-    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+    fn learn_weighted(&mut self, arm: usize, reward: f64, p: f64) {
         let tau = match &self.held {
             Some(h) => h.len,
             None => self.block_length(),
@@ -367,7 +340,7 @@ impl Policy for BatchedExp3 {
                 _ => self.block_distribution()[arm],
             },
         };
-        self.learn(arm, reward, p);
+        self.learn_weighted(arm, reward, p);
     }
     fn on_add_arm(&mut self) {
         let l = new_arm_loss(&self.losses);
@@ -555,39 +528,13 @@ impl ShrinkingDartboard {
         }
     }
 
-    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+    fn learn_weighted(&mut self, arm: usize, reward: f64, p: f64) {
         let before = self.hedge_probabilities();
         self.losses[arm] += (1.0 - reward) / p.max(MIN_PROBABILITY);
         self.core.arms[arm].push(reward);
         self.core.t += 1;
         self.rounds = self.rounds.saturating_add(1);
         self.lazy_step(&before);
-    }
-
-    pub fn update_with_propensity(&mut self, arm: i64, reward: f64, propensity: f64) -> Result<()> {
-        let a = self.check_arm("arm", arm, None)?;
-        self.check_reward("reward", reward, None)?;
-        check_propensity("propensity", propensity, None)?;
-        super::check_room(self.core.t, 1)?;
-        self.pending.answer(a);
-        self.learn(a, reward, propensity);
-        Ok(())
-    }
-
-    /// `update_batch` with the probability each arm was drawn with; validates every row
-    /// before recording any.
-    pub fn update_batch_with_propensities(
-        &mut self,
-        arms: &[i64],
-        rewards: &[f64],
-        propensities: &[f64],
-    ) -> Result<()> {
-        check_propensity_batch(self, arms, rewards, propensities)?;
-        for ((&a, &r), &p) in arms.iter().zip(rewards).zip(propensities) {
-            self.pending.answer(a as usize);
-            self.learn(a as usize, r, p);
-        }
-        Ok(())
     }
 }
 
@@ -675,7 +622,7 @@ impl Policy for ShrinkingDartboard {
             Some(p) => p,
             None => self.hedge_probabilities()[arm],
         };
-        self.learn(arm, reward, p);
+        self.learn_weighted(arm, reward, p);
     }
     fn on_add_arm(&mut self) {
         let l = new_arm_loss(&self.losses);
@@ -935,6 +882,26 @@ impl Policy for UCB2 {
     }
 }
 persist_policy!(UCB2, "UCB2");
+
+impl RecordsPropensities for BatchedExp3 {
+    fn pending_mut(&mut self) -> &mut Pending {
+        &mut self.pending
+    }
+
+    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+        self.learn_weighted(arm, reward, p);
+    }
+}
+
+impl RecordsPropensities for ShrinkingDartboard {
+    fn pending_mut(&mut self) -> &mut Pending {
+        &mut self.pending
+    }
+
+    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+        self.learn_weighted(arm, reward, p);
+    }
+}
 
 #[cfg(test)]
 #[allow(clippy::needless_range_loop)] // per-arm loops index several parallel vectors

@@ -11,7 +11,7 @@
 //! the current probability when nothing was recorded). The same design as EXP3's.
 
 pub use super::propensity::MAX_PENDING_PER_ARM;
-use super::propensity::{check_propensity, check_propensity_batch, Pending};
+use super::propensity::{Pending, RecordsPropensities};
 use super::{finite_positive, persist_policy, Core, Policy, RewardDomain};
 use crate::error::{Error, Result};
 use crate::stats::sample_discrete;
@@ -103,36 +103,8 @@ impl TsallisINF {
         self.pending.counts()
     }
 
-    /// `update` of a decision whose arm was drawn with probability `propensity` (it answers
-    /// the arm's oldest unanswered decision, if any, in place of its recorded probability).
-    pub fn update_with_propensity(&mut self, arm: i64, reward: f64, propensity: f64) -> Result<()> {
-        let a = self.check_arm("arm", arm, None)?;
-        self.check_reward("reward", reward, None)?;
-        check_propensity("propensity", propensity, None)?;
-        super::check_room(self.core.t, 1)?;
-        self.pending.answer(a);
-        self.learn(a, reward, propensity);
-        Ok(())
-    }
-
-    /// `update_batch` with the probability each arm was drawn with; validates every row
-    /// before recording any.
-    pub fn update_batch_with_propensities(
-        &mut self,
-        arms: &[i64],
-        rewards: &[f64],
-        propensities: &[f64],
-    ) -> Result<()> {
-        check_propensity_batch(self, arms, rewards, propensities)?;
-        for ((&a, &r), &p) in arms.iter().zip(rewards).zip(propensities) {
-            self.pending.answer(a as usize);
-            self.learn(a as usize, r, p);
-        }
-        Ok(())
-    }
-
     /// Adds the importance-weighted loss of a pull drawn with probability `p`.
-    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+    fn learn_weighted(&mut self, arm: usize, reward: f64, p: f64) {
         self.losses[arm] += (1.0 - reward) / p.max(MIN_PROBABILITY);
         self.core.arms[arm].push(reward);
         self.core.t += 1;
@@ -198,7 +170,7 @@ impl Policy for TsallisINF {
             Some(p) => p,
             None => self.probabilities()[arm],
         };
-        self.learn(arm, reward, p);
+        self.learn_weighted(arm, reward, p);
     }
     fn on_add_arm(&mut self) {
         // Joins at the leader's estimate, so it is explored.
@@ -231,6 +203,16 @@ impl Policy for TsallisINF {
     }
 }
 persist_policy!(TsallisINF, "TsallisINF");
+
+impl RecordsPropensities for TsallisINF {
+    fn pending_mut(&mut self) -> &mut Pending {
+        &mut self.pending
+    }
+
+    fn learn(&mut self, arm: usize, reward: f64, p: f64) {
+        self.learn_weighted(arm, reward, p);
+    }
+}
 
 #[cfg(test)]
 mod tests {
