@@ -262,3 +262,96 @@ def test_invalid_arguments_raise_and_name_them() -> None:
     with pytest.raises(regretless.ArmError, match="select"):
         p.update(0, 1.0)  # no action held yet
     assert p.n_updates == 0
+
+
+# ---- eligible= -------------------------------------------------------------------------------
+
+
+def _random_mask(rng: np.random.Generator, n: int) -> np.ndarray:
+    mask = rng.random(n) < 0.5
+    mask[rng.integers(n)] = True
+    return mask
+
+
+def test_masked_actions_are_the_best_eligible_by_the_optimistic_index() -> None:
+    """MyopicLinUCB every round, DynLinUCB at each epoch's start: the eligible action with
+    the highest scores() (ties at random); DynLinUCB then holds it, an epoch's held action
+    being returned while eligible. Never an action outside the mask."""
+    env = DynamicalLinearEnv.synthetic(0.05, seed=0)
+    rng = np.random.default_rng(0)
+    myopic = MyopicLinUCB(ACTIONS, 2000, theta=0.5, sigma=0.05, seed=1)
+    dyn = DynLinUCB(ACTIONS, 2000, **DynamicalLinearEnv.synthetic().bounds(), seed=1)
+    chosen = overruled = 0
+    for t in range(600):
+        mask = _random_mask(rng, 6)
+        scores = myopic.scores()
+        a = myopic.select(eligible=mask)
+        assert mask[a]
+        if t > 0:
+            assert scores[a] == scores[mask].max()
+            overruled += int(scores[a] < scores.max())
+        assert np.all(myopic.scores(eligible=mask)[~mask] == -np.inf)
+        assert np.array_equal(myopic.scores(eligible=mask)[mask], scores[mask])
+        myopic.update(a, env.step(ACTIONS[a]))
+
+        held = dyn.held
+        if held is not None:
+            mask[held] = True  # within an epoch the held action has to stay eligible
+        scores = dyn.scores()
+        b = dyn.select(eligible=mask)
+        assert mask[b]
+        if held is not None:
+            assert b == held
+        elif dyn.epoch > 1:
+            chosen += 1
+            assert scores[b] == scores[mask].max()
+        dyn.update(b, 0.5 + 0.1 * rng.standard_normal())
+    assert chosen > 20
+    assert overruled > 100  # the mask changed decisions, not only confirmed them
+
+
+def test_dynlin_masking_out_the_held_action_is_refused() -> None:
+    dyn = DynLinUCB(ACTIONS, 1000, rho_bar=0.9, seed=0)
+    dyn.update(dyn.select(), 0.5)  # epoch 1: one round
+    dyn.select()  # epoch 2: held for 1 + floor(ln 2 / ln(1 / 0.9)) = 7 rounds
+    held = dyn.held
+    before = dyn.to_bytes()
+    others = [i for i in range(6) if i != held]
+    with pytest.raises(regretless.InvalidParameterError, match="held for this epoch"):
+        dyn.select(eligible=others)
+    assert dyn.select(eligible=[held]) == held
+    assert dyn.to_bytes() == before
+
+
+@pytest.mark.parametrize("cls", [DynLinUCB, MyopicLinUCB])
+def test_every_action_eligible_is_the_unmasked_policy_to_the_bit(cls) -> None:
+    def run(eligible) -> tuple[list[int], bytes]:
+        if cls is DynLinUCB:
+            policy = cls(ACTIONS, 2000, **DynamicalLinearEnv.synthetic().bounds(), seed=7)
+        else:
+            policy = cls(ACTIONS, 2000, theta=0.5, sigma=0.05, seed=7)
+        env = DynamicalLinearEnv.synthetic(0.05, seed=3)
+        seq = []
+        for _ in range(400):
+            a = policy.select() if isinstance(eligible, str) else policy.select(eligible=eligible)
+            policy.update(a, env.step(ACTIONS[a]))
+            seq.append(a)
+        return seq, policy.to_bytes()
+
+    plain = run("none")
+    assert run(None) == plain
+    assert run(np.ones(6, dtype=bool)) == plain
+    assert run([5, 4, 3, 2, 1, 0]) == plain
+
+
+@pytest.mark.parametrize("cls", [DynLinUCB, MyopicLinUCB])
+def test_bad_eligible_sets_are_refused_before_any_state_change(cls) -> None:
+    policy = cls(ACTIONS, 100, rho_bar=0.5, seed=0) if cls is DynLinUCB else cls(ACTIONS, 100)
+    before = policy.to_bytes()
+    with pytest.raises(regretless.InvalidParameterError, match="eligible: no arm is eligible"):
+        policy.select(eligible=[])
+    with pytest.raises(regretless.ShapeError, match="eligible"):
+        policy.scores(eligible=np.ones(5, dtype=bool))
+    with pytest.raises(regretless.ArmError, match="eligible"):
+        policy.select(eligible=[6])
+    assert policy.to_bytes() == before

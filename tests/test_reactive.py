@@ -302,3 +302,156 @@ def test_reactive_and_dynlin_golden_files_still_decode_and_continue_identically(
         from golden.make_golden_reactive import build
 
         assert build(stem).to_bytes() == data
+
+
+# ---- eligible= -------------------------------------------------------------------------------
+
+MEANS4 = np.array([0.3, 0.7, 0.5, 0.6])
+
+
+def _random_mask(rng: np.random.Generator, n: int) -> np.ndarray:
+    mask = rng.random(n) < 0.5
+    mask[rng.integers(n)] = True
+    return mask
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LSDExploreCommit(4, 2, horizon=3000, n0=3, seed=3),
+        lambda: TallyingElimination(4, 2, horizon=3000, seed=3),
+    ],
+    ids=["LSDExploreCommit", "TallyingElimination"],
+)
+def test_masked_schedule_decisions_follow_the_schedule_or_the_best_eligible_score(make) -> None:
+    """select(eligible=m) is the schedule's arm when it is in m (the arm an unmasked copy
+    plays), else the best eligible arm by scores() (tallying: among the eligible arms not
+    eliminated, when any), never an arm outside m."""
+    policy = make()
+    rng = np.random.default_rng(0)
+    substituted = 0
+    for _ in range(1500):
+        mask = _random_mask(rng, 4)
+        scheduled = int(policy.copy().select())
+        scores = policy.scores()
+        arm = policy.select(eligible=mask)
+        assert mask[arm]
+        if mask[scheduled]:
+            assert arm == scheduled
+        else:
+            substituted += 1
+            candidates = mask.copy()
+            if isinstance(policy, TallyingElimination):
+                active = np.zeros(4, dtype=bool)
+                active[policy.active()] = True
+                if (mask & active).any():
+                    candidates &= active
+            assert scores[arm] == scores[candidates].max()
+            assert np.all(policy.scores(eligible=mask)[~mask] == -np.inf)
+        policy.update(arm, float(rng.random() < MEANS4[arm]))
+    assert substituted > 300  # the substitute path is exercised, not just the schedule
+
+
+def test_masked_scores_are_the_cell_means_and_upper_bounds() -> None:
+    """scores(): LSD the mean of each arm's (arm, current state) cell (inf unseen); tallying
+    mean + sqrt(2 ln(2 K T^2) / n) over the kept rewards (inf with none)."""
+    lsd = LSDExploreCommit(3, 2, horizon=500, seed=0)
+    env = LSDEnv([[0.9, 0.2], [0.6, 0.5], [0.4, 0.4]], [[0.3, 0.9], [0.4, 0.6], [0.4, 0.5]])
+    assert np.all(lsd.scores() == np.inf)
+    for _ in range(200):
+        a = lsd.select()
+        lsd.update(a, env.pull(a))
+    # Every arm is in the state the environment reports; its cell's column in means().
+    states = env.states()
+    cols = np.where(states > 0, states - 1, 2 + (-states) - 1)
+    expected = lsd.means()[np.arange(3), cols]
+    seen = lsd.counts()[np.arange(3), cols] > 0
+    assert np.allclose(lsd.scores()[seen], expected[seen])
+    assert np.all(lsd.scores()[~seen] == np.inf)
+
+    tally = TallyingElimination(3, 1, horizon=1000, seed=0)
+    assert np.all(tally.scores() == np.inf)
+    for _ in range(100):
+        a = tally.select()
+        tally.update(a, float(a == 1))
+    n = tally.counts()
+    width = np.sqrt(2 * np.log(2 * 3 * 1000.0**2) / n)
+    assert np.allclose(tally.scores(), tally.means() + width)
+
+
+def test_periodic_ucb_masked_periods_pull_the_most_overdue_eligible_due_arms() -> None:
+    """select(eligible=m) pulls the due arms of m (elapsed >= period), most overdue first,
+    at most per_period; a due arm left out stays due."""
+    policy = PeriodicUCB(4, 3, horizon=3000, per_period=2, seed=0)
+    rng = np.random.default_rng(1)
+    last = np.full(4, -3)
+    left_out = 0
+    for t in range(1500):
+        mask = _random_mask(rng, 4)
+        arms = [int(a) for a in policy.select(eligible=mask)]
+        periods = policy.periods()  # the plan of this period's epoch
+        elapsed = t - last
+        due = (periods > 0) & (elapsed >= np.maximum(periods, 1))
+        ratio = np.where(due, elapsed / np.maximum(periods, 1), -np.inf)
+        eligible_due = np.flatnonzero(due & mask)
+        assert all(mask[a] for a in arms)
+        assert len(arms) == min(2, len(eligible_due))
+        top = np.sort(ratio[eligible_due])[::-1][: len(arms)]
+        assert np.allclose(np.sort(ratio[arms])[::-1], top)
+        left_out += int((due & ~mask).any())
+        for a in arms:
+            policy.update(a, float(rng.random() < MEANS4[a]))
+            last[a] = t
+    assert left_out > 100
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PeriodicUCB(4, 3, horizon=3000, per_period=2, seed=5),
+        lambda: LSDExploreCommit(4, 2, horizon=3000, n0=3, seed=5),
+        lambda: TallyingElimination(4, 2, horizon=3000, seed=5),
+    ],
+    ids=["PeriodicUCB", "LSDExploreCommit", "TallyingElimination"],
+)
+def test_every_arm_eligible_is_the_unmasked_policy_to_the_bit(make) -> None:
+    runs = []
+    for eligible in (None, np.ones(4, dtype=bool), [3, 0, 2, 1]):
+        policy, rng, seq = make(), np.random.default_rng(2), []
+        for _ in range(800):
+            arms = np.atleast_1d(policy.select(eligible=eligible))
+            seq.append(tuple(int(a) for a in arms))
+            for a in arms:
+                policy.update(int(a), float(rng.random() < MEANS4[a]))
+        runs.append((seq, policy.to_bytes()))
+    plain = make()
+    rng, seq = np.random.default_rng(2), []
+    for _ in range(800):
+        arms = np.atleast_1d(plain.select())
+        seq.append(tuple(int(a) for a in arms))
+        for a in arms:
+            plain.update(int(a), float(rng.random() < MEANS4[a]))
+    assert all(run == (seq, plain.to_bytes()) for run in runs)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PeriodicUCB(3, 2, horizon=100, seed=0),
+        lambda: LSDExploreCommit(3, 2, horizon=100, seed=0),
+        lambda: TallyingElimination(3, 2, horizon=100, seed=0),
+    ],
+    ids=["PeriodicUCB", "LSDExploreCommit", "TallyingElimination"],
+)
+def test_bad_eligible_sets_are_refused_before_any_state_change(make) -> None:
+    policy = make()
+    before = policy.to_bytes()
+    with pytest.raises(regretless.InvalidParameterError, match="eligible: no arm is eligible"):
+        policy.select(eligible=[])
+    with pytest.raises(regretless.InvalidParameterError, match="eligible: no arm is eligible"):
+        policy.select(eligible=np.zeros(3, dtype=bool))
+    with pytest.raises(regretless.ShapeError, match="eligible"):
+        policy.select(eligible=np.ones(4, dtype=bool))
+    with pytest.raises(regretless.ArmError, match="eligible"):
+        policy.select(eligible=[0, 3])
+    assert policy.to_bytes() == before

@@ -24,6 +24,7 @@
 //! budget-split action set and the regret measure. One difference: their first regression
 //! happens one round late (round 0 never enters it); here epoch `j` is exactly `H_j` rounds.
 
+use crate::eligible::Eligible;
 use crate::error::{show, Error, Result};
 use crate::linalg::spd_inverse;
 use crate::rng::Rng;
@@ -478,6 +479,12 @@ impl ActionRidge {
     }
 }
 
+/// An eligible action drawn uniformly (with every action eligible, `rng.below(n)` itself).
+fn uniform_eligible(eligible: &Eligible, rng: &mut Rng) -> usize {
+    let j = rng.below(eligible.count() as u64) as usize;
+    eligible.indices().nth(j).unwrap_or(0)
+}
+
 fn check_reward(reward: f64) -> Result<()> {
     if reward.is_finite() {
         Ok(())
@@ -696,6 +703,37 @@ impl DynLinUCB {
         a
     }
 
+    /// `select` among the `eligible` actions. At an epoch's start the epoch's action is
+    /// chosen among them (the first epoch's uniformly, later ones as the argmax of
+    /// [`Self::scores`] over them, ties at random) and held. Within an epoch the held
+    /// action is returned when it is eligible; when it is not, an InvalidParameterError
+    /// (the epoch's regression row needs the same action to its end).
+    pub fn select_eligible(&mut self, eligible: &Eligible) -> Result<usize> {
+        eligible.check_arms(self.n_actions())?;
+        if let Some(a) = self.held {
+            if eligible.contains(a) {
+                return Ok(a);
+            }
+            return Err(Error::param(
+                "eligible",
+                format!(
+                    "the action held for this epoch ({a}) is not eligible; DynLinUCB holds one \
+                     action for a whole epoch ({} more rounds)",
+                    self.left
+                ),
+            ));
+        }
+        let a = if self.epoch == 1 {
+            uniform_eligible(eligible, &mut self.rng)
+        } else {
+            let scores = self.scores();
+            eligible.argmax(scores.into_iter(), &mut self.rng)
+        };
+        self.held = Some(a);
+        self.left = epoch_length(self.epoch, self.bounds.rho_bar);
+        Ok(a)
+    }
+
     /// Records this round's reward; `action` must be the epoch's held action.
     pub fn update(&mut self, action: i64, reward: f64) -> Result<()> {
         let a = self.ridge.check_action(action)?;
@@ -872,6 +910,18 @@ impl MyopicLinUCB {
         }
         let scores = self.scores();
         argmax_random_ties(scores.into_iter(), &mut self.rng)
+    }
+
+    /// `select` among the `eligible` actions: the first uniformly among them, then the
+    /// argmax of [`Self::scores`] over them, ties at random (with every action eligible,
+    /// the same draws as `select`).
+    pub fn select_eligible(&mut self, eligible: &Eligible) -> Result<usize> {
+        eligible.check_arms(self.n_actions())?;
+        if self.t == 0 {
+            return Ok(uniform_eligible(eligible, &mut self.rng));
+        }
+        let scores = self.scores();
+        Ok(eligible.argmax(scores.into_iter(), &mut self.rng))
     }
 
     /// Records the reward of a round in which `action` was played (any action of the set).
@@ -1390,5 +1440,52 @@ mod tests {
                 q.estimate()
             );
         }
+    }
+
+    #[test]
+    fn masked_actions_stay_eligible_and_a_full_mask_changes_nothing() {
+        let actions = budget_splits(3, 1.5, 1.0, 0.0).unwrap();
+        let k = actions.len() / 3;
+        let all = Eligible::all(k);
+        let last_two = Eligible::from_indices(&[k as i64 - 2, k as i64 - 1], k).unwrap();
+        let make = || MyopicLinUCB::new(&actions, 3, 1000, 0.5, 0.05, 1.0, 1.0, Some(3)).unwrap();
+        let (mut plain, mut full, mut masked) = (make(), make(), make());
+        for t in 0..300 {
+            let a = plain.select();
+            assert_eq!(full.select_eligible(&all).unwrap(), a);
+            let r = 0.1 * (t % 7) as f64;
+            plain.update(a as i64, r).unwrap();
+            full.update(a as i64, r).unwrap();
+            let m = masked.select_eligible(&last_two).unwrap();
+            assert!(m >= k - 2);
+            masked.update(m as i64, r).unwrap();
+        }
+        assert_eq!(plain, full);
+
+        let (mut dyn_plain, _) = synthetic_policy(5);
+        let (mut dyn_full, _) = synthetic_policy(5);
+        for t in 0..300 {
+            let a = dyn_plain.select();
+            assert_eq!(dyn_full.select_eligible(&all).unwrap(), a);
+            let r = 0.1 * (t % 5) as f64;
+            dyn_plain.update(a as i64, r).unwrap();
+            dyn_full.update(a as i64, r).unwrap();
+        }
+        assert_eq!(dyn_plain, dyn_full);
+        // Masking out the held action mid-epoch is refused, changing nothing.
+        let held = loop {
+            let a = dyn_plain.select();
+            if dyn_plain.left > 1 {
+                break a;
+            }
+            dyn_plain.update(a as i64, 0.5).unwrap();
+        };
+        let others: Vec<i64> = (0..k as i64).filter(|&i| i != held as i64).collect();
+        let before = dyn_plain.clone();
+        let err = dyn_plain
+            .select_eligible(&Eligible::from_indices(&others, k).unwrap())
+            .unwrap_err();
+        assert!(err.to_string().contains("held for this epoch"), "{err}");
+        assert_eq!(dyn_plain, before);
     }
 }

@@ -89,15 +89,7 @@ pub struct PyPrimalDualBwK {
     inner: Mutex<PrimalDualBwK>,
 }
 
-crate::persist::state_methods!(PyPrimalDualBwK => PrimalDualBwK);
-
-impl PyPrimalDualBwK {
-    fn wrap(core: PrimalDualBwK) -> Self {
-        Self {
-            inner: Mutex::new(core),
-        }
-    }
-}
+crate::persist::locked_state_class!(PyPrimalDualBwK => PrimalDualBwK);
 
 #[pymethods]
 impl PyPrimalDualBwK {
@@ -207,48 +199,27 @@ impl PyPrimalDualBwK {
         PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.budgets().to_vec()))
     }
 
-    /// True once a resource has less than one unit left or the horizon is reached.
-    #[getter]
-    fn stopped(&self, py: Python<'_>) -> bool {
-        with_lock(py, &self.inner, |p| p.stopped())
-    }
-
-    /// Number of arms.
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_arms())
-    }
-
-    /// Number of resources.
-    #[getter]
-    fn n_resources(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_resources())
-    }
-
-    /// The horizon (pulls, or steps per episode).
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.horizon())
-    }
-
-    /// Pulls learned (``update`` calls that succeeded).
-    #[getter]
-    fn n_updates(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_pulls())
-    }
-
-    /// Alias of ``n_updates``, kept for compatibility.
-    #[getter]
-    fn n_pulls(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_pulls())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |p| {
             format!("PrimalDualBwK({})", p.describe_params())
         })
     }
 }
+
+crate::methods::lock_getters!(PyPrimalDualBwK {
+    /// True once a resource has less than one unit left or the horizon is reached.
+    stopped: bool,
+    /// Number of arms.
+    n_arms: usize,
+    /// Number of resources.
+    n_resources: usize,
+    /// The horizon (pulls, or steps per episode).
+    horizon: u64,
+    /// Pulls learned (``update`` calls that succeeded).
+    n_updates: u64 => |p| p.n_pulls(),
+    /// Alias of ``n_updates``, kept for compatibility.
+    n_pulls: u64,
+});
 
 /// A bandits-with-knapsacks environment: Bernoulli rewards with means ``reward_means``
 /// (n_arms,) and Bernoulli consumptions with means ``consumption_means`` (n_arms,
@@ -265,15 +236,7 @@ pub struct PyKnapsackEnv {
     inner: Mutex<KnapsackEnv>,
 }
 
-crate::persist::state_methods!(PyKnapsackEnv => KnapsackEnv);
-
-impl PyKnapsackEnv {
-    fn wrap(core: KnapsackEnv) -> Self {
-        Self {
-            inner: Mutex::new(core),
-        }
-    }
-}
+crate::persist::locked_state_class!(PyKnapsackEnv => KnapsackEnv);
 
 #[pymethods]
 impl PyKnapsackEnv {
@@ -364,42 +327,6 @@ impl PyKnapsackEnv {
         PyArray1::from_vec(py, with_lock(py, &self.inner, |e| e.budgets().to_vec()))
     }
 
-    /// True once a resource has less than one unit left or the horizon is reached.
-    #[getter]
-    fn done(&self, py: Python<'_>) -> bool {
-        with_lock(py, &self.inner, |e| e.done())
-    }
-
-    /// The horizon (pulls, or steps per episode).
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |e| e.horizon())
-    }
-
-    /// Number of arms.
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.n_arms())
-    }
-
-    /// Number of resources.
-    #[getter]
-    fn n_resources(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.n_resources())
-    }
-
-    /// Pulls made.
-    #[getter]
-    fn n_pulls(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |e| e.n_pulls())
-    }
-
-    /// Reward earned so far.
-    #[getter]
-    fn total_reward(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |e| e.total_reward())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |e| {
             format!(
@@ -411,6 +338,21 @@ impl PyKnapsackEnv {
         })
     }
 }
+
+crate::methods::lock_getters!(PyKnapsackEnv {
+    /// True once a resource has less than one unit left or the horizon is reached.
+    done: bool,
+    /// The horizon (pulls, or steps per episode).
+    horizon: u64,
+    /// Number of arms.
+    n_arms: usize,
+    /// Number of resources.
+    n_resources: usize,
+    /// Pulls made.
+    n_pulls: u64,
+    /// Reward earned so far.
+    total_reward: f64,
+});
 
 /// HATCH (Yang, Li, Qin and Ye, WWW 2020) on an infinite horizon: a contextual bandit that
 /// pays one unit per served user and skips users for free. The budget accrues ``rate`` per
@@ -579,58 +521,10 @@ impl PyHATCH {
         PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
     }
 
-    /// Units spent (users served).
-    #[getter]
-    fn spent(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.spent())
-    }
-
-    /// Rewards learned (``update`` calls that succeeded; users served and rewarded).
-    #[getter]
-    fn n_updates(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_updates())
-    }
-
-    /// Users seen.
-    #[getter]
-    fn n_users(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_users())
-    }
-
-    /// Budget available to the next user: ``min(rate * (users + 1), budget) - spent``.
-    #[getter]
-    fn allowance(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.allowance())
-    }
-
-    /// Budget accrued per arriving user.
-    #[getter]
-    fn rate(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.rate())
-    }
-
-    /// Cap on the total spending (None: no cap).
-    #[getter]
-    fn budget(&self, py: Python<'_>) -> Option<f64> {
-        with_lock(py, &self.inner, |p| p.budget())
-    }
-
-    /// Number of arms.
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_arms())
-    }
-
     /// Number of context features.
     #[getter]
     fn dim(&self) -> usize {
         self.dim
-    }
-
-    /// Number of user classes (rows of ``centers``).
-    #[getter]
-    fn n_classes(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_classes())
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -645,3 +539,22 @@ impl PyHATCH {
         })
     }
 }
+
+crate::methods::lock_getters!(PyHATCH {
+    /// Units spent (users served).
+    spent: u64,
+    /// Rewards learned (``update`` calls that succeeded; users served and rewarded).
+    n_updates: u64,
+    /// Users seen.
+    n_users: u64,
+    /// Budget available to the next user: ``min(rate * (users + 1), budget) - spent``.
+    allowance: f64,
+    /// Budget accrued per arriving user.
+    rate: f64,
+    /// Cap on the total spending (None: no cap).
+    budget: Option<f64>,
+    /// Number of arms.
+    n_arms: usize,
+    /// Number of user classes (rows of ``centers``).
+    n_classes: usize,
+});

@@ -73,20 +73,12 @@ pub struct PyCascadingVI {
     inner: Mutex<CascadingVI>,
 }
 
-crate::persist::state_methods!(PyCascadingVI => CascadingVI);
+crate::persist::locked_state_class!(PyCascadingVI => CascadingVI);
 crate::persist::merge_method!(
     PyCascadingVI,
     CascadingVI::merge,
     "Add another learner's counts (same rewards, sizes and hyperparameters): equal to\nlearning both data sets. The next episode replans. Raises IncompatibleError, changing\nnothing, when they differ."
 );
-
-impl PyCascadingVI {
-    fn wrap(core: CascadingVI) -> Self {
-        Self {
-            inner: Mutex::new(core),
-        }
-    }
-}
 
 fn reshape_u64<'py>(py: Python<'py>, v: Vec<u64>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
     let a = PyArray1::from_vec(py, crate::convert::u64_to_i64(v));
@@ -197,48 +189,27 @@ impl PyCascadingVI {
         reshape_u64(py, v, &[sh.n_states, sh.n_items + 1, sh.n_states])
     }
 
-    /// Steps learned (``update`` calls that succeeded, one per step of an episode).
-    #[getter]
-    fn n_updates(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_updates())
-    }
-
-    /// Episodes completed (updates at the last step).
-    #[getter]
-    fn n_episodes(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_episodes())
-    }
-
-    /// Number of states.
-    #[getter]
-    fn n_states(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.shape().n_states)
-    }
-
-    /// Number of items (the default item not counted).
-    #[getter]
-    fn n_items(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.shape().n_items)
-    }
-
-    /// The horizon (pulls, or steps per episode).
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.shape().horizon)
-    }
-
-    /// Most items shown per list.
-    #[getter]
-    fn list_len(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.shape().list_len)
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |p| {
             format!("CascadingVI({})", p.describe_params())
         })
     }
 }
+
+crate::methods::lock_getters!(PyCascadingVI {
+    /// Steps learned (``update`` calls that succeeded, one per step of an episode).
+    n_updates: u64,
+    /// Episodes completed (updates at the last step).
+    n_episodes: u64,
+    /// Number of states.
+    n_states: usize => |p| p.shape().n_states,
+    /// Number of items (the default item not counted).
+    n_items: usize => |p| p.shape().n_items,
+    /// The horizon (pulls, or steps per episode).
+    horizon: usize => |p| p.shape().horizon,
+    /// Most items shown per list.
+    list_len: usize => |p| p.shape().list_len,
+});
 
 /// A cascading MDP given as arrays, with its own seeded generator: ``transitions``
 /// (n_states, n_items + 1, n_states) (each row a distribution; index ``n_items`` is the
@@ -257,15 +228,7 @@ pub struct PyCascadingMDP {
     inner: Mutex<CascadingMDP>,
 }
 
-crate::persist::state_methods!(PyCascadingMDP => CascadingMDP);
-
-impl PyCascadingMDP {
-    fn wrap(core: CascadingMDP) -> Self {
-        Self {
-            inner: Mutex::new(core),
-        }
-    }
-}
+crate::persist::locked_state_class!(PyCascadingMDP => CascadingMDP);
 
 #[pymethods]
 impl PyCascadingMDP {
@@ -375,30 +338,6 @@ impl PyCascadingMDP {
         Ok(PyArray1::from_vec(py, regrets))
     }
 
-    /// Number of states.
-    #[getter]
-    fn n_states(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.shape().n_states)
-    }
-
-    /// Number of items (the default item not counted).
-    #[getter]
-    fn n_items(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.shape().n_items)
-    }
-
-    /// The horizon (pulls, or steps per episode).
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.shape().horizon)
-    }
-
-    /// Most items shown per list.
-    #[getter]
-    fn list_len(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.shape().list_len)
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |e| {
             let s = e.shape();
@@ -409,3 +348,14 @@ impl PyCascadingMDP {
         })
     }
 }
+
+crate::methods::lock_getters!(PyCascadingMDP {
+    /// Number of states.
+    n_states: usize => |e| e.shape().n_states,
+    /// Number of items (the default item not counted).
+    n_items: usize => |e| e.shape().n_items,
+    /// The horizon (pulls, or steps per episode).
+    horizon: usize => |e| e.shape().horizon,
+    /// Most items shown per list.
+    list_len: usize => |e| e.shape().list_len,
+});

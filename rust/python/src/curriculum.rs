@@ -1,10 +1,9 @@
 //! `BinSampler`: the EMA-debiased multiplicative-weights curriculum sampler.
 
-use crate::convert::{bytes_arg, seed_arg, with_lock, with_lock_detached};
+use crate::convert::{seed_arg, with_lock, with_lock_detached};
 use crate::errors::IntoPyResult;
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
 use regretless_core::curriculum::{BinSampler, ScoreMode};
 use std::sync::Mutex;
 
@@ -33,6 +32,16 @@ use std::sync::Mutex;
 pub struct PyBinSampler {
     inner: Mutex<BinSampler>,
 }
+
+crate::persist::locked_state_class!(PyBinSampler => BinSampler, docs {
+    to_bytes: [" Serialize the whole state to versioned, checksummed bytes."],
+    from_bytes: [
+        " Restore a sampler from ``to_bytes()`` output. Raises StateError on corrupt,",
+        " truncated or foreign bytes."
+    ],
+    reduce: [" Pickle as ``(BinSampler.from_bytes, (bytes,))``."],
+    copy: [" An independent copy (same state, same position in the random stream)."]
+});
 
 fn mode_name(mode: ScoreMode) -> &'static str {
     match mode {
@@ -66,9 +75,7 @@ impl PyBinSampler {
             }
         };
         let s = BinSampler::new(n_bins, beta, eta, gamma, mode, seed_arg(seed)?).py_err(py)?;
-        Ok(PyBinSampler {
-            inner: Mutex::new(s),
-        })
+        Ok(Self::wrap(s))
     }
 
     /// The bin mix ``q`` of the next batch.
@@ -119,22 +126,6 @@ impl PyBinSampler {
     }
 
     #[getter]
-    fn n_bins(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |s| s.n_bins())
-    }
-    #[getter]
-    fn beta(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |s| s.beta())
-    }
-    #[getter]
-    fn eta(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |s| s.eta())
-    }
-    #[getter]
-    fn gamma(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |s| s.gamma())
-    }
-    #[getter]
     fn mode(&self, py: Python<'_>) -> &'static str {
         mode_name(with_lock(py, &self.inner, |s| s.mode()))
     }
@@ -151,52 +142,11 @@ impl PyBinSampler {
             )
         })
     }
-
-    /// Serialize the whole state to versioned, checksummed bytes.
-    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = with_lock(py, &self.inner, |s| regretless_core::state::encode(s)).py_err(py)?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// Restore a sampler from ``to_bytes()`` output. Raises StateError on corrupt,
-    /// truncated or foreign bytes.
-    #[classmethod]
-    fn from_bytes(
-        _cls: &Bound<'_, PyType>,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
-        let bytes = bytes_arg(data, "data")?;
-        let s: BinSampler = py
-            .detach(|| regretless_core::state::decode(&bytes))
-            .py_err(py)?;
-        Ok(PyBinSampler {
-            inner: Mutex::new(s),
-        })
-    }
-
-    /// Pickle as ``(BinSampler.from_bytes, (bytes,))``.
-    #[allow(clippy::type_complexity)]
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let restore = slf.as_any().get_type().getattr("from_bytes")?;
-        Ok((restore, (slf.get().to_bytes(py)?,)))
-    }
-
-    /// An independent copy (same state, same position in the random stream).
-    fn copy(&self, py: Python<'_>) -> Self {
-        PyBinSampler {
-            inner: Mutex::new(with_lock(py, &self.inner, |s| s.clone())),
-        }
-    }
-
-    fn __copy__(&self, py: Python<'_>) -> Self {
-        self.copy(py)
-    }
-
-    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
-        self.copy(py)
-    }
 }
+
+crate::methods::lock_getters!(PyBinSampler {
+    n_bins: usize,
+    beta: f64,
+    eta: f64,
+    gamma: f64,
+});

@@ -1,7 +1,7 @@
 //! Glue for dynamical linear bandits (`regretless_core::dynlin`): DynLinUCB, the myopic
 //! LinUCB baseline, the environment and `simulate_dynlin`.
 
-use crate::convert::{arm_arg, owned_float64, real_arg, seed_arg, u64_arg, with_lock};
+use crate::convert::{owned_float64, seed_arg, u64_arg, with_lock};
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
@@ -63,20 +63,15 @@ fn actions_arg(obj: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, usize)> {
 /// >>> run = regretless.simulate_dynlin(policy, env, 20_000)
 /// >>> [round(float(v), 2) for v in policy.estimate()]
 /// [0.56, 0.5, 0.11]
+/// >>> fresh = regretless.DynLinUCB(actions, 100, rho_bar=0.5, seed=0)
+/// >>> fresh.select(eligible=[4, 5]) in (4, 5), fresh.held in (4, 5)  # held for the epoch
+/// (True, True)
 #[pyclass(name = "DynLinUCB", module = "regretless", frozen)]
 pub struct PyDynLinUCB {
     inner: Mutex<DynLinUCB>,
 }
 
-crate::persist::state_methods!(PyDynLinUCB => DynLinUCB);
-
-impl PyDynLinUCB {
-    fn wrap(core: DynLinUCB) -> Self {
-        Self {
-            inner: Mutex::new(core),
-        }
-    }
-}
+crate::persist::locked_state_class!(PyDynLinUCB => DynLinUCB);
 
 #[pymethods]
 impl PyDynLinUCB {
@@ -112,29 +107,6 @@ impl PyDynLinUCB {
         ))
     }
 
-    /// The action (row of ``actions``) of this round: the current epoch's.
-    fn select(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.select())
-    }
-
-    /// Record this round's reward; ``action`` must be the one ``select()`` returned for this
-    /// epoch (ArmError otherwise, and before any ``select()`` at an epoch's start).
-    fn update(
-        &self,
-        py: Python<'_>,
-        action: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let action = arm_arg(action, "action")?;
-        let reward = real_arg(reward, "reward")?;
-        with_lock(py, &self.inner, |p| p.update(action, reward)).py_err(py)
-    }
-
-    /// The optimistic index ``h_hat . u + beta_t ||u||_{V^-1}`` of every action.
-    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.scores()))
-    }
-
     /// The estimate ``h_hat = V^-1 b`` of the steady-state gain (dim,).
     fn estimate<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.estimate().to_vec()))
@@ -154,72 +126,55 @@ impl PyDynLinUCB {
         as_matrix(py, v, k, d)
     }
 
-    /// The exploration radius ``beta_t`` at the current round.
-    #[getter]
-    fn beta(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.beta())
-    }
-
-    /// Rounds recorded (``update`` calls that succeeded).
-    #[getter]
-    fn n_updates(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_updates())
-    }
-
-    /// Epochs completed (rows of the regression).
-    #[getter]
-    fn n_epochs(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_epochs())
-    }
-
-    /// The current epoch, from 1.
-    #[getter]
-    fn epoch(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.epoch())
-    }
-
-    /// The action held for the current epoch (None before its ``select()``).
-    #[getter]
-    fn held(&self, py: Python<'_>) -> Option<usize> {
-        with_lock(py, &self.inner, |p| p.held())
-    }
-
-    #[getter]
-    fn n_actions(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_actions())
-    }
-
-    #[getter]
-    fn dim(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.dim())
-    }
-
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.horizon())
-    }
-
-    #[getter]
-    fn rho_bar(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.bounds().rho_bar)
-    }
-
-    #[getter]
-    fn lam(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.lam())
-    }
-
-    #[getter]
-    fn scale(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.scale())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |p| {
             format!("DynLinUCB({})", p.describe_params())
         })
     }
 }
+
+crate::methods::lock_getters!(PyDynLinUCB {
+    /// The exploration radius ``beta_t`` at the current round.
+    beta: f64,
+    /// Rounds recorded (``update`` calls that succeeded).
+    n_updates: u64,
+    /// Epochs completed (rows of the regression).
+    n_epochs: u64,
+    /// The current epoch, from 1.
+    epoch: u64,
+    /// The action held for the current epoch (None before its ``select()``).
+    held: Option<usize>,
+    n_actions: usize,
+    dim: usize,
+    horizon: u64,
+    rho_bar: f64 => |p| p.bounds().rho_bar,
+    lam: f64,
+    scale: f64,
+});
+
+crate::methods::arm_reward_update!(
+    /// Record this round's reward; ``action`` must be the one ``select()`` returned for this
+    /// epoch (ArmError otherwise, and before any ``select()`` at an epoch's start).
+    PyDynLinUCB,
+    action
+);
+
+crate::methods::eligible_select!(
+    /// The action (row of ``actions``) of this round: the current epoch's. With
+    /// ``eligible`` (a boolean mask of length n_actions or distinct action indices), an
+    /// epoch's action is chosen among those at its start (the first epoch's uniformly, then
+    /// the argmax of ``scores()`` over them, ties at random) and held; within an epoch the
+    /// held action must be eligible (InvalidParameterError otherwise, as when no action is).
+    PyDynLinUCB,
+    n_actions
+);
+
+crate::methods::eligible_scores!(
+    /// The optimistic index ``h_hat . u + beta_t ||u||_{V^-1}`` of every action; with
+    /// ``eligible``, -inf outside it.
+    PyDynLinUCB,
+    n_actions
+);
 
 /// LinUCB with one shared parameter over a finite set of action vectors that regresses
 /// every round's reward on that round's action, as if rewards were immediate: the myopic
@@ -234,20 +189,16 @@ impl PyDynLinUCB {
 /// >>> policy.update(2, 0.4)
 /// >>> policy.n_updates, policy.n_actions
 /// (1, 6)
+/// >>> policy.select(eligible=[0, 1]) in (0, 1)
+/// True
+/// >>> policy.scores(eligible=[0, 1])[2:].tolist()
+/// [-inf, -inf, -inf, -inf]
 #[pyclass(name = "MyopicLinUCB", module = "regretless", frozen)]
 pub struct PyMyopicLinUCB {
     inner: Mutex<MyopicLinUCB>,
 }
 
-crate::persist::state_methods!(PyMyopicLinUCB => MyopicLinUCB);
-
-impl PyMyopicLinUCB {
-    fn wrap(core: MyopicLinUCB) -> Self {
-        Self {
-            inner: Mutex::new(core),
-        }
-    }
-}
+crate::persist::locked_state_class!(PyMyopicLinUCB => MyopicLinUCB);
 
 #[pymethods]
 impl PyMyopicLinUCB {
@@ -272,28 +223,6 @@ impl PyMyopicLinUCB {
         ))
     }
 
-    /// The action (row of ``actions``) to play this round.
-    fn select(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.select())
-    }
-
-    /// Record the reward of a round in which ``action`` was played.
-    fn update(
-        &self,
-        py: Python<'_>,
-        action: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let action = arm_arg(action, "action")?;
-        let reward = real_arg(reward, "reward")?;
-        with_lock(py, &self.inner, |p| p.update(action, reward)).py_err(py)
-    }
-
-    /// The optimistic index ``h_hat . u + beta ||u||_{V^-1}`` of every action.
-    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.scores()))
-    }
-
     /// The ridge estimate ``V^-1 b`` of the per-round reward's weights (dim,).
     fn estimate<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.estimate().to_vec()))
@@ -313,49 +242,46 @@ impl PyMyopicLinUCB {
         as_matrix(py, v, k, d)
     }
 
-    /// The exploration radius (constant).
-    #[getter]
-    fn beta(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.beta())
-    }
-
-    /// Rounds recorded (``update`` calls that succeeded).
-    #[getter]
-    fn n_updates(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_updates())
-    }
-
-    #[getter]
-    fn n_actions(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_actions())
-    }
-
-    #[getter]
-    fn dim(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.dim())
-    }
-
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.horizon())
-    }
-
-    #[getter]
-    fn lam(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.lam())
-    }
-
-    #[getter]
-    fn scale(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |p| p.scale())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |p| {
             format!("MyopicLinUCB({})", p.describe_params())
         })
     }
 }
+
+crate::methods::lock_getters!(PyMyopicLinUCB {
+    /// The exploration radius (constant).
+    beta: f64,
+    /// Rounds recorded (``update`` calls that succeeded).
+    n_updates: u64,
+    n_actions: usize,
+    dim: usize,
+    horizon: u64,
+    lam: f64,
+    scale: f64,
+});
+
+crate::methods::arm_reward_update!(
+    /// Record the reward of a round in which ``action`` was played.
+    PyMyopicLinUCB,
+    action
+);
+
+crate::methods::eligible_select!(
+    /// The action (row of ``actions``) to play this round. With ``eligible`` (a boolean
+    /// mask of length n_actions or distinct action indices), chosen among those only: the
+    /// first uniformly, then the argmax of ``scores()`` over them, ties at random. Raises
+    /// InvalidParameterError when no action is eligible.
+    PyMyopicLinUCB,
+    n_actions
+);
+
+crate::methods::eligible_scores!(
+    /// The optimistic index ``h_hat . u + beta ||u||_{V^-1}`` of every action; with
+    /// ``eligible``, -inf outside it.
+    PyMyopicLinUCB,
+    n_actions
+);
 
 /// A linear dynamical system with a scalar reward, the environment of dynamical linear
 /// bandits: ``y_t = w . (C x_t + D u_t + sigma e_t)``, ``x_{t+1} = A x_t + B u_t + sigma
@@ -374,15 +300,7 @@ pub struct PyDynamicalLinearEnv {
     inner: Mutex<DynamicalLinearEnv>,
 }
 
-crate::persist::state_methods!(PyDynamicalLinearEnv => DynamicalLinearEnv);
-
-impl PyDynamicalLinearEnv {
-    fn wrap(core: DynamicalLinearEnv) -> Self {
-        Self {
-            inner: Mutex::new(core),
-        }
-    }
-}
+crate::persist::locked_state_class!(PyDynamicalLinearEnv => DynamicalLinearEnv);
 
 fn expect_shape(
     py: Python<'_>,
@@ -546,36 +464,6 @@ impl PyDynamicalLinearEnv {
         ))
     }
 
-    /// Dimension n of the hidden state.
-    #[getter]
-    fn n_state(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.n_state())
-    }
-
-    /// Dimension p of an action.
-    #[getter]
-    fn n_inputs(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.n_inputs())
-    }
-
-    /// Number m of outputs (summed with weights ``output`` into the reward).
-    #[getter]
-    fn n_outputs(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.n_outputs())
-    }
-
-    /// Standard deviation of each noise component.
-    #[getter]
-    fn sigma(&self, py: Python<'_>) -> f64 {
-        with_lock(py, &self.inner, |e| e.sigma())
-    }
-
-    /// Steps taken since construction or ``reset()``.
-    #[getter]
-    fn n_steps(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |e| e.n_steps())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |e| {
             format!(
@@ -588,6 +476,19 @@ impl PyDynamicalLinearEnv {
         })
     }
 }
+
+crate::methods::lock_getters!(PyDynamicalLinearEnv {
+    /// Dimension n of the hidden state.
+    n_state: usize,
+    /// Dimension p of an action.
+    n_inputs: usize,
+    /// Number m of outputs (summed with weights ``output`` into the reward).
+    n_outputs: usize,
+    /// Standard deviation of each noise component.
+    sigma: f64,
+    /// Steps taken since construction or ``reset()``.
+    n_steps: u64,
+});
 
 fn run_in<P: ActionPolicy + Send>(
     py: Python<'_>,

@@ -5,7 +5,6 @@ use crate::convert::{positive_opt, seed_arg};
 use crate::errors::IntoPyResult;
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use regretless_core::policy::RecordsPropensities;
 use regretless_core::policy::{Exp3, Exp3IX, Registered};
 
 /// `update(arm, reward, propensity=None)` of a policy with recorded selection
@@ -64,6 +63,71 @@ where
     .py_err(slf.py())
 }
 
+/// `update(arm, reward, *, propensity=None)` and `update_batch(arms, rewards, *,
+/// propensities=None)` of a multi-armed class whose core `$core` records the probability of
+/// each decision ([`RecordsPropensities`]); with `pending_counts`, also `pending_counts()`.
+macro_rules! propensity_methods {
+    ($py_ty:ty => $core:ty, pending_counts) => {
+        $crate::exp3::propensity_methods!($py_ty => $core);
+
+        #[pyo3::pymethods]
+        impl $py_ty {
+            /// Number of decisions per arm still waiting for their update (int64).
+            fn pending_counts<'py>(
+                slf: &pyo3::Bound<'py, Self>,
+            ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray1<i64>>> {
+                let v = $crate::bandit::with_policy(slf, |p: &mut $core| p.pending_counts())?;
+                Ok(numpy::PyArray1::from_vec(
+                    slf.py(),
+                    v.into_iter().map(|n| n as i64).collect(),
+                ))
+            }
+        }
+    };
+    ($py_ty:ty => $core:ty) => {
+        #[pyo3::pymethods]
+        impl $py_ty {
+            /// Record the reward observed after playing `arm`, drawn with probability
+            /// `propensity` (default: the probability recorded when it was selected).
+            #[pyo3(signature = (arm, reward, *, propensity = None))]
+            fn update(
+                slf: &pyo3::Bound<'_, Self>,
+                arm: &pyo3::Bound<'_, pyo3::PyAny>,
+                reward: &pyo3::Bound<'_, pyo3::PyAny>,
+                propensity: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
+            ) -> pyo3::PyResult<()> {
+                $crate::exp3::update_with(
+                    slf,
+                    arm,
+                    reward,
+                    propensity,
+                    <$core as regretless_core::policy::RecordsPropensities>::update_with_propensity,
+                )
+            }
+
+            /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
+            /// with (default: the probabilities recorded at selection). Every row is validated
+            /// before any is recorded.
+            #[pyo3(signature = (arms, rewards, *, propensities = None))]
+            fn update_batch(
+                slf: &pyo3::Bound<'_, Self>,
+                arms: &pyo3::Bound<'_, pyo3::PyAny>,
+                rewards: &pyo3::Bound<'_, pyo3::PyAny>,
+                propensities: Option<&pyo3::Bound<'_, pyo3::PyAny>>,
+            ) -> pyo3::PyResult<()> {
+                $crate::exp3::update_batch_with(
+                    slf,
+                    arms,
+                    rewards,
+                    propensities,
+                    <$core as regretless_core::policy::RecordsPropensities>::update_batch_with_propensities,
+                )
+            }
+        }
+    };
+}
+pub(crate) use propensity_methods;
+
 /// EXP3 (Auer, Cesa-Bianchi, Freund and Schapire 2002) for adversarial rewards.
 ///
 /// Plays from ``p = (1 - gamma) softmax(-eta L) + gamma / K`` where ``L_i`` sums the
@@ -116,47 +180,9 @@ impl PyExp3 {
         let v = with_policy(slf, |p: &mut Exp3| p.cumulative_loss_estimates().to_vec())?;
         Ok(PyArray1::from_vec(slf.py(), v))
     }
-
-    /// Record the reward observed after playing `arm`, drawn with probability
-    /// `propensity` (default: the probability recorded when it was selected).
-    #[pyo3(signature = (arm, reward, *, propensity = None))]
-    fn update(
-        slf: &Bound<'_, Self>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-        propensity: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        update_with(slf, arm, reward, propensity, Exp3::update_with_propensity)
-    }
-
-    /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
-    /// with (default: the probabilities recorded at selection). Every row is validated
-    /// before any is recorded.
-    #[pyo3(signature = (arms, rewards, *, propensities = None))]
-    fn update_batch(
-        slf: &Bound<'_, Self>,
-        arms: &Bound<'_, PyAny>,
-        rewards: &Bound<'_, PyAny>,
-        propensities: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        update_batch_with(
-            slf,
-            arms,
-            rewards,
-            propensities,
-            Exp3::update_batch_with_propensities,
-        )
-    }
-
-    /// Number of decisions per arm still waiting for their update (int64).
-    fn pending_counts<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let v = with_policy(slf, |p: &mut Exp3| p.pending_counts())?;
-        Ok(PyArray1::from_vec(
-            slf.py(),
-            v.into_iter().map(|n| n as i64).collect(),
-        ))
-    }
 }
+
+crate::exp3::propensity_methods!(PyExp3 => Exp3, pending_counts);
 
 /// EXP3-IX (Neu 2015): EXP3 with implicit exploration, regret bounded with high
 /// probability.
@@ -204,44 +230,6 @@ impl PyExp3IX {
         let v = with_policy(slf, |p: &mut Exp3IX| p.cumulative_loss_estimates().to_vec())?;
         Ok(PyArray1::from_vec(slf.py(), v))
     }
-
-    /// Record the reward observed after playing `arm`, drawn with probability
-    /// `propensity` (default: the probability recorded when it was selected).
-    #[pyo3(signature = (arm, reward, *, propensity = None))]
-    fn update(
-        slf: &Bound<'_, Self>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-        propensity: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        update_with(slf, arm, reward, propensity, Exp3IX::update_with_propensity)
-    }
-
-    /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
-    /// with (default: the probabilities recorded at selection). Every row is validated
-    /// before any is recorded.
-    #[pyo3(signature = (arms, rewards, *, propensities = None))]
-    fn update_batch(
-        slf: &Bound<'_, Self>,
-        arms: &Bound<'_, PyAny>,
-        rewards: &Bound<'_, PyAny>,
-        propensities: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        update_batch_with(
-            slf,
-            arms,
-            rewards,
-            propensities,
-            Exp3IX::update_batch_with_propensities,
-        )
-    }
-
-    /// Number of decisions per arm still waiting for their update (int64).
-    fn pending_counts<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let v = with_policy(slf, |p: &mut Exp3IX| p.pending_counts())?;
-        Ok(PyArray1::from_vec(
-            slf.py(),
-            v.into_iter().map(|n| n as i64).collect(),
-        ))
-    }
 }
+
+crate::exp3::propensity_methods!(PyExp3IX => Exp3IX, pending_counts);

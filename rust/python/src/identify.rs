@@ -110,18 +110,6 @@ impl PyBestArmIdentifier {
         with_lock(py, &self.inner, |p| p.select())
     }
 
-    /// Record the reward (in [0, 1]) observed after pulling `arm`.
-    fn update(
-        &self,
-        py: Python<'_>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let arm = crate::convert::arm_arg(arm, "arm")?;
-        let reward = crate::convert::real_arg(reward, "reward")?;
-        with_lock(py, &self.inner, |p| p.update(arm, reward)).py_err(py)
-    }
-
     /// `n` pulls handed out with no feedback between them, as int64 array (the schedule
     /// counts them as made, so answering them with ``update_batch`` follows the rule).
     fn select_batch<'py>(
@@ -176,18 +164,6 @@ impl PyBestArmIdentifier {
     fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         let v = with_lock(py, &self.inner, |p| p.means());
         PyArray1::from_vec(py, v)
-    }
-
-    /// Number of arms.
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_arms())
-    }
-
-    /// Total number of rewards recorded.
-    #[getter]
-    fn n_samples(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_samples())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -259,6 +235,19 @@ impl PyBestArmIdentifier {
         self.copy(py)
     }
 }
+
+crate::methods::lock_getters!(PyBestArmIdentifier {
+    /// Number of arms.
+    n_arms: usize,
+    /// Total number of rewards recorded.
+    n_samples: u64,
+});
+
+crate::methods::arm_reward_update!(
+    /// Record the reward (in [0, 1]) observed after pulling `arm`.
+    PyBestArmIdentifier,
+    arm
+);
 
 /// Successive halving (Karnin, Koren and Somekh 2013) for a fixed budget of pulls.
 ///

@@ -27,6 +27,7 @@ mod identify;
 mod kernel;
 mod klucb;
 mod linear;
+mod methods;
 mod ope;
 mod persist;
 mod reactive;

@@ -83,12 +83,38 @@ pub(crate) fn other_state<
 
 /// The [`Stateful`] impl of `$py_ty` holding a `$state`, and its `to_bytes`, `from_bytes`,
 /// `__reduce__` (pickle), `copy`, `__copy__`, `__deepcopy__`. `decode = path` replaces
-/// `regretless_core::state::decode` for states that rebuild derived data on load.
+/// `regretless_core::state::decode` for states that rebuild derived data on load;
+/// `docs { to_bytes: [..], from_bytes: [..], reduce: [..], copy: [..] }` replaces the
+/// docstrings (one literal a line, as `///` writes them).
 macro_rules! state_methods {
     ($py_ty:ty => $state:ty) => {
         $crate::persist::state_methods!($py_ty => $state, decode = regretless_core::state::decode);
     };
     ($py_ty:ty => $state:ty, decode = $decode:path) => {
+        $crate::persist::state_methods!(@impl $py_ty => $state, $decode, docs {
+            to_bytes: [
+                " Serialize the whole state (parameters, statistics, generator) to versioned,",
+                " checksummed bytes."
+            ],
+            from_bytes: [
+                " Restore an object from ``to_bytes()`` output; it continues the same random",
+                " stream. Raises StateError on corrupt, truncated or foreign bytes."
+            ],
+            reduce: [],
+            copy: [" An independent copy (same state, same position in the random stream)."]
+        });
+    };
+    ($py_ty:ty => $state:ty, docs $docs:tt) => {
+        $crate::persist::state_methods!(
+            @impl $py_ty => $state, regretless_core::state::decode, docs $docs
+        );
+    };
+    (@impl $py_ty:ty => $state:ty, $decode:path, docs {
+        to_bytes: [$($to_doc:literal),*],
+        from_bytes: [$($from_doc:literal),*],
+        reduce: [$($reduce_doc:literal),*],
+        copy: [$($copy_doc:literal),*]
+    }) => {
         impl $crate::persist::Stateful for $py_ty {
             type State = $state;
             fn state(&self) -> &std::sync::Mutex<$state> {
@@ -104,8 +130,7 @@ macro_rules! state_methods {
 
         #[pyo3::pymethods]
         impl $py_ty {
-            /// Serialize the whole state (parameters, statistics, generator) to versioned,
-            /// checksummed bytes.
+            $(#[doc = $to_doc])*
             fn to_bytes<'py>(
                 &self,
                 py: pyo3::Python<'py>,
@@ -113,8 +138,7 @@ macro_rules! state_methods {
                 $crate::persist::to_bytes(py, self)
             }
 
-            /// Restore an object from ``to_bytes()`` output; it continues the same random
-            /// stream. Raises StateError on corrupt, truncated or foreign bytes.
+            $(#[doc = $from_doc])*
             #[classmethod]
             fn from_bytes(
                 _cls: &pyo3::Bound<'_, pyo3::types::PyType>,
@@ -124,6 +148,7 @@ macro_rules! state_methods {
                 $crate::persist::from_bytes(py, data)
             }
 
+            $(#[doc = $reduce_doc])*
             #[allow(clippy::type_complexity)]
             fn __reduce__<'py>(
                 slf: &pyo3::Bound<'py, Self>,
@@ -135,7 +160,7 @@ macro_rules! state_methods {
                 $crate::persist::reduce(slf, py)
             }
 
-            /// An independent copy (same state, same position in the random stream).
+            $(#[doc = $copy_doc])*
             fn copy(&self, py: pyo3::Python<'_>) -> Self {
                 <Self as $crate::persist::Stateful>::wrap($crate::persist::snapshot(py, self))
             }
@@ -155,6 +180,23 @@ macro_rules! state_methods {
     };
 }
 pub(crate) use state_methods;
+
+/// [`state_methods!`] (same arguments after `=>`) for a class whose one field is
+/// `inner: Mutex<$state>`, with its `fn wrap($state) -> Self`.
+macro_rules! locked_state_class {
+    ($py_ty:ty => $state:ty $(, $($rest:tt)+)?) => {
+        $crate::persist::state_methods!($py_ty => $state $(, $($rest)+)?);
+
+        impl $py_ty {
+            fn wrap(state: $state) -> Self {
+                Self {
+                    inner: std::sync::Mutex::new(state),
+                }
+            }
+        }
+    };
+}
+pub(crate) use locked_state_class;
 
 /// `merge(other)` for classes whose statistics add up; `$merge` is the core's merge,
 /// `fn(&mut State, &State) -> regretless_core::Result<()>`.

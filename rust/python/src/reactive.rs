@@ -4,9 +4,8 @@
 //! `simulate_reactive`.
 
 use crate::bandit::Bandit;
-use crate::convert::{
-    arm_arg, owned_float64, owned_float64_nd, real_arg, seed_arg, u64_arg, with_lock,
-};
+use crate::convert::{arm_arg, owned_float64, owned_float64_nd, seed_arg, u64_arg, with_lock};
+use crate::eligible::eligible_arg;
 use crate::errors::{shape_error, IntoPyResult};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
@@ -17,19 +16,6 @@ use regretless_core::reactive::{
     RecoveringEnv, TallyingElimination, TallyingEnv,
 };
 use std::sync::Mutex;
-
-macro_rules! wrap {
-    ($py_ty:ident => $core:ty) => {
-        crate::persist::state_methods!($py_ty => $core);
-        impl $py_ty {
-            fn wrap(core: $core) -> Self {
-                Self {
-                    inner: Mutex::new(core),
-                }
-            }
-        }
-    };
-}
 
 fn table<'py>(
     py: Python<'py>,
@@ -95,12 +81,17 @@ fn optional_curve<'py>(py: Python<'py>, v: Option<Vec<f64>>) -> Option<Bound<'py
 /// >>> run = regretless.simulate_reactive(policy, env, 2000, seed=1)
 /// >>> bool(run["benchmark_regret"][-1] < 0.1 * run["benchmark"][-1])
 /// True
+/// >>> fresh = regretless.PeriodicUCB(2, d_max=4, horizon=100, seed=0)
+/// >>> fresh.select(eligible=[1]).tolist(), fresh.periods().tolist()  # arm 1 is not due
+/// ([], [1, 0])
+/// >>> fresh.select().tolist()  # arm 0, left out, is still due
+/// [0]
 #[pyclass(name = "PeriodicUCB", module = "regretless", frozen)]
 pub struct PyPeriodicUCB {
     inner: Mutex<PeriodicUCB>,
 }
 
-wrap!(PyPeriodicUCB => PeriodicUCB);
+crate::persist::locked_state_class!(PyPeriodicUCB => PeriodicUCB);
 
 #[pymethods]
 impl PyPeriodicUCB {
@@ -122,22 +113,26 @@ impl PyPeriodicUCB {
         ))
     }
 
-    /// The arms to pull this period (int64, at most ``per_period``, possibly none).
-    fn select<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let arms = with_lock(py, &self.inner, |p| p.select());
-        PyArray1::from_vec(py, arms.into_iter().map(|a| a as i64).collect())
-    }
-
-    /// Record the reward (in [0, 1]) of a pull of ``arm`` handed out by ``select``.
-    fn update(
+    /// The arms to pull this period (int64, at most ``per_period``, possibly none). With
+    /// ``eligible`` (a boolean mask of length n_arms or distinct arm indices), only the
+    /// due arms among those, most overdue first: a due arm left out stays due, more
+    /// overdue the next period (the epoch's plan is unchanged); raises
+    /// InvalidParameterError when no arm is eligible.
+    #[pyo3(signature = (*, eligible = None))]
+    fn select<'py>(
         &self,
-        py: Python<'_>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let arm = arm_arg(arm, "arm")?;
-        let reward = real_arg(reward, "reward")?;
-        with_lock(py, &self.inner, |p| p.update(arm, reward)).py_err(py)
+        py: Python<'py>,
+        eligible: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let e = eligible_arg(eligible, || with_lock(py, &self.inner, |p| p.n_arms()))?;
+        let arms = match e {
+            None => with_lock(py, &self.inner, |p| p.select()),
+            Some(e) => with_lock(py, &self.inner, |p| p.select_eligible(&e)).py_err(py)?,
+        };
+        Ok(PyArray1::from_vec(
+            py,
+            arms.into_iter().map(|a| a as i64).collect(),
+        ))
     }
 
     /// The current epoch's period of each arm (int64; 0: not played this epoch).
@@ -164,33 +159,6 @@ impl PyPeriodicUCB {
         table(py, v, d)
     }
 
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_arms())
-    }
-    #[getter]
-    fn d_max(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.d_max())
-    }
-    #[getter]
-    fn per_period(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.per_period())
-    }
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.horizon())
-    }
-    /// Rewards learned (``update`` calls that succeeded).
-    #[getter]
-    fn n_updates(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_updates())
-    }
-    /// Periods decided (``select`` calls).
-    #[getter]
-    fn n_periods(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_periods())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |p| {
             format!(
@@ -203,6 +171,23 @@ impl PyPeriodicUCB {
         })
     }
 }
+
+crate::methods::lock_getters!(PyPeriodicUCB {
+    n_arms: usize,
+    d_max: usize,
+    per_period: usize,
+    horizon: u64,
+    /// Rewards learned (``update`` calls that succeeded).
+    n_updates: u64,
+    /// Periods decided (``select`` calls).
+    n_periods: u64,
+});
+
+crate::methods::arm_reward_update!(
+    /// Record the reward (in [0, 1]) of a pull of ``arm`` handed out by ``select``.
+    PyPeriodicUCB,
+    arm
+);
 
 /// A recovering-rewards environment: ``curves[i, d - 1]`` is arm i's mean reward when
 /// pulled after an idle time of d periods (nondecreasing in d; the last column holds for
@@ -222,7 +207,7 @@ pub struct PyRecoveringEnv {
     inner: Mutex<RecoveringEnv>,
 }
 
-wrap!(PyRecoveringEnv => RecoveringEnv);
+crate::persist::locked_state_class!(PyRecoveringEnv => RecoveringEnv);
 
 #[pymethods]
 impl PyRecoveringEnv {
@@ -307,29 +292,6 @@ impl PyRecoveringEnv {
         ))
     }
 
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.n_arms())
-    }
-    #[getter]
-    fn d_max(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.d_max())
-    }
-    #[getter]
-    fn per_period(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| ReactiveModel::per_period(e))
-    }
-    /// Pulls made.
-    #[getter]
-    fn n_pulls(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |e| e.n_pulls())
-    }
-    /// Periods played.
-    #[getter]
-    fn n_periods(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |e| e.n_periods())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |e| {
             format!(
@@ -341,6 +303,16 @@ impl PyRecoveringEnv {
         })
     }
 }
+
+crate::methods::lock_getters!(PyRecoveringEnv {
+    n_arms: usize,
+    d_max: usize,
+    per_period: usize => |e| ReactiveModel::per_period(e),
+    /// Pulls made.
+    n_pulls: u64,
+    /// Periods played.
+    n_periods: u64,
+});
 
 // ---- last-switch-dependent bandits ----------------------------------------------------------
 
@@ -364,12 +336,15 @@ impl PyRecoveringEnv {
 /// >>> run = regretless.simulate_reactive(policy, env, 5000, seed=1)
 /// >>> bool(run["benchmark_regret"][-1] < 0.15 * run["benchmark"][-1])  # T^(2/3) exploring
 /// True
+/// >>> fresh = regretless.LSDExploreCommit(2, tau_max=2, horizon=100, seed=0)
+/// >>> fresh.copy().select(), fresh.select(eligible=[1])  # the schedule's arm 0 masked out
+/// (0, 1)
 #[pyclass(name = "LSDExploreCommit", module = "regretless", frozen)]
 pub struct PyLSDExploreCommit {
     inner: Mutex<LSDExploreCommit>,
 }
 
-wrap!(PyLSDExploreCommit => LSDExploreCommit);
+crate::persist::locked_state_class!(PyLSDExploreCommit => LSDExploreCommit);
 
 #[pymethods]
 impl PyLSDExploreCommit {
@@ -394,23 +369,6 @@ impl PyLSDExploreCommit {
         ))
     }
 
-    /// The arm to play this round.
-    fn select(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.select())
-    }
-
-    /// Record the reward (in [0, 1]) of a play of ``arm`` handed out by ``select``.
-    fn update(
-        &self,
-        py: Python<'_>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let arm = arm_arg(arm, "arm")?;
-        let reward = real_arg(reward, "reward")?;
-        with_lock(py, &self.inner, |p| p.update(arm, reward)).py_err(py)
-    }
-
     /// Rewards recorded per (arm, state) cell, (n_arms, 2 tau_max) int64.
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray2<i64>>> {
         let (v, t) = with_lock(py, &self.inner, |p| (p.counts(), p.tau_max()));
@@ -421,34 +379,6 @@ impl PyLSDExploreCommit {
     fn means<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
         let (v, t) = with_lock(py, &self.inner, |p| (p.means(), p.tau_max()));
         table(py, v, 2 * t)
-    }
-
-    /// The committed cycle of arms (None while exploring).
-    #[getter]
-    fn cycle(&self, py: Python<'_>) -> Option<Vec<usize>> {
-        with_lock(py, &self.inner, |p| p.cycle().map(|c| c.to_vec()))
-    }
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_arms())
-    }
-    #[getter]
-    fn tau_max(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.tau_max())
-    }
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.horizon())
-    }
-    /// Rewards per cell that end exploration.
-    #[getter]
-    fn n0(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n0())
-    }
-    /// Rewards learned (``update`` calls that succeeded).
-    #[getter]
-    fn n_updates(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_updates())
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -463,6 +393,41 @@ impl PyLSDExploreCommit {
         })
     }
 }
+
+crate::methods::lock_getters!(PyLSDExploreCommit {
+    /// The committed cycle of arms (None while exploring).
+    cycle: Option<Vec<usize>> => |p| p.cycle().map(|c| c.to_vec()),
+    n_arms: usize,
+    tau_max: usize,
+    horizon: u64,
+    /// Rewards per cell that end exploration.
+    n0: u64,
+    /// Rewards learned (``update`` calls that succeeded).
+    n_updates: u64,
+});
+
+crate::methods::arm_reward_update!(
+    /// Record the reward (in [0, 1]) of a play of ``arm`` handed out by ``select``.
+    PyLSDExploreCommit,
+    arm
+);
+
+crate::methods::eligible_select!(
+    /// The arm to play this round. With ``eligible`` (a boolean mask of length n_arms or
+    /// distinct arm indices): the schedule's arm (exploration block or committed cycle) when
+    /// it is eligible; otherwise the schedule waits and the eligible arm with the highest
+    /// ``scores()`` is played, ties at random (its reward is still recorded in its cell).
+    /// Raises InvalidParameterError when no arm is eligible.
+    PyLSDExploreCommit,
+    n_arms
+);
+
+crate::methods::eligible_scores!(
+    /// The estimated payoff of playing each arm now: the mean reward of its (arm, current
+    /// state) cell, inf for a cell with no reward yet; with ``eligible``, -inf outside it.
+    PyLSDExploreCommit,
+    n_arms
+);
 
 /// A last-switch-dependent environment: arm i played on for tau consecutive rounds before
 /// this one pays ``satiation[i, tau - 1]`` (nonincreasing in tau), idle for tau rounds it pays
@@ -479,7 +444,7 @@ pub struct PyLSDEnv {
     inner: Mutex<LSDEnv>,
 }
 
-wrap!(PyLSDEnv => LSDEnv);
+crate::persist::locked_state_class!(PyLSDEnv => LSDEnv);
 
 #[pymethods]
 impl PyLSDEnv {
@@ -536,26 +501,19 @@ impl PyLSDEnv {
         ))
     }
 
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.n_arms())
-    }
-    #[getter]
-    fn tau_max(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.tau_max())
-    }
-    /// Pulls made.
-    #[getter]
-    fn n_pulls(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |e| e.n_pulls())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |e| {
             format!("LSDEnv(n_arms={}, tau_max={})", e.n_arms(), e.tau_max())
         })
     }
 }
+
+crate::methods::lock_getters!(PyLSDEnv {
+    n_arms: usize,
+    tau_max: usize,
+    /// Pulls made.
+    n_pulls: u64,
+});
 
 // ---- weighted tallying bandits --------------------------------------------------------------
 
@@ -577,12 +535,15 @@ impl PyLSDEnv {
 /// >>> run = regretless.simulate_reactive(policy, env, 10_000, seed=1)
 /// >>> run["arms"][-1000:].tolist() == [1] * 1000
 /// True
+/// >>> fresh = regretless.TallyingElimination(2, max_window=20, horizon=100, seed=0)
+/// >>> fresh.copy().select(), fresh.select(eligible=[0])  # the block of arm 1 waits
+/// (1, 0)
 #[pyclass(name = "TallyingElimination", module = "regretless", frozen)]
 pub struct PyTallyingElimination {
     inner: Mutex<TallyingElimination>,
 }
 
-wrap!(PyTallyingElimination => TallyingElimination);
+crate::persist::locked_state_class!(PyTallyingElimination => TallyingElimination);
 
 #[pymethods]
 impl PyTallyingElimination {
@@ -602,23 +563,6 @@ impl PyTallyingElimination {
         ))
     }
 
-    /// The arm to play this round.
-    fn select(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.select())
-    }
-
-    /// Record the reward (in [0, 1]) of a play of ``arm`` handed out by ``select``.
-    fn update(
-        &self,
-        py: Python<'_>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let arm = arm_arg(arm, "arm")?;
-        let reward = real_arg(reward, "reward")?;
-        with_lock(py, &self.inner, |p| p.update(arm, reward)).py_err(py)
-    }
-
     /// Arms not eliminated (int64).
     fn active<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         let v = with_lock(py, &self.inner, |p| p.active().to_vec());
@@ -636,29 +580,6 @@ impl PyTallyingElimination {
         PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.means()))
     }
 
-    /// The current phase (1, 2, ...).
-    #[getter]
-    fn phase(&self, py: Python<'_>) -> u32 {
-        with_lock(py, &self.inner, |p| p.phase())
-    }
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |p| p.n_arms())
-    }
-    #[getter]
-    fn max_window(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.max_window())
-    }
-    #[getter]
-    fn horizon(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.horizon())
-    }
-    /// Rewards learned (``update`` calls that succeeded, warm-up rewards included).
-    #[getter]
-    fn n_updates(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |p| p.n_updates())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |p| {
             format!(
@@ -670,6 +591,40 @@ impl PyTallyingElimination {
         })
     }
 }
+
+crate::methods::lock_getters!(PyTallyingElimination {
+    /// The current phase (1, 2, ...).
+    phase: u32,
+    n_arms: usize,
+    max_window: u64,
+    horizon: u64,
+    /// Rewards learned (``update`` calls that succeeded, warm-up rewards included).
+    n_updates: u64,
+});
+
+crate::methods::arm_reward_update!(
+    /// Record the reward (in [0, 1]) of a play of ``arm`` handed out by ``select``.
+    PyTallyingElimination,
+    arm
+);
+
+crate::methods::eligible_select!(
+    /// The arm to play this round. With ``eligible`` (a boolean mask of length n_arms or
+    /// distinct arm indices): the schedule's arm (the current block's, or the last
+    /// survivor) when it is eligible; otherwise the schedule waits and the eligible arm with
+    /// the highest ``scores()`` is played, among the eligible arms not eliminated when there
+    /// are any, ties at random; the reward of such a substitute play is not kept. Raises
+    /// InvalidParameterError when no arm is eligible.
+    PyTallyingElimination,
+    n_arms
+);
+
+crate::methods::eligible_scores!(
+    /// The elimination test's upper bound ``mean_a + c_a`` of every arm over its kept
+    /// rewards (inf with none); with ``eligible``, -inf outside it.
+    PyTallyingElimination,
+    n_arms
+);
 
 /// A weighted tallying environment: arm a's mean reward is ``base[a] + slope[a] * tally_a``,
 /// ``tally_a = sum_j weights[j - 1] * 1{a was played j rounds ago}`` over the last
@@ -685,7 +640,7 @@ pub struct PyTallyingEnv {
     inner: Mutex<TallyingEnv>,
 }
 
-wrap!(PyTallyingEnv => TallyingEnv);
+crate::persist::locked_state_class!(PyTallyingEnv => TallyingEnv);
 
 #[pymethods]
 impl PyTallyingEnv {
@@ -738,27 +693,20 @@ impl PyTallyingEnv {
         ))
     }
 
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.n_arms())
-    }
-    /// The window m (the number of weights).
-    #[getter]
-    fn window(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |e| e.window())
-    }
-    /// Pulls made.
-    #[getter]
-    fn n_pulls(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |e| e.n_pulls())
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |e| {
             format!("TallyingEnv(n_arms={}, window={})", e.n_arms(), e.window())
         })
     }
 }
+
+crate::methods::lock_getters!(PyTallyingEnv {
+    n_arms: usize,
+    /// The window m (the number of weights).
+    window: usize,
+    /// Pulls made.
+    n_pulls: u64,
+});
 
 // ---- simulation -----------------------------------------------------------------------------
 

@@ -1,11 +1,10 @@
 //! `SparseLinearBaseline`: the support-enumeration baseline for sparse misspecified linear
 //! bandits.
 
-use crate::convert::{bytes_arg, with_lock, with_lock_detached};
+use crate::convert::{with_lock, with_lock_detached};
 use crate::errors::IntoPyResult;
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
 use regretless_core::sparse_linear::SparseLinearBaseline;
 use std::sync::Mutex;
 
@@ -38,6 +37,13 @@ pub struct PySparseLinearBaseline {
     inner: Mutex<SparseLinearBaseline>,
 }
 
+crate::persist::locked_state_class!(PySparseLinearBaseline => SparseLinearBaseline, docs {
+    to_bytes: [" Serialize the whole state to versioned, checksummed bytes."],
+    from_bytes: [" Restore from ``to_bytes()`` output. Raises StateError on corrupt or foreign bytes."],
+    reduce: [" Pickle as ``(SparseLinearBaseline.from_bytes, (bytes,))``."],
+    copy: [" An independent copy."]
+});
+
 #[pymethods]
 impl PySparseLinearBaseline {
     #[new]
@@ -65,9 +71,7 @@ impl PySparseLinearBaseline {
         let b =
             SparseLinearBaseline::new(flat, shape[0], shape[1], sparsity, epsilon, delta, noise)
                 .py_err(py)?;
-        Ok(PySparseLinearBaseline {
-            inner: Mutex::new(b),
-        })
+        Ok(Self::wrap(b))
     }
 
     /// The next arm to pull.
@@ -89,18 +93,6 @@ impl PySparseLinearBaseline {
                 .collect::<Vec<i64>>()
         });
         Ok(PyArray1::from_vec(py, v))
-    }
-
-    /// Record the reward observed after pulling `arm`.
-    fn update(
-        &self,
-        py: Python<'_>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let arm = crate::convert::arm_arg(arm, "arm")?;
-        let reward = crate::convert::real_arg(reward, "reward")?;
-        with_lock(py, &self.inner, |b| b.update(arm, reward)).py_err(py)
     }
 
     /// Record many (arm, reward) pairs; every row is validated before any is recorded.
@@ -132,64 +124,6 @@ impl PySparseLinearBaseline {
         PyArray1::from_vec(py, v.into_iter().map(|a| a as i64).collect())
     }
 
-    #[getter]
-    fn n_arms(&self, py: Python<'_>) -> usize {
-        with_lock(py, &self.inner, |b| b.n_arms())
-    }
-
-    /// Rewards recorded.
-    #[getter]
-    fn n_samples(&self, py: Python<'_>) -> u64 {
-        with_lock(py, &self.inner, |b| b.n_samples())
-    }
-
-    /// Serialize the whole state to versioned, checksummed bytes.
-    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = with_lock(py, &self.inner, |b| regretless_core::state::encode(b)).py_err(py)?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// Restore from ``to_bytes()`` output. Raises StateError on corrupt or foreign bytes.
-    #[classmethod]
-    fn from_bytes(
-        _cls: &Bound<'_, PyType>,
-        py: Python<'_>,
-        data: &Bound<'_, PyAny>,
-    ) -> PyResult<Self> {
-        let bytes = bytes_arg(data, "data")?;
-        let b: SparseLinearBaseline = py
-            .detach(|| regretless_core::state::decode(&bytes))
-            .py_err(py)?;
-        Ok(PySparseLinearBaseline {
-            inner: Mutex::new(b),
-        })
-    }
-
-    /// Pickle as ``(SparseLinearBaseline.from_bytes, (bytes,))``.
-    #[allow(clippy::type_complexity)]
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let restore = slf.as_any().get_type().getattr("from_bytes")?;
-        Ok((restore, (slf.get().to_bytes(py)?,)))
-    }
-
-    /// An independent copy.
-    fn copy(&self, py: Python<'_>) -> Self {
-        PySparseLinearBaseline {
-            inner: Mutex::new(with_lock(py, &self.inner, |b| b.clone())),
-        }
-    }
-
-    fn __copy__(&self, py: Python<'_>) -> Self {
-        self.copy(py)
-    }
-
-    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
-        self.copy(py)
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |b| {
             format!(
@@ -200,3 +134,15 @@ impl PySparseLinearBaseline {
         })
     }
 }
+
+crate::methods::lock_getters!(PySparseLinearBaseline {
+    n_arms: usize,
+    /// Rewards recorded.
+    n_samples: u64,
+});
+
+crate::methods::arm_reward_update!(
+    /// Record the reward observed after pulling `arm`.
+    PySparseLinearBaseline,
+    arm
+);

@@ -3,10 +3,8 @@
 use crate::bandit::{with_policy, Bandit};
 use crate::convert::{positive_opt, seed_arg};
 use crate::errors::IntoPyResult;
-use crate::exp3::{update_batch_with, update_with};
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use regretless_core::policy::RecordsPropensities;
 use regretless_core::policy::{BatchedExp3, ShrinkingDartboard, UCB2};
 
 /// Batched EXP3 (Arora, Dekel and Tewari 2012): EXP3 played in blocks, for adversarial
@@ -114,44 +112,9 @@ impl PyBatchedExp3 {
         })?;
         Ok(PyArray1::from_vec(slf.py(), v))
     }
-
-    /// Record the reward observed after playing `arm`, drawn with probability
-    /// `propensity` (default: the probability recorded when it was selected).
-    #[pyo3(signature = (arm, reward, *, propensity = None))]
-    fn update(
-        slf: &Bound<'_, Self>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-        propensity: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        update_with(
-            slf,
-            arm,
-            reward,
-            propensity,
-            BatchedExp3::update_with_propensity,
-        )
-    }
-
-    /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
-    /// with (default: the probabilities recorded at selection). Every row is validated
-    /// before any is recorded.
-    #[pyo3(signature = (arms, rewards, *, propensities = None))]
-    fn update_batch(
-        slf: &Bound<'_, Self>,
-        arms: &Bound<'_, PyAny>,
-        rewards: &Bound<'_, PyAny>,
-        propensities: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        update_batch_with(
-            slf,
-            arms,
-            rewards,
-            propensities,
-            BatchedExp3::update_batch_with_propensities,
-        )
-    }
 }
+
+crate::exp3::propensity_methods!(PyBatchedExp3 => BatchedExp3);
 
 /// Shrinking dartboard (Geulen, Voecking and Winkler 2010): Hedge sampled lazily, so that
 /// it rarely switches.
@@ -256,44 +219,9 @@ impl PyShrinkingDartboard {
         let r = rewards.as_slice()?;
         with_policy(slf, |p: &mut ShrinkingDartboard| p.update_full(r))?.py_err(slf.py())
     }
-
-    /// Record the reward observed after playing `arm`, drawn with probability
-    /// `propensity` (default: the probability recorded when it was selected).
-    #[pyo3(signature = (arm, reward, *, propensity = None))]
-    fn update(
-        slf: &Bound<'_, Self>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-        propensity: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        update_with(
-            slf,
-            arm,
-            reward,
-            propensity,
-            ShrinkingDartboard::update_with_propensity,
-        )
-    }
-
-    /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
-    /// with (default: the probabilities recorded at selection). Every row is validated
-    /// before any is recorded.
-    #[pyo3(signature = (arms, rewards, *, propensities = None))]
-    fn update_batch(
-        slf: &Bound<'_, Self>,
-        arms: &Bound<'_, PyAny>,
-        rewards: &Bound<'_, PyAny>,
-        propensities: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        update_batch_with(
-            slf,
-            arms,
-            rewards,
-            propensities,
-            ShrinkingDartboard::update_batch_with_propensities,
-        )
-    }
 }
+
+crate::exp3::propensity_methods!(PyShrinkingDartboard => ShrinkingDartboard);
 
 /// UCB2 (Auer, Cesa-Bianchi and Fischer 2002): UCB played in epochs of geometrically
 /// growing length, so that it switches arms only O(log T) times.

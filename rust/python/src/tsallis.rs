@@ -5,7 +5,6 @@ use crate::convert::seed_arg;
 use crate::errors::IntoPyResult;
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use regretless_core::policy::RecordsPropensities;
 use regretless_core::policy::TsallisINF;
 
 /// Tsallis-INF with the 1/2-Tsallis entropy (Zimmert and Seldin 2021): one policy for
@@ -70,50 +69,6 @@ impl PyTsallisINF {
         })?;
         Ok(PyArray1::from_vec(slf.py(), v))
     }
-
-    /// Record the reward observed after playing `arm`, drawn with probability
-    /// `propensity` (default: the probability recorded when it was selected).
-    #[pyo3(signature = (arm, reward, *, propensity = None))]
-    fn update(
-        slf: &Bound<'_, Self>,
-        arm: &Bound<'_, PyAny>,
-        reward: &Bound<'_, PyAny>,
-        propensity: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        crate::exp3::update_with(
-            slf,
-            arm,
-            reward,
-            propensity,
-            TsallisINF::update_with_propensity,
-        )
-    }
-
-    /// Record many (arm, reward) pairs at once, with the probability each arm was drawn
-    /// with (default: the probabilities recorded at selection). Every row is validated
-    /// before any is recorded.
-    #[pyo3(signature = (arms, rewards, *, propensities = None))]
-    fn update_batch(
-        slf: &Bound<'_, Self>,
-        arms: &Bound<'_, PyAny>,
-        rewards: &Bound<'_, PyAny>,
-        propensities: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        crate::exp3::update_batch_with(
-            slf,
-            arms,
-            rewards,
-            propensities,
-            TsallisINF::update_batch_with_propensities,
-        )
-    }
-
-    /// Number of decisions per arm still waiting for their update (int64).
-    fn pending_counts<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let v = with_policy(slf, |p: &mut TsallisINF| p.pending_counts())?;
-        Ok(PyArray1::from_vec(
-            slf.py(),
-            v.into_iter().map(|n| n as i64).collect(),
-        ))
-    }
 }
+
+crate::exp3::propensity_methods!(PyTsallisINF => TsallisINF, pending_counts);

@@ -21,6 +21,7 @@ use super::{
     bernoulli, check_horizon, check_monotone, check_table, Agent, Cells, Pending, ReactiveEnv,
     ReactiveModel,
 };
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::state::Persist;
@@ -435,32 +436,92 @@ impl LSDExploreCommit {
 
     /// The arm to play this round.
     pub fn select(&mut self) -> usize {
+        self.commit_when_explored();
+        let arm = self.scheduled();
+        self.advance_schedule();
+        self.play(arm);
+        arm
+    }
+
+    /// `select` among the `eligible` arms: the schedule's arm (exploration block or
+    /// committed cycle) when it is eligible, the schedule then advancing as unrestricted;
+    /// otherwise the schedule waits and the eligible arm with the highest [`Self::scores`]
+    /// (the estimated payoff of playing it now, unseen cells first) is played, ties at
+    /// random. Either way the play's reward is recorded in the (arm, state) cell it was
+    /// played in, and every arm's state moves on.
+    pub fn select_eligible(&mut self, eligible: &Eligible) -> Result<usize> {
+        eligible.check_arms(self.n_arms)?;
+        self.commit_when_explored();
+        let scheduled = self.scheduled();
+        let arm = if eligible.contains(scheduled) {
+            self.advance_schedule();
+            scheduled
+        } else {
+            let scores = self.scores();
+            eligible.argmax(scores.into_iter(), &mut self.rng)
+        };
+        self.play(arm);
+        Ok(arm)
+    }
+
+    /// The estimated payoff of playing each arm now: the mean reward of its (arm, current
+    /// state) cell, +inf for a cell with no reward yet.
+    pub fn scores(&self) -> Vec<f64> {
+        (0..self.n_arms)
+            .map(|a| {
+                let cell = a * 2 * self.tau_max + cell_of(self.state[a], self.tau_max);
+                if self.cells.n[cell] == 0 {
+                    f64::INFINITY
+                } else {
+                    self.cells.mean(cell)
+                }
+            })
+            .collect()
+    }
+
+    fn commit_when_explored(&mut self) {
         if matches!(self.phase, Phase::Explore { .. }) && self.explored() {
             let cycle = plan_cycle(&self.cells.means(), self.n_arms, self.tau_max);
             self.phase = Phase::Commit { cycle, pos: 0 };
         }
+    }
+
+    /// The schedule's arm for this round (the schedule is not moved).
+    fn scheduled(&self) -> usize {
+        let n = self.n_arms;
+        match &self.phase {
+            Phase::Commit { cycle, pos } => cycle[*pos % cycle.len()],
+            Phase::Explore {
+                target,
+                pos,
+                filler,
+                ..
+            } => {
+                if *pos < self.tau_max + 1 {
+                    *target
+                } else {
+                    // The other arms in turn.
+                    (*target + 1 + *filler % (n - 1)) % n
+                }
+            }
+        }
+    }
+
+    /// Moves the schedule past this round's arm.
+    fn advance_schedule(&mut self) {
         let n = self.n_arms;
         let block = self.tau_max + 1;
-        let arm = match &mut self.phase {
-            Phase::Commit { cycle, pos } => {
-                let a = cycle[*pos % cycle.len()];
-                *pos = (*pos + 1) % cycle.len();
-                a
-            }
+        match &mut self.phase {
+            Phase::Commit { cycle, pos } => *pos = (*pos + 1) % cycle.len(),
             Phase::Explore {
                 target,
                 d,
                 pos,
                 filler,
             } => {
-                let a = if *pos < block {
-                    *target
-                } else {
-                    // The other arms in turn.
-                    let a = (*target + 1 + *filler % (n - 1)) % n;
+                if *pos >= block {
                     *filler += 1;
-                    a
-                };
+                }
                 *pos += 1;
                 if *pos == block + *d {
                     *pos = 0;
@@ -472,9 +533,12 @@ impl LSDExploreCommit {
                         *d += 1;
                     }
                 }
-                a
             }
-        };
+        }
+    }
+
+    /// Hands out a play of `arm`: its cell waits for the reward, every state moves on.
+    fn play(&mut self, arm: usize) {
         let cell = arm * 2 * self.tau_max + cell_of(self.state[arm], self.tau_max);
         self.pending.push(arm, cell);
         let t = self.tau_max as i32;
@@ -482,7 +546,6 @@ impl LSDExploreCommit {
             *s = step_state(*s, i == arm, t);
         }
         self.n_selected += 1;
-        arm
     }
 
     /// The reward of a play of `arm` handed out by `select` (the oldest one waiting).
@@ -656,5 +719,24 @@ mod tests {
         let bytes = crate::state::encode(&p).unwrap();
         let q: LSDExploreCommit = crate::state::decode(&bytes).unwrap();
         assert_eq!(q, p);
+    }
+
+    #[test]
+    fn masked_plays_stay_eligible_and_a_full_mask_changes_nothing() {
+        let make = || LSDExploreCommit::new(3, 2, 2000, Some(2), Some(4)).unwrap();
+        let (mut plain, mut full, mut masked) = (make(), make(), make());
+        let all = Eligible::all(3);
+        let not_zero = Eligible::from_indices(&[1, 2], 3).unwrap();
+        for t in 0..600 {
+            let a = plain.select();
+            assert_eq!(full.select_eligible(&all).unwrap(), a);
+            let r = (t % 2) as f64;
+            plain.update(a as i64, r).unwrap();
+            full.update(a as i64, r).unwrap();
+            let m = masked.select_eligible(&not_zero).unwrap();
+            assert_ne!(m, 0);
+            masked.update(m as i64, r).unwrap();
+        }
+        assert_eq!(plain, full);
     }
 }

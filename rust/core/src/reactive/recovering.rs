@@ -18,6 +18,7 @@ use super::{
     bernoulli, check_horizon, check_monotone, check_table, Agent, Cells, Pending, ReactiveEnv,
     ReactiveModel,
 };
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::state::Persist;
@@ -460,6 +461,18 @@ impl PeriodicUCB {
 
     /// The arms to pull this period (at most `per_period`; none when no arm is due).
     pub fn select(&mut self) -> Vec<usize> {
+        self.select_among(None)
+    }
+
+    /// `select` among the `eligible` arms: the due arms that are eligible, most overdue
+    /// first (at most `per_period`; possibly none). A due arm left out stays due, more
+    /// overdue the next period; the epoch's plan is the unrestricted one.
+    pub fn select_eligible(&mut self, eligible: &Eligible) -> Result<Vec<usize>> {
+        eligible.check_arms(self.n_arms)?;
+        Ok(self.select_among(Some(eligible)))
+    }
+
+    fn select_among(&mut self, eligible: Option<&Eligible>) -> Vec<usize> {
         let doubled = self
             .cells
             .n
@@ -473,9 +486,15 @@ impl PeriodicUCB {
             self.epoch_counts.clone_from(&self.cells.n);
         }
         let elapsed: Vec<i64> = self.last.iter().map(|&l| self.t - l).collect();
+        // An ineligible arm is never due (period 0): no tie is drawn for it.
+        let restricted: Option<Vec<u32>> = eligible.map(|e| {
+            (self.periods.iter().enumerate())
+                .map(|(i, &p)| if e.contains(i) { p } else { 0 })
+                .collect()
+        });
         let arms = due_arms(
             &elapsed,
-            &self.periods,
+            restricted.as_deref().unwrap_or(&self.periods),
             self.per_period,
             Some(&mut self.rng),
         );
@@ -646,5 +665,27 @@ mod tests {
         let mut q: PeriodicUCB = crate::state::decode(&bytes).unwrap();
         assert_eq!(q, p);
         assert_eq!(q.select(), p.select());
+    }
+
+    #[test]
+    fn masked_periods_stay_eligible_and_a_full_mask_changes_nothing() {
+        let make = || PeriodicUCB::new(4, 3, 2, 2000, Some(4)).unwrap();
+        let (mut plain, mut full, mut masked) = (make(), make(), make());
+        let all = Eligible::all(4);
+        let odd = Eligible::from_indices(&[1, 3], 4).unwrap();
+        for t in 0..600 {
+            let arms = plain.select();
+            assert_eq!(full.select_eligible(&all).unwrap(), arms);
+            for &a in &arms {
+                let r = ((t + a) % 2) as f64;
+                plain.update(a as i64, r).unwrap();
+                full.update(a as i64, r).unwrap();
+            }
+            for a in masked.select_eligible(&odd).unwrap() {
+                assert!(a % 2 == 1);
+                masked.update(a as i64, 1.0).unwrap();
+            }
+        }
+        assert_eq!(plain, full);
     }
 }

@@ -12,6 +12,7 @@
 //! is drawn at random.
 
 use super::{bernoulli, check_horizon, Agent, Cells, Pending, ReactiveEnv, ReactiveModel};
+use crate::eligible::Eligible;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::state::Persist;
@@ -375,10 +376,54 @@ impl TallyingElimination {
 
     /// The arm to play this round.
     pub fn select(&mut self) -> usize {
+        let a = self.scheduled();
+        self.play_scheduled(a);
+        a
+    }
+
+    /// `select` among the `eligible` arms: the schedule's arm (the current block's, or the
+    /// last survivor) when it is eligible, the schedule then advancing as unrestricted;
+    /// otherwise the schedule waits and the eligible arm with the highest [`Self::scores`]
+    /// (upper confidence bound of the kept rewards) is played, among the eligible arms not
+    /// eliminated when there are any, ties at random. The reward of such a substitute play
+    /// is not kept (it was not played consistently), and it does not count in the block.
+    pub fn select_eligible(&mut self, eligible: &Eligible) -> Result<usize> {
+        eligible.check_arms(self.n_arms)?;
+        let a = self.scheduled();
+        if eligible.contains(a) {
+            self.play_scheduled(a);
+            return Ok(a);
+        }
+        let scores = self.scores();
+        let any_active = self.active.iter().any(|&b| eligible.contains(b));
+        let arm = eligible.argmax(
+            scores.iter().enumerate().map(|(b, &s)| {
+                if !any_active || self.active.contains(&b) {
+                    s
+                } else {
+                    f64::NEG_INFINITY
+                }
+            }),
+            &mut self.rng,
+        );
+        // Cell 0: discarded, as a warm-up reward.
+        self.pending.push(arm, 0);
+        Ok(arm)
+    }
+
+    /// The index of every arm: `mean_a + c_a` over its kept rewards (the upper end of the
+    /// interval the elimination test uses), +inf with none.
+    pub fn scores(&self) -> Vec<f64> {
+        (0..self.n_arms)
+            .map(|a| self.kept.mean(a) + self.width(a))
+            .collect()
+    }
+
+    /// The schedule's arm for this round, moving to the next block or phase when the
+    /// current block is complete.
+    fn scheduled(&mut self) -> usize {
         if self.active.len() == 1 {
-            let a = self.active[0];
-            self.pending.push(a, 0);
-            return a;
+            return self.active[0];
         }
         if self.played == self.block_len() {
             self.turn += 1;
@@ -386,16 +431,23 @@ impl TallyingElimination {
             if self.turn == self.order.len() {
                 self.start_phase();
                 if self.active.len() == 1 {
-                    return self.select();
+                    return self.active[0];
                 }
             }
         }
-        let a = self.order[self.turn];
+        self.order[self.turn]
+    }
+
+    /// Hands out the schedule's play of `a` (its reward kept once the warm-up is over).
+    fn play_scheduled(&mut self, a: usize) {
+        if self.active.len() == 1 {
+            self.pending.push(a, 0);
+            return;
+        }
         // Cell 1: a kept reward; 0: warm-up, discarded.
         let keep = self.played >= self.max_window;
         self.pending.push(a, keep as usize);
         self.played += 1;
-        a
     }
 
     /// The reward of a play of `arm` handed out by `select` (the oldest one waiting).
@@ -523,5 +575,29 @@ mod tests {
         let e = TallyingEnv::new(&[0.6, 0.0], &[0.0, 0.9], &[0.25; 4], Some(0)).unwrap();
         let opt = optimal_curve(&e, 500).unwrap();
         assert!((opt[499] - e.benchmark_curve(500)[499]).abs() < 1e-9);
+    }
+
+    #[test]
+    fn masked_plays_stay_eligible_and_a_full_mask_changes_nothing() {
+        let make = || TallyingElimination::new(3, 2, 2000, Some(4)).unwrap();
+        let (mut plain, mut full, mut masked) = (make(), make(), make());
+        let all = Eligible::all(3);
+        let only_two = Eligible::from_indices(&[2], 3).unwrap();
+        for t in 0..600 {
+            let a = plain.select();
+            assert_eq!(full.select_eligible(&all).unwrap(), a);
+            let r = (t % 3) as f64 / 2.0;
+            plain.update(a as i64, r).unwrap();
+            full.update(a as i64, r).unwrap();
+            let m = masked.select_eligible(&only_two).unwrap();
+            assert_eq!(m, 2);
+            masked.update(m as i64, r).unwrap();
+        }
+        assert_eq!(plain, full);
+        let err = masked
+            .select_eligible(&Eligible::all(4))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("eligible"), "{err}");
     }
 }
