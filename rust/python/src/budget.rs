@@ -167,32 +167,6 @@ impl PyPrimalDualBwK {
         Ok(PyArray1::from_vec(py, v))
     }
 
-    /// Resource prices, normalized to sum to 1 (the last is time's).
-    fn prices<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.prices()))
-    }
-
-    /// Pulls per arm (int64).
-    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.counts().to_vec());
-        PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
-    }
-
-    /// Empirical mean reward per arm (NaN for arms never pulled).
-    fn reward_means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.reward_means()))
-    }
-
-    /// Resources consumed so far (n_resources,).
-    fn spent<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.spent().to_vec()))
-    }
-
-    /// Budget left per resource (n_resources,).
-    fn remaining<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.remaining()))
-    }
-
     /// The budgets (n_resources,).
     #[getter]
     fn budgets<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
@@ -205,6 +179,19 @@ impl PyPrimalDualBwK {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyPrimalDualBwK {
+    /// Resource prices, normalized to sum to 1 (the last is time's).
+    prices: Vec<f64>,
+    /// Empirical mean reward per arm (NaN for arms never pulled).
+    reward_means: Vec<f64>,
+    /// Resources consumed so far (n_resources,).
+    spent: Vec<f64> => |p| p.spent().to_vec(),
+    /// Budget left per resource (n_resources,).
+    remaining: Vec<f64>,
+    /// Pulls per arm (int64).
+    counts: Vec<u64> => |p| p.counts().to_vec(),
+});
 
 crate::methods::lock_getters!(PyPrimalDualBwK {
     /// True once a resource has less than one unit left or the horizon is reached.
@@ -296,11 +283,6 @@ impl PyKnapsackEnv {
         .py_err(py)
     }
 
-    /// Resources consumed so far.
-    fn spent<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |e| e.spent().to_vec()))
-    }
-
     /// Mean reward per arm.
     fn reward_means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_vec(
@@ -338,6 +320,11 @@ impl PyKnapsackEnv {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyKnapsackEnv {
+    /// Resources consumed so far.
+    spent: Vec<f64> => |e| e.spent().to_vec(),
+});
 
 crate::methods::lock_getters!(PyKnapsackEnv {
     /// True once a resource has less than one unit left or the horizon is reached.
@@ -499,28 +486,6 @@ impl PyHATCH {
         with_lock(py, &self.inner, |p| p.class_of(&x)).py_err(py)
     }
 
-    /// Optimistic value of each class (n_classes,).
-    fn class_values<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.class_values()))
-    }
-
-    /// The probability of serving a user of each class now (n_classes,).
-    fn serve_probabilities<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.serve_probabilities()))
-    }
-
-    /// Arrivals per class (int64).
-    fn arrivals<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.arrivals().to_vec());
-        PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
-    }
-
-    /// Served users recorded per arm (int64).
-    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.counts());
-        PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
-    }
-
     /// Number of context features.
     #[getter]
     fn dim(&self) -> usize {
@@ -539,6 +504,17 @@ impl PyHATCH {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyHATCH {
+    /// Optimistic value of each class (n_classes,).
+    class_values: Vec<f64>,
+    /// The probability of serving a user of each class now (n_classes,).
+    serve_probabilities: Vec<f64>,
+    /// Arrivals per class (int64).
+    arrivals: Vec<u64> => |p| p.arrivals().to_vec(),
+    /// Served users recorded per arm (int64).
+    counts: Vec<u64>,
+});
 
 crate::methods::lock_getters!(PyHATCH {
     /// Units spent (users served).

@@ -78,23 +78,6 @@ impl PyBinSampler {
         Ok(Self::wrap(s))
     }
 
-    /// The bin mix ``q`` of the next batch.
-    fn probabilities<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |s| s.probabilities()))
-    }
-
-    /// The per-bin scores ``q`` is built from (bias-corrected EMA of the mean loss, or
-    /// the cumulative sums).
-    fn scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |s| s.scores()))
-    }
-
-    /// Number of batches in which each bin was seen (int64).
-    fn update_counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |s| s.update_counts().to_vec());
-        PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
-    }
-
     /// ``n`` bins drawn from ``q`` (int64).
     fn sample<'py>(
         &self,
@@ -143,6 +126,16 @@ impl PyBinSampler {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyBinSampler {
+    /// The bin mix ``q`` of the next batch.
+    probabilities: Vec<f64>,
+    /// The per-bin scores ``q`` is built from (bias-corrected EMA of the mean loss, or
+    /// the cumulative sums).
+    scores: Vec<f64>,
+    /// Number of batches in which each bin was seen (int64).
+    update_counts: Vec<u64> => |s| s.update_counts().to_vec(),
+});
 
 crate::methods::lock_getters!(PyBinSampler {
     n_bins: usize,

@@ -107,11 +107,6 @@ impl PyDynLinUCB {
         ))
     }
 
-    /// The estimate ``h_hat = V^-1 b`` of the steady-state gain (dim,).
-    fn estimate<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.estimate().to_vec()))
-    }
-
     /// ``V = lam I + sum u u^T`` over the epochs' last rounds (dim, dim).
     fn gram<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let (v, d) = with_lock(py, &self.inner, |p| (p.gram().to_vec(), p.dim()));
@@ -132,6 +127,11 @@ impl PyDynLinUCB {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyDynLinUCB {
+    /// The estimate ``h_hat = V^-1 b`` of the steady-state gain (dim,).
+    estimate: Vec<f64> => |p| p.estimate().to_vec(),
+});
 
 crate::methods::lock_getters!(PyDynLinUCB {
     /// The exploration radius ``beta_t`` at the current round.
@@ -223,11 +223,6 @@ impl PyMyopicLinUCB {
         ))
     }
 
-    /// The ridge estimate ``V^-1 b`` of the per-round reward's weights (dim,).
-    fn estimate<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.estimate().to_vec()))
-    }
-
     /// ``V = lam I + sum u u^T`` over every round (dim, dim).
     fn gram<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let (v, d) = with_lock(py, &self.inner, |p| (p.gram().to_vec(), p.dim()));
@@ -248,6 +243,11 @@ impl PyMyopicLinUCB {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyMyopicLinUCB {
+    /// The ridge estimate ``V^-1 b`` of the per-round reward's weights (dim,).
+    estimate: Vec<f64> => |p| p.estimate().to_vec(),
+});
 
 crate::methods::lock_getters!(PyMyopicLinUCB {
     /// The exploration radius (constant).
@@ -410,12 +410,6 @@ impl PyDynamicalLinearEnv {
         with_lock(py, &self.inner, |e| e.reset())
     }
 
-    /// The steady-state gain ``h = w^T (D + C (I - A)^-1 B)`` (p,): a constant action ``u``
-    /// earns ``h . u`` per round in the long run.
-    fn steady_state_gain<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |e| e.steady_state_gain()))
-    }
-
     /// The spectral radius of ``a``.
     fn spectral_radius(&self, py: Python<'_>) -> f64 {
         with_lock(py, &self.inner, |e| e.spectral_radius())
@@ -434,11 +428,6 @@ impl PyDynamicalLinearEnv {
         out.set_item("phi", b.phi)?;
         out.set_item("sigma", b.sigma)?;
         Ok(out)
-    }
-
-    /// The hidden state x_t (n,).
-    fn state<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |e| e.state().to_vec()))
     }
 
     /// The matrices ``(a, b, c, d)`` and the output weights ``w``.
@@ -476,6 +465,14 @@ impl PyDynamicalLinearEnv {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyDynamicalLinearEnv {
+    /// The steady-state gain ``h = w^T (D + C (I - A)^-1 B)`` (p,): a constant action ``u``
+    /// earns ``h . u`` per round in the long run.
+    steady_state_gain: Vec<f64>,
+    /// The hidden state x_t (n,).
+    state: Vec<f64> => |e| e.state().to_vec(),
+});
 
 crate::methods::lock_getters!(PyDynamicalLinearEnv {
     /// Dimension n of the hidden state.

@@ -1,7 +1,7 @@
 //! Best-arm identification: the base class `BestArmIdentifier` (shared vocabulary) and one
 //! short subclass per rule (`SuccessiveHalving`, `LUCB`, `TrackAndStop`).
 
-use crate::convert::{bytes_arg, seed_arg, with_lock, with_lock_detached};
+use crate::convert::{bytes_arg, seed_arg, with_lock};
 use crate::errors::IntoPyResult;
 use numpy::PyArray1;
 use pyo3::prelude::*;
@@ -110,36 +110,6 @@ impl PyBestArmIdentifier {
         with_lock(py, &self.inner, |p| p.select())
     }
 
-    /// `n` pulls handed out with no feedback between them, as int64 array (the schedule
-    /// counts them as made, so answering them with ``update_batch`` follows the rule).
-    fn select_batch<'py>(
-        &self,
-        py: Python<'py>,
-        n: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let n = crate::convert::batch_count_arg(n, "n")?;
-        let arms = with_lock_detached(py, &self.inner, |p| {
-            p.select_batch(n)
-                .into_iter()
-                .map(|a| a as i64)
-                .collect::<Vec<i64>>()
-        });
-        Ok(PyArray1::from_vec(py, arms))
-    }
-
-    /// Record many (arm, reward) pairs; every row is validated before any is recorded.
-    fn update_batch(
-        &self,
-        py: Python<'_>,
-        arms: &Bound<'_, PyAny>,
-        rewards: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let arms = crate::convert::owned_int64(arms, "arms")?;
-        let rewards = crate::convert::owned_float64(rewards, "rewards")?;
-        let (a, r) = (arms.as_slice()?, rewards.as_slice()?);
-        with_lock_detached(py, &self.inner, |p| p.update_batch(a, r)).py_err(py)
-    }
-
     /// Whether the rule has reached its verdict (successive halving: one survivor left;
     /// LUCB and track-and-stop: their stopping test at confidence ``1 - delta``).
     fn should_stop(&self, py: Python<'_>) -> bool {
@@ -152,18 +122,6 @@ impl PyBestArmIdentifier {
         PyRecommendation {
             value: with_lock(py, &self.inner, |p| p.recommend()),
         }
-    }
-
-    /// Rewards recorded per arm (int64).
-    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.counts());
-        PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
-    }
-
-    /// Empirical mean reward per arm (0.0 for arms never pulled).
-    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        let v = with_lock(py, &self.inner, |p| p.means());
-        PyArray1::from_vec(py, v)
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -236,6 +194,13 @@ impl PyBestArmIdentifier {
     }
 }
 
+crate::methods::lock_arrays!(PyBestArmIdentifier {
+    /// Empirical mean reward per arm (0.0 for arms never pulled).
+    means: Vec<f64>,
+    /// Rewards recorded per arm (int64).
+    counts: Vec<u64>,
+});
+
 crate::methods::lock_getters!(PyBestArmIdentifier {
     /// Number of arms.
     n_arms: usize,
@@ -247,6 +212,17 @@ crate::methods::arm_reward_update!(
     /// Record the reward (in [0, 1]) observed after pulling `arm`.
     PyBestArmIdentifier,
     arm
+);
+
+crate::methods::select_batch_method!(
+    /// `n` pulls handed out with no feedback between them, as int64 array (the schedule
+    /// counts them as made, so answering them with ``update_batch`` follows the rule).
+    PyBestArmIdentifier
+);
+
+crate::methods::arm_reward_update_batch!(
+    /// Record many (arm, reward) pairs; every row is validated before any is recorded.
+    PyBestArmIdentifier
 );
 
 /// Successive halving (Karnin, Koren and Somekh 2013) for a fixed budget of pulls.

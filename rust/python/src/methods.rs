@@ -115,3 +115,127 @@ macro_rules! eligible_scores {
     };
 }
 pub(crate) use eligible_scores;
+
+/// A vector a method returns as a 1-D numpy array: float64 as is; counts and indices as
+/// int64 (`u64` saturating at `i64::MAX` as [`crate::convert::u64_to_i64`], `usize`, `u32`
+/// and `i32` converted exactly).
+pub(crate) trait ToArray1 {
+    type Elem: numpy::Element;
+    fn into_elems(self) -> Vec<Self::Elem>;
+}
+
+impl ToArray1 for Vec<f64> {
+    type Elem = f64;
+    fn into_elems(self) -> Vec<f64> {
+        self
+    }
+}
+
+impl ToArray1 for Vec<u64> {
+    type Elem = i64;
+    fn into_elems(self) -> Vec<i64> {
+        crate::convert::u64_to_i64(self)
+    }
+}
+
+impl ToArray1 for Vec<usize> {
+    type Elem = i64;
+    fn into_elems(self) -> Vec<i64> {
+        self.into_iter().map(|a| a as i64).collect()
+    }
+}
+
+impl ToArray1 for Vec<u32> {
+    type Elem = i64;
+    fn into_elems(self) -> Vec<i64> {
+        self.into_iter().map(i64::from).collect()
+    }
+}
+
+impl ToArray1 for Vec<i32> {
+    type Elem = i64;
+    fn into_elems(self) -> Vec<i64> {
+        self.into_iter().map(i64::from).collect()
+    }
+}
+
+/// Methods without arguments that return one vector of the state as a 1-D array, read under
+/// the lock: `name: Vec<T>` calls the core's `name()`; `name: Vec<T> => |p| expr` computes
+/// it (see [`ToArray1`] for the array's dtype). Doc comments before an entry become its
+/// docstring.
+macro_rules! lock_arrays {
+    (@read $slf:ident, $py:ident, $name:ident) => {
+        $crate::convert::with_lock($py, &$slf.inner, |p| p.$name())
+    };
+    (@read $slf:ident, $py:ident, $name:ident, $f:expr) => {
+        $crate::convert::with_lock($py, &$slf.inner, $f)
+    };
+    ($py_ty:ty { $($(#[doc = $doc:literal])* $name:ident: $ret:ty $(=> $f:expr)?),* $(,)? }) => {
+        #[pyo3::pymethods]
+        impl $py_ty {
+            $(
+                $(#[doc = $doc])*
+                fn $name<'py>(
+                    &self,
+                    py: pyo3::Python<'py>,
+                ) -> pyo3::Bound<'py, numpy::PyArray1<<$ret as $crate::methods::ToArray1>::Elem>>
+                {
+                    let v: $ret = $crate::methods::lock_arrays!(@read self, py, $name $(, $f)?);
+                    numpy::PyArray1::from_vec(py, $crate::methods::ToArray1::into_elems(v))
+                }
+            )*
+        }
+    };
+}
+pub(crate) use lock_arrays;
+
+/// `select_batch(n)`: the core's `select_batch(usize) -> Vec<usize>` under the lock with the
+/// GIL released, as int64.
+macro_rules! select_batch_method {
+    ($(#[doc = $doc:literal])* $py_ty:ty) => {
+        #[pyo3::pymethods]
+        impl $py_ty {
+            $(#[doc = $doc])*
+            fn select_batch<'py>(
+                &self,
+                py: pyo3::Python<'py>,
+                n: &pyo3::Bound<'py, pyo3::PyAny>,
+            ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray1<i64>>> {
+                let n = $crate::convert::batch_count_arg(n, "n")?;
+                let arms = $crate::convert::with_lock_detached(py, &self.inner, |p| {
+                    p.select_batch(n)
+                        .into_iter()
+                        .map(|a| a as i64)
+                        .collect::<Vec<i64>>()
+                });
+                Ok(numpy::PyArray1::from_vec(py, arms))
+            }
+        }
+    };
+}
+pub(crate) use select_batch_method;
+
+/// `update_batch(arms, rewards)`: the core's `update_batch(&[i64], &[f64]) -> Result<()>`
+/// under the lock with the GIL released (the core validates every row first).
+macro_rules! arm_reward_update_batch {
+    ($(#[doc = $doc:literal])* $py_ty:ty) => {
+        #[pyo3::pymethods]
+        impl $py_ty {
+            $(#[doc = $doc])*
+            fn update_batch(
+                &self,
+                py: pyo3::Python<'_>,
+                arms: &pyo3::Bound<'_, pyo3::PyAny>,
+                rewards: &pyo3::Bound<'_, pyo3::PyAny>,
+            ) -> pyo3::PyResult<()> {
+                use $crate::errors::IntoPyResult;
+                let arms = $crate::convert::owned_int64(arms, "arms")?;
+                let rewards = $crate::convert::owned_float64(rewards, "rewards")?;
+                let (a, r) = (arms.as_slice()?, rewards.as_slice()?);
+                $crate::convert::with_lock_detached(py, &self.inner, |p| p.update_batch(a, r))
+                    .py_err(py)
+            }
+        }
+    };
+}
+pub(crate) use arm_reward_update_batch;

@@ -135,12 +135,6 @@ impl PyPeriodicUCB {
         ))
     }
 
-    /// The current epoch's period of each arm (int64; 0: not played this epoch).
-    fn periods<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.periods().to_vec());
-        PyArray1::from_vec(py, v.into_iter().map(i64::from).collect())
-    }
-
     /// The monotonized upper confidence bounds, (n_arms, d_max): column d - 1 is idle time d.
     fn ucb<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
         let (v, d) = with_lock(py, &self.inner, |p| (p.ucb(), p.d_max()));
@@ -171,6 +165,11 @@ impl PyPeriodicUCB {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyPeriodicUCB {
+    /// The current epoch's period of each arm (int64; 0: not played this epoch).
+    periods: Vec<u32> => |p| p.periods().to_vec(),
+});
 
 crate::methods::lock_getters!(PyPeriodicUCB {
     n_arms: usize,
@@ -259,17 +258,6 @@ impl PyRecoveringEnv {
         Ok(PyArray1::from_vec(py, r))
     }
 
-    /// Expected reward of each arm if pulled now.
-    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |e| e.means()))
-    }
-
-    /// Idle time of each arm now, capped at ``d_max`` (int64).
-    fn idle<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |e| e.idle());
-        PyArray1::from_vec(py, v.into_iter().map(|d| d as i64).collect())
-    }
-
     /// The recovery curves, (n_arms, d_max).
     fn curves<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
         let (v, d) = with_lock(py, &self.inner, |e| (e.curves().to_vec(), e.d_max()));
@@ -303,6 +291,13 @@ impl PyRecoveringEnv {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyRecoveringEnv {
+    /// Expected reward of each arm if pulled now.
+    means: Vec<f64>,
+    /// Idle time of each arm now, capped at ``d_max`` (int64).
+    idle: Vec<usize>,
+});
 
 crate::methods::lock_getters!(PyRecoveringEnv {
     n_arms: usize,
@@ -475,17 +470,6 @@ impl PyLSDEnv {
         with_lock(py, &self.inner, |e| e.pull(arm)).py_err(py)
     }
 
-    /// Expected payoff of each arm if played now.
-    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |e| e.means()))
-    }
-
-    /// The signed state of each arm (int64): +tau played on for tau rounds, -tau idle.
-    fn states<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |e| e.states().to_vec());
-        PyArray1::from_vec(py, v.into_iter().map(i64::from).collect())
-    }
-
     /// The optimal expected cumulative reward from now over 1..=horizon rounds (exact
     /// dynamic programming over the arms' signed states), or None when too large.
     fn optimal<'py>(
@@ -507,6 +491,13 @@ impl PyLSDEnv {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyLSDEnv {
+    /// Expected payoff of each arm if played now.
+    means: Vec<f64>,
+    /// The signed state of each arm (int64): +tau played on for tau rounds, -tau idle.
+    states: Vec<i32> => |e| e.states().to_vec(),
+});
 
 crate::methods::lock_getters!(PyLSDEnv {
     n_arms: usize,
@@ -563,23 +554,6 @@ impl PyTallyingElimination {
         ))
     }
 
-    /// Arms not eliminated (int64).
-    fn active<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.active().to_vec());
-        PyArray1::from_vec(py, v.into_iter().map(|a| a as i64).collect())
-    }
-
-    /// Kept (post-warm-up) rewards per arm (int64).
-    fn counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |p| p.counts());
-        PyArray1::from_vec(py, crate::convert::u64_to_i64(v))
-    }
-
-    /// Mean of the kept rewards per arm (0 where none).
-    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |p| p.means()))
-    }
-
     fn __repr__(&self, py: Python<'_>) -> String {
         with_lock(py, &self.inner, |p| {
             format!(
@@ -591,6 +565,15 @@ impl PyTallyingElimination {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyTallyingElimination {
+    /// Mean of the kept rewards per arm (0 where none).
+    means: Vec<f64>,
+    /// Kept (post-warm-up) rewards per arm (int64).
+    counts: Vec<u64>,
+    /// Arms not eliminated (int64).
+    active: Vec<usize> => |p| p.active().to_vec(),
+});
 
 crate::methods::lock_getters!(PyTallyingElimination {
     /// The current phase (1, 2, ...).
@@ -668,16 +651,6 @@ impl PyTallyingEnv {
         with_lock(py, &self.inner, |e| e.pull(arm)).py_err(py)
     }
 
-    /// Expected reward of each arm if played now.
-    fn means<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |e| e.means()))
-    }
-
-    /// The weighted tally of each arm now.
-    fn tallies<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, with_lock(py, &self.inner, |e| e.tallies()))
-    }
-
     /// The optimal expected cumulative reward from now over 1..=horizon rounds (exact
     /// dynamic programming over the last m plays), or None when too large.
     fn optimal<'py>(
@@ -699,6 +672,13 @@ impl PyTallyingEnv {
         })
     }
 }
+
+crate::methods::lock_arrays!(PyTallyingEnv {
+    /// Expected reward of each arm if played now.
+    means: Vec<f64>,
+    /// The weighted tally of each arm now.
+    tallies: Vec<f64>,
+});
 
 crate::methods::lock_getters!(PyTallyingEnv {
     n_arms: usize,

@@ -1,9 +1,8 @@
 //! `SparseLinearBaseline`: the support-enumeration baseline for sparse misspecified linear
 //! bandits.
 
-use crate::convert::{with_lock, with_lock_detached};
+use crate::convert::with_lock;
 use crate::errors::IntoPyResult;
-use numpy::PyArray1;
 use pyo3::prelude::*;
 use regretless_core::sparse_linear::SparseLinearBaseline;
 use std::sync::Mutex;
@@ -79,35 +78,6 @@ impl PySparseLinearBaseline {
         with_lock(py, &self.inner, |b| b.select())
     }
 
-    /// `n` pulls handed out at once (int64).
-    fn select_batch<'py>(
-        &self,
-        py: Python<'py>,
-        n: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let n = crate::convert::batch_count_arg(n, "n")?;
-        let v = with_lock_detached(py, &self.inner, |b| {
-            b.select_batch(n)
-                .into_iter()
-                .map(|a| a as i64)
-                .collect::<Vec<i64>>()
-        });
-        Ok(PyArray1::from_vec(py, v))
-    }
-
-    /// Record many (arm, reward) pairs; every row is validated before any is recorded.
-    fn update_batch(
-        &self,
-        py: Python<'_>,
-        arms: &Bound<'_, PyAny>,
-        rewards: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let arms = crate::convert::owned_int64(arms, "arms")?;
-        let rewards = crate::convert::owned_float64(rewards, "rewards")?;
-        let (a, r) = (arms.as_slice()?, rewards.as_slice()?);
-        with_lock_detached(py, &self.inner, |b| b.update_batch(a, r)).py_err(py)
-    }
-
     /// Whether every support has been searched and the winners evaluated.
     fn should_stop(&self, py: Python<'_>) -> bool {
         with_lock(py, &self.inner, |b| b.should_stop())
@@ -116,12 +86,6 @@ impl PySparseLinearBaseline {
     /// ``(arm, estimated mean)`` once stopped, else None.
     fn recommend(&self, py: Python<'_>) -> Option<(usize, f64)> {
         with_lock(py, &self.inner, |b| b.recommend())
-    }
-
-    /// The winner of each support searched so far (int64).
-    fn support_winners<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let v = with_lock(py, &self.inner, |b| b.support_winners().to_vec());
-        PyArray1::from_vec(py, v.into_iter().map(|a| a as i64).collect())
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -135,6 +99,11 @@ impl PySparseLinearBaseline {
     }
 }
 
+crate::methods::lock_arrays!(PySparseLinearBaseline {
+    /// The winner of each support searched so far (int64).
+    support_winners: Vec<usize> => |b| b.support_winners().to_vec(),
+});
+
 crate::methods::lock_getters!(PySparseLinearBaseline {
     n_arms: usize,
     /// Rewards recorded.
@@ -145,4 +114,14 @@ crate::methods::arm_reward_update!(
     /// Record the reward observed after pulling `arm`.
     PySparseLinearBaseline,
     arm
+);
+
+crate::methods::select_batch_method!(
+    /// `n` pulls handed out at once (int64).
+    PySparseLinearBaseline
+);
+
+crate::methods::arm_reward_update_batch!(
+    /// Record many (arm, reward) pairs; every row is validated before any is recorded.
+    PySparseLinearBaseline
 );
