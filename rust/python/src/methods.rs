@@ -164,12 +164,6 @@ impl ToArray1 for Vec<i32> {
 /// it (see [`ToArray1`] for the array's dtype). Doc comments before an entry become its
 /// docstring.
 macro_rules! lock_arrays {
-    (@read $slf:ident, $py:ident, $name:ident) => {
-        $crate::convert::with_lock($py, &$slf.inner, |p| p.$name())
-    };
-    (@read $slf:ident, $py:ident, $name:ident, $f:expr) => {
-        $crate::convert::with_lock($py, &$slf.inner, $f)
-    };
     ($py_ty:ty { $($(#[doc = $doc:literal])* $name:ident: $ret:ty $(=> $f:expr)?),* $(,)? }) => {
         #[pyo3::pymethods]
         impl $py_ty {
@@ -180,7 +174,7 @@ macro_rules! lock_arrays {
                     py: pyo3::Python<'py>,
                 ) -> pyo3::Bound<'py, numpy::PyArray1<<$ret as $crate::methods::ToArray1>::Elem>>
                 {
-                    let v: $ret = $crate::methods::lock_arrays!(@read self, py, $name $(, $f)?);
+                    let v: $ret = $crate::methods::lock_getters!(@read self, py, $name $(, $f)?);
                     numpy::PyArray1::from_vec(py, $crate::methods::ToArray1::into_elems(v))
                 }
             )*
