@@ -280,6 +280,183 @@ unsafe fn dot_rows_avx2_fma(rows: &[f64], d: usize, x: &[f64], out: &mut [f64]) 
     }
 }
 
+/// ox[i] = row i . x and oy[i] = row i . y for i < ox.len() (row-major rows of d values):
+/// each row read once for both products.
+fn dot_rows2(rows: &[f64], d: usize, x: &[f64], y: &[f64], ox: &mut [f64], oy: &mut [f64]) {
+    let r = ox.len();
+    assert!(oy.len() == r && rows.len() >= r * d && x.len() >= d && y.len() >= d);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if d >= 4 && crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above); the lengths are asserted.
+            unsafe { dot_rows2_avx2_fma(rows, d, x, y, ox, oy) };
+            return;
+        }
+    }
+    for i in 0..r {
+        let row = &rows[i * d..(i + 1) * d];
+        ox[i] = linalg::dot(row, &x[..d]);
+        oy[i] = linalg::dot(row, &y[..d]);
+    }
+}
+
+/// [`dot_rows2`] with AVX2/FMA, two rows at a time (eight sums in flight).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `rows.len() >= ox.len() * d`, `x.len() >= d`,
+/// `y.len() >= d` and `oy.len() == ox.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows2_avx2_fma(
+    rows: &[f64],
+    d: usize,
+    x: &[f64],
+    y: &[f64],
+    ox: &mut [f64],
+    oy: &mut [f64],
+) {
+    use std::arch::x86_64::*;
+    #[inline(always)]
+    unsafe fn hsum(v: __m256d) -> f64 {
+        let lo = _mm256_castpd256_pd128(v);
+        let hi = _mm256_extractf128_pd(v, 1);
+        let s = _mm_add_pd(lo, hi);
+        _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+    }
+    let r = ox.len();
+    let (px, py) = (x.as_ptr(), y.as_ptr());
+    let mut i = 0;
+    while i < r {
+        let two = i + 1 < r;
+        let p0 = rows.as_ptr().add(i * d);
+        // A lone last row reads itself twice (in bounds) and keeps the first result.
+        let p1 = if two { p0.add(d) } else { p0 };
+        let mut ax0 = _mm256_setzero_pd();
+        let mut ay0 = _mm256_setzero_pd();
+        let mut ax1 = _mm256_setzero_pd();
+        let mut ay1 = _mm256_setzero_pd();
+        let mut bx0 = _mm256_setzero_pd();
+        let mut by0 = _mm256_setzero_pd();
+        let mut bx1 = _mm256_setzero_pd();
+        let mut by1 = _mm256_setzero_pd();
+        let mut j = 0;
+        while j + 8 <= d {
+            let (x0, y0) = (_mm256_loadu_pd(px.add(j)), _mm256_loadu_pd(py.add(j)));
+            let (x1, y1) = (
+                _mm256_loadu_pd(px.add(j + 4)),
+                _mm256_loadu_pd(py.add(j + 4)),
+            );
+            let (r0, r1) = (_mm256_loadu_pd(p0.add(j)), _mm256_loadu_pd(p1.add(j)));
+            let (s0, s1) = (
+                _mm256_loadu_pd(p0.add(j + 4)),
+                _mm256_loadu_pd(p1.add(j + 4)),
+            );
+            ax0 = _mm256_fmadd_pd(r0, x0, ax0);
+            ay0 = _mm256_fmadd_pd(r0, y0, ay0);
+            ax1 = _mm256_fmadd_pd(r1, x0, ax1);
+            ay1 = _mm256_fmadd_pd(r1, y0, ay1);
+            bx0 = _mm256_fmadd_pd(s0, x1, bx0);
+            by0 = _mm256_fmadd_pd(s0, y1, by0);
+            bx1 = _mm256_fmadd_pd(s1, x1, bx1);
+            by1 = _mm256_fmadd_pd(s1, y1, by1);
+            j += 8;
+        }
+        if j + 4 <= d {
+            let (x0, y0) = (_mm256_loadu_pd(px.add(j)), _mm256_loadu_pd(py.add(j)));
+            let (r0, r1) = (_mm256_loadu_pd(p0.add(j)), _mm256_loadu_pd(p1.add(j)));
+            ax0 = _mm256_fmadd_pd(r0, x0, ax0);
+            ay0 = _mm256_fmadd_pd(r0, y0, ay0);
+            ax1 = _mm256_fmadd_pd(r1, x0, ax1);
+            ay1 = _mm256_fmadd_pd(r1, y0, ay1);
+            j += 4;
+        }
+        let mut s = [
+            hsum(_mm256_add_pd(ax0, bx0)),
+            hsum(_mm256_add_pd(ay0, by0)),
+            hsum(_mm256_add_pd(ax1, bx1)),
+            hsum(_mm256_add_pd(ay1, by1)),
+        ];
+        while j < d {
+            let (xv, yv) = (*px.add(j), *py.add(j));
+            s[0] += *p0.add(j) * xv;
+            s[1] += *p0.add(j) * yv;
+            s[2] += *p1.add(j) * xv;
+            s[3] += *p1.add(j) * yv;
+            j += 1;
+        }
+        ox[i] = s[0];
+        oy[i] = s[1];
+        if two {
+            ox[i + 1] = s[2];
+            oy[i + 1] = s[3];
+        }
+        i += 2;
+    }
+}
+
+/// t -= sum_i c[i] row_i over the first c.len() rows (row-major, d values each).
+fn sub_rows(rows: &[f64], d: usize, c: &[f64], t: &mut [f64]) {
+    let r = c.len();
+    assert!(rows.len() >= r * d && t.len() >= d);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above); the lengths are asserted.
+            unsafe { sub_rows_avx2_fma(rows, d, c, t) };
+            return;
+        }
+    }
+    for (i, ci) in c.iter().enumerate() {
+        for (o, v) in t.iter_mut().zip(&rows[i * d..(i + 1) * d]) {
+            *o -= ci * v;
+        }
+    }
+}
+
+/// [`sub_rows`] with AVX2/FMA, four rows per pass over t.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `rows.len() >= c.len() * d` and `t.len() >= d`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sub_rows_avx2_fma(rows: &[f64], d: usize, c: &[f64], t: &mut [f64]) {
+    use std::arch::x86_64::*;
+    let r = c.len();
+    let pt = t.as_mut_ptr();
+    let mut i = 0;
+    while i < r {
+        let n = (r - i).min(4);
+        let p0 = rows.as_ptr().add(i * d);
+        // Missing rows (n < 4) repeat row 0 with a zero coefficient.
+        let p = |k: usize| if k < n { p0.add(k * d) } else { p0 };
+        let cf = |k: usize| if k < n { -c[i + k] } else { 0.0 };
+        let (p1, p2, p3) = (p(1), p(2), p(3));
+        let (c0, c1, c2, c3) = (
+            _mm256_set1_pd(cf(0)),
+            _mm256_set1_pd(cf(1)),
+            _mm256_set1_pd(cf(2)),
+            _mm256_set1_pd(cf(3)),
+        );
+        let mut j = 0;
+        while j + 4 <= d {
+            let mut v = _mm256_loadu_pd(pt.add(j));
+            v = _mm256_fmadd_pd(_mm256_loadu_pd(p0.add(j)), c0, v);
+            v = _mm256_fmadd_pd(_mm256_loadu_pd(p1.add(j)), c1, v);
+            v = _mm256_fmadd_pd(_mm256_loadu_pd(p2.add(j)), c2, v);
+            v = _mm256_fmadd_pd(_mm256_loadu_pd(p3.add(j)), c3, v);
+            _mm256_storeu_pd(pt.add(j), v);
+            j += 4;
+        }
+        while j < d {
+            let mut v = *pt.add(j);
+            v += *p0.add(j) * cf(0) + *p1.add(j) * cf(1) + *p2.add(j) * cf(2) + *p3.add(j) * cf(3);
+            *pt.add(j) = v;
+            j += 1;
+        }
+        i += 4;
+    }
+}
+
 /// A scratch vector of n values: on the stack up to 256, else on the heap.
 fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
     if n <= 256 {
@@ -479,41 +656,84 @@ impl SketchedRidge {
         })
     }
 
-    /// Adds the row sqrt(w) x to the sketch and keeps H current.
-    fn add_row(&mut self, x: &[f64], weight: f64, lam0: f64, robust: bool) {
-        let s = self.stride();
+    /// Adds the row sqrt(w) x to the sketch, keeps H current by a bordered (Schur
+    /// complement) step, then solves theta = A^{-1} b for the updated b (`b` already includes the
+    /// row), fused: one pass over the sketch gives both S row and S b (the new row's share
+    /// of S b is one more dot product), one more gives theta. Equal to adding the row then
+    /// [`Self::solve`] up to rounding.
+    fn add_row_and_solve(
+        &mut self,
+        x: &[f64],
+        weight: f64,
+        lam0: f64,
+        robust: bool,
+        b: &[f64],
+        theta: &mut [f64],
+    ) {
+        let (s, d) = (self.stride(), self.fd.dim);
         let lam = self.regularizer(lam0, robust);
-        let row: Vec<f64> = x.iter().map(|v| weight.sqrt() * v).collect();
         let r = self.fd.filled;
-        let mut c = vec![0.0; r];
-        self.project(&row, &mut c);
-        // k = H c, schur = (row.row + lam) - c^T k; H' = [[H + k k^T / schur, -k / schur],
-        // [-k^T / schur, 1 / schur]].
-        let mut k = vec![0.0; r];
-        for i in 0..r {
-            k[i] = linalg::dot(&self.h[i * s..i * s + r], &c);
-        }
-        let schur = (linalg::dot(&row, &row) + lam - linalg::dot(&c, &k)).max(lam);
-        for i in 0..r {
-            for j in 0..r {
-                self.h[i * s + j] += k[i] * k[j] / schur;
+        let sw = weight.sqrt();
+        let mut stack = [0.0; 512];
+        let mut heap = Vec::new();
+        let buf: &mut [f64] = if 4 * (r + 1) <= stack.len() {
+            &mut stack[..]
+        } else {
+            heap.resize(4 * (r + 1), 0.0);
+            &mut heap[..]
+        };
+        let (c, rest) = buf.split_at_mut(r);
+        let (ub, rest) = rest.split_at_mut(r + 1);
+        let (k, rest) = rest.split_at_mut(r);
+        let hu = &mut rest[..r + 1];
+        let schur = {
+            let (old, rest) = self.fd.rows.split_at_mut(r * d);
+            let row = &mut rest[..d];
+            for (o, v) in row.iter_mut().zip(x) {
+                *o = sw * v;
             }
-            self.h[i * s + r] = -k[i] / schur;
-            self.h[r * s + i] = -k[i] / schur;
+            let row: &[f64] = row;
+            dot_rows2(old, d, row, b, c, &mut ub[..r]);
+            ub[r] = linalg::dot(row, b);
+            // k = H c, schur = (row.row + lam) - c^T k; H' = [[H + k k^T / schur,
+            // -k / schur], [-k^T / schur, 1 / schur]].
+            for i in 0..r {
+                k[i] = linalg::dot(&self.h[i * s..i * s + r], c);
+            }
+            (linalg::dot(row, row) + lam - linalg::dot(c, k)).max(lam)
+        };
+        for i in 0..r {
+            let ki = k[i] / schur;
+            for (h, kj) in self.h[i * s..i * s + r].iter_mut().zip(&*k) {
+                *h += ki * kj;
+            }
+            self.h[i * s + r] = -ki;
+            self.h[r * s + i] = -ki;
         }
         self.h[r * s + r] = 1.0 / schur;
-        if let Some(norms) = self.fd.insert(&row) {
+        self.fd.filled += 1;
+        if self.fd.filled == 2 * self.fd.size {
+            let norms = self.fd.shrink();
             let lam = self.regularizer(lam0, robust);
             self.h.fill(0.0);
             for (i, n) in norms.iter().enumerate() {
                 self.h[i * s + i] = 1.0 / (n + lam);
             }
+            self.solve(b, lam, theta);
+            return;
         }
+        let n = r + 1;
+        for i in 0..n {
+            hu[i] = linalg::dot(&self.h[i * s..i * s + n], ub);
+        }
+        theta.copy_from_slice(b);
+        sub_rows(&self.fd.rows, d, hu, theta);
+        theta.iter_mut().for_each(|t| *t /= lam);
     }
 
     /// Adds rows already scaled by sqrt(w) (row-major) to the sketch in blocks (shrinking
     /// whenever the buffer fills), then recomputes H once: the batch form of
-    /// [`Self::add_row`], equal to it up to rounding.
+    /// [`Self::add_row_and_solve`], equal to it up to rounding.
     fn add_rows(&mut self, rows: &[f64], lam0: f64, robust: bool) {
         self.fd.extend(rows);
         self.refresh_h(lam0, robust);
@@ -601,12 +821,7 @@ impl SketchedRidge {
             hu[i] = linalg::dot(&self.h[i * s..i * s + r], &u);
         }
         theta.copy_from_slice(b);
-        for i in 0..r {
-            let row = &self.fd.rows[i * d..(i + 1) * d];
-            for (t, v) in theta.iter_mut().zip(row) {
-                *t -= hu[i] * v;
-            }
-        }
+        sub_rows(&self.fd.rows, d, &hu, theta);
         theta.iter_mut().for_each(|t| *t /= lam);
     }
 
@@ -711,8 +926,8 @@ impl SketchedModels {
         (mean, self.sketches[a].quad(x, c).sqrt())
     }
 
-    /// Adds one row to arm `a` without refreshing theta.
-    fn add(&mut self, a: usize, x: &[f64], reward: f64, weight: f64) {
+    /// Adds one row to arm `a` and refreshes its theta ([`SketchedRidge::add_row_and_solve`]).
+    fn add_one(&mut self, a: usize, x: &[f64], reward: f64, weight: f64) {
         let m = &mut self.base.arms[a];
         m.n += 1;
         if weight == 0.0 {
@@ -722,7 +937,14 @@ impl SketchedModels {
         for (b, v) in m.b.iter_mut().zip(x) {
             *b += weight * reward * v;
         }
-        self.sketches[a].add_row(x, weight, self.base.lam, self.robust);
+        self.sketches[a].add_row_and_solve(
+            x,
+            weight,
+            self.base.lam,
+            self.robust,
+            &m.b,
+            &mut m.theta,
+        );
     }
 
     fn refresh_theta(&mut self, a: usize) {
@@ -987,8 +1209,7 @@ macro_rules! sketched_methods {
             }
             self.check_update(x, &[arm], &[reward], Some(&[weight]))
                 .map_err(rename_single)?;
-            self.m.add(arm as usize, x, reward, weight);
-            self.m.refresh_theta(arm as usize);
+            self.m.add_one(arm as usize, x, reward, weight);
             self.m.base.t += 1;
             Ok(())
         }
@@ -1604,7 +1825,7 @@ mod tests {
     }
 
     #[test]
-    fn dot_rows_equals_dot_for_every_shape() {
+    fn row_kernels_equal_their_definitions_for_every_shape() {
         let mut rng = Rng::seed_from_u64(2);
         for d in [1, 3, 4, 7, 8, 9, 13, 16, 37] {
             for r in [0, 1, 3, 4, 5, 9] {
@@ -1612,9 +1833,21 @@ mod tests {
                 let x: Vec<f64> = (0..d).map(|_| rng.uniform() - 0.5).collect();
                 let mut out = vec![0.0; r];
                 dot_rows(&rows, d, &x, &mut out);
+                let y: Vec<f64> = (0..d).map(|_| rng.uniform() - 0.5).collect();
+                let (mut ox, mut oy) = (vec![0.0; r], vec![0.0; r]);
+                dot_rows2(&rows, d, &x, &y, &mut ox, &mut oy);
+                let c: Vec<f64> = (0..r).map(|_| rng.uniform() - 0.5).collect();
+                let mut t = y.clone();
+                sub_rows(&rows, d, &c, &mut t);
                 for i in 0..r {
                     let e: f64 = (0..d).map(|j| rows[i * d + j] * x[j]).sum();
+                    let f: f64 = (0..d).map(|j| rows[i * d + j] * y[j]).sum();
                     assert!((out[i] - e).abs() < 1e-13, "{d} {r} {i}");
+                    assert!((ox[i] - e).abs() < 1e-13 && (oy[i] - f).abs() < 1e-13);
+                }
+                for j in 0..d {
+                    let e = y[j] - (0..r).map(|i| c[i] * rows[i * d + j]).sum::<f64>();
+                    assert!((t[j] - e).abs() < 1e-13, "{d} {r} {j}");
                 }
             }
         }
