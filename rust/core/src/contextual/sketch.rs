@@ -191,28 +191,38 @@ fn gram_of_rows(b: &[f64], r: usize, d: usize) -> Vec<f64> {
 /// out[i] = (row i of the row-major `rows`, d values) . x for i < out.len(): four rows at a
 /// time on AVX2/FMA, so each load of x serves four rows and eight sums are in flight.
 pub fn dot_rows(rows: &[f64], d: usize, x: &[f64], out: &mut [f64]) {
+    dot_rows_strided(rows, d, d, x, out);
+}
+
+/// out[i] = rows[i stride .. i stride + len] . x[..len] for i < out.len() (rows of `len`
+/// values `stride` apart): [`dot_rows`] on a sub-matrix.
+fn dot_rows_strided(rows: &[f64], stride: usize, len: usize, x: &[f64], out: &mut [f64]) {
     let r = out.len();
-    assert!(rows.len() >= r * d && x.len() >= d);
+    if r == 0 {
+        return;
+    }
+    assert!(len <= stride && rows.len() >= (r - 1) * stride + len && x.len() >= len);
     #[cfg(target_arch = "x86_64")]
     {
-        if d >= 8 && crate::simd::avx2_fma() {
+        if len >= 8 && crate::simd::avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA (checked above); the lengths are asserted.
-            unsafe { dot_rows_avx2_fma(rows, d, x, out) };
+            unsafe { dot_rows_avx2_fma(rows, stride, len, x, out) };
             return;
         }
     }
     for (i, o) in out.iter_mut().enumerate() {
-        *o = linalg::dot(&rows[i * d..(i + 1) * d], &x[..d]);
+        *o = linalg::dot(&rows[i * stride..i * stride + len], &x[..len]);
     }
 }
 
 /// [`dot_rows`] with AVX2/FMA.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA; `rows.len() >= out.len() * d` and `x.len() >= d`.
+/// The CPU must support AVX2 and FMA; `out` is not empty, `len <= stride`,
+/// `rows.len() >= (out.len() - 1) * stride + len` and `x.len() >= len`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_rows_avx2_fma(rows: &[f64], d: usize, x: &[f64], out: &mut [f64]) {
+unsafe fn dot_rows_avx2_fma(rows: &[f64], stride: usize, d: usize, x: &[f64], out: &mut [f64]) {
     use std::arch::x86_64::*;
     #[inline(always)]
     unsafe fn hsum(v: __m256d) -> f64 {
@@ -225,8 +235,8 @@ unsafe fn dot_rows_avx2_fma(rows: &[f64], d: usize, x: &[f64], out: &mut [f64]) 
     let px = x.as_ptr();
     let mut i = 0;
     while i + 4 <= r {
-        let p0 = rows.as_ptr().add(i * d);
-        let (p1, p2, p3) = (p0.add(d), p0.add(2 * d), p0.add(3 * d));
+        let p0 = rows.as_ptr().add(i * stride);
+        let (p1, p2, p3) = (p0.add(stride), p0.add(2 * stride), p0.add(3 * stride));
         let mut a0 = _mm256_setzero_pd();
         let mut a1 = _mm256_setzero_pd();
         let mut a2 = _mm256_setzero_pd();
@@ -275,7 +285,7 @@ unsafe fn dot_rows_avx2_fma(rows: &[f64], d: usize, x: &[f64], out: &mut [f64]) 
         i += 4;
     }
     while i < r {
-        out[i] = linalg::dot(&rows[i * d..(i + 1) * d], &x[..d]);
+        out[i] = linalg::dot(&rows[i * stride..i * stride + d], &x[..d]);
         i += 1;
     }
 }
@@ -637,22 +647,22 @@ impl SketchedRidge {
         dot_rows(&self.fd.rows, self.fd.dim, x, &mut u[..r]);
     }
 
-    /// u^T H u over the filled rows.
-    fn h_quad(&self, u: &[f64]) -> f64 {
+    /// x^T A^{-1} x = (|x|^2 - u^T H u) / c with u = S x, given xx = |x|^2 and scratch
+    /// `u` and `hu` of at least the filled rows each.
+    fn quad_into(&self, x: &[f64], xx: f64, lam: f64, u: &mut [f64], hu: &mut [f64]) -> f64 {
         let (r, s) = (self.fd.filled, self.stride());
-        let mut q = 0.0;
-        for i in 0..r {
-            let row = &self.h[i * s..i * s + r];
-            q += u[i] * linalg::dot(row, &u[..r]);
-        }
-        q
+        let (u, hu) = (&mut u[..r], &mut hu[..r]);
+        dot_rows(&self.fd.rows, self.fd.dim, x, u);
+        dot_rows_strided(&self.h, s, r, u, hu);
+        ((xx - linalg::dot(u, hu)) / lam).max(0.0)
     }
 
     /// x^T A^{-1} x.
     fn quad(&self, x: &[f64], lam: f64) -> f64 {
-        with_scratch(self.fd.filled, |u| {
-            self.project(x, u);
-            ((linalg::dot(x, x) - self.h_quad(u)) / lam).max(0.0)
+        let r = self.fd.filled;
+        with_scratch(2 * r, |buf| {
+            let (u, hu) = buf.split_at_mut(r);
+            self.quad_into(x, linalg::dot(x, x), lam, u, hu)
         })
     }
 
@@ -955,9 +965,17 @@ impl SketchedModels {
 
     /// Every arm's (mean, width) of one validated row.
     fn moments_row(&self, x: &[f64], means: &mut [f64], widths: &mut [f64]) {
-        for (a, (m, w)) in means.iter_mut().zip(widths.iter_mut()).enumerate() {
-            (*m, *w) = self.mean_width(a, x);
-        }
+        let xx = linalg::dot(x, x);
+        let rmax = 2 * self.sketch_size;
+        with_scratch(2 * rmax, |buf| {
+            let (u, hu) = buf.split_at_mut(rmax);
+            for (a, (m, w)) in means.iter_mut().zip(widths.iter_mut()).enumerate() {
+                let sk = &self.sketches[a];
+                *m = linalg::dot(x, &self.base.arms[a].theta);
+                let c = sk.regularizer(self.base.lam, self.robust);
+                *w = sk.quad_into(x, xx, c, u, hu).sqrt();
+            }
+        })
     }
 
     /// Means and (if `with_width`) widths of every (row, arm) of validated rows, (n x K)
@@ -1848,6 +1866,15 @@ mod tests {
                 for j in 0..d {
                     let e = y[j] - (0..r).map(|i| c[i] * rows[i * d + j]).sum::<f64>();
                     assert!((t[j] - e).abs() < 1e-13, "{d} {r} {j}");
+                }
+                // A sub-matrix: the first len = d - 1 values of rows d apart.
+                if d > 1 && r > 0 {
+                    let mut sub = vec![0.0; r];
+                    dot_rows_strided(&rows, d, d - 1, &x, &mut sub);
+                    for i in 0..r {
+                        let e: f64 = (0..d - 1).map(|j| rows[i * d + j] * x[j]).sum();
+                        assert!((sub[i] - e).abs() < 1e-13, "{d} {r} {i}");
+                    }
                 }
             }
         }
