@@ -666,6 +666,41 @@ impl SketchedRidge {
         })
     }
 
+    /// Adds the row sqrt(w) x to the sketch and keeps H current (theta is the caller's:
+    /// [`Self::solve`]). The policies use the fused [`Self::add_row_and_solve`]; this form
+    /// stays for sketches kept without a b.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn add_row(&mut self, x: &[f64], weight: f64, lam0: f64, robust: bool) {
+        let s = self.stride();
+        let lam = self.regularizer(lam0, robust);
+        let row: Vec<f64> = x.iter().map(|v| weight.sqrt() * v).collect();
+        let r = self.fd.filled;
+        let mut c = vec![0.0; r];
+        self.project(&row, &mut c);
+        // k = H c, schur = (row.row + lam) - c^T k; H' = [[H + k k^T / schur, -k / schur],
+        // [-k^T / schur, 1 / schur]].
+        let mut k = vec![0.0; r];
+        for i in 0..r {
+            k[i] = linalg::dot(&self.h[i * s..i * s + r], &c);
+        }
+        let schur = (linalg::dot(&row, &row) + lam - linalg::dot(&c, &k)).max(lam);
+        for i in 0..r {
+            for j in 0..r {
+                self.h[i * s + j] += k[i] * k[j] / schur;
+            }
+            self.h[i * s + r] = -k[i] / schur;
+            self.h[r * s + i] = -k[i] / schur;
+        }
+        self.h[r * s + r] = 1.0 / schur;
+        if let Some(norms) = self.fd.insert(&row) {
+            let lam = self.regularizer(lam0, robust);
+            self.h.fill(0.0);
+            for (i, n) in norms.iter().enumerate() {
+                self.h[i * s + i] = 1.0 / (n + lam);
+            }
+        }
+    }
+
     /// Adds the row sqrt(w) x to the sketch, keeps H current by a bordered (Schur
     /// complement) step, then solves theta = A^{-1} b for the updated b (`b` already includes the
     /// row), fused: one pass over the sketch gives both S row and S b (the new row's share
@@ -1816,6 +1851,34 @@ mod tests {
                 .iter()
                 .zip(&b.b)
                 .all(|(x, y)| (x - 2.0 * y).abs() < 1e-12));
+        }
+    }
+
+    #[test]
+    fn the_fused_update_equals_adding_the_row_then_solving() {
+        let (d, m) = (10, 3);
+        let x = decaying_rows(40, d, 17);
+        for robust in [false, true] {
+            let mut fused = SketchedRidge::new(d, m).unwrap();
+            let mut plain = fused.clone();
+            let mut b = vec![0.0; d];
+            let (mut t1, mut t2) = (vec![0.0; d], vec![0.0; d]);
+            for (i, row) in x.chunks(d).enumerate() {
+                let w = 0.5 + (i % 3) as f64;
+                for (bj, v) in b.iter_mut().zip(row) {
+                    *bj += w * 0.3 * v;
+                }
+                fused.add_row_and_solve(row, w, 0.7, robust, &b, &mut t1);
+                plain.add_row(row, w, 0.7, robust);
+                plain.solve(&b, plain.regularizer(0.7, robust), &mut t2);
+                for (p, q) in t1.iter().zip(&t2) {
+                    assert!((p - q).abs() < 1e-10 * q.abs().max(1.0), "{i} {p} {q}");
+                }
+            }
+            assert!(fused.fd.shrinkage > 0.0);
+            for (p, q) in fused.h.iter().zip(&plain.h) {
+                assert!((p - q).abs() < 1e-10 * q.abs().max(1.0));
+            }
         }
     }
 
