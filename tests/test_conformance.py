@@ -131,7 +131,12 @@ def test_classes_that_do_not_merge_refuse_and_change_nothing(family: Family, nam
 
 
 @pytest.mark.parametrize(
-    "family, name", _cases(lambda family, name: name not in family.not_mergeable)
+    "family, name",
+    _cases(
+        lambda family, name: (
+            name not in family.not_mergeable and name not in family.merge_approximate
+        )
+    ),
 )
 def test_merge_equals_learning_on_the_concatenated_data(family: Family, name: str) -> None:
     data = family.data(150, seed=1)

@@ -106,16 +106,89 @@ def test_regret_on_low_rank_contexts_is_within_ten_percent_of_exact_at_sketch_si
     assert tiny > r_sketch
 
 
-def test_merge_is_refused_and_state_round_trips() -> None:
+def test_state_round_trips() -> None:
     X, _, rng = _problem(100, 5, 2, 4)
     p = rl.SketchedLinUCB(2, 5, sketch_size=2, seed=1)
     p.update_batch(X, rng.integers(0, 2, 100), rng.standard_normal(100))
-    with pytest.raises(rl.IncompatibleError, match="Frequent Directions"):
-        p.merge(p.copy())
     q = rl.SketchedLinUCB.from_bytes(p.to_bytes())
     np.testing.assert_array_equal(q.scores(X), p.scores(X))
     assert type(rl.ContextualBandit.from_bytes(p.to_bytes())) is rl.SketchedLinUCB
     assert "SketchedLinUCB" in {c.__name__ for c in rl.CONTEXTUAL_POLICIES}
+
+
+@pytest.mark.parametrize("cls", [rl.SketchedLinUCB, rl.SketchedLinTS])
+def test_merge_equals_fitting_both_data_sets_when_the_sketch_holds_every_dimension(cls) -> None:
+    d, k = 7, 3
+    X, theta, rng = _problem(700, d, k, 12)
+    arms = rng.integers(0, k, 700)
+    r = (X * theta[arms]).sum(1) + 0.1 * rng.standard_normal(700)
+    w = rng.uniform(0.2, 2.0, 700)
+
+    def fit(lo: int, hi: int):
+        p = cls(k, d, sketch_size=d, lam=0.6, seed=0)
+        p.update_batch(X[lo:hi], arms[lo:hi], r[lo:hi], w[lo:hi])
+        return p
+
+    merged, both = fit(0, 300), fit(0, 700)
+    merged.merge(fit(300, 700))
+    np.testing.assert_array_equal(merged.counts(), both.counts())
+    assert merged.n_updates == 700
+    np.testing.assert_allclose(merged.width(X), both.width(X), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(merged.mean(X), both.mean(X), rtol=0, atol=1e-8)
+    # And both equal the exact model on all the rows.
+    exact = (rl.LinUCB if cls is rl.SketchedLinUCB else rl.LinTS)(k, d, lam=0.6, seed=0)
+    exact.update_batch(X, arms, r, w)
+    np.testing.assert_allclose(merged.width(X), exact.width(X), rtol=0, atol=1e-8)
+
+
+def test_a_merged_small_sketch_stays_within_the_frequent_directions_bound() -> None:
+    """Widths of the merged policy against the exact model on the combined data: never
+    narrower (S^T S <= X^T X), and no wider than the summed shrinkage Delta allows
+    (X^T X - S^T S <= Delta I gives x^T A_s^{-1} x <= x^T (X^T X + lam I - Delta I)^{-1} x
+    when lam > Delta); a merge that dropped a replica's rows would break the upper side."""
+    d, k, m = 12, 1, 4
+    rng = np.random.default_rng(5)
+    scales = 1.0 / (1.0 + np.arange(d)) ** 1.5
+    X = rng.standard_normal((600, d)) * scales
+    arms = np.zeros(600, dtype=np.int64)
+    r = rng.standard_normal(600)
+    lam = 50.0
+    p = rl.SketchedLinUCB(k, d, sketch_size=m, lam=lam, seed=0)
+    q = rl.SketchedLinUCB(k, d, sketch_size=m, lam=lam, seed=0)
+    p.update_batch(X[:250], arms[:250], r[:250])
+    q.update_batch(X[250:], arms[250:], r[250:])
+    p.merge(q)
+    exact = rl.LinUCB(k, d, lam=lam, seed=0)
+    exact.update_batch(X, arms, r)
+    G = X.T @ X
+    ws, we = p.width(X)[:, 0], exact.width(X)[:, 0]
+    assert np.all(ws >= we - 1e-12)
+    assert np.any(ws > we * (1 + 1e-6))
+    # The largest Delta the FD bound allows for the combined data (k = 0 .. m).
+    spectrum = np.linalg.eigvalsh(G)[::-1]
+    delta = min(spectrum[j:].sum() / (m + 1 - j) for j in range(m + 1))
+    assert delta < lam
+    inner = np.linalg.inv(G + (lam - delta) * np.eye(d))
+    upper = np.sqrt(np.einsum("ij,jk,ik->i", X, inner, X))
+    assert np.all(ws <= upper + 1e-12)
+
+
+def test_merge_refuses_mismatched_sketches_and_changes_nothing() -> None:
+    X, _, rng = _problem(60, 5, 2, 4)
+    p = rl.SketchedLinUCB(2, 5, sketch_size=2, seed=1)
+    p.update_batch(X, rng.integers(0, 2, 60), rng.standard_normal(60))
+    before = p.to_bytes()
+    for other, match in [
+        (rl.SketchedLinUCB(2, 5, sketch_size=3), "sketch_size=3"),
+        (rl.SketchedLinUCB(2, 5, sketch_size=2, robust=True), "robust=True"),
+        (rl.SketchedLinUCB(2, 6, sketch_size=2), "dimension 6"),
+    ]:
+        with pytest.raises(rl.IncompatibleError, match=match):
+            p.merge(other)
+        assert p.to_bytes() == before
+    with pytest.raises(rl.DTypeError, match="expected a SketchedLinUCB, got SketchedLinTS"):
+        p.merge(rl.SketchedLinTS(2, 5, sketch_size=2))
+    assert p.to_bytes() == before
 
 
 @pytest.mark.parametrize(

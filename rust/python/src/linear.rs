@@ -431,7 +431,18 @@ impl PyLogisticTS {
 /// the sketch's accumulated shrinkage to the regularizer (Robust Frequent Directions, Luo et
 /// al. 2019, as in Chen et al. 2020), which halves the sketch's spectral error. With
 /// ``sketch_size >= dim`` nothing is dropped and the policy equals :class:`LinUCB` up to
-/// rounding. Not mergeable: merged sketches differ from the sketch of the combined data.
+/// rounding. ``update_batch`` groups the rows by arm and fills each sketch in blocks (arms
+/// in parallel); ``scores``/``select_batch``/``probabilities`` on many rows run each arm's
+/// projection as one matrix product per block of rows.
+///
+/// ``merge`` stacks the two replicas' sketches and shrinks (Frequent Directions sketches
+/// are mergeable, Ghashami et al. 2016); ``b``, counts and the shrinkage (so the robust
+/// regularizer) add. It equals one policy fitted on both data sets when
+/// ``sketch_size >= dim`` (up to rounding); with a smaller sketch, the merged sketch keeps
+/// the Frequent Directions error bound of the combined data
+/// (``0 <= X^T X - S^T S <= Delta I``, ``Delta`` the summed shrinkage), not the sketch the
+/// combined stream would have produced. Sketch sizes, ``robust`` and the other
+/// hyperparameters must match.
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.SketchedLinUCB(n_arms=2, dim=64, sketch_size=8, seed=0)
@@ -476,7 +487,9 @@ impl PySketchedLinUCB {
 /// models of :class:`SketchedLinUCB` (``A_a = S_a^T S_a + lam I``; ``robust`` as there), O(m d)
 /// per decision and update. With ``sketch_size >= dim`` it makes the same draws and
 /// decisions as :class:`LinTS` up to rounding. ``scores`` returns posterior means;
-/// ``probabilities`` is a Monte Carlo estimate (4096 draws). Not mergeable.
+/// ``probabilities`` is a Monte Carlo estimate (4096 draws). ``merge`` as
+/// :class:`SketchedLinUCB`'s (exact when ``sketch_size >= dim``, otherwise within the
+/// Frequent Directions bound of the combined data).
 ///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.SketchedLinTS(n_arms=3, dim=32, sketch_size=4, seed=1)
