@@ -27,12 +27,13 @@ pub mod registry;
 mod ridge;
 mod select;
 pub mod sketch;
+mod wide;
 pub(crate) use batch::PrivateBatch;
 pub use diagonal::DiagonalLinUCB;
 pub use forgetting::{check_decay, Forgetting};
 pub use gibbs::{GibbsGreedy, GibbsWidth, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
-pub use linear::{LinGreedy, LinTS, LinUCB};
+pub use linear::{LinGreedy, LinTS, LinUCB, Precision};
 pub use logistic::{LogisticTS, LogisticUCB};
 pub use registry::AnyContextual;
 pub use ridge::{sigmoid, Link, RidgeModel, RidgeSums, INVERSE_LIMIT, REFACTOR_EVERY, THETA_LIMIT};
@@ -662,6 +663,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         const G: usize = linalg::GROUP;
         let (d, k) = (self.dim(), self.n_arms());
         let arms = &self.base().arms;
+        if d >= linalg::UPPER_TRIANGLE_FROM {
+            return self.for_each_row_block_wide(x, (ca, cw, transform), out, per_row, f);
+        }
         // Rows per block: the transposed block (rows x d) stays within ~128 KB.
         let block = ((16_384 / d.max(1)) / G * G).clamp(G, 512);
         crate::parallel::install(|| {
@@ -694,6 +698,52 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                                     for v in dst.iter_mut() {
                                         *v = self.transform_score(*v);
                                     }
+                                }
+                            }
+                        }
+                        f(sb, rp, chunk);
+                    },
+                )
+        });
+    }
+
+    /// [`ContextualPolicy::for_each_row_block`] from [`linalg::UPPER_TRIANGLE_FROM`] on:
+    /// blocks of [`wide::SCORE_BLOCK`] rows, copied once into a private buffer, and for
+    /// each arm one matrix product W = X_blk U (U the upper triangle of its inverse, read
+    /// once per block) whose row-wise dots with X_blk give the quadratic forms
+    /// ([`wide::block_values`]): a GEMM instead of a matrix-vector product per (row, arm).
+    /// The buffer handed to `f` has the same layout (rp = rows rounded up to a group).
+    fn for_each_row_block_wide<T: Send>(
+        &self,
+        x: &[f64],
+        (ca, cw, transform): (f64, f64, bool),
+        out: &mut [T],
+        per_row: usize,
+        f: impl Fn(&[f64], usize, &mut [T]) + Sync + Send,
+    ) {
+        const G: usize = linalg::GROUP;
+        let (d, k) = (self.dim(), self.n_arms());
+        let arms = &self.base().arms;
+        let block = wide::SCORE_BLOCK;
+        crate::parallel::install(|| {
+            out.par_chunks_mut(block * per_row)
+                .enumerate()
+                .for_each_init(
+                    || (Vec::new(), Vec::new(), Vec::new()),
+                    |(xb, w, sb): &mut (Vec<f64>, Vec<f64>, Vec<f64>), (bi, chunk)| {
+                        let r0 = bi * block;
+                        let rows = chunk.len() / per_row;
+                        let rp = rows.div_ceil(G) * G;
+                        xb.clear();
+                        xb.extend_from_slice(&x[r0 * d..(r0 + rows) * d]);
+                        sb.clear();
+                        sb.resize(k * rp, 0.0);
+                        for (a, m) in arms.iter().enumerate() {
+                            let dst = &mut sb[a * rp..a * rp + rows];
+                            wide::block_values(&m.a_inv, &m.theta, xb, rows, d, (ca, cw), w, dst);
+                            if transform {
+                                for v in dst.iter_mut() {
+                                    *v = self.transform_score(*v);
                                 }
                             }
                         }
@@ -847,7 +897,11 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             f.on_add_arm(b);
         }
         let b = self.base_mut();
-        b.arms.push(RidgeModel::new(b.dim, b.lam));
+        // A new arm keeps the others' storage (the float32 copy of `precision="float32"`).
+        let f32_copy = b.arms.first().is_some_and(|m| m.has_f32_copy());
+        let mut m = RidgeModel::new(b.dim, b.lam);
+        m.set_f32_copy(f32_copy);
+        b.arms.push(m);
         b.arms.len() - 1
     }
 
