@@ -93,13 +93,29 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
 /// ...                     [1.0] * 100 + [0.5] * 100)
 /// >>> policy.coefficients().round(3).ravel().tolist()  # arm 0's rows have faded
 /// [0.0, 0.455]
+///
+/// ``precision`` ("float64", the default, or "float32") is how the inverse a decision
+/// reads is stored. With "float32" each arm keeps, beside its float64 state, the upper
+/// triangle of its inverse rounded to float32 and packed; single decisions (``select``,
+/// ``probabilities`` of one row) read it with float64 accumulation: half the bytes, which
+/// is what a decision costs at embedding sizes (d of a few hundred). Scores then differ
+/// from float64's by float32 rounding (relative 1e-7 for well-conditioned models), so a
+/// decision can differ only between arms that close. Updates, batch scoring, merges and
+/// saved states use the float64 state, which is exactly a float64 policy's: the copy is
+/// re-derived from it after every update and rebuilt on loading, never updated in float32,
+/// so nothing drifts. Not combinable with ``decay``. ``LinTS`` and ``LinGreedy`` take the
+/// same ``precision``.
+///
+/// >>> policy = regretless.LinUCB(n_arms=2, dim=2, alpha=0.5, precision="float32", seed=0)
+/// >>> policy.precision
+/// 'float32'
 #[pyclass(extends = PyContextualBandit, frozen, name = "LinUCB", module = "regretless")]
 pub struct PyLinUCB;
 
 #[pymethods]
 impl PyLinUCB {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, decay = None, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, decay = None, precision = "float64", seed = None))]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -107,6 +123,7 @@ impl PyLinUCB {
         alpha: f64,
         lam: f64,
         decay: Option<f64>,
+        precision: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
@@ -114,6 +131,7 @@ impl PyLinUCB {
             PyContextualBandit::wrap(
                 LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?)
                     .and_then(|p| p.with_decay(decay))
+                    .and_then(|p| p.with_precision(precision))
                     .py_err(py)?,
             ),
         ))
@@ -124,6 +142,13 @@ impl PyLinUCB {
     fn decay(slf: &Bound<'_, Self>) -> Option<f64> {
         let base = slf.as_super().get();
         crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
+    }
+
+    /// The storage of the inverses decisions read (``precision``): "float64" or "float32".
+    #[getter]
+    fn precision(slf: &Bound<'_, Self>) -> &'static str {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.precision())
     }
 }
 
@@ -159,7 +184,7 @@ pub struct PyLinTS;
 #[pymethods]
 impl PyLinTS {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, decay = None, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, decay = None, precision = "float64", seed = None))]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -167,6 +192,7 @@ impl PyLinTS {
         v: f64,
         lam: f64,
         decay: Option<f64>,
+        precision: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
@@ -174,6 +200,7 @@ impl PyLinTS {
             PyContextualBandit::wrap(
                 LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?)
                     .and_then(|p| p.with_decay(decay))
+                    .and_then(|p| p.with_precision(precision))
                     .py_err(py)?,
             ),
         ))
@@ -184,6 +211,13 @@ impl PyLinTS {
     fn decay(slf: &Bound<'_, Self>) -> Option<f64> {
         let base = slf.as_super().get();
         crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
+    }
+
+    /// The storage of the inverses decisions read (``precision``): "float64" or "float32".
+    #[getter]
+    fn precision(slf: &Bound<'_, Self>) -> &'static str {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.precision())
     }
 }
 
@@ -208,7 +242,7 @@ pub struct PyLinGreedy;
 #[pymethods]
 impl PyLinGreedy {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, decay = None, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, decay = None, precision = "float64", seed = None))]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -216,6 +250,7 @@ impl PyLinGreedy {
         epsilon: f64,
         lam: f64,
         decay: Option<f64>,
+        precision: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
@@ -223,6 +258,7 @@ impl PyLinGreedy {
             PyContextualBandit::wrap(
                 LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?)
                     .and_then(|p| p.with_decay(decay))
+                    .and_then(|p| p.with_precision(precision))
                     .py_err(py)?,
             ),
         ))
@@ -233,6 +269,13 @@ impl PyLinGreedy {
     fn decay(slf: &Bound<'_, Self>) -> Option<f64> {
         let base = slf.as_super().get();
         crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
+    }
+
+    /// The storage of the inverses decisions read (``precision``): "float64" or "float32".
+    #[getter]
+    fn precision(slf: &Bound<'_, Self>) -> &'static str {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.precision())
     }
 }
 

@@ -663,7 +663,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         const G: usize = linalg::GROUP;
         let (d, k) = (self.dim(), self.n_arms());
         let arms = &self.base().arms;
-        if d >= linalg::UPPER_TRIANGLE_FROM {
+        if d >= linalg::UPPER_TRIANGLE_FROM || arms.first().is_some_and(|m| m.has_f32_copy()) {
             return self.for_each_row_block_wide(x, (ca, cw, transform), out, per_row, f);
         }
         // Rows per block: the transposed block (rows x d) stays within ~128 KB.
@@ -713,6 +713,8 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// once per block) whose row-wise dots with X_blk give the quadratic forms
     /// ([`wide::block_values`]): a GEMM instead of a matrix-vector product per (row, arm).
     /// The buffer handed to `f` has the same layout (rp = rows rounded up to a group).
+    /// Under `precision="float32"` (at any d) the products read each arm's float32 copy,
+    /// widened once per block, as the policy's single decisions do.
     fn for_each_row_block_wide<T: Send>(
         &self,
         x: &[f64],
@@ -729,8 +731,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             out.par_chunks_mut(block * per_row)
                 .enumerate()
                 .for_each_init(
-                    || (Vec::new(), Vec::new(), Vec::new()),
-                    |(xb, w, sb): &mut (Vec<f64>, Vec<f64>, Vec<f64>), (bi, chunk)| {
+                    || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+                    |(xb, w, sb, wide_inv): &mut (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>),
+                     (bi, chunk)| {
                         let r0 = bi * block;
                         let rows = chunk.len() / per_row;
                         let rp = rows.div_ceil(G) * G;
@@ -740,7 +743,14 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                         sb.resize(k * rp, 0.0);
                         for (a, m) in arms.iter().enumerate() {
                             let dst = &mut sb[a * rp..a * rp + rows];
-                            wide::block_values(&m.a_inv, &m.theta, xb, rows, d, (ca, cw), w, dst);
+                            let inv = match m.f32_copy() {
+                                Some(p) if cw != 0.0 => {
+                                    wide::unpack_upper_f32(p, d, wide_inv);
+                                    &wide_inv[..]
+                                }
+                                _ => &m.a_inv[..],
+                            };
+                            wide::block_values(inv, &m.theta, xb, rows, d, (ca, cw), w, dst);
                             if transform {
                                 for v in dst.iter_mut() {
                                     *v = self.transform_score(*v);

@@ -195,6 +195,12 @@ impl RidgeModel {
         }
     }
 
+    /// The float32 copy of the inverse's upper triangle (packed), if kept.
+    pub fn f32_copy(&self) -> Option<&[f32]> {
+        self.has_f32_copy()
+            .then_some(&self.inverse_bound.f32_upper[..])
+    }
+
     /// Re-derives the float32 copy (if kept) after a change of the float64 inverse.
     #[inline]
     fn sync_f32_copy(&mut self) {

@@ -91,6 +91,20 @@ pub fn pack_upper_f32(a: &[f64], d: usize, out: &mut Vec<f32>) {
     }
 }
 
+/// The packed float32 upper triangle `p` of order d ([`pack_upper_f32`]) widened into the
+/// upper triangle of the row-major d x d `out` (its lower triangle is left as it is):
+/// what [`block_values`] reads under `precision="float32"`.
+pub fn unpack_upper_f32(p: &[f32], d: usize, out: &mut Vec<f64>) {
+    assert!(p.len() >= packed_len(d));
+    out.resize(d * d, 0.0);
+    for i in 0..d {
+        let src = &p[packed_offset(i, d)..packed_offset(i, d) + d - i];
+        for (o, v) in out[i * d + i..(i + 1) * d].iter_mut().zip(src) {
+            *o = *v as f64;
+        }
+    }
+}
+
 /// x^T A x for symmetric A given as its packed float32 upper triangle ([`pack_upper_f32`]),
 /// every product and sum in float64: half the bytes of the float64 upper triangle
 /// ([`linalg::quad_and_dot_upper`]), which a decision at large d is bound by.
@@ -288,6 +302,136 @@ mod tests {
                 let exact = quad(&a, &x);
                 assert!((quad_upper_f32(&p, &x) - exact).abs() <= 1e-6 * exact);
             }
+        }
+    }
+
+    /// The measurement behind benches/README.md's paragraph on these kernels, old and new
+    /// alternating in one process (one thread): `cargo test -p regretless-core --release
+    /// --lib -- --ignored --nocapture wide_kernels_timing`.
+    #[test]
+    #[ignore]
+    fn wide_kernels_timing() {
+        use std::time::Instant;
+        const G: usize = linalg::GROUP;
+        let k = 16;
+        for d in [384usize, 768] {
+            let mut rng = Rng::seed_from_u64(d as u64);
+            // Symmetric inverses (the values do not matter for the timing) and thetas.
+            let arms: Vec<(Vec<f64>, Vec<f64>)> = (0..k)
+                .map(|_| {
+                    let mut a = vec![0.0; d * d];
+                    for i in 0..d {
+                        for j in i..d {
+                            let v = if i == j {
+                                1.0
+                            } else {
+                                0.01 * (rng.uniform() - 0.5)
+                            };
+                            a[i * d + j] = v;
+                            a[j * d + i] = v;
+                        }
+                    }
+                    (a, (0..d).map(|_| rng.uniform() - 0.5).collect())
+                })
+                .collect();
+            let n = 256;
+            let x: Vec<f64> = (0..n * d).map(|_| rng.uniform() - 0.5).collect();
+            // Old batch scoring: transposed groups of eight rows, the quadratic-form kernel.
+            let old = |out: &mut [f64]| {
+                let block = ((16_384 / d) / G * G).clamp(G, 512);
+                let mut xt = vec![0.0; block * d];
+                for b0 in (0..n).step_by(block) {
+                    let rows = block.min(n - b0);
+                    let groups = rows.div_ceil(G);
+                    xt.fill(0.0);
+                    for r in 0..rows {
+                        let (g, l) = (r / G, r % G);
+                        for j in 0..d {
+                            xt[g * d * G + j * G + l] = x[(b0 + r) * d + j];
+                        }
+                    }
+                    for (a, (m, t)) in arms.iter().enumerate() {
+                        for g in 0..groups {
+                            let mut dst = [0.0; G];
+                            let xg = &xt[g * d * G..(g + 1) * d * G];
+                            linalg::group_values(m, t, xg, d, 1.0, 1.0, &mut dst);
+                            for l in 0..G.min(rows - g * G) {
+                                out[(b0 + g * G + l) * k + a] = dst[l];
+                            }
+                        }
+                    }
+                }
+            };
+            let new = |out: &mut [f64]| {
+                let (mut w, mut dst) = (Vec::new(), vec![0.0; SCORE_BLOCK]);
+                for b0 in (0..n).step_by(SCORE_BLOCK) {
+                    let rows = SCORE_BLOCK.min(n - b0);
+                    let xb = &x[b0 * d..(b0 + rows) * d];
+                    for (a, (m, t)) in arms.iter().enumerate() {
+                        block_values(m, t, xb, rows, d, (1.0, 1.0), &mut w, &mut dst);
+                        for r in 0..rows {
+                            out[(b0 + r) * k + a] = dst[r];
+                        }
+                    }
+                }
+            };
+            let (mut o1, mut o2) = (vec![0.0; n * k], vec![0.0; n * k]);
+            let (mut t_old, mut t_new) = (f64::INFINITY, f64::INFINITY);
+            for _ in 0..4 {
+                let t0 = Instant::now();
+                old(&mut o1);
+                t_old = t_old.min(t0.elapsed().as_secs_f64());
+                let t0 = Instant::now();
+                new(&mut o2);
+                t_new = t_new.min(t0.elapsed().as_secs_f64());
+            }
+            for (u, v) in o1.iter().zip(&o2) {
+                assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0));
+            }
+            println!(
+                "d = {d}, K = {k}: batch scoring old {:.0} rows/s, new {:.0} rows/s ({:.2}x)",
+                n as f64 / t_old,
+                n as f64 / t_new,
+                t_old / t_new
+            );
+            // Single decisions: the float64 upper triangle against the float32 copy.
+            let packed: Vec<Vec<f32>> = arms
+                .iter()
+                .map(|(m, _)| {
+                    let mut p = Vec::new();
+                    pack_upper_f32(m, d, &mut p);
+                    p
+                })
+                .collect();
+            let reps = 40;
+            let (mut t64, mut t32) = (f64::INFINITY, f64::INFINITY);
+            let mut sink = 0.0;
+            for _ in 0..5 {
+                let t0 = Instant::now();
+                for r in 0..reps {
+                    let xr = &x[(r % n) * d..(r % n + 1) * d];
+                    for (m, t) in &arms {
+                        let (q, mean) = linalg::quad_and_dot_upper(m, xr, t);
+                        sink += mean + q.max(0.0).sqrt();
+                    }
+                }
+                t64 = t64.min(t0.elapsed().as_secs_f64() / reps as f64);
+                let t0 = Instant::now();
+                for r in 0..reps {
+                    let xr = &x[(r % n) * d..(r % n + 1) * d];
+                    for (p, (_, t)) in packed.iter().zip(&arms) {
+                        let q = quad_upper_f32(p, xr);
+                        sink += linalg::dot(xr, t) + q.max(0.0).sqrt();
+                    }
+                }
+                t32 = t32.min(t0.elapsed().as_secs_f64() / reps as f64);
+            }
+            println!(
+                "d = {d}, K = {k}: decision float64 {:.1} us, float32 {:.1} us ({:.2}x) [{sink:.1}]",
+                1e6 * t64,
+                1e6 * t32,
+                t64 / t32
+            );
         }
     }
 }
