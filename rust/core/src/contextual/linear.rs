@@ -289,6 +289,26 @@ impl ContextualPolicy for LinUCB {
     fn deterministic(&self) -> bool {
         true
     }
+    fn moments_rule(&self) -> bool {
+        true
+    }
+    fn decide_from_moments(&mut self, means: &[f64], widths: &[f64]) -> usize {
+        let alpha = self.params.alpha;
+        let rng = &mut self.base.rng;
+        with_buffer(means.len(), |scores| {
+            for (o, (m, w)) in scores.iter_mut().zip(means.iter().zip(widths)) {
+                *o = m + alpha * w;
+            }
+            pick(scores, rng)
+        })
+    }
+    fn probability_from_moments(&self, _x: &[f64], means: &[f64], widths: &[f64], out: &mut [f64]) {
+        for (o, (m, w)) in out.iter_mut().zip(means.iter().zip(widths)) {
+            *o = m + self.params.alpha * w;
+        }
+        let p = argmax_distribution(out);
+        out.copy_from_slice(&p);
+    }
 }
 persist_linear!(LinUCB, "LinUCB", LinUCBParams);
 
@@ -383,14 +403,31 @@ impl ContextualPolicy for LinTS {
     fn probability_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
         let k = out.len();
         let mut means = vec![0.0; k];
-        let mut sds = vec![0.0; k];
+        let mut widths = vec![0.0; k];
         for (i, m) in self.base.arms.iter().enumerate() {
-            let (mean, width) = m.mean_width(x);
-            means[i] = mean;
-            sds[i] = self.params.v * width;
+            (means[i], widths[i]) = m.mean_width(x);
         }
+        self.probability_from_moments(x, &means, &widths, out);
+    }
+    fn moments_rule(&self) -> bool {
+        true
+    }
+    fn decide_from_moments(&mut self, means: &[f64], widths: &[f64]) -> usize {
+        let v = self.params.v;
+        let rng = &mut self.base.rng;
+        with_buffer(means.len(), |scores| {
+            for (o, (m, w)) in scores.iter_mut().zip(means.iter().zip(widths)) {
+                let z = normal_rand_distr_05(rng);
+                *o = m + v * w * z;
+            }
+            pick(scores, rng)
+        })
+    }
+    fn probability_from_moments(&self, x: &[f64], means: &[f64], widths: &[f64], out: &mut [f64]) {
+        let k = out.len();
+        let sds: Vec<f64> = widths.iter().map(|w| self.params.v * w).collect();
         if sds.iter().all(|&s| s == 0.0) {
-            out.copy_from_slice(&argmax_distribution(&means));
+            out.copy_from_slice(&argmax_distribution(means));
             return;
         }
         // Seeded from the policy state and the context, so the estimate is reproducible.

@@ -188,6 +188,38 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     fn deterministic(&self) -> bool {
         false
     }
+    /// True for the exact disjoint rules whose decision and probabilities are functions of
+    /// every arm's (mean, width) alone (LinUCB, LinTS): from
+    /// [`linalg::UPPER_TRIANGLE_FROM`] on (or under `precision="float32"`), their batch
+    /// decisions and probabilities take these from the batch engine's matrix products
+    /// ([`ContextualPolicy::decide_from_moments`],
+    /// [`ContextualPolicy::probability_from_moments`]) instead of a pass over every
+    /// inverse per row.
+    fn moments_rule(&self) -> bool {
+        false
+    }
+    /// One decision from a row's means and widths (per arm), drawing from the generator as
+    /// `decide` does (only called when `moments_rule`).
+    fn decide_from_moments(&mut self, _means: &[f64], _widths: &[f64]) -> usize {
+        unreachable!("only called when moments_rule")
+    }
+    /// A row's selection probabilities from its means and widths, as `probability_row`
+    /// (only called when `moments_rule`).
+    fn probability_from_moments(
+        &self,
+        _x: &[f64],
+        _means: &[f64],
+        _widths: &[f64],
+        _out: &mut [f64],
+    ) {
+        unreachable!("only called when moments_rule")
+    }
+    /// Whether batch decisions and probabilities run on the batch engine's moments.
+    fn moments_batches(&self) -> bool {
+        self.moments_rule()
+            && (self.dim() >= linalg::UPPER_TRIANGLE_FROM
+                || self.base().arms.first().is_some_and(|m| m.has_f32_copy()))
+    }
     /// True for policies regularized towards a reference policy (pi_ref).
     fn uses_reference(&self) -> bool {
         false
@@ -458,6 +490,15 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let (d, k) = (self.dim(), self.n_arms());
         match pi_ref {
             None if self.deterministic() => Ok(self.argmax_batch(x, n)),
+            None if self.moments_batches() => {
+                let (means, widths) = self.mean_width_batch(x, true)?;
+                Ok((0..n)
+                    .map(|i| {
+                        let r = i * k..(i + 1) * k;
+                        self.decide_from_moments(&means[r.clone()], &widths[r])
+                    })
+                    .collect())
+            }
             None => Ok((0..n)
                 .map(|i| self.decide(&x[i * d..(i + 1) * d]))
                 .collect()),
@@ -873,6 +914,20 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let (d, k) = (self.dim(), self.n_arms());
         crate::limits::check_alloc("X", &[n, k], 16)?;
         let log_ref = pi_ref.map(|p| self.log_reference(p, n)).transpose()?;
+        if log_ref.is_none() && self.moments_batches() {
+            let (mut out, widths) = self.mean_width_batch(x, true)?;
+            crate::parallel::install(|| {
+                out.par_chunks_mut(k).enumerate().for_each_init(
+                    || vec![0.0; k],
+                    |means, (i, row)| {
+                        means.copy_from_slice(row);
+                        let (xi, wi) = (&x[i * d..(i + 1) * d], &widths[i * k..(i + 1) * k]);
+                        self.probability_from_moments(xi, means, wi, row);
+                    },
+                )
+            });
+            return Ok(out);
+        }
         let mut out = vec![0.0; n * k];
         crate::parallel::install(|| {
             out.par_chunks_mut(k).enumerate().for_each_init(
