@@ -177,3 +177,15 @@ def test_bad_precisions_are_refused_naming_the_option():
         with pytest.raises(regretless.InvalidParameterError, match="precision.*decay"):
             cls(2, 3, decay=0.9, precision="float32")
     assert regretless.LinTS(2, 3, decay=0.9, precision="float64").precision == "float64"
+
+
+def test_lints_batch_decisions_and_probabilities_equal_its_single_rows():
+    # From d = 64 LinTS decides a batch from the batch engine's means and widths, drawing
+    # the same normals in the same order as row-by-row decisions.
+    p, _, Q = _fitted(regretless.LinTS, 97, v=0.5)
+    a, b = p.copy(), p.copy()
+    assert list(a.select_batch(Q)) == [b.select(q) for q in Q]
+    assert a.to_bytes() == b.to_bytes()
+    np.testing.assert_array_equal(
+        p.probabilities(Q[:20]), np.vstack([p.probabilities(q[None]) for q in Q[:20]])
+    )
