@@ -165,6 +165,8 @@ impl PyLinUCB {
 /// :class:`LinUCB`'s D-LinUCB and samples ``theta_a ~ N(theta_hat_a, v^2 V_a^{-1} W_a
 /// V_a^{-1})``, the covariance of the discounted estimate (in the spirit of Kim and
 /// Tewari's D-LinTS, UAI 2020, whose exact covariance was not checked); not mergeable then.
+/// ``precision`` ("float64" or "float32") stores the inverses decisions read as in
+/// :class:`LinUCB`.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
 /// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
@@ -224,7 +226,8 @@ impl PyLinTS {
 /// Epsilon-greedy on per-arm ridge estimates: with probability ``epsilon`` a uniformly
 /// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random). ``decay`` (gamma in
 /// (0, 1], None by default) discounts the models as in :class:`LinUCB`'s D-LinUCB (not
-/// mergeable then).
+/// mergeable then). ``precision`` ("float64" or "float32") stores the inverses decisions
+/// read as in :class:`LinUCB`.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
 /// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
