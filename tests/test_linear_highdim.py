@@ -60,9 +60,10 @@ def _numpy_moments(X, arms, rewards, Q, k, lam):
     return means, widths
 
 
-@pytest.mark.parametrize("d", [63, 64, 97, 200])
+@pytest.mark.parametrize("d", [63, 64, 97, 200, 520])
 def test_batch_scores_means_and_widths_equal_numpy_and_single_rows(d):
-    # From d = 64 on, batch scoring runs one matrix product per arm and block of rows.
+    # From d = 512 on, batch scoring runs one matrix product per arm and block of rows;
+    # from d = 64 LinUCB's and LinTS's batch decisions use the batch means and widths.
     alpha = 1.3
     p, (X, arms, rewards), Q = _fitted(regretless.LinUCB, d, alpha=alpha)
     means, widths = _numpy_moments(X, arms, rewards, Q, 3, 0.7)

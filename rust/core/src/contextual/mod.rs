@@ -704,7 +704,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         const G: usize = linalg::GROUP;
         let (d, k) = (self.dim(), self.n_arms());
         let arms = &self.base().arms;
-        if d >= linalg::UPPER_TRIANGLE_FROM || arms.first().is_some_and(|m| m.has_f32_copy()) {
+        if d >= wide::GEMM_SCORING_FROM || arms.first().is_some_and(|m| m.has_f32_copy()) {
             return self.for_each_row_block_wide(x, (ca, cw, transform), out, per_row, f);
         }
         // Rows per block: the transposed block (rows x d) stays within ~128 KB.
@@ -748,7 +748,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         });
     }
 
-    /// [`ContextualPolicy::for_each_row_block`] from [`linalg::UPPER_TRIANGLE_FROM`] on:
+    /// [`ContextualPolicy::for_each_row_block`] from [`wide::GEMM_SCORING_FROM`] on:
     /// blocks of [`wide::SCORE_BLOCK`] rows, copied once into a private buffer, and for
     /// each arm one matrix product W = X_blk U (U the upper triangle of its inverse, read
     /// once per block) whose row-wise dots with X_blk give the quadratic forms

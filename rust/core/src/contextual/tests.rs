@@ -156,7 +156,7 @@ fn fitted_linucb(d: usize, precision: &str) -> (LinUCB, Vec<f64>) {
 
 #[test]
 fn wide_batch_scores_equal_the_single_row_scores_and_do_not_depend_on_the_block() {
-    for d in [63, 64, 97, 200] {
+    for d in [63, 64, 97, 200, 520] {
         for precision in ["float64", "float32"] {
             let (p, q) = fitted_linucb(d, precision);
             let k = p.n_arms();
@@ -170,9 +170,10 @@ fn wide_batch_scores_equal_the_single_row_scores_and_do_not_depend_on_the_block(
                     let (u, v) = (row[a], s[i * k + a]);
                     assert!((u - v).abs() <= 1e-9 * u.abs(), "{d} {precision}: {u} {v}");
                     let (mean, width) = p.base().arms[a].mean_width(xi);
-                    // From d = 64 (or in float32) the means are the same dot products
-                    // bit for bit; below, the grouped kernel's, equal up to rounding.
-                    if d >= 64 || precision == "float32" {
+                    // On the product path (from GEMM_SCORING_FROM, or in float32) the
+                    // means are the same dot products bit for bit; below, the grouped
+                    // kernel's, equal up to rounding.
+                    if d >= wide::GEMM_SCORING_FROM || precision == "float32" {
                         assert_eq!(means[i * k + a], mean);
                     }
                     assert!((means[i * k + a] - mean).abs() <= 1e-12 * mean.abs().max(1.0));

@@ -1,17 +1,27 @@
-//! Kernels of the exact disjoint models at embedding sizes (d >= 64, issue 20): the batch
-//! scoring of a block of rows against one arm as a matrix product, and the float32 copy of
-//! an inverse's upper triangle that decisions read under `precision="float32"` (packed,
-//! read with float64 accumulation).
+//! Kernels of the exact disjoint models at embedding sizes (issue 20): the batch scoring
+//! of a block of rows against one arm as a matrix product (from [`GEMM_SCORING_FROM`] on),
+//! and the float32 copy of an inverse's upper triangle that decisions read under
+//! `precision="float32"` (packed, read with float64 accumulation).
 
 // Index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
 use crate::linalg;
 
-/// Rows per block of the batch scoring from [`linalg::UPPER_TRIANGLE_FROM`] on: one matrix
-/// product X_blk U per arm and block (U the upper triangle of the arm's inverse, read once
-/// per block). A fixed size, so the results do not depend on the number of threads.
-pub const SCORE_BLOCK: usize = 64;
+/// The dimension from which batch scoring runs one matrix product per arm and block of
+/// rows ([`block_values`]) instead of the grouped quadratic-form kernel
+/// (`linalg::group_values`, eight rows per pass over an inverse). Measured in one process,
+/// one thread, K = 16 (`wide_kernels_timing`, machine loaded): the product reaches 0.8x the
+/// grouped kernel at d = 128, 1.0-1.05x at d = 384 and 1.5-1.7x at d = 768 (where the
+/// grouped kernel's inverse no longer stays in cache between its groups), so below this
+/// size the grouped kernel is kept (bit for bit the earlier results).
+pub const GEMM_SCORING_FROM: usize = 512;
+
+/// Rows per block of the product path: one matrix product X_blk U per arm and block (U
+/// the upper triangle of the arm's inverse, read once per block). A fixed size, so the
+/// results do not depend on the number of threads; 128 keeps two blocks (two threads) for
+/// 256 rows (256 is about 10% faster per thread at d = 768).
+pub const SCORE_BLOCK: usize = 128;
 
 /// `a * (t . x_r) + c * sqrt(max(0, x_r^T M x_r))` for the `rows` rows of `xb` (row-major,
 /// rows x d) into `out[..rows]`, for symmetric M (d x d, row-major) of which only the upper
@@ -314,7 +324,7 @@ mod tests {
         use std::time::Instant;
         const G: usize = linalg::GROUP;
         let k = 16;
-        for d in [384usize, 768] {
+        for d in [128usize, 384, 768] {
             let mut rng = Rng::seed_from_u64(d as u64);
             // Symmetric inverses (the values do not matter for the timing) and thetas.
             let arms: Vec<(Vec<f64>, Vec<f64>)> = (0..k)
@@ -334,7 +344,7 @@ mod tests {
                     (a, (0..d).map(|_| rng.uniform() - 0.5).collect())
                 })
                 .collect();
-            let n = 256;
+            let n = 512;
             let x: Vec<f64> = (0..n * d).map(|_| rng.uniform() - 0.5).collect();
             // Old batch scoring: transposed groups of eight rows, the quadratic-form kernel.
             let old = |out: &mut [f64]| {
@@ -375,6 +385,37 @@ mod tests {
                     }
                 }
             };
+            let tri = |out: &mut [f64], bs: usize| {
+                let (mut w, mut dst) = (Vec::new(), vec![0.0; bs]);
+                for b0 in (0..n).step_by(bs) {
+                    let rows = bs.min(n - b0);
+                    let xb = &x[b0 * d..(b0 + rows) * d];
+                    for (a, (m, t)) in arms.iter().enumerate() {
+                        block_values(m, t, xb, rows, d, (1.0, 1.0), &mut w, &mut dst);
+                        for r in 0..rows {
+                            out[(b0 + r) * k + a] = dst[r];
+                        }
+                    }
+                }
+            };
+            for bs in [32, 128, 256] {
+                let mut o = vec![0.0; n * k];
+                let (mut t_o, mut t_f) = (f64::INFINITY, f64::INFINITY);
+                for _ in 0..3 {
+                    let t0 = Instant::now();
+                    old(&mut o);
+                    t_o = t_o.min(t0.elapsed().as_secs_f64());
+                    let t0 = Instant::now();
+                    tri(&mut o, bs);
+                    t_f = t_f.min(t0.elapsed().as_secs_f64());
+                }
+                println!(
+                    "d = {d}: triangular product, block {bs}: {:.0} rows/s against old {:.0} ({:.2}x)",
+                    n as f64 / t_f,
+                    n as f64 / t_o,
+                    t_o / t_f
+                );
+            }
             let (mut o1, mut o2) = (vec![0.0; n * k], vec![0.0; n * k]);
             let (mut t_old, mut t_new) = (f64::INFINITY, f64::INFINITY);
             for _ in 0..4 {
