@@ -116,6 +116,7 @@ pub struct PyLinUCB;
 impl PyLinUCB {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, decay = None, precision = "float64", seed = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -187,6 +188,7 @@ pub struct PyLinTS;
 impl PyLinTS {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, decay = None, precision = "float64", seed = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -246,6 +248,7 @@ pub struct PyLinGreedy;
 impl PyLinGreedy {
     #[new]
     #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, decay = None, precision = "float64", seed = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
