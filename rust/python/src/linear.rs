@@ -228,8 +228,9 @@ impl PyLinTS {
 /// Epsilon-greedy on per-arm ridge estimates: with probability ``epsilon`` a uniformly
 /// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random). ``decay`` (gamma in
 /// (0, 1], None by default) discounts the models as in :class:`LinUCB`'s D-LinUCB (not
-/// mergeable then). ``precision`` ("float64" or "float32") stores the inverses decisions
-/// read as in :class:`LinUCB`.
+/// mergeable then). ``precision`` ("float64" or "float32") is accepted as on
+/// :class:`LinUCB`; the greedy decisions read only the coefficients, so with "float32" only
+/// ``width`` reads the float32 copies.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
 /// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
