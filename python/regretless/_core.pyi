@@ -547,10 +547,13 @@ class LinUCB(ContextualBandit):
         alpha: float = 1.0,
         lam: float = 1.0,
         decay: float | None = None,
+        precision: Literal["float64", "float32"] = "float64",
         seed: int | None = None,
     ) -> Self: ...
     @property
     def decay(self) -> float | None: ...
+    @property
+    def precision(self) -> Literal["float64", "float32"]: ...
 
 @final
 class LinTS(ContextualBandit):
@@ -562,10 +565,13 @@ class LinTS(ContextualBandit):
         v: float = 0.2,
         lam: float = 1.0,
         decay: float | None = None,
+        precision: Literal["float64", "float32"] = "float64",
         seed: int | None = None,
     ) -> Self: ...
     @property
     def decay(self) -> float | None: ...
+    @property
+    def precision(self) -> Literal["float64", "float32"]: ...
 
 @final
 class LinGreedy(ContextualBandit):
@@ -577,10 +583,13 @@ class LinGreedy(ContextualBandit):
         epsilon: float = 0.1,
         lam: float = 1.0,
         decay: float | None = None,
+        precision: Literal["float64", "float32"] = "float64",
         seed: int | None = None,
     ) -> Self: ...
     @property
     def decay(self) -> float | None: ...
+    @property
+    def precision(self) -> Literal["float64", "float32"]: ...
 
 @final
 class LogisticUCB(ContextualBandit):

@@ -93,13 +93,30 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
 /// ...                     [1.0] * 100 + [0.5] * 100)
 /// >>> policy.coefficients().round(3).ravel().tolist()  # arm 0's rows have faded
 /// [0.0, 0.455]
+///
+/// ``precision`` ("float64", the default, or "float32") is how the inverse a decision
+/// reads is stored. With "float32" each arm keeps, beside its float64 state, the upper
+/// triangle of its inverse rounded to float32 and packed; single decisions (``select``,
+/// ``probabilities`` of one row) read it with float64 accumulation: half the bytes, which
+/// is what a decision costs at embedding sizes (d of a few hundred). Scores then differ
+/// from float64's by float32 rounding (relative 1e-7 for well-conditioned models), so a
+/// decision can differ only between arms that close. Updates, batch scoring, merges and
+/// saved states use the float64 state, which is exactly a float64 policy's: the copy is
+/// re-derived from it after every update and rebuilt on loading, never updated in float32,
+/// so nothing drifts. Not combinable with ``decay``. ``LinTS`` and ``LinGreedy`` take the
+/// same ``precision``.
+///
+/// >>> policy = regretless.LinUCB(n_arms=2, dim=2, alpha=0.5, precision="float32", seed=0)
+/// >>> policy.precision
+/// 'float32'
 #[pyclass(extends = PyContextualBandit, frozen, name = "LinUCB", module = "regretless")]
 pub struct PyLinUCB;
 
 #[pymethods]
 impl PyLinUCB {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, decay = None, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, alpha = 1.0, lam = 1.0, decay = None, precision = "float64", seed = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -107,6 +124,7 @@ impl PyLinUCB {
         alpha: f64,
         lam: f64,
         decay: Option<f64>,
+        precision: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
@@ -114,6 +132,7 @@ impl PyLinUCB {
             PyContextualBandit::wrap(
                 LinUCB::new(n_arms, dim, alpha, lam, seed_arg(seed)?)
                     .and_then(|p| p.with_decay(decay))
+                    .and_then(|p| p.with_precision(precision))
                     .py_err(py)?,
             ),
         ))
@@ -124,6 +143,13 @@ impl PyLinUCB {
     fn decay(slf: &Bound<'_, Self>) -> Option<f64> {
         let base = slf.as_super().get();
         crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
+    }
+
+    /// The storage of the inverses decisions read (``precision``): "float64" or "float32".
+    #[getter]
+    fn precision(slf: &Bound<'_, Self>) -> &'static str {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.precision())
     }
 }
 
@@ -140,6 +166,8 @@ impl PyLinUCB {
 /// :class:`LinUCB`'s D-LinUCB and samples ``theta_a ~ N(theta_hat_a, v^2 V_a^{-1} W_a
 /// V_a^{-1})``, the covariance of the discounted estimate (in the spirit of Kim and
 /// Tewari's D-LinTS, UAI 2020, whose exact covariance was not checked); not mergeable then.
+/// ``precision`` ("float64" or "float32") stores the inverses decisions read as in
+/// :class:`LinUCB`.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
 /// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
@@ -159,7 +187,8 @@ pub struct PyLinTS;
 #[pymethods]
 impl PyLinTS {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, decay = None, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, v = 0.2, lam = 1.0, decay = None, precision = "float64", seed = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -167,6 +196,7 @@ impl PyLinTS {
         v: f64,
         lam: f64,
         decay: Option<f64>,
+        precision: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
@@ -174,6 +204,7 @@ impl PyLinTS {
             PyContextualBandit::wrap(
                 LinTS::new(n_arms, dim, v, lam, seed_arg(seed)?)
                     .and_then(|p| p.with_decay(decay))
+                    .and_then(|p| p.with_precision(precision))
                     .py_err(py)?,
             ),
         ))
@@ -185,12 +216,21 @@ impl PyLinTS {
         let base = slf.as_super().get();
         crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
     }
+
+    /// The storage of the inverses decisions read (``precision``): "float64" or "float32".
+    #[getter]
+    fn precision(slf: &Bound<'_, Self>) -> &'static str {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.precision())
+    }
 }
 
 /// Epsilon-greedy on per-arm ridge estimates: with probability ``epsilon`` a uniformly
 /// random arm, otherwise ``argmax_a x^T theta_a`` (ties at random). ``decay`` (gamma in
 /// (0, 1], None by default) discounts the models as in :class:`LinUCB`'s D-LinUCB (not
-/// mergeable then).
+/// mergeable then). ``precision`` ("float64" or "float32") is accepted as on
+/// :class:`LinUCB`; the greedy decisions read only the coefficients, so with "float32" only
+/// ``width`` reads the float32 copies.
 ///
 /// Limits: contexts ``|x| <= 1e30``, weights in [0, 1e30], rewards ``|r| <= 1e100``
 /// (in [0, 1] for the logistic models) and the ridge ``lam`` in [1e-30, 1e30]; then every sum
@@ -208,7 +248,8 @@ pub struct PyLinGreedy;
 #[pymethods]
 impl PyLinGreedy {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, decay = None, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, epsilon = 0.1, lam = 1.0, decay = None, precision = "float64", seed = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::size::n_arms)] n_arms: usize,
@@ -216,6 +257,7 @@ impl PyLinGreedy {
         epsilon: f64,
         lam: f64,
         decay: Option<f64>,
+        precision: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         Ok((
@@ -223,6 +265,7 @@ impl PyLinGreedy {
             PyContextualBandit::wrap(
                 LinGreedy::new(n_arms, dim, epsilon, lam, seed_arg(seed)?)
                     .and_then(|p| p.with_decay(decay))
+                    .and_then(|p| p.with_precision(precision))
                     .py_err(py)?,
             ),
         ))
@@ -233,6 +276,13 @@ impl PyLinGreedy {
     fn decay(slf: &Bound<'_, Self>) -> Option<f64> {
         let base = slf.as_super().get();
         crate::convert::with_lock(slf.py(), &base.inner, |p| p.decay())
+    }
+
+    /// The storage of the inverses decisions read (``precision``): "float64" or "float32".
+    #[getter]
+    fn precision(slf: &Bound<'_, Self>) -> &'static str {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.precision())
     }
 }
 

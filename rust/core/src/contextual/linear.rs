@@ -25,17 +25,26 @@ fn decay_suffix(f: &Option<Forgetting>) -> String {
 
 /// `Persist` for a disjoint linear policy: payload version 1 is (base, params), the layout
 /// before `decay`, still written for policies without it (their bytes are unchanged, and
-/// older releases read them); version 2 adds the forgetting state.
+/// older releases read them); version 2 adds the forgetting state; version 3, written only
+/// under `precision="float32"`, is version 2's payload followed by the precision (the
+/// float32 copies are not written: they are rebuilt from the float64 inverses on loading).
 macro_rules! persist_linear {
     ($ty:ident, $kind:literal, $params:ident) => {
         impl Persist for $ty {
             const KIND: &'static str = $kind;
-            const VERSION: u16 = 2;
+            const VERSION: u16 = 3;
             fn check_invariants(&self) -> Result<()> {
                 self.check_policy()
             }
             fn decode_payload(version: u16, payload: &[u8]) -> Result<(Self, &[u8])> {
-                if version >= 2 {
+                if version >= 3 {
+                    let ((p, precision), rest): (($ty, Precision), &[u8]) = read_payload(payload)?;
+                    if precision == Precision::Float32 && p.forgetting.is_some() {
+                        return Err(Error::state("float32 storage and decay do not combine"));
+                    }
+                    return Ok((p.stored_as(precision), rest));
+                }
+                if version == 2 {
                     return read_payload(payload);
                 }
                 let ((base, params), rest): ((LinearBase, $params), &[u8]) = read_payload(payload)?;
@@ -44,11 +53,15 @@ macro_rules! persist_linear {
                         base,
                         params,
                         forgetting: None,
+                        precision: Precision::Float64,
                     },
                     rest,
                 ))
             }
             fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+                if self.precision == Precision::Float32 {
+                    return Ok((3, write_payload(&(self, self.precision))?));
+                }
                 if self.forgetting.is_none() {
                     return Ok((1, write_payload(&(&self.base, &self.params))?));
                 }
@@ -56,6 +69,48 @@ macro_rules! persist_linear {
             }
         }
     };
+}
+
+/// How the inverse each decision reads is stored (`precision=`): `Float64`, the float64
+/// inverse itself (its upper triangle from d = 64 on); `Float32`, beside the float64 state
+/// (which updates, batch scoring, merges and saved states use unchanged), a copy of each
+/// arm's inverse's upper triangle rounded to float32 and packed, read with float64
+/// accumulation: half the bytes a decision streams, scores within float32 rounding of
+/// float64's. The copy is re-derived from the float64 inverse after every update (never
+/// updated in float32), so nothing drifts over any number of updates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Precision {
+    #[default]
+    Float64,
+    Float32,
+}
+
+impl Precision {
+    /// "float64" or "float32"; anything else is refused, naming `precision`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "float64" => Ok(Precision::Float64),
+            "float32" => Ok(Precision::Float32),
+            _ => Err(Error::param(
+                "precision",
+                format!("must be \"float64\" or \"float32\", got {s:?}"),
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Float64 => "float64",
+            Precision::Float32 => "float32",
+        }
+    }
+}
+
+fn precision_suffix(p: Precision) -> String {
+    match p {
+        Precision::Float64 => String::new(),
+        Precision::Float32 => ", precision=float32".into(),
+    }
 }
 
 /// Adds `decay` to a new policy (None leaves it unchanged).
@@ -66,6 +121,12 @@ macro_rules! with_decay {
             /// update.
             pub fn with_decay(mut self, decay: Option<f64>) -> Result<Self> {
                 super::check_decay(decay)?;
+                if decay.is_some() && self.precision == Precision::Float32 {
+                    return Err(Error::param(
+                        "precision",
+                        "\"float32\" does not combine with decay; use \"float64\"",
+                    ));
+                }
                 self.forgetting = decay.map(|g| Forgetting::new(g, &self.base)).transpose()?;
                 Ok(self)
             }
@@ -73,6 +134,38 @@ macro_rules! with_decay {
             /// The discount factor, None without forgetting.
             pub fn decay(&self) -> Option<f64> {
                 self.forgetting.as_ref().map(|f| f.gamma)
+            }
+
+            /// This policy with the inverse decisions read stored as `precision`
+            /// ("float64" or "float32", see [`Precision`]). Refused with `decay` (the
+            /// discounted models rewrite their inverses outside the ridge updates).
+            pub fn with_precision(self, precision: &str) -> Result<Self> {
+                let p = Precision::parse(precision)?;
+                if p == Precision::Float32 {
+                    if self.forgetting.is_some() {
+                        return Err(Error::param(
+                            "precision",
+                            "\"float32\" does not combine with decay; use \"float64\"",
+                        ));
+                    }
+                    // The copies: half the inverse's d^2 values, 4 bytes each.
+                    let side = self.base.dim.saturating_add(1);
+                    crate::limits::check_alloc("dim", &[self.base.arms.len(), side, side], 2)?;
+                }
+                Ok(self.stored_as(p))
+            }
+
+            /// The storage of the inverse decisions read.
+            pub fn precision(&self) -> Precision {
+                self.precision
+            }
+
+            fn stored_as(mut self, p: Precision) -> Self {
+                self.precision = p;
+                for m in &mut self.base.arms {
+                    m.set_f32_copy(p == Precision::Float32);
+                }
+                self
             }
         }
     };
@@ -89,19 +182,22 @@ pub struct LinUCB {
     params: LinUCBParams,
     /// Discounting (`decay`), None for the plain ridge regression.
     forgetting: Option<Forgetting>,
+    /// The storage of the inverse decisions read (saved by payload version 3 only).
+    #[serde(skip)]
+    precision: Precision,
 }
 
 /// Serde for a `LinUCB` that never forgets, as a field of another state (HATCH's models):
 /// the (base, params) layout from before `decay`, so the enclosing state's bytes did not
 /// change when `decay` arrived. Encoding a decayed policy this way is refused.
 pub(crate) mod undecayed_linucb {
-    use super::{LinUCB, LinUCBParams, LinearBase};
+    use super::{LinUCB, LinUCBParams, LinearBase, Precision};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer>(p: &LinUCB, serializer: S) -> Result<S::Ok, S::Error> {
-        if p.forgetting.is_some() {
+        if p.forgetting.is_some() || p.precision != Precision::Float64 {
             return Err(serde::ser::Error::custom(
-                "a decayed LinUCB has no undecayed encoding",
+                "a decayed or float32 LinUCB has no undecayed encoding",
             ));
         }
         (&p.base, &p.params).serialize(serializer)
@@ -113,6 +209,7 @@ pub(crate) mod undecayed_linucb {
             base,
             params,
             forgetting: None,
+            precision: Precision::Float64,
         })
     }
 }
@@ -128,6 +225,7 @@ impl LinUCB {
             base: LinearBase::new(n_arms, dim, lam, seed)?,
             params: LinUCBParams { alpha },
             forgetting: None,
+            precision: Precision::Float64,
         };
         p.check_params()?;
         Ok(p)
@@ -153,10 +251,11 @@ impl ContextualPolicy for LinUCB {
     }
     fn describe_params(&self) -> String {
         format!(
-            "alpha={}, lam={}{}",
+            "alpha={}, lam={}{}{}",
             self.params.alpha,
             self.base.lam,
-            decay_suffix(&self.forgetting)
+            decay_suffix(&self.forgetting),
+            precision_suffix(self.precision)
         )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
@@ -190,6 +289,26 @@ impl ContextualPolicy for LinUCB {
     fn deterministic(&self) -> bool {
         true
     }
+    fn moments_rule(&self) -> bool {
+        true
+    }
+    fn decide_from_moments(&mut self, means: &[f64], widths: &[f64]) -> usize {
+        let alpha = self.params.alpha;
+        let rng = &mut self.base.rng;
+        with_buffer(means.len(), |scores| {
+            for (o, (m, w)) in scores.iter_mut().zip(means.iter().zip(widths)) {
+                *o = m + alpha * w;
+            }
+            pick(scores, rng)
+        })
+    }
+    fn probability_from_moments(&self, _x: &[f64], means: &[f64], widths: &[f64], out: &mut [f64]) {
+        for (o, (m, w)) in out.iter_mut().zip(means.iter().zip(widths)) {
+            *o = m + self.params.alpha * w;
+        }
+        let p = argmax_distribution(out);
+        out.copy_from_slice(&p);
+    }
 }
 persist_linear!(LinUCB, "LinUCB", LinUCBParams);
 
@@ -207,6 +326,9 @@ pub struct LinTS {
     params: LinTSParams,
     /// Discounting (`decay`), None for the plain ridge regression.
     forgetting: Option<Forgetting>,
+    /// The storage of the inverse decisions read (saved by payload version 3 only).
+    #[serde(skip)]
+    precision: Precision,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -220,6 +342,7 @@ impl LinTS {
             base: LinearBase::new(n_arms, dim, lam, seed)?,
             params: LinTSParams { v },
             forgetting: None,
+            precision: Precision::Float64,
         };
         p.check_params()?;
         Ok(p)
@@ -253,10 +376,11 @@ impl ContextualPolicy for LinTS {
     }
     fn describe_params(&self) -> String {
         format!(
-            "v={}, lam={}{}",
+            "v={}, lam={}{}{}",
             self.params.v,
             self.base.lam,
-            decay_suffix(&self.forgetting)
+            decay_suffix(&self.forgetting),
+            precision_suffix(self.precision)
         )
     }
     /// Posterior means x^T theta_hat_a.
@@ -279,14 +403,31 @@ impl ContextualPolicy for LinTS {
     fn probability_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
         let k = out.len();
         let mut means = vec![0.0; k];
-        let mut sds = vec![0.0; k];
+        let mut widths = vec![0.0; k];
         for (i, m) in self.base.arms.iter().enumerate() {
-            let (mean, width) = m.mean_width(x);
-            means[i] = mean;
-            sds[i] = self.params.v * width;
+            (means[i], widths[i]) = m.mean_width(x);
         }
+        self.probability_from_moments(x, &means, &widths, out);
+    }
+    fn moments_rule(&self) -> bool {
+        true
+    }
+    fn decide_from_moments(&mut self, means: &[f64], widths: &[f64]) -> usize {
+        let v = self.params.v;
+        let rng = &mut self.base.rng;
+        with_buffer(means.len(), |scores| {
+            for (o, (m, w)) in scores.iter_mut().zip(means.iter().zip(widths)) {
+                let z = normal_rand_distr_05(rng);
+                *o = m + v * w * z;
+            }
+            pick(scores, rng)
+        })
+    }
+    fn probability_from_moments(&self, x: &[f64], means: &[f64], widths: &[f64], out: &mut [f64]) {
+        let k = out.len();
+        let sds: Vec<f64> = widths.iter().map(|w| self.params.v * w).collect();
         if sds.iter().all(|&s| s == 0.0) {
-            out.copy_from_slice(&argmax_distribution(&means));
+            out.copy_from_slice(&argmax_distribution(means));
             return;
         }
         // Seeded from the policy state and the context, so the estimate is reproducible.
@@ -344,6 +485,9 @@ pub struct LinGreedy {
     params: LinGreedyParams,
     /// Discounting (`decay`), None for the plain ridge regression.
     forgetting: Option<Forgetting>,
+    /// The storage of the inverse decisions read (saved by payload version 3 only).
+    #[serde(skip)]
+    precision: Precision,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -363,6 +507,7 @@ impl LinGreedy {
             base: LinearBase::new(n_arms, dim, lam, seed)?,
             params: LinGreedyParams { epsilon },
             forgetting: None,
+            precision: Precision::Float64,
         };
         p.check_params()?;
         Ok(p)
@@ -388,10 +533,11 @@ impl ContextualPolicy for LinGreedy {
     }
     fn describe_params(&self) -> String {
         format!(
-            "epsilon={}, lam={}{}",
+            "epsilon={}, lam={}{}{}",
             self.params.epsilon,
             self.base.lam,
-            decay_suffix(&self.forgetting)
+            decay_suffix(&self.forgetting),
+            precision_suffix(self.precision)
         )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {

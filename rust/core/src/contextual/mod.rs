@@ -27,12 +27,13 @@ pub mod registry;
 mod ridge;
 mod select;
 pub mod sketch;
+mod wide;
 pub(crate) use batch::PrivateBatch;
 pub use diagonal::DiagonalLinUCB;
 pub use forgetting::{check_decay, Forgetting};
 pub use gibbs::{GibbsGreedy, GibbsWidth, KLRegularizedUCB};
 pub use hybrid::{HybridContext, HybridLinUCB};
-pub use linear::{LinGreedy, LinTS, LinUCB};
+pub use linear::{LinGreedy, LinTS, LinUCB, Precision};
 pub use logistic::{LogisticTS, LogisticUCB};
 pub use registry::AnyContextual;
 pub use ridge::{sigmoid, Link, RidgeModel, RidgeSums, INVERSE_LIMIT, REFACTOR_EVERY, THETA_LIMIT};
@@ -186,6 +187,38 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
     /// then run on the batched scoring path.
     fn deterministic(&self) -> bool {
         false
+    }
+    /// True for the exact disjoint rules whose decision and probabilities are functions of
+    /// every arm's (mean, width) alone (LinUCB, LinTS): from
+    /// [`linalg::UPPER_TRIANGLE_FROM`] on (or under `precision="float32"`), their batch
+    /// decisions and probabilities take these from the batch engine's matrix products
+    /// ([`ContextualPolicy::decide_from_moments`],
+    /// [`ContextualPolicy::probability_from_moments`]) instead of a pass over every
+    /// inverse per row.
+    fn moments_rule(&self) -> bool {
+        false
+    }
+    /// One decision from a row's means and widths (per arm), drawing from the generator as
+    /// `decide` does (only called when `moments_rule`).
+    fn decide_from_moments(&mut self, _means: &[f64], _widths: &[f64]) -> usize {
+        unreachable!("only called when moments_rule")
+    }
+    /// A row's selection probabilities from its means and widths, as `probability_row`
+    /// (only called when `moments_rule`).
+    fn probability_from_moments(
+        &self,
+        _x: &[f64],
+        _means: &[f64],
+        _widths: &[f64],
+        _out: &mut [f64],
+    ) {
+        unreachable!("only called when moments_rule")
+    }
+    /// Whether batch decisions and probabilities run on the batch engine's moments.
+    fn moments_batches(&self) -> bool {
+        self.moments_rule()
+            && (self.dim() >= linalg::UPPER_TRIANGLE_FROM
+                || self.base().arms.first().is_some_and(|m| m.has_f32_copy()))
     }
     /// True for policies regularized towards a reference policy (pi_ref).
     fn uses_reference(&self) -> bool {
@@ -457,6 +490,15 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let (d, k) = (self.dim(), self.n_arms());
         match pi_ref {
             None if self.deterministic() => Ok(self.argmax_batch(x, n)),
+            None if self.moments_batches() => {
+                let (means, widths) = self.mean_width_batch(x, true)?;
+                Ok((0..n)
+                    .map(|i| {
+                        let r = i * k..(i + 1) * k;
+                        self.decide_from_moments(&means[r.clone()], &widths[r])
+                    })
+                    .collect())
+            }
             None => Ok((0..n)
                 .map(|i| self.decide(&x[i * d..(i + 1) * d]))
                 .collect()),
@@ -662,6 +704,9 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         const G: usize = linalg::GROUP;
         let (d, k) = (self.dim(), self.n_arms());
         let arms = &self.base().arms;
+        if d >= wide::GEMM_SCORING_FROM || arms.first().is_some_and(|m| m.has_f32_copy()) {
+            return self.for_each_row_block_wide(x, (ca, cw, transform), out, per_row, f);
+        }
         // Rows per block: the transposed block (rows x d) stays within ~128 KB.
         let block = ((16_384 / d.max(1)) / G * G).clamp(G, 512);
         crate::parallel::install(|| {
@@ -694,6 +739,62 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                                     for v in dst.iter_mut() {
                                         *v = self.transform_score(*v);
                                     }
+                                }
+                            }
+                        }
+                        f(sb, rp, chunk);
+                    },
+                )
+        });
+    }
+
+    /// [`ContextualPolicy::for_each_row_block`] from [`wide::GEMM_SCORING_FROM`] on:
+    /// blocks of [`wide::SCORE_BLOCK`] rows, copied once into a private buffer, and for
+    /// each arm one matrix product W = X_blk U (U the upper triangle of its inverse, read
+    /// once per block) whose row-wise dots with X_blk give the quadratic forms
+    /// ([`wide::block_values`]): a GEMM instead of a matrix-vector product per (row, arm).
+    /// The buffer handed to `f` has the same layout (rp = rows rounded up to a group).
+    /// Under `precision="float32"` (at any d) the products read each arm's float32 copy,
+    /// widened once per block, as the policy's single decisions do.
+    fn for_each_row_block_wide<T: Send>(
+        &self,
+        x: &[f64],
+        (ca, cw, transform): (f64, f64, bool),
+        out: &mut [T],
+        per_row: usize,
+        f: impl Fn(&[f64], usize, &mut [T]) + Sync + Send,
+    ) {
+        const G: usize = linalg::GROUP;
+        let (d, k) = (self.dim(), self.n_arms());
+        let arms = &self.base().arms;
+        let block = wide::SCORE_BLOCK;
+        crate::parallel::install(|| {
+            out.par_chunks_mut(block * per_row)
+                .enumerate()
+                .for_each_init(
+                    || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+                    |(xb, w, sb, wide_inv): &mut (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>),
+                     (bi, chunk)| {
+                        let r0 = bi * block;
+                        let rows = chunk.len() / per_row;
+                        let rp = rows.div_ceil(G) * G;
+                        xb.clear();
+                        xb.extend_from_slice(&x[r0 * d..(r0 + rows) * d]);
+                        sb.clear();
+                        sb.resize(k * rp, 0.0);
+                        for (a, m) in arms.iter().enumerate() {
+                            let dst = &mut sb[a * rp..a * rp + rows];
+                            let inv = match m.f32_copy() {
+                                Some(p) if cw != 0.0 => {
+                                    wide::unpack_upper_f32(p, d, wide_inv);
+                                    &wide_inv[..]
+                                }
+                                _ => &m.a_inv[..],
+                            };
+                            wide::block_values(inv, &m.theta, xb, rows, d, (ca, cw), w, dst);
+                            if transform {
+                                for v in dst.iter_mut() {
+                                    *v = self.transform_score(*v);
                                 }
                             }
                         }
@@ -813,6 +914,20 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let (d, k) = (self.dim(), self.n_arms());
         crate::limits::check_alloc("X", &[n, k], 16)?;
         let log_ref = pi_ref.map(|p| self.log_reference(p, n)).transpose()?;
+        if log_ref.is_none() && self.moments_batches() {
+            let (mut out, widths) = self.mean_width_batch(x, true)?;
+            crate::parallel::install(|| {
+                out.par_chunks_mut(k).enumerate().for_each_init(
+                    || vec![0.0; k],
+                    |means, (i, row)| {
+                        means.copy_from_slice(row);
+                        let (xi, wi) = (&x[i * d..(i + 1) * d], &widths[i * k..(i + 1) * k]);
+                        self.probability_from_moments(xi, means, wi, row);
+                    },
+                )
+            });
+            return Ok(out);
+        }
         let mut out = vec![0.0; n * k];
         crate::parallel::install(|| {
             out.par_chunks_mut(k).enumerate().for_each_init(
@@ -847,7 +962,11 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             f.on_add_arm(b);
         }
         let b = self.base_mut();
-        b.arms.push(RidgeModel::new(b.dim, b.lam));
+        // A new arm keeps the others' storage (the float32 copy of `precision="float32"`).
+        let f32_copy = b.arms.first().is_some_and(|m| m.has_f32_copy());
+        let mut m = RidgeModel::new(b.dim, b.lam);
+        m.set_f32_copy(f32_copy);
+        b.arms.push(m);
         b.arms.len() - 1
     }
 

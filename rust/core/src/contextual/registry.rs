@@ -137,6 +137,17 @@ impl AnyContextual {
     pub fn describe_params(&self) -> String {
         dispatch!(self, p => p.describe_params())
     }
+    /// The storage of the inverses decisions read: "float32" for the exact linear
+    /// policies created with `precision="float32"`, "float64" otherwise.
+    pub fn precision(&self) -> &'static str {
+        let f32_copy =
+            dispatch!(self, p => p.base().arms.first().is_some_and(|m| m.has_f32_copy()));
+        if f32_copy {
+            "float32"
+        } else {
+            "float64"
+        }
+    }
     pub fn n_arms(&self) -> usize {
         dispatch!(self, p => p.n_arms())
     }

@@ -50,17 +50,30 @@ pub const THETA_LIMIT: f64 = 1e150;
 /// Relative slack for the rounding of one Sherman-Morrison step in the inverse's bound.
 const STEP_ROUNDING: f64 = 1.0 + 1e-12;
 
-/// An upper bound on max |A^{-1}| kept beside the inverse, so that an update checks its
-/// step against [`INVERSE_LIMIT`] in O(d) and reads the whole inverse only when the bound
-/// is near the limit. Not saved (a decoded model starts with no bound, +inf) and ignored by
-/// equality: updates decide from the exact maximum whenever the bound does not suffice, so
-/// a model and its decoded copy take the same decisions.
-#[derive(Clone, Copy, Debug)]
-pub struct InverseBound(f64);
+/// Values derived from the inverse and kept beside it, neither saved nor compared by
+/// equality (a decoded model rebuilds them):
+/// - `bound`, an upper bound on max |A^{-1}|, so that an update checks its step against
+///   [`INVERSE_LIMIT`] in O(d) and reads the whole inverse only when the bound is near the
+///   limit. A decoded model starts with no bound (+inf); updates decide from the exact
+///   maximum whenever the bound does not suffice, so a model and its decoded copy take the
+///   same decisions.
+/// - `f32_upper`, under `precision="float32"`, the upper triangle of A^{-1} rounded to
+///   float32 and packed (`wide::pack_upper_f32`), which decisions read instead of the
+///   float64 inverse (half the bytes); empty otherwise. It is re-derived from the float64
+///   inverse after every change of it (never updated in float32), so it carries one
+///   rounding and no drift, and the float64 state is that of a float64 model.
+#[derive(Clone, Debug)]
+pub struct InverseBound {
+    bound: f64,
+    f32_upper: Vec<f32>,
+}
 
 impl Default for InverseBound {
     fn default() -> Self {
-        InverseBound(f64::INFINITY)
+        InverseBound {
+            bound: f64::INFINITY,
+            f32_upper: Vec::new(),
+        }
     }
 }
 
@@ -128,7 +141,10 @@ impl RidgeModel {
             n: 0,
             weight_sum: 0.0,
             since_refactor: 0,
-            inverse_bound: InverseBound(1.0 / lam),
+            inverse_bound: InverseBound {
+                bound: 1.0 / lam,
+                f32_upper: Vec::new(),
+            },
         }
     }
 
@@ -151,15 +167,46 @@ impl RidgeModel {
                     if max_abs(&theta) <= THETA_LIMIT && theta.iter().all(|t| t.is_finite()) {
                         self.a_inv = inv;
                         self.theta = theta;
-                        self.inverse_bound = InverseBound(inv_max);
+                        self.inverse_bound.bound = inv_max;
                     }
                 } else {
                     self.a_inv = inv;
-                    self.inverse_bound = InverseBound(inv_max);
+                    self.inverse_bound.bound = inv_max;
                 }
             }
         }
         self.since_refactor = 0;
+        self.sync_f32_copy();
+    }
+
+    /// Whether decisions read a float32 copy of the inverse (`precision="float32"`).
+    pub fn has_f32_copy(&self) -> bool {
+        !self.inverse_bound.f32_upper.is_empty()
+    }
+
+    /// Keeps (derived from the float64 inverse) or drops the float32 copy of the inverse's
+    /// upper triangle that decisions read (see [`InverseBound`]).
+    pub fn set_f32_copy(&mut self, on: bool) {
+        if on {
+            let d = self.dim();
+            super::wide::pack_upper_f32(&self.a_inv, d, &mut self.inverse_bound.f32_upper);
+        } else {
+            self.inverse_bound.f32_upper = Vec::new();
+        }
+    }
+
+    /// The float32 copy of the inverse's upper triangle (packed), if kept.
+    pub fn f32_copy(&self) -> Option<&[f32]> {
+        self.has_f32_copy()
+            .then_some(&self.inverse_bound.f32_upper[..])
+    }
+
+    /// Re-derives the float32 copy (if kept) after a change of the float64 inverse.
+    #[inline]
+    fn sync_f32_copy(&mut self) {
+        if self.has_f32_copy() {
+            self.set_f32_copy(true);
+        }
     }
 
     /// One weighted observation, O(d^2). A Sherman-Morrison step that would leave the
@@ -205,7 +252,8 @@ impl RidgeModel {
             *t += gain * v;
         }
         linalg::sherman_morrison(&mut self.a_inv, scratch, q, weight);
-        self.inverse_bound = InverseBound(bound);
+        self.inverse_bound.bound = bound;
+        self.sync_f32_copy();
         self.since_refactor += 1;
         if self.since_refactor >= REFACTOR_EVERY {
             self.refactor(Link::Identity);
@@ -248,10 +296,10 @@ impl RidgeModel {
             return None;
         }
         let growth = c * vv;
-        let mut bound = (self.inverse_bound.0 + growth) * STEP_ROUNDING;
+        let mut bound = (self.inverse_bound.bound + growth) * STEP_ROUNDING;
         if bound.is_nan() || bound > INVERSE_LIMIT {
-            self.inverse_bound = InverseBound(max_abs(&self.a_inv));
-            bound = (self.inverse_bound.0 + growth) * STEP_ROUNDING;
+            self.inverse_bound.bound = max_abs(&self.a_inv);
+            bound = (self.inverse_bound.bound + growth) * STEP_ROUNDING;
         }
         (bound <= INVERSE_LIMIT).then_some(bound)
     }
@@ -312,7 +360,7 @@ impl RidgeModel {
         let bound = if curvature > 0.0 {
             self.inverse_step_bound(den, curvature / den, vv)
         } else {
-            Some(self.inverse_bound.0)
+            Some(self.inverse_bound.bound)
         };
         self.n += 1;
         self.weight_sum += weight;
@@ -327,7 +375,8 @@ impl RidgeModel {
                 return Ok(());
             };
             linalg::sherman_morrison(&mut self.a_inv, scratch, q, curvature);
-            self.inverse_bound = InverseBound(bound);
+            self.inverse_bound.bound = bound;
+            self.sync_f32_copy();
         }
         self.since_refactor += 1;
         if self.since_refactor >= REFACTOR_EVERY {
@@ -517,8 +566,15 @@ impl RidgeModel {
     /// (x^T theta, sqrt(x^T A^{-1} x)) in one pass over A^{-1}: a decision's mean and width.
     #[inline]
     pub fn mean_width(&self, x: &[f64]) -> (f64, f64) {
-        // From UPPER_TRIANGLE_FROM on, half of the symmetric inverse (half the bytes).
-        let (q, mean) = if x.len() >= linalg::UPPER_TRIANGLE_FROM {
+        // From UPPER_TRIANGLE_FROM on, half of the symmetric inverse (half the bytes), or
+        // its float32 copy under precision="float32" (a quarter), accumulated in float64.
+        let (q, mean) = if self.has_f32_copy() {
+            let f32_upper = &self.inverse_bound.f32_upper;
+            (
+                super::wide::quad_upper_f32(f32_upper, x),
+                linalg::dot(x, &self.theta),
+            )
+        } else if x.len() >= linalg::UPPER_TRIANGLE_FROM {
             linalg::quad_and_dot_upper(&self.a_inv, x, &self.theta)
         } else {
             linalg::quad_and_dot(&self.a_inv, x, &self.theta)
@@ -534,7 +590,7 @@ impl RidgeModel {
     /// sqrt(x^T A^{-1} x), the confidence width of the mean.
     #[inline]
     pub fn width(&self, x: &[f64], scratch: &mut [f64]) -> f64 {
-        if x.len() >= linalg::UPPER_TRIANGLE_FROM {
+        if x.len() >= linalg::UPPER_TRIANGLE_FROM || self.has_f32_copy() {
             return self.mean_width(x).1;
         }
         linalg::quad_form(&self.a_inv, x, scratch).max(0.0).sqrt()
@@ -731,6 +787,6 @@ mod tests {
         }
         assert_eq!(a.a_inv, b.a_inv);
         assert_eq!(a.theta, b.theta);
-        assert!(a.inverse_bound.0 >= max_abs(&a.a_inv));
+        assert!(a.inverse_bound.bound >= max_abs(&a.a_inv));
     }
 }

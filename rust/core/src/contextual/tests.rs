@@ -132,3 +132,133 @@ fn batch_fit_equals_the_loop_of_single_updates_and_batch_scores_equal_single_row
         }
     }
 }
+
+/// A LinUCB of dimension d fitted on 3 arms (a batch, then single updates), and 150 query
+/// rows (two full blocks of the wide engine and a partial one).
+fn fitted_linucb(d: usize, precision: &str) -> (LinUCB, Vec<f64>) {
+    let k = 3;
+    let (x, arms, r, w) = data(2 * d + 40, d, k, d as u64);
+    let n = arms.len();
+    let mut p = LinUCB::new(k, d, 1.3, 0.7, Some(5))
+        .unwrap()
+        .with_precision(precision)
+        .unwrap();
+    let h = n / 2;
+    p.update_batch(&x[..h * d], &arms[..h], &r[..h], Some(&w[..h]))
+        .unwrap();
+    for i in h..n {
+        p.update(&x[i * d..(i + 1) * d], arms[i], r[i], w[i])
+            .unwrap();
+    }
+    let q = data(150, d, k, 99).0;
+    (p, q)
+}
+
+#[test]
+fn wide_batch_scores_equal_the_single_row_scores_and_do_not_depend_on_the_block() {
+    for d in [63, 64, 97, 200, 520] {
+        for precision in ["float64", "float32"] {
+            let (p, q) = fitted_linucb(d, precision);
+            let k = p.n_arms();
+            let s = p.scores_batch(&q).unwrap();
+            let (means, widths) = p.mean_width_batch(&q, true).unwrap();
+            let mut row = vec![0.0; k];
+            for i in 0..150 {
+                let xi = &q[i * d..(i + 1) * d];
+                p.score_row(xi, &mut row, &mut []);
+                for a in 0..k {
+                    let (u, v) = (row[a], s[i * k + a]);
+                    assert!((u - v).abs() <= 1e-9 * u.abs(), "{d} {precision}: {u} {v}");
+                    let (mean, width) = p.base().arms[a].mean_width(xi);
+                    // On the product path (from GEMM_SCORING_FROM, or in float32) the
+                    // means are the same dot products bit for bit; below, the grouped
+                    // kernel's, equal up to rounding.
+                    if d >= wide::GEMM_SCORING_FROM || precision == "float32" {
+                        assert_eq!(means[i * k + a], mean);
+                    }
+                    assert!((means[i * k + a] - mean).abs() <= 1e-12 * mean.abs().max(1.0));
+                    assert!((widths[i * k + a] - width).abs() <= 1e-9 * width);
+                }
+                // One row alone: its own block, the same values.
+                let alone = p.scores_batch(xi).unwrap();
+                for a in 0..k {
+                    let v = s[i * k + a];
+                    assert!((alone[a] - v).abs() <= 1e-12 * v.abs(), "{d}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_select_batch_equals_repeated_selects_with_ties_and_without() {
+    for d in [64, 97] {
+        let (fitted, q) = fitted_linucb(d, "float64");
+        let fresh = LinUCB::new(3, d, 1.3, 0.7, Some(5)).unwrap();
+        let f32_fitted = fitted_linucb(d, "float32").0;
+        for p in [fitted, fresh, f32_fitted] {
+            let (mut a, mut b) = (p.clone(), p.clone());
+            let batch = a.select_batch(&q).unwrap();
+            let single: Vec<usize> = (0..150)
+                .map(|i| b.select(&q[i * d..(i + 1) * d]).unwrap())
+                .collect();
+            assert_eq!(batch, single);
+            // The same draws on ties (a fresh policy ties every row): the same generator.
+            assert_eq!(a.base().rng, b.base().rng);
+        }
+    }
+}
+
+#[test]
+fn float32_storage_keeps_the_float64_state_and_scores_within_float32_rounding() {
+    let d = 97;
+    let (p64, q) = fitted_linucb(d, "float64");
+    let (p32, _) = fitted_linucb(d, "float32");
+    // The float64 state is exactly the float64 policy's (the copies are derived from it).
+    assert_eq!(p64.base(), p32.base());
+    let (s64, s32) = (p64.scores_batch(&q).unwrap(), p32.scores_batch(&q).unwrap());
+    let mut differ = 0;
+    for (u, v) in s64.iter().zip(&s32) {
+        assert!((u - v).abs() <= 1e-6 * u.abs(), "{u} {v}");
+        differ += (u != v) as usize;
+    }
+    assert!(differ > s64.len() / 2, "{differ}");
+    // The copy is one rounding of the float64 inverse.
+    for m in &p32.base().arms {
+        let c = m.f32_copy().unwrap();
+        assert_eq!(c[1], m.a_inv[1] as f32);
+        assert_eq!(c[d], m.a_inv[d + 1] as f32);
+    }
+}
+
+#[test]
+fn wide_lints_batches_equal_its_row_by_row_decisions_and_probabilities() {
+    for (d, precision) in [(64, "float64"), (97, "float64"), (20, "float32")] {
+        let k = 3;
+        let (x, arms, r, _) = data(300, d, k, 8);
+        let mut p = LinTS::new(k, d, 0.3, 0.7, Some(9))
+            .unwrap()
+            .with_precision(precision)
+            .unwrap();
+        p.update_batch(&x, &arms, &r, None).unwrap();
+        assert!(p.moments_batches());
+        let q = &x[..90 * d];
+        let (mut a, mut b) = (p.clone(), p.clone());
+        let batch = a.select_batch(q).unwrap();
+        let single: Vec<usize> = (0..90)
+            .map(|i| b.select(&q[i * d..(i + 1) * d]).unwrap())
+            .collect();
+        assert_eq!(batch, single);
+        assert_eq!(a.base().rng, b.base().rng);
+        let probs = p.probabilities_batch(q).unwrap();
+        let mut row = vec![0.0; k];
+        for i in 0..90 {
+            p.probability_row(&q[i * d..(i + 1) * d], &mut row, &mut []);
+            assert_eq!(&probs[i * k..(i + 1) * k], &row[..], "{d} {i}");
+        }
+    }
+    // Below d = 64 in float64, the row-by-row paths as before.
+    assert!(!LinTS::new(2, 63, 0.3, 1.0, Some(1))
+        .unwrap()
+        .moments_batches());
+}
