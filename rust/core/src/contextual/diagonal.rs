@@ -25,7 +25,7 @@ fn bookkeeping_model(dim: usize) -> RidgeModel {
         n: 0,
         weight_sum: 0.0,
         since_refactor: 0,
-        inverse_bound: Default::default(),
+        derived: Default::default(),
     }
 }
 

@@ -63,21 +63,21 @@ const STEP_ROUNDING: f64 = 1.0 + 1e-12;
 ///   inverse after every change of it (never updated in float32), so it carries one
 ///   rounding and no drift, and the float64 state is that of a float64 model.
 #[derive(Clone, Debug)]
-pub struct InverseBound {
+pub struct DerivedFromInverse {
     bound: f64,
     f32_upper: Vec<f32>,
 }
 
-impl Default for InverseBound {
+impl Default for DerivedFromInverse {
     fn default() -> Self {
-        InverseBound {
+        DerivedFromInverse {
             bound: f64::INFINITY,
             f32_upper: Vec::new(),
         }
     }
 }
 
-impl PartialEq for InverseBound {
+impl PartialEq for DerivedFromInverse {
     fn eq(&self, _: &Self) -> bool {
         true
     }
@@ -122,7 +122,7 @@ pub struct RidgeModel {
     pub weight_sum: f64,
     pub since_refactor: u64,
     #[serde(skip)]
-    pub inverse_bound: InverseBound,
+    pub derived: DerivedFromInverse,
 }
 
 impl RidgeModel {
@@ -141,7 +141,7 @@ impl RidgeModel {
             n: 0,
             weight_sum: 0.0,
             since_refactor: 0,
-            inverse_bound: InverseBound {
+            derived: DerivedFromInverse {
                 bound: 1.0 / lam,
                 f32_upper: Vec::new(),
             },
@@ -167,11 +167,11 @@ impl RidgeModel {
                     if max_abs(&theta) <= THETA_LIMIT && theta.iter().all(|t| t.is_finite()) {
                         self.a_inv = inv;
                         self.theta = theta;
-                        self.inverse_bound.bound = inv_max;
+                        self.derived.bound = inv_max;
                     }
                 } else {
                     self.a_inv = inv;
-                    self.inverse_bound.bound = inv_max;
+                    self.derived.bound = inv_max;
                 }
             }
         }
@@ -181,24 +181,23 @@ impl RidgeModel {
 
     /// Whether decisions read a float32 copy of the inverse (`precision="float32"`).
     pub fn has_f32_copy(&self) -> bool {
-        !self.inverse_bound.f32_upper.is_empty()
+        !self.derived.f32_upper.is_empty()
     }
 
     /// Keeps (derived from the float64 inverse) or drops the float32 copy of the inverse's
-    /// upper triangle that decisions read (see [`InverseBound`]).
+    /// upper triangle that decisions read (see [`DerivedFromInverse`]).
     pub fn set_f32_copy(&mut self, on: bool) {
         if on {
             let d = self.dim();
-            super::wide::pack_upper_f32(&self.a_inv, d, &mut self.inverse_bound.f32_upper);
+            super::wide::pack_upper_f32(&self.a_inv, d, &mut self.derived.f32_upper);
         } else {
-            self.inverse_bound.f32_upper = Vec::new();
+            self.derived.f32_upper = Vec::new();
         }
     }
 
     /// The float32 copy of the inverse's upper triangle (packed), if kept.
     pub fn f32_copy(&self) -> Option<&[f32]> {
-        self.has_f32_copy()
-            .then_some(&self.inverse_bound.f32_upper[..])
+        self.has_f32_copy().then_some(&self.derived.f32_upper[..])
     }
 
     /// Re-derives the float32 copy (if kept) after a change of the float64 inverse.
@@ -252,7 +251,7 @@ impl RidgeModel {
             *t += gain * v;
         }
         linalg::sherman_morrison(&mut self.a_inv, scratch, q, weight);
-        self.inverse_bound.bound = bound;
+        self.derived.bound = bound;
         self.sync_f32_copy();
         self.since_refactor += 1;
         if self.since_refactor >= REFACTOR_EVERY {
@@ -296,10 +295,10 @@ impl RidgeModel {
             return None;
         }
         let growth = c * vv;
-        let mut bound = (self.inverse_bound.bound + growth) * STEP_ROUNDING;
+        let mut bound = (self.derived.bound + growth) * STEP_ROUNDING;
         if bound.is_nan() || bound > INVERSE_LIMIT {
-            self.inverse_bound.bound = max_abs(&self.a_inv);
-            bound = (self.inverse_bound.bound + growth) * STEP_ROUNDING;
+            self.derived.bound = max_abs(&self.a_inv);
+            bound = (self.derived.bound + growth) * STEP_ROUNDING;
         }
         (bound <= INVERSE_LIMIT).then_some(bound)
     }
@@ -360,7 +359,7 @@ impl RidgeModel {
         let bound = if curvature > 0.0 {
             self.inverse_step_bound(den, curvature / den, vv)
         } else {
-            Some(self.inverse_bound.bound)
+            Some(self.derived.bound)
         };
         self.n += 1;
         self.weight_sum += weight;
@@ -375,7 +374,7 @@ impl RidgeModel {
                 return Ok(());
             };
             linalg::sherman_morrison(&mut self.a_inv, scratch, q, curvature);
-            self.inverse_bound.bound = bound;
+            self.derived.bound = bound;
             self.sync_f32_copy();
         }
         self.since_refactor += 1;
@@ -569,7 +568,7 @@ impl RidgeModel {
         // From UPPER_TRIANGLE_FROM on, half of the symmetric inverse (half the bytes), or
         // its float32 copy under precision="float32" (a quarter), accumulated in float64.
         let (q, mean) = if self.has_f32_copy() {
-            let f32_upper = &self.inverse_bound.f32_upper;
+            let f32_upper = &self.derived.f32_upper;
             (
                 super::wide::quad_upper_f32(f32_upper, x),
                 linalg::dot(x, &self.theta),
@@ -752,7 +751,7 @@ mod tests {
         // the limit, so the row goes into the sums and the inverse is rebuilt from them.
         let mut m = RidgeModel::new(2, 1.0);
         m.a_inv = vec![0.9 * INVERSE_LIMIT, 0.0, 0.0, -0.9 * INVERSE_LIMIT];
-        m.inverse_bound = InverseBound::default();
+        m.derived = DerivedFromInverse::default();
         m.check(2, 1.0).unwrap();
         let mut scratch = vec![0.0; 2];
         m.update(&[1.0, 1.0], 2.0, 1.0, &mut scratch, Link::Identity)
@@ -774,7 +773,7 @@ mod tests {
         let rows: Vec<(&[f64], f64, f64)> = vec![(&[1.0, 0.5], 1.0, 1.0), (&[0.2, -1.0], 0.0, 2.0)];
         let m = fed(2, 1.0, &rows);
         let mut decoded = m.clone();
-        decoded.inverse_bound = InverseBound::default();
+        decoded.derived = DerivedFromInverse::default();
         assert_eq!(m, decoded);
         let (mut a, mut b) = (m.clone(), decoded);
         let mut scratch = vec![0.0; 2];
@@ -787,6 +786,6 @@ mod tests {
         }
         assert_eq!(a.a_inv, b.a_inv);
         assert_eq!(a.theta, b.theta);
-        assert!(a.inverse_bound.bound >= max_abs(&a.a_inv));
+        assert!(a.derived.bound >= max_abs(&a.a_inv));
     }
 }
