@@ -8,15 +8,19 @@ Laplacian on a 12x12 grid (n = 100 interior points) plus a diagonal shift
 c = -0.15 + 0.6 Beta(0.5, 1.5) (high variance) or Beta(2, 6) (low variance); b has
 truncated-normal entries; tolerance 1e-8 on the relative residual.
 
-Each SOR run factorizes the lower-triangular splitting matrix D + omega L with scipy's
-sparse LU (SuperLU) and iterates x <- x + omega (D + omega L)^-1 (b - A x). Every instance
-is solved with all 20 omegas once (a cost table), so the learners (TsallisINF and EXP3,
-fed the iteration count scaled by its running mean) and the fixed omegas are compared on
-the same instances.
-The paper uses T = 5000 instances and 40 trials; the defaults here (T = 800, 3 trials)
-run in a few minutes.
+SOR is x <- x + omega (D + omega L)^-1 (b - A x). `sor_iterations` runs it for one
+instance with scipy's sparse LU (SuperLU) of the lower-triangular D + omega L; the cost
+table uses `sor_iterations_batch`, the same iteration written point by point in the same
+(lexicographic) order and run for thousands of (instance, omega) systems at once, one
+anti-diagonal of the grid at a time (tests/test_learning_to_relax.py checks that the two
+give the same counts). Every instance is solved with all 20 omegas once (a cost table), so
+the learners (TsallisINF and EXP3, fed the iteration count scaled by its running mean) and
+the fixed omegas are compared on the same instances.
+The paper uses T = 5000 instances and 40 trials (about 8 CPU-minutes per trial per
+variance setting here); the defaults (T = 800, 3 trials) run in about a minute.
 
 Run:  python examples/learning_to_relax.py [--T 800] [--trials 3] [--out figure.png]
+          [--variance both|high|low] [--cache tables.npz | --cache tables-dir]
 """
 
 from __future__ import annotations
