@@ -235,6 +235,17 @@ def tables(args: argparse.Namespace, variance: str, trial: int) -> np.ndarray:
     return cached[key]
 
 
+def cached(args: argparse.Namespace, variance: str, trial: int) -> bool:
+    """Whether the cache holds the table of this trial."""
+    key = f"{variance}-{args.seed}-{trial}-{args.T}"
+    if not args.cache or not os.path.exists(args.cache):
+        return False
+    if not args.cache.endswith(".npz"):
+        return os.path.exists(os.path.join(args.cache, f"{key}.npy"))
+    with np.load(args.cache) as stored:
+        return key in stored.files
+
+
 def play(policy: regretless.Bandit, table: np.ndarray) -> np.ndarray:
     """Cumulative iterations of a bandit choosing omega on each instance in turn. As in the
     paper's code, the cost is scaled by the running mean cost: loss = min(1, cost / (2 *
@@ -268,6 +279,12 @@ def main() -> None:
         default="both",
         help="which shift distribution(s) to run (one panel each)",
     )
+    parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="use only the trials (of the first --trials) whose tables are in the cache, e.g. "
+        "to report a run that was stopped",
+    )
     args = parser.parse_args()
 
     import matplotlib
@@ -281,7 +298,15 @@ def main() -> None:
         curves: dict[str, list[np.ndarray]] = {}
         best_omegas = []
         start = time.perf_counter()
-        for trial in range(args.trials):
+        trials = [
+            trial
+            for trial in range(args.trials)
+            if not args.cached_only or cached(args, variance, trial)
+        ]
+        if not trials:
+            print(f"{variance} variance: no cached trials")
+            continue
+        for trial in trials:
             table = tables(args, variance, trial)
             totals = table.sum(axis=0)
             best = int(np.argmin(totals))
@@ -305,7 +330,7 @@ def main() -> None:
                 flush=True,
             )
         print(
-            f"{variance} variance: {args.trials} trials x {args.T} instances in "
+            f"{variance} variance: {len(trials)} trials x {args.T} instances in "
             f"{time.perf_counter() - start:.0f} s; best fixed omega per trial {best_omegas}"
         )
         final = {label: np.array([run[-1] for run in runs]) for label, runs in curves.items()}
@@ -320,7 +345,7 @@ def main() -> None:
                 f"min {ratio.min():.3f}, max {ratio.max():.3f} over {ratio.size} trials"
             )
         wins = int((final["TsallisINF"] < final["EXP3"]).sum())
-        print(f"  TsallisINF below EXP3 in {wins} of {args.trials} trials")
+        print(f"  TsallisINF below EXP3 in {wins} of {len(trials)} trials")
         steps = np.arange(1, args.T + 1)
         for label, runs in curves.items():
             runs_arr = np.array(runs)
@@ -330,7 +355,8 @@ def main() -> None:
                 steps, mean / steps, label=label, lw=2 if label in ("TsallisINF", "EXP3") else 1.2
             )
         ax.set_title(
-            f"{variance} variance shift (c ~ Beta{(0.5, 1.5) if variance == 'high' else (2, 6)})"
+            f"{variance} variance shift (c ~ Beta{(0.5, 1.5) if variance == 'high' else (2, 6)}), "
+            f"T = {args.T}, {len(trials)} trials"
         )
         ax.set_xlabel("instances solved")
         ax.set_ylabel("mean SOR iterations per instance so far")
