@@ -1,6 +1,7 @@
 //! Disjoint linear policies: LinUCB (Li et al. 2010), linear Thompson sampling (Agrawal and
 //! Goyal 2013) and epsilon-greedy on the ridge estimates.
 
+use super::forgetting::{mean as arm_mean, mean_width as arm_mean_width, ForgettingV2};
 use super::{pick, with_buffer, ContextualPolicy, Forgetting, LinearBase};
 use crate::eligible::Eligible;
 use crate::error::{Error, Result};
@@ -25,18 +26,34 @@ fn decay_suffix(f: &Option<Forgetting>) -> String {
 
 /// `Persist` for a disjoint linear policy: payload version 1 is (base, params), the layout
 /// before `decay`, still written for policies without it (their bytes are unchanged, and
-/// older releases read them); version 2 adds the forgetting state.
+/// older releases read them); version 2 added the forgetting state, version 3 its stamps
+/// (forgetting.rs; version 2 still loads).
 macro_rules! persist_linear {
     ($ty:ident, $kind:literal, $params:ident) => {
         impl Persist for $ty {
             const KIND: &'static str = $kind;
-            const VERSION: u16 = 2;
+            const VERSION: u16 = 3;
             fn check_invariants(&self) -> Result<()> {
                 self.check_policy()
             }
             fn decode_payload(version: u16, payload: &[u8]) -> Result<(Self, &[u8])> {
-                if version >= 2 {
+                if version >= 3 {
                     return read_payload(payload);
+                }
+                if version == 2 {
+                    let ((mut base, params, old), rest): (
+                        (LinearBase, $params, Option<ForgettingV2>),
+                        &[u8],
+                    ) = read_payload(payload)?;
+                    let forgetting = old.map(|f| f.upgrade(&mut base));
+                    return Ok((
+                        $ty {
+                            base,
+                            params,
+                            forgetting,
+                        },
+                        rest,
+                    ));
                 }
                 let ((base, params), rest): ((LinearBase, $params), &[u8]) = read_payload(payload)?;
                 Ok((
@@ -52,7 +69,7 @@ macro_rules! persist_linear {
                 if self.forgetting.is_none() {
                     return Ok((1, write_payload(&(&self.base, &self.params))?));
                 }
-                Ok((2, write_payload(self)?))
+                Ok((3, write_payload(self)?))
             }
         }
     };
@@ -160,17 +177,19 @@ impl ContextualPolicy for LinUCB {
         )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.base.arms) {
-            let (mean, width) = m.mean_width(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for (a, o) in out.iter_mut().enumerate() {
+            let (mean, width) = arm_mean_width(f, arms, lam, a, x);
             *o = mean + self.params.alpha * width;
         }
     }
     fn decide(&mut self, x: &[f64]) -> usize {
         let alpha = self.params.alpha;
+        let (f, lam) = (self.forgetting.as_ref(), self.base.lam);
         let (arms, rng) = (&self.base.arms, &mut self.base.rng);
         with_buffer(arms.len(), |scores| {
-            for (o, m) in scores.iter_mut().zip(arms) {
-                let (mean, width) = m.mean_width(x);
+            for (a, o) in scores.iter_mut().enumerate() {
+                let (mean, width) = arm_mean_width(f, arms, lam, a, x);
                 *o = mean + alpha * width;
             }
             pick(scores, rng)
@@ -226,9 +245,10 @@ impl LinTS {
     }
 
     fn sampled_scores(&self, x: &[f64], rng: &mut Rng, out: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.base.arms) {
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for (a, o) in out.iter_mut().enumerate() {
             let z = normal_rand_distr_05(rng);
-            let (mean, width) = m.mean_width(x);
+            let (mean, width) = arm_mean_width(f, arms, lam, a, x);
             *o = mean + self.params.v * width * z;
         }
     }
@@ -261,8 +281,9 @@ impl ContextualPolicy for LinTS {
     }
     /// Posterior means x^T theta_hat_a.
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.base.arms) {
-            *o = m.mean(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for (a, o) in out.iter_mut().enumerate() {
+            *o = arm_mean(f, arms, lam, a, x);
         }
     }
     fn decide(&mut self, x: &[f64]) -> usize {
@@ -280,8 +301,9 @@ impl ContextualPolicy for LinTS {
         let k = out.len();
         let mut means = vec![0.0; k];
         let mut sds = vec![0.0; k];
-        for (i, m) in self.base.arms.iter().enumerate() {
-            let (mean, width) = m.mean_width(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for i in 0..k {
+            let (mean, width) = arm_mean_width(f, arms, lam, i, x);
             means[i] = mean;
             sds[i] = self.params.v * width;
         }
@@ -326,8 +348,9 @@ impl ContextualPolicy for LinTS {
         sds: &mut [f64],
         _scratch: &mut [f64],
     ) -> bool {
-        for (a, m) in self.base.arms.iter().enumerate() {
-            let (mean, width) = m.mean_width(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for a in 0..arms.len() {
+            let (mean, width) = arm_mean_width(f, arms, lam, a, x);
             means[a] = mean;
             sds[a] = self.params.v * width;
         }
@@ -395,8 +418,9 @@ impl ContextualPolicy for LinGreedy {
         )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.base.arms) {
-            *o = m.mean(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for (a, o) in out.iter_mut().enumerate() {
+            *o = arm_mean(f, arms, lam, a, x);
         }
     }
     fn decide(&mut self, x: &[f64]) -> usize {
@@ -405,10 +429,11 @@ impl ContextualPolicy for LinGreedy {
         if eps > 0.0 && self.base.rng.uniform() < eps {
             return self.base.rng.below(k as u64) as usize;
         }
+        let (f, lam) = (self.forgetting.as_ref(), self.base.lam);
         let (arms, rng) = (&self.base.arms, &mut self.base.rng);
         with_buffer(k, |scores| {
-            for (o, m) in scores.iter_mut().zip(arms) {
-                *o = m.mean(x);
+            for (a, o) in scores.iter_mut().enumerate() {
+                *o = arm_mean(f, arms, lam, a, x);
             }
             pick(scores, rng)
         })

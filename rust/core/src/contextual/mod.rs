@@ -662,6 +662,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         const G: usize = linalg::GROUP;
         let (d, k) = (self.dim(), self.n_arms());
         let arms = &self.base().arms;
+        let (forgetting, lam) = (self.forgetting(), self.base().lam);
         // Rows per block: the transposed block (rows x d) stays within ~128 KB.
         let block = ((16_384 / d.max(1)) / G * G).clamp(G, 512);
         crate::parallel::install(|| {
@@ -686,6 +687,20 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                         sb.clear();
                         sb.resize(k * rp, 0.0);
                         for (a, m) in arms.iter().enumerate() {
+                            if let Some(f) = forgetting {
+                                // Decayed models: the decisions' own values, row by row
+                                // (O(d^2) each through the spectral caches, forgetting.rs).
+                                for r in 0..rows {
+                                    let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
+                                    let v = f.value(arms, lam, a, xr, ca, cw);
+                                    sb[a * rp + r] = if transform {
+                                        self.transform_score(v)
+                                    } else {
+                                        v
+                                    };
+                                }
+                                continue;
+                            }
                             for g in 0..groups {
                                 let xg = &xt[g * d * G..(g + 1) * d * G];
                                 let dst = &mut sb[a * rp + g * G..a * rp + (g + 1) * G];
@@ -840,6 +855,20 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             ));
         }
         Ok(top_k_rows(&self.scores_batch(x)?, self.n_arms(), k))
+    }
+
+    /// Every arm's coefficients theta_a, (K x d) row-major: the models' own, or with `decay`
+    /// V^{-1} b at the current round (forgetting.rs).
+    fn arm_coefficients(&self) -> Vec<f64> {
+        match self.forgetting() {
+            Some(f) => f.coefficients(self.base()),
+            None => self
+                .base()
+                .arms
+                .iter()
+                .flat_map(|m| m.theta.iter().copied())
+                .collect(),
+        }
     }
 
     fn add_arm(&mut self) -> usize {
