@@ -15,7 +15,8 @@ repetitions, interleaved (old plain, old decayed, new plain, new decayed, then a
 
     for n in 100 300; do
       PYTHONPATH=python valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$n \\
-        python benches/decay_cost.py callgrind --dim 20 --decay 0.99 --steps $n 2>&1 | grep Collected
+        python benches/decay_cost.py callgrind --dim 20 --decay 0.99 --steps $n 2>&1 \\
+        | grep Collected
     done
 
 (the per-step cost is the difference of the two totals over 200 steps).
@@ -92,7 +93,8 @@ def main() -> None:
             plain, dec = best[(name, None)], best[(name, 0.99)]
             print(f"| {d} | {name} | {plain:.1f} | {dec:.1f} | {dec / plain:.1f}x |")
         if args.old:
-            print(f"| {d} | old / new, decayed | | | {best[('old', 0.99)] / best[('new', 0.99)]:.1f}x |")
+            gain = best[("old", 0.99)] / best[("new", 0.99)]
+            print(f"| {d} | old / new, decayed | | | {gain:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
 /// memory is about ``1 / (1 - gamma)`` rounds; the paper's tuning for a total variation
 /// ``B_T = sum_t |theta_{t+1} - theta_t|`` over ``T`` rounds is ``gamma = 1 - (B_T / (d
 /// T))^{2/3}``. An update costs O(dim^2) (the played arm's sums; idle arms are discounted
-/// implicitly), and the played arm's next decision one O(dim^3) eigendecomposition, after
+/// implicitly), and the played arm's next decision one O(dim^3) tridiagonalization, after
 /// which each arm's score is O(dim^2) whatever its idle span.
 /// ``counts`` and ``n_updates`` stay lifetime counts. Not mergeable: a discounted sum
 /// weights rows by their age, and two replicas' rows have no common order. ``LinTS`` and

@@ -1,11 +1,20 @@
-"""Writes tests/golden/decay-v2: payload version 2 (the layout before the spectral caches) of
-the decayed LinUCB, LinTS and LinGreedy, with the scores, means and widths the build that wrote
-them computed and its next 60 decisions (select + update) on a fixed stream."""
-import json, pathlib
+"""Writes tests/golden/decay-v2: payload version 2 (the layout before the cached tridiagonal
+forms, issue 18) of the decayed LinUCB, LinTS and LinGreedy, with the scores, means, widths and
+coefficients the build that wrote them computed and its next 60 decisions (select + update) on
+a fixed stream. Run once, from the repository root, with the extension built at 7857a16 (the
+last commit writing version 2; later builds write version 3 and the assert below stops them):
+
+    PYTHONPATH=python python tests/golden/decay-v2/make_v2.py
+"""
+
+import json
+import pathlib
+
 import numpy as np
 import regretless
 
 OUT = pathlib.Path("tests/golden/decay-v2")
+
 
 def stream(n, k, d, seed):
     rng = np.random.default_rng(seed)
@@ -13,6 +22,7 @@ def stream(n, k, d, seed):
     theta = rng.standard_normal((k, d))
     noise = rng.normal(0, 0.1, n)
     return X, theta, noise
+
 
 def make(name):
     k, d = 3, 4
@@ -22,7 +32,11 @@ def make(name):
         "LinGreedy": lambda: regretless.LinGreedy(k, d, epsilon=0.1, decay=0.99, seed=5),
     }[name]()
 
-out = {"version": regretless.__version__ if hasattr(regretless, "__version__") else "", "classes": {}}
+
+out = {
+    "version": regretless.__version__ if hasattr(regretless, "__version__") else "",
+    "classes": {},
+}
 for name in ["LinUCB", "LinTS", "LinGreedy"]:
     p = make(name)
     k, d = p.n_arms, p.dim
