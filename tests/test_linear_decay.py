@@ -127,9 +127,10 @@ def test_linTS_samples_with_the_discounted_width_and_states_round_trip() -> None
 
 @pytest.mark.parametrize("name", ["LinUCB", "LinTS", "LinGreedy"])
 def test_version_2_payloads_load_and_continue_as_the_build_that_wrote_them(name: str) -> None:
-    """tests/golden/decay-v2 (make_v2.py, run once with the build before the spectral
-    caches, 7857a16): the decayed policies' version-2 bytes, the scores that build computed
-    and its next 60 decisions. They load, score the same to 1e-9 and decide the same."""
+    """tests/golden/decay-v2 (make_v2.py, run once with the build before the cached
+    tridiagonal forms, main at 7857a16 or before): the decayed policies' version-2 bytes, the
+    scores that build computed and its next 60 decisions. They load, score the same to 1e-9
+    and decide the same."""
     folder = GOLDEN / "decay-v2"
     want = json.loads((folder / "expected.json").read_text())["classes"][name]
     data = (folder / f"{name}-decay.bin").read_bytes()

@@ -1,8 +1,9 @@
 """Writes tests/golden/decay-v2: payload version 2 (the layout before the cached tridiagonal
 forms, issue 18) of the decayed LinUCB, LinTS and LinGreedy, with the scores, means, widths and
 coefficients the build that wrote them computed and its next 60 decisions (select + update) on
-a fixed stream. Run once, from the repository root, with the extension built at 7857a16 (the
-last commit writing version 2; later builds write version 3 and the assert below stops them):
+a fixed stream. Run once, from the repository root, with the extension the issue-18 follow-up
+branch started from (main at 7857a16 or before, writing version 2; later builds write
+version 3 and the assert below stops them):
 
     PYTHONPATH=python python tests/golden/decay-v2/make_v2.py
 """
