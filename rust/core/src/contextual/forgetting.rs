@@ -44,8 +44,8 @@
 //!
 //! O(d^2) per arm and context (the reflections twice, one quadratic form), with nothing
 //! done for an idle arm between its rows. An update costs O(d^2) for the played arm alone
-//! (its sums brought from its stamp, gamma^dt at once, and the row added); the (4/3) d^3
-//! tridiagonalization follows at the arm's next score. So a select + update is
+//! (its sums brought from its stamp, gamma^dt at once, and the row added); the d^3
+//! tridiagonalization (multiply-adds) follows at the arm's next score. So a select + update is
 //! O(K d^2 + d^3), where the version before was O(K d^3) (every arm with data refactorized
 //! from its sums, V^{-1} and V^{-1} W V^{-1}, after every recorded call; measured in
 //! benches/README.md, forgetting section). s T + lam I has eigenvalues >= lam (T is G's
@@ -190,9 +190,9 @@ impl std::fmt::Debug for Caches {
 
 impl Tridiagonal {
     /// The Householder tridiagonalization of `gram` - lam I (symmetric, d x d, row-major),
-    /// about (4/3) d^3 multiply-adds (Golub and Van Loan, Algorithm 8.3.1; each Householder
-    /// vector computed from its column scaled by its largest entry, so nothing over- or
-    /// underflows).
+    /// about d^3 multiply-adds as written (Golub and Van Loan, Algorithm 8.3.1, both
+    /// triangles of the trailing block updated; each Householder vector computed from its
+    /// column scaled by its largest entry, so nothing over- or underflows).
     fn of(gram: &[f64], d: usize, lam: f64) -> Tridiagonal {
         let mut a = gram.to_vec();
         for i in 0..d {
