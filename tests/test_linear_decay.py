@@ -187,6 +187,16 @@ def test_scores_stay_exact_over_long_idle_spans_and_through_bytes() -> None:
         q = regretless.LinUCB.from_bytes(p.to_bytes())
         assert q.scores(Q).tolist() == p.scores(Q).tolist()
         assert [q.select(x) for x in Q] == [p.select(x) for x in Q]
+    # More than 2 d rows: the batch kernel on width matrices built once per call, equal to
+    # the row-by-row values (and the written-out sums) to rounding; bit for bit after bytes.
+    big = rng.uniform(-1.0, 1.0, size=(200, d))
+    theta, mats = _written_out(X, arms, rewards, weights, k, lam, gamma)
+    want_w = np.sqrt(np.stack([np.einsum("ni,ij,nj->n", big, M, big) for M in mats], axis=1))
+    np.testing.assert_allclose(p.width(big), want_w, rtol=1e-9)
+    np.testing.assert_allclose(p.scores(big)[:5], p.scores(big[:5]), rtol=1e-12, atol=1e-15)
+    q = regretless.LinUCB.from_bytes(p.to_bytes())
+    assert q.scores(big).tolist() == p.scores(big).tolist()
+    assert q.select_batch(big).tolist() == [p.select(x) for x in big]
 
 
 @pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, float("nan"), float("inf")])

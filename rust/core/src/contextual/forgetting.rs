@@ -59,7 +59,9 @@
 //! to 10^4 rounds, and 10^6 rounds at gamma = 0.999). The models' `a_inv` and `theta` are
 //! not used and stay at the prior (I / lam and 0); every path that scores or reports
 //! coefficients reads them through this module ([`mean_width`], [`Forgetting::value`],
-//! [`Forgetting::coefficients`]). The caches are a function of the saved sums, so a decoded
+//! [`Forgetting::coefficients`], and for batches of more than about 2 d rows
+//! [`Forgetting::current_models`]: the width matrices built once per call for the batch
+//! kernel, the one place they are built). The caches are a function of the saved sums, so a decoded
 //! copy (caches rebuilt on first use) scores bit for bit as the original, and a batch
 //! update is the loop of single updates bit for bit. Payload version 3 saves the stamps;
 //! version 2 (every arm brought to the last round, the width matrix in `a_inv`) loads as
@@ -334,6 +336,17 @@ fn scale_data(m: &mut [f64], d: usize, s: f64, lam: f64) {
     }
 }
 
+/// m <- (m + m^T) / 2 for a d x d row-major m.
+fn symmetrize(m: &mut [f64], d: usize) {
+    for i in 0..d {
+        for j in 0..i {
+            let v = 0.5 * (m[i * d + j] + m[j * d + i]);
+            m[i * d + j] = v;
+            m[j * d + i] = v;
+        }
+    }
+}
+
 /// gamma^k: 1 for k = 0 or gamma = 1, and 0 beyond powi's i32 exponents (where it has
 /// underflowed long before for any gamma < 1).
 fn power(gamma: f64, k: u64) -> f64 {
@@ -533,6 +546,42 @@ impl Forgetting {
             o.iter_mut().for_each(|v| *v *= s);
         }
         out
+    }
+
+    /// Every arm's (width matrix V^{-1} W V^{-1}, theta = V^{-1} b) at the current round, for
+    /// the batch engine's kernel (O(K d^3): V^{-1} column by column through the cached form,
+    /// then two products); arms without rows keep the prior's I / lam and 0. A function of
+    /// the saved state, as the caches are.
+    pub fn current_models(&self, base: &LinearBase) -> Vec<(Vec<f64>, Vec<f64>)> {
+        let (d, lam) = (base.dim, base.lam);
+        let thetas = self.coefficients(base);
+        let mut piv = vec![0.0; d];
+        base.arms
+            .iter()
+            .enumerate()
+            .map(|(a, m)| {
+                let theta = thetas[a * d..(a + 1) * d].to_vec();
+                if m.n == 0 {
+                    return (m.a_inv.clone(), theta);
+                }
+                let t = self.cache(&base.arms, lam, a);
+                let s = power(self.gamma, self.rounds - self.stamps[a]);
+                // Rows of V^{-1} (symmetric: its columns).
+                let mut inv = vec![0.0; d * d];
+                for (j, row) in inv.chunks_exact_mut(d).enumerate() {
+                    row[j] = 1.0;
+                    t.inverse_times(s, lam, row, &mut piv);
+                }
+                symmetrize(&mut inv, d);
+                let mut w = self.gram2[a].clone();
+                scale_data(&mut w, d, s * s, lam);
+                let (mut p, mut out) = (vec![0.0; d * d], vec![0.0; d * d]);
+                linalg::matmul(&inv, &w, &mut p, d, d, d);
+                linalg::matmul(&p, &inv, &mut out, d, d, d);
+                symmetrize(&mut out, d);
+                (out, theta)
+            })
+            .collect()
     }
 
     pub fn on_add_arm(&mut self, base: &LinearBase) {

@@ -663,6 +663,13 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         let (d, k) = (self.dim(), self.n_arms());
         let arms = &self.base().arms;
         let (forgetting, lam) = (self.forgetting(), self.base().lam);
+        // Decayed models (forgetting.rs): with more rows than about 2 d, each arm's theta and
+        // width matrix at the current round are built once (O(K d^3)) for the kernel below;
+        // with fewer, each row is scored as a decision is (O(K d^2) per row).
+        let built = forgetting
+            .filter(|_| x.len() / d.max(1) > 2 * d)
+            .map(|f| f.current_models(self.base()));
+        let forgetting = forgetting.filter(|_| built.is_none());
         // Rows per block: the transposed block (rows x d) stays within ~128 KB.
         let block = ((16_384 / d.max(1)) / G * G).clamp(G, 512);
         crate::parallel::install(|| {
@@ -688,8 +695,7 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                         sb.resize(k * rp, 0.0);
                         for (a, m) in arms.iter().enumerate() {
                             if let Some(f) = forgetting {
-                                // Decayed models: the decisions' own values, row by row
-                                // (O(d^2) each through the spectral caches, forgetting.rs).
+                                // A few rows of decayed models: the decisions' own values.
                                 for r in 0..rows {
                                     let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
                                     let v = f.value(arms, lam, a, xr, ca, cw);
@@ -701,10 +707,14 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                                 }
                                 continue;
                             }
+                            let (inv, theta) = match &built {
+                                Some(b) => (&b[a].0, &b[a].1),
+                                None => (&m.a_inv, &m.theta),
+                            };
                             for g in 0..groups {
                                 let xg = &xt[g * d * G..(g + 1) * d * G];
                                 let dst = &mut sb[a * rp + g * G..a * rp + (g + 1) * G];
-                                linalg::group_values(&m.a_inv, &m.theta, xg, d, ca, cw, dst);
+                                linalg::group_values(inv, theta, xg, d, ca, cw, dst);
                                 if transform {
                                     for v in dst.iter_mut() {
                                         *v = self.transform_score(*v);
