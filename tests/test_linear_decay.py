@@ -115,13 +115,88 @@ def test_linTS_samples_with_the_discounted_width_and_states_round_trip() -> None
     np.testing.assert_allclose(p.width(X[:10]), u.width(X[:10]), rtol=1e-12)
     np.testing.assert_allclose(p.coefficients(), u.coefficients(), rtol=1e-12)
     data = p.to_bytes()
-    assert int.from_bytes(data[4:6], "little") == 2
+    # Version 3: the sums at each arm's last row and its stamp (version 2 still loads).
+    assert int.from_bytes(data[4:6], "little") == 3
     q = regretless.LinTS.from_bytes(data)
     assert q.decay == 0.95 and "decay=0.95" in repr(q)
     assert q.select_batch(X[:50]).tolist() == p.select_batch(X[:50]).tolist()
     q.update(X[0], 1, 0.5)
     p.update(X[0], 1, 0.5)
     assert q.to_bytes() == p.to_bytes()
+
+
+@pytest.mark.parametrize("name", ["LinUCB", "LinTS", "LinGreedy"])
+def test_version_2_payloads_load_and_continue_as_the_build_that_wrote_them(name: str) -> None:
+    """tests/golden/decay-v2 (make_v2.py, run once with the build before the cached
+    tridiagonal forms, main at 7857a16 or before): the decayed policies' version-2 bytes, the
+    scores that build computed and its next 60 decisions. They load, score the same to 1e-9
+    and decide the same."""
+    folder = GOLDEN / "decay-v2"
+    want = json.loads((folder / "expected.json").read_text())["classes"][name]
+    data = (folder / f"{name}-decay.bin").read_bytes()
+    assert int.from_bytes(data[4:6], "little") == 2
+    p = getattr(regretless, name).from_bytes(data)
+    assert p.decay is not None and p.n_updates == 150
+    k, d = p.n_arms, p.dim
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((400, d))
+    theta = rng.standard_normal((k, d))
+    noise = rng.normal(0, 0.1, 400)
+    Q = X[150:170]
+    for key, got in [
+        ("scores", p.scores(Q)),
+        ("mean", p.mean(Q)),
+        ("width", p.width(Q)),
+        ("coefficients", p.coefficients()),
+    ]:
+        np.testing.assert_allclose(got, np.array(want[key]), rtol=1e-9, atol=1e-12, err_msg=key)
+    # Re-encoded as version 3, and that loads to the same state.
+    again = p.to_bytes()
+    assert int.from_bytes(again[4:6], "little") == 3
+    assert type(p).from_bytes(again).to_bytes() == again
+    decisions = []
+    for i in range(170, 230):
+        a = p.select(X[i])
+        decisions.append(int(a))
+        p.update(X[i], a, float(X[i] @ theta[a] + noise[i]))
+    assert decisions == want["decisions"]
+    np.testing.assert_allclose(p.scores(X[230:240]), np.array(want["scores_after"]), rtol=1e-9)
+
+
+def test_scores_stay_exact_over_long_idle_spans_and_through_bytes() -> None:
+    """An arm idle for 0 to 5000 rounds with weights != 1, against numpy's written-out
+    discounted sums, before and after a bytes round trip (bit for bit the same scores)."""
+    k, d, lam, gamma = 3, 6, 0.4, 0.995
+    rng = np.random.default_rng(7)
+    n = 5200
+    X = rng.uniform(-1.0, 1.0, size=(n, d))
+    arms = np.where(np.arange(n) < 200, np.arange(n) % k, np.arange(n) % (k - 1)).astype(np.int64)
+    rewards = rng.uniform(size=n)
+    weights = rng.uniform(0.2, 3.0, size=n)
+    p = regretless.LinUCB(k, d, alpha=0.7, lam=lam, decay=gamma, seed=0)
+    Q = rng.uniform(-1.0, 1.0, size=(5, d))
+    done = 0
+    for end in [200, 201, 210, 300, 1200, 5200]:
+        p.update_batch(X[done:end], arms[done:end], rewards[done:end], weights[done:end])
+        done = end
+        theta, mats = _written_out(X[:end], arms[:end], rewards[:end], weights[:end], k, lam, gamma)
+        want_w = np.sqrt(np.stack([np.einsum("ni,ij,nj->n", Q, M, Q) for M in mats], axis=1))
+        np.testing.assert_allclose(p.coefficients(), theta, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(p.width(Q), want_w, rtol=1e-9)
+        np.testing.assert_allclose(p.scores(Q), Q @ theta.T + 0.7 * want_w, rtol=1e-9, atol=1e-12)
+        q = regretless.LinUCB.from_bytes(p.to_bytes())
+        assert q.scores(Q).tolist() == p.scores(Q).tolist()
+        assert [q.select(x) for x in Q] == [p.select(x) for x in Q]
+    # More than 2 d rows: the batch kernel on width matrices built once per call, equal to
+    # the row-by-row values (and the written-out sums) to rounding; bit for bit after bytes.
+    big = rng.uniform(-1.0, 1.0, size=(200, d))
+    theta, mats = _written_out(X, arms, rewards, weights, k, lam, gamma)
+    want_w = np.sqrt(np.stack([np.einsum("ni,ij,nj->n", big, M, big) for M in mats], axis=1))
+    np.testing.assert_allclose(p.width(big), want_w, rtol=1e-9)
+    np.testing.assert_allclose(p.scores(big)[:5], p.scores(big[:5]), rtol=1e-12, atol=1e-15)
+    q = regretless.LinUCB.from_bytes(p.to_bytes())
+    assert q.scores(big).tolist() == p.scores(big).tolist()
+    assert q.select_batch(big).tolist() == [p.select(x) for x in big]
 
 
 @pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, float("nan"), float("inf")])

@@ -372,16 +372,8 @@ impl PyContextualBandit {
         py: pyo3::Python<'py>,
     ) -> pyo3::PyResult<pyo3::Bound<'py, numpy::PyArray2<f64>>> {
         use numpy::PyArrayMethods;
-        let (k, flat) = crate::convert::with_lock(py, &self.inner, |p| {
-            (
-                p.n_arms(),
-                p.base()
-                    .arms
-                    .iter()
-                    .flat_map(|m| m.theta.iter().copied())
-                    .collect::<Vec<f64>>(),
-            )
-        });
+        let (k, flat) =
+            crate::convert::with_lock(py, &self.inner, |p| (p.n_arms(), p.coefficients()));
         numpy::PyArray1::from_vec(py, flat).reshape([k, self.dim])
     }
 

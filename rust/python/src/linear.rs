@@ -82,8 +82,9 @@ pub(crate) fn into_object(py: Python<'_>, state: AnyContextual) -> PyResult<Boun
 /// disjoint models), which is conservative in practice, as OFUL's is for LinUCB. The
 /// memory is about ``1 / (1 - gamma)`` rounds; the paper's tuning for a total variation
 /// ``B_T = sum_t |theta_{t+1} - theta_t|`` over ``T`` rounds is ``gamma = 1 - (B_T / (d
-/// T))^{2/3}``. Each update refactorizes every
-/// arm with data, O(n_arms dim^3) instead of O(dim^2) (a batch: O(n dim^2 + n_arms dim^3)).
+/// T))^{2/3}``. An update costs O(dim^2) (the played arm's sums; idle arms are discounted
+/// implicitly), and the played arm's next decision one O(dim^3) tridiagonalization, after
+/// which each arm's score is O(dim^2) whatever its idle span.
 /// ``counts`` and ``n_updates`` stay lifetime counts. Not mergeable: a discounted sum
 /// weights rows by their age, and two replicas' rows have no common order. ``LinTS`` and
 /// ``LinGreedy`` take the same ``decay``.

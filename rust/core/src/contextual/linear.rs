@@ -1,6 +1,7 @@
 //! Disjoint linear policies: LinUCB (Li et al. 2010), linear Thompson sampling (Agrawal and
 //! Goyal 2013) and epsilon-greedy on the ridge estimates.
 
+use super::forgetting::{mean as arm_mean, mean_width as arm_mean_width, ForgettingV2};
 use super::{pick, with_buffer, ContextualPolicy, Forgetting, LinearBase};
 use crate::eligible::Eligible;
 use crate::error::{Error, Result};
@@ -25,27 +26,45 @@ fn decay_suffix(f: &Option<Forgetting>) -> String {
 
 /// `Persist` for a disjoint linear policy: payload version 1 is (base, params), the layout
 /// before `decay`, still written for policies without it (their bytes are unchanged, and
-/// older releases read them); version 2 adds the forgetting state; version 3, written only
-/// under `precision="float32"`, is version 2's payload followed by the precision (the
-/// float32 copies are not written: they are rebuilt from the float64 inverses on loading).
+/// older releases read them); version 2 added the forgetting state and version 3 its stamps
+/// (forgetting.rs; version 2 still loads); version 4, written only under
+/// `precision="float32"` (which does not combine with decay), is the policy followed by the
+/// precision (the float32 copies are not written: they are rebuilt from the float64
+/// inverses on loading).
 macro_rules! persist_linear {
     ($ty:ident, $kind:literal, $params:ident) => {
         impl Persist for $ty {
             const KIND: &'static str = $kind;
-            const VERSION: u16 = 3;
+            const VERSION: u16 = 4;
             fn check_invariants(&self) -> Result<()> {
                 self.check_policy()
             }
             fn decode_payload(version: u16, payload: &[u8]) -> Result<(Self, &[u8])> {
-                if version >= 3 {
+                if version >= 4 {
                     let ((p, precision), rest): (($ty, Precision), &[u8]) = read_payload(payload)?;
                     if precision == Precision::Float32 && p.forgetting.is_some() {
                         return Err(Error::state("float32 storage and decay do not combine"));
                     }
                     return Ok((p.stored_as(precision), rest));
                 }
-                if version == 2 {
+                if version == 3 {
                     return read_payload(payload);
+                }
+                if version == 2 {
+                    let ((mut base, params, old), rest): (
+                        (LinearBase, $params, Option<ForgettingV2>),
+                        &[u8],
+                    ) = read_payload(payload)?;
+                    let forgetting = old.map(|f| f.upgrade(&mut base));
+                    return Ok((
+                        $ty {
+                            base,
+                            params,
+                            forgetting,
+                            precision: Precision::Float64,
+                        },
+                        rest,
+                    ));
                 }
                 let ((base, params), rest): ((LinearBase, $params), &[u8]) = read_payload(payload)?;
                 Ok((
@@ -60,12 +79,12 @@ macro_rules! persist_linear {
             }
             fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
                 if self.precision == Precision::Float32 {
-                    return Ok((3, write_payload(&(self, self.precision))?));
+                    return Ok((4, write_payload(&(self, self.precision))?));
                 }
                 if self.forgetting.is_none() {
                     return Ok((1, write_payload(&(&self.base, &self.params))?));
                 }
-                Ok((2, write_payload(self)?))
+                Ok((3, write_payload(self)?))
             }
         }
     };
@@ -259,17 +278,19 @@ impl ContextualPolicy for LinUCB {
         )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.base.arms) {
-            let (mean, width) = m.mean_width(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for (a, o) in out.iter_mut().enumerate() {
+            let (mean, width) = arm_mean_width(f, arms, lam, a, x);
             *o = mean + self.params.alpha * width;
         }
     }
     fn decide(&mut self, x: &[f64]) -> usize {
         let alpha = self.params.alpha;
+        let (f, lam) = (self.forgetting.as_ref(), self.base.lam);
         let (arms, rng) = (&self.base.arms, &mut self.base.rng);
         with_buffer(arms.len(), |scores| {
-            for (o, m) in scores.iter_mut().zip(arms) {
-                let (mean, width) = m.mean_width(x);
+            for (a, o) in scores.iter_mut().enumerate() {
+                let (mean, width) = arm_mean_width(f, arms, lam, a, x);
                 *o = mean + alpha * width;
             }
             pick(scores, rng)
@@ -349,9 +370,10 @@ impl LinTS {
     }
 
     fn sampled_scores(&self, x: &[f64], rng: &mut Rng, out: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.base.arms) {
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for (a, o) in out.iter_mut().enumerate() {
             let z = normal_rand_distr_05(rng);
-            let (mean, width) = m.mean_width(x);
+            let (mean, width) = arm_mean_width(f, arms, lam, a, x);
             *o = mean + self.params.v * width * z;
         }
     }
@@ -385,8 +407,9 @@ impl ContextualPolicy for LinTS {
     }
     /// Posterior means x^T theta_hat_a.
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.base.arms) {
-            *o = m.mean(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for (a, o) in out.iter_mut().enumerate() {
+            *o = arm_mean(f, arms, lam, a, x);
         }
     }
     fn decide(&mut self, x: &[f64]) -> usize {
@@ -404,8 +427,9 @@ impl ContextualPolicy for LinTS {
         let k = out.len();
         let mut means = vec![0.0; k];
         let mut widths = vec![0.0; k];
-        for (i, m) in self.base.arms.iter().enumerate() {
-            (means[i], widths[i]) = m.mean_width(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for i in 0..k {
+            (means[i], widths[i]) = arm_mean_width(f, arms, lam, i, x);
         }
         self.probability_from_moments(x, &means, &widths, out);
     }
@@ -467,8 +491,9 @@ impl ContextualPolicy for LinTS {
         sds: &mut [f64],
         _scratch: &mut [f64],
     ) -> bool {
-        for (a, m) in self.base.arms.iter().enumerate() {
-            let (mean, width) = m.mean_width(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for a in 0..arms.len() {
+            let (mean, width) = arm_mean_width(f, arms, lam, a, x);
             means[a] = mean;
             sds[a] = self.params.v * width;
         }
@@ -541,8 +566,9 @@ impl ContextualPolicy for LinGreedy {
         )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.base.arms) {
-            *o = m.mean(x);
+        let (f, arms, lam) = (self.forgetting.as_ref(), &self.base.arms, self.base.lam);
+        for (a, o) in out.iter_mut().enumerate() {
+            *o = arm_mean(f, arms, lam, a, x);
         }
     }
     fn decide(&mut self, x: &[f64]) -> usize {
@@ -551,10 +577,11 @@ impl ContextualPolicy for LinGreedy {
         if eps > 0.0 && self.base.rng.uniform() < eps {
             return self.base.rng.below(k as u64) as usize;
         }
+        let (f, lam) = (self.forgetting.as_ref(), self.base.lam);
         let (arms, rng) = (&self.base.arms, &mut self.base.rng);
         with_buffer(k, |scores| {
-            for (o, m) in scores.iter_mut().zip(arms) {
-                *o = m.mean(x);
+            for (a, o) in scores.iter_mut().enumerate() {
+                *o = arm_mean(f, arms, lam, a, x);
             }
             pick(scores, rng)
         })

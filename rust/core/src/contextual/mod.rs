@@ -215,8 +215,10 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         unreachable!("only called when moments_rule")
     }
     /// Whether batch decisions and probabilities run on the batch engine's moments.
+    /// Not for decayed models, whose stored inverses stay at the prior (forgetting.rs).
     fn moments_batches(&self) -> bool {
         self.moments_rule()
+            && self.forgetting().is_none()
             && (self.dim() >= linalg::UPPER_TRIANGLE_FROM
                 || self.base().arms.first().is_some_and(|m| m.has_f32_copy()))
     }
@@ -704,9 +706,21 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
         const G: usize = linalg::GROUP;
         let (d, k) = (self.dim(), self.n_arms());
         let arms = &self.base().arms;
-        if d >= wide::GEMM_SCORING_FROM || arms.first().is_some_and(|m| m.has_f32_copy()) {
+        let (forgetting, lam) = (self.forgetting(), self.base().lam);
+        // The product kernel reads each arm's stored inverse, which decayed models keep at
+        // the prior (forgetting.rs): they take the path below, whatever d.
+        if forgetting.is_none()
+            && (d >= wide::GEMM_SCORING_FROM || arms.first().is_some_and(|m| m.has_f32_copy()))
+        {
             return self.for_each_row_block_wide(x, (ca, cw, transform), out, per_row, f);
         }
+        // Decayed models (forgetting.rs): with more rows than about 2 d, each arm's theta and
+        // width matrix at the current round are built once (O(K d^3)) for the kernel below;
+        // with fewer, each row is scored as a decision is (O(K d^2) per row).
+        let built = forgetting
+            .filter(|_| x.len() / d.max(1) > 2 * d)
+            .map(|f| f.current_models(self.base()));
+        let forgetting = forgetting.filter(|_| built.is_none());
         // Rows per block: the transposed block (rows x d) stays within ~128 KB.
         let block = ((16_384 / d.max(1)) / G * G).clamp(G, 512);
         crate::parallel::install(|| {
@@ -731,10 +745,27 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
                         sb.clear();
                         sb.resize(k * rp, 0.0);
                         for (a, m) in arms.iter().enumerate() {
+                            if let Some(f) = forgetting {
+                                // A few rows of decayed models: the decisions' own values.
+                                for r in 0..rows {
+                                    let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
+                                    let v = f.value(arms, lam, a, xr, ca, cw);
+                                    sb[a * rp + r] = if transform {
+                                        self.transform_score(v)
+                                    } else {
+                                        v
+                                    };
+                                }
+                                continue;
+                            }
+                            let (inv, theta) = match &built {
+                                Some(b) => (&b[a].0, &b[a].1),
+                                None => (&m.a_inv, &m.theta),
+                            };
                             for g in 0..groups {
                                 let xg = &xt[g * d * G..(g + 1) * d * G];
                                 let dst = &mut sb[a * rp + g * G..a * rp + (g + 1) * G];
-                                linalg::group_values(&m.a_inv, &m.theta, xg, d, ca, cw, dst);
+                                linalg::group_values(inv, theta, xg, d, ca, cw, dst);
                                 if transform {
                                     for v in dst.iter_mut() {
                                         *v = self.transform_score(*v);
@@ -955,6 +986,20 @@ pub trait ContextualPolicy: Persist + Clone + Send + Sync + 'static {
             ));
         }
         Ok(top_k_rows(&self.scores_batch(x)?, self.n_arms(), k))
+    }
+
+    /// Every arm's coefficients theta_a, (K x d) row-major: the models' own, or with `decay`
+    /// V^{-1} b at the current round (forgetting.rs).
+    fn arm_coefficients(&self) -> Vec<f64> {
+        match self.forgetting() {
+            Some(f) => f.coefficients(self.base()),
+            None => self
+                .base()
+                .arms
+                .iter()
+                .flat_map(|m| m.theta.iter().copied())
+                .collect(),
+        }
     }
 
     fn add_arm(&mut self) -> usize {

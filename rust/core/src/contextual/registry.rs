@@ -134,6 +134,10 @@ impl AnyContextual {
     pub fn decay(&self) -> Option<f64> {
         dispatch!(self, p => p.forgetting().map(|f| f.gamma))
     }
+    /// Every arm's coefficients theta_a, (K x d) row-major (with `decay`, at the current round).
+    pub fn coefficients(&self) -> Vec<f64> {
+        dispatch!(self, p => p.arm_coefficients())
+    }
     pub fn describe_params(&self) -> String {
         dispatch!(self, p => p.describe_params())
     }
