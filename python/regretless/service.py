@@ -537,7 +537,10 @@ class DecisionService:
         self._check_open()
         ids = event_ids if type(event_ids) is list else list(event_ids)
         try:
-            vals = np.asarray(values, dtype=np.float64)
+            raw = np.asarray(values)
+            if raw.dtype.kind in "bSUV":  # strings would be parsed, booleans taken as 0/1
+                raise TypeError
+            vals = raw.astype(np.float64, copy=False)
         except (TypeError, ValueError):
             raise RewardError("values: expected numbers") from None
         if vals.shape != (len(ids),):
@@ -792,6 +795,9 @@ def _check_count(x: Any, name: str, *, zero_ok: bool = False) -> int:
 def _check_value(value: Any) -> float:
     if type(value) is float and math.isfinite(value):
         return value
+    if isinstance(value, (bool, np.bool_, str, bytes, bytearray)):
+        # float() would parse "1" and take True as 1.0; policies refuse both (DTypeError)
+        raise RewardError(f"value: expected a number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
