@@ -762,3 +762,24 @@ def test_a_full_disk_keeps_deciding_counts_drops_and_fails_commits(tmp_path):
         commit.decide()  # not acknowledged: it never reached the disk
     with pytest.raises(OSError):
         commit.close()
+
+
+def test_pickling_a_service_or_recovering_an_empty_directory_says_what_to_do(tmp_path):
+    """pickle.dumps(svc) failed on an internal lock ("cannot pickle '_thread.lock'
+    object") and recover() of a directory without a log on a bare open() of service.json."""
+    import copy
+    import pickle
+
+    svc = _service(tmp_path, regretless.UCB1(2, seed=0))
+    for call in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(regretless.exceptions.DTypeError, match="recover"):
+            call(svc)
+    assert svc.reward(svc.decide().event_id, 1.0) == "joined"  # unharmed
+    assert pickle.loads(pickle.dumps(svc.policy)).n_updates == 1
+    svc.close()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no decision service log"):
+        DecisionService.recover(empty)
+    with pytest.raises(FileNotFoundError, match="holds no decision service log"):
+        regretless.service.replay(tmp_path / "missing")
