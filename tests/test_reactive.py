@@ -455,3 +455,17 @@ def test_bad_eligible_sets_are_refused_before_any_state_change(make) -> None:
     with pytest.raises(regretless.ArmError, match="eligible"):
         policy.select(eligible=[0, 3])
     assert policy.to_bytes() == before
+
+
+def test_the_module_doc_describes_the_eligible_argument_the_policies_take() -> None:
+    """regretless.reactive's docstring (help(regretless.reactive)) once said eligibility masks
+    do not apply to these policies, after each of them had gained select(eligible=...)."""
+    import inspect
+
+    import regretless.reactive
+
+    doc = " ".join((regretless.reactive.__doc__ or "").split())
+    for cls in (PeriodicUCB, LSDExploreCommit, TallyingElimination):
+        assert "eligible" in inspect.signature(cls.select).parameters
+    assert "select(eligible=...)" in doc
+    assert "eligibility masks do not apply" not in doc

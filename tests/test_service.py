@@ -271,6 +271,24 @@ def test_a_reward_the_policy_rejects_changes_nothing(tmp_path):
     svc.close()
 
 
+def test_a_reward_given_as_text_or_a_boolean_is_refused_not_parsed(tmp_path):
+    """reward("1") and reward(True) used to be joined as 1.0 (float() parsed them), and
+    reward_many(ids, ["1"]) too, while the policies, and POST /reward, refuse both."""
+    svc = _service(tmp_path, regretless.UCB1(2, seed=0))
+    d = svc.decide()
+    svc.flush()
+    before = (svc.stats(), svc.policy.to_bytes())
+    for value in ("1", b"1", " 0.5 ", True, np.bool_(False)):
+        with pytest.raises(RewardError, match="value: expected a number"):
+            svc.reward(d.event_id, value)
+        with pytest.raises(RewardError, match="values: expected numbers"):
+            svc.reward_many([d.event_id], [value])
+    assert (svc.stats(), svc.policy.to_bytes()) == before
+    assert svc.reward_many([d.event_id], np.array([1], dtype=np.int32)) == ["joined"]
+    assert svc.reward(svc.decide().event_id, np.float32(0.5)) == "joined"
+    svc.close()
+
+
 def test_constructor_checks(tmp_path):
     p = regretless.UCB1(2)
     for kw, match in [
@@ -744,3 +762,24 @@ def test_a_full_disk_keeps_deciding_counts_drops_and_fails_commits(tmp_path):
         commit.decide()  # not acknowledged: it never reached the disk
     with pytest.raises(OSError):
         commit.close()
+
+
+def test_pickling_a_service_or_recovering_an_empty_directory_says_what_to_do(tmp_path):
+    """pickle.dumps(svc) failed on an internal lock ("cannot pickle '_thread.lock'
+    object") and recover() of a directory without a log on a bare open() of service.json."""
+    import copy
+    import pickle
+
+    svc = _service(tmp_path, regretless.UCB1(2, seed=0))
+    for call in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(regretless.exceptions.DTypeError, match="recover"):
+            call(svc)
+    assert svc.reward(svc.decide().event_id, 1.0) == "joined"  # unharmed
+    assert pickle.loads(pickle.dumps(svc.policy)).n_updates == 1
+    svc.close()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no decision service log"):
+        DecisionService.recover(empty)
+    with pytest.raises(FileNotFoundError, match="holds no decision service log"):
+        regretless.service.replay(tmp_path / "missing")

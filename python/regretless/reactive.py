@@ -14,7 +14,11 @@ Three settings, each with its environment and its policy (all in the Rust core):
 of the environments and reports its regret against the exact optimal schedule (dynamic
 programming over the environment's finite state) and against the setting's reference policy.
 These policies are outside ``regretless.POLICIES``: their decisions depend on the order of
-their own plays, so merging, logged feedback and eligibility masks do not apply to them.
+their own plays, so merging and logged feedback do not apply to them. ``select(eligible=...)``
+(a boolean mask or arm indices) restricts a decision to some arms: :class:`LSDExploreCommit`
+and :class:`TallyingElimination` play the schedule's arm when it is eligible and otherwise the
+best eligible arm by ``scores()``; :class:`PeriodicUCB` pulls the most overdue eligible due
+arms (an arm left out stays due).
 """
 
 from __future__ import annotations

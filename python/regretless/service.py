@@ -46,6 +46,7 @@ reference the Rust side logs byte for byte the same records as.
 from __future__ import annotations
 
 import bisect
+import errno
 import hashlib
 import json
 import math
@@ -67,6 +68,7 @@ from regretless import _core
 from regretless import _eventlog as ev
 from regretless.exceptions import (
     ArmError,
+    DTypeError,
     IncompatibleError,
     InvalidParameterError,
     RegretlessError,
@@ -537,7 +539,10 @@ class DecisionService:
         self._check_open()
         ids = event_ids if type(event_ids) is list else list(event_ids)
         try:
-            vals = np.asarray(values, dtype=np.float64)
+            raw = np.asarray(values)
+            if raw.dtype.kind in "bSUV":  # strings would be parsed, booleans taken as 0/1
+                raise TypeError
+            vals = raw.astype(np.float64, copy=False)
         except (TypeError, ValueError):
             raise RewardError("values: expected numbers") from None
         if vals.shape != (len(ids),):
@@ -639,6 +644,14 @@ class DecisionService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # without this, pickle/copy fail on an internal lock with an unhelpful TypeError
+        raise DTypeError(
+            "DecisionService cannot be pickled or copied: it owns its log directory and a "
+            "background writer; reopen it elsewhere with DecisionService.recover(log_dir), "
+            "or pickle svc.policy"
+        )
+
     # -- recovery
 
     @classmethod
@@ -650,8 +663,7 @@ class DecisionService:
         ``snapshot_every`` or ``fsync_interval``.
         """
         log_dir = os.fspath(log_dir)
-        with open(os.path.join(log_dir, _META), "rb") as f:
-            config = json.loads(f.read())
+        config = _read_meta(log_dir)
         for k, val in overrides.items():
             if k == "durability":
                 config[k] = _check_durability(val)
@@ -789,9 +801,27 @@ def _check_count(x: Any, name: str, *, zero_ok: bool = False) -> int:
     return int(x)
 
 
+def _read_meta(log_dir: str) -> dict[str, Any]:
+    """The service config of ``log_dir``; a clear FileNotFoundError when it holds none."""
+    path = os.path.join(log_dir, _META)
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"log_dir: {log_dir} holds no decision service log (no {_META}); "
+            "DecisionService(policy, log_dir, ...) starts one",
+            path,
+        ) from None
+
+
 def _check_value(value: Any) -> float:
     if type(value) is float and math.isfinite(value):
         return value
+    if isinstance(value, (bool, np.bool_, str, bytes, bytearray)):
+        # float() would parse "1" and take True as 1.0; policies refuse both (DTypeError)
+        raise RewardError(f"value: expected a number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -857,8 +887,7 @@ def replay(log_dir: str | os.PathLike[str]) -> ReplayReport:
     first missing record.)
     """
     log_dir = os.fspath(log_dir)
-    with open(os.path.join(log_dir, _META), "rb") as f:
-        config = json.loads(f.read())
+    config = _read_meta(log_dir)
     header, learner_bytes, published_bytes = _load_snapshot(log_dir, first=True)
     policy_cls = getattr(regretless, config["policy_class"])
     svc = DecisionService.__new__(DecisionService)
@@ -909,8 +938,7 @@ def read_decisions(log_dir: str | os.PathLike[str]) -> Any:
     import pyarrow as pa
 
     log_dir = os.fspath(log_dir)
-    with open(os.path.join(log_dir, _META), "rb") as f:
-        config = json.loads(f.read())
+    config = _read_meta(log_dir)
     decisions: dict[str, ev.Record] = {}
     rows: list[tuple[ev.Record, float]] = []
     for r in ev.read_records(log_dir):
@@ -959,8 +987,7 @@ def to_dsjson(log_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> 
     chosen one first as VW expects (``a`` and ``p`` in that order), with cost = -reward.
     """
     log_dir = os.fspath(log_dir)
-    with open(os.path.join(log_dir, _META), "rb") as f:
-        config = json.loads(f.read())
+    config = _read_meta(log_dir)
     table = read_decisions(log_dir)
     names = config["arms"] or [str(i) for i in range(config["n_arms"])]
     cols = table.to_pydict()
