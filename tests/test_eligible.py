@@ -279,3 +279,22 @@ def test_tsallis_masked_decision_renormalizes_and_records() -> None:
     before = policy.scores()[arm]
     policy.update(arm, 0.0)
     assert policy.scores()[arm] == pytest.approx(before - 1.0 / restricted[arm], rel=1e-12)
+
+
+@pytest.mark.parametrize("as_set", [set, frozenset])
+def test_a_set_of_arm_indices_is_the_same_as_the_sorted_list(as_set) -> None:
+    policies = [trained(regretless.TsallisINF(K, seed=s)) for s in (3, 3)]
+    by_set = [policies[0].select(eligible=as_set(ELIGIBLE.tolist())) for _ in range(200)]
+    by_list = [policies[1].select(eligible=ELIGIBLE.tolist()) for _ in range(200)]
+    assert by_set == by_list
+    assert set(by_set) <= set(ELIGIBLE.tolist()) and len(set(by_set)) > 1
+    assert np.array_equal(
+        policies[0].probabilities(eligible=as_set(ELIGIBLE.tolist())),
+        policies[1].probabilities(eligible=ELIGIBLE.tolist()),
+    )
+
+
+def test_a_zero_one_integer_mask_is_refused_with_a_hint_to_pass_booleans() -> None:
+    policy = regretless.UCB1(3, seed=0)
+    with pytest.raises(regretless.InvalidParameterError, match="must be boolean"):
+        policy.select(eligible=[0, 1, 1])

@@ -72,7 +72,7 @@ impl Eligible {
             if std::mem::replace(&mut mask[a as usize], true) {
                 return Err(Error::param(
                     "eligible",
-                    format!("arm {a} is listed more than once (again at position {j}); indices must be distinct"),
+                    format!("arm {a} is listed more than once (again at position {j}); indices must be distinct (a 0/1 mask must be boolean: np.asarray(mask, dtype=bool))"),
                 ));
             }
         }

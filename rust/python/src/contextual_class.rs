@@ -100,7 +100,9 @@ crate::persist::fit_logs_method!(PyContextualBandit);
 #[pyo3::pymethods]
 impl PyContextualBandit {
     /// Add another replica's data (same class, arms, dim and hyperparameters): equal
-    /// to one policy fitted on both data sets. ``p.merge(p)`` doubles every sum, as if
+    /// to one policy fitted on both data sets, except for the sketched classes with
+    /// ``sketch_size < dim``, whose merged sketch is within the Frequent Directions bound
+    /// of the combined data (see their class docs). ``p.merge(p)`` doubles every sum, as if
     /// each row had been seen twice. Raises DTypeError when ``other`` is of another
     /// class, and IncompatibleError, changing nothing, when the class does not merge, a
     /// hyperparameter differs (the message names it) or the update count would exceed

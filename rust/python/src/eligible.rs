@@ -1,5 +1,5 @@
 //! The `eligible=` argument every policy family takes: None (every arm), a boolean mask of
-//! length n_arms, distinct integer arm indices, or (batches) an (n, n_arms) boolean mask.
+//! length n_arms, distinct integer arm indices (a sequence or a set), or (batches) an (n, n_arms) boolean mask.
 //! Converted once here into the core's validated [`Eligible`] / [`EligibleRows`].
 
 use crate::errors::{dtype_error, shape_error, IntoPyResult};
@@ -16,6 +16,16 @@ enum Values {
 fn values(obj: &Bound<'_, PyAny>, max_ndim: usize) -> PyResult<(Values, Vec<usize>)> {
     let py = obj.py();
     let np = py.import("numpy")?;
+    // A set of arm indices is as natural as a list; numpy would make it a 0-d object array.
+    let sorted;
+    let obj = if obj.is_instance_of::<pyo3::types::PySet>()
+        || obj.is_instance_of::<pyo3::types::PyFrozenSet>()
+    {
+        sorted = py.import("builtins")?.call_method1("sorted", (obj,))?;
+        &sorted
+    } else {
+        obj
+    };
     let arr = np.call_method1("asarray", (obj,)).map_err(|e| {
         dtype_error(
             py,

@@ -63,7 +63,7 @@ fn optional_curve<'py>(py: Python<'py>, v: Option<Vec<f64>>) -> Option<Bound<'py
 
 /// PeriodicUCB (Simchi-Levi, Zheng and Zhu, ICML 2021), for recovering rewards: arm i pulled
 /// after an idle time of d periods pays ``R_i(d)``, nondecreasing in d and constant from
-/// ``d_max`` on; up to ``per_period`` arms are pulled per period.
+/// ``d_max`` on; up to ``per_period`` arms (default 1) are pulled per period.
 ///
 /// It plays purely periodic policies (arm i every ``p_i`` periods), chosen with optimism: in
 /// epochs of doubling length it takes per (arm, idle time) cell ``U = min(1, mean +
@@ -761,7 +761,10 @@ impl PolicyVisitor for BaselineRun<'_> {
 /// PeriodicUCB, LSDExploreCommit or TallyingElimination, or any multi-armed policy as a
 /// baseline, one arm per period) against a copy of ``env`` (RecoveringEnv, LSDEnv or
 /// TallyingEnv) for ``horizon`` periods, in Rust with the GIL released; the rewards are drawn
-/// from a generator seeded by ``seed``. Returns a dict of arrays, one entry per period:
+/// from a generator seeded by ``seed``. The policy's settings are its own, not copied from the
+/// environment: a PeriodicUCB with a smaller ``per_period`` than the environment's pulls
+/// fewer arms than allowed, and a different ``d_max`` is a misspecified model; both are
+/// charged by the regret columns. Returns a dict of arrays, one entry per period:
 ///
 /// - ``arms``: the arms pulled ((horizon,), or (horizon, per_period) padded with -1);
 /// - ``rewards``: realized rewards; ``expected``: expected rewards given the state;
