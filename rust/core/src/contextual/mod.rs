@@ -28,6 +28,7 @@ mod ridge;
 mod select;
 pub mod sketch;
 mod wide;
+pub mod sketch_shared;
 pub(crate) use batch::PrivateBatch;
 pub use diagonal::DiagonalLinUCB;
 pub use forgetting::{check_decay, Forgetting};
@@ -42,6 +43,7 @@ pub(crate) use select::{
     check_top_k, pick, sampling_probabilities, top_k_rows, top_k_rows_eligible,
 };
 pub use sketch::{FrequentDirections, SketchedLinTS, SketchedLinUCB};
+pub use sketch_shared::{SharedSketchLinTS, SharedSketchLinUCB};
 
 /// The largest context entry magnitude accepted. With weights up to [`WEIGHT_LIMIT`],
 /// rewards up to `policy::REWARD_LIMIT` and the ridge parameter in [`LAM_RANGE`], every
