@@ -24,6 +24,8 @@ from regretless._core import (
     LogisticUCB,
     SketchedLinTS,
     SketchedLinUCB,
+    SharedSketchLinTS,
+    SharedSketchLinUCB,
 )
 from regretless.exceptions import InvalidParameterError, ShapeError
 
@@ -40,6 +42,8 @@ __all__ = [
     "LogisticUCB",
     "SketchedLinTS",
     "SketchedLinUCB",
+    "SharedSketchLinTS",
+    "SharedSketchLinUCB",
     "DiagonalLinUCB",
     "gibbs_policy",
     "kl_regret",
