@@ -22,10 +22,10 @@ from regretless._core import (
     LinUCB,
     LogisticTS,
     LogisticUCB,
-    SketchedLinTS,
-    SketchedLinUCB,
     SharedSketchLinTS,
     SharedSketchLinUCB,
+    SketchedLinTS,
+    SketchedLinUCB,
 )
 from regretless.exceptions import InvalidParameterError, ShapeError
 
