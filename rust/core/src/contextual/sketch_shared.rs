@@ -266,14 +266,19 @@ impl<R: SharedSketchRule> SharedSketch<R> {
     ) -> Vec<f64> {
         let (d, c) = (self.dim, self.regularizer());
         let mut out = vec![0.0; n * n_actions];
-        let row = |(i, o): (usize, &mut f64)| {
-            let (mean, width) = self.mean_width(&x[i * d..(i + 1) * d], c);
-            *o = f(mean, width);
+        // Blocks of 256 actions: enough work per task to pay for the hand-off.
+        const BLOCK: usize = 256;
+        let block = |(b, chunk): (usize, &mut [f64])| {
+            for (j, o) in chunk.iter_mut().enumerate() {
+                let i = b * BLOCK + j;
+                let (mean, width) = self.mean_width(&x[i * d..(i + 1) * d], c);
+                *o = f(mean, width);
+            }
         };
-        if n <= 1 {
-            out.iter_mut().enumerate().for_each(row);
+        if out.len() <= BLOCK {
+            block((0, &mut out[..]));
         } else {
-            crate::parallel::install(|| out.par_iter_mut().enumerate().for_each(row));
+            crate::parallel::install(|| out.par_chunks_mut(BLOCK).enumerate().for_each(block));
         }
         out
     }
