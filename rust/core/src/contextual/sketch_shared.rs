@@ -443,7 +443,10 @@ impl<R: SharedSketchRule> SharedSketch<R> {
             ));
         }
         check_contexts("X", x, self.dim)?;
-        if let Some(i) = rewards.iter().position(|r| !(r.abs() <= REWARD_LIMIT)) {
+        if let Some(i) = rewards
+            .iter()
+            .position(|r| !(-REWARD_LIMIT..=REWARD_LIMIT).contains(r))
+        {
             return Err(Error::InvalidReward {
                 argument: "rewards".into(),
                 value: rewards[i],
@@ -495,7 +498,7 @@ impl<R: SharedSketchRule> SharedSketch<R> {
             ));
         }
         check_contexts("x", x, self.dim)?;
-        if !(reward.abs() <= REWARD_LIMIT) {
+        if !(-REWARD_LIMIT..=REWARD_LIMIT).contains(&reward) {
             return Err(Error::InvalidReward {
                 argument: "reward".into(),
                 value: reward,
