@@ -310,3 +310,35 @@ def test_bad_input_is_refused_before_any_state_change() -> None:
             rl.SharedSketchLinUCB(4, **kwargs)
     with pytest.raises(rl.RegretlessError, match="dim"):
         rl.SharedSketchLinUCB(0)
+
+
+@pytest.mark.parametrize("cls", [rl.SharedSketchLinUCB, rl.SharedSketchLinTS])
+def test_arbitrary_payloads_are_refused_or_usable(cls) -> None:
+    import zlib
+
+    p = cls(3, sketch_size=2, seed=0)
+    p.update_batch(np.random.default_rng(1).standard_normal((7, 3)), np.ones(7))
+    data = p.to_bytes()
+    header = data[: 7 + data[6]]
+    rng = np.random.default_rng(5)
+    payload = bytearray(data[len(header) : -4])
+    for trial in range(300):
+        if trial % 2:
+            body = bytes(rng.integers(0, 256, int(rng.integers(0, 120)), dtype=np.uint8))
+        else:  # the real payload with a few bytes changed
+            body = bytearray(payload)
+            for i in rng.integers(0, len(body), 3):
+                body[i] = int(rng.integers(0, 256))
+            body = bytes(body)
+        framed = header + body
+        framed += zlib.crc32(framed).to_bytes(4, "little")
+        try:
+            q = cls.from_bytes(framed)
+        except rl.StateError:
+            continue
+        # Whatever decodes is a usable object.
+        x = np.ones((2, q.dim))
+        q.select(x)
+        q.update(x[0], 1.0)
+        q.scores(x)
+        q.to_bytes()
