@@ -45,6 +45,9 @@ pub(crate) use select::{
 pub use sketch::{FrequentDirections, SketchedLinTS, SketchedLinUCB};
 pub use sketch_shared::{SharedSketchLinTS, SharedSketchLinUCB};
 
+/// One parameter vector over arm features on one Frequent Directions sketch (issue 20).
+pub mod sketch_shared;
+
 /// The largest context entry magnitude accepted. With weights up to [`WEIGHT_LIMIT`],
 /// rewards up to `policy::REWARD_LIMIT` and the ridge parameter in [`LAM_RANGE`], every
 /// Gram entry stays below 2^64 * 1e30 * 1e60 ~ 2e109 and b below 2e179 for any number of

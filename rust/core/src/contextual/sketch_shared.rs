@@ -6,10 +6,12 @@
 //!
 //! A = S^T S + c I with c = lam (or lam + Delta / 2, robust), b = sum w r x kept exactly,
 //! theta = A^{-1} b, and x^T A^{-1} x by Woodbury on the sketch's m x m factor
-//! ([`SketchedRidge`]): O(m d) per action scored and per row learned. With m >= d nothing is
-//! dropped and the policy is exact shared-parameter LinUCB (OFUL) / linear Thompson sampling.
+//! ([`SharedRidge`], the disjoint sketched policies' construction kept here on
+//! [`FrequentDirections`]' public methods): O(m d) per action scored and per row learned.
+//! With m >= d nothing is dropped and the policy is exact shared-parameter LinUCB (OFUL) /
+//! linear Thompson sampling.
 
-use super::sketch::{FrequentDirections, SketchedRidge};
+use super::sketch::FrequentDirections;
 use super::{
     check_contexts, check_top_k, sampling_probabilities, top_k_rows_eligible, LAM_RANGE,
     WEIGHT_LIMIT,
@@ -28,6 +30,130 @@ use serde::{Deserialize, Serialize};
 /// The largest number of f64 values the sketch may hold (2^31, 16 GB), as the disjoint
 /// sketched policies.
 const MAX_VALUES: u128 = 1 << 31;
+
+/// The shared model's sketched design: A = S^T S + c I with S a Frequent Directions sketch
+/// of the rows sqrt(w) x and c the regularizer, and H = (S S^T + c I)^{-1} on the filled
+/// rows (2m x 2m storage), so that by Woodbury A^{-1} = (I - S^T H S) / c costs O(m d) per
+/// product. H grows by a bordered (Schur complement) step per row and is diagonal after each
+/// shrink, where the sketch's rows are orthogonal (the only time c changes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SharedRidge {
+    fd: FrequentDirections,
+    h: Vec<f64>,
+}
+
+/// Runs `f` on a zeroed buffer of `n` values, on the stack when `n` <= 256.
+#[inline]
+fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+    if n <= 256 {
+        let mut b = [0.0; 256];
+        f(&mut b[..n])
+    } else {
+        f(&mut vec![0.0; n])
+    }
+}
+
+impl SharedRidge {
+    fn new(dim: usize, size: usize) -> Result<Self> {
+        let fd = FrequentDirections::new(dim, size)?;
+        Ok(SharedRidge {
+            h: vec![0.0; 4 * size * size],
+            fd,
+        })
+    }
+
+    /// c = lam, or lam + (sum of the deltas) / 2 for the robust variant (Robust Frequent
+    /// Directions, Luo et al. 2019).
+    fn regularizer(&self, lam: f64, robust: bool) -> f64 {
+        if robust {
+            lam + 0.5 * self.fd.shrinkage
+        } else {
+            lam
+        }
+    }
+
+    fn stride(&self) -> usize {
+        2 * self.fd.size
+    }
+
+    /// u = S x over the filled rows.
+    fn project(&self, x: &[f64], u: &mut [f64]) {
+        for (i, o) in u.iter_mut().enumerate().take(self.fd.filled) {
+            *o = linalg::dot(self.fd.row(i), x);
+        }
+    }
+
+    /// x^T A^{-1} x = (|x|^2 - u^T H u) / c with u = S x.
+    fn quad(&self, x: &[f64], c: f64) -> f64 {
+        let (r, s) = (self.fd.filled, self.stride());
+        with_scratch(r, |u| {
+            self.project(x, u);
+            let mut q = 0.0;
+            for i in 0..r {
+                q += u[i] * linalg::dot(&self.h[i * s..i * s + r], u);
+            }
+            ((linalg::dot(x, x) - q) / c).max(0.0)
+        })
+    }
+
+    /// Adds the row sqrt(w) x to the sketch and keeps H current.
+    fn add_row(&mut self, x: &[f64], weight: f64, lam0: f64, robust: bool) {
+        let s = self.stride();
+        let c0 = self.regularizer(lam0, robust);
+        let row: Vec<f64> = x.iter().map(|v| weight.sqrt() * v).collect();
+        let r = self.fd.filled;
+        let mut u = vec![0.0; r];
+        self.project(&row, &mut u);
+        // k = H u, schur = (row.row + c) - u^T k; H' = [[H + k k^T / schur, -k / schur],
+        // [-k^T / schur, 1 / schur]].
+        let k: Vec<f64> = (0..r)
+            .map(|i| linalg::dot(&self.h[i * s..i * s + r], &u))
+            .collect();
+        let schur = (linalg::dot(&row, &row) + c0 - linalg::dot(&u, &k)).max(c0);
+        for i in 0..r {
+            for j in 0..r {
+                self.h[i * s + j] += k[i] * k[j] / schur;
+            }
+            self.h[i * s + r] = -k[i] / schur;
+            self.h[r * s + i] = -k[i] / schur;
+        }
+        self.h[r * s + r] = 1.0 / schur;
+        if let Some(norms) = self.fd.insert(&row) {
+            let c = self.regularizer(lam0, robust);
+            self.h.fill(0.0);
+            for (i, n) in norms.iter().enumerate() {
+                self.h[i * s + i] = 1.0 / (n + c);
+            }
+        }
+    }
+
+    /// theta = A^{-1} b = (b - S^T H S b) / c.
+    fn solve(&self, b: &[f64], c: f64, theta: &mut [f64]) {
+        let (r, s) = (self.fd.filled, self.stride());
+        let mut u = vec![0.0; r];
+        self.project(b, &mut u);
+        theta.copy_from_slice(b);
+        for i in 0..r {
+            let hu = linalg::dot(&self.h[i * s..i * s + r], &u);
+            for (t, v) in theta.iter_mut().zip(self.fd.row(i)) {
+                *t -= hu * v;
+            }
+        }
+        theta.iter_mut().for_each(|t| *t /= c);
+    }
+
+    fn check(&self, dim: usize, size: usize) -> bool {
+        let fd = &self.fd;
+        fd.dim == dim
+            && fd.size == size
+            && fd.rows.len() == 2 * size * dim
+            && fd.filled < 2 * size
+            && self.h.len() == 4 * size * size
+            && fd.shrinkage.is_finite()
+            && fd.shrinkage >= 0.0
+            && fd.rows.iter().chain(&self.h).all(|v| v.is_finite())
+    }
+}
 
 /// The decision rule of a shared-sketch policy: an index (UCB) or a sampled score (TS).
 pub trait SharedSketchRule:
@@ -105,7 +231,7 @@ pub struct SharedSketch<R> {
     robust: bool,
     lam: f64,
     rule: R,
-    ridge: SketchedRidge,
+    ridge: SharedRidge,
     /// b = sum w r x (exact) and theta = A^{-1} b.
     b: Vec<f64>,
     theta: Vec<f64>,
@@ -202,7 +328,7 @@ impl<R: SharedSketchRule> SharedSketch<R> {
             robust,
             lam,
             rule,
-            ridge: SketchedRidge::new(dim, sketch_size)?,
+            ridge: SharedRidge::new(dim, sketch_size)?,
             b: vec![0.0; dim],
             theta: vec![0.0; dim],
             n_updates: 0,
@@ -565,7 +691,7 @@ impl<R: SharedSketchRule> SharedSketch<R> {
             ));
         }
         let n = crate::error::checked_count(self.n_updates, other.n_updates, "update count")?;
-        let mut ridge = SketchedRidge::new(self.dim, self.sketch_size)?;
+        let mut ridge = SharedRidge::new(self.dim, self.sketch_size)?;
         ridge.fd.shrinkage = self.ridge.fd.shrinkage + other.ridge.fd.shrinkage;
         for src in [&self.ridge.fd, &other.ridge.fd] {
             for i in 0..src.filled {
