@@ -7,11 +7,12 @@
 //! A = S^T S + c I with c = lam (or lam + Delta / 2, robust), b = sum w r x kept exactly,
 //! theta = A^{-1} b, and x^T A^{-1} x by Woodbury on the sketch's m x m factor
 //! ([`SharedRidge`], the disjoint sketched policies' construction kept here on
-//! [`FrequentDirections`]' public methods): O(m d) per action scored and per row learned.
+//! [`FrequentDirections`]' public methods and the [`dot_rows`] kernel): O(m d) per action
+//! scored and per row learned.
 //! With m >= d nothing is dropped and the policy is exact shared-parameter LinUCB (OFUL) /
 //! linear Thompson sampling.
 
-use super::sketch::FrequentDirections;
+use super::sketch::{dot_rows, FrequentDirections};
 use super::{
     check_contexts, check_top_k, sampling_probabilities, top_k_rows_eligible, LAM_RANGE,
     WEIGHT_LIMIT,
@@ -76,11 +77,11 @@ impl SharedRidge {
         2 * self.fd.size
     }
 
-    /// u = S x over the filled rows.
+    /// u = S x over the filled rows (four sketch rows at a time, the disjoint sketches'
+    /// kernel).
     fn project(&self, x: &[f64], u: &mut [f64]) {
-        for (i, o) in u.iter_mut().enumerate().take(self.fd.filled) {
-            *o = linalg::dot(self.fd.row(i), x);
-        }
+        let r = self.fd.filled;
+        dot_rows(&self.fd.rows, self.fd.dim, x, &mut u[..r]);
     }
 
     /// x^T A^{-1} x = (|x|^2 - u^T H u) / c with u = S x.
