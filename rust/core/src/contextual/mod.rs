@@ -28,7 +28,6 @@ mod ridge;
 mod select;
 pub mod sketch;
 mod wide;
-pub mod sketch_shared;
 pub(crate) use batch::PrivateBatch;
 pub use diagonal::DiagonalLinUCB;
 pub use forgetting::{check_decay, Forgetting};
