@@ -3,9 +3,13 @@ online step (select + update), a batch fit and batch scoring, at d = 384 and 768
 
 Policies: ``LinUCB`` and ``LinTS`` (exact, O(d^2) per arm and decision),
 ``SketchedLinUCB`` with sketch sizes 16, 32 and 64 (O(m d)) and ``DiagonalLinUCB`` (O(d));
-with ``--peers`` also Vowpal Wabbit's ``--cb_explore_adf --squarecb`` (from Python, as the
-peer harness's W2 adapter) and a numpy LinUCB; with ``--digits ROUNDS`` the mean reward of
-each on scikit-learn's digits lifted to 384 random Fourier features as a 10-arm bandit.
+``SharedSketchLinUCB`` (``shared-<m>``: one parameter vector over K action-feature rows of
+d values per decision, one sketch for all actions, the ``--cb_explore_adf`` setting) at the
+same sizes, timed on (K, d) decisions and reported beside the disjoint sketch of the same m
+as the ratio shared / disjoint measured in the same run; with ``--peers`` also Vowpal
+Wabbit's ``--cb_explore_adf --squarecb`` (from Python, as the peer harness's W2 adapter)
+and a numpy LinUCB; with ``--digits ROUNDS`` the mean reward of each on scikit-learn's
+digits lifted to 384 random Fourier features as a 10-arm bandit.
 Every policy is first fitted on the same ``--warm`` rows (so the sketches have shrunk and
 the exact inverses are dense), then timed on fresh rows:
 ``decision`` (median of ``select(x)``), ``step`` (median of ``select`` + ``update``),
@@ -19,6 +23,8 @@ The machine is shared: run alone, quote medians and ratios. Writes
     python benches/sketch_scaling.py
     PYTHONPATH=$PWD/python /work/.venv-peers/bin/python benches/sketch_scaling.py --peers \\
         --digits 3000                                  # peers and the digits rewards
+    python benches/sketch_scaling.py --dims 384 --modes sketch shared --fit 3000 \\
+        --score 1000                                   # shared against disjoint sketches
     python benches/sketch_scaling.py --dims 32 --arms 4 --warm 200 --steps 50 --fit 500 \\
         --score 200 --sizes 4 8 --no-save            # a quick check that it runs
 """
@@ -131,8 +137,28 @@ class VWSquareCB:
         return np.array([self.ws.predict([self._shared(x), *self.actions]) for x in X])
 
 
+class SharedSketch:
+    """SharedSketchLinUCB behind the bench's calls. A decision is a (K, d) matrix of action
+    features; ``fit`` and ``update`` take the played rows (the arms are not used)."""
+
+    def __init__(self, d: int, m: int, seed: int = 0):
+        self.p = regretless.SharedSketchLinUCB(d, sketch_size=m, alpha=1.0, seed=seed)
+        self.name = f"SharedSketchLinUCB(m={m})"
+        self.select = self.p.select
+
+    def update(self, x, a, r):
+        self.p.update(x[a], r)
+
+    def fit(self, X, a, r):
+        self.p.update_batch(X, r)
+
+    def scores(self, X):
+        return self.p.scores(X)
+
+
 def make(mode: str, k: int, d: int, seed: int = 0):
-    """``exact``, ``exact-ts``, ``sketch-<m>``, ``diagonal``, ``numpy`` or ``vw``."""
+    """``exact``, ``exact-ts``, ``sketch-<m>``, ``shared-<m>``, ``diagonal``, ``numpy`` or
+    ``vw``."""
     if mode == "exact":
         return Regretless(regretless.LinUCB(k, d, alpha=1.0, seed=seed), "LinUCB")
     if mode == "exact-ts":
@@ -143,6 +169,8 @@ def make(mode: str, k: int, d: int, seed: int = 0):
             regretless.SketchedLinUCB(k, d, sketch_size=m, alpha=1.0, seed=seed),
             f"SketchedLinUCB(m={m})",
         )
+    if mode.startswith("shared-"):
+        return SharedSketch(d, int(mode.split("-")[1]), seed)
     if mode == "diagonal":
         return Regretless(regretless.DiagonalLinUCB(k, d, alpha=1.0, seed=seed), "DiagonalLinUCB")
     if mode == "numpy":
@@ -161,7 +189,13 @@ def measure(mode: str, k: int, d: int, args: argparse.Namespace) -> dict:
     policy = make(mode, k, d)
     policy.fit(Xw, aw, rw)
 
-    Xs = unit_rows(rng, args.steps, d)
+    shared = mode.startswith("shared-")
+    if shared:
+        # K actions of d features per decision (theta[0] is the shared parameter vector).
+        Xs = unit_rows(rng, args.steps * k, d).reshape(args.steps, k, d)
+        theta = np.repeat(theta[:1], k, axis=0)
+    else:
+        Xs = unit_rows(rng, args.steps, d)
     select, update = policy.select, policy.update
     decision = np.empty(args.steps)
     for i in range(args.steps):
@@ -173,7 +207,7 @@ def measure(mode: str, k: int, d: int, args: argparse.Namespace) -> dict:
         x = Xs[i]
         t0 = time.perf_counter()
         a = select(x)
-        update(x, a, float(x @ theta[a]))
+        update(x, a, float((x[a] if shared else x) @ theta[a]))
         step[i] = time.perf_counter() - t0
 
     Xf = unit_rows(rng, args.fit, d)
@@ -184,7 +218,9 @@ def measure(mode: str, k: int, d: int, args: argparse.Namespace) -> dict:
     fresh.fit(Xf, af, rf)
     fit = args.fit / (time.perf_counter() - t0)
 
-    Xq = unit_rows(rng, args.score, d)
+    Xq = unit_rows(rng, args.score * (k if shared else 1), d)
+    if shared:
+        Xq = Xq.reshape(args.score, k, d)  # a row of scores is a decision of K actions
     t0 = time.perf_counter()
     policy.scores(Xq)
     scoring = args.score / (time.perf_counter() - t0)
@@ -263,13 +299,22 @@ def main() -> None:
     )
     ap.add_argument("--digits-dim", type=int, default=384)
     ap.add_argument("--digits-seeds", type=int, default=3)
+    ap.add_argument(
+        "--modes",
+        nargs="*",
+        default=None,
+        help="only the modes starting with these prefixes (exact, sketch, shared, diagonal...)",
+    )
     ap.add_argument("--tag", default="")
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args()
 
-    modes = ["exact", "exact-ts", *[f"sketch-{m}" for m in args.sizes], "diagonal"]
+    modes = ["exact", "exact-ts", *[f"sketch-{m}" for m in args.sizes]]
+    modes += [*[f"shared-{m}" for m in args.sizes], "diagonal"]
     if args.peers:
         modes += ["numpy", "vw"]
+    if args.modes:
+        modes = [m for m in modes if m.startswith(tuple(args.modes))]
     rows = []
     header = f"{'policy':<24}{'d':>5}{'decision us':>13}{'step us':>10}{'fit rows/s':>13}"
     print(header + f"{'score rows/s':>14}")
@@ -282,10 +327,27 @@ def main() -> None:
                 f"{r['fit_rows_per_s']:>13.0f}{r['scoring_rows_per_s']:>14.0f}",
                 flush=True,
             )
+    # The shared sketch against the disjoint one of the same m, measured in this run.
+    by = {(r["policy"], r["d"]): r for r in rows}
+    keys = ["decision_us", "step_us", "fit_rows_per_s", "scoring_rows_per_s"]
+    for d in args.dims:
+        for m in args.sizes:
+            sh = by.get((f"SharedSketchLinUCB(m={m})", d))
+            dj = by.get((f"SketchedLinUCB(m={m})", d))
+            if sh and dj:
+                ratio = {key: sh[key] / dj[key] for key in keys}
+                sh["vs_disjoint"] = ratio
+                print(
+                    f"shared / disjoint m={m:<3} d={d}: decision {ratio['decision_us']:.2f}x, "
+                    f"step {ratio['step_us']:.2f}x (times), fit {ratio['fit_rows_per_s']:.2f}x, "
+                    f"scoring {ratio['scoring_rows_per_s']:.2f}x (rows/s)"
+                )
     rewards = []
     if args.digits:
         print(f"{'policy':<24}{'d':>5}{'reward':>10}")
-        rewards = digits_rewards(args.digits_dim, modes, args.digits_seeds, args.digits)
+        # The shared sketch's decisions take action features: not this per-arm problem.
+        per_arm = [m for m in modes if not m.startswith("shared-")]
+        rewards = digits_rewards(args.digits_dim, per_arm, args.digits_seeds, args.digits)
     if not args.no_save:
         out = Path(__file__).parent / "results"
         out.mkdir(exist_ok=True)

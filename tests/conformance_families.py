@@ -37,6 +37,8 @@ from conftest import (
     POLICY_FACTORIES,
     REACTIVE_ARMS,
     REACTIVE_FACTORIES,
+    SHARED_SKETCH_DIM,
+    SHARED_SKETCH_FACTORIES,
     STREAM_ARMS,
     STREAM_FACTORIES,
     UNIT_REWARDS,
@@ -1765,6 +1767,163 @@ class Reactive(Family):
             assert obj.counts().sum() == obj.n_updates
 
 
+# ---- shared-parameter policies over arm features --------------------------------------------
+
+
+class ArmFeatures(Family):
+    """SharedSketchLinUCB / SharedSketchLinTS: each decision is an (n_actions, dim) matrix of
+    action features (n_actions changes between decisions in play), update takes the played
+    action's features. The learning data lie in a rank-2 subspace of the 5 dimensions, so
+    even a sketch of 2 rows keeps them and merging equals fitting both parts (to rounding);
+    off that subspace a small sketch merges only within the Frequent Directions bound
+    (tests/test_shared_sketch.py)."""
+
+    label = "arm-features"
+    factories = SHARED_SKETCH_FACTORIES
+    d = SHARED_SKETCH_DIM
+    randomized = frozenset(n for n in SHARED_SKETCH_FACTORIES if n.startswith("SharedSketchLinTS"))
+    select_batch_is_loop = True
+    # Sketches of the same rows agree to rounding through the shrink steps.
+    merge_rtol = 1e-8
+    atol = 1e-10
+    theta = np.random.default_rng(91).standard_normal(SHARED_SKETCH_DIM)
+    basis = np.linalg.qr(np.random.default_rng(92).standard_normal((SHARED_SKETCH_DIM, 2)))[0]
+    queries = np.random.default_rng(93).standard_normal((6, 4, SHARED_SKETCH_DIM))
+
+    def repr_prefix(self, obj: Any) -> str:
+        return f"{type(obj).__name__}(dim={self.d}"
+
+    def play(self, obj: Any, steps: int, seed: int = 0) -> list:
+        rng = np.random.default_rng(seed)
+        out = []
+        for t in range(steps):
+            actions = rng.standard_normal((3 + t % 3, self.d))
+            a = obj.select(actions)
+            obj.update(actions[a], float(actions[a] @ self.theta + 0.1 * rng.standard_normal()))
+            out.append(a)
+        return out
+
+    def observe(self, obj: Any) -> dict[str, Any]:
+        return {
+            "coefficients": obj.coefficients(),
+            "scores": obj.scores(self.queries),
+            "width": obj.width(self.queries),
+            "n_updates": obj.n_updates,
+        }
+
+    def data(self, n: int, seed: int) -> Any:
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((n, 2)) @ self.basis.T
+        rewards = X @ self.theta + 0.1 * rng.standard_normal(n)
+        return X, rewards, rng.uniform(0.5, 2.0, n)
+
+    def split(self, data: Any, at: int) -> tuple[Any, Any]:
+        return tuple(v[:at] for v in data), tuple(v[at:] for v in data)
+
+    def learn(self, obj: Any, data: Any, batched: bool) -> None:
+        X, rewards, weights = data
+        if batched:
+            obj.update_batch(X, rewards, weights)
+        else:
+            for x, r, w in zip(X, rewards, weights, strict=True):
+                obj.update(x, r, w)
+
+    def mismatched(self, name: str) -> list[tuple[Any, type[Exception], str]]:
+        p = self.make(name)
+        cls = type(p)
+        return [
+            (cls(self.d + 1, sketch_size=p.sketch_size), regretless.IncompatibleError, "dim"),
+            (cls(self.d, sketch_size=p.sketch_size + 1), regretless.IncompatibleError, "sketch"),
+            (
+                cls(self.d, sketch_size=p.sketch_size, lam=p.lam * 2, robust=p.robust),
+                regretless.IncompatibleError,
+                "lam",
+            ),
+            (regretless.UCB1(3), regretless.DTypeError, "other"),
+        ]
+
+    def select_batch_and_loop(self, p: Any, q: Any) -> tuple[list, list]:
+        batch = p.select_batch(self.queries)
+        assert batch.dtype == np.int64 and batch.shape == (len(self.queries),)
+        return batch.tolist(), [q.select(x) for x in self.queries]
+
+    def invalid_calls(self, name: str, obj: Any) -> list[InvalidCall]:
+        X, rewards, weights = self.data(6, seed=41)
+        actions = self.queries[0]
+        nan_actions = actions.copy()
+        nan_actions[2, 1] = np.nan
+        nan_x = X.copy()
+        nan_x[3, 0] = np.inf
+
+        def batch(X=X, rewards=rewards, weights=weights):
+            return lambda: obj.update_batch(X, rewards, weights)
+
+        return [
+            ("NaN reward", batch(rewards=np.where(rewards > 0, np.nan, 0)), regretless.RewardError),
+            ("inf row", batch(X=nan_x), regretless.InvalidParameterError),
+            ("wrong dim", batch(X=X[:, :-1]), regretless.ShapeError),
+            ("1-D rows", batch(X=X[:, 0]), regretless.ShapeError),
+            ("string rows", batch(X=X.astype(str)), regretless.DTypeError),
+            ("length mismatch", batch(rewards=rewards[:-1]), regretless.ShapeError),
+            ("negative weight", batch(weights=-weights), regretless.InvalidParameterError),
+            ("single: NaN reward", lambda: obj.update(X[0], np.nan), regretless.RewardError),
+            ("single: all actions", lambda: obj.update(actions, 1.0), regretless.ShapeError),
+            ("single: inf x", lambda: obj.update(nan_x[3], 1.0), regretless.InvalidParameterError),
+            (
+                "single: weight",
+                lambda: obj.update(X[0], 1.0, -1.0),
+                regretless.InvalidParameterError,
+            ),
+            ("select: one row", lambda: obj.select(actions[0]), regretless.ShapeError),
+            ("select: no action", lambda: obj.select(actions[:0]), regretless.ShapeError),
+            ("select: wrong dim", lambda: obj.select(actions[:, :-1]), regretless.ShapeError),
+            ("select: NaN", lambda: obj.select(nan_actions), regretless.InvalidParameterError),
+            ("select: strings", lambda: obj.select(actions.astype(str)), regretless.DTypeError),
+            ("select_batch: 2-D", lambda: obj.select_batch(actions), regretless.ShapeError),
+            ("scores: 1-D", lambda: obj.scores(actions[0]), regretless.ShapeError),
+            ("top_k: k=0", lambda: obj.top_k(actions, 0), regretless.InvalidParameterError),
+            ("top_k: k>n_actions", lambda: obj.top_k(actions, 5), regretless.InvalidParameterError),
+        ]
+
+    def oversized_calls(self, obj: Any) -> list[InvalidCall]:
+        refused = regretless.InvalidParameterError
+        return [("top_k(x, 2**62)", lambda: obj.top_k(self.queries[0], 2**62), refused)]
+
+    def eligible_calls(self, obj: Any) -> EligibleCalls | None:
+        x = self.queries[0]
+        ts = isinstance(obj, regretless.SharedSketchLinTS)
+        return EligibleCalls(
+            n_arms=len(x),
+            select=lambda e: obj.select(x, eligible=e),
+            select_batch=lambda e, n: obj.select_batch(np.repeat(x[None], n, 0), eligible=e),
+            scores=lambda e: obj.scores(x, eligible=e),
+            probabilities=lambda e: obj.probabilities(x, eligible=e),
+            monte_carlo=4096 if ts else 0,
+        )
+
+    def hammer(self, obj: Any, thread: int) -> int:
+        X, rewards, _ = self.data(60, seed=thread)
+        learned = 0
+        for i in range(60):
+            actions = np.stack([X[i], -X[i], X[(i + 1) % 60]])
+            a = obj.select(actions)
+            obj.update(actions[a], float(rewards[i]))
+            learned += 1
+            if i % 20 == 0:
+                obj.update_batch(X[:10], rewards[:10])
+                obj.select_batch(self.queries)
+                learned += 10
+                obj.to_bytes()
+        return learned
+
+    def n_learned(self, obj: Any) -> int:
+        return obj.n_updates
+
+    def check_consistent(self, obj: Any) -> None:
+        assert np.all(np.isfinite(obj.coefficients()))
+        assert len(obj.sketch()) < 2 * obj.sketch_size and obj.shrinkage >= 0
+
+
 FAMILIES: list[Family] = [
     MultiArmed(),
     Contextual(),
@@ -1779,6 +1938,7 @@ FAMILIES: list[Family] = [
     CascadingRL(),
     Cascade(),
     Reactive(),
+    ArmFeatures(),
 ]
 CASES = [(family, name) for family in FAMILIES for name in sorted(family.factories)]
 

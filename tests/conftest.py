@@ -363,3 +363,23 @@ REACTIVE_FACTORIES: dict[str, Callable[[int | None], object]] = {
     "LSDExploreCommit-n0": lambda s: regretless.LSDExploreCommit(3, 2, horizon=1000, n0=1, seed=s),
     "TallyingElimination": lambda s: regretless.TallyingElimination(3, 2, horizon=1000, seed=s),
 }
+
+
+# ---- Shared-parameter policies over arm features (issue 20) ---------------------------------
+# A decision is an (n_actions, dim) matrix of action features; one sketch for all actions.
+# "-exact" variants hold every dimension (sketch_size >= dim): exact OFUL / linear TS.
+SHARED_SKETCH_DIM = 5
+_SD = SHARED_SKETCH_DIM
+SHARED_SKETCH_FACTORIES: dict[str, Callable[[int | None], object]] = {
+    "SharedSketchLinUCB": lambda s: regretless.SharedSketchLinUCB(_SD, sketch_size=2, seed=s),
+    "SharedSketchLinUCB-exact-alpha-lam": lambda s: regretless.SharedSketchLinUCB(
+        _SD, sketch_size=_SD, alpha=0.3, lam=0.5, seed=s
+    ),
+    "SharedSketchLinUCB-robust": lambda s: regretless.SharedSketchLinUCB(
+        _SD, sketch_size=2, robust=True, seed=s
+    ),
+    "SharedSketchLinTS": lambda s: regretless.SharedSketchLinTS(_SD, sketch_size=2, seed=s),
+    "SharedSketchLinTS-exact-v-lam": lambda s: regretless.SharedSketchLinTS(
+        _SD, sketch_size=_SD, v=0.5, lam=2.0, seed=s
+    ),
+}

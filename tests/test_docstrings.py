@@ -28,6 +28,8 @@ from regretless.experiment import grid, report, runner, sharded
 PUBLIC_CLASSES = [
     *regretless.CONTEXTUAL_POLICIES,
     regretless.HybridLinUCB,
+    regretless.SharedSketchLinUCB,
+    regretless.SharedSketchLinTS,
     regretless.GPUCB,
     regretless.BKB,
     regretless.RBF,

@@ -22,6 +22,8 @@ from regretless._core import (
     LinUCB,
     LogisticTS,
     LogisticUCB,
+    SharedSketchLinTS,
+    SharedSketchLinUCB,
     SketchedLinTS,
     SketchedLinUCB,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "LogisticUCB",
     "SketchedLinTS",
     "SketchedLinUCB",
+    "SharedSketchLinTS",
+    "SharedSketchLinUCB",
     "DiagonalLinUCB",
     "gibbs_policy",
     "kl_regret",

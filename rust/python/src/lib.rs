@@ -32,6 +32,7 @@ mod ope;
 mod persist;
 mod reactive;
 mod service;
+mod shared_sketch;
 mod simulate;
 mod sparse_linear;
 mod stream;
@@ -58,6 +59,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PySketchedLinTS>()?;
     m.add_class::<linear::PyDiagonalLinUCB>()?;
     m.add_class::<hybrid::PyHybridLinUCB>()?;
+    m.add_class::<shared_sketch::PySharedSketchLinUCB>()?;
+    m.add_class::<shared_sketch::PySharedSketchLinTS>()?;
     m.add_class::<kernel::PyKernelBandit>()?;
     m.add_class::<kernel::PyGPUCB>()?;
     m.add_class::<kernel::PyBKB>()?;

@@ -42,6 +42,10 @@ pub(crate) use select::{
     check_top_k, pick, sampling_probabilities, top_k_rows, top_k_rows_eligible,
 };
 pub use sketch::{FrequentDirections, SketchedLinTS, SketchedLinUCB};
+pub use sketch_shared::{SharedSketchLinTS, SharedSketchLinUCB};
+
+/// One parameter vector over arm features on one Frequent Directions sketch (issue 20).
+pub mod sketch_shared;
 
 /// The largest context entry magnitude accepted. With weights up to [`WEIGHT_LIMIT`],
 /// rewards up to `policy::REWARD_LIMIT` and the ridge parameter in [`LAM_RANGE`], every
