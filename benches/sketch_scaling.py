@@ -157,10 +157,13 @@ class SharedSketch:
 
 
 def make(mode: str, k: int, d: int, seed: int = 0):
-    """``exact``, ``exact-ts``, ``sketch-<m>``, ``shared-<m>``, ``diagonal``, ``numpy`` or
-    ``vw``."""
+    """``exact``, ``exact-f32`` (``precision="float32"``), ``exact-ts``, ``sketch-<m>``,
+    ``shared-<m>``, ``diagonal``, ``numpy`` or ``vw``."""
     if mode == "exact":
         return Regretless(regretless.LinUCB(k, d, alpha=1.0, seed=seed), "LinUCB")
+    if mode == "exact-f32":
+        policy = regretless.LinUCB(k, d, alpha=1.0, precision="float32", seed=seed)
+        return Regretless(policy, "LinUCB(float32)")
     if mode == "exact-ts":
         return Regretless(regretless.LinTS(k, d, seed=seed), "LinTS")
     if mode.startswith("sketch-"):
@@ -309,7 +312,7 @@ def main() -> None:
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args()
 
-    modes = ["exact", "exact-ts", *[f"sketch-{m}" for m in args.sizes]]
+    modes = ["exact", "exact-f32", "exact-ts", *[f"sketch-{m}" for m in args.sizes]]
     modes += [*[f"shared-{m}" for m in args.sizes], "diagonal"]
     if args.peers:
         modes += ["numpy", "vw"]
