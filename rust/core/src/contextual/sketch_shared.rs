@@ -54,6 +54,51 @@ fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
     }
 }
 
+/// C = A B (m x n, row-major with row stride `rsc`) for A (m x k) and B (k x n) given by
+/// their element strides (rows, columns): matrixmultiply's dgemm, as the disjoint sketches'.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    (m, k, n): (usize, usize, usize),
+    a: &[f64],
+    (rsa, csa): (usize, usize),
+    b: &[f64],
+    (rsb, csb): (usize, usize),
+    c: &mut [f64],
+    rsc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
+        (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs
+    };
+    if k > 0 {
+        assert!(a.len() > last(m, k, rsa, csa) && b.len() > last(k, n, rsb, csb));
+    }
+    assert!(c.len() > last(m, n, rsc, 1));
+    // SAFETY: dgemm reads A[i][p] at i rsa + p csa (i < m, p < k), B[p][j] at p rsb + j csb
+    // and writes C[i][j] at i rsc + j: the largest offsets are in bounds by the asserts.
+    // `c` is a `&mut` borrow, so it overlaps neither `a` nor `b`.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            0.0,
+            c.as_mut_ptr(),
+            rsc as isize,
+            1,
+        );
+    }
+}
+
 impl SharedRidge {
     fn new(dim: usize, size: usize) -> Result<Self> {
         let fd = FrequentDirections::new(dim, size)?;
@@ -125,6 +170,69 @@ impl SharedRidge {
             for (i, n) in norms.iter().enumerate() {
                 self.h[i * s + i] = 1.0 / (n + c);
             }
+        }
+    }
+
+    /// H = (S S^T + c I)^{-1} on the filled rows, from scratch (after rows were fed to the
+    /// sketch in blocks): one r x d by d x r product and an r x r Cholesky inverse, the
+    /// disjoint sketches' `refresh_h`. Equal to the bordered steps of [`Self::add_row`] up
+    /// to rounding.
+    fn refresh_h(&mut self, lam0: f64, robust: bool) {
+        let (r, s, d) = (self.fd.filled, self.stride(), self.fd.dim);
+        let c = self.regularizer(lam0, robust);
+        self.h.fill(0.0);
+        if r == 0 {
+            return;
+        }
+        let rows = &self.fd.rows[..r * d];
+        let mut g = vec![0.0; r * r];
+        gemm((r, d, r), rows, (d, 1), rows, (1, d), &mut g, r);
+        for i in 0..r {
+            for j in 0..i {
+                let v = 0.5 * (g[i * r + j] + g[j * r + i]);
+                g[i * r + j] = v;
+                g[j * r + i] = v;
+            }
+            g[i * r + i] += c;
+        }
+        let inv = linalg::spd_inverse(&g, r).unwrap_or_else(|| {
+            // S S^T + c I has every eigenvalue >= c > 0; only rounding could fail the
+            // factorization: invert through the eigendecomposition instead.
+            let (vals, vecs) = super::sketch::sym_eigen_fast(&g, r);
+            let mut inv = vec![0.0; r * r];
+            for i in 0..r {
+                for j in 0..r {
+                    inv[i * r + j] = (0..r)
+                        .map(|k| vecs[i * r + k] * vecs[j * r + k] / vals[k].max(c))
+                        .sum();
+                }
+            }
+            inv
+        });
+        for i in 0..r {
+            self.h[i * s..i * s + r].copy_from_slice(&inv[i * r..(i + 1) * r]);
+        }
+    }
+
+    /// sqrt(x^T A^{-1} x) of the rows of `x` (row-major, one width each) as a block: U = X S^T
+    /// and V = U H by two matrix products, then width_i = sqrt((|x_i|^2 - U_i . V_i) / c),
+    /// [`Self::quad`] row by row up to rounding.
+    fn block_widths(&self, x: &[f64], c: f64, widths: &mut [f64]) {
+        let (r, s, d) = (self.fd.filled, self.stride(), self.fd.dim);
+        let n = widths.len();
+        if r == 0 {
+            for (w, row) in widths.iter_mut().zip(x.chunks_exact(d)) {
+                *w = (linalg::dot(row, row) / c).max(0.0).sqrt();
+            }
+            return;
+        }
+        let mut u = vec![0.0; n * r];
+        let mut v = vec![0.0; n * r];
+        gemm((n, d, r), x, (d, 1), &self.fd.rows, (1, d), &mut u, r);
+        gemm((n, r, r), &u, (r, 1), &self.h, (s, 1), &mut v, r);
+        for (i, (w, row)) in widths.iter_mut().zip(x.chunks_exact(d)).enumerate() {
+            let hq = linalg::dot(&u[i * r..(i + 1) * r], &v[i * r..(i + 1) * r]);
+            *w = ((linalg::dot(row, row) - hq) / c).max(0.0).sqrt();
         }
     }
 
@@ -383,31 +491,51 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         (linalg::dot(x, &self.theta), self.ridge.quad(x, c).sqrt())
     }
 
-    /// `f(mean, width)` of every action of n validated decisions, decisions in parallel.
-    fn per_action(
-        &self,
-        x: &[f64],
-        n: usize,
-        n_actions: usize,
-        f: impl Fn(f64, f64) -> f64 + Sync,
-    ) -> Vec<f64> {
+    /// (x^T theta, sqrt(x^T A^{-1} x)) of every action row of validated decisions (the
+    /// n n_actions rows of `x` as one block matrix): per block of rows one matrix-vector
+    /// product for the means and two matrix products for the widths
+    /// ([`SharedRidge::block_widths`]), blocks in parallel. Equal to [`Self::mean_width`]
+    /// row by row up to rounding.
+    fn moments(&self, x: &[f64], with_width: bool) -> (Vec<f64>, Vec<f64>) {
         let (d, c) = (self.dim, self.regularizer());
-        let mut out = vec![0.0; n * n_actions];
-        // Blocks of 256 actions: enough work per task to pay for the hand-off.
-        const BLOCK: usize = 256;
-        let block = |(b, chunk): (usize, &mut [f64])| {
-            for (j, o) in chunk.iter_mut().enumerate() {
-                let i = b * BLOCK + j;
-                let (mean, width) = self.mean_width(&x[i * d..(i + 1) * d], c);
-                *o = f(mean, width);
+        let rows = x.len() / d;
+        let mut means = vec![0.0; rows];
+        let mut widths = vec![0.0; if with_width { rows } else { 0 }];
+        // Blocks of 128 rows: the sketch is read once per block, and a block is enough
+        // work per task to pay for the hand-off.
+        const BLOCK: usize = 128;
+        let block = |b: usize, m: &mut [f64], w: Option<&mut [f64]>| {
+            let xb = &x[b * BLOCK * d..(b * BLOCK + m.len()) * d];
+            dot_rows(xb, d, &self.theta, m);
+            if let Some(w) = w {
+                self.ridge.block_widths(xb, c, w);
             }
         };
-        if out.len() <= BLOCK {
-            block((0, &mut out[..]));
+        if rows <= BLOCK {
+            block(0, &mut means, with_width.then_some(&mut widths[..]));
+        } else if with_width {
+            crate::parallel::install(|| {
+                means
+                    .par_chunks_mut(BLOCK)
+                    .zip(widths.par_chunks_mut(BLOCK))
+                    .enumerate()
+                    .for_each(|(b, (m, w))| block(b, m, Some(w)))
+            });
         } else {
-            crate::parallel::install(|| out.par_chunks_mut(BLOCK).enumerate().for_each(block));
+            crate::parallel::install(|| {
+                means
+                    .par_chunks_mut(BLOCK)
+                    .enumerate()
+                    .for_each(|(b, m)| block(b, m, None))
+            });
         }
-        out
+        (means, widths)
+    }
+
+    /// `f(mean, width)` of every action of validated decisions, by [`Self::moments`].
+    fn per_action(&self, x: &[f64], f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+        let (means, widths) = self.moments(x, true);
+        means.iter().zip(&widths).map(|(&m, &w)| f(m, w)).collect()
     }
 
     /// One validated decision among the eligible actions: the argmax of the index (ties at
@@ -415,13 +543,26 @@ impl<R: SharedSketchRule> SharedSketch<R> {
     /// each (as LinTS), then the argmax with random ties from the same generator.
     fn decide(&mut self, x: &[f64], n_actions: usize, eligible: Option<&Eligible>) -> usize {
         let (d, c) = (self.dim, self.regularizer());
-        let mut rng = self.rng.clone();
-        let mut best = RandomTieArgmax::new();
+        let (mut means, mut widths) = (vec![0.0; n_actions], vec![0.0; n_actions]);
         for a in 0..n_actions {
             if eligible.is_some_and(|e| !e.contains(a)) {
                 continue;
             }
-            let (mean, width) = self.mean_width(&x[a * d..(a + 1) * d], c);
+            (means[a], widths[a]) = self.mean_width(&x[a * d..(a + 1) * d], c);
+        }
+        self.decide_from(&means, &widths, eligible)
+    }
+
+    /// [`Self::decide`] from the actions' means and widths (computed for the eligible
+    /// ones): the one place the generator is drawn from, so a batch of decisions scored as
+    /// a block draws the same stream as the loop of single ones.
+    fn decide_from(&mut self, means: &[f64], widths: &[f64], eligible: Option<&Eligible>) -> usize {
+        let mut rng = self.rng.clone();
+        let mut best = RandomTieArgmax::new();
+        for (a, (&mean, &width)) in means.iter().zip(widths).enumerate() {
+            if eligible.is_some_and(|e| !e.contains(a)) {
+                continue;
+            }
             let score = match self.rule.sd(width) {
                 None => self.rule.score(mean, width),
                 Some(sd) => mean + sd * normal_rand_distr_05(&mut rng),
@@ -446,7 +587,9 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         Ok(self.decide(x, n_actions, eligible))
     }
 
-    /// n decisions (no feedback between them), the loop of [`Self::select`].
+    /// n decisions (no feedback between them): every action scored as one block
+    /// ([`Self::moments`]), then the decisions in order from the same generator, the loop of
+    /// [`Self::select`] up to rounding (the same draws).
     pub fn select_batch(
         &mut self,
         x: &[f64],
@@ -458,12 +601,13 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         if let Some(e) = eligible {
             e.check(n, n_actions)?;
         }
-        let w = n_actions * self.dim;
+        let (means, widths) = self.moments(x, true);
         Ok((0..n)
             .map(|i| {
-                self.decide(
-                    &x[i * w..(i + 1) * w],
-                    n_actions,
+                let span = i * n_actions..(i + 1) * n_actions;
+                self.decide_from(
+                    &means[span.clone()],
+                    &widths[span],
                     eligible.map(|e| e.row(i)),
                 )
             })
@@ -483,7 +627,7 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         if let Some(e) = eligible {
             e.check(n, n_actions)?;
         }
-        let mut s = self.per_action(x, n, n_actions, |m, w| self.rule.score(m, w));
+        let mut s = self.per_action(x, |m, w| self.rule.score(m, w));
         if let Some(e) = eligible {
             for (i, row) in s.chunks_exact_mut(n_actions).enumerate() {
                 e.row(i).mask_scores(row);
@@ -495,13 +639,13 @@ impl<R: SharedSketchRule> SharedSketch<R> {
     /// x^T theta of every action (n x n_actions).
     pub fn mean(&self, x: &[f64], n: usize, n_actions: usize) -> Result<Vec<f64>> {
         check_decisions("X", x, n, n_actions, self.dim)?;
-        Ok(self.per_action(x, n, n_actions, |m, _| m))
+        Ok(self.moments(x, false).0)
     }
 
     /// sqrt(x^T A^{-1} x) of every action (n x n_actions).
     pub fn width(&self, x: &[f64], n: usize, n_actions: usize) -> Result<Vec<f64>> {
         check_decisions("X", x, n, n_actions, self.dim)?;
-        Ok(self.per_action(x, n, n_actions, |_, w| w))
+        Ok(self.moments(x, true).1)
     }
 
     /// The law of the next decision for each of n decisions (n x n_actions): uniform over
@@ -519,8 +663,16 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         if let Some(e) = eligible {
             e.check(n, n_actions)?;
         }
-        let means = self.per_action(x, n, n_actions, |m, w| self.rule.score(m, w));
-        let sds = self.per_action(x, n, n_actions, |_, w| self.rule.sd(w).unwrap_or(0.0));
+        let (means, widths) = self.moments(x, true);
+        let means: Vec<f64> = means
+            .iter()
+            .zip(&widths)
+            .map(|(&m, &w)| self.rule.score(m, w))
+            .collect();
+        let sds: Vec<f64> = widths
+            .iter()
+            .map(|&w| self.rule.sd(w).unwrap_or(0.0))
+            .collect();
         let w = n_actions * self.dim;
         let all = Eligible::all(n_actions);
         let mut out = vec![0.0; n * n_actions];
@@ -550,7 +702,7 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         let e = eligible.unwrap_or(&all);
         e.check(n, n_actions)?;
         check_top_k(k, n, n_actions, e)?;
-        let s = self.per_action(x, n, n_actions, |m, w| self.rule.score(m, w));
+        let s = self.per_action(x, |m, w| self.rule.score(m, w));
         Ok(top_k_rows_eligible(&s, n_actions, k, e))
     }
 
@@ -646,8 +798,11 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         Ok(())
     }
 
-    /// Records n played rows (validated first: a refused batch changes nothing), in order,
-    /// the same sketch as the loop of single updates; theta is refreshed once.
+    /// Records n played rows (validated first: a refused batch changes nothing), in order:
+    /// b accumulated in one pass, the rows scaled by sqrt(w) fed to the sketch in blocks
+    /// ([`FrequentDirections::extend`], shrinking whenever the buffer fills), then H and
+    /// theta recomputed once. The same sketch as the loop of single updates (the shrinks see
+    /// the same rows), H and theta equal up to rounding.
     pub fn update_batch(
         &mut self,
         x: &[f64],
@@ -656,9 +811,29 @@ impl<R: SharedSketchRule> SharedSketch<R> {
     ) -> Result<()> {
         let n = self.check_rows(x, rewards, weights)?;
         let d = self.dim;
-        for i in 0..n {
-            let w = weights.map_or(1.0, |w| w[i]);
-            self.add(&x[i * d..(i + 1) * d], rewards[i], w);
+        // Blocks of scaled rows: bounded scratch for any batch.
+        const BLOCK: usize = 256;
+        let mut rows = Vec::with_capacity(BLOCK.min(n) * d);
+        let mut added = false;
+        for lo in (0..n).step_by(BLOCK) {
+            rows.clear();
+            for i in lo..(lo + BLOCK).min(n) {
+                let w = weights.map_or(1.0, |w| w[i]);
+                if w > 0.0 {
+                    let xi = &x[i * d..(i + 1) * d];
+                    let wr = w * rewards[i];
+                    for (b, v) in self.b.iter_mut().zip(xi) {
+                        *b += wr * v;
+                    }
+                    let sw = w.sqrt();
+                    rows.extend(xi.iter().map(|v| sw * v));
+                }
+            }
+            added |= !rows.is_empty();
+            self.ridge.fd.extend(&rows);
+        }
+        if added {
+            self.ridge.refresh_h(self.lam, self.robust);
         }
         self.refresh_theta();
         self.n_updates += n as u64;
@@ -695,10 +870,9 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         let mut ridge = SharedRidge::new(self.dim, self.sketch_size)?;
         ridge.fd.shrinkage = self.ridge.fd.shrinkage + other.ridge.fd.shrinkage;
         for src in [&self.ridge.fd, &other.ridge.fd] {
-            for i in 0..src.filled {
-                ridge.add_row(src.row(i), 1.0, self.lam, self.robust);
-            }
+            ridge.fd.extend(&src.rows[..src.filled * src.dim]);
         }
+        ridge.refresh_h(self.lam, self.robust);
         self.ridge = ridge;
         for (b, o) in self.b.iter_mut().zip(&other.b) {
             *b += o;
@@ -888,6 +1062,109 @@ mod tests {
             .to_string()
             .contains("sketch_size"));
         assert_eq!(p, before);
+    }
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+    }
+
+    #[test]
+    fn batch_fit_and_block_scoring_equal_the_row_by_row_paths() {
+        // 400 rows through a sketch of 2 m = 12 rows: many shrinks, zero weights skipped;
+        // 300 decisions of 5 actions: 1500 action rows, several parallel blocks.
+        let (d, k, n, m) = (24, 5, 400, 6);
+        let (x, r) = problem(n, k, d, 11);
+        let rows: Vec<f64> = (0..n)
+            .flat_map(|i| x[i * k * d..i * k * d + d].to_vec())
+            .collect();
+        let rewards: Vec<f64> = (0..n).map(|i| r[i * k]).collect();
+        let weights: Vec<f64> = (0..n).map(|i| [0.5, 0.0, 2.0, 1.0][i % 4]).collect();
+        for robust in [false, true] {
+            let mut one = SharedSketchLinUCB::new(d, m, robust, 0.8, 0.7, Some(4)).unwrap();
+            let mut batch = one.clone();
+            for i in 0..n {
+                one.update(&rows[i * d..(i + 1) * d], rewards[i], weights[i])
+                    .unwrap();
+            }
+            batch.update_batch(&rows, &rewards, Some(&weights)).unwrap();
+            assert_eq!(batch.n_updates(), one.n_updates());
+            // The same sketch (the shrinks saw the same rows), b to rounding, H and theta to
+            // rounding.
+            assert_eq!(batch.ridge.fd, one.ridge.fd);
+            assert!(one.sketch().shrinkage > 0.0);
+            for (a, b) in batch.b.iter().zip(&one.b) {
+                assert!(close(*a, *b, 1e-12), "{a} {b}");
+            }
+            for (a, b) in batch.ridge.h.iter().zip(&one.ridge.h) {
+                assert!(close(*a, *b, 1e-9), "{a} {b}");
+            }
+            for (a, b) in batch.theta.iter().zip(&one.theta) {
+                assert!(close(*a, *b, 1e-10), "{a} {b}");
+            }
+            // Block scoring against the per-row mean_width.
+            let nd = 300;
+            let xs = &x[..nd * k * d];
+            let c = one.regularizer();
+            let (means, widths) = (one.mean(xs, nd, k).unwrap(), one.width(xs, nd, k).unwrap());
+            let scores = one.scores(xs, nd, k, None).unwrap();
+            for (j, a) in xs.chunks(d).enumerate() {
+                let (mean, width) = one.mean_width(a, c);
+                assert!(close(means[j], mean, 1e-10), "{} {mean}", means[j]);
+                assert!(close(widths[j], width, 1e-10), "{} {width}", widths[j]);
+                assert!(close(scores[j], mean + 0.8 * width, 1e-10));
+            }
+            // A wrong width would be seen.
+            assert!(widths.iter().any(|w| *w > 1e-3));
+        }
+        // select_batch draws the decisions and the generator of the loop of selects, for both
+        // rules, with and without eligible rows.
+        let nd = 300;
+        let xs = &x[..nd * k * d];
+        let masks: Vec<Eligible> = (0..nd)
+            .map(|i| {
+                Eligible::from_mask(&(0..k).map(|a| (a + i) % 3 != 0).collect::<Vec<_>>(), k)
+                    .unwrap()
+            })
+            .collect();
+        let rows_e = EligibleRows::PerRow(masks.clone());
+        fn check<R: SharedSketchRule>(
+            p: &SharedSketch<R>,
+            xs: &[f64],
+            nd: usize,
+            k: usize,
+            masks: &[Eligible],
+            rows_e: &EligibleRows,
+        ) {
+            let w = k * p.dim();
+            for eligible in [false, true] {
+                let (mut one, mut batch) = (p.clone(), p.clone());
+                let e = eligible.then_some(rows_e);
+                let got = batch.select_batch(xs, nd, k, e).unwrap();
+                let want: Vec<usize> = (0..nd)
+                    .map(|i| {
+                        let m = eligible.then(|| &masks[i]);
+                        one.select(&xs[i * w..(i + 1) * w], k, m).unwrap()
+                    })
+                    .collect();
+                assert_eq!(got, want);
+                assert_eq!(batch.rng, one.rng);
+                assert_eq!(batch, one);
+            }
+        }
+        let mut ucb = SharedSketchLinUCB::new(d, m, false, 0.8, 0.7, Some(4)).unwrap();
+        let mut ts = SharedSketchLinTS::new(d, m, true, 0.5, 0.7, Some(5)).unwrap();
+        ucb.update_batch(&rows, &rewards, None).unwrap();
+        ts.update_batch(&rows, &rewards, Some(&weights)).unwrap();
+        check(&ucb, xs, nd, k, &masks, &rows_e);
+        check(&ts, xs, nd, k, &masks, &rows_e);
+        // The sampling rule really draws: the decisions differ from the posterior means'.
+        let greedy: Vec<usize> = ts
+            .scores(xs, nd, k, None)
+            .unwrap()
+            .chunks(k)
+            .map(|s| (0..k).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap())
+            .collect();
+        assert_ne!(ts.clone().select_batch(xs, nd, k, None).unwrap(), greedy);
     }
 
     #[test]
