@@ -158,7 +158,8 @@ class SharedSketch:
 
 def make(mode: str, k: int, d: int, seed: int = 0):
     """``exact``, ``exact-f32`` (``precision="float32"``), ``exact-ts``, ``sketch-<m>``,
-    ``shared-<m>``, ``diagonal``, ``numpy`` or ``vw``."""
+    ``sketch-f32-<m>`` (``precision="float32"``), ``shared-<m>``, ``diagonal``, ``numpy``
+    or ``vw``."""
     if mode == "exact":
         return Regretless(regretless.LinUCB(k, d, alpha=1.0, seed=seed), "LinUCB")
     if mode == "exact-f32":
@@ -166,6 +167,14 @@ def make(mode: str, k: int, d: int, seed: int = 0):
         return Regretless(policy, "LinUCB(float32)")
     if mode == "exact-ts":
         return Regretless(regretless.LinTS(k, d, seed=seed), "LinTS")
+    if mode.startswith("sketch-f32-"):
+        m = int(mode.split("-")[2])
+        return Regretless(
+            regretless.SketchedLinUCB(
+                k, d, sketch_size=m, alpha=1.0, precision="float32", seed=seed
+            ),
+            f"SketchedLinUCB(m={m},f32)",
+        )
     if mode.startswith("sketch-"):
         m = int(mode.split("-")[1])
         return Regretless(
@@ -313,6 +322,7 @@ def main() -> None:
     args = ap.parse_args()
 
     modes = ["exact", "exact-f32", "exact-ts", *[f"sketch-{m}" for m in args.sizes]]
+    modes += [f"sketch-f32-{m}" for m in args.sizes]
     modes += [*[f"shared-{m}" for m in args.sizes], "diagonal"]
     if args.peers:
         modes += ["numpy", "vw"]

@@ -228,3 +228,101 @@ def test_sketched_lints_learns_on_low_rank_contexts() -> None:
         _low_rank_regret(lambda: rl.SketchedLinTS(5, 64, sketch_size=32, seed=0), s) for s in seeds
     ]
     assert np.mean([r for r, _ in runs]) < 0.3 * np.mean([u for _, u in runs])
+
+
+def _fitted_sketch(cls, precision: str, d: int = 48, k: int = 4, m: int = 8, **kw):
+    """A sketched policy fitted by a weighted batch then single updates (crossing shrinks)."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((700, d))
+    theta = rng.standard_normal((k, d)) / np.sqrt(d)
+    arms = rng.integers(0, k, 700)
+    rewards = (X * theta[arms]).sum(1) + 0.1 * rng.standard_normal(700)
+    p = cls(k, d, sketch_size=m, lam=0.8, precision=precision, seed=5, **kw)
+    p.update_batch(X[:300], arms[:300], rewards[:300], rng.uniform(0.5, 2.0, 300))
+    for x, a, r in zip(X[300:], arms[300:], rewards[300:], strict=True):
+        p.update(x, int(a), float(r))
+    return p, (X, arms, rewards), rng.standard_normal((200, d))
+
+
+@pytest.mark.parametrize("cls", [rl.SketchedLinUCB, rl.SketchedLinTS])
+def test_float32_storage_widths_within_float32_rounding_of_float64(cls) -> None:
+    p64, _, Q = _fitted_sketch(cls, "float64")
+    p32, _, _ = _fitted_sketch(cls, "float32")
+    assert (p64.precision, p32.precision) == ("float64", "float32")
+    # The float64 state is the float64 policy's: the same coefficients, the same means.
+    assert np.array_equal(p32.coefficients(), p64.coefficients())
+    assert np.array_equal(p32.mean(Q), p64.mean(Q))
+    w64, w32 = p64.width(Q), p32.width(Q)
+    rel = np.abs(w32 - w64) / w64
+    assert rel.max() <= 1e-6 and (w32 != w64).mean() > 0.5  # rounded, not bit for bit
+    assert "precision=float32" in repr(p32) and "precision" not in repr(p64)
+
+
+def test_float32_decisions_equal_float64_where_the_top_two_gap_is_clear() -> None:
+    p64, _, Q = _fitted_sketch(rl.SketchedLinUCB, "float64", alpha=1.2)
+    p32, _, _ = _fitted_sketch(rl.SketchedLinUCB, "float32", alpha=1.2)
+    s64, s32 = p64.scores(Q), p32.scores(Q)
+    assert np.abs(s32 - s64).max() <= 1e-6 * np.abs(s64).max()
+    assert not np.array_equal(s32, s64)
+    top2 = np.sort(s64, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 1e-5
+    assert clear.mean() > 0.9
+    picks = np.array([p32.copy().select(q) for q in Q])
+    assert np.array_equal(picks[clear], s64.argmax(1)[clear])
+    # Batch paths read the same float32 copy as single decisions.
+    a, b = p32.copy(), p32.copy()
+    assert list(a.select_batch(Q)) == [b.select(q) for q in Q]
+    np.testing.assert_allclose(
+        np.vstack([p32.scores(q[None]) for q in Q[:20]]), s32[:20], rtol=1e-12, atol=1e-14
+    )
+    probs = p32.probabilities(Q[:20])
+    assert np.array_equal(probs.argmax(1), s32[:20].argmax(1))
+    ts = _fitted_sketch(rl.SketchedLinTS, "float32")[0]
+    a, b = ts.copy(), ts.copy()
+    assert list(a.select_batch(Q)) == [b.select(q) for q in Q]
+
+
+def test_float32_storage_round_trips_merges_and_keeps_float64_bytes() -> None:
+    import copy
+    import pickle
+
+    p, (X, arms, rewards), Q = _fitted_sketch(rl.SketchedLinUCB, "float32")
+    for q in (
+        rl.SketchedLinUCB.from_bytes(p.to_bytes()),
+        pickle.loads(pickle.dumps(p)),
+        copy.deepcopy(p),
+        p.copy(),
+    ):
+        assert q.precision == "float32"
+        assert np.array_equal(q.scores(Q), p.scores(Q))
+        assert q.to_bytes() == p.to_bytes()
+    # Float64 writes the payload it always wrote; float32 a newer version.
+    p64 = _fitted_sketch(rl.SketchedLinUCB, "float64")[0]
+    fresh = rl.SketchedLinUCB(4, 48, sketch_size=8, lam=0.8, seed=5)
+    assert (
+        rl.SketchedLinUCB(4, 48, sketch_size=8, lam=0.8, seed=5, precision="float64").to_bytes()
+        == fresh.to_bytes()
+    )
+    assert p.to_bytes() != p64.to_bytes()
+    assert rl.SketchedLinUCB.from_bytes(p64.to_bytes()).precision == "float64"
+    # Merging: the float64 sketches merge as they would without the copy.
+    a32 = rl.SketchedLinUCB(4, 48, sketch_size=8, precision="float32", seed=0)
+    a64 = rl.SketchedLinUCB(4, 48, sketch_size=8, seed=0)
+    b = rl.SketchedLinUCB(4, 48, sketch_size=8, seed=0)
+    for a in (a32, a64):
+        a.update_batch(X[:350], arms[:350], rewards[:350])
+    b.update_batch(X[350:], arms[350:], rewards[350:])
+    a32.merge(b)
+    a64.merge(b)
+    assert a32.precision == "float32"
+    assert np.array_equal(a32.coefficients(), a64.coefficients())
+    np.testing.assert_allclose(a32.scores(Q), a64.scores(Q), rtol=1e-6, atol=0)
+    a32.add_arm()
+    assert a32.precision == "float32" and a32.scores(Q).shape == (200, 5)
+
+
+def test_bad_precisions_are_refused_naming_the_option() -> None:
+    for cls in (rl.SketchedLinUCB, rl.SketchedLinTS):
+        for bad in ("float16", "Float32", "f32", ""):
+            with pytest.raises(rl.InvalidParameterError, match="precision"):
+                cls(2, 3, sketch_size=2, precision=bad)

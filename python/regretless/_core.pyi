@@ -646,8 +646,11 @@ class SketchedLinUCB(ContextualBandit):
         alpha: float = 1.0,
         lam: float = 1.0,
         robust: bool = False,
+        precision: Literal["float64", "float32"] = "float64",
         seed: int | None = None,
     ) -> Self: ...
+    @property
+    def precision(self) -> Literal["float64", "float32"]: ...
 
 @final
 class SketchedLinTS(ContextualBandit):
@@ -660,8 +663,11 @@ class SketchedLinTS(ContextualBandit):
         v: float = 0.2,
         lam: float = 1.0,
         robust: bool = False,
+        precision: Literal["float64", "float32"] = "float64",
         seed: int | None = None,
     ) -> Self: ...
+    @property
+    def precision(self) -> Literal["float64", "float32"]: ...
 
 @final
 class DiagonalLinUCB(ContextualBandit):

@@ -495,6 +495,17 @@ impl PyLogisticTS {
 /// combined stream would have produced. Sketch sizes, ``robust`` and the other
 /// hyperparameters must match.
 ///
+/// ``precision`` ("float64", the default, or "float32") is how the sketch rows a decision
+/// reads are stored. With "float32" each arm keeps, beside its float64 sketch, a copy of
+/// the rows rounded to float32, which ``select``/``scores``/``probabilities`` read with
+/// float64 accumulation (the small ``m x m`` factor and ``theta`` stay float64): half the
+/// bytes, which is what a decision costs at embedding sizes. Widths then differ from
+/// float64's by float32 rounding (relative 1e-7 for well-conditioned sketches), so a
+/// decision can differ only between arms that close. Updates, merges and saved states use
+/// the float64 sketch, exactly a float64 policy's: the copy is re-derived from it after
+/// every change and rebuilt on loading, never updated in float32, so nothing drifts.
+/// :class:`SketchedLinTS` takes the same ``precision``.
+///
 /// >>> import numpy as np, regretless
 /// >>> policy = regretless.SketchedLinUCB(n_arms=2, dim=64, sketch_size=8, seed=0)
 /// >>> rng = np.random.default_rng(0)
@@ -509,7 +520,7 @@ pub struct PySketchedLinUCB;
 #[pymethods]
 impl PySketchedLinUCB {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, alpha = 1.0, lam = 1.0, robust = false, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, alpha = 1.0, lam = 1.0, robust = false, precision = "float64", seed = None))]
     // The keyword arguments of the Python constructor.
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -520,6 +531,7 @@ impl PySketchedLinUCB {
         alpha: f64,
         lam: f64,
         robust: bool,
+        precision: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         let seed = seed_arg(seed)?;
@@ -527,9 +539,18 @@ impl PySketchedLinUCB {
             Self,
             PyContextualBandit::wrap(
                 SketchedLinUCB::new(n_arms, dim, sketch_size, robust, alpha, lam, seed)
+                    .and_then(|p| p.with_precision(precision))
                     .py_err(py)?,
             ),
         ))
+    }
+
+    /// The storage of the sketch rows decisions read (``precision``): "float64" or
+    /// "float32".
+    #[getter]
+    fn precision(slf: &Bound<'_, Self>) -> &'static str {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.precision())
     }
 }
 
@@ -555,7 +576,7 @@ pub struct PySketchedLinTS;
 #[pymethods]
 impl PySketchedLinTS {
     #[new]
-    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, v = 0.2, lam = 1.0, robust = false, seed = None))]
+    #[pyo3(signature = (n_arms, dim, *, sketch_size = 32, v = 0.2, lam = 1.0, robust = false, precision = "float64", seed = None))]
     // The keyword arguments of the Python constructor.
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -566,15 +587,26 @@ impl PySketchedLinTS {
         v: f64,
         lam: f64,
         robust: bool,
+        precision: &str,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(Self, PyContextualBandit)> {
         let seed = seed_arg(seed)?;
         Ok((
             Self,
             PyContextualBandit::wrap(
-                SketchedLinTS::new(n_arms, dim, sketch_size, robust, v, lam, seed).py_err(py)?,
+                SketchedLinTS::new(n_arms, dim, sketch_size, robust, v, lam, seed)
+                    .and_then(|p| p.with_precision(precision))
+                    .py_err(py)?,
             ),
         ))
+    }
+
+    /// The storage of the sketch rows decisions read (``precision``): "float64" or
+    /// "float32".
+    #[getter]
+    fn precision(slf: &Bound<'_, Self>) -> &'static str {
+        let base = slf.as_super().get();
+        crate::convert::with_lock(slf.py(), &base.inner, |p| p.precision())
     }
 }
 

@@ -144,6 +144,12 @@ impl AnyContextual {
     /// The storage of the inverses decisions read: "float32" for the exact linear
     /// policies created with `precision="float32"`, "float64" otherwise.
     pub fn precision(&self) -> &'static str {
+        // The sketched policies keep a float32 copy of their sketch rows instead.
+        match self {
+            AnyContextual::SketchedLinUCB(p) => return p.precision().name(),
+            AnyContextual::SketchedLinTS(p) => return p.precision().name(),
+            _ => {}
+        }
         let f32_copy =
             dispatch!(self, p => p.base().arms.first().is_some_and(|m| m.has_f32_copy()));
         if f32_copy {

@@ -2,10 +2,10 @@
 //! and Woodruff 2016) and sketched LinUCB on them (SOFUL: Kuzborskij, Cella and Cesa-Bianchi
 //! 2019), O(m d) per decision and update instead of O(d^2).
 
-use super::linear::PROBABILITY_SAMPLES;
+use super::linear::{Precision, PROBABILITY_SAMPLES};
 use super::{
-    check_contexts, persist_contextual, pick, rename_single, ContextualPolicy, LinearBase, Link,
-    PrivateBatch, RidgeModel,
+    check_contexts, pick, rename_single, ContextualPolicy, LinearBase, Link, PrivateBatch,
+    RidgeModel,
 };
 use crate::error::{Error, Result};
 use crate::linalg;
@@ -404,6 +404,115 @@ unsafe fn dot_rows2_avx2_fma(
     }
 }
 
+/// out[i] = (row i of the row-major float32 `rows`, d values) . x for i < out.len(), every
+/// product and sum in float64 (each float32 value widened exactly): [`dot_rows`] on the
+/// float32 copy of a sketch (`precision="float32"`), half the bytes.
+fn dot_rows_f32(rows: &[f32], d: usize, x: &[f64], out: &mut [f64]) {
+    let r = out.len();
+    if r == 0 {
+        return;
+    }
+    assert!(rows.len() >= r * d && x.len() >= d);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if d >= 8 && crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above); the lengths are asserted.
+            unsafe { dot_rows_f32_avx2_fma(rows, d, x, out) };
+            return;
+        }
+    }
+    dot_rows_f32_portable(rows, d, x, out);
+}
+
+fn dot_rows_f32_portable(rows: &[f32], d: usize, x: &[f64], out: &mut [f64]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = rows[i * d..(i + 1) * d]
+            .iter()
+            .zip(&x[..d])
+            .map(|(&v, xj)| v as f64 * xj)
+            .sum();
+    }
+}
+
+/// [`dot_rows_f32`] with AVX2/FMA: four rows at a time, four float32 values widened to
+/// float64 per load, eight sums in flight.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `out` is not empty, `rows.len() >= out.len() * d`
+/// and `x.len() >= d`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows_f32_avx2_fma(rows: &[f32], d: usize, x: &[f64], out: &mut [f64]) {
+    use std::arch::x86_64::*;
+    #[inline(always)]
+    unsafe fn hsum(v: __m256d) -> f64 {
+        let lo = _mm256_castpd256_pd128(v);
+        let hi = _mm256_extractf128_pd(v, 1);
+        let s = _mm_add_pd(lo, hi);
+        _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+    }
+    #[inline(always)]
+    unsafe fn ld(p: *const f32) -> __m256d {
+        _mm256_cvtps_pd(_mm_loadu_ps(p))
+    }
+    let r = out.len();
+    let px = x.as_ptr();
+    let mut i = 0;
+    while i < r {
+        let n = (r - i).min(4);
+        let p0 = rows.as_ptr().add(i * d);
+        // Missing rows (n < 4) read row 0 again (in bounds); their sums are dropped.
+        let p = |k: usize| if k < n { p0.add(k * d) } else { p0 };
+        let (p1, p2, p3) = (p(1), p(2), p(3));
+        let mut a0 = _mm256_setzero_pd();
+        let mut a1 = _mm256_setzero_pd();
+        let mut a2 = _mm256_setzero_pd();
+        let mut a3 = _mm256_setzero_pd();
+        let mut b0 = _mm256_setzero_pd();
+        let mut b1 = _mm256_setzero_pd();
+        let mut b2 = _mm256_setzero_pd();
+        let mut b3 = _mm256_setzero_pd();
+        let mut j = 0;
+        while j + 8 <= d {
+            let x0 = _mm256_loadu_pd(px.add(j));
+            let x1 = _mm256_loadu_pd(px.add(j + 4));
+            a0 = _mm256_fmadd_pd(ld(p0.add(j)), x0, a0);
+            a1 = _mm256_fmadd_pd(ld(p1.add(j)), x0, a1);
+            a2 = _mm256_fmadd_pd(ld(p2.add(j)), x0, a2);
+            a3 = _mm256_fmadd_pd(ld(p3.add(j)), x0, a3);
+            b0 = _mm256_fmadd_pd(ld(p0.add(j + 4)), x1, b0);
+            b1 = _mm256_fmadd_pd(ld(p1.add(j + 4)), x1, b1);
+            b2 = _mm256_fmadd_pd(ld(p2.add(j + 4)), x1, b2);
+            b3 = _mm256_fmadd_pd(ld(p3.add(j + 4)), x1, b3);
+            j += 8;
+        }
+        if j + 4 <= d {
+            let x0 = _mm256_loadu_pd(px.add(j));
+            a0 = _mm256_fmadd_pd(ld(p0.add(j)), x0, a0);
+            a1 = _mm256_fmadd_pd(ld(p1.add(j)), x0, a1);
+            a2 = _mm256_fmadd_pd(ld(p2.add(j)), x0, a2);
+            a3 = _mm256_fmadd_pd(ld(p3.add(j)), x0, a3);
+            j += 4;
+        }
+        let mut s = [
+            hsum(_mm256_add_pd(a0, b0)),
+            hsum(_mm256_add_pd(a1, b1)),
+            hsum(_mm256_add_pd(a2, b2)),
+            hsum(_mm256_add_pd(a3, b3)),
+        ];
+        while j < d {
+            let xv = *px.add(j);
+            s[0] += *p0.add(j) as f64 * xv;
+            s[1] += *p1.add(j) as f64 * xv;
+            s[2] += *p2.add(j) as f64 * xv;
+            s[3] += *p3.add(j) as f64 * xv;
+            j += 1;
+        }
+        out[i..i + n].copy_from_slice(&s[..n]);
+        i += 4;
+    }
+}
+
 /// t -= sum_i c[i] row_i over the first c.len() rows (row-major, d values each).
 fn sub_rows(rows: &[f64], d: usize, c: &[f64], t: &mut [f64]) {
     let r = c.len();
@@ -612,10 +721,19 @@ impl FrequentDirections {
 /// H = (S S^T + c I)^{-1} on the filled rows (2m x 2m storage), so that by Woodbury
 /// A^{-1} = (I - S^T H S) / c costs O(m d) per product. H grows by a bordered (Schur
 /// complement) step per row and is diagonal after each shrink (the only time c changes).
+///
+/// Under `precision="float32"`, `rows32` holds the filled rows of S rounded to float32
+/// (2m x d storage), which single decisions and batch scoring read instead of the float64
+/// rows: half the bytes a decision streams. It is re-derived from the float64 rows after
+/// every change of them (the appended row, or all rows after a shrink or a block of rows),
+/// never updated in float32, so it carries one rounding and no drift; H, theta and b stay
+/// float64, and the float64 state is exactly a float64 model's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SketchedRidge {
     pub fd: FrequentDirections,
     pub h: Vec<f64>,
+    #[serde(skip)]
+    rows32: Option<Vec<f32>>,
 }
 
 impl SketchedRidge {
@@ -624,7 +742,36 @@ impl SketchedRidge {
         Ok(SketchedRidge {
             h: vec![0.0; 4 * size * size],
             fd,
+            rows32: None,
         })
+    }
+
+    /// Keeps (derived from the float64 rows) or drops the float32 copy of the rows.
+    fn set_f32_copy(&mut self, on: bool) {
+        if on {
+            let mut c = self.rows32.take().unwrap_or_default();
+            c.clear();
+            c.resize(self.fd.rows.len(), 0.0);
+            self.rows32 = Some(c);
+            self.sync_f32_rows(0);
+        } else {
+            self.rows32 = None;
+        }
+    }
+
+    /// Re-derives the float32 copy (if kept) of the filled rows from `from` on.
+    fn sync_f32_rows(&mut self, from: usize) {
+        if let Some(c) = &mut self.rows32 {
+            let (d, r) = (self.fd.dim, self.fd.filled);
+            // Rounded to nearest; values beyond float32's range (only from weights far
+            // above any sensible one) saturate instead of becoming infinite.
+            for (o, v) in c[from * d..r * d]
+                .iter_mut()
+                .zip(&self.fd.rows[from * d..r * d])
+            {
+                *o = (*v as f32).clamp(-f32::MAX, f32::MAX);
+            }
+        }
     }
 
     /// c = lam, or lam + (sum of the deltas) / 2 for the robust variant (Robust Frequent
@@ -652,7 +799,10 @@ impl SketchedRidge {
     fn quad_into(&self, x: &[f64], xx: f64, lam: f64, u: &mut [f64], hu: &mut [f64]) -> f64 {
         let (r, s) = (self.fd.filled, self.stride());
         let (u, hu) = (&mut u[..r], &mut hu[..r]);
-        dot_rows(&self.fd.rows, self.fd.dim, x, u);
+        match &self.rows32 {
+            Some(c) => dot_rows_f32(c, self.fd.dim, x, u),
+            None => dot_rows(&self.fd.rows, self.fd.dim, x, u),
+        }
         dot_rows_strided(&self.h, s, r, u, hu);
         ((xx - linalg::dot(u, hu)) / lam).max(0.0)
     }
@@ -699,6 +849,7 @@ impl SketchedRidge {
                 self.h[i * s + i] = 1.0 / (n + lam);
             }
         }
+        self.sync_f32_rows(0);
     }
 
     /// Adds the row sqrt(w) x to the sketch, keeps H current by a bordered (Schur
@@ -759,6 +910,7 @@ impl SketchedRidge {
         self.fd.filled += 1;
         if self.fd.filled == 2 * self.fd.size {
             let norms = self.fd.shrink();
+            self.sync_f32_rows(0);
             let lam = self.regularizer(lam0, robust);
             self.h.fill(0.0);
             for (i, n) in norms.iter().enumerate() {
@@ -767,6 +919,8 @@ impl SketchedRidge {
             self.solve(b, lam, theta);
             return;
         }
+        // Only the appended row changed.
+        self.sync_f32_rows(r);
         let n = r + 1;
         for i in 0..n {
             hu[i] = linalg::dot(&self.h[i * s..i * s + n], ub);
@@ -785,8 +939,10 @@ impl SketchedRidge {
     }
 
     /// H = (S S^T + c I)^{-1} on the filled rows, from scratch: one r x d by d x r product
-    /// and an r x r Cholesky inverse.
+    /// and an r x r Cholesky inverse (after rows were added in a block: the float32 copy,
+    /// if kept, is re-derived here too).
     fn refresh_h(&mut self, lam0: f64, robust: bool) {
+        self.sync_f32_rows(0);
         let (r, s, d) = (self.fd.filled, self.stride(), self.fd.dim);
         let c = self.regularizer(lam0, robust);
         self.h.fill(0.0);
@@ -848,7 +1004,16 @@ impl SketchedRidge {
         }
         let mut u = vec![0.0; n * r];
         let mut v = vec![0.0; n * r];
-        gemm((n, d, r), x, (d, 1), &self.fd.rows, (1, d), &mut u, r, 0.0);
+        // Under float32 storage, the rows single decisions read, widened once per block.
+        let wide: Vec<f64>;
+        let rows = match &self.rows32 {
+            Some(c) => {
+                wide = c[..r * d].iter().map(|&v| v as f64).collect();
+                &wide[..]
+            }
+            None => &self.fd.rows[..],
+        };
+        gemm((n, d, r), x, (d, 1), rows, (1, d), &mut u, r, 0.0);
         gemm((n, r, r), &u, (r, 1), &self.h, (s, 1), &mut v, r, 0.0);
         for i in 0..n {
             let hq = linalg::dot(&u[i * r..(i + 1) * r], &v[i * r..(i + 1) * r]);
@@ -883,6 +1048,14 @@ impl SketchedRidge {
     }
 }
 
+/// ", precision=float32" under float32 storage, nothing otherwise (for the repr).
+fn precision_suffix(p: Precision) -> &'static str {
+    match p {
+        Precision::Float64 => "",
+        Precision::Float32 => ", precision=float32",
+    }
+}
+
 /// A bool as Python spells it (for the repr).
 fn python_bool(b: bool) -> &'static str {
     if b {
@@ -914,6 +1087,9 @@ pub struct SketchedModels {
     sketches: Vec<SketchedRidge>,
     sketch_size: usize,
     robust: bool,
+    /// The storage of the sketch rows decisions read (saved by payload version 2 only).
+    #[serde(skip)]
+    precision: Precision,
 }
 
 impl SketchedModels {
@@ -961,7 +1137,16 @@ impl SketchedModels {
             sketches: vec![sketch; n_arms],
             sketch_size,
             robust,
+            precision: Precision::Float64,
         })
+    }
+
+    /// Keeps every arm's float32 copy of its sketch rows (`Float32`) or none.
+    fn stored_as(&mut self, p: Precision) {
+        self.precision = p;
+        for sk in &mut self.sketches {
+            sk.set_f32_copy(p == Precision::Float32);
+        }
     }
 
     /// (x^T theta_a, sqrt(x^T A_a^{-1} x)).
@@ -1130,8 +1315,9 @@ impl SketchedModels {
     fn add_arm(&mut self) -> usize {
         let (d, m) = (self.base.dim, self.sketch_size);
         // The sizes were checked at construction for one arm; each arm is allocated alone.
-        self.sketches
-            .push(SketchedRidge::new(d, m).expect("sizes checked at construction"));
+        let mut sk = SketchedRidge::new(d, m).expect("sizes checked at construction");
+        sk.set_f32_copy(self.precision == Precision::Float32);
+        self.sketches.push(sk);
         self.base.arms.push(bookkeeping_model(d));
         self.base.arms.len() - 1
     }
@@ -1185,6 +1371,63 @@ impl SketchedModels {
             ))
         }
     }
+}
+
+/// `Persist` and `precision` for a sketched policy: payload version 1 is the policy (the
+/// layout before `precision`, still written for float64 policies, whose bytes are
+/// unchanged); version 2, written only under `precision="float32"`, is the policy followed
+/// by the precision (the float32 copies are not written: they are rebuilt from the float64
+/// rows on loading).
+macro_rules! sketched_precision {
+    ($ty:ident, $kind:literal) => {
+        impl Persist for $ty {
+            const KIND: &'static str = $kind;
+            const VERSION: u16 = 2;
+            fn check_invariants(&self) -> Result<()> {
+                self.check_policy()
+            }
+            fn decode_payload(version: u16, payload: &[u8]) -> Result<(Self, &[u8])> {
+                if version >= 2 {
+                    let ((mut p, precision), rest): (($ty, Precision), &[u8]) =
+                        crate::state::read_payload(payload)?;
+                    p.m.stored_as(precision);
+                    return Ok((p, rest));
+                }
+                crate::state::read_payload(payload)
+            }
+            fn encode_payload(&self) -> Result<(u16, Vec<u8>)> {
+                if self.m.precision == Precision::Float32 {
+                    return Ok((2, crate::state::write_payload(&(self, self.m.precision))?));
+                }
+                Ok((1, crate::state::write_payload(self)?))
+            }
+        }
+
+        impl $ty {
+            /// This policy with the sketch rows decisions read stored as `precision`
+            /// ("float64" or "float32"): under "float32" each arm keeps, beside its float64
+            /// sketch (which updates, merges and saved states use unchanged), a float32 copy
+            /// of the rows, read with float64 accumulation (see [`SketchedRidge`]).
+            pub fn with_precision(mut self, precision: &str) -> Result<Self> {
+                let p = Precision::parse(precision)?;
+                if p == Precision::Float32 {
+                    let b = &self.m.base;
+                    crate::limits::check_alloc(
+                        "sketch_size",
+                        &[b.arms.len(), 2 * self.m.sketch_size, b.dim],
+                        4,
+                    )?;
+                }
+                self.m.stored_as(p);
+                Ok(self)
+            }
+
+            /// The storage of the sketch rows decisions read.
+            pub fn precision(&self) -> Precision {
+                self.m.precision
+            }
+        }
+    };
 }
 
 /// The [`ContextualPolicy`] methods a sketched policy (field `m`: [`SketchedModels`])
@@ -1444,11 +1687,12 @@ impl ContextualPolicy for SketchedLinUCB {
     }
     fn describe_params(&self) -> String {
         format!(
-            "sketch_size={}, robust={}, alpha={}, lam={}",
+            "sketch_size={}, robust={}, alpha={}, lam={}{}",
             self.params.sketch_size,
             python_bool(self.m.robust),
             self.params.alpha,
-            self.m.base.lam
+            self.m.base.lam,
+            precision_suffix(self.m.precision)
         )
     }
     fn score_row(&self, x: &[f64], out: &mut [f64], _scratch: &mut [f64]) {
@@ -1479,7 +1723,7 @@ impl ContextualPolicy for SketchedLinUCB {
         self.params.alpha
     }
 }
-persist_contextual!(SketchedLinUCB, "SketchedLinUCB");
+sketched_precision!(SketchedLinUCB, "SketchedLinUCB");
 
 /// Linear Thompson sampling on the sketched models (the sampling of [`super::LinTS`], with
 /// SOFUL's A_a = S_a^T S_a + lam I): each decision draws the score of arm a from
@@ -1572,11 +1816,12 @@ impl ContextualPolicy for SketchedLinTS {
     }
     fn describe_params(&self) -> String {
         format!(
-            "sketch_size={}, robust={}, v={}, lam={}",
+            "sketch_size={}, robust={}, v={}, lam={}{}",
             self.params.sketch_size,
             python_bool(self.m.robust),
             self.params.v,
-            self.m.base.lam
+            self.m.base.lam,
+            precision_suffix(self.m.precision)
         )
     }
     /// Posterior means x^T theta_a.
@@ -1623,7 +1868,7 @@ impl ContextualPolicy for SketchedLinTS {
         true
     }
 }
-persist_contextual!(SketchedLinTS, "SketchedLinTS");
+sketched_precision!(SketchedLinTS, "SketchedLinTS");
 
 #[cfg(test)]
 mod tests {
@@ -2214,5 +2459,151 @@ mod tests {
             assert!(err.to_string().contains("sketch_size"), "{err}");
         }
         assert!(SketchedLinTS::new(2, 384, 64, false, 0.2, 1.0, None).is_ok());
+    }
+
+    #[test]
+    fn float32_row_kernel_equals_its_definition_for_every_shape() {
+        let mut rng = Rng::seed_from_u64(5);
+        for d in [1, 3, 4, 7, 8, 9, 13, 16, 37, 384] {
+            for r in [0, 1, 3, 4, 5, 9] {
+                let rows: Vec<f32> = (0..r * d).map(|_| (rng.uniform() - 0.5) as f32).collect();
+                let x: Vec<f64> = (0..d).map(|_| rng.uniform() - 0.5).collect();
+                let (mut out, mut port) = (vec![0.0; r], vec![0.0; r]);
+                dot_rows_f32(&rows, d, &x, &mut out);
+                dot_rows_f32_portable(&rows, d, &x, &mut port);
+                for i in 0..r {
+                    let e: f64 = (0..d).map(|j| rows[i * d + j] as f64 * x[j]).sum();
+                    assert!((out[i] - e).abs() < 1e-13, "{d} {r} {i}");
+                    assert!((port[i] - e).abs() < 1e-13, "{d} {r} {i}");
+                }
+            }
+        }
+    }
+
+    /// The float32 copy of every arm is its float64 rows rounded, value for value.
+    fn assert_copies_are_rounded_rows(m: &SketchedModels) {
+        for sk in &m.sketches {
+            let c = sk.rows32.as_ref().expect("a float32 copy");
+            let n = sk.fd.filled * sk.fd.dim;
+            assert!(c[..n]
+                .iter()
+                .zip(&sk.fd.rows[..n])
+                .all(|(a, b)| *a == *b as f32));
+        }
+    }
+
+    #[test]
+    fn float32_storage_scores_within_rounding_and_keeps_the_float64_state() {
+        let (d, k, m) = (40, 3, 6);
+        let (x, arms, r, w) = problem(700, d, k, 17);
+        let fit = |precision: &str| {
+            let mut p = SketchedLinUCB::new(k, d, m, true, 0.9, 0.7, Some(2))
+                .unwrap()
+                .with_precision(precision)
+                .unwrap();
+            p.update_batch(&x[..300 * d], &arms[..300], &r[..300], Some(&w[..300]))
+                .unwrap();
+            // Single updates cross several shrinks.
+            for i in 300..700 {
+                p.update(&x[i * d..(i + 1) * d], arms[i], r[i], w[i])
+                    .unwrap();
+            }
+            p
+        };
+        let (p64, p32) = (fit("float64"), fit("float32"));
+        assert_eq!(p32.precision(), Precision::Float32);
+        assert_copies_are_rounded_rows(&p32.m);
+        // The float64 state is the float64 policy's, bit for bit.
+        for a in 0..k {
+            assert_eq!(p32.m.sketches[a].fd, p64.m.sketches[a].fd);
+            assert_eq!(p32.m.sketches[a].h, p64.m.sketches[a].h);
+            assert_eq!(p32.m.base.arms[a].theta, p64.m.base.arms[a].theta);
+        }
+        let q = &x[..100 * d];
+        let (w64, w32) = (p64.width_batch(q).unwrap(), p32.width_batch(q).unwrap());
+        let mut differ = 0;
+        for (a, b) in w64.iter().zip(&w32) {
+            assert!((a - b).abs() <= 1e-6 * a, "{a} {b}");
+            differ += (a != b) as usize;
+        }
+        assert!(differ > w64.len() / 2, "{differ}");
+        assert_eq!(p64.mean_batch(q).unwrap(), p32.mean_batch(q).unwrap());
+        // Single rows read the same copy as the blocks.
+        let s32 = p32.scores_batch(q).unwrap();
+        let mut row = vec![0.0; k];
+        for i in 0..100 {
+            p32.probability_row(&q[i * d..(i + 1) * d], &mut row, &mut []);
+            let mut widths = vec![0.0; k];
+            let mut means = vec![0.0; k];
+            p32.m
+                .moments_row(&q[i * d..(i + 1) * d], &mut means, &mut widths);
+            for a in 0..k {
+                let s = means[a] + 0.9 * widths[a];
+                assert!((s - s32[i * k + a]).abs() < 1e-12 * s.abs().max(1.0));
+            }
+        }
+        let mut one = p32.clone();
+        let each: Vec<usize> = (0..100)
+            .map(|i| one.select(&q[i * d..(i + 1) * d]).unwrap())
+            .collect();
+        assert_eq!(p32.clone().select_batch(q).unwrap(), each);
+        // LinTS: the same, with its draws.
+        let mut ts = SketchedLinTS::new(k, d, m, false, 0.5, 1.0, Some(4))
+            .unwrap()
+            .with_precision("float32")
+            .unwrap();
+        ts.update_batch(&x, &arms, &r, None).unwrap();
+        assert_copies_are_rounded_rows(&ts.m);
+        let mut one = ts.clone();
+        let each: Vec<usize> = (0..100)
+            .map(|i| one.select(&q[i * d..(i + 1) * d]).unwrap())
+            .collect();
+        assert_eq!(ts.clone().select_batch(q).unwrap(), each);
+    }
+
+    #[test]
+    fn float32_storage_round_trips_merges_and_leaves_float64_bytes_unchanged() {
+        let (d, k, m) = (12, 2, 4);
+        let (x, arms, r, _) = problem(300, d, k, 9);
+        let make = |precision: &str| {
+            SketchedLinUCB::new(k, d, m, false, 1.0, 1.0, Some(1))
+                .unwrap()
+                .with_precision(precision)
+                .unwrap()
+        };
+        let (mut p32, mut p64) = (make("float32"), make("float64"));
+        p32.update_batch(&x[..200 * d], &arms[..200], &r[..200], None)
+            .unwrap();
+        p64.update_batch(&x[..200 * d], &arms[..200], &r[..200], None)
+            .unwrap();
+        let (b32, b64) = (
+            crate::state::encode(&p32).unwrap(),
+            crate::state::encode(&p64).unwrap(),
+        );
+        // Float64 writes version 1, the layout from before `precision`; float32 version 2.
+        assert_eq!(u16::from_le_bytes([b64[4], b64[5]]), 1);
+        assert_eq!(u16::from_le_bytes([b32[4], b32[5]]), 2);
+        let back: SketchedLinUCB = crate::state::decode(&b32).unwrap();
+        assert_eq!(back, p32);
+        assert_copies_are_rounded_rows(&back.m);
+        let back64: SketchedLinUCB = crate::state::decode(&b64).unwrap();
+        assert_eq!(back64.precision(), Precision::Float64);
+        assert!(back64.m.sketches.iter().all(|s| s.rows32.is_none()));
+        // A merge re-derives the copy from the merged float64 rows.
+        let mut other = make("float64");
+        other
+            .update_batch(&x[200 * d..], &arms[200..], &r[200..], None)
+            .unwrap();
+        p32.merge(&other).unwrap();
+        p64.merge(&other).unwrap();
+        assert_copies_are_rounded_rows(&p32.m);
+        assert_eq!(p32.m.sketches[0].fd, p64.m.sketches[0].fd);
+        // add_arm keeps the storage.
+        let a = p32.add_arm();
+        assert!(p32.m.sketches[a].rows32.is_some());
+        for bad in ["float16", "Float32", ""] {
+            let err = make("float64").with_precision(bad).unwrap_err();
+            assert!(err.to_string().contains("precision"), "{err}");
+        }
     }
 }
