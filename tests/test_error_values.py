@@ -86,3 +86,10 @@ def test_cases_span_the_families() -> None:
     names = {n for f, _, _ in CASES for n in f.__code__.co_names}
     classes = {n for n in names if isinstance(getattr(regretless, n, None), type)}
     assert len(classes) >= 15, sorted(classes)
+
+
+def test_array_entry_errors_name_the_value_and_its_position() -> None:
+    actions = [[1.0, 0.0], [0.0, -2e100]]
+    with pytest.raises(ex.InvalidParameterError, match="actions: expected entries") as info:
+        regretless.DynLinUCB(actions, 10, rho_bar=0.5)
+    assert str(info.value).endswith(", got -2e100 at position 3"), str(info.value)
