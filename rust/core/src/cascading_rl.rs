@@ -152,7 +152,7 @@ impl Shape {
             ("list_len", self.list_len),
         ] {
             if v == 0 {
-                return Err(Error::param(name, "must be at least 1"));
+                return Err(Error::param(name, "must be at least 1, got 0"));
             }
         }
         if self.list_len > self.n_items {
@@ -279,8 +279,19 @@ impl CascadingVI {
                 ),
             ));
         }
-        check_probabilities("rewards", rewards)
-            .map_err(|_| Error::param("rewards", "expected rewards in [0, 1] (finite)"))?;
+        check_probabilities("rewards", rewards).map_err(|_| {
+            let i = rewards
+                .iter()
+                .position(|v| !(v.is_finite() && (0.0..=1.0).contains(v)))
+                .unwrap_or(0);
+            Error::param(
+                "rewards",
+                format!(
+                    "expected rewards in [0, 1] (finite), got {} at position {i}",
+                    show(rewards[i])
+                ),
+            )
+        })?;
         let p = CascadingVI {
             shape,
             bonus,
@@ -300,10 +311,18 @@ impl CascadingVI {
 
     fn check_params(&self) -> Result<()> {
         if !(self.bonus.is_finite() && self.bonus >= 0.0) {
-            return Err(Error::param("bonus", "must be a finite number >= 0"));
+            return Err(Error::param_got(
+                "bonus",
+                "must be a finite number >= 0",
+                self.bonus,
+            ));
         }
         if !(self.delta > 0.0 && self.delta < 1.0) {
-            return Err(Error::param("delta", "must be a number in (0, 1)"));
+            return Err(Error::param_got(
+                "delta",
+                "must be a number in (0, 1)",
+                self.delta,
+            ));
         }
         Ok(())
     }

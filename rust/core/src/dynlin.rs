@@ -325,7 +325,7 @@ impl ActionRidge {
         if dim == 0 {
             return Err(Error::param(
                 "actions",
-                "expected actions of dimension at least 1",
+                "expected actions of dimension at least 1, got dim 0",
             ));
         }
         if actions.is_empty() || actions.len() % dim != 0 {
@@ -338,10 +338,13 @@ impl ActionRidge {
             ));
         }
         check_matrix("actions", actions, actions.len() / dim, dim)?;
-        if actions.iter().any(|v| v.abs() > 1e100) {
+        if let Some(i) = actions.iter().position(|v| v.abs() > 1e100) {
             return Err(Error::param(
                 "actions",
-                "expected entries of magnitude at most 1e100",
+                format!(
+                    "expected entries of magnitude at most 1e100, got {} at position {i}",
+                    show(actions[i])
+                ),
             ));
         }
         finite_positive(lam, "lam")?;
@@ -590,7 +593,7 @@ impl DynLinUCB {
     ) -> Result<Self> {
         bounds.check()?;
         if horizon == 0 {
-            return Err(Error::param("horizon", "expected at least 1 round"));
+            return Err(Error::param("horizon", "expected at least 1 round, got 0"));
         }
         finite_nonneg(scale, "scale")?;
         let ridge = ActionRidge::new(actions, dim, lam)?;
@@ -835,7 +838,7 @@ impl MyopicLinUCB {
         seed: Option<u64>,
     ) -> Result<Self> {
         if horizon == 0 {
-            return Err(Error::param("horizon", "expected at least 1 round"));
+            return Err(Error::param("horizon", "expected at least 1 round, got 0"));
         }
         finite_nonneg(theta, "theta")?;
         finite_nonneg(sigma, "sigma")?;
@@ -1008,7 +1011,10 @@ impl DynamicalLinearEnv {
     ) -> Result<Self> {
         for (name, size) in [("n", n), ("p", p), ("m", m)] {
             if size == 0 {
-                return Err(Error::param(name, "expected a dimension of at least 1"));
+                return Err(Error::param(
+                    name,
+                    "expected a dimension of at least 1, got 0",
+                ));
             }
         }
         crate::limits::check_alloc("a", &[n, n.max(p).max(m)], 32)?;

@@ -35,7 +35,10 @@ fn check_means(means: &[f64]) -> Result<()> {
         return Err(Error::param("means", "needs at least one arm"));
     }
     if let Some(i) = means.iter().position(|m| !m.is_finite()) {
-        return Err(Error::param("means", format!("entry {i} is not finite")));
+        return Err(Error::param(
+            "means",
+            format!("entry {i} is not finite, got {}", means[i]),
+        ));
     }
     Ok(())
 }
@@ -61,7 +64,7 @@ impl Environment {
     pub fn gaussian(means: Vec<f64>, sd: f64) -> Result<Self> {
         check_means(&means)?;
         if !(sd.is_finite() && sd >= 0.0) {
-            return Err(Error::param("sd", "must be a finite number >= 0"));
+            return Err(Error::param_got("sd", "must be a finite number >= 0", sd));
         }
         Ok(Environment::Gaussian { means, sd })
     }
@@ -86,9 +89,16 @@ impl Environment {
             ));
         }
         check_probabilities(&means).map_err(|_| {
+            let i = means
+                .iter()
+                .position(|m| !(0.0..=1.0).contains(m))
+                .unwrap_or(0);
             Error::param(
                 "means_by_segment",
-                "every entry must be a probability in [0, 1]",
+                format!(
+                    "every entry must be a probability in [0, 1], got {} at flat position {i}",
+                    means[i]
+                ),
             )
         })?;
         let mut previous = 0;

@@ -46,6 +46,14 @@ impl Error {
             message: message.into(),
         }
     }
+    /// [`Error::param`] with the offending value appended: "h: must be a finite number > 0,
+    /// got -1" (NaN prints as `NaN`, infinities as `inf` / `-inf`, None as `None`).
+    pub fn param_got(name: impl Into<String>, message: impl AsRef<str>, got: impl Shown) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            message: format!("{}, got {}", message.as_ref(), got.shown()),
+        }
+    }
     pub fn state(message: impl Into<String>) -> Self {
         Error::State {
             message: message.into(),
@@ -83,6 +91,49 @@ pub fn show(x: f64) -> String {
         format!("{x:e}")
     } else {
         format!("{x}")
+    }
+}
+
+/// A value as a parameter error names it (see [`Error::param_got`]).
+pub trait Shown {
+    fn shown(&self) -> String;
+}
+
+impl Shown for f64 {
+    fn shown(&self) -> String {
+        show(*self)
+    }
+}
+
+impl Shown for f32 {
+    fn shown(&self) -> String {
+        show(f64::from(*self))
+    }
+}
+
+macro_rules! shown_int {
+    ($($t:ty),*) => {$(
+        impl Shown for $t {
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+shown_int!(u8, u16, u32, u64, usize, i32, i64, isize);
+
+impl Shown for &str {
+    fn shown(&self) -> String {
+        format!("'{self}'")
+    }
+}
+
+impl<T: Shown> Shown for Option<T> {
+    fn shown(&self) -> String {
+        match self {
+            Some(v) => v.shown(),
+            None => "None".to_string(),
+        }
     }
 }
 
@@ -190,4 +241,32 @@ pub fn checked_count(a: u64, b: u64, count: &str) -> Result<u64> {
             "other: the {count} would overflow ({a} + {b} exceeds 2**64 - 1); nothing was merged"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_got_appends_the_value() {
+        let m = |e: Error| e.to_string();
+        assert_eq!(
+            m(Error::param_got("h", "must be a finite number > 0", -1.0)),
+            "h: must be a finite number > 0, got -1"
+        );
+        assert_eq!(m(Error::param_got("a", "x", f64::NAN)), "a: x, got NaN");
+        assert_eq!(
+            m(Error::param_got("a", "x", f64::INFINITY)),
+            "a: x, got inf"
+        );
+        assert_eq!(
+            m(Error::param_got("a", "x", f64::NEG_INFINITY)),
+            "a: x, got -inf"
+        );
+        assert_eq!(m(Error::param_got("a", "x", 0.25)), "a: x, got 0.25");
+        assert_eq!(m(Error::param_got("a", "x", 1e40)), "a: x, got 1e40");
+        assert_eq!(m(Error::param_got("n", "x", 0u64)), "n: x, got 0");
+        assert_eq!(m(Error::param_got("t", "x", None::<u64>)), "t: x, got None");
+        assert_eq!(m(Error::param_got("t", "x", Some(0u64))), "t: x, got 0");
+    }
 }

@@ -63,13 +63,13 @@ pub fn simulate<P: Policy>(
         record_every,
     } = *config;
     if horizon == 0 {
-        return Err(Error::param("horizon", "must be >= 1"));
+        return Err(Error::param("horizon", "must be >= 1, got 0"));
     }
     if n_runs == 0 {
-        return Err(Error::param("n_runs", "must be >= 1"));
+        return Err(Error::param("n_runs", "must be >= 1, got 0"));
     }
     if record_every == 0 {
-        return Err(Error::param("record_every", "must be >= 1"));
+        return Err(Error::param("record_every", "must be >= 1, got 0"));
     }
     if let Some(max) = env.max_horizon() {
         if horizon > max {

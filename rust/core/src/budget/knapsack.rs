@@ -69,11 +69,11 @@ pub struct PrimalDualBwK {
 impl PrimalDualBwK {
     pub fn new(n_arms: usize, budgets: &[f64], horizon: u64, seed: Option<u64>) -> Result<Self> {
         if n_arms == 0 {
-            return Err(Error::param("n_arms", "must be at least 1"));
+            return Err(Error::param("n_arms", "must be at least 1, got 0"));
         }
         check_budgets(budgets)?;
         if horizon == 0 {
-            return Err(Error::param("horizon", "must be at least 1"));
+            return Err(Error::param("horizon", "must be at least 1, got 0"));
         }
         let d = budgets.len();
         crate::limits::check_alloc("n_arms", &[n_arms, d + 1], 8)?;
@@ -378,7 +378,7 @@ impl KnapsackEnv {
         }
         check_unit("consumption_means", consumption_means)?;
         if horizon == 0 {
-            return Err(Error::param("horizon", "must be at least 1"));
+            return Err(Error::param("horizon", "must be at least 1, got 0"));
         }
         Ok(KnapsackEnv {
             reward_means: reward_means.to_vec(),

@@ -34,7 +34,7 @@ pub struct CascadeCore {
 impl CascadeCore {
     pub fn new(n_items: usize, seed: Option<u64>) -> Result<Self> {
         if n_items == 0 {
-            return Err(Error::param("n_items", "must be at least 1"));
+            return Err(Error::param("n_items", "must be at least 1, got 0"));
         }
         crate::limits::check_alloc("n_items", &[n_items], 24)?;
         Ok(CascadeCore {

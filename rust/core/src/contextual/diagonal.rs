@@ -51,13 +51,17 @@ pub struct DiagonalLinUCBParams {
 impl DiagonalLinUCB {
     pub fn new(n_arms: usize, dim: usize, alpha: f64, lam: f64, seed: Option<u64>) -> Result<Self> {
         if n_arms == 0 {
-            return Err(Error::param("n_arms", "must be at least 1"));
+            return Err(Error::param("n_arms", "must be at least 1, got 0"));
         }
         if dim == 0 {
-            return Err(Error::param("dim", "must be at least 1"));
+            return Err(Error::param("dim", "must be at least 1, got 0"));
         }
         if !(super::LAM_RANGE.0..=super::LAM_RANGE.1).contains(&lam) {
-            return Err(Error::param("lam", "must be a number in [1e-30, 1e30]"));
+            return Err(Error::param_got(
+                "lam",
+                "must be a number in [1e-30, 1e30]",
+                lam,
+            ));
         }
         // Per arm three d-vectors.
         crate::limits::check_alloc("n_arms", &[n_arms, dim, 3], 8)?;
@@ -164,7 +168,7 @@ impl ContextualPolicy for DiagonalLinUCB {
         if a.is_finite() && a >= 0.0 {
             Ok(())
         } else {
-            Err(Error::param("alpha", "must be a finite number >= 0"))
+            Err(Error::param_got("alpha", "must be a finite number >= 0", a))
         }
     }
     fn width_coefficient(&self) -> f64 {

@@ -69,11 +69,19 @@ struct GibbsParamsV1 {
 impl GibbsParams {
     fn check(&self) -> Result<()> {
         if !(self.eta.is_finite() && self.eta > 0.0) {
-            return Err(Error::param("eta", "must be a finite number > 0"));
+            return Err(Error::param_got(
+                "eta",
+                "must be a finite number > 0",
+                self.eta,
+            ));
         }
         if let Some(b) = self.beta {
             if !(b.is_finite() && b >= 0.0) {
-                return Err(Error::param("beta", "must be a finite number >= 0 or None"));
+                return Err(Error::param_got(
+                    "beta",
+                    "must be a finite number >= 0 or None",
+                    b,
+                ));
             }
         }
         Ok(())

@@ -196,16 +196,24 @@ impl HybridLinUCB {
         seed: Option<u64>,
     ) -> Result<Self> {
         if n_arms == 0 {
-            return Err(Error::param("n_arms", "must be at least 1"));
+            return Err(Error::param("n_arms", "must be at least 1, got 0"));
         }
         if dim == 0 {
-            return Err(Error::param("dim", "must be at least 1"));
+            return Err(Error::param("dim", "must be at least 1, got 0"));
         }
         if !(LAM_RANGE.0..=LAM_RANGE.1).contains(&lam) {
-            return Err(Error::param("lam", "must be a number in [1e-30, 1e30]"));
+            return Err(Error::param_got(
+                "lam",
+                "must be a number in [1e-30, 1e30]",
+                lam,
+            ));
         }
         if !(alpha.is_finite() && alpha >= 0.0) {
-            return Err(Error::param("alpha", "must be a finite number >= 0"));
+            return Err(Error::param_got(
+                "alpha",
+                "must be a finite number >= 0",
+                alpha,
+            ));
         }
         let k = shared_dim;
         // Per arm: d x d, d x k and k x k matrices (two of each) and a few vectors.

@@ -15,7 +15,7 @@ fn finite_nonneg(x: f64, name: &str) -> Result<()> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
-        Err(Error::param(name, "must be a finite number >= 0"))
+        Err(Error::param_got(name, "must be a finite number >= 0", x))
     }
 }
 
@@ -621,7 +621,11 @@ impl ContextualPolicy for LinGreedy {
         if (0.0..=1.0).contains(&self.params.epsilon) {
             Ok(())
         } else {
-            Err(Error::param("epsilon", "must be in [0, 1]"))
+            Err(Error::param_got(
+                "epsilon",
+                "must be in [0, 1]",
+                self.params.epsilon,
+            ))
         }
     }
     fn width_coefficient(&self) -> f64 {

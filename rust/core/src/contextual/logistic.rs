@@ -84,7 +84,11 @@ impl ContextualPolicy for LogisticUCB {
         if self.params.alpha.is_finite() && self.params.alpha >= 0.0 {
             Ok(())
         } else {
-            Err(Error::param("alpha", "must be a finite number >= 0"))
+            Err(Error::param_got(
+                "alpha",
+                "must be a finite number >= 0",
+                self.params.alpha,
+            ))
         }
     }
     fn width_coefficient(&self) -> f64 {
@@ -197,7 +201,11 @@ impl ContextualPolicy for LogisticTS {
         if self.params.v.is_finite() && self.params.v >= 0.0 {
             Ok(())
         } else {
-            Err(Error::param("v", "must be a finite number >= 0"))
+            Err(Error::param_got(
+                "v",
+                "must be a finite number >= 0",
+                self.params.v,
+            ))
         }
     }
     fn width_coefficient(&self) -> f64 {

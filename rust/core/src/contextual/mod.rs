@@ -71,13 +71,17 @@ pub struct LinearBase {
 impl LinearBase {
     pub fn new(n_arms: usize, dim: usize, lam: f64, seed: Option<u64>) -> Result<Self> {
         if n_arms == 0 {
-            return Err(Error::param("n_arms", "must be at least 1"));
+            return Err(Error::param("n_arms", "must be at least 1, got 0"));
         }
         if dim == 0 {
-            return Err(Error::param("dim", "must be at least 1"));
+            return Err(Error::param("dim", "must be at least 1, got 0"));
         }
         if !(LAM_RANGE.0..=LAM_RANGE.1).contains(&lam) {
-            return Err(Error::param("lam", "must be a number in [1e-30, 1e30]"));
+            return Err(Error::param_got(
+                "lam",
+                "must be a number in [1e-30, 1e30]",
+                lam,
+            ));
         }
         // Per arm: a Gram matrix and its inverse (d x d) and two d-vectors.
         let side = dim.saturating_add(1);

@@ -607,10 +607,10 @@ impl FrequentDirections {
     /// A sketch of `size` rows (m >= 1) of `dim` features.
     pub fn new(dim: usize, size: usize) -> Result<Self> {
         if size == 0 {
-            return Err(Error::param("sketch_size", "must be at least 1"));
+            return Err(Error::param("sketch_size", "must be at least 1, got 0"));
         }
         if dim == 0 {
-            return Err(Error::param("dim", "must be at least 1"));
+            return Err(Error::param("dim", "must be at least 1, got 0"));
         }
         if size
             .checked_mul(2)
@@ -619,7 +619,7 @@ impl FrequentDirections {
         {
             return Err(Error::param(
                 "sketch_size",
-                format!("2 * sketch_size * dim must be at most {MAX_VALUES}"),
+                format!("2 * sketch_size * dim must be at most {MAX_VALUES}, got sketch_size {size} with dim {dim}"),
             ));
         }
         Ok(FrequentDirections {
@@ -1102,16 +1102,16 @@ impl SketchedModels {
         seed: Option<u64>,
     ) -> Result<Self> {
         if n_arms == 0 {
-            return Err(Error::param("n_arms", "must be at least 1"));
+            return Err(Error::param("n_arms", "must be at least 1, got 0"));
         }
         if dim == 0 {
-            return Err(Error::param("dim", "must be at least 1"));
+            return Err(Error::param("dim", "must be at least 1, got 0"));
         }
         if sketch_size == 0 {
-            return Err(Error::param("sketch_size", "must be at least 1"));
+            return Err(Error::param("sketch_size", "must be at least 1, got 0"));
         }
         if !(lam.is_finite() && lam > 0.0) {
-            return Err(Error::param("lam", "must be a finite number > 0"));
+            return Err(Error::param_got("lam", "must be a finite number > 0", lam));
         }
         // Each factor at most 2^31, so the product fits in u128 without overflow.
         let (k, d, m) = (n_arms as u128, dim as u128, sketch_size as u128);
@@ -1120,7 +1120,7 @@ impl SketchedModels {
             return Err(Error::param(
                 "sketch_size",
                 format!(
-                    "n_arms * (2 sketch_size (dim + 2 sketch_size) + 2 dim) must be at most {MAX_VALUES}"
+                    "n_arms * (2 sketch_size (dim + 2 sketch_size) + 2 dim) must be at most {MAX_VALUES}, got n_arms {n_arms}, dim {dim}, sketch_size {sketch_size}"
                 ),
             ));
         }
@@ -1712,7 +1712,7 @@ impl ContextualPolicy for SketchedLinUCB {
     fn check_params(&self) -> Result<()> {
         let a = self.params.alpha;
         if !(a.is_finite() && a >= 0.0) {
-            return Err(Error::param("alpha", "must be a finite number >= 0"));
+            return Err(Error::param_got("alpha", "must be a finite number >= 0", a));
         }
         if self.params.sketch_size != self.m.sketch_size {
             return Err(Error::state("the sketch size disagrees with the sketches"));
@@ -1843,7 +1843,7 @@ impl ContextualPolicy for SketchedLinTS {
     fn check_params(&self) -> Result<()> {
         let v = self.params.v;
         if !(v.is_finite() && v >= 0.0) {
-            return Err(Error::param("v", "must be a finite number >= 0"));
+            return Err(Error::param_got("v", "must be a finite number >= 0", v));
         }
         if self.params.sketch_size != self.m.sketch_size {
             return Err(Error::state("the sketch size disagrees with the sketches"));

@@ -295,7 +295,11 @@ impl SharedSketchRule for SharedUcb {
     }
     fn check(&self) -> Result<()> {
         if !(self.alpha.is_finite() && self.alpha >= 0.0) {
-            return Err(Error::param("alpha", "must be a finite number >= 0"));
+            return Err(Error::param_got(
+                "alpha",
+                "must be a finite number >= 0",
+                self.alpha,
+            ));
         }
         Ok(())
     }
@@ -321,7 +325,11 @@ impl SharedSketchRule for SharedTs {
     }
     fn check(&self) -> Result<()> {
         if !(self.v.is_finite() && self.v >= 0.0) {
-            return Err(Error::param("v", "must be a finite number >= 0"));
+            return Err(Error::param_got(
+                "v",
+                "must be a finite number >= 0",
+                self.v,
+            ));
         }
         Ok(())
     }
@@ -412,13 +420,17 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         seed: Option<u64>,
     ) -> Result<Self> {
         if dim == 0 {
-            return Err(Error::param("dim", "must be at least 1"));
+            return Err(Error::param("dim", "must be at least 1, got 0"));
         }
         if sketch_size == 0 {
-            return Err(Error::param("sketch_size", "must be at least 1"));
+            return Err(Error::param("sketch_size", "must be at least 1, got 0"));
         }
         if !(LAM_RANGE.0..=LAM_RANGE.1).contains(&lam) {
-            return Err(Error::param("lam", "must be a number in [1e-30, 1e30]"));
+            return Err(Error::param_got(
+                "lam",
+                "must be a number in [1e-30, 1e30]",
+                lam,
+            ));
         }
         rule.check()?;
         // The 2m x d buffer, the 2m x 2m Woodbury factor and two d-vectors, before any
@@ -427,7 +439,7 @@ impl<R: SharedSketchRule> SharedSketch<R> {
         if d > MAX_VALUES || m > MAX_VALUES || 2 * m * (d + 2 * m) + 2 * d > MAX_VALUES {
             return Err(Error::param(
                 "sketch_size",
-                format!("2 sketch_size (dim + 2 sketch_size) + 2 dim must be at most {MAX_VALUES}"),
+                format!("2 sketch_size (dim + 2 sketch_size) + 2 dim must be at most {MAX_VALUES}, got dim {dim}, sketch_size {sketch_size}"),
             ));
         }
         Ok(SharedSketch {

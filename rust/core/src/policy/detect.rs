@@ -55,7 +55,12 @@ impl Restart {
 }
 
 fn check_horizon(horizon: Option<u64>) -> Result<()> {
-    require(horizon != Some(0), "horizon", "must be >= 1 or None")
+    require(
+        horizon != Some(0),
+        "horizon",
+        "must be >= 1 or None",
+        horizon,
+    )
 }
 
 fn check_alpha(alpha: f64) -> Result<()> {
@@ -63,6 +68,7 @@ fn check_alpha(alpha: f64) -> Result<()> {
         (0.0..=1.0).contains(&alpha),
         "alpha",
         "must be a number in [0, 1]",
+        alpha,
     )
 }
 
@@ -205,13 +211,14 @@ impl CUSUMUCB {
         seed: Option<u64>,
     ) -> Result<Self> {
         check_horizon(horizon)?;
-        require(n_changes >= 1, "n_changes", "must be >= 1")?;
+        require(n_changes >= 1, "n_changes", "must be >= 1", n_changes)?;
         if let Some(t) = horizon {
             if h.is_none() || alpha.is_none() {
                 require(
                     n_changes < t,
                     "n_changes",
                     "must be below the horizon (the defaults use ln(horizon / n_changes))",
+                    n_changes,
                 )?;
             }
         }
@@ -397,12 +404,13 @@ impl Policy for CUSUMUCB {
             p.epsilon.is_finite() && p.epsilon >= 0.0,
             "epsilon",
             "must be a finite number >= 0",
+            p.epsilon,
         )?;
-        require(p.warmup >= 1, "warmup", "must be >= 1")?;
+        require(p.warmup >= 1, "warmup", "must be >= 1", p.warmup)?;
         check_alpha(p.alpha)?;
         finite_positive(p.xi, "xi")?;
         check_horizon(p.horizon)?;
-        require(p.n_changes >= 1, "n_changes", "must be >= 1")?;
+        require(p.n_changes >= 1, "n_changes", "must be >= 1", p.n_changes)?;
         if self.arms.len() != self.core.arms.len() {
             return Err(Error::state(
                 "CUSUM statistics do not have one entry per arm",
@@ -703,10 +711,21 @@ impl Policy for GLRUCB {
             p.delta > 0.0 && p.delta <= 1.0,
             "delta",
             "must be a number in (0, 1]",
+            p.delta,
         )?;
         check_alpha(p.alpha)?;
-        require(p.test_every >= 1, "test_every", "must be >= 1")?;
-        require(p.split_every >= 1, "split_every", "must be >= 1")?;
+        require(
+            p.test_every >= 1,
+            "test_every",
+            "must be >= 1",
+            p.test_every,
+        )?;
+        require(
+            p.split_every >= 1,
+            "split_every",
+            "must be >= 1",
+            p.split_every,
+        )?;
         check_horizon(p.horizon)?;
         if self.arms.len() != self.core.arms.len() {
             return Err(Error::state("GLR statistics do not have one entry per arm"));

@@ -37,7 +37,12 @@ fn check_xi(xi: f64) -> Result<()> {
 }
 
 fn check_horizon(horizon: Option<u64>) -> Result<()> {
-    require(horizon != Some(0), "horizon", "must be >= 1 or None")
+    require(
+        horizon != Some(0),
+        "horizon",
+        "must be >= 1 or None",
+        horizon,
+    )
 }
 
 fn check_gamma(gamma: f64) -> Result<()> {
@@ -45,6 +50,7 @@ fn check_gamma(gamma: f64) -> Result<()> {
         gamma > 0.0 && gamma < 1.0,
         "gamma",
         "must be a number in (0, 1)",
+        gamma,
     )
 }
 
@@ -206,7 +212,12 @@ impl Policy for SlidingWindowUCB {
         Some(NOT_MERGEABLE)
     }
     fn check_extra(&self) -> Result<()> {
-        require(self.params.window >= 1, "window", "must be >= 1")?;
+        require(
+            self.params.window >= 1,
+            "window",
+            "must be >= 1",
+            self.params.window,
+        )?;
         check_xi(self.params.xi)?;
         check_horizon(self.params.horizon)?;
         let k = self.core.arms.len();

@@ -149,6 +149,7 @@ impl Policy for SuccessiveElimination {
             self.params.delta > 0.0 && self.params.delta < 1.0,
             "delta",
             "must be in (0, 1)",
+            self.params.delta,
         )?;
         if self.active.len() != self.core.arms.len() || !self.active.iter().any(|&a| a) {
             return Err(Error::state("active set is inconsistent with the arms"));

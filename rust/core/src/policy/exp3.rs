@@ -330,11 +330,13 @@ impl Policy for Exp3 {
             (0.0..=1.0).contains(&self.params.gamma),
             "gamma",
             "must be in [0, 1]",
+            self.params.gamma,
         )?;
         require(
             self.params.horizon != Some(0),
             "horizon",
             "must be >= 1 or None",
+            self.params.horizon,
         )?;
         check_losses(&self.losses, self.core.arms.len())?;
         self.pending.check(self.core.arms.len())
@@ -500,12 +502,14 @@ impl Policy for Exp3IX {
                 g.is_finite() && g >= 0.0,
                 "gamma",
                 "must be a finite number >= 0",
+                g,
             )?;
         }
         require(
             self.params.horizon != Some(0),
             "horizon",
             "must be >= 1 or None",
+            self.params.horizon,
         )?;
         check_losses(&self.losses, self.core.arms.len())?;
         self.pending.check(self.core.arms.len())

@@ -216,6 +216,7 @@ impl Policy for EpsilonGreedy {
             (0.0..=1.0).contains(&self.params.epsilon),
             "epsilon",
             "must be in [0, 1]",
+            self.params.epsilon,
         )?;
         if let Some(d) = self.params.decay {
             finite_positive(d, "decay")?;

@@ -140,6 +140,7 @@ impl Policy for KLUCB {
             self.params.c.is_finite() && self.params.c >= 0.0,
             "c",
             "must be a finite number >= 0",
+            self.params.c,
         )?;
         if let Divergence::Gaussian { variance } = self.params.divergence {
             finite_positive(variance, "variance")?;
@@ -274,11 +275,13 @@ impl Policy for BayesUCB {
             self.params.c.is_finite() && self.params.c >= 0.0,
             "c",
             "must be a finite number >= 0",
+            self.params.c,
         )?;
         require(
             self.params.horizon != Some(0),
             "horizon",
             "must be >= 1 or None",
+            self.params.horizon,
         )?;
         check_warm(&self.warm, self.core.arms.len())
     }
@@ -293,6 +296,7 @@ fn prior_in_range(x: f64, name: &str) -> Result<()> {
         x.is_finite() && x > 0.0 && x <= MAX_PRIOR,
         name,
         "must be a number in (0, 1e100]",
+        x,
     )
 }
 

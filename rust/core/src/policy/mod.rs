@@ -3,7 +3,7 @@
 //! per-arm state; the [`Policy`] trait gives every one of them the same vocabulary.
 
 use crate::eligible::{Eligible, EligibleRows};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Shown};
 use crate::rng::Rng;
 use crate::state::Persist;
 use crate::stats::{argmax_distribution, ArmStats};
@@ -186,7 +186,7 @@ pub struct Core {
 impl Core {
     pub fn new(n_arms: usize, seed: Option<u64>) -> Result<Self> {
         if n_arms == 0 {
-            return Err(Error::param("n_arms", "must be at least 1"));
+            return Err(Error::param("n_arms", "must be at least 1, got 0"));
         }
         // Twice the arm statistics: room for a policy's own per-arm vector.
         crate::limits::check_alloc("n_arms", &[n_arms], 2 * std::mem::size_of::<ArmStats>())?;
@@ -218,11 +218,12 @@ impl Core {
 }
 
 /// A hyperparameter check shared by the constructors and the state decoder.
-pub(crate) fn require(ok: bool, name: &str, message: &str) -> Result<()> {
+/// The message names the value given: "alpha: must be ..., got -1".
+pub(crate) fn require(ok: bool, name: &str, message: &str, got: impl Shown) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::param(name, message))
+        Err(Error::param_got(name, message, got))
     }
 }
 
@@ -231,6 +232,7 @@ pub(crate) fn finite_positive(x: f64, name: &str) -> Result<()> {
         x.is_finite() && x > 0.0,
         name,
         "must be a finite number > 0",
+        x,
     )
 }
 
@@ -424,7 +426,7 @@ pub trait Policy: Persist + Clone + Send + Sync + 'static {
             ));
         }
         if samples == 0 {
-            return Err(Error::param("samples", "must be at least 1"));
+            return Err(Error::param("samples", "must be at least 1, got 0"));
         }
         crate::limits::check_alloc("k", &[n, k], 16)?;
         let rng = &self.core().rng;

@@ -362,7 +362,7 @@ impl Policy for BatchedExp3 {
     }
     fn check_extra(&self) -> Result<()> {
         if let Some(t) = self.params.tau {
-            require(t >= 1, "tau", "must be >= 1 or None")?;
+            require(t >= 1, "tau", "must be >= 1 or None", t)?;
         }
         if let Some(e) = self.params.eta {
             finite_positive(e, "eta")?;
@@ -371,6 +371,7 @@ impl Policy for BatchedExp3 {
             self.params.horizon != Some(0),
             "horizon",
             "must be >= 1 or None",
+            self.params.horizon,
         )?;
         let k = self.core.arms.len();
         check_losses(&self.losses, k)?;
@@ -644,12 +645,14 @@ impl Policy for ShrinkingDartboard {
                 e.is_finite() && e > 0.0 && e <= 0.5,
                 "eta",
                 "must be a number in (0, 0.5]",
+                e,
             )?;
         }
         require(
             self.params.horizon != Some(0),
             "horizon",
             "must be >= 1 or None",
+            self.params.horizon,
         )?;
         let k = self.core.arms.len();
         check_losses(&self.losses, k)?;
@@ -870,6 +873,7 @@ impl Policy for UCB2 {
             self.params.alpha.is_finite() && self.params.alpha > 0.0 && self.params.alpha < 1.0,
             "alpha",
             "must be a number in (0, 1)",
+            self.params.alpha,
         )?;
         let k = self.core.arms.len();
         if self.epochs.len() != k {

@@ -397,7 +397,7 @@ impl Policy for GaussianThompsonSampling {
     }
     fn check_extra(&self) -> Result<()> {
         let p = &self.params;
-        require(p.mu0.is_finite(), "mu0", "must be finite")?;
+        require(p.mu0.is_finite(), "mu0", "must be finite", p.mu0)?;
         finite_positive(p.kappa0, "kappa0")?;
         finite_positive(p.alpha0, "alpha0")?;
         finite_positive(p.beta0, "beta0")

@@ -104,6 +104,7 @@ impl Policy for UCB1 {
             self.params.alpha.is_finite() && self.params.alpha >= 0.0,
             "alpha",
             "must be a finite number >= 0",
+            self.params.alpha,
         )
     }
 }
@@ -266,6 +267,7 @@ impl Policy for MOSS {
             self.params.horizon != Some(0),
             "horizon",
             "must be >= 1 or None",
+            self.params.horizon,
         )
     }
 }

@@ -184,7 +184,7 @@ impl<R: Rule> Stream<R> {
     /// A policy for a stream of `n_arms` arms and `horizon` pulls in all.
     pub fn new(n_arms: u64, horizon: u64, seed: Option<u64>) -> Result<Self> {
         if n_arms == 0 {
-            return Err(Error::param("n_arms", "must be at least 1"));
+            return Err(Error::param("n_arms", "must be at least 1, got 0"));
         }
         if horizon == 0 || horizon > MAX_HORIZON {
             return Err(Error::param(
