@@ -130,7 +130,7 @@ pub fn sym_eigen_fast(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
 /// C = A B (beta = 0) or C += A B (beta = 1) for A (m x k), B (k x n) and C (m x n) given by
 /// their element strides (rows, columns).
 #[allow(clippy::too_many_arguments)]
-fn gemm(
+pub(super) fn gemm(
     (m, k, n): (usize, usize, usize),
     a: &[f64],
     (rsa, csa): (usize, usize),

@@ -12,7 +12,7 @@
 //! With m >= d nothing is dropped and the policy is exact shared-parameter LinUCB (OFUL) /
 //! linear Thompson sampling.
 
-use super::sketch::{dot_rows, FrequentDirections};
+use super::sketch::{dot_rows, gemm, FrequentDirections};
 use super::{
     check_contexts, check_top_k, sampling_probabilities, top_k_rows_eligible, LAM_RANGE,
     WEIGHT_LIMIT,
@@ -51,51 +51,6 @@ fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
         f(&mut b[..n])
     } else {
         f(&mut vec![0.0; n])
-    }
-}
-
-/// C = A B (m x n, row-major with row stride `rsc`) for A (m x k) and B (k x n) given by
-/// their element strides (rows, columns): matrixmultiply's dgemm, as the disjoint sketches'.
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    (m, k, n): (usize, usize, usize),
-    a: &[f64],
-    (rsa, csa): (usize, usize),
-    b: &[f64],
-    (rsb, csb): (usize, usize),
-    c: &mut [f64],
-    rsc: usize,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
-        (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs
-    };
-    if k > 0 {
-        assert!(a.len() > last(m, k, rsa, csa) && b.len() > last(k, n, rsb, csb));
-    }
-    assert!(c.len() > last(m, n, rsc, 1));
-    // SAFETY: dgemm reads A[i][p] at i rsa + p csa (i < m, p < k), B[p][j] at p rsb + j csb
-    // and writes C[i][j] at i rsc + j: the largest offsets are in bounds by the asserts.
-    // `c` is a `&mut` borrow, so it overlaps neither `a` nor `b`.
-    unsafe {
-        matrixmultiply::dgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            0.0,
-            c.as_mut_ptr(),
-            rsc as isize,
-            1,
-        );
     }
 }
 
@@ -186,7 +141,7 @@ impl SharedRidge {
         }
         let rows = &self.fd.rows[..r * d];
         let mut g = vec![0.0; r * r];
-        gemm((r, d, r), rows, (d, 1), rows, (1, d), &mut g, r);
+        gemm((r, d, r), rows, (d, 1), rows, (1, d), &mut g, r, 0.0);
         for i in 0..r {
             for j in 0..i {
                 let v = 0.5 * (g[i * r + j] + g[j * r + i]);
@@ -228,8 +183,8 @@ impl SharedRidge {
         }
         let mut u = vec![0.0; n * r];
         let mut v = vec![0.0; n * r];
-        gemm((n, d, r), x, (d, 1), &self.fd.rows, (1, d), &mut u, r);
-        gemm((n, r, r), &u, (r, 1), &self.h, (s, 1), &mut v, r);
+        gemm((n, d, r), x, (d, 1), &self.fd.rows, (1, d), &mut u, r, 0.0);
+        gemm((n, r, r), &u, (r, 1), &self.h, (s, 1), &mut v, r, 0.0);
         for (i, (w, row)) in widths.iter_mut().zip(x.chunks_exact(d)).enumerate() {
             let hq = linalg::dot(&u[i * r..(i + 1) * r], &v[i * r..(i + 1) * r]);
             *w = ((linalg::dot(row, row) - hq) / c).max(0.0).sqrt();
