@@ -164,12 +164,7 @@ impl ContextualPolicy for DiagonalLinUCB {
         out.copy_from_slice(&p);
     }
     fn check_params(&self) -> Result<()> {
-        let a = self.params.alpha;
-        if a.is_finite() && a >= 0.0 {
-            Ok(())
-        } else {
-            Err(Error::param_got("alpha", "must be a finite number >= 0", a))
-        }
+        super::linear::finite_nonneg(self.params.alpha, "alpha")
     }
     fn width_coefficient(&self) -> f64 {
         self.params.alpha

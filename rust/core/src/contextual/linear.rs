@@ -11,7 +11,8 @@ use crate::state::{read_payload, write_payload, Persist};
 use crate::stats::argmax_distribution;
 use serde::{Deserialize, Serialize};
 
-fn finite_nonneg(x: f64, name: &str) -> Result<()> {
+/// The check of a coefficient that must be a finite number >= 0 (alpha, v, ...).
+pub(super) fn finite_nonneg(x: f64, name: &str) -> Result<()> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {

@@ -1710,10 +1710,7 @@ impl ContextualPolicy for SketchedLinUCB {
         })
     }
     fn check_params(&self) -> Result<()> {
-        let a = self.params.alpha;
-        if !(a.is_finite() && a >= 0.0) {
-            return Err(Error::param_got("alpha", "must be a finite number >= 0", a));
-        }
+        super::linear::finite_nonneg(self.params.alpha, "alpha")?;
         if self.params.sketch_size != self.m.sketch_size {
             return Err(Error::state("the sketch size disagrees with the sketches"));
         }
@@ -1841,10 +1838,7 @@ impl ContextualPolicy for SketchedLinTS {
         })
     }
     fn check_params(&self) -> Result<()> {
-        let v = self.params.v;
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(Error::param_got("v", "must be a finite number >= 0", v));
-        }
+        super::linear::finite_nonneg(self.params.v, "v")?;
         if self.params.sketch_size != self.m.sketch_size {
             return Err(Error::state("the sketch size disagrees with the sketches"));
         }

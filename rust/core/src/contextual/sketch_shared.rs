@@ -249,14 +249,7 @@ impl SharedSketchRule for SharedUcb {
         None
     }
     fn check(&self) -> Result<()> {
-        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
-            return Err(Error::param_got(
-                "alpha",
-                "must be a finite number >= 0",
-                self.alpha,
-            ));
-        }
-        Ok(())
+        super::linear::finite_nonneg(self.alpha, "alpha")
     }
     fn describe(&self) -> String {
         format!("alpha={}", self.alpha)
@@ -279,14 +272,7 @@ impl SharedSketchRule for SharedTs {
         Some(self.v * width)
     }
     fn check(&self) -> Result<()> {
-        if !(self.v.is_finite() && self.v >= 0.0) {
-            return Err(Error::param_got(
-                "v",
-                "must be a finite number >= 0",
-                self.v,
-            ));
-        }
-        Ok(())
+        super::linear::finite_nonneg(self.v, "v")
     }
     fn describe(&self) -> String {
         format!("v={}", self.v)
